@@ -1,0 +1,61 @@
+# edgeplane: `make up` runs the main job, `make test` runs every check. Both install what
+# they need (npm packages, Debian packages, servers built from Go modules) and cache it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export ONNXRUNTIME_NODE_INSTALL := skip
+export EDGEPLANE_CACHE ?= $(HOME)/.cache/edgeplane
+NPX := npx --no-install
+
+.PHONY: help deps npm-deps apt-deps servers typecheck crds check-crds test test-unit test-integration up bench agent-binary clean
+
+help:
+	@echo "make up            run the main job: servers, CRDs, control plane, agents, live table"
+	@echo "make test          install what is missing, type-check, check crds/, run every test"
+	@echo "make agent-binary  build dist/edgeplane-agent (Node single-executable application)"
+	@echo "make crds          regenerate crds/ from the zod schemas"
+
+deps: npm-deps apt-deps servers
+
+# npm ci only when package-lock.json changed since the last install.
+npm-deps: node_modules/.installed
+node_modules/.installed: package-lock.json package.json */package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+apt-deps:
+	@command -v redis-server >/dev/null || { echo "[deps] installing redis-server from Debian"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+	@# Debian's package starts a system redis on 6379; the tests start their own on free ports.
+
+servers:
+	@bash test/env/build-servers.sh
+
+typecheck: npm-deps
+	$(NPX) tsc -p tsconfig.json --noEmit
+
+crds: npm-deps
+	npm run --silent gen:crds
+
+check-crds: npm-deps
+	npm run --silent check:crds
+
+test: deps typecheck check-crds
+	$(NPX) vitest run
+
+test-unit: npm-deps
+	$(NPX) vitest run --project unit
+
+test-integration: deps
+	$(NPX) vitest run --project integration
+
+up: deps
+	npm run --silent up
+
+bench: deps
+	npm run --silent bench -- $(ARGS)
+
+agent-binary: npm-deps
+	npm run --silent -w @edgeplane/agent build:binary
+
+clean:
+	rm -rf dist node_modules/.installed

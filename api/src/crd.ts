@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import { GROUP, VERSION } from './meta.ts';
+import { EMD_KIND, EMD_PLURAL, EdgeModelDeploymentSpec, EdgeModelDeploymentStatus } from './edgemodeldeployment.ts';
+import { EN_KIND, EN_PLURAL, EdgeNodeSpec, EdgeNodeStatus } from './edgenode.ts';
+
+type JSONSchema = { [key: string]: unknown };
+
+/** zod's JSON Schema bound for an unbounded integer; the API server needs none. */
+const SAFE_INT = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Turns zod's OpenAPI 3.0 output into a Kubernetes structural schema: no `$schema`,
+ * no `additionalProperties: false` (unknown fields are pruned by the API server instead),
+ * int-or-string in the form the API server expects, and no bounds that only say "int".
+ */
+export function toStructural(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(toStructural);
+  if (node === null || typeof node !== 'object') return node;
+  const src = node as JSONSchema;
+  const out: JSONSchema = {};
+  for (const [key, value] of Object.entries(src)) {
+    if (key === '$schema' || key === 'id' || key === '$id') continue;
+    if (key === 'additionalProperties' && value === false) continue;
+    if ((key === 'minimum' && value === -SAFE_INT) || (key === 'maximum' && value === SAFE_INT)) continue;
+    out[key] = toStructural(value);
+  }
+  if (out['x-kubernetes-int-or-string'] === true) {
+    // The only anyOf a structural schema allows here: bare types, no value validations.
+    return { 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }], ...pick(out, ['default', 'description']) };
+  }
+  return out;
+}
+
+function pick(obj: JSONSchema, keys: string[]): JSONSchema {
+  return Object.fromEntries(keys.filter((k) => k in obj).map((k) => [k, obj[k]]));
+}
+
+export function openApiOf(schema: z.ZodType): JSONSchema {
+  return toStructural(z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'throw' })) as JSONSchema;
+}
+
+interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
+  jsonPath: string;
+  description?: string;
+  priority?: number;
+}
+
+interface CrdInput {
+  kind: string;
+  plural: string;
+  shortName: string;
+  scope: 'Namespaced' | 'Cluster';
+  spec: z.ZodType;
+  status: z.ZodType;
+  columns: PrinterColumn[];
+}
+
+function crd(input: CrdInput): JSONSchema {
+  const singular = input.kind.toLowerCase();
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${input.plural}.${GROUP}`, labels: { 'app.kubernetes.io/part-of': 'edgeplane' } },
+    spec: {
+      group: GROUP,
+      names: {
+        kind: input.kind,
+        listKind: `${input.kind}List`,
+        plural: input.plural,
+        singular,
+        shortNames: [input.shortName],
+        categories: ['edgeplane'],
+      },
+      scope: input.scope,
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: input.columns,
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: openApiOf(input.spec),
+                status: openApiOf(input.status),
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+export function edgeModelDeploymentCrd(): JSONSchema {
+  return crd({
+    kind: EMD_KIND,
+    plural: EMD_PLURAL,
+    shortName: 'emd',
+    scope: 'Namespaced',
+    spec: EdgeModelDeploymentSpec,
+    status: EdgeModelDeploymentStatus,
+    columns: [
+      { name: 'Model', type: 'string', jsonPath: '.spec.model.name' },
+      { name: 'Ready', type: 'string', jsonPath: '.status.ready', description: 'Ready replicas over desired replicas' },
+      { name: 'Tiers', type: 'string', jsonPath: '.status.tiers', description: 'Replicas per precision tier' },
+      { name: 'Objective', type: 'string', jsonPath: '.spec.tiering.objective', priority: 1 },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+  });
+}
+
+export function edgeNodeCrd(): JSONSchema {
+  return crd({
+    kind: EN_KIND,
+    plural: EN_PLURAL,
+    shortName: 'en',
+    scope: 'Cluster',
+    spec: EdgeNodeSpec,
+    status: EdgeNodeStatus,
+    columns: [
+      { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+      { name: 'Accelerators', type: 'string', jsonPath: '.status.acceleratorSummary' },
+      { name: 'Power', type: 'string', jsonPath: '.status.powerSummary' },
+      { name: 'Link', type: 'string', jsonPath: '.status.network.type' },
+      { name: 'Agent', type: 'string', jsonPath: '.status.agentVersion', priority: 1 },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+  });
+}
+
+/** File name under crds/ and the CRD object, for every resource. */
+export function allCrds(): Array<{ file: string; crd: JSONSchema }> {
+  return [
+    { file: `${EMD_PLURAL}.${GROUP}.yaml`, crd: edgeModelDeploymentCrd() },
+    { file: `${EN_PLURAL}.${GROUP}.yaml`, crd: edgeNodeCrd() },
+  ];
+}

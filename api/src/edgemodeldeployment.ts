@@ -1,0 +1,226 @@
+import { z } from 'zod';
+import { API_VERSION, Condition, LabelSelector, ObjectMeta } from './meta.ts';
+import { LinkType, Precision, Profile } from './hardware.ts';
+
+export const EMD_KIND = 'EdgeModelDeployment';
+export const EMD_PLURAL = 'edgemodeldeployments';
+
+/** Status lists placements one by one only up to this many; counts cover the rest. */
+export const MAX_STATUS_PLACEMENTS = 200;
+export const MAX_VARIANTS = 16;
+
+export const ModelVariant = z.object({
+  name: z.string().min(1).max(63),
+  precision: Precision,
+  profile: Profile.default('full'),
+  uri: z
+    .string()
+    .min(1)
+    .max(2048)
+    .meta({
+      'x-kubernetes-validations': [
+        {
+          rule: "self.startsWith('https://') || self.startsWith('file://') || self.startsWith('nats-obj://')",
+          message: 'uri must start with https://, file:// or nats-obj://',
+        },
+      ],
+    }),
+  sha256: z
+    .string()
+    .max(64)
+    .meta({
+      'x-kubernetes-validations': [
+        { rule: "self.matches('^[0-9a-f]{64}$')", message: 'sha256 must be 64 lowercase hexadecimal characters' },
+      ],
+    }),
+  sizeBytes: z.int().min(1),
+  /** Task accuracy in [0, 1] measured on the model's evaluation set. */
+  accuracy: z.number().min(0).max(1),
+  /** Giga floating-point (or integer) operations per inference at batch 1. */
+  gflops: z.number().min(0),
+  /** Resident memory once loaded, MiB. */
+  memoryMiB: z.int().min(1),
+});
+export type ModelVariant = z.infer<typeof ModelVariant>;
+
+export const ModelSpec = z.object({
+  name: z.string().min(1).max(253),
+  task: z.string().min(1).max(128),
+  variants: z
+    .array(ModelVariant)
+    .min(1)
+    .max(MAX_VARIANTS)
+    .meta({
+      'x-kubernetes-validations': [
+        { rule: 'self.all(v, self.exists_one(w, w.name == v.name))', message: 'variant names must be unique' },
+      ],
+    }),
+});
+
+export const PlacementSpec = z
+  .object({
+    selector: LabelSelector.optional(),
+    /** EdgeNode label whose values replicas spread over, e.g. `topology.edgeplane.io/site`. */
+    spreadBy: z
+      .string()
+      .max(317)
+      .meta({
+        'x-kubernetes-validations': [
+          {
+            rule: "self.matches('^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$')",
+            message: 'spreadBy must be a label key such as topology.edgeplane.io/site',
+          },
+        ],
+      })
+      .optional(),
+    maxPerNode: z.int().default(1),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      { rule: 'self.maxPerNode >= 1', message: 'maxPerNode must be at least 1', fieldPath: '.maxPerNode' },
+    ],
+  });
+
+export const Slo = z.object({
+  /** p99 latency per inference, milliseconds. */
+  latencyMs: z.number().gt(0),
+  minAccuracy: z.number().min(0).max(1).default(0),
+  throughputRps: z.number().min(0).optional(),
+});
+
+export const Objective = z.enum(['accuracy', 'latency', 'energy']);
+export type Objective = z.infer<typeof Objective>;
+
+export const BatteryTiering = z
+  .object({
+    /** Below this battery percentage the precision is capped at fp16. */
+    fp16BelowPercent: z.number().min(0).max(100).default(50),
+    /** Below this battery percentage the precision is capped at int8. */
+    int8BelowPercent: z.number().min(0).max(100).default(20),
+    /** A cap is lifted only once the battery is this many points above its threshold. */
+    hysteresisPercent: z.number().min(0).max(50).default(5),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: 'self.int8BelowPercent < self.fp16BelowPercent',
+        message: 'int8BelowPercent must be below fp16BelowPercent',
+        fieldPath: '.int8BelowPercent',
+      },
+      {
+        rule: 'self.hysteresisPercent < self.fp16BelowPercent - self.int8BelowPercent',
+        message: 'hysteresisPercent must be smaller than the gap between fp16BelowPercent and int8BelowPercent',
+        fieldPath: '.hysteresisPercent',
+      },
+    ],
+  });
+
+export const NetworkTiering = z.object({
+  /** Link classes that force the lite profile unless the full variant is already cached. */
+  liteOn: z.array(LinkType).max(5).default(['cellular-4g', 'lora']),
+});
+
+export const Tiering = z.object({
+  objective: Objective.default('accuracy'),
+  battery: BatteryTiering.prefault({}),
+  network: NetworkTiering.prefault({}),
+});
+export type Tiering = z.infer<typeof Tiering>;
+
+const intOrString = z
+  .union([z.int().min(0), z.string().regex(/^\d+%?$/)])
+  .meta({ 'x-kubernetes-int-or-string': true });
+
+export const Rollout = z
+  .object({
+    maxUnavailable: intOrString.default(1),
+    maxSurge: intOrString.default(1),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: "!(string(self.maxSurge) in ['0', '0%'] && string(self.maxUnavailable) in ['0', '0%'])",
+        message: 'maxSurge and maxUnavailable must not both be zero, or a rollout could never progress',
+        fieldPath: '.maxSurge',
+      },
+    ],
+  });
+
+export const EdgeModelDeploymentSpec = z
+  .object({
+    model: ModelSpec,
+    replicas: z.int().min(0).max(100000).default(1),
+    placement: PlacementSpec.prefault({}),
+    slo: Slo,
+    tiering: Tiering.prefault({}),
+    rollout: Rollout.prefault({}),
+    /** Dynamic batching on the agent: largest batch and the longest a request waits for one. */
+    batching: z
+      .object({
+        maxBatch: z.int().min(1).max(256).default(1),
+        maxQueueDelayMs: z.number().min(0).max(1000).default(0),
+      })
+      .prefault({}),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: 'self.model.variants.exists(v, v.accuracy >= self.slo.minAccuracy)',
+        message: 'no variant in spec.model.variants reaches slo.minAccuracy',
+        fieldPath: '.slo.minAccuracy',
+      },
+    ],
+  });
+export type EdgeModelDeploymentSpec = z.infer<typeof EdgeModelDeploymentSpec>;
+
+export const PLACEMENT_PHASES = ['Pending', 'Downloading', 'Loading', 'Ready', 'Failed'] as const;
+export const PlacementPhase = z.enum(PLACEMENT_PHASES);
+export type PlacementPhase = z.infer<typeof PlacementPhase>;
+
+export const PlacementStatus = z.object({
+  node: z.string(),
+  accelerator: z.string(),
+  variant: z.string(),
+  precision: Precision,
+  profile: Profile,
+  phase: PlacementPhase,
+  reason: z.string().optional(),
+  message: z.string().optional(),
+  p99LatencyMs: z.number().optional(),
+});
+export type PlacementStatus = z.infer<typeof PlacementStatus>;
+
+const counts = <T extends readonly [string, ...string[]]>(keys: T) =>
+  z.object(Object.fromEntries(keys.map((k) => [k, z.int().min(0).optional()])) as { [K in T[number]]: z.ZodOptional<z.ZodInt> });
+
+export const EdgeModelDeploymentStatus = z.object({
+  observedGeneration: z.int().optional(),
+  replicas: z.int().min(0).optional(),
+  readyReplicas: z.int().min(0).optional(),
+  unplacedReplicas: z.int().min(0).optional(),
+  /** `ready/desired`, for the READY printer column. */
+  ready: z.string().optional(),
+  /** Precision mix such as `fp16:2 int8:1`, for the TIERS printer column. */
+  tiers: z.string().optional(),
+  precisionCounts: counts(['fp32', 'fp16', 'int8'] as const).optional(),
+  phaseCounts: counts(PLACEMENT_PHASES).optional(),
+  placements: z.array(PlacementStatus).max(MAX_STATUS_PLACEMENTS).optional(),
+  /** True when `placements` lists only the first MAX_STATUS_PLACEMENTS; the API has all. */
+  placementsTruncated: z.boolean().optional(),
+  conditions: z
+    .array(Condition)
+    .max(16)
+    .optional()
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+});
+export type EdgeModelDeploymentStatus = z.infer<typeof EdgeModelDeploymentStatus>;
+
+export const EdgeModelDeployment = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal(EMD_KIND),
+  metadata: ObjectMeta,
+  spec: EdgeModelDeploymentSpec,
+  status: EdgeModelDeploymentStatus.optional(),
+});
+export type EdgeModelDeployment = z.infer<typeof EdgeModelDeployment>;
+export type EdgeModelDeploymentInput = z.input<typeof EdgeModelDeployment>;

@@ -1,0 +1,174 @@
+import { z } from 'zod';
+import { Accelerator, HostInfo, Network, Power, Precision, Profile } from './hardware.ts';
+import { PlacementPhase } from './edgemodeldeployment.ts';
+
+/** Version of the fleet protocol; every message carries it as `v`. */
+export const PROTOCOL_VERSION = 1;
+
+/** A node name as it appears in a subject and a KV key: a DNS label. */
+export const NodeName = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lowercase DNS label');
+
+/** Subjects and stores of protocol v1, in one place so both sides agree. */
+export const subjects = {
+  hello: (node: string) => `ep.v1.node.${node}.hello`,
+  status: (node: string) => `ep.v1.node.${node}.status`,
+  /** Wildcards the control plane subscribes to. */
+  allHello: 'ep.v1.node.*.hello',
+  allStatus: 'ep.v1.node.*.status',
+  /** Bandwidth probe: the agent sends a payload, the control plane echoes its size. */
+  probe: (node: string) => `ep.v1.node.${node}.probe`,
+  allProbe: 'ep.v1.node.*.probe',
+  infer: (namespace: string, deployment: string) => `ep.v1.infer.${namespace}.${deployment}`,
+  /** Queue groups: every control-plane replica ingests, each message once. */
+  ingestQueue: 'ep-control-plane',
+  inferQueue: (namespace: string, deployment: string) => `ep-infer.${namespace}.${deployment}`,
+} as const;
+
+/** The node name is the 4th token of `ep.v1.node.<node>.<verb>`. */
+export function nodeFromSubject(subject: string): string | null {
+  const parts = subject.split('.');
+  return parts.length === 5 && parts[0] === 'ep' && parts[1] === 'v1' && parts[2] === 'node' ? (parts[3] ?? null) : null;
+}
+
+export const stores = {
+  assignments: 'ep-assignments',
+  models: 'ep-models',
+} as const;
+
+export const Hello = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  node: NodeName,
+  agentVersion: z.string().min(1).max(64),
+  /** Random per process start, so the control plane can tell a restart from a reconnect. */
+  bootId: z.string().min(1).max(64),
+  host: HostInfo,
+  accelerators: z.array(Accelerator).min(1).max(64),
+  power: Power,
+  network: Network,
+  cachedArtifacts: z.array(z.string().length(64)).max(1024).default([]),
+  /** Labels the agent proposes (site, zone); the operator's labels on the EdgeNode win. */
+  labels: z.record(z.string(), z.string()).default({}),
+});
+export type Hello = z.infer<typeof Hello>;
+
+export const HelloReply = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  accepted: z.boolean(),
+  /** Present when not accepted. */
+  reason: z.string().optional(),
+  heartbeatIntervalMs: z.int().min(100),
+  /** Every n-th heartbeat carries the full state, the rest only what changed. */
+  fullEvery: z.int().min(1).default(12),
+  assignmentsBucket: z.string().default('ep-assignments'),
+  modelsBucket: z.string().default('ep-models'),
+});
+export type HelloReply = z.infer<typeof HelloReply>;
+
+export const AcceleratorLoad = z.object({
+  id: z.string().max(63),
+  /** Busy fraction over the last interval, 0..1. */
+  util: z.number().min(0).max(1),
+  queue: z.int().min(0),
+});
+export type AcceleratorLoad = z.infer<typeof AcceleratorLoad>;
+
+export const WorkloadReport = z.object({
+  /** `<namespace>/<deployment>`. */
+  key: z.string().max(317),
+  variant: z.string().max(63),
+  accelerator: z.string().max(63),
+  phase: PlacementPhase,
+  reason: z.string().max(256).optional(),
+  message: z.string().max(1024).optional(),
+  p50Ms: z.number().min(0).optional(),
+  p99Ms: z.number().min(0).optional(),
+  rps: z.number().min(0).optional(),
+});
+export type WorkloadReport = z.infer<typeof WorkloadReport>;
+
+/**
+ * Heartbeat. To keep an idle node near 0.1 kbit/s, each section is sent only when it
+ * changed since the previous heartbeat, or on every `fullEvery`-th one (`full: true`),
+ * so an idle heartbeat is little more than `{"v":1,"seq":n}`.
+ */
+export const Heartbeat = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  seq: z.int().min(0),
+  full: z.boolean().optional(),
+  power: Power.optional(),
+  network: Network.optional(),
+  load: z.array(AcceleratorLoad).max(64).optional(),
+  workloads: z.array(WorkloadReport).max(256).optional(),
+  cachedArtifacts: z.array(z.string().length(64)).max(1024).optional(),
+});
+export type Heartbeat = z.infer<typeof Heartbeat>;
+
+/** The variant an agent must fetch and run: what it needs of ModelVariant, no more. */
+export const AssignedVariant = z.object({
+  name: z.string().max(63),
+  precision: Precision,
+  profile: Profile,
+  uri: z.string().max(2048),
+  sha256: z.string().length(64),
+  sizeBytes: z.int().min(1),
+  memoryMiB: z.int().min(1),
+});
+export type AssignedVariant = z.infer<typeof AssignedVariant>;
+
+export const WorkloadAssignment = z.object({
+  /** `<namespace>/<deployment>`; unique within a node's assignment. */
+  key: z.string().max(317),
+  namespace: z.string().max(63),
+  deployment: z.string().max(253),
+  model: z.string().max(253),
+  task: z.string().max(128),
+  variant: AssignedVariant,
+  accelerator: z.string().max(63),
+  maxBatch: z.int().min(1).default(1),
+  maxQueueDelayMs: z.number().min(0).default(0),
+  latencySloMs: z.number().gt(0),
+});
+export type WorkloadAssignment = z.infer<typeof WorkloadAssignment>;
+
+/** Value of KV key `<node>` in `ep-assignments`: the node's whole desired state. */
+export const Assignment = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  node: NodeName,
+  workloads: z.array(WorkloadAssignment).max(256),
+  /** When the control plane computed it, ms since the epoch. */
+  issuedAtMs: z.int().min(0),
+});
+export type Assignment = z.infer<typeof Assignment>;
+
+/** Tensor element types, named as KServe's Open Inference Protocol names them. */
+export const DATATYPES = ['FP32', 'FP16', 'INT8', 'UINT8', 'INT32', 'INT64', 'BOOL'] as const;
+export const Datatype = z.enum(DATATYPES);
+export type Datatype = z.infer<typeof Datatype>;
+export const DATATYPE_BYTES: Record<Datatype, number> = { FP32: 4, FP16: 2, INT8: 1, UINT8: 1, INT32: 4, INT64: 8, BOOL: 1 };
+
+export const TensorMeta = z.object({
+  name: z.string().min(1).max(256),
+  datatype: Datatype,
+  shape: z.array(z.int().min(0)).max(8),
+});
+export type TensorMeta = z.infer<typeof TensorMeta>;
+
+/**
+ * Inference over NATS: tensor metadata in the `ep-tensors` header (JSON array of
+ * TensorMeta), raw little-endian tensor bytes concatenated in that order as the payload.
+ * A reply carries the outputs the same way, or `ep-status` other than 200 with `ep-error`.
+ */
+export const inferHeaders = {
+  tensors: 'ep-tensors',
+  deadlineMs: 'ep-deadline-ms',
+  status: 'ep-status',
+  error: 'ep-error',
+  errorCode: 'ep-error-code',
+  node: 'ep-node',
+  variant: 'ep-variant',
+} as const;
+export const TensorList = z.array(TensorMeta).min(1).max(16);
