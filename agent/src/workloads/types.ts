@@ -1,0 +1,28 @@
+// Contract between the agent's fleet session (hello, heartbeats, assignment watch) and the
+// workload manager (artifacts, ONNX Runtime sessions, balancer, serving).
+import type { AcceleratorLoad, Accelerator, Assignment, WorkloadReport } from '@edgeplane/api';
+
+export interface WorkloadManager {
+  /**
+   * Makes the running workloads match the assignment: loads new ones, switches tiers by
+   * loading the new variant before swapping, drains then unloads removed ones. Resolves
+   * once the change is started; progress shows in `reports()`.
+   */
+  apply(assignment: Assignment): Promise<void>;
+  /** Phase, variant, latency and rate of every workload, for the heartbeat. */
+  reports(): WorkloadReport[];
+  /** Utilisation and queue depth per accelerator, for the heartbeat. */
+  load(): AcceleratorLoad[];
+  /** sha256 digests in the artifact cache, for hello and heartbeat. */
+  cachedArtifacts(): string[];
+  /** Drains and releases every session. */
+  close(): Promise<void>;
+}
+
+export interface WorkloadManagerOptions {
+  /** Accelerators discovery found; the manager runs each workload on the assigned one. */
+  accelerators: readonly Accelerator[];
+  /** Artifact cache directory and its size cap, bytes. */
+  cacheDir: string;
+  cacheMaxBytes: number;
+}
