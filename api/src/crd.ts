@@ -24,11 +24,27 @@ export function toStructural(node: unknown): unknown {
     if ((key === 'minimum' && value === -SAFE_INT) || (key === 'maximum' && value === SAFE_INT)) continue;
     out[key] = toStructural(value);
   }
+  fillObjectDefault(out);
   if (out['x-kubernetes-int-or-string'] === true) {
     // The only anyOf a structural schema allows here: bare types, no value validations.
     return { 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }], ...pick(out, ['default', 'description']) };
   }
   return out;
+}
+
+/**
+ * `default: {}` becomes the object its properties' defaults describe: the API server checks
+ * a default against the CEL rules as written, before nested defaults apply.
+ */
+function fillObjectDefault(schema: JSONSchema): void {
+  const def = schema.default;
+  const props = schema.properties as Record<string, JSONSchema> | undefined;
+  if (!props || def === null || typeof def !== 'object' || Array.isArray(def)) return;
+  const filled: JSONSchema = { ...(def as JSONSchema) };
+  for (const [name, prop] of Object.entries(props)) {
+    if (!(name in filled) && prop.default !== undefined) filled[name] = prop.default;
+  }
+  schema.default = filled;
 }
 
 function pick(obj: JSONSchema, keys: string[]): JSONSchema {

@@ -1,0 +1,75 @@
+// Child processes of the test environment: logs to files, and stopped even when the test
+// runner dies (a detached watchdog kills them once our pid is gone).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface ServerProcess {
+  name: string;
+  pid: number;
+  logFile: string;
+  alive(): boolean;
+  /** SIGTERM, then SIGKILL after graceMs. */
+  stop(graceMs?: number): Promise<void>;
+  /** Last lines of the log, for error messages. */
+  tail(lines?: number): string;
+}
+
+const running = new Set<ChildProcess>();
+
+function killAll(): void {
+  for (const child of running) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+process.once('exit', killAll);
+
+export function startProcess(name: string, command: string, args: string[], dir: string, env?: NodeJS.ProcessEnv): ServerProcess {
+  const logFile = join(dir, `${name}.log`);
+  const log = createWriteStream(logFile, { flags: 'a' });
+  const child = spawn(command, args, { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
+  running.add(child);
+  let exited = false;
+  const exit = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      exited = true;
+      running.delete(child);
+      resolve();
+    });
+  });
+  watchdog(child.pid);
+  return {
+    name,
+    pid: child.pid,
+    logFile,
+    alive: () => !exited,
+    async stop(graceMs = 5000) {
+      if (exited) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exit;
+      clearTimeout(timer);
+    },
+    tail(lines = 20) {
+      try {
+        return readFileSync(logFile, 'utf8').split('\n').slice(-lines).join('\n');
+      } catch {
+        return '';
+      }
+    },
+  };
+}
+
+/** A detached shell that SIGKILLs the child once this process is gone. */
+function watchdog(childPid: number): void {
+  const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${childPid} 2>/dev/null; do sleep 1; done; kill -9 ${childPid} 2>/dev/null; exit 0`;
+  const dog = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore' });
+  dog.unref();
+}
