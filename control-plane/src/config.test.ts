@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig, type Config } from './config.ts';
+import { isConfigError } from './errors.ts';
+
+function config(argv: string[] = [], env: Record<string, string> = {}): Config {
+  const r = parseConfig({ argv, env });
+  if (r.help) throw new Error('unexpected help');
+  return r.config;
+}
+
+function settingOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (isConfigError(err)) return err.setting;
+    throw err;
+  }
+  throw new Error('no error thrown');
+}
+
+describe('parseConfig', () => {
+  it('applies defaults', () => {
+    const c = config();
+    expect(c.natsUrl).toBe('nats://127.0.0.1:4222');
+    expect(c.namespaces).toEqual([]);
+    expect(c.apiAddr).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(c.kube).toEqual({ source: 'default' });
+    expect(c.identity).toMatch(/.+-[0-9a-f]{8}$/);
+  });
+
+  const rows: { name: string; argv?: string[]; env?: Record<string, string>; want: Partial<Config> }[] = [
+    { name: 'env', env: { EP_NATS_URL: 'nats://h:1', EP_HEARTBEAT_INTERVAL_MS: '200' }, want: { natsUrl: 'nats://h:1', heartbeatIntervalMs: 200 } },
+    { name: 'flag beats env', argv: ['--redis-url', 'redis://b:2'], env: { EP_REDIS_URL: 'redis://a:1' }, want: { redisUrl: 'redis://b:2' } },
+    { name: 'namespace list', env: { EP_NAMESPACES: ' a, b ,,c' }, want: { namespaces: ['a', 'b', 'c'] } },
+    { name: 'ipv6 address', argv: ['--api-addr', '[::1]:0'], want: { apiAddr: { host: '::1', port: 0 } } },
+    { name: 'kubeconfig file', env: { EP_KUBECONFIG: '/k' }, want: { kube: { source: 'file', path: '/k' } } },
+    { name: 'in-cluster', env: { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }, want: { kube: { source: 'in-cluster' } } },
+    {
+      name: 'lease timings',
+      argv: ['--lease-duration-ms', '2000', '--renew-deadline-ms', '1500', '--retry-period-ms', '300'],
+      want: { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 300 },
+    },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      expect(config(row.argv, row.env)).toMatchObject(row.want);
+    });
+  }
+
+  const bad: { name: string; argv?: string[]; env?: Record<string, string>; setting: string }[] = [
+    { name: 'bad nats scheme', env: { EP_NATS_URL: 'http://x' }, setting: 'EP_NATS_URL (--nats-url)' },
+    { name: 'bad redis url', argv: ['--redis-url', 'nope'], setting: 'EP_REDIS_URL (--redis-url)' },
+    { name: 'non-numeric interval', env: { EP_HEARTBEAT_INTERVAL_MS: 'fast' }, setting: 'EP_HEARTBEAT_INTERVAL_MS (--heartbeat-interval-ms)' },
+    { name: 'too short interval', env: { EP_HEARTBEAT_INTERVAL_MS: '5' }, setting: 'EP_HEARTBEAT_INTERVAL_MS (--heartbeat-interval-ms)' },
+    { name: 'address without port', env: { EP_API_ADDR: 'localhost' }, setting: 'EP_API_ADDR (--api-addr)' },
+    { name: 'port out of range', env: { EP_API_ADDR: ':70000' }, setting: 'EP_API_ADDR (--api-addr)' },
+    { name: 'bad log level', env: { EP_LOG_LEVEL: 'loud' }, setting: 'EP_LOG_LEVEL (--log-level)' },
+    { name: 'bad namespace', env: { EP_NAMESPACES: 'ok,Not_OK' }, setting: 'EP_NAMESPACES (--namespaces)' },
+    { name: 'renew >= lease', argv: ['--lease-duration-ms', '2000', '--renew-deadline-ms', '2000'], setting: 'EP_RENEW_DEADLINE_MS (--renew-deadline-ms)' },
+    {
+      name: 'retry >= renew',
+      argv: ['--lease-duration-ms', '2000', '--renew-deadline-ms', '1000', '--retry-period-ms', '1000'],
+      setting: 'EP_RETRY_PERIOD_MS (--retry-period-ms)',
+    },
+    { name: 'unknown flag', argv: ['--nats'], setting: 'flags' },
+  ];
+  for (const row of bad) {
+    it(`rejects ${row.name}`, () => {
+      expect(settingOf(() => parseConfig({ argv: row.argv ?? [], env: row.env ?? {} }))).toBe(row.setting);
+    });
+  }
+
+  it('answers --help with every flag', () => {
+    const r = parseConfig({ argv: ['--help'] });
+    expect(r.help).toBe(true);
+    if (r.help) expect(r.text).toContain('--lease-duration-ms');
+  });
+});

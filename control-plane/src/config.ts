@@ -1,0 +1,169 @@
+// Configuration: flags and environment parsed once, at start, into a typed object. Nothing
+// else in the control plane reads process.env.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Where the Kubernetes credentials come from. */
+export type KubeSource =
+  | { source: 'file'; path: string }
+  | { source: 'in-cluster' }
+  /** KUBECONFIG, then ~/.kube/config, as kubectl does. */
+  | { source: 'default' };
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface Config {
+  natsUrl: string;
+  redisUrl: string;
+  kube: KubeSource;
+  /** Namespaces whose EdgeModelDeployments are reconciled; empty means all. */
+  namespaces: string[];
+  leaseName: string;
+  leaseNamespace: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  heartbeatIntervalMs: number;
+  apiAddr: ListenAddress;
+  logLevel: LogLevel;
+  /** Holder identity in the Lease; unique per process. */
+  identity: string;
+  /** Every deployment is reconciled again this often even without events. */
+  resyncMs: number;
+  /** Concurrent reconciles (never two on one deployment). */
+  workers: number;
+}
+
+const msSchema = (min: number) => z.coerce.number().int().min(min).max(86_400_000);
+const urlWithScheme = (schemes: string[]) =>
+  z
+    .string()
+    .min(1)
+    .refine((s) => {
+      try {
+        return schemes.includes(new URL(s).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL with scheme ${schemes.join(' or ')}`);
+
+/** `host:port` or `[v6]:port`. */
+const address = z.string().transform((s, ctx): ListenAddress => {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: 'must be host:port, e.g. 0.0.0.0:8080' });
+    return z.NEVER;
+  }
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+});
+
+const namespaceList = z
+  .string()
+  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'each namespace must be a DNS label')));
+
+interface Setting {
+  key: keyof Omit<Config, 'kube'> | 'kubeconfig';
+  env: string;
+  flag: string;
+  schema: z.ZodType;
+  fallback?: string;
+  help: string;
+}
+
+/** Every setting with its environment variable, flag, default and meaning. */
+export const SETTINGS: readonly Setting[] = [
+  { key: 'natsUrl', env: 'EP_NATS_URL', flag: 'nats-url', schema: urlWithScheme(['nats:', 'tls:', 'ws:', 'wss:']), fallback: 'nats://127.0.0.1:4222', help: 'NATS server URL' },
+  { key: 'redisUrl', env: 'EP_REDIS_URL', flag: 'redis-url', schema: urlWithScheme(['redis:', 'rediss:']), fallback: 'redis://127.0.0.1:6379', help: 'Redis URL' },
+  { key: 'kubeconfig', env: 'EP_KUBECONFIG', flag: 'kubeconfig', schema: z.string().min(1), help: 'kubeconfig file; absent: in-cluster, else KUBECONFIG or ~/.kube/config' },
+  { key: 'namespaces', env: 'EP_NAMESPACES', flag: 'namespaces', schema: namespaceList, fallback: '', help: 'comma-separated namespaces to watch; empty: all' },
+  { key: 'leaseName', env: 'EP_LEASE_NAME', flag: 'lease-name', schema: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a DNS subdomain').max(253), fallback: 'edgeplane-control-plane', help: 'leader-election Lease name' },
+  { key: 'leaseNamespace', env: 'EP_LEASE_NAMESPACE', flag: 'lease-namespace', schema: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label').max(63), fallback: 'default', help: 'namespace of the Lease' },
+  { key: 'leaseDurationMs', env: 'EP_LEASE_DURATION_MS', flag: 'lease-duration-ms', schema: msSchema(1000), fallback: '15000', help: 'how long a Lease holds without renewal, ms' },
+  { key: 'renewDeadlineMs', env: 'EP_RENEW_DEADLINE_MS', flag: 'renew-deadline-ms', schema: msSchema(100), fallback: '10000', help: 'the leader steps down if it cannot renew within this, ms' },
+  { key: 'retryPeriodMs', env: 'EP_RETRY_PERIOD_MS', flag: 'retry-period-ms', schema: msSchema(50), fallback: '2000', help: 'interval between acquire or renew attempts, ms' },
+  { key: 'heartbeatIntervalMs', env: 'EP_HEARTBEAT_INTERVAL_MS', flag: 'heartbeat-interval-ms', schema: msSchema(100), fallback: '5000', help: 'heartbeat interval told to agents, ms' },
+  { key: 'apiAddr', env: 'EP_API_ADDR', flag: 'api-addr', schema: address, fallback: '0.0.0.0:8080', help: 'HTTP API listen address host:port' },
+  { key: 'logLevel', env: 'EP_LOG_LEVEL', flag: 'log-level', schema: z.enum(LOG_LEVELS), fallback: 'info', help: `log level: ${LOG_LEVELS.join('|')}` },
+  { key: 'identity', env: 'EP_IDENTITY', flag: 'identity', schema: z.string().min(1).max(128), help: 'Lease holder identity; default hostname plus a random suffix' },
+  { key: 'resyncMs', env: 'EP_RESYNC_MS', flag: 'resync-ms', schema: msSchema(1000), fallback: '300000', help: 'periodic full reconcile, ms' },
+  { key: 'workers', env: 'EP_WORKERS', flag: 'workers', schema: z.coerce.number().int().min(1).max(64), fallback: '4', help: 'concurrent reconciles' },
+];
+
+const settingName = (s: Setting) => `${s.env} (--${s.flag})`;
+
+export interface ParseInput {
+  argv?: readonly string[];
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export type ParseResult = { help: true; text: string } | { help: false; config: Config };
+
+/** Parses flags over environment over defaults. Throws ConfigError naming the setting. */
+export function parseConfig({ argv = [], env = {} }: ParseInput): ParseResult {
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        ...Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' as const }])),
+      },
+    }).values;
+  } catch (cause) {
+    throw new ConfigError('flags', (cause as Error).message, { cause });
+  }
+  if (flags.help) return { help: true, text: usage() };
+
+  const values: Record<string, unknown> = {};
+  for (const s of SETTINGS) {
+    const flag = flags[s.flag];
+    const raw = typeof flag === 'string' ? flag : (env[s.env] ?? s.fallback);
+    if (raw === undefined) continue;
+    const parsed = s.schema.safeParse(raw);
+    if (!parsed.success) throw new ConfigError(settingName(s), parsed.error.issues.map((i) => i.message).join('; '));
+    values[s.key] = parsed.data;
+  }
+
+  const config = {
+    ...(values as Omit<Config, 'kube' | 'identity'>),
+    kube: kubeSource(values.kubeconfig as string | undefined, env),
+    identity: (values.identity as string | undefined) ?? `${hostname()}-${randomBytes(4).toString('hex')}`,
+  } satisfies Config;
+  checkTimings(config);
+  return { help: false, config };
+}
+
+function kubeSource(explicit: string | undefined, env: Readonly<Record<string, string | undefined>>): KubeSource {
+  if (explicit) return { source: 'file', path: explicit };
+  if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) return { source: 'in-cluster' };
+  return { source: 'default' };
+}
+
+/** The same ordering client-go demands: retry < renew deadline < lease duration. */
+function checkTimings(c: Config): void {
+  const byKey = (key: Setting['key']) => settingName(SETTINGS.find((s) => s.key === key)!);
+  if (c.renewDeadlineMs >= c.leaseDurationMs) {
+    throw new ConfigError(byKey('renewDeadlineMs'), `must be less than the lease duration (${c.leaseDurationMs} ms)`);
+  }
+  if (c.retryPeriodMs >= c.renewDeadlineMs) {
+    throw new ConfigError(byKey('retryPeriodMs'), `must be less than the renew deadline (${c.renewDeadlineMs} ms)`);
+  }
+}
+
+export function usage(): string {
+  const rows = SETTINGS.map((s) => `  --${s.flag.padEnd(24)} ${s.env.padEnd(26)} ${s.help}${s.fallback !== undefined ? ` [${s.fallback || 'empty'}]` : ''}`);
+  return ['usage: control-plane [flags]', '', '  flag                       environment                meaning [default]', ...rows, '  --help'].join('\n');
+}

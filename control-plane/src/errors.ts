@@ -1,0 +1,65 @@
+// Typed errors of the control plane. Each has a stable `code`; callers branch on the
+// predicate, never on message text.
+
+/** A setting from flags or the environment is missing or invalid. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'INVALID_CONFIG';
+  /** The flag or environment variable at fault, e.g. `EP_NATS_URL (--nats-url)`. */
+  readonly setting: string;
+
+  constructor(setting: string, message: string, options?: { cause?: unknown }) {
+    super(`invalid configuration: ${setting}: ${message}`, options);
+    this.setting = setting;
+  }
+}
+
+export function isConfigError(err: unknown): err is ConfigError {
+  return err instanceof ConfigError;
+}
+
+/** A status write kept conflicting with concurrent writers after every retry. */
+export class StatusConflictError extends Error {
+  override readonly name = 'StatusConflictError';
+  readonly code = 'STATUS_CONFLICT';
+  readonly resource: string;
+
+  constructor(resource: string, attempts: number, options?: { cause?: unknown }) {
+    super(`status of ${resource} still conflicted after ${attempts} attempts`, options);
+    this.resource = resource;
+  }
+}
+
+export function isStatusConflictError(err: unknown): err is StatusConflictError {
+  return err instanceof StatusConflictError;
+}
+
+/** A KV compare-and-set lost to another writer after every retry. */
+export class AssignmentConflictError extends Error {
+  override readonly name = 'AssignmentConflictError';
+  readonly code = 'ASSIGNMENT_CONFLICT';
+  readonly node: string;
+
+  constructor(node: string, attempts: number, options?: { cause?: unknown }) {
+    super(`assignment of node ${node} still conflicted after ${attempts} attempts`, options);
+    this.node = node;
+  }
+}
+
+export function isAssignmentConflictError(err: unknown): err is AssignmentConflictError {
+  return err instanceof AssignmentConflictError;
+}
+
+/** A write was attempted by a replica that does not hold the leader lease. */
+export class NotLeaderError extends Error {
+  override readonly name = 'NotLeaderError';
+  readonly code = 'NOT_LEADER';
+
+  constructor(action: string) {
+    super(`not the leader: refusing to ${action}`);
+  }
+}
+
+export function isNotLeaderError(err: unknown): err is NotLeaderError {
+  return err instanceof NotLeaderError;
+}
