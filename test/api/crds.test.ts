@@ -59,8 +59,8 @@ describe('CRDs', () => {
     for (const crd of readCrds()) {
       const live = await api.readCustomResourceDefinition({ name: crd.metadata!.name! });
       expect(live.status?.conditions?.find((c) => c.type === 'Established')?.status).toBe('True');
-      expect(live.status?.acceptedNames.shortNames).toEqual(crd.spec.names.shortNames);
-      expect(live.status?.acceptedNames.categories).toContain('edgeplane');
+      expect(live.status?.acceptedNames?.shortNames).toEqual(crd.spec.names.shortNames);
+      expect(live.status?.acceptedNames?.categories).toContain('edgeplane');
     }
   });
 
