@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { percentile } from './latency-window.ts';
+import { ServiceTimes } from './service-time.ts';
+
+describe('ServiceTimes', () => {
+  const cases: { name: string; observe: [number, number][]; rows: number; maxBatch?: number; want: number; work?: boolean }[] = [
+    { name: 'prior scales with rows before any measurement', observe: [], rows: 4, want: 8 },
+    { name: 'first measurement replaces the prior', observe: [[1, 5]], rows: 1, want: 5 },
+    { name: 'EWMA moves a fifth of the way', observe: [[1, 5], [1, 10]], rows: 1, want: 6 },
+    { name: 'unmeasured size scales the nearest measured one', observe: [[4, 8]], rows: 2, want: 4 },
+    { name: 'work splits into full batches and a rest', observe: [[4, 6], [2, 5]], rows: 10, maxBatch: 4, want: 17, work: true },
+    { name: 'no rows, no work', observe: [[1, 3]], rows: 0, maxBatch: 4, want: 0, work: true },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const t = new ServiceTimes(2);
+      for (const [rows, ms] of c.observe) t.observe(rows, ms);
+      expect(c.work ? t.work(c.rows, c.maxBatch ?? 1) : t.estimate(c.rows)).toBeCloseTo(c.want, 9);
+    });
+  }
+});
+
+describe('percentile', () => {
+  const cases = [
+    { values: [], q: 0.5, want: 0 },
+    { values: [7], q: 0.99, want: 7 },
+    { values: [1, 2, 3, 4], q: 0.5, want: 2 },
+    { values: Array.from({ length: 100 }, (_, i) => i + 1), q: 0.99, want: 99 },
+  ];
+  for (const c of cases) {
+    it(`p${c.q * 100} of ${c.values.length} values`, () => expect(percentile(c.values, c.q)).toBe(c.want));
+  }
+});

@@ -1,0 +1,42 @@
+// Measured service time per batch size for one executor: an exponentially weighted moving
+// average per size, seeded with a prior so the first dispatches are sensible.
+
+export class ServiceTimes {
+  readonly #alpha: number;
+  readonly #priorMs: number;
+  readonly #measured = new Map<number, number>();
+
+  /** `priorMs`: expected time of a batch of one before anything is measured. */
+  constructor(priorMs: number, alpha = 0.2) {
+    this.#priorMs = priorMs;
+    this.#alpha = alpha;
+  }
+
+  observe(batchRows: number, ms: number): void {
+    const old = this.#measured.get(batchRows);
+    this.#measured.set(batchRows, old === undefined ? ms : old + this.#alpha * (ms - old));
+  }
+
+  /**
+   * Expected time of a batch of `rows`. An unmeasured size scales the nearest measured one
+   * linearly, which overestimates large batches and so errs towards not overloading a lane.
+   */
+  estimate(rows: number): number {
+    const exact = this.#measured.get(rows);
+    if (exact !== undefined) return exact;
+    let best: number | undefined;
+    for (const size of this.#measured.keys()) {
+      if (best === undefined || Math.abs(size - rows) < Math.abs(best - rows)) best = size;
+    }
+    if (best === undefined) return this.#priorMs * rows;
+    return ((this.#measured.get(best) ?? this.#priorMs) * rows) / best;
+  }
+
+  /** Expected time to run `rows` queued rows in batches of at most `maxBatch`. */
+  work(rows: number, maxBatch: number): number {
+    if (rows <= 0) return 0;
+    const full = Math.floor(rows / maxBatch);
+    const rest = rows % maxBatch;
+    return full * this.estimate(maxBatch) + (rest > 0 ? this.estimate(rest) : 0);
+  }
+}

@@ -1,0 +1,194 @@
+// The catalogue of every failure on the workload side (artifacts, runtime, balancer, serving):
+// one class per failure, each with a stable code, the HTTP status it maps to, and a
+// predicate. HTTP replies and NATS error headers are built from `code` and `httpStatus` only.
+
+export const ERROR_CODES = {
+  ARTIFACT_DIGEST_MISMATCH: 502,
+  ARTIFACT_FETCH_FAILED: 502,
+  ARTIFACT_URI_UNSUPPORTED: 400,
+  ARTIFACT_CACHE_FULL: 507,
+  MODEL_LOAD_FAILED: 500,
+  MODEL_NOT_FOUND: 404,
+  MODEL_NOT_READY: 503,
+  OVERLOADED: 503,
+  DEADLINE_EXCEEDED: 504,
+  INVALID_REQUEST: 400,
+  INVALID_DATATYPE: 400,
+  INVALID_SHAPE: 400,
+  INVALID_SIZE: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  INFERENCE_FAILED: 500,
+} as const;
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Base of the catalogue; not thrown itself. */
+export abstract class WorkloadError extends Error {
+  abstract readonly code: ErrorCode;
+  get httpStatus(): number {
+    return ERROR_CODES[this.code];
+  }
+}
+
+export function isWorkloadError(err: unknown): err is WorkloadError {
+  return err instanceof WorkloadError;
+}
+
+/** The downloaded bytes do not hash to the digest the assignment names; the file is deleted. */
+export class DigestMismatchError extends WorkloadError {
+  override readonly name = 'DigestMismatchError';
+  readonly code = 'ARTIFACT_DIGEST_MISMATCH';
+  readonly expected: string;
+  readonly actual: string;
+  constructor(uri: string, expected: string, actual: string) {
+    super(`artifact ${uri} has sha256 ${actual}, expected ${expected}`);
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+export const isDigestMismatchError = (err: unknown): err is DigestMismatchError => err instanceof DigestMismatchError;
+
+export class ArtifactFetchError extends WorkloadError {
+  override readonly name = 'ArtifactFetchError';
+  readonly code = 'ARTIFACT_FETCH_FAILED';
+  /** Bytes safely on disk when the fetch failed; the next attempt resumes from here. */
+  readonly bytesOnDisk: number;
+  constructor(uri: string, detail: string, bytesOnDisk: number, options?: { cause?: unknown }) {
+    super(`fetching ${uri} failed after ${bytesOnDisk} bytes: ${detail}`, options);
+    this.bytesOnDisk = bytesOnDisk;
+  }
+}
+export const isArtifactFetchError = (err: unknown): err is ArtifactFetchError => err instanceof ArtifactFetchError;
+
+export class UnsupportedUriError extends WorkloadError {
+  override readonly name = 'UnsupportedUriError';
+  readonly code = 'ARTIFACT_URI_UNSUPPORTED';
+  constructor(uri: string) {
+    super(`unsupported artifact uri ${uri}: expected https://, file:// or nats-obj://<bucket>/<object>`);
+  }
+}
+export const isUnsupportedUriError = (err: unknown): err is UnsupportedUriError => err instanceof UnsupportedUriError;
+
+/** Everything in the cache is in use, so nothing can be evicted to make room. */
+export class CacheFullError extends WorkloadError {
+  override readonly name = 'CacheFullError';
+  readonly code = 'ARTIFACT_CACHE_FULL';
+  constructor(needBytes: number, maxBytes: number, pinnedBytes: number) {
+    super(`artifact cache cannot fit ${needBytes} bytes: cap ${maxBytes}, ${pinnedBytes} bytes held by loaded models`);
+  }
+}
+export const isCacheFullError = (err: unknown): err is CacheFullError => err instanceof CacheFullError;
+
+export class ModelLoadError extends WorkloadError {
+  override readonly name = 'ModelLoadError';
+  readonly code = 'MODEL_LOAD_FAILED';
+  constructor(what: string, options?: { cause?: unknown }) {
+    const detail = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super(`loading ${what} failed${detail}`, options);
+  }
+}
+export const isModelLoadError = (err: unknown): err is ModelLoadError => err instanceof ModelLoadError;
+
+export class ModelNotFoundError extends WorkloadError {
+  override readonly name = 'ModelNotFoundError';
+  readonly code = 'MODEL_NOT_FOUND';
+  constructor(model: string) {
+    super(`model ${model} is not served on this node`);
+  }
+}
+export const isModelNotFoundError = (err: unknown): err is ModelNotFoundError => err instanceof ModelNotFoundError;
+
+export class ModelNotReadyError extends WorkloadError {
+  override readonly name = 'ModelNotReadyError';
+  readonly code = 'MODEL_NOT_READY';
+  constructor(model: string, phase: string) {
+    super(`model ${model} is not ready (phase ${phase})`);
+  }
+}
+export const isModelNotReadyError = (err: unknown): err is ModelNotReadyError => err instanceof ModelNotReadyError;
+
+/** The bounded queue is full: refused at once rather than growing memory. */
+export class OverloadedError extends WorkloadError {
+  override readonly name = 'OverloadedError';
+  readonly code = 'OVERLOADED';
+  constructor(queued: number, maxQueue: number) {
+    super(`overloaded: ${queued} requests queued, the limit is ${maxQueue}`);
+  }
+}
+export const isOverloadedError = (err: unknown): err is OverloadedError => err instanceof OverloadedError;
+
+/** The request's deadline passed before it ran; it was not run. */
+export class DeadlineExceededError extends WorkloadError {
+  override readonly name = 'DeadlineExceededError';
+  readonly code = 'DEADLINE_EXCEEDED';
+  constructor(waitedMs: number) {
+    super(`deadline exceeded after ${Math.round(waitedMs)} ms in the queue; the request was not run`);
+  }
+}
+export const isDeadlineExceededError = (err: unknown): err is DeadlineExceededError => err instanceof DeadlineExceededError;
+
+export class InvalidRequestError extends WorkloadError {
+  override readonly name = 'InvalidRequestError';
+  readonly code = 'INVALID_REQUEST';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+export const isInvalidRequestError = (err: unknown): err is InvalidRequestError => err instanceof InvalidRequestError;
+
+export class DatatypeMismatchError extends WorkloadError {
+  override readonly name = 'DatatypeMismatchError';
+  readonly code = 'INVALID_DATATYPE';
+  readonly tensor: string;
+  constructor(tensor: string, got: string, want: string) {
+    super(`input ${tensor} has datatype ${got}, the model expects ${want}`);
+    this.tensor = tensor;
+  }
+}
+export const isDatatypeMismatchError = (err: unknown): err is DatatypeMismatchError => err instanceof DatatypeMismatchError;
+
+export class ShapeMismatchError extends WorkloadError {
+  override readonly name = 'ShapeMismatchError';
+  readonly code = 'INVALID_SHAPE';
+  readonly tensor: string;
+  constructor(tensor: string, got: readonly number[], want: readonly (number | string)[]) {
+    super(`input ${tensor} has shape [${got.join(',')}], the model expects [${want.join(',')}]`);
+    this.tensor = tensor;
+  }
+}
+export const isShapeMismatchError = (err: unknown): err is ShapeMismatchError => err instanceof ShapeMismatchError;
+
+export class SizeMismatchError extends WorkloadError {
+  override readonly name = 'SizeMismatchError';
+  readonly code = 'INVALID_SIZE';
+  readonly tensor: string;
+  constructor(tensor: string, gotBytes: number, wantBytes: number) {
+    super(`input ${tensor} carries ${gotBytes} bytes, its shape and datatype need ${wantBytes}`);
+    this.tensor = tensor;
+  }
+}
+export const isSizeMismatchError = (err: unknown): err is SizeMismatchError => err instanceof SizeMismatchError;
+
+export class PayloadTooLargeError extends WorkloadError {
+  override readonly name = 'PayloadTooLargeError';
+  readonly code = 'PAYLOAD_TOO_LARGE';
+  constructor(bytes: number, limit: number) {
+    super(`payload of ${bytes} bytes is over the limit of ${limit} bytes`);
+  }
+}
+export const isPayloadTooLargeError = (err: unknown): err is PayloadTooLargeError => err instanceof PayloadTooLargeError;
+
+export class InferenceError extends WorkloadError {
+  override readonly name = 'InferenceError';
+  readonly code = 'INFERENCE_FAILED';
+  constructor(model: string, options?: { cause?: unknown }) {
+    const detail = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super(`inference on ${model} failed${detail}`, options);
+  }
+}
+export const isInferenceError = (err: unknown): err is InferenceError => err instanceof InferenceError;
+
+/** Maps any error to what a reply carries; unknown errors become INFERENCE_FAILED. */
+export function replyError(err: unknown): { status: number; code: ErrorCode; message: string } {
+  if (isWorkloadError(err)) return { status: err.httpStatus, code: err.code, message: err.message };
+  return { status: 500, code: 'INFERENCE_FAILED', message: err instanceof Error ? err.message : String(err) };
+}
