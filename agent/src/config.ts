@@ -1,0 +1,201 @@
+// Agent configuration: flags over environment (EP_AGENT_*) over a YAML file over defaults,
+// parsed once at start into a typed object. Nothing else in the agent reads process.env.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { NodeName } from '@edgeplane/api';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface AgentConfig {
+  node: string;
+  natsUrl: string;
+  /** NATS credentials file (JWT + nkey seed), if the server requires one. */
+  natsCreds?: string;
+  /** Root of /proc, /sys, /dev for discovery; a fixture tree in tests and demos. */
+  root: string;
+  overrideFile?: string;
+  stateDir: string;
+  cacheDir: string;
+  cacheMaxBytes: number;
+  /** Local inference endpoint (Open Inference Protocol over HTTP). */
+  httpAddr: ListenAddress;
+  logLevel: LogLevel;
+  /** Bandwidth and RTT probe period on unmetered links, ms; metered links probe 12x less often. */
+  linkProbeIntervalMs: number;
+}
+
+/** A setting is missing, malformed or out of range; `setting` names it as a person types it. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'INVALID_CONFIG';
+  readonly setting: string;
+
+  constructor(setting: string, message: string, options?: { cause?: unknown }) {
+    super(`${setting}: ${message}`, options);
+    this.setting = setting;
+  }
+}
+
+export function isConfigError(err: unknown): err is ConfigError {
+  return err instanceof ConfigError;
+}
+
+const address = z.string().transform((s, ctx): ListenAddress => {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: 'must be host:port, e.g. 127.0.0.1:8080' });
+    return z.NEVER;
+  }
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+});
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 2 ** 10, m: 1e6, mb: 1e6, mib: 2 ** 20, g: 1e9, gb: 1e9, gib: 2 ** 30, t: 1e12, tb: 1e12, tib: 2 ** 40 };
+const bytes = z.string().transform((s, ctx) => {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(s);
+  const unit = UNITS[(m?.[2] ?? '').toLowerCase()];
+  if (!m || unit === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'must be a size such as 512MiB, 10GiB or 1000000' });
+    return z.NEVER;
+  }
+  return Math.floor(Number(m[1]) * unit);
+});
+
+const natsUrl = z
+  .string()
+  .min(1)
+  .refine((s) => s.split(',').every((u) => {
+    try {
+      return ['nats:', 'tls:', 'ws:', 'wss:'].includes(new URL(u.trim()).protocol);
+    } catch {
+      return false;
+    }
+  }), 'must be a URL with scheme nats, tls, ws or wss (several separated by commas)');
+
+/** A host name made into a DNS label: the default node name. */
+export function defaultNodeName(host = hostname()): string {
+  const label = host.toLowerCase().split('.')[0]!.replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+  return label || 'edge-node';
+}
+
+interface Setting {
+  key: keyof AgentConfig;
+  env: string;
+  flag: string;
+  schema: z.ZodType;
+  fallback?: () => string;
+  help: string;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  { key: 'node', env: 'EP_AGENT_NODE', flag: 'node', schema: NodeName, fallback: () => defaultNodeName(), help: 'node name (a DNS label) [host name]' },
+  { key: 'natsUrl', env: 'EP_AGENT_NATS_URL', flag: 'nats-url', schema: natsUrl, fallback: () => 'nats://127.0.0.1:4222', help: 'NATS server URL(s), comma-separated' },
+  { key: 'natsCreds', env: 'EP_AGENT_NATS_CREDS', flag: 'nats-creds', schema: z.string().min(1), help: 'NATS credentials file' },
+  { key: 'root', env: 'EP_AGENT_ROOT', flag: 'root', schema: z.string().min(1), fallback: () => '/', help: 'root of /proc, /sys, /dev for hardware discovery' },
+  { key: 'overrideFile', env: 'EP_AGENT_OVERRIDE_FILE', flag: 'override-file', schema: z.string().min(1), help: 'YAML declaring accelerators, power and link no probe sees; re-read on change' },
+  { key: 'stateDir', env: 'EP_AGENT_STATE_DIR', flag: 'state-dir', schema: z.string().min(1), fallback: () => '/var/lib/edgeplane-agent', help: 'where the last assignment is kept' },
+  { key: 'cacheDir', env: 'EP_AGENT_CACHE_DIR', flag: 'cache-dir', schema: z.string().min(1), fallback: () => '/var/cache/edgeplane-agent', help: 'model artifact cache' },
+  { key: 'cacheMaxBytes', env: 'EP_AGENT_CACHE_MAX', flag: 'cache-max', schema: bytes, fallback: () => '10GiB', help: 'artifact cache cap, e.g. 512MiB' },
+  { key: 'httpAddr', env: 'EP_AGENT_HTTP_ADDR', flag: 'http-addr', schema: address, fallback: () => '127.0.0.1:8080', help: 'local inference endpoint host:port' },
+  { key: 'logLevel', env: 'EP_AGENT_LOG_LEVEL', flag: 'log-level', schema: z.enum(LOG_LEVELS), fallback: () => 'info', help: `log level: ${LOG_LEVELS.join('|')}` },
+  { key: 'linkProbeIntervalMs', env: 'EP_AGENT_LINK_PROBE_INTERVAL_MS', flag: 'link-probe-interval-ms', schema: z.coerce.number().int().min(1000).max(86_400_000), fallback: () => '600000', help: 'bandwidth/RTT probe period on unmetered links, ms' },
+];
+
+const CONFIG_SETTING = { env: 'EP_AGENT_CONFIG', flag: 'config' } as const;
+
+export type ParseResult = { kind: 'help'; text: string } | { kind: 'version' } | { kind: 'run'; config: AgentConfig };
+
+export interface ParseInput {
+  argv?: readonly string[];
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Reads the YAML config file; injectable so tests need no files. */
+  readFile?: (path: string) => string;
+}
+
+function readConfigFile(path: string, read: (path: string) => string): Record<string, string> {
+  const setting = `config file ${path}`;
+  let doc: unknown;
+  try {
+    doc = parseYaml(read(path)) ?? {};
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    throw new ConfigError(setting, code ? `cannot read: ${code}` : `not valid YAML: ${(cause as Error).message}`, { cause });
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError(setting, 'must be a mapping of setting: value');
+  const known = new Set<string>(SETTINGS.map((s) => s.key));
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(doc)) {
+    if (!known.has(key)) throw new ConfigError(`${setting}: ${key}`, `unknown setting; known: ${[...known].join(', ')}`);
+    if (typeof value === 'object' && value !== null) throw new ConfigError(`${setting}: ${key}`, 'must be a scalar');
+    out[key] = String(value);
+  }
+  return out;
+}
+
+/** Throws ConfigError naming the setting (flag and environment variable, or the file key). */
+export function parseConfig({ argv = [], env = {}, readFile = (p) => readFileSync(p, 'utf8') }: ParseInput): ParseResult {
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+        [CONFIG_SETTING.flag]: { type: 'string', short: 'c' },
+        ...Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' as const }])),
+      },
+    }).values;
+  } catch (cause) {
+    throw new ConfigError('flags', (cause as Error).message, { cause });
+  }
+  if (flags.help) return { kind: 'help', text: usage() };
+  if (flags.version) return { kind: 'version' };
+
+  const configPath = typeof flags.config === 'string' ? flags.config : env[CONFIG_SETTING.env];
+  const file = configPath ? readConfigFile(configPath, readFile) : {};
+
+  const values: Record<string, unknown> = {};
+  for (const s of SETTINGS) {
+    const flag = flags[s.flag];
+    const [raw, from] =
+      typeof flag === 'string' ? [flag, `--${s.flag}`]
+      : env[s.env] !== undefined ? [env[s.env], s.env]
+      : file[s.key] !== undefined ? [file[s.key], `config file ${configPath}: ${s.key}`]
+      : [s.fallback?.(), `default of --${s.flag}`];
+    if (raw === undefined) continue;
+    const parsed = s.schema.safeParse(raw);
+    if (!parsed.success) throw new ConfigError(from, parsed.error.issues.map((i) => i.message).join('; '));
+    values[s.key] = parsed.data;
+  }
+  return { kind: 'run', config: values as unknown as AgentConfig };
+}
+
+export function usage(): string {
+  const rows = [
+    `  --${'config, -c'.padEnd(24)} ${CONFIG_SETTING.env.padEnd(32)} YAML file with any of the settings below, keyed by name`,
+    ...SETTINGS.map((s) => `  --${s.flag.padEnd(24)} ${s.env.padEnd(32)} ${s.help}${s.fallback && s.key !== 'node' ? ` [${s.fallback()}]` : ''}`),
+    `  --${'version, -v'.padEnd(24)} ${''.padEnd(32)} print the version`,
+    `  --${'help, -h'.padEnd(24)} ${''.padEnd(32)} print this help`,
+  ];
+  return [
+    'usage: edgeplane-agent [flags]',
+    '',
+    'Discovers this device\'s accelerators, power and link, reports them to the edgeplane control',
+    'plane over NATS, and serves the models it assigns, from disk when the control plane is away.',
+    'Flags win over environment, environment over the config file.',
+    '',
+    `  ${'flag'.padEnd(26)} ${'environment'.padEnd(32)} meaning [default]`,
+    ...rows,
+  ].join('\n');
+}

@@ -1,0 +1,1 @@
+export { createAssignmentStore, isStateFileError, StateFileError, StoredAssignment, type AssignmentStore } from './assignment-store.ts';
