@@ -1,0 +1,144 @@
+// EdgeNode status from what agents report. Pure: the writer decides when to send it.
+import { NodeConditionType, type Accelerator, type Condition, type EdgeNodeStatus, type HostInfo, type Power } from '@edgeplane/api';
+import type { NodeTelemetry } from './telemetry.ts';
+
+/** Battery classes the node status tracks; crossing one is a meaningful change. */
+export const BATTERY_CLASS_EDGES = [20, 50] as const;
+
+/** At most this often a status write goes out for changes that are not meaningful. */
+export const NODE_STATUS_REFRESH_MS = 60_000;
+
+export interface Capability {
+  agentVersion: string;
+  host: HostInfo;
+  accelerators: Accelerator[];
+}
+
+export function acceleratorSummary(accelerators: readonly Accelerator[] | undefined): string {
+  return [...new Set((accelerators ?? []).map((a) => a.type))].join(',');
+}
+
+export function powerSummary(power: Power | undefined): string {
+  if (!power) return '';
+  if (power.source === 'mains' || power.batteryPercent === undefined) return power.source;
+  return `${power.source} ${Math.round(power.batteryPercent)}%${power.charging ? ' charging' : ''}`;
+}
+
+/** `mains`, or the battery class: `<20`, `<50`, `>=50`. */
+export function batteryClass(power: Power | undefined): string {
+  if (!power || power.source === 'mains' || power.batteryPercent === undefined) return power?.source ?? 'unknown';
+  const edge = BATTERY_CLASS_EDGES.find((e) => power.batteryPercent! < e);
+  return `${power.source}${power.charging ? '+charging' : ''}:${edge === undefined ? `>=${BATTERY_CLASS_EDGES.at(-1)}` : `<${edge}`}`;
+}
+
+export interface ConditionInput {
+  type: string;
+  status: Condition['status'];
+  reason: string;
+  message?: string;
+}
+
+/** Sets a condition, keeping lastTransitionTime when the status did not change. */
+export function setCondition(conditions: readonly Condition[] | undefined, c: ConditionInput, now: Date, observedGeneration?: number): Condition[] {
+  const list = [...(conditions ?? [])];
+  const i = list.findIndex((x) => x.type === c.type);
+  const prev = i >= 0 ? list[i] : undefined;
+  const next: Condition = {
+    type: c.type,
+    status: c.status,
+    reason: c.reason,
+    message: c.message ?? '',
+    lastTransitionTime: prev && prev.status === c.status ? prev.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    ...(observedGeneration !== undefined ? { observedGeneration } : {}),
+  };
+  if (i >= 0) list[i] = next;
+  else list.push(next);
+  return list;
+}
+
+export interface NodeStatusInput {
+  capability?: Capability | undefined;
+  telemetry?: NodeTelemetry | null | undefined;
+  reachable: boolean;
+  now: Date;
+}
+
+/** The EdgeNode status for what is known now, starting from the current one. */
+export function buildNodeStatus(prev: EdgeNodeStatus | undefined, input: NodeStatusInput): EdgeNodeStatus {
+  const { capability, telemetry, reachable, now } = input;
+  const accelerators = capability?.accelerators ?? prev?.accelerators;
+  const power = telemetry?.power ?? prev?.power;
+  const network = telemetry?.network ?? prev?.network;
+  const ready = reachable && !!accelerators?.length;
+  let conditions = setCondition(
+    prev?.conditions,
+    reachable
+      ? { type: NodeConditionType.Reachable, status: 'True', reason: 'HeartbeatsArriving', message: 'the agent heartbeats on time' }
+      : { type: NodeConditionType.Reachable, status: 'False', reason: 'HeartbeatsMissed', message: 'no heartbeat for three intervals' },
+    now,
+  );
+  conditions = setCondition(
+    conditions,
+    ready
+      ? { type: NodeConditionType.Ready, status: 'True', reason: 'AgentReady', message: 'the agent is reachable and reported its accelerators' }
+      : {
+          type: NodeConditionType.Ready,
+          status: 'False',
+          reason: reachable ? 'NoAccelerators' : 'NodeUnreachable',
+          message: reachable ? 'the agent reported no accelerators' : 'the agent stopped heartbeating',
+        },
+    now,
+  );
+  const status: EdgeNodeStatus = {
+    ...prev,
+    agentVersion: capability?.agentVersion ?? prev?.agentVersion,
+    host: capability?.host ?? prev?.host,
+    accelerators,
+    power,
+    network,
+    cachedArtifacts: telemetry?.cachedArtifacts ?? prev?.cachedArtifacts,
+    acceleratorSummary: acceleratorSummary(accelerators),
+    powerSummary: powerSummary(power),
+    lastHeartbeatTime: telemetry ? new Date(telemetry.lastSeenMs).toISOString().replace(/\.\d{3}Z$/, 'Z') : prev?.lastHeartbeatTime,
+    conditions,
+  };
+  for (const k of Object.keys(status) as (keyof EdgeNodeStatus)[]) if (status[k] === undefined) delete status[k];
+  return status;
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+const conditionStates = (s: EdgeNodeStatus | undefined) =>
+  (s?.conditions ?? [])
+    .map((c) => `${c.type}=${c.status}`)
+    .sort()
+    .join(',');
+
+/**
+ * A change worth a status write now: a condition, a capability, the battery class, the
+ * power source or the link type. Battery percent drifting within a class is not.
+ */
+export function isMeaningfulChange(prev: EdgeNodeStatus | undefined, next: EdgeNodeStatus): boolean {
+  if (!prev) return true;
+  return (
+    conditionStates(prev) !== conditionStates(next) ||
+    !same(prev.accelerators, next.accelerators) ||
+    !same(prev.host, next.host) ||
+    prev.agentVersion !== next.agentVersion ||
+    batteryClass(prev.power) !== batteryClass(next.power) ||
+    prev.network?.type !== next.network?.type ||
+    !same([...(prev.cachedArtifacts ?? [])].sort(), [...(next.cachedArtifacts ?? [])].sort())
+  );
+}
+
+/** Whether anything at all differs, the heartbeat time aside. */
+export function isAnyChange(prev: EdgeNodeStatus | undefined, next: EdgeNodeStatus): boolean {
+  const strip = (s: EdgeNodeStatus | undefined) => ({ ...s, lastHeartbeatTime: undefined });
+  return !same(strip(prev), strip(next));
+}
+
+/** Meaningful changes go out at once; drift and the heartbeat time at most once a minute. */
+export function shouldWriteNodeStatus(prev: EdgeNodeStatus | undefined, next: EdgeNodeStatus, lastWriteMs: number | undefined, nowMs: number): boolean {
+  if (isMeaningfulChange(prev, next)) return true;
+  const due = lastWriteMs === undefined || nowMs - lastWriteMs >= NODE_STATUS_REFRESH_MS;
+  return due && (isAnyChange(prev, next) || prev?.lastHeartbeatTime !== next.lastHeartbeatTime);
+}

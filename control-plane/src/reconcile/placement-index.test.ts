@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import type { EdgeModelDeploymentSpec } from '@edgeplane/api';
+import { EdgeModelDeploymentSpec as SpecSchema } from '@edgeplane/api';
+import type { Placement } from '../placement/types.ts';
+import { PlacementIndex } from './placement-index.ts';
+import { nodeWorkloads } from '../fleet/assignment.ts';
+
+const p = (deployment: string, node: string, accelerator = 'gpu0', variant = 'v-fp16'): Placement => ({
+  deployment,
+  node,
+  accelerator,
+  variant,
+  precision: 'fp16',
+  profile: 'full',
+  cap: 'fp32',
+  predictedP99Ms: 5,
+  tierReason: '',
+});
+
+const spec = (name: string): EdgeModelDeploymentSpec =>
+  SpecSchema.parse({
+    model: {
+      name,
+      task: 'detect',
+      variants: [{ name: 'v-fp16', precision: 'fp16', uri: 'https://x/m.onnx', sha256: 'a'.repeat(64), sizeBytes: 10, accuracy: 0.9, gflops: 1, memoryMiB: 300 }],
+    },
+    replicas: 2,
+    slo: { latencyMs: 50 },
+  });
+
+describe('PlacementIndex', () => {
+  it('reports the nodes a change touches and indexes by node', () => {
+    const idx = new PlacementIndex();
+    expect([...idx.set('ns/a', [p('ns/a', 'n1'), p('ns/a', 'n2')])].sort()).toEqual(['n1', 'n2']);
+    idx.set('ns/b', [p('ns/b', 'n2')]);
+    expect(idx.keysOnNode('n2')).toEqual(['ns/a', 'ns/b']);
+    // Moving a replica from n1 to n3 touches both.
+    expect([...idx.set('ns/a', [p('ns/a', 'n3'), p('ns/a', 'n2')])].sort()).toEqual(['n1', 'n2', 'n3']);
+    expect(idx.keysOnNode('n1')).toEqual([]);
+    expect([...idx.delete('ns/b')]).toEqual(['n2']);
+    expect(idx.keysOnNode('n2')).toEqual(['ns/a']);
+  });
+
+  it('sums committed memory of the other deployments per accelerator', () => {
+    const idx = new PlacementIndex();
+    idx.set('ns/a', [p('ns/a', 'n1'), p('ns/a', 'n1', 'npu0')]);
+    idx.set('ns/b', [p('ns/b', 'n1'), p('ns/b', 'n1')]);
+    const committed = idx.committedMiB('ns/a', () => 100);
+    expect(Object.fromEntries(committed)).toEqual({ 'n1/gpu0': 200 });
+  });
+});
+
+describe('nodeWorkloads', () => {
+  it('is the union of deployments on the node, one workload per deployment', () => {
+    const w = nodeWorkloads('n1', [
+      { key: 'ns/b', spec: spec('b'), placements: [p('ns/b', 'n1', 'npu0'), p('ns/b', 'n1', 'gpu0')] },
+      { key: 'ns/a', spec: spec('a'), placements: [p('ns/a', 'n1'), p('ns/a', 'n2')] },
+      { key: 'ns/c', spec: spec('c'), placements: [p('ns/c', 'n2')] },
+    ]);
+    expect(w.map((x) => `${x.key}@${x.accelerator}`)).toEqual(['ns/a@gpu0', 'ns/b@gpu0']);
+    expect(w[0]).toMatchObject({ namespace: 'ns', deployment: 'a', model: 'a', latencySloMs: 50, variant: { name: 'v-fp16', memoryMiB: 300 } });
+  });
+});

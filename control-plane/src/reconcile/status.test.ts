@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_STATUS_PLACEMENTS, type PlacementStatus, type WorkloadReport } from '@edgeplane/api';
+import type { Placement } from '../placement/types.ts';
+import { deploymentStatus, placementStatus, sameStatus } from './status.ts';
+
+const now = new Date('2030-01-01T00:00:00Z');
+const placement = (node: string, over: Partial<Placement> = {}): Placement => ({
+  deployment: 'ns/det',
+  node,
+  accelerator: 'gpu0',
+  variant: 'det-fp16',
+  precision: 'fp16',
+  profile: 'full',
+  cap: 'fp32',
+  predictedP99Ms: 12.345,
+  tierReason: 'best accuracy within the SLO',
+  ...over,
+});
+const ps = (node: string, phase: PlacementStatus['phase'], precision: PlacementStatus['precision'] = 'fp16'): PlacementStatus => ({
+  node,
+  accelerator: 'gpu0',
+  variant: `det-${precision}`,
+  precision,
+  profile: 'full',
+  phase,
+});
+
+describe('placementStatus', () => {
+  const report = (over: Partial<WorkloadReport>): WorkloadReport => ({ key: 'ns/det', variant: 'det-fp16', accelerator: 'gpu0', phase: 'Ready', ...over });
+  const rows: { name: string; reports?: WorkloadReport[]; phase: string; reason?: string; p99?: number }[] = [
+    { name: 'no report yet', phase: 'Pending', reason: 'AwaitingAgent', p99: 12.35 },
+    { name: 'agent reports Ready with latency', reports: [report({ p99Ms: 8 })], phase: 'Ready', p99: 8 },
+    { name: 'old variant still running', reports: [report({ variant: 'det-fp32' })], phase: 'Pending', reason: 'SwitchingVariant' },
+    { name: 'failure carries its reason', reports: [report({ phase: 'Failed', reason: 'ChecksumMismatch' })], phase: 'Failed', reason: 'ChecksumMismatch' },
+    { name: 'other deployment only', reports: [report({ key: 'ns/other' })], phase: 'Pending', reason: 'AwaitingAgent' },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      const s = placementStatus(placement('n1'), row.reports);
+      expect(s.phase).toBe(row.phase);
+      expect(s.reason).toBe(row.reason);
+      if (row.p99 !== undefined) expect(s.p99LatencyMs).toBe(row.p99);
+    });
+  }
+});
+
+describe('deploymentStatus', () => {
+  it('summarises counts, tiers and conditions', () => {
+    const s = deploymentStatus({
+      generation: 3,
+      replicas: 3,
+      placements: [ps('c', 'Ready', 'int8'), ps('a', 'Ready'), ps('b', 'Downloading')],
+      unplaced: 0,
+      prev: undefined,
+      now,
+    });
+    expect(s).toMatchObject({
+      observedGeneration: 3,
+      replicas: 3,
+      readyReplicas: 2,
+      unplacedReplicas: 0,
+      ready: '2/3',
+      tiers: 'fp16:2 int8:1',
+      precisionCounts: { fp16: 2, int8: 1 },
+      phaseCounts: { Ready: 2, Downloading: 1 },
+      placementsTruncated: false,
+    });
+    expect(s.placements?.map((p) => p.node)).toEqual(['a', 'b', 'c']);
+    const cond = Object.fromEntries((s.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`]));
+    expect(cond).toEqual({ Ready: 'False/ReplicasNotReady', Progressing: 'True/ReplicasUpdating', Degraded: 'False/AsExpected' });
+  });
+
+  it('is Ready once every replica is, and Degraded with the plan message when some stay unplaced', () => {
+    const ready = deploymentStatus({ generation: 1, replicas: 2, placements: [ps('a', 'Ready'), ps('b', 'Ready')], unplaced: 0, prev: undefined, now });
+    expect(ready.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'AllReplicasReady', observedGeneration: 1 });
+    const degraded = deploymentStatus({
+      generation: 1,
+      replicas: 3,
+      placements: [ps('a', 'Ready')],
+      unplaced: 2,
+      planMessage: '1/3 nodes are available: 2 not Ready.',
+      prev: ready,
+      now,
+    });
+    expect(degraded.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'Unschedulable' });
+    expect(degraded.conditions?.find((c) => c.type === 'Degraded')?.message).toContain('2 not Ready');
+  });
+
+  it('caps the listed placements and says so', () => {
+    const many = Array.from({ length: MAX_STATUS_PLACEMENTS + 5 }, (_, i) => ps(`n${String(i).padStart(4, '0')}`, 'Ready'));
+    const s = deploymentStatus({ generation: 1, replicas: many.length, placements: many, unplaced: 0, prev: undefined, now });
+    expect(s.placements).toHaveLength(MAX_STATUS_PLACEMENTS);
+    expect(s.placementsTruncated).toBe(true);
+    expect(s.phaseCounts?.Ready).toBe(many.length);
+  });
+
+  it('is stable: the same inputs give a status equal to the previous one', () => {
+    const a = deploymentStatus({ generation: 1, replicas: 1, placements: [ps('a', 'Ready')], unplaced: 0, prev: undefined, now });
+    const b = deploymentStatus({ generation: 1, replicas: 1, placements: [ps('a', 'Ready')], unplaced: 0, prev: a, now: new Date('2031-01-01T00:00:00Z') });
+    expect(sameStatus(a, b)).toBe(true);
+    expect(sameStatus(a, { ...b, readyReplicas: 0 })).toBe(false);
+  });
+});
