@@ -1,0 +1,122 @@
+// Finding the best node for the next replica. Both choosers return the same node: the feasible
+// node with the highest total score, ties to the lower node name. The reference runs every
+// filter and score plugin on every node each time; the heap chooser keeps the static verdicts
+// and scores and re-ranks only what a placement changed.
+import { chooseTier } from './candidates.ts';
+import { SUCCESS } from './framework.ts';
+import type { FilterPlugin, NodeInfo, PlanContext } from './framework.ts';
+import { filterPlugins, runFilters } from './filters.ts';
+import { SegmentedHeap } from './heap.ts';
+import { nodeScore, nodeScorePlugins, spreadTerm } from './score.ts';
+
+export interface Chooser {
+  /** Index of the best feasible node, or -1 when no node can take another replica. */
+  best(): number;
+  /** A replica was placed on or removed from `node`: its memory, count and domain changed. */
+  changed(node: number): void;
+}
+
+/** Total score of a node for one more replica in the plan's current state; -1 if nothing fits. */
+export function scoreNow(ctx: PlanContext, node: NodeInfo): number {
+  const t = chooseTier(ctx, node);
+  if (t < 0) return -1;
+  return nodeScore(nodeScorePlugins, ctx, node, node.candidates[t]!) + spreadTerm(ctx, ctx.domainCount[node.domain]!);
+}
+
+/** Deterministic tie-break: lower name first, then earlier input position. */
+export function nameBefore(a: NodeInfo, b: NodeInfo): boolean {
+  const an = a.view.name;
+  const bn = b.view.name;
+  return an !== bn ? an < bn : a.index < b.index;
+}
+
+/** Sort order by name, for Array.prototype.sort. */
+export function compareNodes(a: NodeInfo, b: NodeInfo): number {
+  return a.index === b.index ? 0 : nameBefore(a, b) ? -1 : 1;
+}
+
+export function referenceChooser(ctx: PlanContext): Chooser {
+  return {
+    best() {
+      let best = -1;
+      let bestScore = -1;
+      for (const node of ctx.nodes) {
+        if (runFilters(filterPlugins, ctx, node) !== SUCCESS) continue;
+        const score = scoreNow(ctx, node);
+        if (best < 0 || score > bestScore || (score === bestScore && nameBefore(node, ctx.nodes[best]!))) {
+          best = node.index;
+          bestScore = score;
+        }
+      }
+      return best;
+    },
+    changed() {},
+  };
+}
+
+const staticFilters: readonly FilterPlugin[] = filterPlugins.filter((p) => !p.dynamic);
+
+export function heapChooser(ctx: PlanContext): Chooser {
+  const nodes = ctx.nodes;
+  const n = nodes.length;
+  const local = new Float64Array(n);
+  const staticOk = new Uint8Array(n);
+  const domainOf = new Int32Array(n);
+  for (let i = 0; i < n; i++) domainOf[i] = nodes[i]!.domain;
+  const domains = ctx.domainCount.length;
+
+  const nodeBefore = (a: number, b: number): boolean => {
+    const la = local[a]!;
+    const lb = local[b]!;
+    return la !== lb ? la > lb : nameBefore(nodes[a]!, nodes[b]!);
+  };
+  const byNode = new SegmentedHeap(domainOf, domains, nodeBefore);
+  // The spread term is the same for every node of a domain, so a domain's best node is its
+  // best local score, and the best node overall is the best domain top plus its spread term.
+  const total = (d: number): number => {
+    const top = byNode.top(d);
+    return local[top]! + spreadTerm(ctx, ctx.domainCount[d]!);
+  };
+  const domainBefore = (a: number, b: number): boolean => {
+    const ta = total(a);
+    const tb = total(b);
+    return ta !== tb ? ta > tb : nameBefore(nodes[byNode.top(a)]!, nodes[byNode.top(b)]!);
+  };
+  const byDomain = new SegmentedHeap(new Int32Array(domains), 1, domainBefore);
+
+  const refresh = (i: number): void => {
+    const node = nodes[i]!;
+    node.tier = node.count < ctx.maxPerNode ? chooseTier(ctx, node) : -1;
+    if (node.tier < 0) {
+      byNode.remove(i);
+      return;
+    }
+    local[i] = nodeScore(nodeScorePlugins, ctx, node, node.candidates[node.tier]!);
+    if (byNode.has(i)) byNode.update(i);
+    else byNode.insert(i);
+  };
+  const refreshDomain = (d: number): void => {
+    if (byNode.top(d) < 0) byDomain.remove(d);
+    else if (byDomain.has(d)) byDomain.update(d);
+    else byDomain.insert(d);
+  };
+
+  for (let i = 0; i < n; i++) {
+    if (runFilters(staticFilters, ctx, nodes[i]!) !== SUCCESS) continue;
+    staticOk[i] = 1;
+    refresh(i);
+  }
+  for (let d = 0; d < domains; d++) if (byNode.top(d) >= 0) byDomain.insert(d);
+
+  return {
+    best() {
+      const d = byDomain.top(0);
+      return d < 0 ? -1 : byNode.top(d);
+    },
+    changed(i) {
+      if (staticOk[i] === 1) refresh(i);
+      // The domain's count changed even when this node left the heap.
+      refreshDomain(domainOf[i]!);
+    },
+  };
+}

@@ -1,0 +1,105 @@
+// The scheduling framework, after kube-scheduler's: filter plugins say why a node cannot take a
+// replica, score plugins rank the nodes that can. The planner prepares per-node facts once per
+// plan (NodeInfo) and keeps the state that placing replicas changes (PlanState).
+import type { EdgeModelDeploymentSpec, LinkType, ModelVariant, Objective, Precision } from '@edgeplane/api';
+import type { NodeView, PlacementOptions } from './types.ts';
+
+/** One runnable (accelerator, variant) pair on a node, with its predicted cost. */
+export interface Candidate {
+  /** Index into the node's accelerators. */
+  acc: number;
+  accId: string;
+  variant: ModelVariant;
+  /** p99 latency in ms: measured when the node reports one, else predicted. */
+  p99Ms: number;
+  measured: boolean;
+  meetsSlo: boolean;
+  joules: number;
+}
+
+/** What a plan knows about one node before any replica is placed. */
+export interface NodeInfo {
+  /** Position in the plan's node list. */
+  index: number;
+  view: NodeView;
+  /** Topology domain id for spreading (the spreadBy label value, or the node itself). */
+  domain: number;
+  /** Precision cap from the battery, `fp32` when none. */
+  cap: Precision;
+  /** The link restricts this deployment to lite variants (or full ones already cached). */
+  liteLink: boolean;
+  /** Filled on first use (see candidates.ts): nodes refused earlier never pay for them. */
+  built: boolean;
+  /** Pairs whose precision the accelerator supports, within the cap and minAccuracy. */
+  supportedPairs: number;
+  /** Of those, pairs the link profile rule allows. */
+  linkPairs: number;
+  /** Of those, pairs whose artifact arrives in time: the node's candidates. */
+  candidates: Candidate[];
+  /** Accelerator memory in MiB, per accelerator index. */
+  capacityMiB: number[];
+  /** MiB in use per accelerator: other deployments plus replicas of this plan. */
+  usedMiB: number[];
+  /** Replicas of this deployment placed on the node in this plan. */
+  count: number;
+  /** Index into candidates of the tier the node would run now, -1 when nothing fits. */
+  tier: number;
+}
+
+export interface Weights {
+  headroom: number;
+  accuracy: number;
+  load: number;
+  energy: number;
+  spread: number;
+}
+
+/** Facts shared by every node of one plan, derived from the spec and options. */
+export interface PlanContext {
+  key: string;
+  spec: EdgeModelDeploymentSpec;
+  options: PlacementOptions;
+  objective: Objective;
+  sloMs: number;
+  minAccuracy: number;
+  maxPerNode: number;
+  liteOn: readonly LinkType[];
+  hasLite: boolean;
+  weights: Weights;
+  /** Variants allowed under each cap (index = cap rank), already limited to slo.minAccuracy. */
+  eligible: readonly [readonly ModelVariant[], readonly ModelVariant[], readonly ModelVariant[]];
+  /** MiB committed by other deployments, `${node}/${acceleratorId}`. */
+  committedMiB: ReadonlyMap<string, number>;
+  nodes: NodeInfo[];
+  /** Replicas of this plan per topology domain. */
+  domainCount: Int32Array;
+}
+
+export const StatusCode = { Success: 'Success', Unschedulable: 'Unschedulable' } as const;
+export type StatusCode = (typeof StatusCode)[keyof typeof StatusCode];
+
+/** A filter's verdict; an unschedulable status carries the reason counted in the message. */
+export interface Status {
+  readonly code: StatusCode;
+  readonly reason?: string;
+}
+
+export const SUCCESS: Status = Object.freeze({ code: StatusCode.Success });
+
+export function unschedulable(reason: string): Status {
+  return { code: StatusCode.Unschedulable, reason };
+}
+
+export interface FilterPlugin {
+  readonly name: string;
+  /** False when the verdict cannot change while the plan places replicas. */
+  readonly dynamic: boolean;
+  filter(ctx: PlanContext, node: NodeInfo): Status;
+}
+
+export interface ScorePlugin {
+  readonly name: string;
+  readonly weight: (w: Weights) => number;
+  /** 0..100 for a node that passed every filter and has a tier. */
+  score(ctx: PlanContext, node: NodeInfo, tier: Candidate): number;
+}

@@ -1,0 +1,103 @@
+// Indexed binary max-heaps over small integer items, many heaps in one pair of typed arrays:
+// item i lives in segment segOf[i], and each segment is its own heap. Positions are tracked so
+// an item can be re-keyed or removed in O(log n) without searching.
+
+export class SegmentedHeap {
+  private readonly heap: Int32Array;
+  private readonly pos: Int32Array;
+  private readonly start: Int32Array;
+  private readonly size: Int32Array;
+  private readonly segOf: Int32Array;
+  private readonly before: (a: number, b: number) => boolean;
+
+  /** `before(a, b)` is true when item a must sit above item b. */
+  constructor(segOf: Int32Array, segments: number, before: (a: number, b: number) => boolean) {
+    this.segOf = segOf;
+    this.before = before;
+    this.heap = new Int32Array(segOf.length);
+    this.pos = new Int32Array(segOf.length).fill(-1);
+    this.start = new Int32Array(segments + 1);
+    this.size = new Int32Array(segments);
+    for (let i = 0; i < segOf.length; i++) this.start[segOf[i]! + 1]!++;
+    for (let s = 0; s < segments; s++) this.start[s + 1]! += this.start[s]!;
+  }
+
+  has(item: number): boolean {
+    return this.pos[item]! >= 0;
+  }
+
+  /** Highest item of a segment, or -1 when it is empty. */
+  top(segment: number): number {
+    return this.size[segment]! > 0 ? this.heap[this.start[segment]!]! : -1;
+  }
+
+  insert(item: number): void {
+    const s = this.segOf[item]!;
+    const at = this.start[s]! + this.size[s]!;
+    this.size[s]!++;
+    this.heap[at] = item;
+    this.pos[item] = at;
+    this.up(s, at);
+  }
+
+  remove(item: number): void {
+    const at = this.pos[item]!;
+    if (at < 0) return;
+    const s = this.segOf[item]!;
+    const last = this.start[s]! + this.size[s]! - 1;
+    this.size[s]!--;
+    this.pos[item] = -1;
+    if (at === last) return;
+    const moved = this.heap[last]!;
+    this.heap[at] = moved;
+    this.pos[moved] = at;
+    this.up(s, at);
+    this.down(s, this.pos[moved]!);
+  }
+
+  /** Restores order after the item's key changed either way. */
+  update(item: number): void {
+    const at = this.pos[item]!;
+    if (at < 0) return;
+    const s = this.segOf[item]!;
+    this.up(s, at);
+    this.down(s, this.pos[item]!);
+  }
+
+  private up(s: number, at: number): void {
+    const base = this.start[s]!;
+    const item = this.heap[at]!;
+    let i = at - base;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const p = this.heap[base + parent]!;
+      if (!this.before(item, p)) break;
+      this.heap[base + i] = p;
+      this.pos[p] = base + i;
+      i = parent;
+    }
+    this.heap[base + i] = item;
+    this.pos[item] = base + i;
+  }
+
+  private down(s: number, at: number): void {
+    const base = this.start[s]!;
+    const n = this.size[s]!;
+    const item = this.heap[at]!;
+    let i = at - base;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      let c = l;
+      if (r < n && this.before(this.heap[base + r]!, this.heap[base + l]!)) c = r;
+      const child = this.heap[base + c]!;
+      if (!this.before(child, item)) break;
+      this.heap[base + i] = child;
+      this.pos[child] = base + i;
+      i = c;
+    }
+    this.heap[base + i] = item;
+    this.pos[item] = base + i;
+  }
+}

@@ -1,0 +1,135 @@
+// planDeployment: where each replica of one deployment runs, and at which tier.
+//
+// 1. Current placements whose node still passes every filter stay for now (re-tiered in place
+//    when the node's battery or link changed); the rest are dropped and placed again.
+// 2. When scaling down, the lowest-scoring kept replicas go first.
+// 3. Each kept replica moves only when the best alternative beats its node by keepThreshold.
+// 4. New replicas go one by one to the best-scoring feasible node.
+import { chooseTier } from './candidates.ts';
+import { compareNodes, heapChooser, referenceChooser, scoreNow } from './choose.ts';
+import type { Chooser } from './choose.ts';
+import { SUCCESS } from './framework.ts';
+import type { Candidate, NodeInfo, PlanContext } from './framework.ts';
+import { filterPlugins, runFilters } from './filters.ts';
+import { unplacedMessage } from './message.ts';
+import { preparePlan } from './prepare.ts';
+import { nodeScore, nodeScorePlugins, spreadTerm } from './score.ts';
+import { tierReason } from './tier.ts';
+import type { Placement, PlanInput, PlanResult } from './types.ts';
+
+interface Slot {
+  node: NodeInfo;
+  tier: Candidate;
+}
+
+/** Places one replica on `node` at its best fitting tier; the caller checked the filters. */
+function commit(ctx: PlanContext, node: NodeInfo): Slot {
+  const t = chooseTier(ctx, node);
+  const tier = node.candidates[t]!;
+  node.usedMiB[tier.acc]! += tier.variant.memoryMiB;
+  node.count++;
+  ctx.domainCount[node.domain]!++;
+  return { node, tier };
+}
+
+function release(ctx: PlanContext, slot: Slot): void {
+  slot.node.usedMiB[slot.tier.acc]! -= slot.tier.variant.memoryMiB;
+  slot.node.count--;
+  ctx.domainCount[slot.node.domain]!--;
+}
+
+function toPlacement(ctx: PlanContext, slot: Slot): Placement {
+  const { node, tier } = slot;
+  return {
+    deployment: ctx.key,
+    node: node.view.name,
+    accelerator: tier.accId,
+    variant: tier.variant.name,
+    precision: tier.variant.precision,
+    profile: tier.variant.profile,
+    cap: node.cap,
+    predictedP99Ms: tier.p99Ms,
+    tierReason: tierReason(ctx, node, tier),
+  };
+}
+
+function byNodeThenSlot(a: Placement, b: Placement): number {
+  const ka = `${a.node}\u0000${a.accelerator}\u0000${a.variant}`;
+  const kb = `${b.node}\u0000${b.accelerator}\u0000${b.variant}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+function plan(input: PlanInput, makeChooser: (ctx: PlanContext) => Chooser): PlanResult {
+  const { ctx, byName } = preparePlan(input);
+  const replicas = input.spec.replicas;
+  const keepThreshold = ctx.options.keepThreshold;
+
+  const kept: Slot[] = [];
+  const current = input.current.filter((p) => p.deployment === input.key).sort(byNodeThenSlot);
+  for (const p of current) {
+    const i = byName.get(p.node);
+    if (i === undefined) continue;
+    const node = ctx.nodes[i]!;
+    if (runFilters(filterPlugins, ctx, node) !== SUCCESS) continue;
+    kept.push(commit(ctx, node));
+  }
+
+  if (kept.length > replicas) {
+    const scored = kept.map((slot) => ({
+      slot,
+      score: nodeScore(nodeScorePlugins, ctx, slot.node, slot.tier) + spreadTerm(ctx, ctx.domainCount[slot.node.domain]!),
+    }));
+    // Lowest score leaves first; among equals the higher node name leaves first.
+    scored.sort((a, b) => a.score - b.score || compareNodes(b.slot.node, a.slot.node));
+    for (const { slot } of scored.slice(0, kept.length - replicas)) release(ctx, slot);
+    kept.splice(0, kept.length, ...scored.slice(kept.length - replicas).map((s) => s.slot));
+    kept.sort((a, b) => compareNodes(a.node, b.node));
+  }
+
+  const chooser = makeChooser(ctx);
+  const placed: Slot[] = [];
+  for (const slot of kept) {
+    release(ctx, slot);
+    chooser.changed(slot.node.index);
+    let target = slot.node;
+    const best = chooser.best();
+    if (best >= 0 && best !== target.index) {
+      const alternative = ctx.nodes[best]!;
+      if (scoreNow(ctx, alternative) > scoreNow(ctx, target) + keepThreshold) target = alternative;
+    }
+    placed.push(commit(ctx, target));
+    chooser.changed(target.index);
+  }
+
+  while (placed.length < replicas) {
+    const best = chooser.best();
+    if (best < 0) break;
+    placed.push(commit(ctx, ctx.nodes[best]!));
+    chooser.changed(best);
+  }
+
+  const unplaced = replicas - placed.length;
+  const result: PlanResult = { placements: placed.map((slot) => toPlacement(ctx, slot)), unplaced };
+  if (unplaced > 0) {
+    const reasons: string[] = [];
+    for (const node of ctx.nodes) {
+      const status = runFilters(filterPlugins, ctx, node);
+      if (status.reason !== undefined) reasons.push(status.reason);
+    }
+    result.message = unplacedMessage(ctx.nodes.length, reasons);
+  }
+  return result;
+}
+
+/** Places the replicas of one deployment; pure and deterministic. */
+export function planDeployment(input: PlanInput): PlanResult {
+  return plan(input, heapChooser);
+}
+
+/**
+ * The same plan computed naively: every filter and score plugin on every node for every replica.
+ * It defines what planDeployment must return and is the baseline its speed is measured against.
+ */
+export function planDeploymentReference(input: PlanInput): PlanResult {
+  return plan(input, referenceChooser);
+}

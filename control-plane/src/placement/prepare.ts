@@ -1,0 +1,104 @@
+// Per-plan facts derived once from the input: options, the variants each cap allows, and a
+// NodeInfo per node with its battery cap and topology domain.
+import { PRECISIONS } from '@edgeplane/api';
+import type { ModelVariant, Precision } from '@edgeplane/api';
+import { allowedUnder, capFor, precisionRank } from './battery.ts';
+import { PlacementErrorCode, PlacementInputError } from './errors.ts';
+import type { NodeInfo, PlanContext } from './framework.ts';
+import { isLiteLink } from './link.ts';
+import { WEIGHTS } from './score.ts';
+import { defaultPlacementOptions } from './types.ts';
+import type { PlacementOptions, PlanInput } from './types.ts';
+
+export function resolveOptions(partial: Partial<PlacementOptions> | undefined): PlacementOptions {
+  const options = { ...defaultPlacementOptions, ...partial };
+  const bad = (field: string, rule: string) =>
+    new PlacementInputError(PlacementErrorCode.InvalidOptions, `placement option ${field} ${rule}`);
+  if (!(options.efficiency > 0 && options.efficiency <= 1)) throw bad('efficiency', `must be in (0, 1], got ${options.efficiency}`);
+  if (!(options.fetchDeadlineSec >= 0)) throw bad('fetchDeadlineSec', `must be >= 0 seconds, got ${options.fetchDeadlineSec}`);
+  if (!(options.keepThreshold >= 0 && options.keepThreshold <= 100)) {
+    throw bad('keepThreshold', `must be in [0, 100], got ${options.keepThreshold}`);
+  }
+  return options;
+}
+
+/** The cap each node had when this deployment was last placed there; the strictest wins. */
+function previousCaps(input: PlanInput): Map<string, Precision> {
+  const caps = new Map<string, Precision>();
+  for (const p of input.current) {
+    if (p.deployment !== input.key) continue;
+    const prev = caps.get(p.node);
+    if (prev === undefined || precisionRank(p.cap) > precisionRank(prev)) caps.set(p.node, p.cap);
+  }
+  return caps;
+}
+
+export interface Prepared {
+  ctx: PlanContext;
+  byName: Map<string, number>;
+}
+
+export function preparePlan(input: PlanInput): Prepared {
+  const options = resolveOptions(input.options);
+  const spec = input.spec;
+  const minAccuracy = spec.slo.minAccuracy;
+  const accurate = spec.model.variants.filter((v) => v.accuracy >= minAccuracy);
+  const under = (cap: Precision): ModelVariant[] => accurate.filter((v) => allowedUnder(v.precision, cap));
+  const eligible = [under(PRECISIONS[0]), under(PRECISIONS[1]), under(PRECISIONS[2])] as const;
+  const liteOn = spec.tiering.network.liteOn;
+  // Forcing lite needs a lite variant that is accurate enough; without one the rule cannot apply.
+  const hasLite = accurate.some((v) => v.profile === 'lite');
+  const thresholds = spec.tiering.battery;
+  const prevCaps = previousCaps(input);
+  const spreadBy = spec.placement.spreadBy;
+  const domainIds = new Map<string, number>();
+  const byName = new Map<string, number>();
+  const nodes: NodeInfo[] = new Array<NodeInfo>(input.nodes.length);
+  for (let i = 0; i < input.nodes.length; i++) {
+    const view = input.nodes[i]!;
+    if (byName.has(view.name)) {
+      throw new PlacementInputError(PlacementErrorCode.DuplicateNode, `node ${view.name} appears twice in the plan input`);
+    }
+    byName.set(view.name, i);
+    let domain = i;
+    if (spreadBy !== undefined) {
+      // Nodes without the label share one domain, keyed by a value no label can take.
+      const value = Object.hasOwn(view.labels, spreadBy) ? view.labels[spreadBy]! : '\u0000';
+      const known = domainIds.get(value);
+      domain = known ?? domainIds.size;
+      if (known === undefined) domainIds.set(value, domain);
+    }
+    nodes[i] = {
+      index: i,
+      view,
+      domain,
+      cap: capFor(view.power, thresholds, prevCaps.size > 0 ? prevCaps.get(view.name) : undefined),
+      liteLink: hasLite && isLiteLink(liteOn, view.network),
+      built: false,
+      supportedPairs: 0,
+      linkPairs: 0,
+      candidates: [],
+      capacityMiB: [],
+      usedMiB: [],
+      count: 0,
+      tier: -1,
+    };
+  }
+  const ctx: PlanContext = {
+    key: input.key,
+    spec,
+    options,
+    objective: spec.tiering.objective,
+    sloMs: spec.slo.latencyMs,
+    minAccuracy,
+    maxPerNode: spec.placement.maxPerNode,
+    liteOn,
+    hasLite,
+    weights: WEIGHTS[spec.tiering.objective],
+    eligible,
+    committedMiB: input.committedMiB,
+    nodes,
+    domainCount: new Int32Array(spreadBy !== undefined ? domainIds.size : nodes.length),
+  };
+  return { ctx, byName };
+}
