@@ -1,0 +1,95 @@
+// Resumable, hashed download into a partial file. Bytes already on disk from an earlier,
+// interrupted attempt are kept: they are re-hashed locally and the source is read from
+// their end. The digest is checked before the file may leave the partial state.
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, stat, truncate, unlink } from 'node:fs/promises';
+import { ArtifactFetchError, DigestMismatchError } from '../workloads/errors.ts';
+import type { ArtifactSource } from './source.ts';
+
+export interface DownloadTarget {
+  uri: string;
+  sha256: string;
+  sizeBytes: number;
+}
+
+export interface DownloadResult {
+  /** Bytes that were on disk already and not fetched again. */
+  resumedFrom: number;
+  fetchedBytes: number;
+}
+
+async function sizeOf(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+async function hashFile(path: string, hash: Hash): Promise<void> {
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+}
+
+/**
+ * Downloads `target` into `partPath`. On success the file holds exactly the verified bytes.
+ * On a digest mismatch the partial file is deleted and DigestMismatchError thrown; on a read
+ * failure the bytes received so far stay on disk and ArtifactFetchError is thrown.
+ */
+export async function downloadVerified(
+  source: ArtifactSource,
+  partPath: string,
+  target: DownloadTarget,
+  onProgress?: (bytesOnDisk: number) => void,
+): Promise<DownloadResult> {
+  let offset = await sizeOf(partPath);
+  if (offset > target.sizeBytes) {
+    await truncate(partPath, 0);
+    offset = 0;
+  }
+  const hash = createHash('sha256');
+  if (offset > 0) await hashFile(partPath, hash);
+  const resumedFrom = offset;
+  let onDisk = offset;
+
+  if (offset < target.sizeBytes) {
+    const fh = await open(partPath, 'a');
+    try {
+      const read = await source.read(offset).catch((cause: unknown) => {
+        throw new ArtifactFetchError(target.uri, cause instanceof Error ? cause.message : String(cause), onDisk, { cause });
+      });
+      let skip = read.skip;
+      try {
+        for await (const raw of read.chunks) {
+          let chunk = raw;
+          if (skip > 0) {
+            const drop = Math.min(skip, chunk.byteLength);
+            skip -= drop;
+            chunk = chunk.subarray(drop);
+            if (chunk.byteLength === 0) continue;
+          }
+          if (onDisk + chunk.byteLength > target.sizeBytes) {
+            throw new Error(`more than the declared ${target.sizeBytes} bytes`);
+          }
+          await fh.write(chunk);
+          hash.update(chunk);
+          onDisk += chunk.byteLength;
+          onProgress?.(onDisk);
+        }
+      } catch (cause) {
+        await read.close().catch(() => undefined);
+        throw new ArtifactFetchError(target.uri, cause instanceof Error ? cause.message : String(cause), onDisk, { cause });
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  const actual = hash.digest('hex');
+  if (onDisk !== target.sizeBytes || actual !== target.sha256) {
+    await unlink(partPath).catch(() => undefined);
+    throw new DigestMismatchError(target.uri, target.sha256, onDisk !== target.sizeBytes ? `${actual} (${onDisk} of ${target.sizeBytes} bytes)` : actual);
+  }
+  return { resumedFrom, fetchedBytes: onDisk - resumedFrom };
+}

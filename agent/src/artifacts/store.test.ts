@@ -1,0 +1,160 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { isCacheFullError, isDigestMismatchError } from '../workloads/errors.ts';
+import { selfSignedCert } from './fixtures/tls.ts';
+import { ArtifactStore } from './store.ts';
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ep-artifacts-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function artifact(name: string, bytes: Uint8Array) {
+  const path = join(dir, name);
+  writeFileSync(path, bytes);
+  return { uri: pathToFileURL(path).href, sha256: sha(bytes), sizeBytes: bytes.byteLength, bytes };
+}
+
+describe('ArtifactStore with file://', () => {
+  it('fetches, verifies and hands out exactly the verified bytes', async () => {
+    const a = artifact('a.onnx', randomBytes(5000));
+    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6 });
+    const r = await store.fetch(a);
+    expect(r.cached).toBe(false);
+    expect(store.digests()).toEqual([a.sha256]);
+    expect(Buffer.from(await store.readVerified(a.sha256)).equals(Buffer.from(a.bytes))).toBe(true);
+    expect((await store.fetch(a)).cached).toBe(true);
+  });
+
+  it('refuses a wrong digest, deletes the file and caches nothing', async () => {
+    const a = artifact('a.onnx', randomBytes(3000));
+    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6 });
+    const err = await store.fetch({ ...a, sha256: sha(randomBytes(8)) }).catch((e: unknown) => e);
+    expect(isDigestMismatchError(err)).toBe(true);
+    expect(store.digests()).toEqual([]);
+    expect(readdirSync(join(dir, 'cache', 'partial'))).toEqual([]);
+    expect(readdirSync(join(dir, 'cache', 'blobs'))).toEqual([]);
+  });
+
+  it('refuses a cached file that changed on disk since it was verified', async () => {
+    const a = artifact('a.onnx', randomBytes(3000));
+    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6 });
+    await store.fetch(a);
+    const blob = join(dir, 'cache', 'blobs', a.sha256);
+    const corrupt = Buffer.from(a.bytes);
+    corrupt[100] = (corrupt[100] ?? 0) ^ 0xff;
+    writeFileSync(blob, corrupt);
+    const err = await store.readVerified(a.sha256).catch((e: unknown) => e);
+    expect(isDigestMismatchError(err)).toBe(true);
+    expect(existsSync(blob)).toBe(false);
+    expect(store.has(a.sha256)).toBe(false);
+  });
+
+  it('evicts the least recently used artifact to stay under the cap, never a pinned one', async () => {
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((n) => artifact(n, randomBytes(100)));
+    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 250 });
+    await store.fetch(a!);
+    await store.fetch(b!);
+    await new Promise((r) => setTimeout(r, 5));
+    await store.readVerified(a!.sha256);
+    await store.fetch(c!);
+    expect(store.digests()).toEqual([a!.sha256, c!.sha256].sort());
+    store.pin(a!.sha256);
+    store.pin(c!.sha256);
+    const err = await store.fetch(d!).catch((e: unknown) => e);
+    expect(isCacheFullError(err)).toBe(true);
+    store.unpin(a!.sha256);
+    await store.fetch(d!);
+    expect(store.digests()).toEqual([c!.sha256, d!.sha256].sort());
+    expect(store.usedBytes()).toBe(200);
+  });
+
+  it('indexes what an earlier run left in the cache', async () => {
+    const a = artifact('a.onnx', randomBytes(700));
+    const first = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6 });
+    await first.fetch(a);
+    const second = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6 });
+    expect(second.digests()).toEqual([a.sha256]);
+  });
+});
+
+describe('ArtifactStore with https://', () => {
+  const tls = selfSignedCert();
+  const body = randomBytes(256 * 1024);
+  let server: Server;
+  let base: string;
+  let mode: 'die-midway' | 'ranges' | 'ignore-ranges' = 'ranges';
+  let requests: { range: string | undefined; sent: number }[] = [];
+
+  beforeAll(async () => {
+    server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+      const range = req.headers.range;
+      const log = { range, sent: 0 };
+      requests.push(log);
+      const from = mode === 'ranges' && range ? Number(/bytes=(\d+)-/.exec(range)?.[1] ?? 0) : 0;
+      const slice = body.subarray(from);
+      res.writeHead(from > 0 ? 206 : 200, { 'content-length': slice.byteLength });
+      if (mode === 'die-midway') {
+        // Sends 100 KiB and then drops the connection, like a link that went away.
+        res.write(slice.subarray(0, 100 * 1024), () => {
+          log.sent = 100 * 1024;
+          setTimeout(() => res.socket?.destroy(), 20);
+        });
+        mode = 'ranges';
+        return;
+      }
+      log.sent = slice.byteLength;
+      res.end(slice);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  beforeEach(() => {
+    requests = [];
+  });
+
+  const target = () => ({ uri: `${base}/model.onnx`, sha256: sha(body), sizeBytes: body.byteLength });
+
+  it('resumes with a Range request after the server dies mid-way', async () => {
+    mode = 'die-midway';
+    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e7, httpsCa: tls.cert, retryDelayMs: 10 });
+    const r = await store.fetch(target());
+    expect(r.attempts).toBe(2);
+    expect(r.resumedFrom).toBeGreaterThan(0);
+    expect(requests[0]?.range).toBeUndefined();
+    expect(requests[1]?.range).toBe(`bytes=${r.resumedFrom}-`);
+    expect(requests[1]?.sent).toBe(body.byteLength - r.resumedFrom);
+    expect(sha(await store.readVerified(sha(body)))).toBe(sha(body));
+  });
+
+  it('resumes from a server that ignores Range by skipping what is on disk', async () => {
+    mode = 'ignore-ranges';
+    const cache = join(dir, 'cache');
+    await ArtifactStore.open({ dir: cache, maxBytes: 1e7 });
+    writeFileSync(join(cache, 'partial', `${sha(body)}.part`), body.subarray(0, 5000));
+    const store = await ArtifactStore.open({ dir: cache, maxBytes: 1e7, httpsCa: tls.cert });
+    const r = await store.fetch(target());
+    expect(r.resumedFrom).toBe(5000);
+    expect(requests[0]?.range).toBe('bytes=5000-');
+    expect(store.digests()).toEqual([sha(body)]);
+  });
+
+  it('does not trust a server outside the configured CAs', async () => {
+    mode = 'ranges';
+    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e7, attempts: 1 });
+    const err = await store.fetch(target()).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).name).toBe('ArtifactFetchError');
+    expect(store.digests()).toEqual([]);
+  });
+});

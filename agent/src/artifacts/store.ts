@@ -1,0 +1,192 @@
+// The artifact cache: verified model files by sha256 under `<dir>/blobs`, partial downloads
+// under `<dir>/partial`, a size cap with LRU eviction that never touches a pinned (loaded)
+// artifact. Bytes handed to a loader are read once and hashed in memory, so what is loaded
+// is exactly what was verified.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { pino, type Logger } from 'pino';
+import { CacheFullError, DigestMismatchError, isArtifactFetchError } from '../workloads/errors.ts';
+import { downloadVerified, type DownloadResult, type DownloadTarget } from './download.ts';
+import { planEviction, type CacheEntry } from './lru.ts';
+import type { ArtifactSource } from './source.ts';
+import { fileSource } from './source-file.ts';
+import { httpsSource } from './source-https.ts';
+import { natsObjSource } from './source-nats-obj.ts';
+import { parseArtifactUri } from './uri.ts';
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+export interface ArtifactStoreOptions {
+  dir: string;
+  maxBytes: number;
+  /** The current NATS connection, for nats-obj:// artifacts; null while disconnected. */
+  nats?: () => NatsConnection | null;
+  /** Extra CA certificates for https:// artifacts (PEM). */
+  httpsCa?: string | string[];
+  /** A read that delivers nothing for this long is abandoned and resumed, ms. */
+  stallTimeoutMs?: number;
+  /** Attempts per fetch; each resumes where the previous one stopped. */
+  attempts?: number;
+  retryDelayMs?: number;
+  logger?: Logger;
+  /** Called with bytes on disk as a download proceeds (progress reporting, tests). */
+  onProgress?: (sha256: string, bytesOnDisk: number) => void;
+}
+
+export interface FetchResult extends DownloadResult {
+  /** True when the artifact was in the cache already. */
+  cached: boolean;
+  attempts: number;
+}
+
+export class ArtifactStore {
+  readonly #opts: ArtifactStoreOptions;
+  readonly #log: Logger;
+  readonly #entries = new Map<string, CacheEntry>();
+  readonly #inflight = new Map<string, Promise<FetchResult>>();
+  #reserved = 0;
+
+  private constructor(options: ArtifactStoreOptions) {
+    this.#opts = options;
+    this.#log = options.logger ?? pino({ level: 'silent' });
+  }
+
+  /** Opens the cache directory and indexes what an earlier run left there. */
+  static async open(options: ArtifactStoreOptions): Promise<ArtifactStore> {
+    const store = new ArtifactStore(options);
+    await mkdir(store.#blobDir, { recursive: true });
+    await mkdir(store.#partDir, { recursive: true });
+    for (const name of await readdir(store.#blobDir)) {
+      if (!SHA256.test(name)) continue;
+      const s = await stat(join(store.#blobDir, name));
+      store.#entries.set(name, { sha256: name, bytes: s.size, lastUsedMs: s.mtimeMs, pins: 0 });
+    }
+    return store;
+  }
+
+  get #blobDir(): string {
+    return join(this.#opts.dir, 'blobs');
+  }
+
+  get #partDir(): string {
+    return join(this.#opts.dir, 'partial');
+  }
+
+  has(sha256: string): boolean {
+    return this.#entries.has(sha256);
+  }
+
+  digests(): string[] {
+    return [...this.#entries.keys()].sort();
+  }
+
+  usedBytes(): number {
+    let n = 0;
+    for (const e of this.#entries.values()) n += e.bytes;
+    return n;
+  }
+
+  pin(sha256: string): void {
+    const e = this.#entries.get(sha256);
+    if (e) e.pins++;
+  }
+
+  unpin(sha256: string): void {
+    const e = this.#entries.get(sha256);
+    if (e && e.pins > 0) e.pins--;
+  }
+
+  /** Makes sure the artifact is in the cache, verified; concurrent calls share one download. */
+  fetch(target: DownloadTarget): Promise<FetchResult> {
+    if (this.#entries.has(target.sha256)) return Promise.resolve({ cached: true, attempts: 0, resumedFrom: 0, fetchedBytes: 0 });
+    const running = this.#inflight.get(target.sha256);
+    if (running) return running;
+    const p = this.#fetch(target).finally(() => this.#inflight.delete(target.sha256));
+    this.#inflight.set(target.sha256, p);
+    return p;
+  }
+
+  /**
+   * The artifact's bytes, hashed again after reading: a file changed on disk since it was
+   * verified (corruption, tampering) is deleted and refused with DigestMismatchError.
+   */
+  async readVerified(sha256: string): Promise<Uint8Array> {
+    const path = join(this.#blobDir, sha256);
+    const bytes = await readFile(path);
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== sha256) {
+      this.#entries.delete(sha256);
+      await unlink(path).catch(() => undefined);
+      this.#log.warn({ artifact: sha256, actual }, 'cached artifact is corrupt; deleted');
+      throw new DigestMismatchError(`cache:${sha256}`, sha256, actual);
+    }
+    const e = this.#entries.get(sha256);
+    if (e) {
+      e.lastUsedMs = Date.now();
+      await utimes(path, new Date(), new Date()).catch(() => undefined);
+    }
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  async #fetch(target: DownloadTarget): Promise<FetchResult> {
+    await this.#makeRoom(target.sizeBytes);
+    this.#reserved += target.sizeBytes;
+    try {
+      const source = this.#sourceFor(target.uri);
+      const part = join(this.#partDir, `${target.sha256}.part`);
+      const attempts = Math.max(1, this.#opts.attempts ?? 3);
+      let first: DownloadResult | null = null;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const r = await downloadVerified(source, part, target, (n) => this.#opts.onProgress?.(target.sha256, n));
+          first ??= r;
+          await rename(part, join(this.#blobDir, target.sha256));
+          this.#entries.set(target.sha256, { sha256: target.sha256, bytes: target.sizeBytes, lastUsedMs: Date.now(), pins: 0 });
+          this.#log.info({ artifact: target.sha256, uri: target.uri, attempt, resumedFrom: r.resumedFrom }, 'artifact fetched and verified');
+          return { cached: false, attempts: attempt, resumedFrom: r.resumedFrom, fetchedBytes: r.fetchedBytes };
+        } catch (err) {
+          if (!isArtifactFetchError(err) || attempt >= attempts) throw err;
+          this.#log.warn({ artifact: target.sha256, uri: target.uri, attempt, bytesOnDisk: err.bytesOnDisk, err: err.message }, 'artifact fetch interrupted; resuming');
+          await new Promise((r) => setTimeout(r, (this.#opts.retryDelayMs ?? 500) * attempt));
+        }
+      }
+    } finally {
+      this.#reserved -= target.sizeBytes;
+    }
+  }
+
+  async #makeRoom(needBytes: number): Promise<void> {
+    const plan = planEviction(this.#entries.values(), this.#opts.maxBytes, needBytes, this.#reserved);
+    if (!plan.fits) {
+      let pinned = 0;
+      for (const e of this.#entries.values()) if (e.pins > 0) pinned += e.bytes;
+      throw new CacheFullError(needBytes, this.#opts.maxBytes, pinned);
+    }
+    for (const sha of plan.evict) {
+      this.#entries.delete(sha);
+      await unlink(join(this.#blobDir, sha)).catch(() => undefined);
+      this.#log.info({ artifact: sha }, 'artifact evicted (least recently used)');
+    }
+  }
+
+  #sourceFor(uri: string): ArtifactSource {
+    const u = parseArtifactUri(uri);
+    const stallTimeoutMs = this.#opts.stallTimeoutMs;
+    switch (u.scheme) {
+      case 'file':
+        return fileSource(u.path);
+      case 'https':
+        return httpsSource(u.url, { ...(this.#opts.httpsCa ? { ca: this.#opts.httpsCa } : {}), ...(stallTimeoutMs ? { stallTimeoutMs } : {}) });
+      case 'nats-obj':
+        return {
+          read: (offset) => {
+            const nc = this.#opts.nats?.() ?? null;
+            if (!nc) return Promise.reject(new Error('no NATS connection for nats-obj artifacts'));
+            return natsObjSource(nc, u.bucket, u.object, stallTimeoutMs ? { stallTimeoutMs } : {}).read(offset);
+          },
+        };
+    }
+  }
+}
