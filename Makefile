@@ -39,8 +39,12 @@ crds: npm-deps
 check-crds: npm-deps
 	npm run --silent check:crds
 
+# vitest's own summary is not a line every CI reads, so end with "tests: N passed, N failed".
 test: deps typecheck check-crds
-	$(NPX) vitest run
+	@mkdir -p .cache; status=0; \
+	$(NPX) vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest-report.json || status=$$?; \
+	npx --no-install tsx scripts/test-summary.ts .cache/vitest-report.json || status=1; \
+	exit $$status
 
 test-unit: npm-deps
 	$(NPX) vitest run --project unit
