@@ -1,0 +1,16 @@
+export { loadSession, runSession, toOrtTensor, fromOrtTensor, zeroInputs, type LoadedSession, type SessionOptions } from './session.ts';
+export { sessionExecutor, rowsOf, type InferInputs } from './executor.ts';
+export { providerPlan, providersFor, type ProviderPlan } from './providers.ts';
+export {
+  batchable,
+  byteSize,
+  checkInputs,
+  concatBatch,
+  datatypeOfOrt,
+  elementCount,
+  isFreeDim,
+  ortTypeOf,
+  splitBatch,
+  type TensorSpec,
+  type WireTensor,
+} from './tensors.ts';
