@@ -49,7 +49,7 @@ export const precisionSupport: FilterPlugin = {
     buildCandidates(ctx, node);
     if (node.supportedPairs > 0) return SUCCESS;
     const list = precisionList(ctx, node.cap);
-    if (list === '') return unschedulable(`no variant within the ${node.cap} battery cap meets minAccuracy ${ctx.minAccuracy}`);
+    if (list === '') return unschedulable(`no variant within the ${node.cap} battery cap meets minAccuracy ${Number(ctx.minAccuracy.toPrecision(3))}`);
     return unschedulable(`no accelerator supports ${list}`);
   },
 };
