@@ -2,7 +2,7 @@
 // for every replica) defines the expected plan; the fast planner must match it exactly.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Accelerator, LinkType, Precision } from '@edgeplane/api';
+import type { Accelerator, LabelSelector, LinkType, Precision } from '@edgeplane/api';
 import { ACCELERATOR_TYPES, LINK_TYPES, PRECISIONS } from '@edgeplane/api';
 import { allowedUnder } from './battery.ts';
 import { makeSpec, sha, variant } from './fixtures.ts';
@@ -57,7 +57,7 @@ const nodeView = (name: string): fc.Arbitrary<NodeView> =>
       measured: fc.array(fc.tuple(fc.constantFrom(...VARIANT_NAMES), fc.constantFrom('acc0', 'acc1'), fc.double({ min: 0.1, max: 500, noNaN: true })), { maxLength: 3 }),
       utilization: fc.array(fc.tuple(fc.constantFrom('acc0', 'acc1', 'acc2'), fc.double({ min: 0, max: 1, noNaN: true })), { maxLength: 3 }),
     })
-    .map((r) => ({
+    .map((r): NodeView => ({
       name,
       labels: r.site === undefined ? { tier: r.tier } : { tier: r.tier, site: r.site },
       unschedulable: r.unschedulable,
@@ -90,7 +90,11 @@ const spec = fc
     replicas: fc.integer({ min: 0, max: 25 }),
     maxPerNode: fc.integer({ min: 1, max: 3 }),
     spread: fc.boolean(),
-    selector: fc.constantFrom(undefined, { matchLabels: { tier: 'edge' } }, { matchExpressions: [{ key: 'site', operator: 'NotIn' as const, values: ['z'] }] }),
+    selector: fc.constantFrom<LabelSelector | undefined>(
+      undefined,
+      { matchLabels: { tier: 'edge' } },
+      { matchExpressions: [{ key: 'site', operator: 'NotIn', values: ['z'] }] },
+    ),
     objective: fc.constantFrom('accuracy', 'latency', 'energy') as fc.Arbitrary<'accuracy' | 'latency' | 'energy'>,
     latencyMs: fc.double({ min: 0.5, max: 200, noNaN: true }),
     accuracyShare: fc.double({ min: 0, max: 1, noNaN: true }),
