@@ -1,4 +1,5 @@
-// Writes crds/*.yaml from the zod schemas; with --check, fails when crds/ is stale.
+// Writes crds/*.yaml, and the same files into the Helm chart's crds/, from the zod schemas;
+// with --check, fails when either copy is stale.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +14,8 @@ export function renderCrd(crd: object): string {
   return header + stringify(crd, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
-const targets = [join(root, 'crds')];
+// The chart installs its own copy: helm reads CRDs only from inside the chart directory.
+const targets = [join(root, 'crds'), join(root, 'charts', 'edgeplane', 'crds')];
 let stale = 0;
 for (const dir of targets) {
   mkdirSync(dir, { recursive: true });
@@ -40,4 +42,4 @@ if (stale > 0) {
   console.error('run `npm run gen:crds` and commit the result');
   process.exit(1);
 }
-if (check) console.log('crds/ is up to date');
+if (check) console.log('crds/ and charts/edgeplane/crds/ are up to date');
