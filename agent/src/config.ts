@@ -107,7 +107,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'cacheMaxBytes', env: 'EP_AGENT_CACHE_MAX', flag: 'cache-max', schema: bytes, fallback: () => '10GiB', help: 'artifact cache cap, e.g. 512MiB' },
   { key: 'httpAddr', env: 'EP_AGENT_HTTP_ADDR', flag: 'http-addr', schema: address, fallback: () => '127.0.0.1:8080', help: 'local inference endpoint host:port' },
   { key: 'logLevel', env: 'EP_AGENT_LOG_LEVEL', flag: 'log-level', schema: z.enum(LOG_LEVELS), fallback: () => 'info', help: `log level: ${LOG_LEVELS.join('|')}` },
-  { key: 'linkProbeIntervalMs', env: 'EP_AGENT_LINK_PROBE_INTERVAL_MS', flag: 'link-probe-interval-ms', schema: z.coerce.number().int().min(1000).max(86_400_000), fallback: () => '600000', help: 'bandwidth/RTT probe period on unmetered links, ms' },
+  { key: 'linkProbeIntervalMs', env: 'EP_AGENT_LINK_PROBE_INTERVAL_MS', flag: 'link-probe-interval-ms', schema: z.coerce.number().int().min(1000).max(86_400_000), fallback: () => '3600000', help: 'bandwidth/RTT probe period on unmetered links, ms (metered: 12x)' },
 ];
 
 const CONFIG_SETTING = { env: 'EP_AGENT_CONFIG', flag: 'config' } as const;

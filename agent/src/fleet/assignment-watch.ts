@@ -1,0 +1,126 @@
+// Watches this node's key in the `ep-assignments` KV bucket and hands each new, valid value
+// to `onAssignment`, one at a time and in order.
+//
+// It is level-based, as controller-runtime is: a core subscription on the key's subject
+// (`$KV.<bucket>.<node>`) only says "something changed", and the current value is then read
+// with a KV get, so a notification missed during an outage costs nothing: every reconnect
+// and a slow periodic resync read the key again. kv.watch() would do the same job over an
+// ordered consumer, but that consumer's 5 s idle heartbeats (~150 bytes each) alone would
+// use the whole 0.25 kbit/s budget of an idle node.
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { Logger } from 'pino';
+import { Assignment, PROTOCOL_VERSION, decode } from '@edgeplane/api';
+import { backoffMs, type BackoffOptions } from './backoff.ts';
+
+export interface AssignmentWatchOptions {
+  nc: NatsConnection;
+  node: string;
+  bucket: string;
+  log: Logger;
+  /** Applies an assignment; resolves once the change has started. */
+  onAssignment(assignment: Assignment, revision: number): Promise<void>;
+  /** Revision already applied (from disk), so it is not applied twice. */
+  initialRevision?: number;
+  /** Reads the key again this often even without a notification, ms. */
+  resyncMs?: number;
+  retry?: BackoffOptions;
+}
+
+export interface AssignmentWatchStats {
+  /** Values that did not parse, or named another node; each is ignored and the last good one stays. */
+  malformed: number;
+  applied: number;
+  /** Reads or applies that failed (bucket missing, timeout); retried with backoff. */
+  errors: number;
+  revision: number;
+}
+
+export interface AssignmentWatch {
+  stats(): AssignmentWatchStats;
+  /** Reads the key now (after a reconnect). */
+  resync(): void;
+  stop(): Promise<void>;
+}
+
+export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
+  const { nc, node, bucket, log } = opts;
+  const retry = opts.retry ?? { initialMs: 500, maxMs: 30_000 };
+  const stats: AssignmentWatchStats = { malformed: 0, applied: 0, errors: 0, revision: opts.initialRevision ?? 0 };
+  let kv: KV | undefined;
+  let stopped = false;
+  let running: Promise<void> | null = null;
+  let dirty = false;
+  let failures = 0;
+  let retryTimer: NodeJS.Timeout | undefined;
+
+  const read = async (): Promise<void> => {
+    kv ??= await new Kvm(nc).open(bucket);
+    const entry = await kv.get(node);
+    if (entry === null || entry.revision === stats.revision) return;
+    let assignment: Assignment;
+    if (entry.operation !== 'PUT') {
+      // The control plane removed the key: this node should run nothing.
+      assignment = { v: PROTOCOL_VERSION, node, workloads: [], issuedAtMs: entry.created.getTime() };
+    } else {
+      const decoded = decode(Assignment, 'assignment', entry.value);
+      if (!decoded.ok || decoded.value.node !== node) {
+        stats.malformed += 1;
+        stats.revision = entry.revision;
+        const issues = decoded.ok ? [{ path: 'node', message: `is ${decoded.value.node}` }] : decoded.error.issues;
+        log.warn({ node, bucket, revision: entry.revision, issues, malformed: stats.malformed }, 'ignoring malformed assignment; keeping the last good one');
+        return;
+      }
+      assignment = decoded.value;
+    }
+    await opts.onAssignment(assignment, entry.revision);
+    // Only once applied: a failed apply is retried on the next read.
+    stats.revision = entry.revision;
+    stats.applied += 1;
+  };
+
+  const run = async () => {
+    do {
+      dirty = false;
+      try {
+        await read();
+        failures = 0;
+      } catch (err) {
+        stats.errors += 1;
+        const delay = backoffMs(failures++, retry);
+        log.warn({ node, bucket, err: (err as Error).message, retryInMs: delay }, 'cannot read or apply assignment');
+        clearTimeout(retryTimer);
+        if (!stopped) retryTimer = setTimeout(schedule, delay);
+        return;
+      }
+    } while (dirty && !stopped);
+  };
+
+  function schedule() {
+    if (stopped) return;
+    if (running) {
+      dirty = true;
+      return;
+    }
+    running = run().finally(() => {
+      running = null;
+    });
+  }
+
+  const sub: Subscription = nc.subscribe(`$KV.${bucket}.${node}`, { callback: () => schedule() });
+  const resyncTimer = setInterval(schedule, opts.resyncMs ?? 10 * 60_000);
+  resyncTimer.unref();
+  schedule();
+
+  return {
+    stats: () => ({ ...stats }),
+    resync: schedule,
+    async stop() {
+      stopped = true;
+      clearInterval(resyncTimer);
+      clearTimeout(retryTimer);
+      if (!nc.isClosed()) sub.unsubscribe();
+      await running;
+    },
+  };
+}

@@ -1,0 +1,40 @@
+// The NATS connection of an agent: the first connection is retried with backoff until it
+// succeeds or the agent stops, since the uplink may be down at boot; after that nats.js
+// reconnects forever.
+import { readFile } from 'node:fs/promises';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { backoffMs, sleep } from './backoff.ts';
+
+export interface ConnectOptions {
+  url: string;
+  node: string;
+  log: Logger;
+  credsFile?: string;
+  /** Stops the first-connection loop; the promise then resolves null. */
+  signal?: AbortSignal;
+  /** Between reconnect attempts once connected, ms. */
+  reconnectTimeWaitMs?: number;
+}
+
+export async function connectNats(opts: ConnectOptions): Promise<NatsConnection | null> {
+  const authenticator = opts.credsFile ? credsAuthenticator(await readFile(opts.credsFile)) : undefined;
+  for (let attempt = 0; !opts.signal?.aborted; attempt++) {
+    try {
+      return await connect({
+        servers: opts.url.split(',').map((s) => s.trim()),
+        name: `edgeplane-agent/${opts.node}`,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: opts.reconnectTimeWaitMs ?? 2000,
+        // Keepalives are an idle link's only traffic besides heartbeats: keep them rare.
+        pingInterval: 120_000,
+        ...(authenticator ? { authenticator } : {}),
+      });
+    } catch (err) {
+      const delay = backoffMs(attempt, { initialMs: 500, maxMs: 15_000 });
+      opts.log[attempt < 3 ? 'info' : 'warn']({ node: opts.node, err: (err as Error).message, retryInMs: delay }, 'NATS not reachable; serving on and retrying');
+      await sleep(delay, opts.signal);
+    }
+  }
+  return null;
+}

@@ -1,0 +1,183 @@
+// The agent's session with the control plane over NATS: hello (retried until accepted),
+// heartbeats at the interval the reply sets, the assignment watch, and the link probe.
+// It survives outages: nats.js reconnects, and on each reconnect the session says hello
+// again, sends a full heartbeat next and re-reads its assignment.
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { Hello, HelloReply, Heartbeat, decode, encode, subjects, type Assignment } from '@edgeplane/api';
+import { backoffMs, sleep, HELLO_BACKOFF, type BackoffOptions } from './backoff.ts';
+import { createHeartbeatBuilder, type Telemetry } from './heartbeat.ts';
+import { watchAssignment, type AssignmentWatch, type AssignmentWatchStats } from './assignment-watch.ts';
+import { measureLink, type LinkMeasurement } from '../hardware/link-probe.ts';
+
+export interface FleetSessionOptions {
+  nc: NatsConnection;
+  node: string;
+  log: Logger;
+  /** The hello as of now: capability, live power and link, cached artifacts. */
+  hello(): Promise<z.input<typeof Hello>>;
+  /** Live telemetry for the next heartbeat. */
+  telemetry(): Promise<Telemetry>;
+  onAssignment(assignment: Assignment, revision: number): Promise<void>;
+  /** Revision of the assignment loaded from disk. */
+  initialRevision?: number;
+  /** Bandwidth/RTT probe period on unmetered links, ms (metered: 12x); 0 turns it off. */
+  linkProbeIntervalMs?: number;
+  onLinkMeasured?(m: LinkMeasurement): void;
+  /** Whether the current link is metered, for the probe's period and size. */
+  metered?(): boolean;
+  helloTimeoutMs?: number;
+  helloBackoff?: BackoffOptions;
+  assignmentResyncMs?: number;
+}
+
+export interface FleetSessionStats {
+  helloAttempts: number;
+  hellosAccepted: number;
+  heartbeatsSent: number;
+  heartbeatBytes: number;
+  heartbeatIntervalMs: number | null;
+  linkProbes: number;
+  assignments: AssignmentWatchStats | null;
+}
+
+export interface FleetSession {
+  /** Resolves with the accepted reply of the first hello. */
+  readonly ready: Promise<HelloReply>;
+  stats(): FleetSessionStats;
+  close(): Promise<void>;
+}
+
+const METERED_FACTOR = 12;
+
+export function startFleetSession(opts: FleetSessionOptions): FleetSession {
+  const { nc, node, log } = opts;
+  const abort = new AbortController();
+  const stats: FleetSessionStats = { helloAttempts: 0, hellosAccepted: 0, heartbeatsSent: 0, heartbeatBytes: 0, heartbeatIntervalMs: null, linkProbes: 0, assignments: null };
+  const builder = createHeartbeatBuilder(12);
+  let reply: HelloReply | null = null;
+  let connected = true;
+  let heartbeatTimer: NodeJS.Timeout | undefined;
+  let probeTimer: NodeJS.Timeout | undefined;
+  let watch = null as AssignmentWatch | null;
+  let helloing: Promise<HelloReply | null> | null = null;
+
+  /** Retries until accepted or closed; null when closed first. */
+  const helloUntilAccepted = async (): Promise<HelloReply | null> => {
+    for (let attempt = 0; !abort.signal.aborted; attempt++) {
+      stats.helloAttempts += 1;
+      let reason: string;
+      try {
+        const msg = await nc.request(subjects.hello(node), encode(Hello, 'hello', await opts.hello()), { timeout: opts.helloTimeoutMs ?? 3000 });
+        const decoded = decode(HelloReply, 'hello reply', msg.data);
+        if (decoded.ok && decoded.value.accepted) {
+          stats.hellosAccepted += 1;
+          log.info({ node, attempts: attempt + 1, heartbeatIntervalMs: decoded.value.heartbeatIntervalMs }, 'hello accepted');
+          return decoded.value;
+        }
+        reason = decoded.ok ? `refused: ${decoded.value.reason ?? 'no reason given'}` : decoded.error.message;
+      } catch (err) {
+        // No responder yet, timeout, or disconnected: the control plane may still be starting.
+        reason = (err as Error).message;
+      }
+      const delay = backoffMs(attempt, opts.helloBackoff ?? HELLO_BACKOFF);
+      log[attempt < 3 ? 'info' : 'warn']({ node, attempt: attempt + 1, reason, retryInMs: delay }, 'hello not accepted; retrying');
+      await sleep(delay, abort.signal);
+    }
+    return null;
+  };
+
+  const sendHeartbeat = async () => {
+    if (!reply || !connected || nc.isClosed()) return;
+    try {
+      const hb = builder.next(await opts.telemetry());
+      const data = encode(Heartbeat, 'heartbeat', hb);
+      nc.publish(subjects.status(node), data);
+      stats.heartbeatsSent += 1;
+      stats.heartbeatBytes += data.length;
+    } catch (err) {
+      log.warn({ node, err: (err as Error).message }, 'heartbeat not sent');
+    }
+  };
+
+  const scheduleHeartbeats = (intervalMs: number) => {
+    clearInterval(heartbeatTimer);
+    stats.heartbeatIntervalMs = intervalMs;
+    heartbeatTimer = setInterval(() => void sendHeartbeat(), intervalMs);
+  };
+
+  const probeLink = async () => {
+    if (!connected || abort.signal.aborted) return;
+    try {
+      const m = await measureLink(nc, node, { metered: opts.metered?.() ?? false });
+      stats.linkProbes += 1;
+      log.debug({ node, ...m }, 'link measured');
+      opts.onLinkMeasured?.(m);
+    } catch (err) {
+      log.debug({ node, err: (err as Error).message }, 'link probe failed');
+    }
+  };
+
+  const scheduleProbe = () => {
+    clearTimeout(probeTimer);
+    const base = opts.linkProbeIntervalMs ?? 0;
+    if (base <= 0 || abort.signal.aborted) return;
+    probeTimer = setTimeout(() => void probeLink().finally(scheduleProbe), (opts.metered?.() ? METERED_FACTOR : 1) * base);
+  };
+
+  /** Hello, then (re)start heartbeats with what the reply says. One at a time. */
+  const establish = (): Promise<HelloReply | null> => {
+    helloing ??= (async () => {
+      const accepted = await helloUntilAccepted();
+      if (!accepted) return null;
+      reply = accepted;
+      builder.reset(accepted.fullEvery);
+      scheduleHeartbeats(accepted.heartbeatIntervalMs);
+      void sendHeartbeat();
+      watch ??= watchAssignment({
+        nc,
+        node,
+        bucket: accepted.assignmentsBucket,
+        log,
+        onAssignment: opts.onAssignment,
+        ...(opts.initialRevision !== undefined ? { initialRevision: opts.initialRevision } : {}),
+        ...(opts.assignmentResyncMs !== undefined ? { resyncMs: opts.assignmentResyncMs } : {}),
+      });
+      if (opts.linkProbeIntervalMs) void probeLink().finally(scheduleProbe);
+      return accepted;
+    })().finally(() => {
+      helloing = null;
+    });
+    return helloing;
+  };
+
+  const ready = establish().then((r) => r ?? Promise.reject(new Error('fleet session closed before hello was accepted')));
+  ready.catch(() => undefined);
+
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') {
+        connected = false;
+        log.warn({ node, server: s.server }, 'disconnected from NATS; serving on');
+      } else if (s.type === 'reconnect') {
+        connected = true;
+        log.info({ node, server: s.server }, 'reconnected to NATS');
+        watch?.resync();
+        void establish();
+      }
+    }
+  })();
+
+  return {
+    ready,
+    stats: () => ({ ...stats, assignments: watch?.stats() ?? null }),
+    async close() {
+      abort.abort();
+      clearInterval(heartbeatTimer);
+      clearTimeout(probeTimer);
+      await helloing;
+      await watch?.stop();
+    },
+  };
+}

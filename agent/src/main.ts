@@ -1,0 +1,158 @@
+// Wires the agent together: discovery, the workload manager, the assignment kept on disk
+// and the fleet session. The assignment on disk is applied before NATS is tried, so a
+// restarted agent serves while the control plane or the uplink is away.
+import { randomUUID } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { Accelerator, Assignment, HostInfo } from '@edgeplane/api';
+import type { AgentConfig } from './config.ts';
+import { AGENT_VERSION } from './version.ts';
+import { discover } from './hardware/discover.ts';
+import { createLiveProbe, type LiveProbe } from './hardware/live.ts';
+import { createAssignmentStore, isStateFileError, type AssignmentStore } from './state/assignment-store.ts';
+import { connectNats } from './fleet/connect.ts';
+import { startFleetSession, type FleetSession } from './fleet/session.ts';
+import type { WorkloadManager, WorkloadManagerOptions } from './workloads/types.ts';
+
+export interface AgentDeps {
+  log: Logger;
+  /** Builds the workload side; `nats()` is the connection once there is one (null before). */
+  createManager(options: WorkloadManagerOptions & { node: string; log: Logger; nats: () => NatsConnection | null }): WorkloadManager | Promise<WorkloadManager>;
+  /** Starts the local inference endpoint, if any; returns its closer. */
+  startServing?(manager: WorkloadManager): Promise<() => Promise<void>>;
+  /** Hello retry and resync pacing, for tests; production uses the defaults. */
+  session?: { helloBackoff?: { initialMs: number; maxMs: number }; assignmentResyncMs?: number };
+}
+
+export interface RunningAgent {
+  readonly node: string;
+  readonly bootId: string;
+  readonly host: HostInfo;
+  readonly accelerators: readonly Accelerator[];
+  readonly manager: WorkloadManager;
+  readonly store: AssignmentStore;
+  /** Where the first assignment came from: the state dir, or nowhere yet. */
+  readonly startedFrom: 'disk' | 'none';
+  /** The fleet session once NATS answered; null while it has not. */
+  session(): FleetSession | null;
+  /** Resolves when the fleet session exists (NATS connected). */
+  connected(): Promise<FleetSession>;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<RunningAgent> {
+  const { log } = deps;
+  const node = config.node;
+  const bootId = randomUUID();
+  const found = await discover({ root: config.root, ...(config.overrideFile ? { overrideFile: config.overrideFile } : {}) });
+  log.info({ node, accelerators: found.accelerators.map((a) => `${a.id}:${a.type}:${a.model ?? ''}`), power: found.power, network: found.network }, 'hardware discovered');
+  const live: LiveProbe = createLiveProbe({ root: config.root, ...(config.overrideFile ? { overrideFile: config.overrideFile } : {}), override: found.override, log, node });
+
+  let nc: NatsConnection | null = null;
+  const manager = await deps.createManager({ accelerators: found.accelerators, cacheDir: config.cacheDir, cacheMaxBytes: config.cacheMaxBytes, node, log, nats: () => nc });
+  const stopServing = deps.startServing ? await deps.startServing(manager) : null;
+
+  // Applies run one at a time, in arrival order; each applied one is kept on disk.
+  const store = createAssignmentStore(config.stateDir, node);
+  let applying: Promise<void> = Promise.resolve();
+  const apply = (assignment: Assignment, revision: number, save: boolean): Promise<void> => {
+    const next = applying.then(async () => {
+      await manager.apply(assignment);
+      log.info({ node, revision, workloads: assignment.workloads.map((w) => `${w.key}:${w.variant.name}@${w.accelerator}`) }, 'assignment applied');
+      if (save) await store.save(assignment, revision);
+    });
+    applying = next.catch(() => undefined);
+    return next;
+  };
+
+  let initialRevision: number | undefined;
+  let startedFrom: RunningAgent['startedFrom'] = 'none';
+  try {
+    const stored = await store.load();
+    if (stored) {
+      await apply(stored.assignment, stored.revision, false);
+      initialRevision = stored.revision;
+      startedFrom = 'disk';
+      log.info({ node, revision: stored.revision, savedAtMs: stored.savedAtMs }, 'serving the assignment kept on disk');
+    }
+  } catch (err) {
+    if (!isStateFileError(err)) throw err;
+    log.warn({ node, err: err.message }, 'ignoring the state file; waiting for the control plane');
+  }
+
+  let session: FleetSession | null = null;
+  let stopping = false;
+  let resolveConnected: (s: FleetSession) => void = () => undefined;
+  const connectedPromise = new Promise<FleetSession>((resolve) => (resolveConnected = resolve));
+
+  const abort = new AbortController();
+  const connecting = connectNats({ url: config.natsUrl, node, log, signal: abort.signal, ...(config.natsCreds ? { credsFile: config.natsCreds } : {}) }).then(
+    async (conn) => {
+      if (!conn) return;
+      if (stopping) {
+        await conn.close();
+        return;
+      }
+      nc = conn;
+      log.info({ node, server: conn.getServer() }, 'connected to NATS');
+      session = startFleetSession({
+        nc: conn,
+        node,
+        log,
+        hello: async () => {
+          const state = await live.read();
+          return {
+            v: 1,
+            node,
+            agentVersion: AGENT_VERSION,
+            bootId,
+            host: found.host,
+            accelerators: found.accelerators,
+            power: state.power,
+            network: state.network,
+            cachedArtifacts: manager.cachedArtifacts(),
+            labels: state.labels,
+          };
+        },
+        telemetry: async () => {
+          const state = await live.read();
+          return { power: state.power, network: state.network, load: manager.load(), workloads: manager.reports(), cachedArtifacts: manager.cachedArtifacts() };
+        },
+        onAssignment: (assignment, revision) => apply(assignment, revision, true),
+        ...(initialRevision !== undefined ? { initialRevision } : {}),
+        linkProbeIntervalMs: config.linkProbeIntervalMs,
+        onLinkMeasured: (m) => live.setMeasured(m),
+        metered: () => live.metered(),
+        ...(deps.session?.helloBackoff ? { helloBackoff: deps.session.helloBackoff } : {}),
+        ...(deps.session?.assignmentResyncMs ? { assignmentResyncMs: deps.session.assignmentResyncMs } : {}),
+      });
+      resolveConnected(session);
+    },
+    (err: unknown) => log.error({ node, err: (err as Error).message }, 'cannot connect to NATS'),
+  );
+
+  return {
+    node,
+    bootId,
+    host: found.host,
+    accelerators: found.accelerators,
+    manager,
+    store,
+    startedFrom,
+    session: () => session,
+    connected: () => connectedPromise,
+    async stop() {
+      stopping = true;
+      abort.abort();
+      await connecting;
+      await session?.close();
+      const conn = nc as NatsConnection | null;
+      // Before the first connection, connect() keeps retrying until closed; nothing to close yet.
+      if (conn && !conn.isClosed()) await conn.drain().catch(() => conn.close());
+      await applying;
+      await stopServing?.();
+      await manager.close();
+      log.info({ node }, 'agent stopped');
+    },
+  };
+}
