@@ -1,0 +1,197 @@
+// The chart rendered by helm with the default values and each values file under ci/: lint,
+// the objects each case must (and must not) contain, the restricted pod settings, and
+// environment variables that the control plane and the agent actually read.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { V1Container, V1DaemonSet, V1Deployment, V1EnvVar, V1NetworkPolicy, V1PodSpec, V1Service } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { SETTINGS as CONTROL_PLANE_SETTINGS } from '../../control-plane/src/config.ts';
+import { SETTINGS as AGENT_SETTINGS } from '../../agent/src/config.ts';
+import { crdDir } from '../env/index.ts';
+import { chartDir, ciValuesDir, findObject, helm, render, type K8sObject } from './helm.ts';
+
+const ciFile = (name: string) => join(ciValuesDir, name);
+const as = <T>(o: K8sObject) => o as unknown as T;
+
+function env(container: V1Container): Map<string, V1EnvVar> {
+  return new Map((container.env ?? []).map((e) => [e.name, e]));
+}
+
+/** The restricted Pod Security Standard, field by field, for one container of a pod. */
+function expectRestricted(pod: V1PodSpec, container: V1Container): void {
+  expect(pod.securityContext?.runAsNonRoot ?? container.securityContext?.runAsNonRoot).toBe(true);
+  expect(pod.securityContext?.seccompProfile?.type ?? container.securityContext?.seccompProfile?.type).toBe('RuntimeDefault');
+  const sc = container.securityContext;
+  expect(sc?.allowPrivilegeEscalation).toBe(false);
+  expect(sc?.readOnlyRootFilesystem).toBe(true);
+  expect(sc?.capabilities?.drop).toEqual(['ALL']);
+  expect(sc?.capabilities?.add ?? []).toEqual([]);
+  expect(sc?.privileged ?? false).toBe(false);
+}
+
+describe('helm lint', () => {
+  const cases = [[], ...readdirSync(ciValuesDir).map((f) => [ciFile(f)])];
+  it.each(cases.map((files) => ({ files, name: files[0] ? files[0].slice(chartDir.length + 1) : 'default values' })))(
+    'passes --strict with $name',
+    async ({ files }) => {
+      const res = await helm(['lint', '--strict', chartDir, ...files.flatMap((f) => ['--values', f])]);
+      expect(res.stdout + res.stderr, 'helm lint output').toContain('0 chart(s) failed');
+      expect(res.code).toBe(0);
+    },
+  );
+});
+
+describe('default values', () => {
+  it('render the control plane and nothing optional', async () => {
+    const objects = await render();
+    const kinds = objects.map((o) => o.kind).sort();
+    expect(kinds).toEqual(
+      ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Secret', 'Service', 'ServiceAccount'].sort(),
+    );
+    for (const o of objects) expect(o.metadata.labels?.['app.kubernetes.io/instance'], `${o.kind} labels`).toBe('ep');
+  });
+
+  it('run two restricted replicas with probes, requests and limits', async () => {
+    const deployment = as<V1Deployment>(findObject(await render(), 'Deployment'));
+    const pod = deployment.spec!.template.spec!;
+    expect(deployment.spec?.replicas).toBe(2);
+    const [container] = pod.containers;
+    expect(pod.containers).toHaveLength(1);
+    expectRestricted(pod, container!);
+    expect(container!.livenessProbe?.httpGet?.path).toBe('/healthz');
+    expect(container!.readinessProbe?.httpGet?.path).toBe('/readyz');
+    expect(container!.resources?.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+    expect(container!.resources?.limits).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+    expect(container!.image).toBe(`edgeplane/control-plane:${chartAppVersion()}`);
+    expect(pod.serviceAccountName).toBe(findObject(await render(), 'ServiceAccount').metadata.name);
+  });
+
+  it('keep a standby through node drains: PDB minAvailable 1 over the same pods', async () => {
+    const objects = await render();
+    const deployment = as<V1Deployment>(findObject(objects, 'Deployment'));
+    const pdb = findObject(objects, 'PodDisruptionBudget') as K8sObject & { spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } } };
+    expect(pdb.spec.minAvailable).toBe(1);
+    expect(pdb.spec.selector.matchLabels).toEqual(deployment.spec?.selector.matchLabels);
+  });
+
+  it('set only environment variables the control plane reads, with the Lease in the release namespace', async () => {
+    const objects = await render({ namespace: 'ops' });
+    const container = as<V1Deployment>(findObject(objects, 'Deployment')).spec!.template.spec!.containers[0]!;
+    const known = new Set(CONTROL_PLANE_SETTINGS.map((s) => s.env));
+    const vars = env(container);
+    for (const name of vars.keys()) expect(known, `${name} is not a control-plane setting`).toContain(name);
+    expect(vars.get('EP_LEASE_NAMESPACE')?.value).toBe('ops');
+    expect(vars.get('EP_IDENTITY')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+    expect(vars.get('EP_API_ADDR')?.value).toBe('0.0.0.0:8080');
+    // The URLs come from the chart's Secret, not from the pod spec.
+    const secret = findObject(objects, 'Secret');
+    expect(vars.get('EP_NATS_URL')?.valueFrom?.secretKeyRef).toEqual({ name: secret.metadata.name, key: 'nats-url' });
+    expect(vars.get('EP_REDIS_URL')?.valueFrom?.secretKeyRef).toEqual({ name: secret.metadata.name, key: 'redis-url' });
+  });
+
+  it('expose the API port through the Service', async () => {
+    const objects = await render();
+    const service = as<V1Service>(findObject(objects, 'Service'));
+    const deployment = as<V1Deployment>(findObject(objects, 'Deployment'));
+    expect(service.spec?.selector).toEqual(deployment.spec?.selector.matchLabels);
+    const port = deployment.spec!.template.spec!.containers[0]!.ports!.find((p) => p.name === 'http');
+    expect(service.spec?.ports?.[0]).toMatchObject({ name: 'http', targetPort: 'http' });
+    expect(port?.containerPort).toBe(8080);
+  });
+});
+
+describe('ci/external-backends-values.yaml', () => {
+  it('splices NATS credentials from a Secret into the URL, and takes the Redis URL whole from another', async () => {
+    const objects = await render({ valuesFiles: [ciFile('external-backends-values.yaml')] });
+    const container = as<V1Deployment>(findObject(objects, 'Deployment')).spec!.template.spec!.containers[0]!;
+    const names = (container.env ?? []).map((e) => e.name);
+    const vars = env(container);
+    expect(vars.get('EP_NATS_URL')?.value).toBe('tls://$(EP_NATS_USERNAME):$(EP_NATS_PASSWORD)@nats.example.internal:4222');
+    // $(VAR) expands only variables defined earlier in the list.
+    expect(names.indexOf('EP_NATS_USERNAME')).toBeLessThan(names.indexOf('EP_NATS_URL'));
+    expect(names.indexOf('EP_NATS_PASSWORD')).toBeLessThan(names.indexOf('EP_NATS_URL'));
+    expect(vars.get('EP_NATS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({ name: 'edgeplane-nats-auth', key: 'password' });
+    expect(vars.get('EP_REDIS_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'edgeplane-redis-url', key: 'url' });
+    expect(vars.get('EP_NAMESPACES')?.value).toBe('warehouse,plant-a');
+  });
+
+  it('grants EdgeModelDeployments per watched namespace instead of cluster-wide', async () => {
+    const objects = await render({ valuesFiles: [ciFile('external-backends-values.yaml')] });
+    const clusterRole = findObject(objects, 'ClusterRole') as K8sObject & { rules: { resources: string[] }[] };
+    expect(clusterRole.rules.flatMap((r) => r.resources)).not.toContain('edgemodeldeployments');
+    const roles = objects.filter((o) => o.kind === 'Role' && !o.metadata.name.endsWith('-leader-election'));
+    expect(roles.map((r) => r.metadata.namespace).sort()).toEqual(['plant-a', 'warehouse']);
+    const bindings = objects.filter((o) => o.kind === 'RoleBinding' && !o.metadata.name.endsWith('-leader-election'));
+    expect(bindings.map((r) => r.metadata.namespace).sort()).toEqual(['plant-a', 'warehouse']);
+  });
+});
+
+describe('ci/agents-values.yaml', () => {
+  it('runs agents on the selected nodes with read-only host mounts and NATS credentials from a Secret', async () => {
+    const objects = await render({ valuesFiles: [ciFile('agents-values.yaml')] });
+    const ds = as<V1DaemonSet>(findObject(objects, 'DaemonSet'));
+    expect(ds.metadata?.namespace).toBe('edgeplane-agents');
+    const pod = ds.spec!.template.spec!;
+    expect(pod.nodeSelector).toEqual({ 'node-role.edgeplane.io/edge': 'true' });
+    expect(pod.automountServiceAccountToken).toBe(false);
+    const agent = pod.containers.find((c) => c.name === 'agent')!;
+    const mounts = new Map((agent.volumeMounts ?? []).map((m) => [m.name, m]));
+    const hostPaths = new Map((pod.volumes ?? []).filter((v) => v.hostPath).map((v) => [v.name, v.hostPath!.path]));
+    for (const [volume, path] of [['host-sys', '/sys'], ['host-dev', '/dev'], ['host-proc', '/proc']] as const) {
+      expect(hostPaths.get(volume)).toBe(path);
+      expect(mounts.get(volume)).toMatchObject({ mountPath: `/host${path}`, readOnly: true });
+    }
+    // Only the agent's own state and cache directories are writable host paths.
+    const writable = [...hostPaths.keys()].filter((v) => mounts.get(v) && !mounts.get(v)!.readOnly).sort();
+    expect(writable).toEqual(['cache', 'state']);
+    const vars = env(agent);
+    expect(vars.get('EP_AGENT_ROOT')?.value).toBe('/host');
+    expect(vars.get('EP_AGENT_NODE')?.valueFrom?.fieldRef?.fieldPath).toBe('spec.nodeName');
+    expect(vars.get('EP_AGENT_NATS_CREDS')?.value).toBe(`${mounts.get('nats-creds')?.mountPath}/agent.creds`);
+    expect(pod.volumes?.find((v) => v.name === 'nats-creds')?.secret?.secretName).toBe('edgeplane-agent-nats');
+    const known = new Set(AGENT_SETTINGS.map((s) => s.env));
+    for (const name of vars.keys()) expect(known, `${name} is not an agent setting`).toContain(name);
+    expect(agent.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+  });
+
+  it('refuses to put agents on every node', async () => {
+    const res = await helm(['template', 'ep', chartDir, '--kube-version', '1.33.0', '--set', 'agent.enabled=true']);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain('nodeSelector');
+  });
+});
+
+describe('ci/metrics-values.yaml', () => {
+  it('adds a ServiceMonitor on the Service and a NetworkPolicy around the control plane', async () => {
+    const objects = await render({ valuesFiles: [ciFile('metrics-values.yaml')] });
+    const service = as<V1Service>(findObject(objects, 'Service'));
+    const monitor = findObject(objects, 'ServiceMonitor') as K8sObject & {
+      spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string }[] };
+    };
+    expect(monitor.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(monitor.metadata.labels?.release).toBe('kube-prometheus-stack');
+    expect(monitor.spec.selector.matchLabels).toEqual(
+      Object.fromEntries(Object.entries(service.metadata?.labels ?? {}).filter(([k]) => k in monitor.spec.selector.matchLabels)),
+    );
+    expect(service.spec?.ports?.map((p) => p.name)).toContain(monitor.spec.endpoints[0]?.port);
+    expect(monitor.spec.endpoints[0]?.path).toBe('/metrics');
+    const deployment = as<V1Deployment>(findObject(objects, 'Deployment'));
+    const policy = as<V1NetworkPolicy>(findObject(objects, 'NetworkPolicy'));
+    expect(policy.spec?.podSelector?.matchLabels).toEqual(deployment.spec?.selector.matchLabels);
+    expect(policy.spec?.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(policy.spec?.egress?.[0]?.ports?.map((p) => p.port)).toEqual(expect.arrayContaining([53, 443, 4222, 6379]));
+  });
+});
+
+describe('chart CRDs', () => {
+  it('are byte for byte the generated crds/', () => {
+    const chartCrds = join(chartDir, 'crds');
+    const files = readdirSync(crdDir).filter((f) => f.endsWith('.yaml')).sort();
+    expect(readdirSync(chartCrds).sort()).toEqual(files);
+    for (const f of files) expect(readFileSync(join(chartCrds, f), 'utf8'), f).toBe(readFileSync(join(crdDir, f), 'utf8'));
+  });
+});
+
+function chartAppVersion(): string {
+  return /^appVersion:\s*"?([^"\s]+)"?/m.exec(readFileSync(join(chartDir, 'Chart.yaml'), 'utf8'))?.[1] ?? '';
+}
