@@ -151,3 +151,32 @@ export async function countingRelay(targetPort: number): Promise<CountingRelay> 
     },
   };
 }
+
+export interface IdleRate {
+  heartbeats: number;
+  bytes: { toServer: number; toClient: number };
+  /** Average bytes on the link per heartbeat, both directions, protocol included. */
+  bytesPerHeartbeat: number;
+  /** The same link use at another heartbeat interval, bits per second. */
+  bitsPerSecondAt(intervalMs: number): number;
+}
+
+/**
+ * Counts what an idle, connected agent puts on its link over `heartbeats` heartbeats
+ * (whole `fullEvery` cycles, so full ones weigh in at their share). Keepalive PING/PONG
+ * pairs (client and server, every 2 min each, 6 bytes per line) are added at their rate.
+ */
+export async function measureIdleRate(relay: CountingRelay, heartbeatCount: () => number, heartbeats: number): Promise<IdleRate> {
+  const start = heartbeatCount();
+  relay.reset();
+  await until(() => heartbeatCount() >= start + heartbeats, `${heartbeats} heartbeats`, 120_000);
+  const bytes = relay.counts();
+  const bytesPerHeartbeat = (bytes.toServer + bytes.toClient) / heartbeats;
+  const keepaliveBytesPerSecond = (2 * 12) / 120;
+  return {
+    heartbeats,
+    bytes,
+    bytesPerHeartbeat,
+    bitsPerSecondAt: (intervalMs) => ((bytesPerHeartbeat * 1000) / intervalMs + keepaliveBytesPerSecond) * 8,
+  };
+}
