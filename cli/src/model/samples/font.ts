@@ -1,0 +1,50 @@
+// The sample font: DejaVu Sans from the dejavu-fonts-ttf npm package, parsed with opentype.js.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+// The package's entry point is a CommonJS bundle: take the default export.
+import opentype, { type Font, type PathCommand } from 'opentype.js';
+
+let cached: Font | undefined;
+
+export function sampleFont(): Font {
+  if (!cached) {
+    const file = createRequire(import.meta.url).resolve('dejavu-fonts-ttf/ttf/DejaVuSans.ttf');
+    const bytes = readFileSync(file);
+    cached = opentype.parse(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  }
+  return cached;
+}
+
+/**
+ * Glyph outlines for `text` laid out left to right with kerning. Done glyph by glyph: the
+ * library's own text shaping stops at a DejaVu substitution table it does not support.
+ */
+export function textPath(text: string, x: number, baseline: number, size: number): PathCommand[] {
+  const font = sampleFont();
+  const scale = size / font.unitsPerEm;
+  const commands: PathCommand[] = [];
+  let pen = x;
+  let previous: ReturnType<Font['charToGlyph']> | undefined;
+  for (const ch of text) {
+    const glyph = font.charToGlyph(ch);
+    if (previous) pen += font.getKerningValue(previous, glyph) * scale;
+    commands.push(...glyph.getPath(pen, baseline, size).commands);
+    pen += (glyph.advanceWidth ?? 0) * scale;
+    previous = glyph;
+  }
+  return commands;
+}
+
+export function textAdvance(text: string, size: number): number {
+  const font = sampleFont();
+  const scale = size / font.unitsPerEm;
+  let width = 0;
+  let previous: ReturnType<Font['charToGlyph']> | undefined;
+  for (const ch of text) {
+    const glyph = font.charToGlyph(ch);
+    if (previous) width += font.getKerningValue(previous, glyph) * scale;
+    width += (glyph.advanceWidth ?? 0) * scale;
+    previous = glyph;
+  }
+  return width;
+}
