@@ -2,7 +2,7 @@
 // node with the highest total score, ties to the lower node name. The reference runs every
 // filter and score plugin on every node each time; the heap chooser keeps the static verdicts
 // and scores and re-ranks only what a placement changed.
-import { chooseTier } from './candidates.ts';
+import { chooseTier, invalidateTier } from './candidates.ts';
 import { SUCCESS } from './framework.ts';
 import type { FilterPlugin, NodeInfo, PlanContext } from './framework.ts';
 import { filterPlugins, runFilters } from './filters.ts';
@@ -18,9 +18,9 @@ export interface Chooser {
 
 /** Total score of a node for one more replica in the plan's current state; -1 if nothing fits. */
 export function scoreNow(ctx: PlanContext, node: NodeInfo): number {
-  const t = chooseTier(ctx, node);
-  if (t < 0) return -1;
-  return nodeScore(nodeScorePlugins, ctx, node, node.candidates[t]!) + spreadTerm(ctx, ctx.domainCount[node.domain]!);
+  const tier = chooseTier(ctx, node);
+  if (tier === null) return -1;
+  return nodeScore(nodeScorePlugins, ctx, node, tier) + spreadTerm(ctx, ctx.domainCount[node.domain]!);
 }
 
 /** Deterministic tie-break: lower name first, then earlier input position. */
@@ -41,6 +41,8 @@ export function referenceChooser(ctx: PlanContext): Chooser {
       let best = -1;
       let bestScore = -1;
       for (const node of ctx.nodes) {
+        // Naive on purpose: nothing carries over from the previous replica.
+        invalidateTier(node);
         if (runFilters(filterPlugins, ctx, node) !== SUCCESS) continue;
         const score = scoreNow(ctx, node);
         if (best < 0 || score > bestScore || (score === bestScore && nameBefore(node, ctx.nodes[best]!))) {
@@ -73,31 +75,33 @@ export function heapChooser(ctx: PlanContext): Chooser {
   const byNode = new SegmentedHeap(domainOf, domains, nodeBefore);
   // The spread term is the same for every node of a domain, so a domain's best node is its
   // best local score, and the best node overall is the best domain top plus its spread term.
-  const total = (d: number): number => {
-    const top = byNode.top(d);
-    return local[top]! + spreadTerm(ctx, ctx.domainCount[d]!);
-  };
+  const domainTotal = new Float64Array(domains);
   const domainBefore = (a: number, b: number): boolean => {
-    const ta = total(a);
-    const tb = total(b);
+    const ta = domainTotal[a]!;
+    const tb = domainTotal[b]!;
     return ta !== tb ? ta > tb : nameBefore(nodes[byNode.top(a)]!, nodes[byNode.top(b)]!);
   };
   const byDomain = new SegmentedHeap(new Int32Array(domains), 1, domainBefore);
 
   const refresh = (i: number): void => {
     const node = nodes[i]!;
-    node.tier = node.count < ctx.maxPerNode ? chooseTier(ctx, node) : -1;
-    if (node.tier < 0) {
+    const tier = node.count < ctx.maxPerNode ? chooseTier(ctx, node) : null;
+    if (tier === null) {
       byNode.remove(i);
       return;
     }
-    local[i] = nodeScore(nodeScorePlugins, ctx, node, node.candidates[node.tier]!);
+    local[i] = nodeScore(nodeScorePlugins, ctx, node, tier);
     if (byNode.has(i)) byNode.update(i);
     else byNode.insert(i);
   };
   const refreshDomain = (d: number): void => {
-    if (byNode.top(d) < 0) byDomain.remove(d);
-    else if (byDomain.has(d)) byDomain.update(d);
+    const top = byNode.top(d);
+    if (top < 0) {
+      byDomain.remove(d);
+      return;
+    }
+    domainTotal[d] = local[top]! + spreadTerm(ctx, ctx.domainCount[d]!);
+    if (byDomain.has(d)) byDomain.update(d);
     else byDomain.insert(d);
   };
 
@@ -106,7 +110,7 @@ export function heapChooser(ctx: PlanContext): Chooser {
     staticOk[i] = 1;
     refresh(i);
   }
-  for (let d = 0; d < domains; d++) if (byNode.top(d) >= 0) byDomain.insert(d);
+  for (let d = 0; d < domains; d++) refreshDomain(d);
 
   return {
     best() {

@@ -8,7 +8,7 @@ import type { NodeView, PlacementOptions } from './types.ts';
 
 /** The first failing filter's reason for a single node, or undefined when it passes. */
 function reasonFor(spec: Partial<SpecInput>, view: NodeView, committed: Array<[string, number]> = [], options: Partial<PlacementOptions> = {}) {
-  const { ctx } = preparePlan({ key: 'ns/d', spec: makeSpec(spec), nodes: [view], current: [], committedMiB: new Map(committed), options });
+  const ctx = preparePlan({ key: 'ns/d', spec: makeSpec(spec), nodes: [view], current: [], committedMiB: new Map(committed), options });
   return runFilters(filterPlugins, ctx, ctx.nodes[0]!).reason;
 }
 

@@ -69,7 +69,7 @@ export const artifactFetch: FilterPlugin = {
   dynamic: false,
   filter: (ctx, node) => {
     buildCandidates(ctx, node);
-    if (node.candidates.length > 0) return SUCCESS;
+    if (node.fetchablePairs > 0) return SUCCESS;
     return unschedulable(`link cannot fetch the model within ${ctx.options.fetchDeadlineSec}s`);
   },
 };
@@ -78,7 +78,7 @@ export const artifactFetch: FilterPlugin = {
 export const acceleratorMemory: FilterPlugin = {
   name: 'AcceleratorMemory',
   dynamic: true,
-  filter: (ctx, node) => (chooseTier(ctx, node) >= 0 ? SUCCESS : NO_MEMORY),
+  filter: (ctx, node) => (chooseTier(ctx, node) !== null ? SUCCESS : NO_MEMORY),
 };
 
 export const filterPlugins: readonly FilterPlugin[] = [

@@ -34,16 +34,16 @@ export interface NodeInfo {
   supportedPairs: number;
   /** Of those, pairs the link profile rule allows. */
   linkPairs: number;
-  /** Of those, pairs whose artifact arrives in time: the node's candidates. */
-  candidates: Candidate[];
-  /** Accelerator memory in MiB, per accelerator index. */
-  capacityMiB: number[];
-  /** MiB in use per accelerator: other deployments plus replicas of this plan. */
-  usedMiB: number[];
+  /** Of those, pairs whose artifact arrives in time. */
+  fetchablePairs: number;
+  /** Where this node's accelerators start in PlanContext.usedMiB. */
+  accBase: number;
   /** Replicas of this deployment placed on the node in this plan. */
   count: number;
-  /** Index into candidates of the tier the node would run now, -1 when nothing fits. */
-  tier: number;
+  /** The pair the node would run for one more replica, null when nothing fits. */
+  tier: Candidate | null;
+  /** False once the node's memory changed since `tier` was chosen. */
+  tierFresh: boolean;
 }
 
 export interface Weights {
@@ -73,6 +73,8 @@ export interface PlanContext {
   nodes: NodeInfo[];
   /** Replicas of this plan per topology domain. */
   domainCount: Int32Array;
+  /** MiB in use per accelerator of every node (other deployments plus this plan), at NodeInfo.accBase. */
+  usedMiB: Float64Array;
 }
 
 export const StatusCode = { Success: 'Success', Unschedulable: 'Unschedulable' } as const;

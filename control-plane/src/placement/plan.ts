@@ -5,13 +5,14 @@
 // 2. When scaling down, the lowest-scoring kept replicas go first.
 // 3. Each kept replica moves only when the best alternative beats its node by keepThreshold.
 // 4. New replicas go one by one to the best-scoring feasible node.
-import { chooseTier } from './candidates.ts';
+import { chooseTier, invalidateTier } from './candidates.ts';
 import { compareNodes, heapChooser, referenceChooser, scoreNow } from './choose.ts';
 import type { Chooser } from './choose.ts';
 import { SUCCESS } from './framework.ts';
 import type { Candidate, NodeInfo, PlanContext } from './framework.ts';
 import { filterPlugins, runFilters } from './filters.ts';
 import { unplacedMessage } from './message.ts';
+import { indexOfNode } from './memo.ts';
 import { preparePlan } from './prepare.ts';
 import { nodeScore, nodeScorePlugins, spreadTerm } from './score.ts';
 import { tierReason } from './tier.ts';
@@ -24,18 +25,19 @@ interface Slot {
 
 /** Places one replica on `node` at its best fitting tier; the caller checked the filters. */
 function commit(ctx: PlanContext, node: NodeInfo): Slot {
-  const t = chooseTier(ctx, node);
-  const tier = node.candidates[t]!;
-  node.usedMiB[tier.acc]! += tier.variant.memoryMiB;
+  const tier = chooseTier(ctx, node)!;
+  ctx.usedMiB[node.accBase + tier.acc]! += tier.variant.memoryMiB;
   node.count++;
   ctx.domainCount[node.domain]!++;
+  invalidateTier(node);
   return { node, tier };
 }
 
 function release(ctx: PlanContext, slot: Slot): void {
-  slot.node.usedMiB[slot.tier.acc]! -= slot.tier.variant.memoryMiB;
+  ctx.usedMiB[slot.node.accBase + slot.tier.acc]! -= slot.tier.variant.memoryMiB;
   slot.node.count--;
   ctx.domainCount[slot.node.domain]!--;
+  invalidateTier(slot.node);
 }
 
 function toPlacement(ctx: PlanContext, slot: Slot): Placement {
@@ -60,14 +62,14 @@ function byNodeThenSlot(a: Placement, b: Placement): number {
 }
 
 function plan(input: PlanInput, makeChooser: (ctx: PlanContext) => Chooser): PlanResult {
-  const { ctx, byName } = preparePlan(input);
+  const ctx = preparePlan(input);
   const replicas = input.spec.replicas;
   const keepThreshold = ctx.options.keepThreshold;
 
   const kept: Slot[] = [];
   const current = input.current.filter((p) => p.deployment === input.key).sort(byNodeThenSlot);
   for (const p of current) {
-    const i = byName.get(p.node);
+    const i = indexOfNode(input.nodes, p.node);
     if (i === undefined) continue;
     const node = ctx.nodes[i]!;
     if (runFilters(filterPlugins, ctx, node) !== SUCCESS) continue;

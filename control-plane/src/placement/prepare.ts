@@ -5,6 +5,7 @@ import type { ModelVariant, Precision } from '@edgeplane/api';
 import { allowedUnder, capFor, precisionRank } from './battery.ts';
 import { PlacementErrorCode, PlacementInputError } from './errors.ts';
 import type { NodeInfo, PlanContext } from './framework.ts';
+import { nameIndex } from './memo.ts';
 import { isLiteLink } from './link.ts';
 import { WEIGHTS } from './score.ts';
 import { defaultPlacementOptions } from './types.ts';
@@ -33,12 +34,7 @@ function previousCaps(input: PlanInput): Map<string, Precision> {
   return caps;
 }
 
-export interface Prepared {
-  ctx: PlanContext;
-  byName: Map<string, number>;
-}
-
-export function preparePlan(input: PlanInput): Prepared {
+export function preparePlan(input: PlanInput): PlanContext {
   const options = resolveOptions(input.options);
   const spec = input.spec;
   const minAccuracy = spec.slo.minAccuracy;
@@ -52,14 +48,12 @@ export function preparePlan(input: PlanInput): Prepared {
   const prevCaps = previousCaps(input);
   const spreadBy = spec.placement.spreadBy;
   const domainIds = new Map<string, number>();
-  const byName = new Map<string, number>();
+  // Refuses duplicate names before anything is placed.
+  nameIndex(input.nodes);
   const nodes: NodeInfo[] = new Array<NodeInfo>(input.nodes.length);
+  let accBase = 0;
   for (let i = 0; i < input.nodes.length; i++) {
     const view = input.nodes[i]!;
-    if (byName.has(view.name)) {
-      throw new PlacementInputError(PlacementErrorCode.DuplicateNode, `node ${view.name} appears twice in the plan input`);
-    }
-    byName.set(view.name, i);
     let domain = i;
     if (spreadBy !== undefined) {
       // Nodes without the label share one domain, keyed by a value no label can take.
@@ -77,12 +71,13 @@ export function preparePlan(input: PlanInput): Prepared {
       built: false,
       supportedPairs: 0,
       linkPairs: 0,
-      candidates: [],
-      capacityMiB: [],
-      usedMiB: [],
+      fetchablePairs: 0,
+      accBase,
       count: 0,
-      tier: -1,
+      tier: null,
+      tierFresh: false,
     };
+    accBase += view.accelerators.length;
   }
   const ctx: PlanContext = {
     key: input.key,
@@ -99,6 +94,7 @@ export function preparePlan(input: PlanInput): Prepared {
     committedMiB: input.committedMiB,
     nodes,
     domainCount: new Int32Array(spreadBy !== undefined ? domainIds.size : nodes.length),
+    usedMiB: new Float64Array(accBase),
   };
-  return { ctx, byName };
+  return ctx;
 }
