@@ -18,20 +18,20 @@ export function isConfigError(err: unknown): err is ConfigError {
   return err instanceof ConfigError;
 }
 
-/** A status write kept conflicting with concurrent writers after every retry. */
-export class StatusConflictError extends Error {
-  override readonly name = 'StatusConflictError';
-  readonly code = 'STATUS_CONFLICT';
+/** A Kubernetes write kept conflicting with concurrent writers after every retry. */
+export class WriteConflictError extends Error {
+  override readonly name = 'WriteConflictError';
+  readonly code = 'WRITE_CONFLICT';
   readonly resource: string;
 
   constructor(resource: string, attempts: number, options?: { cause?: unknown }) {
-    super(`status of ${resource} still conflicted after ${attempts} attempts`, options);
+    super(`write to ${resource} still conflicted after ${attempts} attempts`, options);
     this.resource = resource;
   }
 }
 
-export function isStatusConflictError(err: unknown): err is StatusConflictError {
-  return err instanceof StatusConflictError;
+export function isWriteConflictError(err: unknown): err is WriteConflictError {
+  return err instanceof WriteConflictError;
 }
 
 /** A KV compare-and-set lost to another writer after every retry. */

@@ -1,5 +1,6 @@
 // A node's desired state: the union of every deployment placed on it. Pure.
-import { PROTOCOL_VERSION, type Assignment, type EdgeModelDeploymentSpec, type WorkloadAssignment } from '@edgeplane/api';
+import { PROTOCOL_VERSION, WorkloadAssignment, type Assignment, type EdgeModelDeploymentSpec } from '@edgeplane/api';
+import { z } from 'zod';
 import type { Placement } from '../placement/types.ts';
 
 export interface PlacedDeployment {
@@ -50,7 +51,12 @@ export function assignmentDocument(node: string, workloads: WorkloadAssignment[]
   return { v: PROTOCOL_VERSION, node, workloads, issuedAtMs: nowMs };
 }
 
-/** What decides whether a write is needed: the workloads, not the issue time. */
+const Workloads = z.array(WorkloadAssignment);
+
+/**
+ * What decides whether a write is needed: the workloads, not the issue time. Parsed first,
+ * so a document read back from KV and one built here compare equal field for field.
+ */
 export function workloadsFingerprint(workloads: readonly WorkloadAssignment[]): string {
-  return JSON.stringify(workloads);
+  return JSON.stringify(Workloads.parse(workloads));
 }

@@ -1,0 +1,36 @@
+// Every error the HTTP API returns, in one catalogue: a code, an HTTP status, a message.
+// Clients and tests branch on the code.
+
+export const API_ERRORS = {
+  ROUTE_NOT_FOUND: { status: 404, message: 'no such route' },
+  NODE_NOT_FOUND: { status: 404, message: 'no such EdgeNode' },
+  DEPLOYMENT_NOT_FOUND: { status: 404, message: 'no such EdgeModelDeployment' },
+  BAD_REQUEST: { status: 400, message: 'the request is not valid' },
+  NOT_READY: { status: 503, message: 'the control plane is not ready' },
+  INTERNAL: { status: 500, message: 'internal error' },
+} as const;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly code: ApiErrorCode;
+  readonly statusCode: number;
+
+  constructor(code: ApiErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? API_ERRORS[code].message, options);
+    this.code = code;
+    this.statusCode = API_ERRORS[code].status;
+  }
+}
+
+export function isApiError(err: unknown): err is ApiError {
+  return err instanceof ApiError;
+}
+
+/** JSON Schema of the error body, for route response schemas. */
+export const errorBodySchema = {
+  type: 'object',
+  properties: { code: { type: 'string' }, message: { type: 'string' } },
+  required: ['code', 'message'],
+} as const;

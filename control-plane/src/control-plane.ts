@@ -1,0 +1,217 @@
+// Wires the control plane together. Every replica ingests heartbeats and answers probes;
+// the one holding the Lease also answers hellos, reconciles, and writes to Kubernetes and KV.
+import { stores, type EdgeModelDeployment, type EdgeNode } from '@edgeplane/api';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { build } from './api/app.ts';
+import { LiveReadModel } from './api/read-model.ts';
+import type { Config } from './config.ts';
+import { AssignmentPublisher } from './fleet/assignment-publisher.ts';
+import { HeartbeatIngestor } from './fleet/heartbeats.ts';
+import { HelloResponder } from './fleet/hello.ts';
+import { MalformedReporter } from './fleet/malformed.ts';
+import { ProbeResponder } from './fleet/probe.ts';
+import { TelemetryStore } from './fleet/telemetry-store.ts';
+import { kubeClients, loadKubeConfig } from './kube/client.ts';
+import { EventRecorder } from './kube/events.ts';
+import { ResourceInformer } from './kube/informers.ts';
+import { LeaderElector } from './kube/leader.ts';
+import { deploymentsKind, nodesKind } from './kube/resources.ts';
+import { StatusWriter } from './kube/status-writer.ts';
+import { createLogger } from './log.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { Controller } from './reconcile/controller.ts';
+import { NodeMonitor } from './reconcile/node-monitor.ts';
+import { PlacementIndex } from './reconcile/placement-index.ts';
+import { PlacementStore } from './reconcile/placement-store.ts';
+import { DeploymentReconciler } from './reconcile/reconciler.ts';
+import type { PlacementOptions } from './placement/types.ts';
+
+export interface StartOptions {
+  logger?: Logger;
+  placementOptions?: Partial<PlacementOptions>;
+}
+
+export interface ControlPlane {
+  /** `http://host:port` of the HTTP API. */
+  address: string;
+  port: number;
+  identity: string;
+  metrics: Metrics;
+  isLeader(): boolean;
+  /** Stops everything; `release: false` keeps the Lease held, as a crash would. */
+  stop(options?: { release?: boolean }): Promise<void>;
+}
+
+/** Opens (creating when absent) the assignments bucket; history 1: agents want the latest. */
+async function assignmentsBucket(nc: NatsConnection): Promise<KV> {
+  const kvm = new Kvm(nc);
+  const jsm = await jetstreamManager(nc);
+  try {
+    await jsm.streams.info(`KV_${stores.assignments}`);
+    return await kvm.open(stores.assignments);
+  } catch {
+    return await kvm.create(stores.assignments, { history: 1 });
+  }
+}
+
+export async function startControlPlane(config: Config, options: StartOptions = {}): Promise<ControlPlane> {
+  const log = options.logger ?? createLogger(config.logLevel, config.identity);
+  const metrics = createMetrics({ defaultMetrics: true });
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'error during shutdown');
+      }
+    }
+  };
+
+  try {
+    const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, connectionName: `ep-control-plane-${config.identity}` });
+    redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis error'));
+    await redis.connect();
+    cleanups.push(() => redis.quit());
+
+    const nc = await connect({ servers: config.natsUrl, name: `ep-control-plane-${config.identity}`, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+    let natsConnected = true;
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') natsConnected = false;
+        if (s.type === 'reconnect') natsConnected = true;
+      }
+    })();
+    cleanups.push(() => nc.drain());
+    const kv = await assignmentsBucket(nc);
+
+    const kube = kubeClients(loadKubeConfig(config.kube));
+    let elector: LeaderElector | undefined;
+    const mayWrite = () => elector?.isLeader() ?? false;
+    const onKubeWrite = (resource: string) => metrics.kubeWrites.inc({ resource });
+
+    const deployments = new ResourceInformer<EdgeModelDeployment>({ ...kube, kind: deploymentsKind, namespaces: config.namespaces, log });
+    const nodes = new ResourceInformer<EdgeNode>({ ...kube, kind: nodesKind, log });
+    const telemetry = new TelemetryStore(redis);
+    const placementStore = new PlacementStore(redis);
+    const index = new PlacementIndex();
+    const malformed = new MalformedReporter(metrics, log);
+    const statusWriter = new StatusWriter({ custom: kube.custom, log, mayWrite, onWrite: onKubeWrite });
+    const events = new EventRecorder({ events: kube.events, identity: config.identity, log, mayWrite, onWrite: onKubeWrite });
+    const publisher = new AssignmentPublisher({ kv, metrics, log, mayWrite });
+
+    let controller: Controller | undefined;
+    const enqueue = (key: string) => controller?.enqueue(key);
+    const monitor = new NodeMonitor({ nodes, deployments, telemetry, statusWriter, index, metrics, log, heartbeatIntervalMs: config.heartbeatIntervalMs, enqueue });
+    // Whichever replica leads acts on it, this one included.
+    const nodeChanged = (node: string) => nc.publish(internalSubjects.nodeChanged, node);
+    const hello = new HelloResponder({
+      nc,
+      custom: kube.custom,
+      statusWriter,
+      store: telemetry,
+      metrics,
+      malformed,
+      log,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      mayWrite,
+      onKubeWrite,
+      onHello: (node) => controller?.nodeChanged(node),
+    });
+    const reconciler = new DeploymentReconciler({
+      deployments,
+      nodes,
+      telemetry,
+      placementStore,
+      index,
+      publisher,
+      statusWriter,
+      events,
+      metrics,
+      log,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      mayWrite,
+      ...(options.placementOptions ? { placementOptions: options.placementOptions } : {}),
+    });
+    controller = new Controller({ deployments, nodes, reconciler, monitor, hello, index, placementStore, publisher, metrics, log, workers: config.workers, resyncMs: config.resyncMs });
+    const ctl = controller;
+
+    // Heartbeats that landed on another replica reach the leader through this subject.
+    const changedSub = nc.subscribe(internalSubjects.nodeChanged, {
+      callback: (err, msg) => {
+        if (!err && ctl.leading) ctl.nodeChanged(msg.string());
+      },
+    });
+    cleanups.push(() => changedSub.unsubscribe());
+
+    await Promise.all([deployments.start(), nodes.start()]);
+    cleanups.push(() => deployments.stop(), () => nodes.stop());
+
+    const ingestor = new HeartbeatIngestor({ nc, store: telemetry, metrics, malformed, log, onChange: (node) => nodeChanged(node) });
+    ingestor.start();
+    cleanups.push(() => ingestor.stop());
+    const probe = new ProbeResponder(nc, malformed);
+    probe.start();
+    cleanups.push(() => probe.stop());
+
+    elector = new LeaderElector({
+      coordination: kube.coordination,
+      name: config.leaseName,
+      namespace: config.leaseNamespace,
+      identity: config.identity,
+      leaseDurationMs: config.leaseDurationMs,
+      renewDeadlineMs: config.renewDeadlineMs,
+      retryPeriodMs: config.retryPeriodMs,
+      log,
+      onStartedLeading: () => ctl.startLeading(),
+      onStoppedLeading: () => ctl.stopLeading(),
+    });
+
+    const app = build({
+      readiness: () => {
+        const checks = { informers: deployments.synced && nodes.synced, nats: natsConnected && !nc.isClosed(), redis: redis.status === 'ready' };
+        return { ready: Object.values(checks).every(Boolean), checks };
+      },
+      registry: metrics.registry,
+      read: new LiveReadModel({ nodes, deployments, telemetry, placements: placementStore, heartbeatIntervalMs: config.heartbeatIntervalMs }),
+    });
+    await app.listen({ host: config.apiAddr.host, port: config.apiAddr.port });
+    cleanups.push(() => app.close());
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.apiAddr.port;
+    const host = config.apiAddr.host.includes(':') ? `[${config.apiAddr.host}]` : config.apiAddr.host;
+
+    const el = elector;
+    el.start();
+    log.info({ api: `http://${host}:${port}`, nats: config.natsUrl, lease: `${config.leaseNamespace}/${config.leaseName}` }, 'control plane started');
+
+    let stopping: Promise<void> | undefined;
+    return {
+      address: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+      port,
+      identity: config.identity,
+      metrics,
+      isLeader: () => el.isLeader(),
+      stop(stopOptions = {}) {
+        stopping ??= (async () => {
+          await el.stop(stopOptions);
+          await cleanup();
+          log.info('control plane stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+/** Subjects between control-plane replicas only; agents have no permission on them. */
+export const internalSubjects = {
+  nodeChanged: 'ep.cp.v1.node-changed',
+} as const;

@@ -1,0 +1,72 @@
+// Node telemetry in Redis: one hash per node plus a sorted set of last-seen times.
+import type { Redis } from 'ioredis';
+import { redisKeys } from './keys.ts';
+import { parseTelemetry, TELEMETRY_FIELDS, TelemetryField, type NodeTelemetry } from './telemetry.ts';
+
+export interface TelemetryWrite {
+  node: string;
+  fields: Record<string, string>;
+  lastSeenMs: number;
+}
+
+export class TelemetryStore {
+  readonly #redis: Redis;
+
+  constructor(redis: Redis) {
+    this.#redis = redis;
+  }
+
+  /** Writes many nodes' updates in one pipeline: one round trip for the whole batch. */
+  async write(batch: readonly TelemetryWrite[]): Promise<void> {
+    if (batch.length === 0) return;
+    const pipe = this.#redis.pipeline();
+    const zargs: (string | number)[] = [];
+    for (const w of batch) {
+      pipe.hset(redisKeys.node(w.node), w.fields);
+      zargs.push(w.lastSeenMs, w.node);
+    }
+    pipe.zadd(redisKeys.lastSeen, ...zargs);
+    const results = await pipe.exec();
+    const failed = results?.find(([err]) => err);
+    if (failed?.[0]) throw failed[0];
+  }
+
+  async read(node: string): Promise<NodeTelemetry | null> {
+    return parseTelemetry(await this.#redis.hgetall(redisKeys.node(node)));
+  }
+
+  /** Telemetry of many nodes in one pipeline; absent nodes are left out. */
+  async readMany(nodes: readonly string[]): Promise<Map<string, NodeTelemetry>> {
+    const out = new Map<string, NodeTelemetry>();
+    if (nodes.length === 0) return out;
+    const pipe = this.#redis.pipeline();
+    for (const n of nodes) pipe.hmget(redisKeys.node(n), ...TELEMETRY_FIELDS);
+    const results = (await pipe.exec()) ?? [];
+    nodes.forEach((n, i) => {
+      const [err, values] = results[i] ?? [null, null];
+      if (err || !Array.isArray(values)) return;
+      const hash = Object.fromEntries(TELEMETRY_FIELDS.map((f, j) => [f, (values[j] as string | null) ?? undefined]));
+      const t = parseTelemetry(hash);
+      if (t) out.set(n, t);
+    });
+    return out;
+  }
+
+  /** Nodes whose last heartbeat is at or before cutoffMs. */
+  staleSince(cutoffMs: number): Promise<string[]> {
+    return this.#redis.zrangebyscore(redisKeys.lastSeen, '-inf', cutoffMs);
+  }
+
+  /** Last heartbeat per node, ms; null for a node never seen. */
+  async lastSeen(nodes: readonly string[]): Promise<(number | null)[]> {
+    if (nodes.length === 0) return [];
+    const scores = await this.#redis.zmscore(redisKeys.lastSeen, ...nodes);
+    return scores.map((s) => (s === null ? null : Number(s)));
+  }
+
+  async forget(node: string): Promise<void> {
+    await this.#redis.multi().del(redisKeys.node(node)).zrem(redisKeys.lastSeen, node).exec();
+  }
+}
+
+export { TelemetryField };

@@ -1,0 +1,34 @@
+// Kubernetes clients from the configured credentials.
+// The calls the control plane makes, which the chart's RBAC must grant:
+//   edgeplane.io edgemodeldeployments        get, list, watch
+//   edgeplane.io edgemodeldeployments/status get, update
+//   edgeplane.io edgenodes                   get, list, watch, create, update
+//   edgeplane.io edgenodes/status            get, update
+//   coordination.k8s.io leases               get, create, update   (the one leader Lease)
+//   events.k8s.io events                     create                (on EdgeModelDeployments)
+import { CoordinationV1Api, CustomObjectsApi, EventsV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { KubeSource } from '../config.ts';
+
+export interface KubeClients {
+  kc: KubeConfig;
+  custom: CustomObjectsApi;
+  coordination: CoordinationV1Api;
+  events: EventsV1Api;
+}
+
+export function loadKubeConfig(source: KubeSource): KubeConfig {
+  const kc = new KubeConfig();
+  if (source.source === 'file') kc.loadFromFile(source.path);
+  else if (source.source === 'in-cluster') kc.loadFromCluster();
+  else kc.loadFromDefault();
+  return kc;
+}
+
+export function kubeClients(kc: KubeConfig): KubeClients {
+  return {
+    kc,
+    custom: kc.makeApiClient(CustomObjectsApi),
+    coordination: kc.makeApiClient(CoordinationV1Api),
+    events: kc.makeApiClient(EventsV1Api),
+  };
+}

@@ -1,0 +1,97 @@
+// Creates an EdgeNode when an agent first says hello, and merges the labels it proposes
+// under the operator's: a label the operator set or changed is never overwritten.
+import { API_VERSION, EN_KIND } from '@edgeplane/api';
+import type { CustomObjectsApi, KubernetesObject } from '@kubernetes/client-node';
+import { NotLeaderError, WriteConflictError } from '../errors.ts';
+import { isConflict, isNotFound } from './errors.ts';
+import { crd, nodesKind } from './resources.ts';
+
+/** Annotation recording the labels the agent proposed last time, to tell them from the operator's. */
+export const AGENT_LABELS_ANNOTATION = 'edgeplane.io/agent-labels';
+
+type NodeObject = KubernetesObject & { spec?: unknown; status?: unknown };
+
+/**
+ * Labels after a hello: an agent label is applied when the key is new, or when its current
+ * value is still the one the agent proposed before (so the operator did not change it).
+ */
+export function mergeAgentLabels(
+  current: Readonly<Record<string, string>>,
+  previousAgent: Readonly<Record<string, string>>,
+  proposed: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const out = { ...current };
+  for (const [k, v] of Object.entries(proposed)) {
+    if (!(k in current) || current[k] === previousAgent[k]) out[k] = v;
+  }
+  return out;
+}
+
+function agentLabelsOf(obj: NodeObject): Record<string, string> {
+  try {
+    const raw = obj.metadata?.annotations?.[AGENT_LABELS_ANNOTATION];
+    return raw ? (JSON.parse(raw) as Record<string, string>) : {};
+  } catch {
+    return {};
+  }
+}
+
+export interface EnsureNodeOptions {
+  custom: CustomObjectsApi;
+  mayWrite?: () => boolean;
+  onWrite?: (kind: string) => void;
+}
+
+/** Creates or updates the EdgeNode's metadata; returns the stored object. */
+export async function ensureEdgeNode(o: EnsureNodeOptions, name: string, proposed: Readonly<Record<string, string>>): Promise<NodeObject> {
+  const guard = () => {
+    if (o.mayWrite && !o.mayWrite()) throw new NotLeaderError(`write EdgeNode ${name}`);
+  };
+  for (let attempt = 0; attempt < 5; attempt++) {
+    let current: NodeObject | null = null;
+    try {
+      current = (await o.custom.getClusterCustomObject({ ...crd, plural: nodesKind.plural, name })) as NodeObject;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    if (!current) {
+      guard();
+      try {
+        const created = (await o.custom.createClusterCustomObject({
+          ...crd,
+          plural: nodesKind.plural,
+          body: {
+            apiVersion: API_VERSION,
+            kind: EN_KIND,
+            metadata: { name, labels: { ...proposed }, annotations: { [AGENT_LABELS_ANNOTATION]: JSON.stringify(proposed) } },
+            spec: { unschedulable: false },
+          },
+        })) as NodeObject;
+        o.onWrite?.('edgenodes');
+        return created;
+      } catch (err) {
+        if (isConflict(err)) continue; // created meanwhile: read it and merge
+        throw err;
+      }
+    }
+    const labels = mergeAgentLabels(current.metadata?.labels ?? {}, agentLabelsOf(current), proposed);
+    const annotation = JSON.stringify(proposed);
+    const unchanged =
+      JSON.stringify(labels) === JSON.stringify(current.metadata?.labels ?? {}) && current.metadata?.annotations?.[AGENT_LABELS_ANNOTATION] === annotation;
+    if (unchanged) return current;
+    guard();
+    try {
+      const updated = (await o.custom.replaceClusterCustomObject({
+        ...crd,
+        plural: nodesKind.plural,
+        name,
+        body: { ...current, metadata: { ...current.metadata, labels, annotations: { ...current.metadata?.annotations, [AGENT_LABELS_ANNOTATION]: annotation } } },
+      })) as NodeObject;
+      o.onWrite?.('edgenodes');
+      return updated;
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+  }
+  throw new WriteConflictError(`edgenodes/${name}`, 5);
+}

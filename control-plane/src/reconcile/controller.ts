@@ -1,0 +1,119 @@
+// What the leader runs, started and stopped with the Lease: the work queue and its
+// reconciler, the hello responder, the node monitor and the periodic resync. Placements
+// are reloaded from Redis at the start of every term.
+import type { EdgeModelDeployment, EdgeNode } from '@edgeplane/api';
+import type { Logger } from 'pino';
+import type { AssignmentPublisher } from '../fleet/assignment-publisher.ts';
+import type { HelloResponder } from '../fleet/hello.ts';
+import type { ResourceInformer } from '../kube/informers.ts';
+import type { Metrics } from '../metrics.ts';
+import type { DeploymentReconciler } from './reconciler.ts';
+import type { NodeMonitor } from './node-monitor.ts';
+import type { PlacementIndex } from './placement-index.ts';
+import type { PlacementStore } from './placement-store.ts';
+import { WorkQueue } from './queue.ts';
+
+export interface ControllerOptions {
+  deployments: ResourceInformer<EdgeModelDeployment>;
+  nodes: ResourceInformer<EdgeNode>;
+  reconciler: DeploymentReconciler;
+  monitor: NodeMonitor;
+  hello: HelloResponder;
+  index: PlacementIndex;
+  placementStore: PlacementStore;
+  publisher: AssignmentPublisher;
+  metrics: Metrics;
+  log: Logger;
+  workers: number;
+  resyncMs: number;
+}
+
+/** The fields of an EdgeNode that placement reads outside its live telemetry. */
+function nodeSignature(n: EdgeNode): string {
+  return JSON.stringify([n.metadata.labels ?? {}, n.spec.unschedulable, n.status?.accelerators ?? []]);
+}
+
+export class Controller {
+  readonly #o: ControllerOptions;
+  #queue: WorkQueue | undefined;
+  #resync: NodeJS.Timeout | undefined;
+  readonly #generations = new Map<string, number | undefined>();
+  readonly #nodeSignatures = new Map<string, string>();
+
+  constructor(options: ControllerOptions) {
+    this.#o = options;
+    options.deployments.on((type, key, obj) => {
+      // Our own status writes come back as updates; only a new generation needs a re-plan.
+      const gen = obj.metadata.generation;
+      if (type === 'update' && this.#generations.get(key) === gen && !obj.metadata.deletionTimestamp) return;
+      if (type === 'delete') this.#generations.delete(key);
+      else this.#generations.set(key, gen);
+      this.enqueue(key);
+    });
+    options.nodes.on((type, key, obj) => {
+      const sig = type === 'delete' ? '' : nodeSignature(obj);
+      if (this.#nodeSignatures.get(key) === sig) return;
+      if (type === 'delete') this.#nodeSignatures.delete(key);
+      else this.#nodeSignatures.set(key, sig);
+      this.enqueueAll();
+    });
+  }
+
+  get leading(): boolean {
+    return this.#queue !== undefined;
+  }
+
+  enqueue(key: string): void {
+    this.#queue?.add(key);
+  }
+
+  enqueueAll(): void {
+    if (!this.#queue) return;
+    for (const key of new Set([...this.#o.deployments.keys(), ...this.#o.index.keys()])) this.#queue.add(key);
+  }
+
+  /** A node's telemetry or hello changed: the monitor decides what to re-plan. */
+  nodeChanged(node: string): void {
+    if (this.#queue) this.#o.monitor.nodeChanged(node);
+  }
+
+  async startLeading(): Promise<void> {
+    const o = this.#o;
+    o.metrics.leader.set(1);
+    o.publisher.reset();
+    o.index.clear();
+    for (const [key, placements] of await o.placementStore.loadAll()) o.index.set(key, placements);
+    const queue = new WorkQueue({
+      workers: o.workers,
+      onDepth: (d) => o.metrics.queueDepth.set(d),
+      onResult: (key, outcome, ms, err) => {
+        o.metrics.reconcileTotal.inc({ outcome });
+        o.metrics.reconcileDuration.observe({ outcome }, ms / 1000);
+        if (err) o.log.warn({ deployment: key, err: err instanceof Error ? err.message : String(err), failures: queue.failures(key) }, 'reconcile failed; will retry');
+      },
+    });
+    this.#queue = queue;
+    queue.start(o.reconciler.reconcile);
+    o.monitor.start();
+    o.hello.start();
+    this.enqueueAll();
+    this.#resync = setInterval(() => this.enqueueAll(), o.resyncMs);
+    this.#resync.unref();
+    o.log.info({ deployments: o.deployments.keys().length, placementsLoaded: o.index.keys().length }, 'leading: reconciling');
+  }
+
+  async stopLeading(): Promise<void> {
+    const o = this.#o;
+    clearInterval(this.#resync);
+    const queue = this.#queue;
+    this.#queue = undefined;
+    await o.hello.stop();
+    await o.monitor.stop();
+    await queue?.shutdown();
+    o.index.clear();
+    o.publisher.reset();
+    o.metrics.leader.set(0);
+    o.metrics.queueDepth.set(0);
+    o.log.info('stopped leading');
+  }
+}

@@ -1,0 +1,181 @@
+// Reconciles one EdgeModelDeployment by key: reads it from the informer cache, plans its
+// placements against the fleet as it is now, persists them, publishes the assignment of
+// every node they touch, and writes status and Events. Level-based: it never looks at the
+// event that queued it, so a missed event costs nothing.
+import type { EdgeModelDeployment, EdgeNode } from '@edgeplane/api';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { NotLeaderError } from '../errors.ts';
+import type { AssignmentPublisher } from '../fleet/assignment-publisher.ts';
+import { nodeWorkloads, type PlacedDeployment } from '../fleet/assignment.ts';
+import type { TelemetryStore } from '../fleet/telemetry-store.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import type { ResourceInformer } from '../kube/informers.ts';
+import { deploymentsKind, splitKey } from '../kube/resources.ts';
+import type { StatusWriter } from '../kube/status-writer.ts';
+import type { Metrics } from '../metrics.ts';
+import { planDeployment } from '../placement/index.ts';
+import type { Placement, PlacementOptions } from '../placement/types.ts';
+import { nodeView } from './node-views.ts';
+import type { PlacementIndex } from './placement-index.ts';
+import type { PlacementStore } from './placement-store.ts';
+import type { ReconcileResult } from './queue.ts';
+import { deploymentStatus, placementStatus, sameStatus } from './status.ts';
+
+export interface ReconcilerOptions {
+  deployments: ResourceInformer<EdgeModelDeployment>;
+  nodes: ResourceInformer<EdgeNode>;
+  telemetry: TelemetryStore;
+  placementStore: PlacementStore;
+  index: PlacementIndex;
+  publisher: AssignmentPublisher;
+  statusWriter: StatusWriter;
+  events: EventRecorder;
+  metrics: Metrics;
+  log: Logger;
+  heartbeatIntervalMs: number;
+  mayWrite: () => boolean;
+  placementOptions?: Partial<PlacementOptions>;
+}
+
+const placementId = (p: Placement) => `${p.node}|${p.accelerator}|${p.variant}|${p.precision}|${p.profile}|${p.cap}`;
+
+export function samePlacements(a: readonly Placement[], b: readonly Placement[]): boolean {
+  if (a.length !== b.length) return false;
+  const x = a.map(placementId).sort();
+  const y = b.map(placementId).sort();
+  return x.every((v, i) => v === y[i]);
+}
+
+/** "moved 1, re-tiered 2, added 0, removed 0", comparing placements node by node. */
+export function describeChange(before: readonly Placement[], after: readonly Placement[]): string {
+  const prev = new Map(before.map((p) => [p.node, p]));
+  const next = new Map(after.map((p) => [p.node, p]));
+  let retiered = 0;
+  let added = 0;
+  let removed = 0;
+  for (const [node, p] of next) {
+    const old = prev.get(node);
+    if (!old) added++;
+    else if (old.variant !== p.variant || old.accelerator !== p.accelerator) retiered++;
+  }
+  for (const node of prev.keys()) if (!next.has(node)) removed++;
+  const sample = after
+    .slice(0, 5)
+    .map((p) => `${p.node}/${p.accelerator} ${p.variant} (${p.tierReason})`)
+    .join('; ');
+  return `placed ${after.length} replicas (${added} new, ${removed} removed, ${retiered} re-tiered)${sample ? `: ${sample}` : ''}${after.length > 5 ? '; ...' : ''}`;
+}
+
+export class DeploymentReconciler {
+  readonly #o: ReconcilerOptions;
+  /** Last failure message per deployment, so an unchanged failure is not re-announced. */
+  readonly #lastFailure = new Map<string, string>();
+
+  constructor(options: ReconcilerOptions) {
+    this.#o = options;
+  }
+
+  reconcile = async (key: string): Promise<ReconcileResult> => {
+    const o = this.#o;
+    if (!o.mayWrite()) throw new NotLeaderError(`reconcile ${key}`);
+    const emd = o.deployments.get(key);
+    if (!emd || emd.metadata.deletionTimestamp) {
+      await this.#remove(key);
+      return {};
+    }
+    const spec = emd.spec;
+    const nodes = o.nodes.list();
+    const telemetry = await o.telemetry.readMany(nodes.map((n) => n.metadata.name ?? ''));
+    const now = Date.now();
+    const views = nodes.map((n) => nodeView(n, telemetry.get(n.metadata.name ?? ''), now, o.heartbeatIntervalMs, this.#variantDigest));
+    const current = o.index.get(key);
+    const plan = planDeployment({
+      key,
+      spec,
+      nodes: views,
+      current,
+      committedMiB: o.index.committedMiB(key, this.#memoryOf),
+      ...(o.placementOptions ? { options: o.placementOptions } : {}),
+    });
+
+    const changed = !samePlacements(current, plan.placements);
+    if (changed) {
+      if (!o.mayWrite()) throw new NotLeaderError(`store placements of ${key}`);
+      await o.placementStore.save(key, plan.placements);
+    }
+    const touched = o.index.set(key, plan.placements);
+    // Also the nodes that keep their placement: the spec (variant uri, SLO) may have changed.
+    await this.#publish(touched);
+    this.#updatePlacementGauge();
+
+    const statuses = plan.placements.map((p) => placementStatus(p, telemetry.get(p.node)?.workloads));
+    const status = deploymentStatus({
+      generation: emd.metadata.generation,
+      replicas: spec.replicas,
+      placements: statuses,
+      unplaced: plan.unplaced,
+      planMessage: plan.message,
+      prev: emd.status,
+      now: new Date(now),
+    });
+    if (!sameStatus(emd.status, status)) {
+      const { namespace, name } = splitKey(key);
+      await o.statusWriter.write({ kind: deploymentsKind, namespace, name }, () => status, emd as unknown as KubernetesObject);
+    }
+
+    if (changed) {
+      o.log.info({ deployment: key, replicas: plan.placements.length, unplaced: plan.unplaced, tiers: status.tiers }, 'placements changed');
+      await o.events.record(emd, 'Normal', 'Placed', 'Place', describeChange(current, plan.placements));
+    }
+    if (plan.unplaced > 0) {
+      const message = `${plan.unplaced} of ${spec.replicas} replicas unplaced: ${plan.message ?? 'no node fits'}`;
+      if (this.#lastFailure.get(key) !== message) {
+        this.#lastFailure.set(key, message);
+        o.log.warn({ deployment: key, unplaced: plan.unplaced, reason: plan.message }, 'replicas could not be placed');
+        await o.events.record(emd, 'Warning', 'FailedPlacement', 'Place', message);
+      }
+    } else {
+      this.#lastFailure.delete(key);
+    }
+    return {};
+  };
+
+  /** Publishes the union assignment of each node. */
+  async #publish(nodes: Iterable<string>): Promise<void> {
+    const o = this.#o;
+    for (const node of [...nodes].sort()) {
+      const placed: PlacedDeployment[] = [];
+      for (const key of o.index.keysOnNode(node)) {
+        const d = o.deployments.get(key);
+        if (d) placed.push({ key, spec: d.spec, placements: o.index.get(key) });
+      }
+      await o.publisher.publish(node, nodeWorkloads(node, placed));
+    }
+  }
+
+  async #remove(key: string): Promise<void> {
+    const o = this.#o;
+    this.#lastFailure.delete(key);
+    if (!o.index.has(key)) return;
+    if (!o.mayWrite()) throw new NotLeaderError(`remove placements of ${key}`);
+    await o.placementStore.delete(key);
+    const touched = o.index.delete(key);
+    await this.#publish(touched);
+    this.#updatePlacementGauge();
+    o.log.info({ deployment: key }, 'deployment gone; placements removed');
+  }
+
+  #updatePlacementGauge(): void {
+    const counts = this.#o.index.countByPrecision();
+    for (const precision of ['fp32', 'fp16', 'int8']) this.#o.metrics.placements.set({ precision }, counts.get(precision) ?? 0);
+  }
+
+  #memoryOf = (p: Placement): number => {
+    const d = this.#o.deployments.get(p.deployment);
+    return d?.spec.model.variants.find((v) => v.name === p.variant)?.memoryMiB ?? 0;
+  };
+
+  #variantDigest = (deploymentKey: string, variant: string): string | undefined =>
+    this.#o.deployments.get(deploymentKey)?.spec.model.variants.find((v) => v.name === variant)?.sha256;
+}
