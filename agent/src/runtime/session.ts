@@ -25,7 +25,10 @@ export interface LoadedSession {
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   loadMs: number;
+  /** The first run, which includes one-time allocation. */
   warmupMs: number;
+  /** A second run of one row, a prior for the balancer before it has measurements. */
+  steadyMs: number;
 }
 
 function specsOf(meta: readonly ort.InferenceSession.ValueMetadata[], what: string): TensorSpec[] {
@@ -127,8 +130,11 @@ export async function loadSession(model: Uint8Array, accelerator: Accelerator, o
     const w = performance.now();
     await runSession(session, outputs, zeroInputs(inputs));
     const warmupMs = performance.now() - w;
+    const s2 = performance.now();
+    await runSession(session, outputs, zeroInputs(inputs));
+    const steadyMs = performance.now() - s2;
     log.info({ session: label, accelerator: accelerator.id, providers, loadMs: Math.round(loadMs), warmupMs: Math.round(warmupMs) }, 'session loaded');
-    return { session, providers, ...(fallbackReason && accelerator.type !== 'CPU' ? { fallbackReason } : {}), inputs, outputs, loadMs, warmupMs };
+    return { session, providers, ...(fallbackReason && accelerator.type !== 'CPU' ? { fallbackReason } : {}), inputs, outputs, loadMs, warmupMs, steadyMs };
   } catch (cause) {
     await session.release().catch(() => undefined);
     throw new ModelLoadError(`${label} (warm-up)`, { cause });

@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   ARTIFACT_URI_UNSUPPORTED: 400,
   ARTIFACT_CACHE_FULL: 507,
   MODEL_LOAD_FAILED: 500,
+  ACCELERATOR_NOT_FOUND: 500,
   MODEL_NOT_FOUND: 404,
   MODEL_NOT_READY: 503,
   OVERLOADED: 503,
@@ -87,6 +88,16 @@ export class ModelLoadError extends WorkloadError {
   }
 }
 export const isModelLoadError = (err: unknown): err is ModelLoadError => err instanceof ModelLoadError;
+
+/** The assignment names an accelerator that discovery did not find on this node. */
+export class AcceleratorNotFoundError extends WorkloadError {
+  override readonly name = 'AcceleratorNotFoundError';
+  readonly code = 'ACCELERATOR_NOT_FOUND';
+  constructor(accelerator: string, known: readonly string[]) {
+    super(`accelerator ${accelerator} is not on this node (it has ${known.join(', ') || 'none'})`);
+  }
+}
+export const isAcceleratorNotFoundError = (err: unknown): err is AcceleratorNotFoundError => err instanceof AcceleratorNotFoundError;
 
 export class ModelNotFoundError extends WorkloadError {
   override readonly name = 'ModelNotFoundError';
