@@ -1,0 +1,86 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CPU, assignment, workload, writeVariant } from '../workloads/fixtures/assignments.ts';
+import { createWorkloadManager, type WorkloadManagerImpl } from '../workloads/manager.ts';
+import { build } from './http.ts';
+
+let dir: string;
+let manager: WorkloadManagerImpl;
+let app: FastifyInstance;
+let expected: (row: number[]) => number[];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ep-http-'));
+  const { variant, model } = writeVariant(dir, 'fp32');
+  expected = model.expected;
+  manager = await createWorkloadManager({ accelerators: [CPU], cacheDir: join(dir, 'cache'), cacheMaxBytes: 1e7 });
+  app = build({ registry: manager, bodyLimitBytes: 4096 });
+  // Ready is false while the model loads.
+  await manager.apply(assignment([workload(variant)]));
+  const loading = await app.inject({ method: 'GET', url: '/v2/health/ready' });
+  expect(loading.statusCode).toBe(503);
+  await manager.settled();
+});
+afterAll(async () => {
+  await app.close();
+  await manager.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const infer = (body: unknown, name = 'tiny') => app.inject({ method: 'POST', url: `/v2/models/${name}/infer`, payload: body as object });
+
+describe('KServe v2 REST', () => {
+  it('answers liveness and readiness', async () => {
+    expect((await app.inject({ method: 'GET', url: '/v2/health/live' })).json()).toEqual({ live: true });
+    const ready = await app.inject({ method: 'GET', url: '/v2/health/ready' });
+    expect([ready.statusCode, ready.json()]).toEqual([200, { ready: true }]);
+    const model = await app.inject({ method: 'GET', url: '/v2/models/tiny/ready' });
+    expect([model.statusCode, model.json()]).toEqual([200, { name: 'tiny', ready: true }]);
+  });
+
+  it('describes the model with free dimensions as -1', async () => {
+    const r = await app.inject({ method: 'GET', url: '/v2/models/tiny' });
+    expect(r.json()).toEqual({
+      name: 'tiny',
+      versions: ['fp32'],
+      platform: 'onnxruntime_onnx',
+      inputs: [{ name: 'X', datatype: 'FP32', shape: [-1, 4] }],
+      outputs: [{ name: 'Y', datatype: 'FP32', shape: [-1, 3] }],
+    });
+  });
+
+  it('infers, by deployment name or namespace/deployment', async () => {
+    const body = { id: 'r1', inputs: [{ name: 'X', shape: [2, 4], datatype: 'FP32', data: [[1, 2, 0.5, -1], [0, 0, 0, 1]] }] };
+    for (const name of ['tiny', 'vision.tiny']) {
+      const r = await infer(body, name);
+      expect(r.statusCode).toBe(200);
+      expect(r.json()).toEqual({
+        model_name: 'tiny',
+        model_version: 'fp32',
+        id: 'r1',
+        outputs: [{ name: 'Y', shape: [2, 3], datatype: 'FP32', data: [...expected([1, 2, 0.5, -1]), ...expected([0, 0, 0, 1])] }],
+      });
+    }
+  });
+
+  const bad: { name: string; body: unknown; url?: string; status: number; code: string }[] = [
+    { name: 'wrong datatype', body: { inputs: [{ name: 'X', shape: [1, 4], datatype: 'INT32', data: [1, 2, 3, 4] }] }, status: 400, code: 'INVALID_DATATYPE' },
+    { name: 'wrong shape', body: { inputs: [{ name: 'X', shape: [1, 5], datatype: 'FP32', data: [1, 2, 3, 4, 5] }] }, status: 400, code: 'INVALID_SHAPE' },
+    { name: 'wrong size', body: { inputs: [{ name: 'X', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3] }] }, status: 400, code: 'INVALID_SIZE' },
+    { name: 'unknown input', body: { inputs: [{ name: 'Z', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }, status: 400, code: 'INVALID_REQUEST' },
+    { name: 'no inputs', body: { inputs: [] }, status: 400, code: 'INVALID_REQUEST' },
+    { name: 'over the body limit', body: { inputs: [{ name: 'X', shape: [1, 4], datatype: 'FP32', data: Array.from({ length: 2000 }, () => 1.5) }] }, status: 413, code: 'PAYLOAD_TOO_LARGE' },
+    { name: 'unknown model', body: { inputs: [{ name: 'X', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }, url: 'nope', status: 404, code: 'MODEL_NOT_FOUND' },
+  ];
+  for (const c of bad) {
+    it(`refuses ${c.name} with ${c.status} ${c.code}`, async () => {
+      const r = await infer(c.body, c.url);
+      expect(r.statusCode).toBe(c.status);
+      expect(r.json().code).toBe(c.code);
+      expect(typeof r.json().error).toBe('string');
+    });
+  }
+});
