@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { Precision } from '@edgeplane/api';
+import { Precision, Profile } from '@edgeplane/api';
 import { ModelError } from './errors.ts';
 import { TASKS } from './ocr/tasks.ts';
 
@@ -11,6 +11,8 @@ export const MANIFEST_FILE = 'manifest.json';
 export const VariantEntry = z.object({
   name: z.string().min(1),
   precision: Precision,
+  /** `lite` marks the variant meant for constrained links (the smallest download). */
+  profile: Profile,
   file: z.string().min(1),
   /** How the variant was made, in a few words a person can check. */
   method: z.string(),

@@ -12,7 +12,7 @@ export type Task = (typeof TASKS)[number];
 
 /** The task name written into the deployment's `spec.model.task`. */
 export const TASK_LABEL: Record<Task, string> = {
-  cls: 'text-direction',
+  cls: 'text-direction-classification',
   rec: 'text-recognition',
   det: 'text-detection',
   generic: 'generic',

@@ -31,6 +31,7 @@ export const DEFAULT_PROFILE: ProfileOptions = { samples: 64, runs: 50, budgetMs
 export interface VariantProfile {
   name: string;
   precision: ModelVariant['precision'];
+  profile: ModelVariant['profile'];
   file: string;
   method: string;
   sizeBytes: number;
@@ -93,6 +94,7 @@ export async function profileDir(dir: string, options: ProfileOptions = DEFAULT_
       const p: VariantProfile = {
         name: v.name,
         precision: v.precision,
+        profile: v.profile,
         file: v.file,
         method: v.method,
         sizeBytes: bytes.byteLength,

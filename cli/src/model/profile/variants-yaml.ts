@@ -17,7 +17,7 @@ export function modelBlock(result: ProfileResult, uriOf: (file: string) => strin
     ModelVariant.parse({
       name: v.name,
       precision: v.precision,
-      profile: 'full',
+      profile: v.profile,
       uri: uriOf(v.file),
       sha256: v.sha256,
       sizeBytes: v.sizeBytes,

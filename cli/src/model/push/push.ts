@@ -1,5 +1,5 @@
 // `edgeplane model push <dir>`: uploads each variant into the JetStream object store bucket
-// `ep-models` as `<model>/<variant>.onnx`. Resumable: an object whose stored digest already
+// `ep-models` as `<model>-<variant>.onnx`. Resumable: an object whose stored digest already
 // matches the file is skipped, so an interrupted push only sends what is missing.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,7 +30,7 @@ export interface PushedObject {
 }
 
 export function objectName(model: string, variant: string): string {
-  return `${model}/${variant}.onnx`;
+  return `${model}-${variant}.onnx`;
 }
 
 /** Hex sha256 from the store's `SHA-256=<base64url>` digest, or null for another form. */

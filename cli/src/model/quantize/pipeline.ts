@@ -121,11 +121,11 @@ export async function quantizeModel(source: string, options: QuantizeOptions): P
   log(`int8-static: ${staticReport.activations} activations calibrated (${options.calibration.method}, ${calib.inputs.length} samples); ORT fused ${fusion.qlinear} quantized kernels, ${fusion.remainingQdq} Q/DQ left`);
 
   const files: [VariantEntry, Uint8Array][] = [
-    [{ name: 'fp32', precision: 'fp32', file: `${name}-fp32.onnx`, method: 'source model, unchanged' }, bytes],
-    [{ name: 'fp16', precision: 'fp16', file: `${name}-fp16.onnx`, method: 'float16 storage, float32 compute (Cast after load)' }, fp16],
-    [{ name: 'int8', precision: 'int8', file: `${name}-int8.onnx`, method: 'int8 weight-only, per-channel symmetric, DequantizeLinear' }, int8],
+    [{ name: 'fp32', precision: 'fp32', profile: 'full', file: `${name}-fp32.onnx`, method: 'source model, unchanged' }, bytes],
+    [{ name: 'fp16', precision: 'fp16', profile: 'full', file: `${name}-fp16.onnx`, method: 'float16 storage, float32 compute (Cast after load)' }, fp16],
+    [{ name: 'int8', precision: 'int8', profile: 'lite', file: `${name}-int8.onnx`, method: 'int8 weight-only, per-channel symmetric, DequantizeLinear' }, int8],
     [
-      { name: 'int8-static', precision: 'int8', file: `${name}-int8-static.onnx`, method: `int8 static QDQ, uint8 activations (${options.calibration.method}), int8 per-channel weights` },
+      { name: 'int8-static', precision: 'int8', profile: 'full', file: `${name}-int8-static.onnx`, method: `int8 static QDQ, uint8 activations (${options.calibration.method}), int8 per-channel weights` },
       int8Static,
     ],
   ];
