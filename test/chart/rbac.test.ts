@@ -1,0 +1,103 @@
+// The chart's RBAC grants exactly what the control plane calls: the calls are read from
+// control-plane/src (client-node methods and watches, plus the table kept beside the
+// clients), the grants from the rendered ClusterRole and Roles. A new call without a rule,
+// or a rule without a call, fails here.
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readCrds, repoRoot } from '../env/index.ts';
+import { render } from './helm.ts';
+import { callsInSource, declaredCalls, grantsOf, permission, permissionsOfCall, type CustomResources, type Permission } from './rbac-calls.ts';
+
+const controlPlaneSrc = join(repoRoot, 'control-plane', 'src');
+
+function customResources(): CustomResources {
+  const crds = readCrds();
+  const group = crds[0]!.spec.group;
+  const plurals = (scope: string) => crds.filter((c) => c.spec.scope === scope).map((c) => c.spec.names.plural).sort();
+  return { group, namespaced: plurals('Namespaced'), cluster: plurals('Cluster') };
+}
+
+const crs = customResources();
+
+describe('mapping a client-node call to the permission it needs', () => {
+  const rows: { call: [string, string]; want: Permission[] | null }[] = [
+    { call: ['CustomObjectsApi', 'listCustomObjectForAllNamespaces'], want: ['edgeplane.io edgemodeldeployments list'] },
+    { call: ['CustomObjectsApi', 'replaceNamespacedCustomObjectStatus'], want: ['edgeplane.io edgemodeldeployments/status update'] },
+    { call: ['CustomObjectsApi', 'patchClusterCustomObjectStatus'], want: ['edgeplane.io edgenodes/status patch'] },
+    { call: ['CustomObjectsApi', 'createClusterCustomObject'], want: ['edgeplane.io edgenodes create'] },
+    { call: ['CustomObjectsApi', 'deleteCollectionNamespacedCustomObjectWithHttpInfo'], want: ['edgeplane.io edgemodeldeployments deletecollection'] },
+    { call: ['CoordinationV1Api', 'readNamespacedLease'], want: ['coordination.k8s.io leases get'] },
+    { call: ['EventsV1Api', 'createNamespacedEvent'], want: ['events.k8s.io events create'] },
+    { call: ['CoreV1Api', 'patchNamespacedEvent'], want: ['core events patch'] },
+    { call: ['CoreV1Api', 'listNamespacedPod'], want: ['core pods list'] },
+    { call: ['AppsV1Api', 'replaceNamespacedDeploymentScale'], want: ['apps deployments/scale update'] },
+    { call: ['RbacAuthorizationV1Api', 'readClusterRole'], want: ['rbac.authorization.k8s.io clusterroles get'] },
+    { call: ['NetworkingV1Api', 'createNamespacedIngress'], want: ['networking.k8s.io ingresses create'] },
+    { call: ['CustomObjectsApi', 'getAPIResources'], want: null },
+  ];
+  it.each(rows)('$call.0.$call.1 -> $want', ({ call, want }) => {
+    expect(permissionsOfCall(call[0], call[1], crs)).toEqual(want);
+  });
+
+  it('refuses to guess for a method it does not know', () => {
+    expect(() => permissionsOfCall('CoordinationV1Api', 'connectGetNamespacedPodExec', crs)).toThrow(/no RBAC mapping/);
+  });
+});
+
+describe('the control plane against the chart', () => {
+  const calls = callsInSource(controlPlaneSrc, crs);
+  const declared = declaredCalls(controlPlaneSrc);
+  const needed = new Set<Permission>([...declared, ...calls.flatMap((c) => c.permissions)]);
+
+  it('finds the Kubernetes calls in control-plane/src', () => {
+    // Watches at least, and the status writes; a parse that finds nothing would prove nothing.
+    expect(calls.some((c) => c.call === 'watch')).toBe(true);
+    expect(calls.length).toBeGreaterThanOrEqual(3);
+    expect(declared.length).toBeGreaterThanOrEqual(3);
+  });
+
+  const variants = [
+    { name: 'all namespaces', set: [] as string[] },
+    { name: 'two watched namespaces', set: ['controlPlane.watchNamespaces={team-a,team-b}'] },
+  ];
+
+  it.each(variants)('grants every call, and nothing else ($name)', async ({ set }) => {
+    const grants = grantsOf(await render({ set, namespace: 'edgeplane' }));
+    const granted = new Set(grants.map((g) => g.permission));
+    const missing = calls.flatMap((c) => c.permissions.filter((p) => !granted.has(p)).map((p) => `${c.file}:${c.line} ${c.call} needs ${p}`));
+    missing.push(...declared.filter((p) => !granted.has(p)).map((p) => `declared ${p} is not granted`));
+    expect(missing).toEqual([]);
+    const extra = [...granted].filter((p) => !needed.has(p)).map((p) => `granted ${p}, which the control plane never calls`);
+    expect(extra).toEqual([]);
+    expect(grants.filter((g) => g.permission.includes('*'))).toEqual([]);
+  });
+
+  it('would catch a new call without a rule', async () => {
+    const granted = new Set(grantsOf(await render()).map((g) => g.permission));
+    for (const [cls, method] of [['CustomObjectsApi', 'deleteClusterCustomObject'], ['CoreV1Api', 'readNamespacedSecret'], ['CoordinationV1Api', 'deleteNamespacedLease']] as const) {
+      const wanted = permissionsOfCall(cls, method, crs)!;
+      expect(wanted.some((p) => !granted.has(p)), `${cls}.${method}`).toBe(true);
+    }
+  });
+
+  it('grants leases only in the release namespace, and get and update on the one Lease', async () => {
+    const grants = grantsOf(await render({ namespace: 'ops', set: ['controlPlane.leaderElection.leaseName=ep-leader'] }));
+    const leases = grants.filter((g) => g.permission.startsWith('coordination.k8s.io leases '));
+    expect(leases.length).toBeGreaterThan(0);
+    for (const g of leases) {
+      expect(g.scope, g.permission).toBe('namespace ops');
+      // create cannot be limited by name; every other verb must be.
+      if (!g.permission.endsWith(' create')) expect(g.resourceNames, g.permission).toEqual(['ep-leader']);
+    }
+  });
+
+  it('keeps EdgeModelDeployments and their Events inside the watched namespaces when some are set', async () => {
+    const grants = grantsOf(await render({ set: ['controlPlane.watchNamespaces={team-a,team-b}'] }));
+    const scoped = grants.filter((g) => g.permission.includes(' edgemodeldeployments') || g.permission.includes(' events '));
+    expect(scoped.length).toBeGreaterThan(0);
+    expect([...new Set(scoped.map((g) => g.scope))].sort()).toEqual(['namespace team-a', 'namespace team-b']);
+    expect(grants.filter((g) => g.scope === 'cluster').map((g) => g.permission)).toEqual(
+      expect.arrayContaining([permission('edgeplane.io', 'edgenodes', 'watch')]),
+    );
+  });
+});
