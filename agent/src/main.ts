@@ -15,11 +15,14 @@ import { startFleetSession, type FleetSession } from './fleet/session.ts';
 import type { WorkloadManager, WorkloadManagerOptions } from './workloads/types.ts';
 
 export interface AgentDeps {
+  /** Parent logger; the agent logs through a child with the node as a field. */
   log: Logger;
-  /** Builds the workload side; `nats()` is the connection once there is one (null before). */
-  createManager(options: WorkloadManagerOptions & { node: string; log: Logger; nats: () => NatsConnection | null }): WorkloadManager | Promise<WorkloadManager>;
+  /** Builds the workload side, before any NATS connection exists. */
+  createManager(options: WorkloadManagerOptions & { node: string; log: Logger }): WorkloadManager | Promise<WorkloadManager>;
+  /** Told when NATS first connects (nats.js reconnects the same connection after that). */
+  onNatsConnected?(nc: NatsConnection): void;
   /** Starts the local inference endpoint, if any; returns its closer. */
-  startServing?(manager: WorkloadManager): Promise<() => Promise<void>>;
+  startServing?(manager: WorkloadManager, log: Logger): Promise<() => Promise<void>>;
   /** Hello retry and resync pacing, for tests; production uses the defaults. */
   session?: { helloBackoff?: { initialMs: number; maxMs: number }; assignmentResyncMs?: number };
 }
@@ -41,16 +44,17 @@ export interface RunningAgent {
 }
 
 export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<RunningAgent> {
-  const { log } = deps;
   const node = config.node;
+  // Every line the agent and its workload manager log carries the node.
+  const log = deps.log.child({ node });
   const bootId = randomUUID();
   const found = await discover({ root: config.root, ...(config.overrideFile ? { overrideFile: config.overrideFile } : {}) });
-  log.info({ node, accelerators: found.accelerators.map((a) => `${a.id}:${a.type}:${a.model ?? ''}`), power: found.power, network: found.network }, 'hardware discovered');
-  const live: LiveProbe = createLiveProbe({ root: config.root, ...(config.overrideFile ? { overrideFile: config.overrideFile } : {}), override: found.override, log, node });
+  log.info({ accelerators: found.accelerators.map((a) => `${a.id}:${a.type}:${a.model ?? ''}`), power: found.power, network: found.network }, 'hardware discovered');
+  const live: LiveProbe = createLiveProbe({ root: config.root, ...(config.overrideFile ? { overrideFile: config.overrideFile } : {}), override: found.override, log });
 
   let nc: NatsConnection | null = null;
-  const manager = await deps.createManager({ accelerators: found.accelerators, cacheDir: config.cacheDir, cacheMaxBytes: config.cacheMaxBytes, node, log, nats: () => nc });
-  const stopServing = deps.startServing ? await deps.startServing(manager) : null;
+  const manager = await deps.createManager({ accelerators: found.accelerators, cacheDir: config.cacheDir, cacheMaxBytes: config.cacheMaxBytes, node, log });
+  const stopServing = deps.startServing ? await deps.startServing(manager, log) : null;
 
   // Applies run one at a time, in arrival order; each applied one is kept on disk.
   const store = createAssignmentStore(config.stateDir, node);
@@ -58,7 +62,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
   const apply = (assignment: Assignment, revision: number, save: boolean): Promise<void> => {
     const next = applying.then(async () => {
       await manager.apply(assignment);
-      log.info({ node, revision, workloads: assignment.workloads.map((w) => `${w.key}:${w.variant.name}@${w.accelerator}`) }, 'assignment applied');
+      log.info({ revision, workloads: assignment.workloads.map((w) => `${w.key}:${w.variant.name}@${w.accelerator}`) }, 'assignment applied');
       if (save) await store.save(assignment, revision);
     });
     applying = next.catch(() => undefined);
@@ -73,11 +77,11 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
       await apply(stored.assignment, stored.revision, false);
       initialRevision = stored.revision;
       startedFrom = 'disk';
-      log.info({ node, revision: stored.revision, savedAtMs: stored.savedAtMs }, 'serving the assignment kept on disk');
+      log.info({ revision: stored.revision, savedAtMs: stored.savedAtMs }, 'serving the assignment kept on disk');
     }
   } catch (err) {
     if (!isStateFileError(err)) throw err;
-    log.warn({ node, err: err.message }, 'ignoring the state file; waiting for the control plane');
+    log.warn({ err: err.message }, 'ignoring the state file; waiting for the control plane');
   }
 
   let session: FleetSession | null = null;
@@ -94,7 +98,8 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
         return;
       }
       nc = conn;
-      log.info({ node, server: conn.getServer() }, 'connected to NATS');
+      log.info({ server: conn.getServer() }, 'connected to NATS');
+      deps.onNatsConnected?.(conn);
       session = startFleetSession({
         nc: conn,
         node,
@@ -128,7 +133,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
       });
       resolveConnected(session);
     },
-    (err: unknown) => log.error({ node, err: (err as Error).message }, 'cannot connect to NATS'),
+    (err: unknown) => log.error({ err: (err as Error).message }, 'cannot connect to NATS'),
   );
 
   return {
@@ -152,7 +157,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
       await applying;
       await stopServing?.();
       await manager.close();
-      log.info({ node }, 'agent stopped');
+      log.info('agent stopped');
     },
   };
 }

@@ -68,7 +68,7 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
         stats.malformed += 1;
         stats.revision = entry.revision;
         const issues = decoded.ok ? [{ path: 'node', message: `is ${decoded.value.node}` }] : decoded.error.issues;
-        log.warn({ node, bucket, revision: entry.revision, issues, malformed: stats.malformed }, 'ignoring malformed assignment; keeping the last good one');
+        log.warn({ bucket, revision: entry.revision, issues, malformed: stats.malformed }, 'ignoring malformed assignment; keeping the last good one');
         return;
       }
       assignment = decoded.value;
@@ -88,7 +88,7 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
       } catch (err) {
         stats.errors += 1;
         const delay = backoffMs(failures++, retry);
-        log.warn({ node, bucket, err: (err as Error).message, retryInMs: delay }, 'cannot read or apply assignment');
+        log.warn({ bucket, err: (err as Error).message, retryInMs: delay }, 'cannot read or apply assignment');
         clearTimeout(retryTimer);
         if (!stopped) retryTimer = setTimeout(schedule, delay);
         return;

@@ -32,7 +32,7 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection 
       });
     } catch (err) {
       const delay = backoffMs(attempt, { initialMs: 500, maxMs: 15_000 });
-      opts.log[attempt < 3 ? 'info' : 'warn']({ node: opts.node, err: (err as Error).message, retryInMs: delay }, 'NATS not reachable; serving on and retrying');
+      opts.log[attempt < 3 ? 'info' : 'warn']({ err: (err as Error).message, retryInMs: delay }, 'NATS not reachable; serving on and retrying');
       await sleep(delay, opts.signal);
     }
   }

@@ -73,7 +73,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
         const decoded = decode(HelloReply, 'hello reply', msg.data);
         if (decoded.ok && decoded.value.accepted) {
           stats.hellosAccepted += 1;
-          log.info({ node, attempts: attempt + 1, heartbeatIntervalMs: decoded.value.heartbeatIntervalMs }, 'hello accepted');
+          log.info({ attempts: attempt + 1, heartbeatIntervalMs: decoded.value.heartbeatIntervalMs }, 'hello accepted');
           return decoded.value;
         }
         reason = decoded.ok ? `refused: ${decoded.value.reason ?? 'no reason given'}` : decoded.error.message;
@@ -82,7 +82,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
         reason = (err as Error).message;
       }
       const delay = backoffMs(attempt, opts.helloBackoff ?? HELLO_BACKOFF);
-      log[attempt < 3 ? 'info' : 'warn']({ node, attempt: attempt + 1, reason, retryInMs: delay }, 'hello not accepted; retrying');
+      log[attempt < 3 ? 'info' : 'warn']({ attempt: attempt + 1, reason, retryInMs: delay }, 'hello not accepted; retrying');
       await sleep(delay, abort.signal);
     }
     return null;
@@ -97,7 +97,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
       stats.heartbeatsSent += 1;
       stats.heartbeatBytes += data.length;
     } catch (err) {
-      log.warn({ node, err: (err as Error).message }, 'heartbeat not sent');
+      log.warn({ err: (err as Error).message }, 'heartbeat not sent');
     }
   };
 
@@ -112,10 +112,10 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
     try {
       const m = await measureLink(nc, node, { metered: opts.metered?.() ?? false });
       stats.linkProbes += 1;
-      log.debug({ node, ...m }, 'link measured');
+      log.debug({ ...m }, 'link measured');
       opts.onLinkMeasured?.(m);
     } catch (err) {
-      log.debug({ node, err: (err as Error).message }, 'link probe failed');
+      log.debug({ err: (err as Error).message }, 'link probe failed');
     }
   };
 
@@ -159,10 +159,10 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect') {
         connected = false;
-        log.warn({ node, server: s.server }, 'disconnected from NATS; serving on');
+        log.warn({ server: s.server }, 'disconnected from NATS; serving on');
       } else if (s.type === 'reconnect') {
         connected = true;
-        log.info({ node, server: s.server }, 'reconnected to NATS');
+        log.info({ server: s.server }, 'reconnected to NATS');
         watch?.resync();
         void establish();
       }

@@ -29,7 +29,6 @@ export interface LiveProbeOptions {
   /** The override as read at start, so the first read does not parse it again. */
   override: OverrideFile | null;
   log: Logger;
-  node: string;
 }
 
 export function createLiveProbe(opts: LiveProbeOptions): LiveProbe {
@@ -52,9 +51,9 @@ export function createLiveProbe(opts: LiveProbeOptions): LiveProbe {
     overrideMtimeMs = mtimeMs;
     try {
       override = await readOverride(opts.overrideFile);
-      opts.log.info({ node: opts.node, file: opts.overrideFile }, 'override file re-read');
+      opts.log.info({ file: opts.overrideFile }, 'override file re-read');
     } catch (err) {
-      opts.log.warn({ node: opts.node, err: (err as Error).message }, 'override file invalid; keeping the last good one');
+      opts.log.warn({ err: (err as Error).message }, 'override file invalid; keeping the last good one');
     }
   };
 

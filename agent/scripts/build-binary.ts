@@ -1,0 +1,113 @@
+// Builds the agent as a Node single-executable application:
+//   1. esbuild bundles src/cli.ts and its dependencies into one CommonJS file;
+//   2. Node 24 (the node_modules/node binary) turns it into a SEA blob;
+//   3. postject injects the blob into a copy of that node binary: dist/edgeplane-agent;
+//   4. the onnxruntime-node native addon goes beside it, in dist/onnxruntime-node/, where the
+//      bundle loads it at run time (createRequire relative to the executable);
+//   5. both are packed into dist/edgeplane-agent-<version>-linux-x64.tar.gz, and the binary
+//      is checked to answer --version.
+// Run with `npm run -w @edgeplane/agent build:binary` (or `make agent-binary`).
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type Plugin } from 'esbuild';
+
+const agentDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const repoRoot = resolve(agentDir, '..');
+const dist = join(repoRoot, 'dist');
+const work = join(dist, '.agent-build');
+const version = (JSON.parse(readFileSync(join(agentDir, 'package.json'), 'utf8')) as { version: string }).version;
+const platform = `${process.platform}-${process.arch}`;
+const node24 = join(repoRoot, 'node_modules', 'node', 'bin', 'node');
+const addonSource = join(repoRoot, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', process.platform, process.arch);
+const ADDON_DIR = 'onnxruntime-node';
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+const step = (what: string) => process.stdout.write(`[agent-binary] ${what}\n`);
+const mib = (path: string) => `${(statSync(path).size / 2 ** 20).toFixed(1)} MiB`;
+
+/**
+ * onnxruntime-node requires its addon by a path relative to its own JS file, which does not
+ * exist inside a single executable. Rewrite that require to load the addon from the
+ * directory beside the executable (or beside the bundle when run with plain node).
+ */
+const onnxruntimeAddonBesideExecutable: Plugin = {
+  name: 'onnxruntime-addon-beside-executable',
+  setup(b) {
+    b.onLoad({ filter: /onnxruntime-node[\\/]dist[\\/]binding\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      const pattern = /require\(`\.\.\/bin\/napi-v6\/\$\{process\.platform\}\/\$\{process\.arch\}\/onnxruntime_binding\.node`\)/;
+      if (!pattern.test(source)) throw new Error(`${args.path}: the addon require changed; update ${fileURLToPath(import.meta.url)}`);
+      const loader =
+        `require('node:module').createRequire(require('node:sea').isSea() ? process.execPath : __filename)` +
+        `('./${ADDON_DIR}/onnxruntime_binding.node')`;
+      return { contents: source.replace(pattern, loader), loader: 'js' };
+    });
+  },
+};
+
+async function main(): Promise<void> {
+  if (process.platform !== 'linux') throw new Error('the agent binary is built for Linux');
+  if (!existsSync(node24)) throw new Error(`${node24} is missing: run npm install at the repository root`);
+  if (!existsSync(join(addonSource, 'onnxruntime_binding.node'))) throw new Error(`${addonSource} has no onnxruntime_binding.node`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+
+  step('bundling src/cli.ts with esbuild');
+  const bundle = join(work, 'edgeplane-agent.cjs');
+  const result = await build({
+    entryPoints: [join(agentDir, 'src', 'cli.ts')],
+    outfile: bundle,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node24',
+    legalComments: 'none',
+    logLevel: 'warning',
+    plugins: [onnxruntimeAddonBesideExecutable],
+  });
+  if (result.errors.length) throw new Error('esbuild failed');
+  step(`bundle ${mib(bundle)}`);
+
+  step('making the SEA blob with node --experimental-sea-config');
+  const blob = join(work, 'sea-prep.blob');
+  const seaConfig = join(work, 'sea-config.json');
+  writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: true }));
+  execFileSync(node24, ['--experimental-sea-config', seaConfig], { stdio: 'inherit' });
+
+  step('injecting the blob into a copy of node with postject');
+  const exe = join(dist, 'edgeplane-agent');
+  rmSync(exe, { force: true });
+  copyFileSync(node24, exe);
+  chmodSync(exe, 0o755);
+  // The node binary from npm carries debug info; dropping it halves the download.
+  try {
+    execFileSync('strip', ['--strip-debug', exe], { stdio: 'inherit' });
+  } catch {
+    step('strip not available; keeping debug info');
+  }
+  const postject = join(repoRoot, 'node_modules', 'postject', 'dist', 'cli.js');
+  execFileSync(node24, [postject, exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], { stdio: 'inherit' });
+  step(`dist/edgeplane-agent ${mib(exe)}`);
+
+  step(`copying the onnxruntime-node addon to dist/${ADDON_DIR}/`);
+  const addonDest = join(dist, ADDON_DIR);
+  rmSync(addonDest, { recursive: true, force: true });
+  cpSync(addonSource, addonDest, { recursive: true });
+
+  step('checking that the binary answers --version');
+  const out = execFileSync(exe, ['--version'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  if (!out.includes(version)) throw new Error(`dist/edgeplane-agent --version printed ${JSON.stringify(out)}`);
+
+  const tarball = join(dist, `edgeplane-agent-${version}-${platform}.tar.gz`);
+  step(`packing ${tarball}`);
+  execFileSync('tar', ['-czf', tarball, '-C', dist, 'edgeplane-agent', ADDON_DIR], { stdio: 'inherit' });
+  step(`${tarball} ${mib(tarball)}`);
+  rmSync(work, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`[agent-binary] ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,82 @@
+// The edgeplane-agent command: parses configuration, starts the agent with the workload
+// manager and the local inference endpoint, and stops it gracefully on SIGTERM or SIGINT.
+import { pino } from 'pino';
+import { parseConfig, isConfigError, type AgentConfig } from './config.ts';
+import { AGENT_VERSION } from './version.ts';
+import { startAgent, type RunningAgent } from './main.ts';
+import { isOverrideFileError } from './hardware/override.ts';
+import { createWorkloadManager, type WorkloadManagerImpl } from './workloads/manager.ts';
+import { build as buildHttp } from './serve/http.ts';
+
+async function run(config: AgentConfig): Promise<RunningAgent> {
+  const log = pino({ level: config.logLevel });
+  let manager: WorkloadManagerImpl | undefined;
+  return startAgent(config, {
+    log,
+    createManager: async (options) => (manager = await createWorkloadManager(options)),
+    onNatsConnected: (nc) => manager?.attachNats(nc),
+    startServing: async (_manager, agentLog) => {
+      if (!manager) return async () => undefined;
+      const app = buildHttp({ registry: manager, logger: agentLog });
+      await app.listen({ host: config.httpAddr.host, port: config.httpAddr.port });
+      agentLog.info({ address: app.server.address() }, 'local inference endpoint listening');
+      return () => app.close();
+    },
+  });
+}
+
+export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
+  let parsed: ReturnType<typeof parseConfig>;
+  try {
+    parsed = parseConfig({ argv, env });
+  } catch (err) {
+    if (!isConfigError(err)) throw err;
+    process.stderr.write(`edgeplane-agent: ${err.message}\nRun edgeplane-agent --help for the settings.\n`);
+    return 2;
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(`${parsed.text}\n`);
+    return 0;
+  }
+  if (parsed.kind === 'version') {
+    process.stdout.write(`edgeplane-agent ${AGENT_VERSION} (node ${process.versions.node}, ${process.platform}-${process.arch})\n`);
+    return 0;
+  }
+
+  let agent: RunningAgent;
+  try {
+    agent = await run(parsed.config);
+  } catch (err) {
+    if (isOverrideFileError(err)) {
+      process.stderr.write(`edgeplane-agent: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      // A second signal while draining means "now".
+      if (stopping) return resolve(130);
+      stopping = true;
+      process.stderr.write(`edgeplane-agent: ${signal}, stopping\n`);
+      agent.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          process.stderr.write(`edgeplane-agent: error while stopping: ${(err as Error).message}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+main(process.argv.slice(2), process.env).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`edgeplane-agent: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
