@@ -26,7 +26,7 @@ const BatteryChange = z
     /** Sets the level, percent. */
     percent: z.number().min(0).max(100).optional(),
     /** From this event on, the level falls this many points per minute (negative: charges). */
-    drainPercentPerMin: z.number().min(-1000).max(1000).optional(),
+    drainPercentPerMin: z.number().min(-6000).max(6000).optional(),
     charging: z.boolean().optional(),
   })
   .strict();

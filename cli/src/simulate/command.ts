@@ -1,0 +1,148 @@
+// `edgeplane simulate`: runs a simulated fleet against a control plane until --duration ends
+// or the process is interrupted, printing progress every few seconds.
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { SimulateError, isSimulateError } from './errors.ts';
+import { parseMix } from './mix.ts';
+import { DEFAULT_MIX, PROFILES, PROFILE_NAMES } from './profiles.ts';
+import { startSimulation, type SimulationStats } from './simulation.ts';
+import { parseTimeline } from './timeline.ts';
+
+export const SIMULATE_USAGE = `usage: edgeplane simulate --nodes N [flags]
+
+  --nodes N              simulated agents (required)
+  --mix MIX              profile mix, e.g. ${DEFAULT_MIX}
+  --nats-url URL         NATS server [nats://127.0.0.1:4222]
+  --duration S           stop after S seconds; default: run until interrupted
+  --timeline FILE        scripted battery, link and silence events (YAML)
+  --connections K        shared NATS connections [one per 500 nodes]
+  --prefix NAME          node name prefix [sim]
+  --seed N               fleet randomness [1]
+  --time-scale X         download and load times times X [0.02]
+  --ramp-ms MS           spread first hellos over MS milliseconds [0]
+  --interval S           progress line every S seconds [5]
+  --json                 print the final counters as one JSON line
+  --log-level LEVEL      pino level for per-node logs [warn]
+
+profiles: ${PROFILE_NAMES.map((p) => `${p} (${PROFILES[p].description})`).join('; ')}`;
+
+export interface CommandIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const defaultIo: CommandIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+function numberOf(flags: Record<string, unknown>, name: string, fallback: number | undefined, min: number): number | undefined {
+  const raw = flags[name];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min) throw new SimulateError('BAD_FLAG', `--${name} must be a number >= ${min}, got ${String(raw)}`);
+  return value;
+}
+
+/** Progress in one line: what a person watching a run wants to see. */
+export function progressLine(elapsedSec: number, s: SimulationStats, bytesSince: number, windowSec: number): string {
+  const bitsPerNode = s.accepted > 0 && windowSec > 0 ? (bytesSince * 8) / s.accepted / windowSec : 0;
+  return `t=${elapsedSec.toFixed(0)}s nodes=${s.nodes} accepted=${s.accepted} heartbeats=${s.heartbeats} heartbeat-bits/node/s=${bitsPerNode.toFixed(1)} assignments=${s.assignmentsReceived} ready-workloads=${s.readyWorkloads} hello-retries=${s.helloFailures}`;
+}
+
+export async function runSimulate(argv: readonly string[], io: CommandIo = defaultIo): Promise<number> {
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        nodes: { type: 'string' },
+        mix: { type: 'string' },
+        'nats-url': { type: 'string' },
+        duration: { type: 'string' },
+        timeline: { type: 'string' },
+        connections: { type: 'string' },
+        prefix: { type: 'string' },
+        seed: { type: 'string' },
+        'time-scale': { type: 'string' },
+        'ramp-ms': { type: 'string' },
+        interval: { type: 'string' },
+        json: { type: 'boolean' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    io.err(`${(err as Error).message}\n\n${SIMULATE_USAGE}`);
+    return 2;
+  }
+  if (flags.help) {
+    io.out(SIMULATE_USAGE);
+    return 0;
+  }
+
+  try {
+    const nodes = numberOf(flags, 'nodes', undefined, 1);
+    if (nodes === undefined || !Number.isInteger(nodes)) throw new SimulateError('BAD_FLAG', '--nodes needs a whole number of nodes');
+    const mix = parseMix(typeof flags.mix === 'string' ? flags.mix : DEFAULT_MIX);
+    const timelinePath = typeof flags.timeline === 'string' ? flags.timeline : undefined;
+    const timeline = timelinePath ? parseTimeline(await readFile(timelinePath, 'utf8'), timelinePath) : undefined;
+    const duration = numberOf(flags, 'duration', undefined, 0);
+    const intervalSec = numberOf(flags, 'interval', 5, 0.1)!;
+    const timeScale = numberOf(flags, 'time-scale', undefined, 0);
+    const connections = numberOf(flags, 'connections', undefined, 1);
+    const rampMs = numberOf(flags, 'ramp-ms', undefined, 0);
+    const seed = numberOf(flags, 'seed', undefined, 0);
+    const natsUrl = typeof flags['nats-url'] === 'string' ? flags['nats-url'] : 'nats://127.0.0.1:4222';
+    const level = typeof flags['log-level'] === 'string' ? flags['log-level'] : 'warn';
+
+    const sim = await startSimulation({
+      natsUrl,
+      nodes,
+      mix,
+      ...(timeline ? { timeline } : {}),
+      ...(connections !== undefined ? { connections } : {}),
+      ...(typeof flags.prefix === 'string' ? { namePrefix: flags.prefix } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+      ...(timeScale !== undefined ? { timing: { timeScale } } : {}),
+      ...(rampMs !== undefined ? { rampMs } : {}),
+      log: pino({ level }, pino.destination(2)),
+    });
+    io.err(`simulating ${nodes} nodes (${mix.map((m) => `${m.profile} ${(m.share * 100).toFixed(0)}%`).join(', ')}) against ${natsUrl}`);
+
+    const started = Date.now();
+    let lastBytes = 0;
+    let lastAt = started;
+    const progress = setInterval(() => {
+      const s = sim.stats();
+      const now = Date.now();
+      io.err(progressLine((now - started) / 1000, s, s.heartbeatFrameBytes - lastBytes, (now - lastAt) / 1000));
+      lastBytes = s.heartbeatFrameBytes;
+      lastAt = now;
+    }, intervalSec * 1000);
+
+    await new Promise<void>((resolve) => {
+      const done = () => resolve();
+      if (duration !== undefined) setTimeout(done, duration * 1000).unref();
+      process.once('SIGINT', done);
+      process.once('SIGTERM', done);
+    });
+    clearInterval(progress);
+    const final = sim.stats();
+    await sim.stop();
+    const seconds = (Date.now() - started) / 1000;
+    const summary = { ...final, seconds: Number(seconds.toFixed(1)) };
+    if (flags.json) io.out(JSON.stringify(summary));
+    else io.out(progressLine(seconds, final, final.heartbeatFrameBytes, seconds));
+    return 0;
+  } catch (err) {
+    if (isSimulateError(err)) {
+      io.err(`edgeplane simulate: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+}
