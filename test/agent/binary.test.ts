@@ -1,0 +1,102 @@
+// The single executable: built by `make agent-binary` (rebuilt here when a source is newer),
+// it answers --version and --help, refuses bad settings naming them, and run on a fixture
+// root it says hello over NATS, serves /v2/health/ready and stops cleanly on SIGTERM.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { freePort, startNats, type NatsServer } from '../env/index.ts';
+import { controlPlaneResponder, fixtureRoot, tempDir, until, type Responder } from './helpers.ts';
+
+const run = promisify(execFile);
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+const binary = join(repo, 'dist', 'edgeplane-agent');
+const version = (await import('../../agent/package.json', { with: { type: 'json' } })).default.version;
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function stale(): boolean {
+  if (!existsSync(binary) || !existsSync(join(repo, 'dist', 'onnxruntime-node', 'onnxruntime_binding.node'))) return true;
+  const sources = Math.max(...['agent/src', 'agent/scripts', 'api/src'].map((d) => newestMtime(join(repo, d))), statSync(join(repo, 'agent/package.json')).mtimeMs);
+  return sources > statSync(binary).mtimeMs;
+}
+
+describe('edgeplane-agent binary', () => {
+  let nats: NatsServer;
+  let cp: NatsConnection;
+  let responder: Responder;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let child: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    if (stale()) await run('npm', ['run', '--silent', '-w', '@edgeplane/agent', 'build:binary'], { cwd: repo, timeout: 170_000 });
+    nats = await startNats();
+    cp = await connect({ servers: nats.url });
+    responder = controlPlaneResponder(cp, { heartbeatIntervalMs: 500 });
+    dir = await tempDir('ep-agent-binary-');
+  });
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    await cp?.close();
+    await nats?.stop();
+    await dir?.remove();
+  });
+
+  it('answers --version and --help', async () => {
+    const { stdout } = await run(binary, ['--version']);
+    expect(stdout).toMatch(new RegExp(`^edgeplane-agent ${version.replace(/\./g, '\\.')} \\(node 24\\.`));
+    const help = await run(binary, ['--help']);
+    expect(help.stdout).toContain('EP_AGENT_NATS_URL');
+  });
+
+  it('refuses a bad setting naming it, with exit code 2', async () => {
+    const err = await run(binary, ['--node', 'Not_A_Label']).then(() => null, (e: { code: number; stderr: string }) => e);
+    expect(err?.code).toBe(2);
+    expect(err?.stderr).toContain('--node: must be a lowercase DNS label');
+  });
+
+  it('runs on a fixture root: hello over NATS, /v2/health/ready, clean SIGTERM', async () => {
+    const port = await freePort();
+    const node = 'edge-binary-1';
+    child = spawn(binary, [], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        EP_AGENT_NODE: node,
+        EP_AGENT_NATS_URL: nats.url,
+        EP_AGENT_ROOT: fixtureRoot('jetson-agx-xavier'),
+        EP_AGENT_STATE_DIR: join(dir.path, 'state'),
+        EP_AGENT_CACHE_DIR: join(dir.path, 'cache'),
+        EP_AGENT_HTTP_ADDR: `127.0.0.1:${port}`,
+        EP_AGENT_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
+
+    const hello = await until(() => responder.hellos.find((h) => h.node === node), 'hello from the binary', 30_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${output}`);
+    });
+    expect(hello.accelerators.map((a) => `${a.id}:${a.type}`)).toEqual(['cpu0:CPU', 'gpu0:GPU', 'npu0:NPU', 'npu1:NPU']);
+    expect(hello.agentVersion).toBe(version);
+
+    const ready = await until(() => fetch(`http://127.0.0.1:${port}/v2/health/ready`).then((r) => r, () => null), 'local endpoint', 15_000);
+    expect(ready.status).toBe(200);
+
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});
