@@ -2,8 +2,9 @@
 import { pathToFileURL } from 'node:url';
 import type { CommandGroup, CommandIO } from './command.ts';
 import { modelCommands } from './model/command.ts';
+import { simulateCommands } from './simulate/command.ts';
 
-export const GROUPS: CommandGroup[] = [modelCommands];
+export const GROUPS: CommandGroup[] = [modelCommands, simulateCommands];
 
 export async function main(argv: string[], io: CommandIO): Promise<number> {
   const [name, ...rest] = argv;

@@ -8,6 +8,7 @@ import { parseMix } from './mix.ts';
 import { DEFAULT_MIX, PROFILES, PROFILE_NAMES } from './profiles.ts';
 import { startSimulation, type SimulationStats } from './simulation.ts';
 import { parseTimeline } from './timeline.ts';
+import type { CommandGroup, CommandIO } from '../command.ts';
 
 export const SIMULATE_USAGE = `usage: edgeplane simulate --nodes N [flags]
 
@@ -27,14 +28,9 @@ export const SIMULATE_USAGE = `usage: edgeplane simulate --nodes N [flags]
 
 profiles: ${PROFILE_NAMES.map((p) => `${p} (${PROFILES[p].description})`).join('; ')}`;
 
-export interface CommandIo {
-  out(line: string): void;
-  err(line: string): void;
-}
-
-const defaultIo: CommandIo = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
+const defaultIo: CommandIO = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
 };
 
 function numberOf(flags: Record<string, unknown>, name: string, fallback: number | undefined, min: number): number | undefined {
@@ -51,7 +47,9 @@ export function progressLine(elapsedSec: number, s: SimulationStats, bytesSince:
   return `t=${elapsedSec.toFixed(0)}s nodes=${s.nodes} accepted=${s.accepted} heartbeats=${s.heartbeats} heartbeat-bits/node/s=${bitsPerNode.toFixed(1)} assignments=${s.assignmentsReceived} ready-workloads=${s.readyWorkloads} hello-retries=${s.helloFailures}`;
 }
 
-export async function runSimulate(argv: readonly string[], io: CommandIo = defaultIo): Promise<number> {
+export async function runSimulate(argv: readonly string[], io: CommandIO = defaultIo): Promise<number> {
+  const out = (line: string) => io.out(`${line}\n`);
+  const err = (line: string) => io.err(`${line}\n`);
   let flags: Record<string, string | boolean | undefined>;
   try {
     flags = parseArgs({
@@ -75,12 +73,12 @@ export async function runSimulate(argv: readonly string[], io: CommandIo = defau
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
-  } catch (err) {
-    io.err(`${(err as Error).message}\n\n${SIMULATE_USAGE}`);
+  } catch (cause) {
+    err(`${(cause as Error).message}\n\n${SIMULATE_USAGE}`);
     return 2;
   }
   if (flags.help) {
-    io.out(SIMULATE_USAGE);
+    out(SIMULATE_USAGE);
     return 0;
   }
 
@@ -111,7 +109,7 @@ export async function runSimulate(argv: readonly string[], io: CommandIo = defau
       ...(rampMs !== undefined ? { rampMs } : {}),
       log: pino({ level }, pino.destination(2)),
     });
-    io.err(`simulating ${nodes} nodes (${mix.map((m) => `${m.profile} ${(m.share * 100).toFixed(0)}%`).join(', ')}) against ${natsUrl}`);
+    err(`simulating ${nodes} nodes (${mix.map((m) => `${m.profile} ${(m.share * 100).toFixed(0)}%`).join(', ')}) against ${natsUrl}`);
 
     const started = Date.now();
     let lastBytes = 0;
@@ -119,7 +117,7 @@ export async function runSimulate(argv: readonly string[], io: CommandIo = defau
     const progress = setInterval(() => {
       const s = sim.stats();
       const now = Date.now();
-      io.err(progressLine((now - started) / 1000, s, s.heartbeatFrameBytes - lastBytes, (now - lastAt) / 1000));
+      err(progressLine((now - started) / 1000, s, s.heartbeatFrameBytes - lastBytes, (now - lastAt) / 1000));
       lastBytes = s.heartbeatFrameBytes;
       lastAt = now;
     }, intervalSec * 1000);
@@ -135,14 +133,21 @@ export async function runSimulate(argv: readonly string[], io: CommandIo = defau
     await sim.stop();
     const seconds = (Date.now() - started) / 1000;
     const summary = { ...final, seconds: Number(seconds.toFixed(1)) };
-    if (flags.json) io.out(JSON.stringify(summary));
-    else io.out(progressLine(seconds, final, final.heartbeatFrameBytes, seconds));
+    if (flags.json) out(JSON.stringify(summary));
+    else out(progressLine(seconds, final, final.heartbeatFrameBytes, seconds));
     return 0;
-  } catch (err) {
-    if (isSimulateError(err)) {
-      io.err(`edgeplane simulate: ${err.message}`);
+  } catch (cause) {
+    if (isSimulateError(cause)) {
+      err(`edgeplane simulate: ${cause.message}`);
       return 2;
     }
-    throw err;
+    throw cause;
   }
 }
+
+/** The `simulate` group of the edgeplane command. */
+export const simulateCommands: CommandGroup = {
+  name: 'simulate',
+  summary: 'run N simulated agents against a control plane (fleet scale on one machine)',
+  run: (argv, io) => runSimulate(argv, io),
+};
