@@ -1,0 +1,173 @@
+// The plain-gateway install (deploy/agent/): the install script lints clean and installs,
+// upgrades and refuses bad tarballs under a scratch root; the systemd unit parses and is
+// hardened; the example configuration is one the agent accepts.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseConfig, SETTINGS } from '../../agent/src/config.ts';
+import { repoRoot } from '../env/index.ts';
+
+const agentDir = join(repoRoot, 'deploy', 'agent');
+const script = join(agentDir, 'install.sh');
+const unitFile = join(agentDir, 'edgeplane-agent.service');
+const exampleConfig = join(agentDir, 'config.example.yaml');
+const scratch = mkdtempSync(join(tmpdir(), 'ep-agent-install-'));
+
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function onPath(tool: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+}
+
+/** A tarball shaped like the one `make agent-binary` packs, with a stand-in binary. */
+function fakeTarball(version: string, opts: { addon?: boolean; name?: string } = {}): string {
+  const dir = mkdtempSync(join(scratch, 'pkg-'));
+  writeFileSync(join(dir, 'edgeplane-agent'), `#!/bin/sh\necho "edgeplane-agent ${version}"\n`);
+  chmodSync(join(dir, 'edgeplane-agent'), 0o755);
+  const members = ['edgeplane-agent'];
+  if (opts.addon !== false) {
+    mkdirSync(join(dir, 'onnxruntime-node'));
+    writeFileSync(join(dir, 'onnxruntime-node', 'onnxruntime_binding.node'), 'addon');
+    members.push('onnxruntime-node');
+  }
+  const tarball = join(scratch, opts.name ?? `edgeplane-agent-${version}-linux-x64.tar.gz`);
+  execFileSync('tar', ['-czf', tarball, '-C', dir, ...members]);
+  return tarball;
+}
+
+function install(root: string, ...args: string[]) {
+  const res = spawnSync('bash', [script, '--root', root, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { code: res.status, out: `${res.stdout}${res.stderr}` };
+}
+
+/** `Key=value` lines of a unit file; a repeated key keeps its last value. */
+function unitDirectives(text: string): Map<string, string> {
+  return new Map(
+    text
+      .split('\n')
+      .filter((l) => /^[A-Z][A-Za-z]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]),
+  );
+}
+
+describe('install.sh', () => {
+  it('is valid bash and, where shellcheck is installed, lints clean', () => {
+    expect(spawnSync('bash', ['-n', script], { encoding: 'utf8' }).status).toBe(0);
+    if (onPath('shellcheck')) {
+      const res = spawnSync('shellcheck', ['--severity=style', script], { encoding: 'utf8' });
+      expect(res.stdout).toBe('');
+      expect(res.status).toBe(0);
+    }
+  });
+
+  it('installs a version, the current link, the command, the unit and the config', () => {
+    const root = join(scratch, 'fresh');
+    const res = install(root, fakeTarball('1.2.3'));
+    expect(res.out).toContain('done: edgeplane-agent 1.2.3');
+    expect(res.code).toBe(0);
+    const prefix = join(root, 'opt', 'edgeplane-agent');
+    expect(readlinkSync(join(prefix, 'current'))).toBe('1.2.3');
+    expect(lstatSync(join(prefix, '1.2.3', 'edgeplane-agent')).mode & 0o111).not.toBe(0);
+    expect(existsSync(join(prefix, '1.2.3', 'onnxruntime-node', 'onnxruntime_binding.node'))).toBe(true);
+    expect(readlinkSync(join(root, 'usr', 'local', 'bin', 'edgeplane-agent'))).toBe('/opt/edgeplane-agent/current/edgeplane-agent');
+    expect(readFileSync(join(root, 'etc', 'edgeplane-agent', 'config.yaml'), 'utf8')).toBe(readFileSync(exampleConfig, 'utf8'));
+    expect(readFileSync(join(root, 'etc', 'systemd', 'system', 'edgeplane-agent.service'), 'utf8')).toBe(readFileSync(unitFile, 'utf8'));
+  });
+
+  it('upgrades by swapping the link, keeps the edited config, and prunes beyond --keep', () => {
+    const root = join(scratch, 'upgrade');
+    const config = join(root, 'etc', 'edgeplane-agent', 'config.yaml');
+    expect(install(root, fakeTarball('1.0.0')).code).toBe(0);
+    writeFileSync(config, 'natsUrl: nats://site-leaf:4222\n');
+    expect(install(root, fakeTarball('1.1.0')).code).toBe(0);
+    const third = install(root, '--keep', '2', fakeTarball('1.2.0'));
+    expect(third.code).toBe(0);
+    expect(third.out).toContain('previous version 1.1.0 kept');
+    const prefix = join(root, 'opt', 'edgeplane-agent');
+    expect(readlinkSync(join(prefix, 'current'))).toBe('1.2.0');
+    expect(existsSync(join(prefix, '1.1.0'))).toBe(true);
+    expect(existsSync(join(prefix, '1.0.0'))).toBe(false);
+    expect(readFileSync(config, 'utf8')).toBe('natsUrl: nats://site-leaf:4222\n');
+  });
+
+  it.each([
+    { name: 'a tarball without the onnxruntime addon', make: () => fakeTarball('2.0.0', { addon: false }), says: 'onnxruntime_binding.node' },
+    { name: 'a file name without version and platform', make: () => fakeTarball('2.0.0', { name: 'agent.tar.gz' }), says: 'expected edgeplane-agent-<version>-linux-<x64|arm64>.tar.gz' },
+    { name: 'a file that is not a tarball', make: () => { const f = join(scratch, 'edgeplane-agent-2.0.0-linux-x64.tar.gz'); writeFileSync(f, 'not gzip'); return f; }, says: 'not a gzip tar archive' },
+  ])('refuses $name and leaves the installed version running', ({ make, says }) => {
+    const root = join(scratch, `refuse-${Math.random().toString(16).slice(2)}`);
+    expect(install(root, fakeTarball('1.0.0')).code).toBe(0);
+    const res = install(root, make());
+    expect(res.code).not.toBe(0);
+    expect(res.out).toContain(says);
+    expect(readlinkSync(join(root, 'opt', 'edgeplane-agent', 'current'))).toBe('1.0.0');
+  });
+});
+
+describe('edgeplane-agent.service', () => {
+  const text = readFileSync(unitFile, 'utf8');
+  const unit = unitDirectives(text);
+
+  it('is hardened: own user, read-only system, no privileges, only its state and cache writable', () => {
+    expect(unit.get('User')).toBe('edgeplane-agent');
+    expect(unit.get('DynamicUser') ?? 'no').toBe('no');
+    for (const [key, value] of [
+      ['ProtectSystem', 'strict'], ['ProtectHome', 'yes'], ['NoNewPrivileges', 'yes'], ['PrivateTmp', 'yes'],
+      ['CapabilityBoundingSet', ''], ['StateDirectory', 'edgeplane-agent'], ['CacheDirectory', 'edgeplane-agent'],
+      ['RestrictSUIDSGID', 'yes'], ['ProtectKernelModules', 'yes'], ['SystemCallFilter', '@system-service'],
+    ] as const) expect(unit.get(key), key).toBe(value);
+    // The agent's default state and cache directories are the ones systemd makes writable.
+    const setting = (key: string) => SETTINGS.find((s) => s.key === key)?.fallback?.();
+    expect(setting('stateDir')).toBe('/var/lib/edgeplane-agent');
+    expect(setting('cacheDir')).toBe('/var/cache/edgeplane-agent');
+  });
+
+  it('starts the binary and config where install.sh puts them', () => {
+    expect(unit.get('ExecStart')).toBe('/opt/edgeplane-agent/current/edgeplane-agent --config /etc/edgeplane-agent/config.yaml');
+    expect(readFileSync(script, 'utf8')).toContain('etc="$root/etc/edgeplane-agent"');
+  });
+
+  it('parses without a warning from systemd-analyze, where it is installed', () => {
+    if (!onPath('systemd-analyze')) {
+      // Without systemd the directive names are at least the ones this file was written with.
+      expect(unit.size).toBeGreaterThan(20);
+      return;
+    }
+    const dir = mkdtempSync(join(scratch, 'unit-'));
+    const verify = (body: string) => {
+      // The real binary is not installed here; everything else is verified as written.
+      writeFileSync(join(dir, 'edgeplane-agent.service'), body.replace(/^ExecStart=.*$/m, 'ExecStart=/bin/true'));
+      const res = spawnSync('systemd-analyze', ['verify', '--man=no', join(dir, 'edgeplane-agent.service')], { encoding: 'utf8', timeout: 30_000 });
+      return `${res.stdout}${res.stderr}`;
+    };
+    expect(verify(text)).toBe('');
+    expect(verify(text.replace('ProtectSystem=strict', 'ProtectSistem=strict'))).toContain("Unknown key 'ProtectSistem'");
+  });
+});
+
+describe('config.example.yaml', () => {
+  const parse = (text: string) => {
+    const file = join(mkdtempSync(join(scratch, 'cfg-')), 'config.yaml');
+    writeFileSync(file, text);
+    return parseConfig({ argv: ['--config', file], env: {} });
+  };
+  const text = readFileSync(exampleConfig, 'utf8');
+
+  it('is accepted by the agent as it ships', () => {
+    const result = parse(text);
+    expect(result.kind).toBe('run');
+    if (result.kind !== 'run') return;
+    expect(result.config.natsCreds).toBe('/etc/edgeplane-agent/nats.creds');
+    expect(result.config.cacheMaxBytes).toBe(10 * 2 ** 30);
+  });
+
+  it('documents every agent setting, and each commented one is accepted when uncommented', () => {
+    for (const s of SETTINGS) expect(text, s.key).toMatch(new RegExp(`^(# )?${s.key}: `, 'm'));
+    const uncommented = text.replace(new RegExp(`^# (${SETTINGS.map((s) => s.key).join('|')}): `, 'gm'), '$1: ');
+    const result = parse(uncommented);
+    expect(result.kind).toBe('run');
+    if (result.kind === 'run') expect(result.config.node).toBe('gateway-17');
+  });
+});
