@@ -76,8 +76,12 @@ describe('agent fleet session', () => {
     await until(() => session.stats().helloAttempts >= 3, 'three hello attempts');
     expect(session.stats().hellosAccepted).toBe(0);
 
-    const responder = controlPlaneResponder(cp, { heartbeatIntervalMs: 100, fullEvery: 4 });
+    // Then a control plane that refuses twice before it accepts.
+    const attemptsBefore = session.stats().helloAttempts;
+    const responder = controlPlaneResponder(cp, { heartbeatIntervalMs: 100, fullEvery: 4 }, 2);
     const reply = await session.ready;
+    expect(responder.hellos).toHaveLength(3);
+    expect(session.stats().helloAttempts).toBeGreaterThanOrEqual(attemptsBefore + 3);
     expect(reply.heartbeatIntervalMs).toBe(100);
     const hello = responder.hellos.at(-1);
     expect(hello?.node).toBe(NODE);

@@ -53,8 +53,11 @@ export interface Responder {
   stop(): void;
 }
 
-/** Answers hello as the control plane would (accepting), and the bandwidth probe with the byte count. */
-export function controlPlaneResponder(nc: NatsConnection, reply: Partial<HelloReply> = {}): Responder {
+/**
+ * Answers hello as the control plane would, refusing the first `refuse` ones, and the
+ * bandwidth probe with the byte count it received.
+ */
+export function controlPlaneResponder(nc: NatsConnection, reply: Partial<HelloReply> = {}, refuse = 0): Responder {
   const hellos: Hello[] = [];
   const probes: number[] = [];
   const subs: Subscription[] = [
@@ -63,7 +66,8 @@ export function controlPlaneResponder(nc: NatsConnection, reply: Partial<HelloRe
         const decoded = decode(Hello, 'hello', msg.data);
         if (!decoded.ok) return;
         hellos.push(decoded.value);
-        msg.respond(encode(HelloReply, 'hello reply', { v: 1, accepted: true, heartbeatIntervalMs: 200, fullEvery: 12, ...reply }));
+        const accepted = hellos.length > refuse;
+        msg.respond(encode(HelloReply, 'hello reply', { v: 1, accepted, heartbeatIntervalMs: 200, fullEvery: 12, ...reply, ...(accepted ? {} : { accepted, reason: 'control plane not leading yet' }) }));
       },
     }),
     nc.subscribe(subjects.allProbe, {
