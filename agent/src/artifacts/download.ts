@@ -40,7 +40,8 @@ export async function downloadVerified(
   source: ArtifactSource,
   partPath: string,
   target: DownloadTarget,
-  onProgress?: (bytesOnDisk: number) => void,
+  /** Called after each chunk is on disk; a returned promise is awaited (a pause, in tests). */
+  onProgress?: (bytesOnDisk: number) => void | Promise<void>,
 ): Promise<DownloadResult> {
   let offset = await sizeOf(partPath);
   if (offset > target.sizeBytes) {
@@ -74,7 +75,7 @@ export async function downloadVerified(
           await fh.write(chunk);
           hash.update(chunk);
           onDisk += chunk.byteLength;
-          onProgress?.(onDisk);
+          await onProgress?.(onDisk);
         }
       } catch (cause) {
         await read.close().catch(() => undefined);

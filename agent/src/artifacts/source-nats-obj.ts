@@ -69,7 +69,8 @@ export function natsObjSource(nc: NatsConnection, bucket: string, object: string
         filter_subjects: subject,
         ...(startSeq !== undefined ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq } : {}),
       });
-      const messages = await consumer.consume({ max_messages: 64 });
+      // A few chunks in flight: enough to keep the link busy, little to lose when it breaks.
+      const messages = await consumer.consume({ max_messages: 4 });
       const it = messages[Symbol.asyncIterator]();
       const remaining = info.chunks - firstChunk;
       async function* chunks(): AsyncGenerator<Uint8Array> {

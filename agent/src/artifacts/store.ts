@@ -32,7 +32,7 @@ export interface ArtifactStoreOptions {
   retryDelayMs?: number;
   logger?: Logger;
   /** Called with bytes on disk as a download proceeds (progress reporting, tests). */
-  onProgress?: (sha256: string, bytesOnDisk: number) => void;
+  onProgress?: (sha256: string, bytesOnDisk: number) => void | Promise<void>;
 }
 
 export interface FetchResult extends DownloadResult {

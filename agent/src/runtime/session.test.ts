@@ -17,8 +17,9 @@ function rowsTensor(rows: number[][], half: boolean): WireTensor {
 }
 
 function values(t: WireTensor): number[] {
-  if (t.datatype === 'FP16') return Array.from(new Uint16Array(t.data.slice().buffer), fromHalfBits);
-  return Array.from(new Float32Array(t.data.slice().buffer));
+  const copy = new Uint8Array(t.data).buffer;
+  if (t.datatype === 'FP16') return Array.from(new Uint16Array(copy), fromHalfBits);
+  return Array.from(new Float32Array(copy));
 }
 
 describe('loadSession with generated models', () => {
@@ -46,6 +47,17 @@ describe('loadSession with generated models', () => {
       await loaded.session.release();
     });
   }
+
+  it('runs inputs whose bytes sit at an unaligned offset of a larger buffer', async () => {
+    const m = tinyModel({ precision: 'fp32' });
+    const loaded = await loadSession(m.bytes, cpu, { threads: 1 });
+    const pool = Buffer.alloc(1 + 16);
+    Buffer.from(new Float32Array(rows[0]!).buffer).copy(pool, 1);
+    const x: WireTensor = { name: 'X', datatype: 'FP32', shape: [1, 4], data: pool.subarray(1) };
+    const [y] = await runSession(loaded.session, loaded.outputs, [x]);
+    expect(values(y!)).toEqual(m.expected(rows[0]!));
+    await loaded.session.release();
+  });
 
   it('falls back to CPU with a reason when the CUDA provider does not load', async () => {
     const loaded = await loadSession(tinyModel({ precision: 'fp32' }).bytes, gpu);

@@ -45,7 +45,8 @@ export function toOrtTensor(t: WireTensor): ort.Tensor {
   const type = t.datatype;
   const bytes = t.data;
   const view = <A>(C: { new (b: ArrayBufferLike, o: number, n: number): A; BYTES_PER_ELEMENT: number }): A => {
-    const aligned = bytes.byteOffset % C.BYTES_PER_ELEMENT === 0 ? bytes : bytes.slice();
+    // A copy through the Uint8Array constructor: Buffer#slice would return a view at the same offset.
+    const aligned = bytes.byteOffset % C.BYTES_PER_ELEMENT === 0 ? bytes : new Uint8Array(bytes);
     return new C(aligned.buffer, aligned.byteOffset, aligned.byteLength / C.BYTES_PER_ELEMENT);
   };
   switch (type) {

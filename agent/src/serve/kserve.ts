@@ -101,7 +101,8 @@ export function fromJson(t: JsonTensor): WireTensor {
 }
 
 export function toJson(t: WireTensor): { name: string; shape: number[]; datatype: Datatype; data: (number | boolean)[] } {
-  const copy = t.data.slice().buffer;
+  // A copy of exactly these bytes (the data may be a view into a larger or pooled buffer).
+  const copy = new Uint8Array(t.data).buffer;
   let data: (number | boolean)[];
   switch (t.datatype) {
     case 'FP32':
