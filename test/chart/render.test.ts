@@ -1,7 +1,8 @@
 // The chart rendered by helm with the default values and each values file under ci/: lint,
 // the objects each case must (and must not) contain, the restricted pod settings, and
 // environment variables that the control plane and the agent actually read.
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Container, V1DaemonSet, V1Deployment, V1EnvVar, V1NetworkPolicy, V1PodSpec, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
@@ -180,6 +181,22 @@ describe('ci/metrics-values.yaml', () => {
     expect(policy.spec?.podSelector?.matchLabels).toEqual(deployment.spec?.selector.matchLabels);
     expect(policy.spec?.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(policy.spec?.egress?.[0]?.ports?.map((p) => p.port)).toEqual(expect.arrayContaining([53, 443, 4222, 6379]));
+  });
+});
+
+describe('deploy/k3s.md', () => {
+  it('uses values the chart accepts, with agents on the edge nodes', async () => {
+    const doc = readFileSync(join(chartDir, '..', '..', 'deploy', 'k3s.md'), 'utf8');
+    const block = /```yaml\n# edgeplane-values\.yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(block, 'the edgeplane-values.yaml block in deploy/k3s.md').toBeTruthy();
+    const file = join(mkdtempSync(join(tmpdir(), 'ep-k3s-values-')), 'values.yaml');
+    writeFileSync(file, block!);
+    const objects = await render({ valuesFiles: [file] });
+    const ds = as<V1DaemonSet>(findObject(objects, 'DaemonSet'));
+    expect(ds.metadata?.namespace).toBe('edgeplane-agents');
+    const vars = env(as<V1Deployment>(findObject(objects, 'Deployment')).spec!.template.spec!.containers[0]!);
+    expect(vars.get('EP_REDIS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({ name: 'edgeplane-redis', key: 'password' });
+    expect(vars.get('EP_REDIS_URL')?.value).toBe('redis://:$(EP_REDIS_PASSWORD)@redis-master.redis.svc.cluster.local:6379');
   });
 });
 
