@@ -13,7 +13,8 @@ import { loadDictionary } from '../ocr/ctc.ts';
 import { openSession, run } from '../runtime.ts';
 import { sha256 } from '../quantize/pipeline.ts';
 import { loadedMemoryMiB } from './memory.ts';
-import { round, timeRuns, type Latency } from './stats.ts';
+import { percentile, round, type Latency } from './stats.ts';
+import type { Session } from '../runtime.ts';
 
 export interface ProfileOptions {
   /** Labelled samples generated for accuracy (upright and turned lines alternate). */
@@ -61,6 +62,21 @@ function batched(samples: readonly Sample[], batch: number, dims: readonly numbe
   return { data, dims: [batch, ...dims.slice(1)] };
 }
 
+/** Sorted run times per session; `runs` rounds at most, stopping once `budgetMs` is spent per variant. */
+async function interleaved(sessions: readonly Session[], input: { data: Float32Array; dims: number[] }, runs: number, budgetMs: number): Promise<number[][]> {
+  for (const s of sessions) for (let w = 0; w < 2; w++) await run(s, input.data, input.dims);
+  const times: number[][] = sessions.map(() => []);
+  const started = performance.now();
+  for (let r = 0; r < runs && (r < 3 || performance.now() - started < budgetMs * sessions.length); r++) {
+    for (const [i, s] of sessions.entries()) {
+      const t0 = performance.now();
+      await run(s, input.data, input.dims);
+      times[i]?.push(performance.now() - t0);
+    }
+  }
+  return times.map((t) => t.sort((a, b) => a - b));
+}
+
 export async function profileDir(dir: string, options: ProfileOptions = DEFAULT_PROFILE): Promise<ProfileResult> {
   const log = options.log ?? (() => {});
   const manifest = readManifest(dir);
@@ -70,28 +86,23 @@ export async function profileDir(dir: string, options: ProfileOptions = DEFAULT_
   const ordered = [...manifest.variants].sort((a, b) => (a.precision === 'fp32' ? -1 : b.precision === 'fp32' ? 1 : 0));
   let reference: Prediction[] | undefined;
   const variants: VariantProfile[] = [];
-  for (const v of ordered) {
-    const path = join(dir, v.file);
-    const bytes = readFileSync(path);
-    const gflops = analyse(decodeModel(bytes, path), new Map([['', dims]])).summary.gflops;
-    const session = await openSession(path, { threads: options.threads });
-    const predictions: Prediction[] = [];
-    try {
+  const sessions: Session[] = [];
+  try {
+    for (const v of ordered) {
+      const path = join(dir, v.file);
+      const bytes = readFileSync(path);
+      const gflops = analyse(decodeModel(bytes, path), new Map([['', dims]])).summary.gflops;
+      const session = await openSession(path, { threads: options.threads });
+      sessions.push(session);
+      const predictions: Prediction[] = [];
       for (const s of samples) {
         const out = [...(await run(session, s.input, dims)).values()][0];
         if (!out) throw new Error(`${v.file} produced no float output`);
         predictions.push(decode(manifest.task, out, dict));
       }
       reference ??= predictions;
-      const latency: Latency[] = [];
-      for (const batch of dims[0] === 1 ? [1, 8] : [dims[0] ?? 1]) {
-        const input = batched(samples, batch, dims);
-        latency.push(await timeRuns(() => run(session, input.data, input.dims), batch, batch === 1 ? options.runs : Math.ceil(options.runs / 4), options.budgetMs));
-      }
       const agree = agreement(reference, predictions);
-      const accuracy = score(manifest.task, samples, predictions) ?? agree;
-      const memoryMiB = await loadedMemoryMiB(resolve(path), dims);
-      const p: VariantProfile = {
+      variants.push({
         name: v.name,
         precision: v.precision,
         profile: v.profile,
@@ -100,16 +111,24 @@ export async function profileDir(dir: string, options: ProfileOptions = DEFAULT_
         sizeBytes: bytes.byteLength,
         sha256: sha256(bytes),
         gflops: round(gflops, 4),
-        memoryMiB,
-        accuracy: round(accuracy, 4),
+        memoryMiB: await loadedMemoryMiB(resolve(path), dims),
+        accuracy: round(score(manifest.task, samples, predictions) ?? agree, 4),
         agreementWithFp32: round(agree, 4),
-        latency,
-      };
-      log(`${manifest.model} ${v.name}: ${p.sizeBytes} bytes, accuracy ${p.accuracy}, agreement ${p.agreementWithFp32}, ${latency.map((l) => `b${l.batch} p50 ${l.p50Ms} ms p99 ${l.p99Ms} ms`).join(', ')}, ${memoryMiB} MiB`);
-      variants.push(p);
-    } finally {
-      await session.release();
+        latency: [],
+      });
     }
+    // Latency with the variants interleaved run by run, so that load from other processes on
+    // a shared host falls on every variant alike instead of on whichever ran first.
+    for (const batch of dims[0] === 1 ? [1, 8] : [dims[0] ?? 1]) {
+      const input = batched(samples, batch, dims);
+      const times = await interleaved(sessions, input, batch === 1 ? options.runs : Math.ceil(options.runs / 4), options.budgetMs);
+      times.forEach((t, i) => variants[i]?.latency.push({ batch, runs: t.length, p50Ms: round(percentile(t, 50)), p99Ms: round(percentile(t, 99)) }));
+    }
+  } finally {
+    for (const s of sessions) await s.release();
+  }
+  for (const p of variants) {
+    log(`${manifest.model} ${p.name}: ${p.sizeBytes} bytes, accuracy ${p.accuracy}, agreement ${p.agreementWithFp32}, ${p.latency.map((l) => `b${l.batch} p50 ${l.p50Ms} ms p99 ${l.p99Ms} ms`).join(', ')}, ${p.memoryMiB} MiB`);
   }
   return {
     model: manifest.model,

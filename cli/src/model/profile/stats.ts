@@ -12,20 +12,6 @@ export interface Latency {
   p99Ms: number;
 }
 
-/** Times `fn` up to `runs` times (after `warmup`), stopping early once `budgetMs` is spent. */
-export async function timeRuns(fn: () => Promise<unknown>, batch: number, runs: number, budgetMs: number, warmup = 2): Promise<Latency> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const times: number[] = [];
-  const started = performance.now();
-  while (times.length < runs && (times.length < 3 || performance.now() - started < budgetMs)) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return { batch, runs: times.length, p50Ms: round(percentile(times, 50)), p99Ms: round(percentile(times, 99)) };
-}
-
 export function round(x: number, digits = 3): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
