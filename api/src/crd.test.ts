@@ -41,6 +41,15 @@ describe('generated CRDs', () => {
         expect(problems).toEqual([]);
       });
 
+      it('lists every required property, so the API server does not prune a required field', () => {
+        const problems: string[] = [];
+        walk(schema, '', (n, p) => {
+          const props = (n.properties ?? {}) as Record<string, Node>;
+          for (const name of (n.required as string[] | undefined) ?? []) if (!(name in props)) problems.push(`${p}: ${name}`);
+        });
+        expect(problems).toEqual([]);
+      });
+
       it('matches what is committed under crds/', () => {
         const committed = parse(readFileSync(join(import.meta.dirname, '..', '..', 'crds', file), 'utf8')) as unknown;
         expect(committed).toEqual(JSON.parse(JSON.stringify(crd)));

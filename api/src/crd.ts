@@ -22,7 +22,10 @@ export function toStructural(node: unknown): unknown {
     if (key === '$schema' || key === 'id' || key === '$id') continue;
     if (key === 'additionalProperties' && value === false) continue;
     if ((key === 'minimum' && value === -SAFE_INT) || (key === 'maximum' && value === SAFE_INT)) continue;
-    out[key] = toStructural(value);
+    // Keys of `properties` are field names, not keywords: a field may well be called `id`.
+    out[key] = key === 'properties' && value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value as JSONSchema).map(([name, prop]) => [name, toStructural(prop)]))
+      : toStructural(value);
   }
   fillObjectDefault(out);
   if (out['x-kubernetes-int-or-string'] === true) {
