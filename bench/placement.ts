@@ -162,6 +162,16 @@ function makeFleet(r: Rand, count: number, shas: readonly string[], measurable: 
   });
 }
 
+/** The benchmark's deployments and fleet for a seed; the same seed gives the same workload. */
+export function makeWorkload(seed: number, nodeCount: number, deploymentCount: number, replicas: number) {
+  const r = rng(seed);
+  const deployments = makeDeployments(r, deploymentCount, Math.ceil(replicas / deploymentCount));
+  const variants = deployments.flatMap((d) => d.spec.model.variants);
+  const shas = variants.map((v) => v.sha256);
+  const measurable = variants.flatMap((v) => ['gpu0', 'npu0', 'cpu0', 'tpu0', 'vpu0'].map((a) => [v.sha256, a] as const));
+  return { deployments, nodes: makeFleet(r, nodeCount, shas, measurable) };
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 }
@@ -224,12 +234,7 @@ const bench: Bench = async ({ argv, log }) => {
   const seed = numberFlag(argv, 'seed', 1);
   const baselineDeployments = Math.min(deploymentCount, numberFlag(argv, 'baseline-deployments', 2));
 
-  const r = rng(seed);
-  const deployments = makeDeployments(r, deploymentCount, Math.ceil(replicas / deploymentCount));
-  const variants = deployments.flatMap((d) => d.spec.model.variants);
-  const shas = variants.map((v) => v.sha256);
-  const measurable = variants.flatMap((v) => ['gpu0', 'npu0', 'cpu0', 'tpu0', 'vpu0'].map((a) => [v.sha256, a] as const));
-  const nodes = makeFleet(r, nodeCount, shas, measurable);
+  const { deployments, nodes } = makeWorkload(seed, nodeCount, deploymentCount, replicas);
   log(`fleet: ${nodes.length} nodes, ${deployments.length} deployments x ${deployments[0]?.spec.replicas ?? 0} replicas, seed ${seed}`);
 
   // Warm-up: one round so the measured ones run optimised code.

@@ -6,9 +6,8 @@
 import type { Objective } from '@edgeplane/api';
 import { precisionRank } from './battery.ts';
 import type { Candidate, NodeInfo, PlanContext } from './framework.ts';
-import { canFetch } from './link.ts';
-import { committedKeys } from './memo.ts';
-import { joulesPerInference, predictP99Ms, topsAt, wattsOf } from './predict.ts';
+import { measuredByDigest } from './memo.ts';
+import { joulesPerInference, predictP99Ms } from './predict.ts';
 
 /**
  * True when a pair with (meetsSlo, p99, accuracy, joules) `a` serves the objective better than
@@ -37,28 +36,38 @@ export function betterTier(
 /** MiB already in use on each accelerator of the node, from other deployments. */
 function loadCommitted(ctx: PlanContext, node: NodeInfo): void {
   if (ctx.committedMiB.size === 0) return;
-  const keys = committedKeys(node.view);
-  for (let a = 0; a < keys.length; a++) {
-    const mib = ctx.committedMiB.get(keys[a]!);
-    if (mib !== undefined) ctx.usedMiB[node.accBase + a] = mib;
+  const keys = ctx.fleet.committedKeys;
+  const end = ctx.fleet.accBase[node.index + 1]!;
+  for (let slot = node.accBase; slot < end; slot++) {
+    const mib = ctx.committedMiB.get(keys[slot]!);
+    if (mib !== undefined) ctx.usedMiB[slot] = mib;
   }
 }
 
-/** Scans every pair of the node; the first scan also records the filter-stage counts. */
-export function scanNode(ctx: PlanContext, node: NodeInfo): Candidate | null {
+/**
+ * Scans every pair of the node; the first scan also records the filter-stage counts.
+ * The arithmetic is that of predictP99Ms, canFetch and joulesPerInference, on arrays.
+ */
+export function scanNode(ctx: PlanContext, node: NodeInfo): void {
+  const view = node.view;
+  const fleet = ctx.fleet;
   const first = !node.built;
   if (first) loadCommitted(ctx, node);
-  const view = node.view;
-  const variants = ctx.eligible[precisionRank(node.cap) as 0 | 1 | 2];
-  const accs = view.accelerators;
+  const table = ctx.eligible[precisionRank(node.cap) as 0 | 1 | 2];
+  const variants = table.variants;
+  const nv = variants.length;
+  const base = node.accBase;
+  const nacc = fleet.accBase[node.index + 1]! - base;
   const { efficiency, fetchDeadlineSec } = ctx.options;
   const objective = ctx.objective;
   const sloMs = ctx.sloMs;
-  const network = view.network;
+  const bw = view.network?.bandwidthMbps;
+  const bwBits = bw === undefined ? 0 : bw * 1e6;
   const cached = view.cachedArtifacts.size > 0 ? view.cachedArtifacts : undefined;
-  // Building keys only when the node reports anything keeps the common case allocation-free.
-  const measured = view.measuredP99Ms.size > 0 ? view.measuredP99Ms : undefined;
+  const measured = view.measuredP99Ms.size > 0 ? measuredByDigest(view.measuredP99Ms) : undefined;
+  const liteLink = node.liteLink;
   const used = ctx.usedMiB;
+  const tops = fleet.tops;
   let supportedPairs = 0;
   let linkPairs = 0;
   let fetchablePairs = 0;
@@ -68,32 +77,28 @@ export function scanNode(ctx: PlanContext, node: NodeInfo): Candidate | null {
   let bestMeasured = false;
   let bestMeets = false;
   let bestJoules = 0;
-  for (let a = 0; a < accs.length; a++) {
-    const acc = accs[a]!;
-    const free = acc.memoryMiB - used[node.accBase + a]!;
+  for (let a = 0; a < nacc; a++) {
+    const slot = base + a;
+    const free = fleet.memoryMiB[slot]! - used[slot]!;
     // After the first scan only pairs that fit matter, and those need free memory.
     if (!first && free <= 0) continue;
-    let watts = -1;
-    for (let v = 0; v < variants.length; v++) {
-      const variant = variants[v]!;
-      const tops = topsAt(acc, variant.precision);
-      if (tops === 0) continue;
+    const watts = fleet.watts[slot]!;
+    for (let v = 0; v < nv; v++) {
+      const t = tops[slot * 3 + table.rank[v]!]!;
+      if (t === 0) continue;
       supportedPairs++;
-      const isCached = cached !== undefined && cached.has(variant.sha256);
-      if (node.liteLink && variant.profile === 'full' && !isCached) continue;
+      const isCached = cached !== undefined && cached.has(variants[v]!.sha256);
+      if (liteLink && table.lite[v] === 0 && !isCached) continue;
       linkPairs++;
-      if (!isCached && !canFetch(variant.sizeBytes, network, fetchDeadlineSec)) continue;
+      if (!isCached && bw !== undefined && !((bw > 0 ? table.sizeBits[v]! / bwBits : Infinity) <= fetchDeadlineSec)) continue;
       fetchablePairs++;
-      if (variant.memoryMiB > free) continue;
-      const m = measured?.get(`${variant.sha256}@${acc.id}`);
-      const p99 = m ?? predictP99Ms(variant.gflops, tops, efficiency);
-      if (watts < 0) watts = wattsOf(acc);
+      if (table.memoryMiB[v]! > free) continue;
+      const m = measured?.get(variants[v]!.sha256)?.get(fleet.ids[slot]!);
+      const p99 = m ?? predictP99Ms(table.gflops[v]!, t, efficiency);
       const joules = joulesPerInference(watts, p99);
       const meets = p99 <= sloMs;
-      if (
-        bestAcc < 0 ||
-        betterTier(objective, meets, p99, variant.accuracy, joules, bestMeets, bestP99, variants[bestVariant]!.accuracy, bestJoules)
-      ) {
+      const accuracy = table.accuracy[v]!;
+      if (bestAcc < 0 || betterTier(objective, meets, p99, accuracy, joules, bestMeets, bestP99, table.accuracy[bestVariant]!, bestJoules)) {
         bestAcc = a;
         bestVariant = v;
         bestP99 = p99;
@@ -109,36 +114,48 @@ export function scanNode(ctx: PlanContext, node: NodeInfo): Candidate | null {
     node.linkPairs = linkPairs;
     node.fetchablePairs = fetchablePairs;
   }
-  if (bestAcc < 0) return null;
-  return {
-    acc: bestAcc,
-    accId: accs[bestAcc]!.id,
-    variant: variants[bestVariant]!,
-    p99Ms: bestP99,
-    measured: bestMeasured,
-    meetsSlo: bestMeets,
-    joules: bestJoules,
-  };
+  node.tierAcc = bestAcc;
+  node.tierVariant = bestVariant;
+  node.tierP99Ms = bestP99;
+  node.tierMeasured = bestMeasured;
+  node.tierMeetsSlo = bestMeets;
+  node.tierJoules = bestJoules;
+  node.tierFresh = true;
 }
 
 /** Makes sure the node's filter-stage counts exist; the static filters read them. */
 export function buildCandidates(ctx: PlanContext, node: NodeInfo): void {
-  if (!node.built) {
-    node.tier = scanNode(ctx, node);
-    node.tierFresh = true;
-  }
+  if (!node.built) scanNode(ctx, node);
 }
 
 /**
- * The pair the node would run for one more replica, or null when nothing fits. Cached until
- * a replica is placed on or removed from the node (see invalidateTier).
+ * True when some pair fits for one more replica. The choice is cached until a replica is
+ * placed on or removed from the node (see invalidateTier).
  */
+export function hasTier(ctx: PlanContext, node: NodeInfo): boolean {
+  if (!node.tierFresh) scanNode(ctx, node);
+  return node.tierAcc >= 0;
+}
+
+function fill(ctx: PlanContext, node: NodeInfo, c: Candidate): Candidate {
+  c.acc = node.tierAcc;
+  c.accId = ctx.fleet.ids[node.accBase + node.tierAcc]!;
+  c.variant = ctx.eligible[precisionRank(node.cap) as 0 | 1 | 2].variants[node.tierVariant]!;
+  c.p99Ms = node.tierP99Ms;
+  c.measured = node.tierMeasured;
+  c.meetsSlo = node.tierMeetsSlo;
+  c.joules = node.tierJoules;
+  return c;
+}
+
+/** The node's tier in ctx.scratch, valid until the next call; null when nothing fits. */
+export function peekTier(ctx: PlanContext, node: NodeInfo): Candidate | null {
+  return hasTier(ctx, node) ? fill(ctx, node, ctx.scratch) : null;
+}
+
+/** The node's tier as an object of its own, for a placement; null when nothing fits. */
 export function chooseTier(ctx: PlanContext, node: NodeInfo): Candidate | null {
-  if (!node.tierFresh) {
-    node.tier = scanNode(ctx, node);
-    node.tierFresh = true;
-  }
-  return node.tier;
+  return hasTier(ctx, node) ? fill(ctx, node, { ...ctx.scratch }) : null;
 }
 
 export function invalidateTier(node: NodeInfo): void {

@@ -2,7 +2,7 @@
 // node with the highest total score, ties to the lower node name. The reference runs every
 // filter and score plugin on every node each time; the heap chooser keeps the static verdicts
 // and scores and re-ranks only what a placement changed.
-import { chooseTier, invalidateTier } from './candidates.ts';
+import { invalidateTier, peekTier } from './candidates.ts';
 import { SUCCESS } from './framework.ts';
 import type { FilterPlugin, NodeInfo, PlanContext } from './framework.ts';
 import { filterPlugins, runFilters } from './filters.ts';
@@ -18,7 +18,7 @@ export interface Chooser {
 
 /** Total score of a node for one more replica in the plan's current state; -1 if nothing fits. */
 export function scoreNow(ctx: PlanContext, node: NodeInfo): number {
-  const tier = chooseTier(ctx, node);
+  const tier = peekTier(ctx, node);
   if (tier === null) return -1;
   return nodeScore(nodeScorePlugins, ctx, node, tier) + spreadTerm(ctx, ctx.domainCount[node.domain]!);
 }
@@ -85,7 +85,7 @@ export function heapChooser(ctx: PlanContext): Chooser {
 
   const refresh = (i: number): void => {
     const node = nodes[i]!;
-    const tier = node.count < ctx.maxPerNode ? chooseTier(ctx, node) : null;
+    const tier = node.count < ctx.maxPerNode ? peekTier(ctx, node) : null;
     if (tier === null) {
       byNode.remove(i);
       return;

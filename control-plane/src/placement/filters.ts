@@ -2,7 +2,7 @@
 import { PRECISIONS } from '@edgeplane/api';
 import type { Precision } from '@edgeplane/api';
 import { precisionRank } from './battery.ts';
-import { buildCandidates, chooseTier } from './candidates.ts';
+import { buildCandidates, hasTier } from './candidates.ts';
 import { SUCCESS, unschedulable } from './framework.ts';
 import type { FilterPlugin, NodeInfo, PlanContext, Status } from './framework.ts';
 import { matchesSelector } from './labels.ts';
@@ -38,7 +38,7 @@ export const maxPerNode: FilterPlugin = {
 
 /** "int8 or fp16": the precisions of the variants a node under `cap` may run. */
 function precisionList(ctx: PlanContext, cap: Precision): string {
-  const present = new Set(ctx.eligible[precisionRank(cap) as 0 | 1 | 2].map((v) => v.precision));
+  const present = new Set(ctx.eligible[precisionRank(cap) as 0 | 1 | 2].variants.map((v) => v.precision));
   return [...PRECISIONS].reverse().filter((p) => present.has(p)).join(' or ');
 }
 
@@ -78,7 +78,7 @@ export const artifactFetch: FilterPlugin = {
 export const acceleratorMemory: FilterPlugin = {
   name: 'AcceleratorMemory',
   dynamic: true,
-  filter: (ctx, node) => (chooseTier(ctx, node) !== null ? SUCCESS : NO_MEMORY),
+  filter: (ctx, node) => (hasTier(ctx, node) ? SUCCESS : NO_MEMORY),
 };
 
 export const filterPlugins: readonly FilterPlugin[] = [

@@ -2,6 +2,7 @@
 // replica, score plugins rank the nodes that can. The planner prepares per-node facts once per
 // plan (NodeInfo) and keeps the state that placing replicas changes (PlanState).
 import type { EdgeModelDeploymentSpec, LinkType, ModelVariant, Objective, Precision } from '@edgeplane/api';
+import type { FleetFacts } from './memo.ts';
 import type { NodeView, PlacementOptions } from './types.ts';
 
 /** One runnable (accelerator, variant) pair on a node, with its predicted cost. */
@@ -36,13 +37,22 @@ export interface NodeInfo {
   linkPairs: number;
   /** Of those, pairs whose artifact arrives in time. */
   fetchablePairs: number;
-  /** Where this node's accelerators start in PlanContext.usedMiB. */
+  /** Where this node's accelerators start in PlanContext.usedMiB and the fleet facts. */
   accBase: number;
   /** Replicas of this deployment placed on the node in this plan. */
   count: number;
-  /** The pair the node would run for one more replica, null when nothing fits. */
-  tier: Candidate | null;
-  /** False once the node's memory changed since `tier` was chosen. */
+  /**
+   * The pair the node would run for one more replica, as scalars so that scanning thousands
+   * of nodes allocates nothing: accelerator index (-1 when nothing fits) and variant index
+   * into the node's VariantTable, with the pair's p99, SLO verdict and joules.
+   */
+  tierAcc: number;
+  tierVariant: number;
+  tierP99Ms: number;
+  tierMeasured: boolean;
+  tierMeetsSlo: boolean;
+  tierJoules: number;
+  /** False once the node's memory changed since the tier was chosen. */
   tierFresh: boolean;
 }
 
@@ -52,6 +62,17 @@ export interface Weights {
   load: number;
   energy: number;
   spread: number;
+}
+
+/** A list of variants with the fields the pair scan reads laid out in arrays. */
+export interface VariantTable {
+  variants: readonly ModelVariant[];
+  rank: Int8Array;
+  sizeBits: Float64Array;
+  memoryMiB: Float64Array;
+  accuracy: Float64Array;
+  gflops: Float64Array;
+  lite: Uint8Array;
 }
 
 /** Facts shared by every node of one plan, derived from the spec and options. */
@@ -67,12 +88,16 @@ export interface PlanContext {
   hasLite: boolean;
   weights: Weights;
   /** Variants allowed under each cap (index = cap rank), already limited to slo.minAccuracy. */
-  eligible: readonly [readonly ModelVariant[], readonly ModelVariant[], readonly ModelVariant[]];
+  eligible: readonly [VariantTable, VariantTable, VariantTable];
   /** MiB committed by other deployments, `${node}/${acceleratorId}`. */
   committedMiB: ReadonlyMap<string, number>;
   nodes: NodeInfo[];
   /** Replicas of this plan per topology domain. */
   domainCount: Int32Array;
+  /** Accelerator facts of the node list, shared by every plan over it. */
+  fleet: FleetFacts;
+  /** Reused to score a node's tier without allocating; never kept by a plugin. */
+  scratch: Candidate;
   /** MiB in use per accelerator of every node (other deployments plus this plan), at NodeInfo.accBase. */
   usedMiB: Float64Array;
 }

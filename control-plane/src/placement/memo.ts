@@ -1,50 +1,96 @@
 // Facts about input objects that do not depend on the deployment, remembered per object so a
 // reconcile pass planning many deployments over one node list computes them once. Keyed by
-// object identity in WeakMaps: nothing outlives its input, and the planner stays pure.
+// object identity in WeakMaps: nothing outlives its input, and the planner stays pure as long
+// as inputs are replaced rather than changed in place (see NodeView).
+import { PRECISIONS } from '@edgeplane/api';
+import type { Accelerator } from '@edgeplane/api';
 import { PlacementErrorCode, PlacementInputError } from './errors.ts';
+import { topsAt, wattsOf } from './predict.ts';
 import type { NodeView } from './types.ts';
 
-const committedKeyCache = new WeakMap<NodeView, readonly string[]>();
-
-/** `${node}/${acceleratorId}` for each accelerator: the keys of PlanInput.committedMiB. */
-export function committedKeys(view: NodeView): readonly string[] {
-  let keys = committedKeyCache.get(view);
-  if (keys === undefined) {
-    keys = view.accelerators.map((a) => `${view.name}/${a.id}`);
-    committedKeyCache.set(view, keys);
-  }
-  return keys;
+/** Accelerator facts of a whole node list in flat arrays; node i owns [accBase[i], accBase[i+1]). */
+export interface FleetFacts {
+  names: readonly string[];
+  accelerators: ReadonlyArray<readonly Accelerator[]>;
+  accBase: Int32Array;
+  ids: readonly string[];
+  /** `${node}/${acceleratorId}`: the keys of PlanInput.committedMiB. */
+  committedKeys: readonly string[];
+  memoryMiB: Float64Array;
+  /** TOPS by accelerator slot and precision rank at `slot * 3 + rank`; 0 where unsupported. */
+  tops: Float64Array;
+  /** Draw under load, watts. */
+  watts: Float64Array;
+  /** Position of each node by name. */
+  byName: Map<string, number>;
 }
 
-const nameIndexCache = new WeakMap<readonly NodeView[], Map<string, number>>();
+function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
+  const accBase = new Int32Array(nodes.length + 1);
+  for (let i = 0; i < nodes.length; i++) accBase[i + 1] = accBase[i]! + nodes[i]!.accelerators.length;
+  const total = accBase[nodes.length]!;
+  const ids: string[] = [];
+  const committedKeys: string[] = [];
+  const memoryMiB = new Float64Array(total);
+  const tops = new Float64Array(total * 3);
+  const watts = new Float64Array(total);
+  const byName = new Map<string, number>();
+  nodes.forEach((view, i) => {
+    if (byName.has(view.name)) throw new PlacementInputError(PlacementErrorCode.DuplicateNode, `node ${view.name} appears twice in the plan input`);
+    byName.set(view.name, i);
+    view.accelerators.forEach((acc, a) => {
+      const slot = accBase[i]! + a;
+      ids.push(acc.id);
+      committedKeys.push(`${view.name}/${acc.id}`);
+      memoryMiB[slot] = acc.memoryMiB;
+      watts[slot] = wattsOf(acc);
+      PRECISIONS.forEach((p, rank) => (tops[slot * 3 + rank] = topsAt(acc, p)));
+    });
+  });
+  return { names: nodes.map((n) => n.name), accelerators: nodes.map((n) => n.accelerators), accBase, ids, committedKeys, memoryMiB, tops, watts, byName };
+}
 
-function buildNameIndex(nodes: readonly NodeView[]): Map<string, number> {
-  const index = new Map<string, number>();
+const fleetCache = new WeakMap<readonly NodeView[], FleetFacts>();
+
+/** True while every node still has the name and accelerator array the facts were built from. */
+function stillValid(facts: FleetFacts, nodes: readonly NodeView[]): boolean {
+  if (facts.names.length !== nodes.length) return false;
   for (let i = 0; i < nodes.length; i++) {
-    const name = nodes[i]!.name;
-    if (index.has(name)) throw new PlacementInputError(PlacementErrorCode.DuplicateNode, `node ${name} appears twice in the plan input`);
-    index.set(name, i);
+    const view = nodes[i]!;
+    if (facts.names[i] !== view.name || facts.accelerators[i] !== view.accelerators) return false;
   }
-  return index;
+  return true;
 }
+
+/** Facts for the node list; throws PlacementInputError when two nodes share a name. */
+export function fleetFacts(nodes: readonly NodeView[]): FleetFacts {
+  let facts = fleetCache.get(nodes);
+  if (facts === undefined || !stillValid(facts, nodes)) {
+    facts = buildFleetFacts(nodes);
+    fleetCache.set(nodes, facts);
+  }
+  return facts;
+}
+
+const measuredCache = new WeakMap<ReadonlyMap<string, number>, Map<string, Map<string, number>>>();
 
 /**
- * Position of each node by name; throws PlacementInputError on a duplicate name. The node list
- * is `readonly` in the contract; a list whose length changed is indexed again.
+ * Measured p99 by variant digest, then accelerator id, from NodeView.measuredP99Ms
+ * (`${sha256}@${acceleratorId}`), so lookups need no key built per pair.
  */
-export function nameIndex(nodes: readonly NodeView[]): Map<string, number> {
-  let index = nameIndexCache.get(nodes);
-  if (index === undefined || index.size !== nodes.length) {
-    index = buildNameIndex(nodes);
-    nameIndexCache.set(nodes, index);
+export function measuredByDigest(measured: ReadonlyMap<string, number>): Map<string, Map<string, number>> {
+  let index = measuredCache.get(measured);
+  if (index === undefined) {
+    index = new Map();
+    for (const [key, ms] of measured) {
+      const at = key.lastIndexOf('@');
+      if (at < 0) continue;
+      const digest = key.slice(0, at);
+      let byAcc = index.get(digest);
+      if (byAcc === undefined) index.set(digest, (byAcc = new Map()));
+      byAcc.set(key.slice(at + 1), ms);
+    }
+    measuredCache.set(measured, index);
   }
   return index;
-}
-
-/** The node's position, checked against the list so a list changed in place cannot mislead. */
-export function indexOfNode(nodes: readonly NodeView[], name: string): number | undefined {
-  const i = nameIndex(nodes).get(name);
-  if (i === undefined || nodes[i]?.name === name) return i;
-  nameIndexCache.delete(nodes);
-  return nameIndex(nodes).get(name);
 }

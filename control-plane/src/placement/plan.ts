@@ -12,7 +12,6 @@ import { SUCCESS } from './framework.ts';
 import type { Candidate, NodeInfo, PlanContext } from './framework.ts';
 import { filterPlugins, runFilters } from './filters.ts';
 import { unplacedMessage } from './message.ts';
-import { indexOfNode } from './memo.ts';
 import { preparePlan } from './prepare.ts';
 import { nodeScore, nodeScorePlugins, spreadTerm } from './score.ts';
 import { tierReason } from './tier.ts';
@@ -69,7 +68,7 @@ function plan(input: PlanInput, makeChooser: (ctx: PlanContext) => Chooser): Pla
   const kept: Slot[] = [];
   const current = input.current.filter((p) => p.deployment === input.key).sort(byNodeThenSlot);
   for (const p of current) {
-    const i = indexOfNode(input.nodes, p.node);
+    const i = ctx.fleet.byName.get(p.node);
     if (i === undefined) continue;
     const node = ctx.nodes[i]!;
     if (runFilters(filterPlugins, ctx, node) !== SUCCESS) continue;

@@ -4,8 +4,8 @@ import { PRECISIONS } from '@edgeplane/api';
 import type { ModelVariant, Precision } from '@edgeplane/api';
 import { allowedUnder, capFor, precisionRank } from './battery.ts';
 import { PlacementErrorCode, PlacementInputError } from './errors.ts';
-import type { NodeInfo, PlanContext } from './framework.ts';
-import { nameIndex } from './memo.ts';
+import type { NodeInfo, PlanContext, VariantTable } from './framework.ts';
+import { fleetFacts } from './memo.ts';
 import { isLiteLink } from './link.ts';
 import { WEIGHTS } from './score.ts';
 import { defaultPlacementOptions } from './types.ts';
@@ -21,6 +21,18 @@ export function resolveOptions(partial: Partial<PlacementOptions> | undefined): 
     throw bad('keepThreshold', `must be in [0, 100], got ${options.keepThreshold}`);
   }
   return options;
+}
+
+function variantTable(variants: ModelVariant[]): VariantTable {
+  return {
+    variants,
+    rank: Int8Array.from(variants, (v) => precisionRank(v.precision)),
+    sizeBits: Float64Array.from(variants, (v) => v.sizeBytes * 8),
+    memoryMiB: Float64Array.from(variants, (v) => v.memoryMiB),
+    accuracy: Float64Array.from(variants, (v) => v.accuracy),
+    gflops: Float64Array.from(variants, (v) => v.gflops),
+    lite: Uint8Array.from(variants, (v) => (v.profile === 'lite' ? 1 : 0)),
+  };
 }
 
 /** The cap each node had when this deployment was last placed there; the strictest wins. */
@@ -39,7 +51,7 @@ export function preparePlan(input: PlanInput): PlanContext {
   const spec = input.spec;
   const minAccuracy = spec.slo.minAccuracy;
   const accurate = spec.model.variants.filter((v) => v.accuracy >= minAccuracy);
-  const under = (cap: Precision): ModelVariant[] => accurate.filter((v) => allowedUnder(v.precision, cap));
+  const under = (cap: Precision): VariantTable => variantTable(accurate.filter((v) => allowedUnder(v.precision, cap)));
   const eligible = [under(PRECISIONS[0]), under(PRECISIONS[1]), under(PRECISIONS[2])] as const;
   const liteOn = spec.tiering.network.liteOn;
   // Forcing lite needs a lite variant that is accurate enough; without one the rule cannot apply.
@@ -48,10 +60,9 @@ export function preparePlan(input: PlanInput): PlanContext {
   const prevCaps = previousCaps(input);
   const spreadBy = spec.placement.spreadBy;
   const domainIds = new Map<string, number>();
-  // Refuses duplicate names before anything is placed.
-  nameIndex(input.nodes);
+  // Also refuses duplicate names before anything is placed.
+  const fleet = fleetFacts(input.nodes);
   const nodes: NodeInfo[] = new Array<NodeInfo>(input.nodes.length);
-  let accBase = 0;
   for (let i = 0; i < input.nodes.length; i++) {
     const view = input.nodes[i]!;
     let domain = i;
@@ -72,12 +83,16 @@ export function preparePlan(input: PlanInput): PlanContext {
       supportedPairs: 0,
       linkPairs: 0,
       fetchablePairs: 0,
-      accBase,
+      accBase: fleet.accBase[i]!,
       count: 0,
-      tier: null,
+      tierAcc: -1,
+      tierVariant: -1,
+      tierP99Ms: 0,
+      tierMeasured: false,
+      tierMeetsSlo: false,
+      tierJoules: 0,
       tierFresh: false,
     };
-    accBase += view.accelerators.length;
   }
   const ctx: PlanContext = {
     key: input.key,
@@ -94,7 +109,9 @@ export function preparePlan(input: PlanInput): PlanContext {
     committedMiB: input.committedMiB,
     nodes,
     domainCount: new Int32Array(spreadBy !== undefined ? domainIds.size : nodes.length),
-    usedMiB: new Float64Array(accBase),
+    fleet,
+    scratch: { acc: -1, accId: '', variant: spec.model.variants[0]!, p99Ms: 0, measured: false, meetsSlo: false, joules: 0 },
+    usedMiB: new Float64Array(fleet.accBase[nodes.length]!),
   };
   return ctx;
 }

@@ -2,7 +2,12 @@
 // where each replica of one deployment runs. No I/O; the reconciler gathers the inputs.
 import type { Accelerator, EdgeModelDeploymentSpec, Network, Power, Precision, Profile } from '@edgeplane/api';
 
-/** A node as placement sees it: resource status plus live telemetry from Redis. */
+/**
+ * A node as placement sees it: resource status plus live telemetry from Redis. A snapshot:
+ * planDeployment remembers facts derived from a node list, from each `accelerators` array and
+ * each `measuredP99Ms` map by object identity, so replace those when they change instead of
+ * editing them in place.
+ */
 export interface NodeView {
   name: string;
   labels: Readonly<Record<string, string>>;
