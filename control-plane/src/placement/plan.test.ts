@@ -203,3 +203,36 @@ describe('determinism', () => {
 function gpuNode(name: string): NodeView {
   return node(name, { accelerators: [gpu({ id: 'gpu1', memoryMiB: 2048 })] });
 }
+
+describe('facts remembered across plans over one node list', () => {
+  const plain = { model: { name: 'm', task: 't', variants: [variant('f32')] } };
+
+  it('notices a node given a new accelerator array', () => {
+    const view = node('a');
+    const nodes = [view];
+    expect(planDeployment(input(plain, nodes)).unplaced).toBe(0);
+    view.accelerators = [npu()];
+    expect(planDeployment(input(plain, nodes)).message).toBe('0/1 nodes are available: 1 no accelerator supports fp32.');
+  });
+
+  it('notices a node replaced in the list', () => {
+    const nodes = [node('a'), node('b')];
+    expect(nodesOf(planDeployment(input(plain, nodes)))).toEqual(['a']);
+    nodes[0] = node('a', { accelerators: [npu()] });
+    expect(nodesOf(planDeployment(input(plain, nodes)))).toEqual(['b']);
+  });
+
+  it('still refuses a duplicate name introduced after a first plan', () => {
+    const nodes = [node('a'), node('b')];
+    planDeployment(input(plain, nodes));
+    nodes[1] = node('a');
+    expect(() => planDeployment(input(plain, nodes))).toThrow(expect.objectContaining({ code: PlacementErrorCode.DuplicateNode }));
+  });
+
+  it('reads a replaced measured-latency map', () => {
+    const view = node('a', { measuredP99Ms: new Map([[`${variant('f32').sha256}@gpu0`, 7]]) });
+    expect(planDeployment(input(plain, [view])).placements[0]!.predictedP99Ms).toBe(7);
+    view.measuredP99Ms = new Map([[`${variant('f32').sha256}@gpu0`, 9]]);
+    expect(planDeployment(input(plain, [view])).placements[0]!.predictedP99Ms).toBe(9);
+  });
+});
