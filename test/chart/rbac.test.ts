@@ -20,23 +20,23 @@ function customResources(): CustomResources {
 const crs = customResources();
 
 describe('mapping a client-node call to the permission it needs', () => {
-  const rows: { call: [string, string]; want: Permission[] | null }[] = [
-    { call: ['CustomObjectsApi', 'listCustomObjectForAllNamespaces'], want: ['edgeplane.io edgemodeldeployments list'] },
-    { call: ['CustomObjectsApi', 'replaceNamespacedCustomObjectStatus'], want: ['edgeplane.io edgemodeldeployments/status update'] },
-    { call: ['CustomObjectsApi', 'patchClusterCustomObjectStatus'], want: ['edgeplane.io edgenodes/status patch'] },
-    { call: ['CustomObjectsApi', 'createClusterCustomObject'], want: ['edgeplane.io edgenodes create'] },
-    { call: ['CustomObjectsApi', 'deleteCollectionNamespacedCustomObjectWithHttpInfo'], want: ['edgeplane.io edgemodeldeployments deletecollection'] },
-    { call: ['CoordinationV1Api', 'readNamespacedLease'], want: ['coordination.k8s.io leases get'] },
-    { call: ['EventsV1Api', 'createNamespacedEvent'], want: ['events.k8s.io events create'] },
-    { call: ['CoreV1Api', 'patchNamespacedEvent'], want: ['core events patch'] },
-    { call: ['CoreV1Api', 'listNamespacedPod'], want: ['core pods list'] },
-    { call: ['AppsV1Api', 'replaceNamespacedDeploymentScale'], want: ['apps deployments/scale update'] },
-    { call: ['RbacAuthorizationV1Api', 'readClusterRole'], want: ['rbac.authorization.k8s.io clusterroles get'] },
-    { call: ['NetworkingV1Api', 'createNamespacedIngress'], want: ['networking.k8s.io ingresses create'] },
-    { call: ['CustomObjectsApi', 'getAPIResources'], want: null },
+  const rows: { cls: string; method: string; want: Permission[] | null }[] = [
+    { cls: 'CustomObjectsApi', method: 'listCustomObjectForAllNamespaces', want: ['edgeplane.io edgemodeldeployments list'] },
+    { cls: 'CustomObjectsApi', method: 'replaceNamespacedCustomObjectStatus', want: ['edgeplane.io edgemodeldeployments/status update'] },
+    { cls: 'CustomObjectsApi', method: 'patchClusterCustomObjectStatus', want: ['edgeplane.io edgenodes/status patch'] },
+    { cls: 'CustomObjectsApi', method: 'createClusterCustomObject', want: ['edgeplane.io edgenodes create'] },
+    { cls: 'CustomObjectsApi', method: 'deleteCollectionNamespacedCustomObjectWithHttpInfo', want: ['edgeplane.io edgemodeldeployments deletecollection'] },
+    { cls: 'CoordinationV1Api', method: 'readNamespacedLease', want: ['coordination.k8s.io leases get'] },
+    { cls: 'EventsV1Api', method: 'createNamespacedEvent', want: ['events.k8s.io events create'] },
+    { cls: 'CoreV1Api', method: 'patchNamespacedEvent', want: ['core events patch'] },
+    { cls: 'CoreV1Api', method: 'listNamespacedPod', want: ['core pods list'] },
+    { cls: 'AppsV1Api', method: 'replaceNamespacedDeploymentScale', want: ['apps deployments/scale update'] },
+    { cls: 'RbacAuthorizationV1Api', method: 'readClusterRole', want: ['rbac.authorization.k8s.io clusterroles get'] },
+    { cls: 'NetworkingV1Api', method: 'createNamespacedIngress', want: ['networking.k8s.io ingresses create'] },
+    { cls: 'CustomObjectsApi', method: 'getAPIResources', want: null },
   ];
-  it.each(rows)('$call.0.$call.1 -> $want', ({ call, want }) => {
-    expect(permissionsOfCall(call[0], call[1], crs)).toEqual(want);
+  it.each(rows)('$cls.$method -> $want', ({ cls, method, want }) => {
+    expect(permissionsOfCall(cls, method, crs)).toEqual(want);
   });
 
   it('refuses to guess for a method it does not know', () => {

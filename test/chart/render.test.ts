@@ -76,7 +76,7 @@ describe('default values', () => {
   });
 
   it('set only environment variables the control plane reads, with the Lease in the release namespace', async () => {
-    const objects = await render({ namespace: 'ops' });
+    const objects = await render({ namespace: 'ops', set: ['controlPlane.edgeNodeSelector=site=plant-a'] });
     const container = as<V1Deployment>(findObject(objects, 'Deployment')).spec!.template.spec!.containers[0]!;
     const known = new Set(CONTROL_PLANE_SETTINGS.map((s) => s.env));
     const vars = env(container);
@@ -84,6 +84,7 @@ describe('default values', () => {
     expect(vars.get('EP_LEASE_NAMESPACE')?.value).toBe('ops');
     expect(vars.get('EP_IDENTITY')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
     expect(vars.get('EP_API_ADDR')?.value).toBe('0.0.0.0:8080');
+    expect(vars.get('EP_NODE_SELECTOR')?.value).toBe('site=plant-a');
     // The URLs come from the chart's Secret, not from the pod spec.
     const secret = findObject(objects, 'Secret');
     expect(vars.get('EP_NATS_URL')?.valueFrom?.secretKeyRef).toEqual({ name: secret.metadata.name, key: 'nats-url' });
