@@ -6,6 +6,7 @@ import { PRECISIONS } from '@edgeplane/api';
 import type { Accelerator } from '@edgeplane/api';
 import { PlacementErrorCode, PlacementInputError } from './errors.ts';
 import { topsAt, wattsOf } from './predict.ts';
+import type { NodeInfo } from './framework.ts';
 import type { NodeView } from './types.ts';
 
 /** Accelerator facts of a whole node list in flat arrays; node i owns [accBase[i], accBase[i+1]). */
@@ -23,6 +24,8 @@ export interface FleetFacts {
   watts: Float64Array;
   /** Position of each node by name. */
   byName: Map<string, number>;
+  /** One NodeInfo per node, reset by each plan (see preparePlan). */
+  infos: NodeInfo[];
 }
 
 function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
@@ -47,7 +50,29 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
       PRECISIONS.forEach((p, rank) => (tops[slot * 3 + rank] = topsAt(acc, p)));
     });
   });
-  return { names: nodes.map((n) => n.name), accelerators: nodes.map((n) => n.accelerators), accBase, ids, committedKeys, memoryMiB, tops, watts, byName };
+  const infos = nodes.map(
+    (view, i): NodeInfo => ({
+      index: i,
+      view,
+      domain: i,
+      cap: 'fp32',
+      liteLink: false,
+      built: false,
+      supportedPairs: 0,
+      linkPairs: 0,
+      fetchablePairs: 0,
+      accBase: accBase[i]!,
+      count: 0,
+      tierAcc: -1,
+      tierVariant: -1,
+      tierP99Ms: 0,
+      tierMeasured: false,
+      tierMeetsSlo: false,
+      tierJoules: 0,
+      tierFresh: false,
+    }),
+  );
+  return { names: nodes.map((n) => n.name), accelerators: nodes.map((n) => n.accelerators), accBase, ids, committedKeys, memoryMiB, tops, watts, byName, infos };
 }
 
 const fleetCache = new WeakMap<readonly NodeView[], FleetFacts>();

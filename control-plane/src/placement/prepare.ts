@@ -4,7 +4,7 @@ import { PRECISIONS } from '@edgeplane/api';
 import type { ModelVariant, Precision } from '@edgeplane/api';
 import { allowedUnder, capFor, precisionRank } from './battery.ts';
 import { PlacementErrorCode, PlacementInputError } from './errors.ts';
-import type { NodeInfo, PlanContext, VariantTable } from './framework.ts';
+import type { PlanContext, VariantTable } from './framework.ts';
 import { fleetFacts } from './memo.ts';
 import { isLiteLink } from './link.ts';
 import { WEIGHTS } from './score.ts';
@@ -62,7 +62,9 @@ export function preparePlan(input: PlanInput): PlanContext {
   const domainIds = new Map<string, number>();
   // Also refuses duplicate names before anything is placed.
   const fleet = fleetFacts(input.nodes);
-  const nodes: NodeInfo[] = new Array<NodeInfo>(input.nodes.length);
+  // Plans run one at a time and no result refers to a NodeInfo, so the node list's facts own
+  // one per node and each plan resets them: no garbage per node per plan.
+  const nodes = fleet.infos;
   for (let i = 0; i < input.nodes.length; i++) {
     const view = input.nodes[i]!;
     let domain = i;
@@ -73,27 +75,21 @@ export function preparePlan(input: PlanInput): PlanContext {
       domain = known ?? domainIds.size;
       if (known === undefined) domainIds.set(value, domain);
     }
-    nodes[i] = {
-      index: i,
-      view,
-      domain,
-      cap: capFor(view.power, thresholds, prevCaps.size > 0 ? prevCaps.get(view.name) : undefined),
-      liteLink: hasLite && isLiteLink(liteOn, view.network),
-      built: false,
-      supportedPairs: 0,
-      linkPairs: 0,
-      fetchablePairs: 0,
-      accBase: fleet.accBase[i]!,
-      count: 0,
-      tierAcc: -1,
-      tierVariant: -1,
-      tierP99Ms: 0,
-      tierMeasured: false,
-      tierMeetsSlo: false,
-      tierJoules: 0,
-      tierFresh: false,
-    };
+    const info = nodes[i]!;
+    info.view = view;
+    info.domain = domain;
+    info.cap = capFor(view.power, thresholds, prevCaps.size > 0 ? prevCaps.get(view.name) : undefined);
+    info.liteLink = hasLite && isLiteLink(liteOn, view.network);
+    info.built = false;
+    info.supportedPairs = 0;
+    info.linkPairs = 0;
+    info.fetchablePairs = 0;
+    info.count = 0;
+    info.tierAcc = -1;
+    info.tierVariant = -1;
+    info.tierFresh = false;
   }
+
   const ctx: PlanContext = {
     key: input.key,
     spec,
