@@ -22,6 +22,8 @@ export interface SimulationOptions {
   connections?: number;
   /** Node names are `<prefix>-00001`...; default `sim`. */
   namePrefix?: string;
+  /** Labels every node proposes besides its site and profile, e.g. to tell one run's fleet apart. */
+  labels?: Readonly<Record<string, string>>;
   /** Values of the `topology.edgeplane.io/site` label, spread round robin; default 20. */
   sites?: number;
   seed?: number;
@@ -105,7 +107,7 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
   const infos: SimulatedNodeInfo[] = profiles.map((profile, i) => ({
     name: nodeName(prefix, i),
     profile,
-    labels: { [SITE_LABEL]: `site-${(i % sites) + 1}`, [PROFILE_LABEL]: profile, [SIMULATED_LABEL]: 'true' },
+    labels: { ...options.labels, [SITE_LABEL]: `site-${(i % sites) + 1}`, [PROFILE_LABEL]: profile, [SIMULATED_LABEL]: 'true' },
   }));
   const events = options.timeline ? resolveTimeline(options.timeline, infos) : new Map<string, TimelineEvent[]>();
 
