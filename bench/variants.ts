@@ -44,10 +44,12 @@ const bench: Bench = async ({ argv, log }) => {
   const variant = (key: string, name: string) => results.get(key)?.variants.find((v) => v.name === name);
   const bytes = (name: string) => ['cls', 'rec'].reduce((s, k) => s + (variant(k, name)?.sizeBytes ?? 0), 0);
   const p50 = (key: string, name: string, batch: number) => variant(key, name)?.latency.find((l) => l.batch === batch)?.p50Ms ?? Number.NaN;
+  const cpu = (key: string, name: string, batch: number) => variant(key, name)?.latency.find((l) => l.batch === batch)?.cpuP50Ms ?? Number.NaN;
   const r3 = (x: number) => Math.round(x * 1000) / 1000;
   for (const key of ['cls', 'rec']) {
     for (const batch of [1, 8]) {
-      log(`${key} batch ${batch} p50 ms: ${['fp32', 'fp16', 'int8', 'int8-static'].map((n) => `${n} ${p50(key, n, batch)}`).join(', ')}; int8-static speed-up ${r3(p50(key, 'fp32', batch) / p50(key, 'int8-static', batch))}x`);
+      log(`${key} batch ${batch} p50 wall ms: ${['fp32', 'fp16', 'int8', 'int8-static'].map((n) => `${n} ${p50(key, n, batch)}`).join(', ')}; int8-static speed-up ${r3(p50(key, 'fp32', batch) / p50(key, 'int8-static', batch))}x`);
+      log(`${key} batch ${batch} p50 cpu ms: ${['fp32', 'fp16', 'int8', 'int8-static'].map((n) => `${n} ${cpu(key, n, batch)}`).join(', ')}; int8-static speed-up ${r3(cpu(key, 'fp32', batch) / cpu(key, 'int8-static', batch))}x`);
     }
     log(`${key} accuracy: ${results.get(key)?.variants.map((v) => `${v.name} ${v.accuracy} (agreement ${v.agreementWithFp32})`).join(', ')}`);
   }

@@ -63,18 +63,26 @@ function batched(samples: readonly Sample[], batch: number, dims: readonly numbe
 }
 
 /** Sorted run times per session; `runs` rounds at most, stopping once `budgetMs` is spent per variant. */
-async function interleaved(sessions: readonly Session[], input: { data: Float32Array; dims: number[] }, runs: number, budgetMs: number): Promise<number[][]> {
+async function interleaved(sessions: readonly Session[], input: { data: Float32Array; dims: number[] }, runs: number, budgetMs: number): Promise<{ wall: number[]; cpu: number[] }[]> {
   for (const s of sessions) for (let w = 0; w < 2; w++) await run(s, input.data, input.dims);
-  const times: number[][] = sessions.map(() => []);
+  const times = sessions.map(() => ({ wall: [] as number[], cpu: [] as number[] }));
   const started = performance.now();
   for (let r = 0; r < runs && (r < 3 || performance.now() - started < budgetMs * sessions.length); r++) {
     for (const [i, s] of sessions.entries()) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await run(s, input.data, input.dims);
-      times[i]?.push(performance.now() - t0);
+      const wall = performance.now() - t0;
+      const cpu = process.cpuUsage(c0);
+      times[i]?.wall.push(wall);
+      times[i]?.cpu.push((cpu.user + cpu.system) / 1000);
     }
   }
-  return times.map((t) => t.sort((a, b) => a - b));
+  for (const t of times) {
+    t.wall.sort((a, b) => a - b);
+    t.cpu.sort((a, b) => a - b);
+  }
+  return times;
 }
 
 export async function profileDir(dir: string, options: ProfileOptions = DEFAULT_PROFILE): Promise<ProfileResult> {
@@ -122,13 +130,15 @@ export async function profileDir(dir: string, options: ProfileOptions = DEFAULT_
     for (const batch of dims[0] === 1 ? [1, 8] : [dims[0] ?? 1]) {
       const input = batched(samples, batch, dims);
       const times = await interleaved(sessions, input, batch === 1 ? options.runs : Math.ceil(options.runs / 4), options.budgetMs);
-      times.forEach((t, i) => variants[i]?.latency.push({ batch, runs: t.length, p50Ms: round(percentile(t, 50)), p99Ms: round(percentile(t, 99)) }));
+      times.forEach((t, i) =>
+        variants[i]?.latency.push({ batch, runs: t.wall.length, p50Ms: round(percentile(t.wall, 50)), p99Ms: round(percentile(t.wall, 99)), cpuP50Ms: round(percentile(t.cpu, 50)) }),
+      );
     }
   } finally {
     for (const s of sessions) await s.release();
   }
   for (const p of variants) {
-    log(`${manifest.model} ${p.name}: ${p.sizeBytes} bytes, accuracy ${p.accuracy}, agreement ${p.agreementWithFp32}, ${p.latency.map((l) => `b${l.batch} p50 ${l.p50Ms} ms p99 ${l.p99Ms} ms`).join(', ')}, ${p.memoryMiB} MiB`);
+    log(`${manifest.model} ${p.name}: ${p.sizeBytes} bytes, accuracy ${p.accuracy}, agreement ${p.agreementWithFp32}, ${p.latency.map((l) => `b${l.batch} p50 ${l.p50Ms} ms p99 ${l.p99Ms} ms cpu ${l.cpuP50Ms} ms`).join(', ')}, ${p.memoryMiB} MiB`);
   }
   return {
     model: manifest.model,

@@ -10,6 +10,8 @@ export interface Latency {
   runs: number;
   p50Ms: number;
   p99Ms: number;
+  /** Median CPU time of this process per run: steadier than wall time on a busy host. */
+  cpuP50Ms: number;
 }
 
 export function round(x: number, digits = 3): number {
