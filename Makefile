@@ -22,9 +22,12 @@ node_modules/.installed: package-lock.json package.json */package.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
+# redis-server for the tests' Redis; shellcheck for the agent install script's check.
+APT_TOOLS := redis-server:redis-server shellcheck:shellcheck
 apt-deps:
-	@command -v redis-server >/dev/null || { echo "[deps] installing redis-server from Debian"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+	@missing=""; for pair in $(APT_TOOLS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then echo "[deps] installing from Debian:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 	@# Debian's package starts a system redis on 6379; the tests start their own on free ports.
 
 servers:

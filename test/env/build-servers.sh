@@ -16,8 +16,8 @@ modver() { # module dir, module path -> version pinned in its go.mod
   (cd "$here/go/$1" && go list -m -f '{{.Version}}' "$2")
 }
 
-build() { # name, module dir, package, version
-  local name=$1 dir=$2 pkg=$3 ver=$4
+build() { # name, module dir, package, version, [ldflags]
+  local name=$1 dir=$2 pkg=$3 ver=$4 ldflags=${5:-}
   local out="$bin/$name-$ver"
   if [[ -n "${only:-}" && ",$only," != *",$name,"* ]]; then return; fi
   if [[ -x "$out" ]]; then
@@ -25,7 +25,7 @@ build() { # name, module dir, package, version
   else
     echo "[servers] $name $ver: building from the Go module proxy (first time only; this takes minutes)..."
     local start=$SECONDS
-    (cd "$here/go/$dir" && go build -trimpath -ldflags='-s -w' -o "$out.tmp" "$pkg")
+    (cd "$here/go/$dir" && go build -trimpath -ldflags="-s -w $ldflags" -o "$out.tmp" "$pkg")
     mv "$out.tmp" "$out"
     echo "[servers] $name $ver: built in $((SECONDS - start)) s"
   fi
@@ -39,7 +39,12 @@ helm=$(modver helm helm.sh/helm/v3)
 
 build nats-server nats-server github.com/nats-io/nats-server/v2 "$nats"
 build etcd kube-apiserver go.etcd.io/etcd/server/v3 "$etcd"
-build kube-apiserver kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$k8s"
+# Stamp the release, as the Kubernetes build does, so /version (and helm's kubeVersion check)
+# sees v1.37.2 rather than v0.0.0-master.
+kminor=${k8s#v1.}; kminor=${kminor%%.*}
+kver="-X k8s.io/component-base/version.gitVersion=$k8s -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$kminor -X k8s.io/component-base/version.gitTreeState=clean"
+kver="$kver -X k8s.io/client-go/pkg/version.gitVersion=$k8s -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$kminor"
+build kube-apiserver kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$k8s-stamped" "$kver"
 build helm helm helm.sh/helm/v3/cmd/helm "$helm"
 
 # One file the TypeScript side reads to find the binaries and report their versions.
