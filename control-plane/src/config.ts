@@ -27,6 +27,8 @@ export interface Config {
   kube: KubeSource;
   /** Namespaces whose EdgeModelDeployments are reconciled; empty means all. */
   namespaces: string[];
+  /** Label selector over EdgeNodes this control plane manages; empty means all. */
+  nodeSelector: string;
   leaseName: string;
   leaseNamespace: string;
   leaseDurationMs: number;
@@ -87,6 +89,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'redisUrl', env: 'EP_REDIS_URL', flag: 'redis-url', schema: urlWithScheme(['redis:', 'rediss:']), fallback: 'redis://127.0.0.1:6379', help: 'Redis URL' },
   { key: 'kubeconfig', env: 'EP_KUBECONFIG', flag: 'kubeconfig', schema: z.string().min(1), help: 'kubeconfig file; absent: in-cluster, else KUBECONFIG or ~/.kube/config' },
   { key: 'namespaces', env: 'EP_NAMESPACES', flag: 'namespaces', schema: namespaceList, fallback: '', help: 'comma-separated namespaces to watch; empty: all' },
+  { key: 'nodeSelector', env: 'EP_NODE_SELECTOR', flag: 'node-selector', schema: z.string().max(1024), fallback: '', help: 'label selector over EdgeNodes to manage, e.g. site=a; empty: all' },
   { key: 'leaseName', env: 'EP_LEASE_NAME', flag: 'lease-name', schema: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a DNS subdomain').max(253), fallback: 'edgeplane-control-plane', help: 'leader-election Lease name' },
   { key: 'leaseNamespace', env: 'EP_LEASE_NAMESPACE', flag: 'lease-namespace', schema: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label').max(63), fallback: 'default', help: 'namespace of the Lease' },
   { key: 'leaseDurationMs', env: 'EP_LEASE_DURATION_MS', flag: 'lease-duration-ms', schema: msSchema(1000), fallback: '15000', help: 'how long a Lease holds without renewal, ms' },

@@ -95,7 +95,7 @@ export async function startControlPlane(config: Config, options: StartOptions = 
     const onKubeWrite = (resource: string) => metrics.kubeWrites.inc({ resource });
 
     const deployments = new ResourceInformer<EdgeModelDeployment>({ ...kube, kind: deploymentsKind, namespaces: config.namespaces, log });
-    const nodes = new ResourceInformer<EdgeNode>({ ...kube, kind: nodesKind, log });
+    const nodes = new ResourceInformer<EdgeNode>({ ...kube, kind: nodesKind, labelSelector: config.nodeSelector, log });
     const telemetry = new TelemetryStore(redis);
     const placementStore = new PlacementStore(redis);
     const index = new PlacementIndex();

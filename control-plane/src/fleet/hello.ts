@@ -93,6 +93,9 @@ export class HelloResponder {
         },
         obj,
       );
+      // The Kubernetes writes can take a while; the node counts as seen from the reply on.
+      const repliedAt = Date.now();
+      await this.#o.store.write([{ node: hello.node, fields: { lastSeenMs: String(repliedAt) }, lastSeenMs: repliedAt }]);
       metrics.hellos.inc({ outcome: 'accepted' });
       log.info({ node: hello.node, agentVersion: hello.agentVersion, bootId: hello.bootId }, 'node said hello');
       this.#reply(msg, { accepted: true });

@@ -14,6 +14,8 @@ export interface ResourceInformerOptions<T> {
   kind: ResourceKind<T>;
   /** Namespaces to watch; empty or absent: all (or cluster-scoped). */
   namespaces?: readonly string[];
+  /** Kubernetes label selector; empty or absent: every object. */
+  labelSelector?: string;
   log: Logger;
   /** Delay before restarting a watch that failed, ms. */
   restartDelayMs?: number;
@@ -62,7 +64,7 @@ export class ResourceInformer<T> {
         entry.listed = true;
         return result;
       };
-      entry.informer = makeInformer(this.#opts.kc, watchPath(kind as ResourceKind<unknown>, ns), list);
+      entry.informer = makeInformer(this.#opts.kc, watchPath(kind as ResourceKind<unknown>, ns), list, this.#opts.labelSelector || undefined);
       entry.informer.on('add', (o) => this.#apply('add', o));
       entry.informer.on('update', (o) => this.#apply('update', o));
       entry.informer.on('delete', (o) => this.#apply('delete', o));
@@ -80,9 +82,10 @@ export class ResourceInformer<T> {
 
   #list(namespace: string | undefined): Promise<unknown> {
     const { custom, kind } = this.#opts;
-    if (!kind.namespaced) return custom.listClusterCustomObject({ ...crd, plural: kind.plural });
-    if (namespace) return custom.listNamespacedCustomObject({ ...crd, namespace, plural: kind.plural });
-    return custom.listCustomObjectForAllNamespaces({ ...crd, resourcePlural: kind.plural });
+    const selector = this.#opts.labelSelector ? { labelSelector: this.#opts.labelSelector } : {};
+    if (!kind.namespaced) return custom.listClusterCustomObject({ ...crd, plural: kind.plural, ...selector });
+    if (namespace) return custom.listNamespacedCustomObject({ ...crd, namespace, plural: kind.plural, ...selector });
+    return custom.listCustomObjectForAllNamespaces({ ...crd, resourcePlural: kind.plural, ...selector });
   }
 
   /** client-node stops an informer on a watch error; start it again after a pause. */

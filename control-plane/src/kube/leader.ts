@@ -6,6 +6,12 @@ import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/c
 import type { Logger } from 'pino';
 import { describeKubeError, isConflict, isNotFound } from './errors.ts';
 
+/** client-node hands MicroTime fields back as strings despite their Date type. */
+function timeOf(value: unknown): string {
+  if (value instanceof Date) return String(value.getTime());
+  return typeof value === 'string' ? String(Date.parse(value)) : '';
+}
+
 export interface LeaderElectorOptions {
   coordination: CoordinationV1Api;
   name: string;
@@ -118,7 +124,7 @@ export class LeaderElector {
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? '';
     this.#holder = holder;
-    const record = `${holder}|${spec.renewTime?.getTime() ?? ''}|${spec.leaseTransitions ?? ''}`;
+    const record = `${holder}|${timeOf(spec.renewTime)}|${spec.leaseTransitions ?? ''}`;
     if (record !== this.#observedRecord) {
       this.#observedRecord = record;
       this.#observedAtMs = now;
