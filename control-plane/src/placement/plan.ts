@@ -54,10 +54,14 @@ function toPlacement(ctx: PlanContext, slot: Slot): Placement {
   };
 }
 
-function byNodeThenSlot(a: Placement, b: Placement): number {
-  const ka = `${a.node}\u0000${a.accelerator}\u0000${a.variant}`;
-  const kb = `${b.node}\u0000${b.accelerator}\u0000${b.variant}`;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
+/** This deployment's current placements ordered by node, accelerator and variant. */
+function currentInOrder(input: PlanInput): Placement[] {
+  const keyed: Array<{ key: string; p: Placement }> = [];
+  for (const p of input.current) {
+    if (p.deployment === input.key) keyed.push({ key: `${p.node}\u0000${p.accelerator}\u0000${p.variant}`, p });
+  }
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return keyed.map((k) => k.p);
 }
 
 function plan(input: PlanInput, makeChooser: (ctx: PlanContext) => Chooser): PlanResult {
@@ -66,8 +70,7 @@ function plan(input: PlanInput, makeChooser: (ctx: PlanContext) => Chooser): Pla
   const keepThreshold = ctx.options.keepThreshold;
 
   const kept: Slot[] = [];
-  const current = input.current.filter((p) => p.deployment === input.key).sort(byNodeThenSlot);
-  for (const p of current) {
+  for (const p of currentInOrder(input)) {
     const i = ctx.fleet.byName.get(p.node);
     if (i === undefined) continue;
     const node = ctx.nodes[i]!;
