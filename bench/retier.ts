@@ -1,0 +1,121 @@
+// `npm run bench -- retier --nodes 1000 --json`: with a deployment Ready on every node of a
+// simulated fleet, the batteries of 100 nodes cross a tier threshold at once (half fall to
+// 45 %, below fp16BelowPercent 50; half to 15 %, below int8BelowPercent 20). Measured per node:
+// from the heartbeat that carries the new level to the moment its simulated agent holds the
+// re-tiered assignment (KV update observed by the agent).
+//
+// Baseline in the same run: the KV path alone, from a put of an unchanged assignment by a
+// plain client to the agent holding it, on 100 other nodes.
+import { connect } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { stores } from '@edgeplane/api';
+import type { Bench } from './run.ts';
+import { numberFlag } from './run.ts';
+import { createDeployment, ocrDetection, waitForReadyNodes, watchDeploymentStatus } from '../test/simulate/deployment.ts';
+import { startFleetStack } from '../test/simulate/stack.ts';
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
+const sortNum = (xs: number[]) => [...xs].sort((a, b) => a - b);
+
+const retier: Bench = async ({ argv, log }) => {
+  const nodes = numberFlag(argv, 'nodes', 1000);
+  const crossing = numberFlag(argv, 'crossing', Math.min(100, Math.floor(nodes / 4)));
+  const heartbeatMs = numberFlag(argv, 'heartbeat-ms', 5000);
+  const timeoutMs = numberFlag(argv, 'timeout-s', 60) * 1000;
+
+  const stack = await startFleetStack({
+    nodes,
+    controlPlane: argv.includes('--in-process') ? 'in-process' : 'child',
+    heartbeatIntervalMs: heartbeatMs,
+    helloTimeoutMs: 300_000,
+    simulation: { helloConcurrency: 32, helloTimeoutMs: 20_000 },
+    log,
+  });
+  const nc = await connect({ servers: stack.nats.url });
+  try {
+    await waitForReadyNodes(stack.kc, stack.fleetSelector, nodes, 120_000, (n) => n < nodes && log(`EdgeNodes Ready: ${n}/${nodes}`));
+    const name = 'retier';
+    const watch = await watchDeploymentStatus(stack.kc, stack.namespace, name);
+    await createDeployment(stack.kc, ocrDetection(stack.namespace, name, nodes, stack.fleetLabels));
+    try {
+      await watch.until((s) => (s.readyReplicas ?? 0) >= nodes, timeoutMs);
+    } finally {
+      watch.stop();
+    }
+    log(`deployment Ready on all ${nodes} nodes`);
+
+    // Nodes now at fp32 on mains: a battery crossing must move them down a tier.
+    const atFp32 = stack.sim.nodes
+      .map((n) => n.name)
+      .filter((n) => stack.sim.assignmentOf(n)?.assignment.workloads[0]?.variant.precision === 'fp32');
+    if (atFp32.length < crossing * 2) throw new Error(`only ${atFp32.length} nodes run fp32; need ${crossing * 2}`);
+    const chosen = atFp32.slice(0, crossing);
+    const others = atFp32.slice(crossing, crossing * 2);
+
+    // Baseline: an unchanged assignment put again reaches the agent through KV alone.
+    const kv = await new Kvm(nc).open(stores.assignments);
+    const baseline: number[] = [];
+    const baseSent = new Map<string, number>();
+    const offBase = stack.sim.onAssignment((e) => {
+      const sent = baseSent.get(e.node);
+      if (sent !== undefined) {
+        baseline.push(e.receivedAtMs - sent);
+        baseSent.delete(e.node);
+      }
+    });
+    await Promise.all(
+      others.map(async (node) => {
+        const held = stack.sim.assignmentOf(node)!;
+        baseSent.set(node, Date.now());
+        await kv.put(node, JSON.stringify(held.assignment));
+      }),
+    );
+    const baseDeadline = Date.now() + 10_000;
+    while (baseSent.size > 0 && Date.now() < baseDeadline) await new Promise((r) => setTimeout(r, 10));
+    offBase();
+    log(`baseline: KV put to agent held, ${baseline.length} nodes, p50 ${percentile(sortNum(baseline), 0.5)} ms`);
+
+    const sentAt = new Map<string, number>();
+    const latencies = new Map<string, number>();
+    const fromWant = new Map<string, string>();
+    const off = stack.sim.onAssignment((e) => {
+      const sent = sentAt.get(e.node);
+      const precision = e.assignment.workloads[0]?.variant.precision;
+      if (sent === undefined || latencies.has(e.node) || precision === undefined || precision === 'fp32') return;
+      latencies.set(e.node, e.receivedAtMs - sent);
+      fromWant.set(e.node, precision);
+    });
+    chosen.forEach((node, i) => stack.sim.setBattery(node, i % 2 === 0 ? 45 : 15, false));
+    for (const node of chosen) {
+      const at = stack.sim.reportNow(node);
+      if (at !== null) sentAt.set(node, at);
+    }
+    log(`${chosen.length} batteries crossed a threshold; waiting for re-tiered assignments`);
+    const deadline = Date.now() + timeoutMs;
+    while (latencies.size < chosen.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    off();
+    const got = sortNum([...latencies.values()]);
+    const tiers: Record<string, number> = {};
+    for (const p of fromWant.values()) tiers[p] = (tiers[p] ?? 0) + 1;
+    log(`re-tiered ${got.length}/${chosen.length}: p50 ${percentile(got, 0.5)} ms, p99 ${percentile(got, 0.99)} ms, max ${got.at(-1)} ms; new tiers ${JSON.stringify(tiers)}`);
+    const base = sortNum(baseline);
+    return {
+      bench: 'retier',
+      p50Ms: percentile(got, 0.5),
+      p99Ms: percentile(got, 0.99),
+      nodes,
+      crossing: chosen.length,
+      retiered: got.length,
+      newTiers: tiers,
+      baseline: { what: 'KV put of an unchanged assignment to the simulated agent holding it', p50Ms: percentile(base, 0.5), p99Ms: percentile(base, 0.99), samples: base.length },
+      heartbeatIntervalMs: heartbeatMs,
+      goal: { p99Ms: 1000 },
+    };
+  } finally {
+    log('stopping');
+    await nc.close();
+    await stack.stop();
+  }
+};
+
+export default retier;
