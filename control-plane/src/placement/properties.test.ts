@@ -10,7 +10,7 @@ import { planDeployment, planDeploymentReference } from './plan.ts';
 import { supports } from './predict.ts';
 import type { NodeView, Placement, PlanInput } from './types.ts';
 
-const RUNS = { numRuns: 150 };
+const RUNS = { numRuns: 100 };
 
 const precisionSet = fc.subarray([...PRECISIONS], { minLength: 1 }) as fc.Arbitrary<Precision[]>;
 
