@@ -38,6 +38,7 @@ export class HeartbeatIngestor {
   #waiting: Batch[] = [];
   #sub: Subscription | undefined;
   #idle: (() => void)[] = [];
+  #ingested = 0;
 
   constructor(options: HeartbeatIngestorOptions) {
     this.#o = options;
@@ -86,6 +87,11 @@ export class HeartbeatIngestor {
 
   readonly #pendingChanges = new Set<string>();
 
+  /** Heartbeats written to Redis by this ingestor so far. */
+  get ingested(): number {
+    return this.#ingested;
+  }
+
   /** Resolves once every heartbeat received so far is in Redis. */
   async drained(): Promise<void> {
     if (this.#batch.length) this.#flush();
@@ -123,6 +129,7 @@ export class HeartbeatIngestor {
       .write(writes)
       .then(
         () => {
+          this.#ingested += writes.length;
           this.#o.metrics.heartbeatsIngested.inc(writes.length);
           // Only after the write, so whoever reacts reads the new telemetry.
           for (const node of changed) this.#o.onChange?.(node);
