@@ -44,7 +44,7 @@ describe('loadSession with generated models', () => {
       expect(y?.shape).toEqual([2, 3]);
       const got = values(y!);
       rows.flatMap((r) => m.expected(r)).forEach((want, i) => expect(Math.abs(got[i]! - want)).toBeLessThanOrEqual(c.tolerance));
-      await loaded.session.release();
+      await loaded.release();
     });
   }
 
@@ -56,14 +56,28 @@ describe('loadSession with generated models', () => {
     const x: WireTensor = { name: 'X', datatype: 'FP32', shape: [1, 4], data: pool.subarray(1) };
     const [y] = await runSession(loaded.session, loaded.outputs, [x]);
     expect(values(y!)).toEqual(m.expected(rows[0]!));
-    await loaded.session.release();
+    await loaded.release();
   });
+
+  for (const precision of ['fp32', 'fp16'] as const) {
+    it(`runs the ${precision} model in a worker thread with the same result`, async () => {
+      const m = tinyModel({ precision });
+      const loaded = await loadSession(m.bytes, cpu, { threads: 1, isolation: 'worker' });
+      expect(loaded.isolation).toBe('worker');
+      const [y] = await runSession(loaded.session, loaded.outputs, [rowsTensor(rows, precision === 'fp16')]);
+      expect(y?.shape).toEqual([2, 3]);
+      expect(values(y!)).toEqual(rows.flatMap((r) => m.expected(r)));
+      await loaded.release();
+      const err = await runSession(loaded.session, loaded.outputs, [rowsTensor(rows, precision === 'fp16')]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+    });
+  }
 
   it('falls back to CPU with a reason when the CUDA provider does not load', async () => {
     const loaded = await loadSession(tinyModel({ precision: 'fp32' }).bytes, gpu);
     expect(loaded.providers).toEqual(['cpu']);
     expect(loaded.fallbackReason).toBe('CUDA provider not loadable, running on CPU');
-    await loaded.session.release();
+    await loaded.release();
   });
 
   it('refuses bytes that are not a model with ModelLoadError', async () => {
@@ -82,7 +96,7 @@ describe('loadSession with generated models', () => {
     ]);
     expect(values(out[0]![0]!)).toEqual(m.expected(rows[0]!));
     expect(values(out[1]![0]!)).toEqual(rows.flatMap((r) => m.expected(r)));
-    await loaded.session.release();
+    await loaded.release();
   });
 });
 
@@ -99,6 +113,6 @@ describe('loadSession with the PP-OCR direction classifier', () => {
     expect(y?.shape).toEqual([n, PPOCR_CLS.classes]);
     const p = values(y!);
     for (let i = 0; i < n; i++) expect((p[2 * i] ?? 0) + (p[2 * i + 1] ?? 0)).toBeCloseTo(1, 4);
-    await loaded.session.release();
+    await loaded.release();
   });
 });

@@ -4,6 +4,7 @@ import type { AcceleratorLoad, Assignment, WorkloadAssignment, WorkloadReport } 
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
 import { ArtifactStore } from '../artifacts/index.ts';
+import type { Isolation } from '../runtime/index.ts';
 import { serveNats, type NatsServing } from '../serve/nats.ts';
 import type { ModelRegistry } from '../serve/registry.ts';
 import type { WorkloadManager, WorkloadManagerOptions } from './types.ts';
@@ -21,6 +22,8 @@ export interface ManagerOptions extends WorkloadManagerOptions {
   spread?: 'assigned' | 'compatible';
   /** Intra-op threads per session; 0 lets ONNX Runtime choose (default 1). */
   threads?: number;
+  /** `worker` (default): each session in its own thread, so inference never blocks the event loop. */
+  isolation?: Isolation;
   /** Requests queued per workload at most (default 256). */
   maxQueue?: number;
   /** Largest NATS inference payload accepted, bytes (default 8 MiB). */
@@ -64,6 +67,7 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
     sessionsPerAccelerator: Math.max(1, options.sessionsPerAccelerator ?? 1),
     spread: options.spread ?? 'assigned',
     threads: options.threads ?? 1,
+    isolation: options.isolation ?? 'worker',
     maxQueue: options.maxQueue ?? 256,
     onEvent: options.onEvent ?? (() => undefined),
   } as const;

@@ -5,7 +5,7 @@ import type { Accelerator, PlacementPhase, WorkloadAssignment, WorkloadReport } 
 import type { Logger } from 'pino';
 import type { ArtifactStore } from '../artifacts/index.ts';
 import { Balancer, type LaneLoad } from '../balancer/index.ts';
-import { batchable, checkInputs, loadSession, rowsOf, sessionExecutor, type InferInputs, type LoadedSession, type TensorSpec, type WireTensor } from '../runtime/index.ts';
+import { batchable, checkInputs, loadSession, type Isolation, rowsOf, sessionExecutor, type InferInputs, type LoadedSession, type TensorSpec, type WireTensor } from '../runtime/index.ts';
 import { AcceleratorNotFoundError, ModelNotReadyError } from './errors.ts';
 import { isTerminalReason, reasonOf } from './reasons.ts';
 
@@ -18,6 +18,7 @@ export interface WorkloadContext {
   /** Also run on every other accelerator that supports the variant's precision. */
   spread: 'assigned' | 'compatible';
   threads: number;
+  isolation: Isolation;
   maxQueue: number;
   onEvent: (e: WorkloadEvent) => void;
 }
@@ -230,13 +231,13 @@ export class Workload {
       for (const acc of accelerators) {
         for (let i = 0; i < this.#ctx.sessionsPerAccelerator; i++) {
           const label = `${target.key}@${target.variant.name} on ${acc.id}`;
-          const s = await loadSession(bytes, acc, { threads: this.#ctx.threads, logger: this.#log, label });
+          const s = await loadSession(bytes, acc, { threads: this.#ctx.threads, isolation: this.#ctx.isolation, logger: this.#log, label });
           sessions.push(s);
           executors.push(sessionExecutor(s, `${acc.id}/${i}`, acc.id, label, Math.max(0.05, s.steadyMs)));
         }
       }
     } catch (err) {
-      await Promise.all(sessions.map((s) => s.session.release().catch(() => undefined)));
+      await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
       this.#ctx.store.unpin(target.variant.sha256);
       throw err;
     }
@@ -265,7 +266,7 @@ export class Workload {
     this.#draining.add(rt);
     await rt.balancer.drain();
     this.#draining.delete(rt);
-    await Promise.all(rt.sessions.map((s) => s.session.release().catch(() => undefined)));
+    await Promise.all(rt.sessions.map((s) => s.release().catch(() => undefined)));
     this.#ctx.store.unpin(rt.assignment.variant.sha256);
   }
 }
