@@ -28,11 +28,13 @@ describe('serving over NATS and HTTP', () => {
   let client: NatsConnection;
   const agents: { nc: NatsConnection; manager: WorkloadManagerImpl }[] = [];
   let expected: (r: number[]) => number[];
+  let int8: ReturnType<typeof writeVariant>['variant'];
 
   beforeAll(async () => {
     nats = await startNats({ jetstream: false });
     dir = mkdtempSync(join(tmpdir(), 'ep-serving-'));
     const { variant, model } = writeVariant(dir, 'fp32');
+    int8 = writeVariant(dir, 'int8').variant;
     expected = model.expected;
     for (const node of ['edge-a', 'edge-b']) {
       const nc = await connect({ servers: nats.url, name: node, reconnectTimeWait: 200, maxReconnectAttempts: -1 });
@@ -91,6 +93,30 @@ describe('serving over NATS and HTTP', () => {
     expect([...nodes.values()].reduce((a, b) => a + b, 0)).toBe(60);
   });
 
+  it('switches both agents to int8 under continuous NATS load with zero failed requests', async () => {
+    let stop = false;
+    const statuses = new Map<string, number>();
+    const variants = new Set<string>();
+    const loop = async () => {
+      for (let i = 0; i < 3000 && !stop; i++) {
+        const r = await request(client, [{ name: 'X', datatype: 'FP32', shape: [1, 4] }], row([1, 2, 0.5, -1]));
+        const status = r.headers?.get(inferHeaders.status) ?? 'none';
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        variants.add(r.headers?.get(inferHeaders.variant) ?? '');
+      }
+    };
+    const loops = Array.from({ length: 4 }, loop);
+    await new Promise((r) => setTimeout(r, 100));
+    for (const a of agents) await a.manager.apply(assignment([workload(int8)]));
+    for (const a of agents) await a.manager.settled();
+    await new Promise((r) => setTimeout(r, 100));
+    stop = true;
+    await Promise.all(loops);
+    expect([...statuses.keys()]).toEqual(['200']);
+    expect(variants).toEqual(new Set(['fp32', 'int8']));
+    expect(agents.map((a) => a.manager.reports()[0]?.variant)).toEqual(['int8', 'int8']);
+  });
+
   it('keeps answering on the local KServe endpoint while nats-server is down', async () => {
     const http = await listenHttp({ registry: agents[0]!.manager, host: '127.0.0.1', port: 0 });
     try {
@@ -102,7 +128,9 @@ describe('serving over NATS and HTTP', () => {
           body: JSON.stringify({ inputs: [{ name: 'X', shape: [1, 4], datatype: 'FP32', data: [1, 2, 0.5, -1] }] }),
         });
         expect(r.status).toBe(200);
-        expect(((await r.json()) as { outputs: { data: number[] }[] }).outputs[0]?.data).toEqual(expected([1, 2, 0.5, -1]));
+        // int8 since the switch above: within the activation quantisation error of the exact result.
+        const got = ((await r.json()) as { outputs: { data: number[] }[] }).outputs[0]?.data ?? [];
+        expected([1, 2, 0.5, -1]).forEach((want, j) => expect(Math.abs((got[j] ?? 99) - want)).toBeLessThan(0.05));
       }
       expect((await fetch(`http://127.0.0.1:${http.port}/v2/health/ready`)).status).toBe(200);
     } finally {
