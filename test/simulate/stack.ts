@@ -25,6 +25,8 @@ export interface FleetStackOptions {
   /** Extra control-plane environment (EP_*). */
   env?: Record<string, string>;
   simulation?: Partial<Omit<SimulationOptions, 'natsUrl' | 'nodes'>>;
+  /** Runs once the control plane is up and before the simulator starts, e.g. to measure it idle. */
+  beforeSimulation?: (controlPlane: ControlPlaneHandle) => Promise<void>;
   /** How long the fleet may take to say hello, ms. */
   helloTimeoutMs?: number;
   log?: (line: string) => void;
@@ -159,6 +161,7 @@ export async function startFleetStack(options: FleetStackOptions): Promise<Fleet
     stops.push(() => controlPlane.stop());
     log(`control plane ${options.controlPlane} at ${controlPlane.address}${controlPlane.pid ? ` (pid ${controlPlane.pid})` : ''}`);
 
+    await options.beforeSimulation?.(controlPlane);
     const sim = await startSimulation({
       natsUrl: nats.url,
       nodes: options.nodes,

@@ -1,0 +1,123 @@
+// `npm run bench -- fleet --nodes 5000 --json`: a simulated fleet in steady state against the
+// control plane running as a child process, with a deployment Ready on every node. Over a
+// window of --seconds (default 60, at most 300): the control plane's CPU share and RSS from
+// /proc, Redis memory from INFO, and heartbeat bytes per node per second on the wire, counted
+// as the PUB frames the simulated agents write (NATS protocol overhead included).
+//
+// Baseline in the same run: the control plane's CPU and RSS with no fleet, over 10 s before the
+// simulator starts.
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import type { Bench } from './run.ts';
+import { numberFlag } from './run.ts';
+import { createDeployment, ocrDetection, waitForReadyNodes, watchDeploymentStatus } from '../test/simulate/deployment.ts';
+import { startFleetStack } from '../test/simulate/stack.ts';
+
+/** Kernel clock ticks per second; 100 on every mainstream Linux configuration. */
+const CLK_TCK = 100;
+
+/** utime + stime of a process, seconds. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+export function rssMiB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (x: number, digits = 1) => Number(x.toFixed(digits));
+
+const fleet: Bench = async ({ argv, log }) => {
+  const nodes = numberFlag(argv, 'nodes', 5000);
+  const seconds = Math.min(300, numberFlag(argv, 'seconds', 60));
+  const heartbeatMs = numberFlag(argv, 'heartbeat-ms', 5000);
+  const idleSeconds = 10;
+
+  let idle = { cpuPercent: NaN, rssMiB: NaN };
+  const stack = await startFleetStack({
+    nodes,
+    controlPlane: 'child',
+    heartbeatIntervalMs: heartbeatMs,
+    helloTimeoutMs: 900_000,
+    simulation: { helloConcurrency: 32, helloTimeoutMs: 30_000 },
+    log,
+    async beforeSimulation(cp) {
+      const pid = cp.pid!;
+      const c0 = cpuSeconds(pid);
+      await sleep(idleSeconds * 1000);
+      idle = { cpuPercent: round(((cpuSeconds(pid) - c0) / idleSeconds) * 100), rssMiB: round(rssMiB(pid)) };
+      log(`control plane with no fleet: ${idle.cpuPercent} % CPU, ${idle.rssMiB} MiB RSS`);
+    },
+  });
+  const redis = new Redis(stack.redis.url);
+  try {
+    const pid = stack.controlPlane.pid!;
+    await waitForReadyNodes(stack.kc, stack.fleetSelector, nodes, 300_000, (n) => n < nodes && log(`EdgeNodes Ready: ${n}/${nodes}`));
+    const name = 'fleet';
+    const watch = await watchDeploymentStatus(stack.kc, stack.namespace, name);
+    await createDeployment(stack.kc, ocrDetection(stack.namespace, name, nodes, stack.fleetLabels));
+    try {
+      await watch.until((s) => (s.readyReplicas ?? 0) >= nodes, 120_000);
+    } finally {
+      watch.stop();
+    }
+    // Let the burst of convergence settle: full heartbeats and status writes return to their rhythm.
+    log(`deployment Ready on all ${nodes} nodes; settling for ${heartbeatMs * 2} ms, then measuring for ${seconds} s`);
+    await sleep(heartbeatMs * 2);
+
+    const s0 = stack.sim.stats();
+    const c0 = cpuSeconds(pid);
+    const t0 = Date.now();
+    let peakRss = rssMiB(pid);
+    for (let elapsed = 0; elapsed < seconds; elapsed += 5) {
+      await sleep(Math.min(5, seconds - elapsed) * 1000);
+      peakRss = Math.max(peakRss, rssMiB(pid));
+      const s = stack.sim.stats();
+      const dt = (Date.now() - t0) / 1000;
+      log(`t=${dt.toFixed(0)}s control plane ${round(((cpuSeconds(pid) - c0) / dt) * 100)} % CPU, ${round(rssMiB(pid))} MiB; heartbeats ${s.heartbeats - s0.heartbeats}; ${round(((s.heartbeatFrameBytes - s0.heartbeatFrameBytes) * 8) / nodes / dt)} bit/node/s`);
+    }
+    const window = (Date.now() - t0) / 1000;
+    const s1 = stack.sim.stats();
+    const cpuPercent = ((cpuSeconds(pid) - c0) / window) * 100;
+    const info = await redis.info('memory');
+    const usedMemory = Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? NaN);
+    const beats = s1.heartbeats - s0.heartbeats;
+    const frameBytes = s1.heartbeatFrameBytes - s0.heartbeatFrameBytes;
+    const payloadBytes = s1.heartbeatPayloadBytes - s0.heartbeatPayloadBytes;
+    // A real agent's heartbeat is one TCP segment: 20 B IPv4 + 32 B TCP with timestamps.
+    const tcpIpBytes = beats * 52;
+    const perNode = (bytes: number) => round((bytes * 8) / nodes / window);
+    return {
+      bench: 'fleet',
+      nodes,
+      cpuPercent: round(cpuPercent),
+      rssMiB: round(rssMiB(pid)),
+      redisMiB: round(usedMemory / 2 ** 20),
+      heartbeatBitsPerNodePerSec: perNode(frameBytes),
+      detail: {
+        seconds: round(window),
+        heartbeatIntervalMs: heartbeatMs,
+        heartbeatsPerNodePerSec: round(beats / nodes / window, 3),
+        meanHeartbeatPayloadBytes: round(payloadBytes / Math.max(1, beats)),
+        payloadBitsPerNodePerSec: perNode(payloadBytes),
+        withTcpIpHeadersBitsPerNodePerSec: perNode(frameBytes + tcpIpBytes),
+        peakRssMiB: round(peakRss),
+        redisBytesPerNode: Math.round(usedMemory / nodes),
+        cpuPercentMeans: 'of one core',
+      },
+      baseline: { what: 'control plane with no fleet, 10 s before the simulator started', ...idle },
+      goal: { heartbeatBitsPerNodePerSec: 250 },
+    };
+  } finally {
+    log('stopping');
+    redis.disconnect();
+    await stack.stop();
+  }
+};
+
+export default fleet;
