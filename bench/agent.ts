@@ -148,7 +148,7 @@ async function realOnnx(log: (l: string) => void, total: number, limitMs: number
   );
   // The machine is shared: configurations take turns over several rounds, and each keeps its
   // median round, so a burst of outside load does not land on one configuration only.
-  const rounds = 3;
+  const rounds = 5;
   const perRound: RunResult[][] = configs.map(() => []);
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < configs.length; i++) {
