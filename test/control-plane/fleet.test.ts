@@ -11,6 +11,8 @@ import { startControlPlane, type ControlPlane } from '../../control-plane/src/in
 import { StatusWriter } from '../../control-plane/src/kube/status-writer.ts';
 import { deploymentsKind } from '../../control-plane/src/kube/resources.ts';
 import { ensureEdgeNode } from '../../control-plane/src/kube/edgenodes.ts';
+import { LeaderElector } from '../../control-plane/src/kube/leader.ts';
+import { CoordinationV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
 
 const run = runId('cp-fleet');
@@ -142,5 +144,37 @@ describe('Kubernetes writes', () => {
     await custom.replaceClusterCustomObject({ group: 'edgeplane.io', version: 'v1alpha1', plural: 'edgenodes', name, body: { ...node, metadata: { ...node.metadata, labels: { ...node.metadata.labels, site: 'operator' } } } });
     const after = (await ensureEdgeNode({ custom }, name, { site: 'b', zone: 'z2', rack: 'r1' })) as { metadata?: { labels?: Record<string, string> } };
     expect(after.metadata?.labels).toEqual({ site: 'operator', zone: 'z2', rack: 'r1' });
+  });
+  it('one Lease, one leader; a released Lease passes on at the next retry', async () => {
+    const coordination = kc.makeApiClient(CoordinationV1Api);
+    const leading: string[] = [];
+    const elector = (identity: string) =>
+      new LeaderElector({
+        coordination,
+        name: `${run}-election`,
+        namespace: run,
+        identity,
+        leaseDurationMs: 2000,
+        renewDeadlineMs: 1500,
+        retryPeriodMs: 200,
+        log,
+        onStartedLeading: () => void leading.push(`+${identity}`),
+        onStoppedLeading: () => void leading.push(`-${identity}`),
+      });
+    const [x, y] = [elector('x'), elector('y')];
+    x.start();
+    await waitFor('x leads', () => x.isLeader());
+    y.start();
+    await new Promise((r) => setTimeout(r, 700));
+    expect([x.isLeader(), y.isLeader()]).toEqual([true, false]);
+    expect(y.holder).toBe('x');
+    await x.stop();
+    // Released: y need not wait out the lease duration.
+    await waitFor('y leads', () => y.isLeader(), 1000, 20);
+    const lease = await coordination.readNamespacedLease({ name: `${run}-election`, namespace: run });
+    expect(lease.spec?.holderIdentity).toBe('y');
+    expect(lease.spec?.leaseTransitions).toBe(1);
+    await y.stop();
+    expect(leading).toEqual(['+x', '-x', '+y', '-y']);
   });
 });

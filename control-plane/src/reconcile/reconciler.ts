@@ -14,13 +14,14 @@ import type { ResourceInformer } from '../kube/informers.ts';
 import { deploymentsKind, splitKey } from '../kube/resources.ts';
 import type { StatusWriter } from '../kube/status-writer.ts';
 import type { Metrics } from '../metrics.ts';
-import { planDeployment } from '../placement/index.ts';
-import type { Placement, PlacementOptions } from '../placement/types.ts';
+import { isPlacementInputError, planDeployment } from '../placement/index.ts';
+import type { Placement, PlacementOptions, PlanResult } from '../placement/types.ts';
 import { nodeView } from './node-views.ts';
 import type { PlacementIndex } from './placement-index.ts';
 import type { PlacementStore } from './placement-store.ts';
 import type { ReconcileResult } from './queue.ts';
 import { deploymentStatus, placementStatus, sameStatus } from './status.ts';
+import { setCondition } from '../fleet/node-status.ts';
 
 export interface ReconcilerOptions {
   deployments: ResourceInformer<EdgeModelDeployment>;
@@ -90,14 +91,22 @@ export class DeploymentReconciler {
     const now = Date.now();
     const views = nodes.map((n) => nodeView(n, telemetry.get(n.metadata.name ?? ''), now, o.heartbeatIntervalMs, this.#variantDigest));
     const current = o.index.get(key);
-    const plan = planDeployment({
-      key,
-      spec,
-      nodes: views,
-      current,
-      committedMiB: o.index.committedMiB(key, this.#memoryOf),
-      ...(o.placementOptions ? { options: o.placementOptions } : {}),
-    });
+    let plan: PlanResult;
+    try {
+      plan = planDeployment({
+        key,
+        spec,
+        nodes: views,
+        current,
+        committedMiB: o.index.committedMiB(key, this.#memoryOf),
+        ...(o.placementOptions ? { options: o.placementOptions } : {}),
+      });
+    } catch (err) {
+      if (!isPlacementInputError(err)) throw err;
+      // Terminal: retrying cannot help until the input changes, so say so and stop.
+      await this.#refuse(emd, key, err.code, err.message, now);
+      return {};
+    }
 
     const changed = !samePlacements(current, plan.placements);
     if (changed) {
@@ -140,6 +149,24 @@ export class DeploymentReconciler {
     }
     return {};
   };
+
+  /** Keeps the current placements and reports a plan input placement refused. */
+  async #refuse(emd: EdgeModelDeployment, key: string, code: string, message: string, now: number): Promise<void> {
+    const o = this.#o;
+    const { namespace, name } = splitKey(key);
+    const prev = emd.status;
+    const status = {
+      ...prev,
+      observedGeneration: emd.metadata.generation,
+      conditions: setCondition(prev?.conditions, { type: 'Degraded', status: 'True', reason: 'InvalidPlacementInput', message: `${code}: ${message}` }, new Date(now), emd.metadata.generation),
+    };
+    if (!sameStatus(prev, status)) await o.statusWriter.write({ kind: deploymentsKind, namespace, name }, () => status, emd as unknown as KubernetesObject);
+    if (this.#lastFailure.get(key) !== message) {
+      this.#lastFailure.set(key, message);
+      o.log.error({ deployment: key, code, err: message }, 'placement refused its input; not retrying');
+      await o.events.record(emd, 'Warning', 'InvalidPlacementInput', 'Place', message);
+    }
+  }
 
   /** Publishes the union assignment of each node. */
   async #publish(nodes: Iterable<string>): Promise<void> {
