@@ -48,6 +48,7 @@ describe('createWorkloadManager', () => {
     await m.settled();
     expect(m.reports()[0]).toMatchObject({ phase: 'Failed', reason: 'DigestMismatch' });
     expect(events.map((e) => e.reason)).toEqual(['DigestMismatch']);
+    expect(events[0]?.type).toBe('Warning');
     expect(m.cachedArtifacts()).toEqual([]);
     expect(readdirSync(join(dir, 'cache', 'blobs'))).toEqual([]);
     const err = await m.model('tiny')!.infer([row([1, 2, 3, 4])]).catch((e: unknown) => e);
@@ -148,7 +149,8 @@ describe('createWorkloadManager', () => {
     await m.apply(assignment([workload(variant, { accelerator: 'gpu0' })]));
     await m.settled();
     expect(m.reports()[0]).toMatchObject({ phase: 'Ready', accelerator: 'gpu0', reason: 'ProviderFallback', message: 'CUDA provider not loadable, running on CPU' });
-    expect(events).toEqual([{ key: 'vision/tiny', type: 'Warning', reason: 'ProviderFallback', message: 'CUDA provider not loadable, running on CPU' }]);
+    expect(events[0]).toEqual({ key: 'vision/tiny', type: 'Warning', reason: 'ProviderFallback', message: 'CUDA provider not loadable, running on CPU' });
+    expect(events[1]).toMatchObject({ type: 'Normal', reason: 'Loaded', message: expect.stringMatching(/^fp16 on gpu0 \(cpu\): loaded in \d+ ms, warm-up \d+ ms$/) });
   });
 
   it('fails with AcceleratorNotFound for an accelerator the node does not have', async () => {

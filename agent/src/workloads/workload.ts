@@ -197,7 +197,15 @@ export class Workload {
       const fallback = rt.fallbackReason;
       this.#set('Ready', fallback ? 'ProviderFallback' : undefined, fallback);
       if (fallback) this.#ctx.onEvent({ key: this.key, type: 'Warning', reason: 'ProviderFallback', message: fallback });
-      this.#log.info({ variant: target.variant.name, accelerator: target.accelerator, sessions: rt.sessions.length }, old ? 'variant switched' : 'workload ready');
+      const loadMs = Math.round(Math.max(...rt.sessions.map((x) => x.loadMs)));
+      const warmupMs = Math.round(Math.max(...rt.sessions.map((x) => x.warmupMs)));
+      this.#ctx.onEvent({
+        key: this.key,
+        type: 'Normal',
+        reason: old ? 'VariantSwitched' : 'Loaded',
+        message: `${target.variant.name} on ${target.accelerator} (${rt.sessions.map((x) => x.providers.join('+')).join(', ')}): loaded in ${loadMs} ms, warm-up ${warmupMs} ms`,
+      });
+      this.#log.info({ variant: target.variant.name, accelerator: target.accelerator, sessions: rt.sessions.length, loadMs, warmupMs }, old ? 'variant switched' : 'workload ready');
       if (old) await this.#retire(old);
     } catch (err) {
       if (stale()) return;
