@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
+import { CoordinationV1Api } from '@kubernetes/client-node';
 import { stores } from '@edgeplane/api';
 import { freePort, kubeConfig, repoRoot, startNats, startRedis, type NatsServer, type RedisServer } from '../env/index.ts';
 import { startProcess, type ServerProcess } from '../env/process.ts';
@@ -117,5 +118,10 @@ describe('leader election between two control-plane processes', () => {
     agents[0]!.setPower({ source: 'battery', batteryPercent: 10 });
     await waitFor('re-tiered by the new leader', () => agents[0]!.variantOf(`${run}/det`) === 'det-int8', 10_000, 50);
     expect(metricValue(await scrape(b.url), 'ep_kv_writes_total', { outcome: 'updated' })).toBeGreaterThan(0);
+
+    // SIGTERM: a clean shutdown releases the Lease for the next replica.
+    await b.proc.stop(10_000);
+    const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: `ep-${run}`, namespace: run });
+    expect(lease.spec?.holderIdentity ?? '').toBe('');
   });
 });
