@@ -93,6 +93,22 @@ describe('Balancer', () => {
     expect(batched.rps / single.rps).toBeGreaterThan(2);
   });
 
+  it('stops batching where a batch costs more per row than single runs', async () => {
+    // Superlinear: a batch of b takes 2 ms x b x (1 + 0.25 (b - 1)).
+    const cost = (b: number) => 2 * b * (1 + 0.25 * (b - 1));
+    const run = async (maxBatch: number) => {
+      const clock = new SimClock();
+      const ran: number[][] = [];
+      const b = new Balancer<number, number>({ name: 't', executors: [simExecutor(clock, 'cpu', cost, ran)], maxBatch, maxQueueDelayMs: 2, maxQueue: 64, clock });
+      const r = await closedLoop(clock, b, 16, 1000);
+      return { ...r, singles: ran.filter((x) => x.length === 1).length / ran.length };
+    };
+    const batched = await run(8);
+    const single = await run(1);
+    expect(batched.singles).toBeGreaterThan(0.9);
+    expect(batched.rps / single.rps).toBeGreaterThan(0.9);
+  });
+
   it('waits at most maxQueueDelayMs for a batch to fill', async () => {
     const clock = new SimClock();
     const ran: number[][] = [];

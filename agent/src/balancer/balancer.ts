@@ -73,7 +73,16 @@ interface Lane<T, R> {
   batchTimer: TimerHandle | null;
   busyMs: number;
   lastLoadAt: number;
+  /** Rows per batch for this lane now: maxBatch, or less when measurements show batching does not pay. */
+  batchLimit: number;
+  dispatches: number;
 }
+
+/**
+ * Every this many batches a lane below maxBatch tries twice its current batch size, so a
+ * cost that changed is noticed; one step up, so the probe costs little when batching does not pay.
+ */
+const EXPLORE_EVERY = 64;
 
 export class Balancer<T, R> {
   readonly #opts: Required<Pick<BalancerOptions<T, R>, 'name' | 'maxBatch' | 'maxQueueDelayMs' | 'maxQueue' | 'policy'>>;
@@ -111,6 +120,8 @@ export class Balancer<T, R> {
       batchTimer: null,
       busyMs: 0,
       lastLoadAt: now,
+      batchLimit: this.#opts.maxBatch,
+      dispatches: 0,
     }));
   }
 
@@ -169,7 +180,7 @@ export class Balancer<T, R> {
   /** Expected ms until a request of `rows` added to this lane now would complete. */
   #completion(lane: Lane<T, R>, rows: number, now: number): number {
     const remaining = lane.busy ? Math.max(0, lane.times.estimate(lane.inflightRows) - (now - lane.startedAt)) : 0;
-    return remaining + lane.times.work(lane.queuedRows + rows, this.#opts.maxBatch);
+    return remaining + lane.times.work(lane.queuedRows + rows, lane.batchLimit);
   }
 
   #choose(rows: number, now: number): Lane<T, R> {
@@ -208,7 +219,9 @@ export class Balancer<T, R> {
     const now = this.#clock.now();
     const oldest = lane.queue[0]!;
     const waited = now - oldest.enqueuedAt;
-    if (lane.queuedRows < this.#opts.maxBatch && waited < this.#opts.maxQueueDelayMs) {
+    const explore = this.#opts.maxBatch > 1 && lane.batchLimit < this.#opts.maxBatch && lane.dispatches % EXPLORE_EVERY === EXPLORE_EVERY - 1;
+    const limit = explore ? Math.min(this.#opts.maxBatch, lane.batchLimit * 2) : lane.batchLimit;
+    if (lane.queuedRows < limit && waited < this.#opts.maxQueueDelayMs && limit > 1) {
       if (!lane.batchTimer) {
         lane.batchTimer = this.#clock.setTimer(() => {
           lane.batchTimer = null;
@@ -225,7 +238,7 @@ export class Balancer<T, R> {
     let rows = 0;
     while (lane.queue.length > 0) {
       const next = lane.queue[0]!;
-      if (batch.length > 0 && rows + next.rows > this.#opts.maxBatch) break;
+      if (batch.length > 0 && rows + next.rows > limit) break;
       lane.queue.shift();
       if (next.timer) this.#clock.clearTimer(next.timer);
       batch.push(next);
@@ -235,6 +248,7 @@ export class Balancer<T, R> {
     this.#queued -= batch.length;
     this.#inflight += batch.length;
     lane.busy = true;
+    lane.dispatches++;
     lane.inflightRows = rows;
     lane.startedAt = now;
     void this.#run(lane, batch, rows);
@@ -251,7 +265,10 @@ export class Balancer<T, R> {
     const end = this.#clock.now();
     const took = end - lane.startedAt;
     lane.busyMs += end - Math.max(lane.startedAt, lane.lastLoadAt);
-    if (failure === null) lane.times.observe(rows, took);
+    if (failure === null) {
+      lane.times.observe(rows, took);
+      lane.batchLimit = lane.times.preferredBatch(this.#opts.maxBatch);
+    }
     lane.busy = false;
     this.#inflight -= batch.length;
     if (failure === null && results?.length !== batch.length) {

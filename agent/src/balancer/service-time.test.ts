@@ -20,6 +20,22 @@ describe('ServiceTimes', () => {
   }
 });
 
+describe('ServiceTimes.preferredBatch', () => {
+  const cases: { name: string; prior: number; observe: [number, number][]; want: number }[] = [
+    { name: 'tries maxBatch before judging', prior: 1, observe: [], want: 8 },
+    { name: 'keeps maxBatch when it pays', prior: 4, observe: [[8, 10]], want: 8 },
+    { name: 'falls back to 1 when batches cost more per row', prior: 1, observe: [[8, 12]], want: 1 },
+    { name: 'picks a middle size when that is best', prior: 4, observe: [[8, 30], [4, 6]], want: 4 },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const t = new ServiceTimes(c.prior);
+      for (const [rows, ms] of c.observe) t.observe(rows, ms);
+      expect(t.preferredBatch(8)).toBe(c.want);
+    });
+  }
+});
+
 describe('percentile', () => {
   const cases = [
     { values: [], q: 0.5, want: 0 },

@@ -32,6 +32,28 @@ export class ServiceTimes {
     return ((this.#measured.get(best) ?? this.#priorMs) * rows) / best;
   }
 
+  /**
+   * The batch size with the most rows per ms among what was measured (batch 1 from the
+   * prior if not measured). `maxBatch` until it has been measured once: batching is tried
+   * before it is judged. A model whose batches cost more per row than single runs (small
+   * models on a CPU) ends up at 1.
+   */
+  preferredBatch(maxBatch: number): number {
+    if (maxBatch <= 1) return 1;
+    if (!this.#measured.has(maxBatch)) return maxBatch;
+    let best = 1;
+    let bestRate = 1 / (this.#measured.get(1) ?? this.#priorMs);
+    for (const size of this.#measured.keys()) {
+      if (size > maxBatch) continue;
+      const rate = size / this.estimate(size);
+      if (rate > bestRate * 1.02 || (rate >= bestRate && size > best)) {
+        best = size;
+        bestRate = rate;
+      }
+    }
+    return best;
+  }
+
   /** Expected time to run `rows` queued rows in batches of at most `maxBatch`. */
   work(rows: number, maxBatch: number): number {
     if (rows <= 0) return 0;
