@@ -83,10 +83,10 @@ export function build(options: HttpOptions): FastifyInstance {
   const { registry } = options;
 
   // One catalogue: every failure answers {error, code} with the status its code maps to.
-  app.setErrorHandler((err: FastifyError, _req, reply) => {
+  app.setErrorHandler((err: FastifyError, req, reply) => {
     let e = replyError(err);
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      e = replyError(new PayloadTooLargeError(Number(_req.headers['content-length'] ?? 0), options.bodyLimitBytes ?? 8 * 1024 * 1024));
+      e = replyError(new PayloadTooLargeError(Number(req.headers['content-length'] ?? 0), options.bodyLimitBytes ?? 8 * 1024 * 1024));
     } else if (err.validation || err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (err.statusCode === 400 && !('httpStatus' in err))) {
       e = replyError(new InvalidRequestError(err.message));
     }
