@@ -29,6 +29,36 @@ export function rssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** Sums of the samples of each counter in a Prometheus text exposition, by metric and labels. */
+export function parseCounters(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?)\s+([-+\deE.]+|NaN)$/.exec(line);
+    if (m) out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
+async function scrape(address: string): Promise<Map<string, number>> {
+  const res = await fetch(`${address}/metrics`);
+  return parseCounters(await res.text());
+}
+
+/** Per-second rates of the counters that explain the control plane's CPU. */
+function activity(before: Map<string, number>, after: Map<string, number>, seconds: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of after) {
+    if (!/^ep_(reconcile_total|kube_writes_total|kv_writes_total|heartbeats_ingested_total|hellos_total)/.test(key)) continue;
+    const rate = (value - (before.get(key) ?? 0)) / seconds;
+    if (rate > 0) out[key] = round(rate, 2);
+  }
+  const delta = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
+  const count = delta('ep_reconcile_duration_seconds_count{outcome="success"}');
+  if (count > 0) out.meanReconcileMs = round((delta('ep_reconcile_duration_seconds_sum{outcome="success"}') / count) * 1000);
+  return out;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 
@@ -70,6 +100,7 @@ const fleet: Bench = async ({ argv, log }) => {
     log(`deployment Ready on all ${nodes} nodes; settling for ${heartbeatMs * 2} ms, then measuring for ${seconds} s`);
     await sleep(heartbeatMs * 2);
 
+    const m0 = await scrape(stack.controlPlane.address);
     const s0 = stack.sim.stats();
     const c0 = cpuSeconds(pid);
     const t0 = Date.now();
@@ -84,6 +115,8 @@ const fleet: Bench = async ({ argv, log }) => {
     const window = (Date.now() - t0) / 1000;
     const s1 = stack.sim.stats();
     const cpuPercent = ((cpuSeconds(pid) - c0) / window) * 100;
+    const perSecond = activity(m0, await scrape(stack.controlPlane.address), window);
+    log(`control plane activity per second: ${JSON.stringify(perSecond)}`);
     const info = await redis.info('memory');
     const usedMemory = Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? NaN);
     const beats = s1.heartbeats - s0.heartbeats;
@@ -109,6 +142,7 @@ const fleet: Bench = async ({ argv, log }) => {
         peakRssMiB: round(peakRss),
         redisBytesPerNode: Math.round(usedMemory / nodes),
         cpuPercentMeans: 'of one core',
+        controlPlanePerSecond: perSecond,
       },
       baseline: { what: 'control plane with no fleet, 10 s before the simulator started', ...idle },
       goal: { heartbeatBitsPerNodePerSec: 250 },
