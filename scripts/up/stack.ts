@@ -1,0 +1,91 @@
+// Everything `make up` and the end-to-end test run: servers (or the cluster of $KUBECONFIG),
+// CRDs, the control plane, and real agents. Returns handles and one stop() for all of it.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { parseConfig, startControlPlane, type ControlPlane } from '@edgeplane/control-plane';
+import { installCrds, startKube, startNats, startRedis, type KubeAccess, type NatsServer } from '../../test/env/index.ts';
+import { startAgentProcess, type AgentProcess, type AgentSpec } from './agents.ts';
+
+export interface StackOptions {
+  agents: AgentSpec[];
+  log: (line: string) => void;
+  /** Use this cluster instead of starting etcd + kube-apiserver (make up honours $KUBECONFIG). */
+  kubeconfigPath?: string | undefined;
+  heartbeatIntervalMs?: number;
+}
+
+export interface Stack {
+  kube: KubeAccess;
+  nats: NatsServer;
+  redisUrl: string;
+  controlPlane: ControlPlane;
+  agents: AgentProcess[];
+  workDir: string;
+  stop(): Promise<void>;
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const { log } = options;
+  const workDir = mkdtempSync(join(tmpdir(), 'ep-up-'));
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const fn of stops.reverse()) await fn().catch(() => {});
+    stops.length = 0;
+  };
+  // Registered first so that it runs last, after every process writing there has stopped.
+  stops.push(async () => rmSync(workDir, { recursive: true, force: true }));
+  try {
+    let kube: KubeAccess;
+    if (options.kubeconfigPath) {
+      const kubeconfig = readFileSync(options.kubeconfigPath, 'utf8');
+      kube = { server: '(from kubeconfig)', token: '', kubeconfigPath: options.kubeconfigPath, kubeconfig };
+      log(`using the cluster of ${options.kubeconfigPath}`);
+    } else {
+      log('starting etcd and kube-apiserver');
+      const started = await startKube({ log });
+      stops.push(() => started.stop());
+      kube = started;
+    }
+    const nats = await startNats();
+    stops.push(() => nats.stop());
+    const redis = await startRedis();
+    stops.push(() => redis.stop());
+    log(`nats-server (JetStream) at ${nats.url}, redis-server at ${redis.url}`);
+    log(`CRDs established: ${(await installCrds(kube)).join(', ')}`);
+
+    const parsed = parseConfig({
+      argv: [],
+      env: {
+        EP_NATS_URL: nats.url,
+        EP_REDIS_URL: redis.url,
+        EP_KUBECONFIG: kube.kubeconfigPath,
+        EP_API_ADDR: '127.0.0.1:0',
+        EP_HEARTBEAT_INTERVAL_MS: String(options.heartbeatIntervalMs ?? 1000),
+        EP_LEASE_DURATION_MS: '5000',
+        EP_RENEW_DEADLINE_MS: '3000',
+        EP_RETRY_PERIOD_MS: '1000',
+      },
+    });
+    if (parsed.help) throw new Error('unreachable: no --help given');
+    const config = parsed.config;
+    mkdirSync(workDir, { recursive: true });
+    const cpLog = join(workDir, 'control-plane.log');
+    const controlPlane = await startControlPlane(config, { logger: pino({ level: 'info' }, pino.destination({ dest: cpLog, sync: false })) });
+    stops.push(() => controlPlane.stop());
+    log(`control plane up, API at ${controlPlane.address} (log: ${cpLog})`);
+
+    const agents: AgentProcess[] = [];
+    for (const spec of options.agents) {
+      const agent = await startAgentProcess(spec, nats.url, workDir);
+      stops.push(() => agent.stop());
+      agents.push(agent);
+      log(`agent ${spec.node} started on fixture ${spec.fixture}, KServe v2 at ${agent.http} (log: ${agent.logFile})`);
+    }
+    return { kube, nats, redisUrl: redis.url, controlPlane, agents, workDir, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
