@@ -159,9 +159,17 @@ async function realOnnx(log: (l: string) => void, total: number, limitMs: number
   }
   const median = (runs: RunResult[]): RunResult => [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]!;
   const [single, roundRobin, balanced, batched] = perRound.map(median) as [RunResult, RunResult, RunResult, RunResult];
+  // Ratios per round, between runs minutes apart at most, then their median: outside load
+  // drifts more between rounds than within one.
+  const pairedRatio = (num: number, den: number): number => {
+    const ratios = Array.from({ length: rounds }, (_, r) => perRound[num]![r]!.rps / perRound[den]![r]!.rps).sort((x, y) => x - y);
+    return ratios[Math.floor(rounds / 2)]!;
+  };
+  const ratios = { balancedOverSingle: pairedRatio(2, 0), balancedOverRoundRobin: pairedRatio(2, 1), batchedOverUnbatched: pairedRatio(3, 2) };
   await Promise.all(sessions.map((s) => s.release()));
   log(`  (b) PP-OCR cls on ONNX Runtime CPU, 1 thread per session: one session ${single.rps.toFixed(0)} rps; two, round robin ${roundRobin.rps.toFixed(0)}; two, balanced ${balanced.rps.toFixed(0)} (p99 ${balanced.p99Ms.toFixed(2)} ms); balanced+batched(8) ${batched.rps.toFixed(0)}`);
-  return { single, roundRobin, balanced, batched };
+  log(`  (b) median of per-round ratios: balanced/one session ${ratios.balancedOverSingle.toFixed(2)}, balanced/round robin ${ratios.balancedOverRoundRobin.toFixed(2)}, batched/unbatched ${ratios.batchedOverUnbatched.toFixed(2)}`);
+  return { single, roundRobin, balanced, batched, ratios };
 }
 
 /** RSS of a child process that loads the agent's workload side and a manager with nothing assigned. */
@@ -239,9 +247,10 @@ const bench: Bench = async ({ argv, log }) => {
       balancedRps: r2(b.balanced.rps),
       balancedBatchedRps: r2(b.batched.rps),
       balancedP99Ms: r2(b.balanced.p99Ms),
-      balancedOverSingle: r2(b.balanced.rps / b.single.rps),
-      balancedOverRoundRobin: r2(b.balanced.rps / b.roundRobin.rps),
-      batchedOverUnbatched: r2(b.batched.rps / b.balanced.rps),
+      // Medians of the ratios within each round.
+      balancedOverSingle: r2(b.ratios.balancedOverSingle),
+      balancedOverRoundRobin: r2(b.ratios.balancedOverRoundRobin),
+      batchedOverUnbatched: r2(b.ratios.batchedOverUnbatched),
       failed: b.single.failed + b.roundRobin.failed + b.balanced.failed + b.batched.failed,
       // The machine is shared: (b) moves with how much of the second core is free.
       loadAvg1m: r2(loadavg()[0] ?? 0),

@@ -109,6 +109,18 @@ describe('Balancer', () => {
     expect(batched.rps / single.rps).toBeGreaterThan(0.9);
   });
 
+  it('probes smaller batches when a pessimistic prior made large ones look good', async () => {
+    // The prior claims a single run takes 100 ms; in truth batches cost more per row than singles.
+    const clock = new SimClock();
+    const ran: number[][] = [];
+    const exec = { ...simExecutor(clock, 'cpu', (b) => 2 * b * (1 + 0.25 * (b - 1)), ran), priorMs: 100 };
+    const b = new Balancer<number, number>({ name: 't', executors: [exec], maxBatch: 8, maxQueueDelayMs: 1, maxQueue: 64, clock });
+    await closedLoop(clock, b, 16, 4000);
+    expect(ran[0]?.length).toBe(8);
+    const late = ran.slice(-100);
+    expect(late.filter((x) => x.length === 1).length / late.length).toBeGreaterThan(0.9);
+  });
+
   it('waits at most maxQueueDelayMs for a batch to fill', async () => {
     const clock = new SimClock();
     const ran: number[][] = [];

@@ -79,10 +79,11 @@ interface Lane<T, R> {
 }
 
 /**
- * Every this many batches a lane below maxBatch tries twice its current batch size, so a
- * cost that changed is noticed; one step up, so the probe costs little when batching does not pay.
+ * Every this many batches a lane probes one step from its current batch size, twice or half
+ * it in turn, so a cost that changed (or a misleading first measurement) gets corrected; one
+ * step only, so a probe costs little.
  */
-const EXPLORE_EVERY = 64;
+const PROBE_EVERY = 64;
 
 export class Balancer<T, R> {
   readonly #opts: Required<Pick<BalancerOptions<T, R>, 'name' | 'maxBatch' | 'maxQueueDelayMs' | 'maxQueue' | 'policy'>>;
@@ -177,6 +178,18 @@ export class Balancer<T, R> {
     });
   }
 
+  /** Rows for the next batch of this lane: its measured best, or a probe one step away. */
+  #batchLimit(lane: Lane<T, R>): number {
+    const max = this.#opts.maxBatch;
+    const current = lane.batchLimit;
+    if (max <= 1 || lane.dispatches % PROBE_EVERY !== PROBE_EVERY - 1) return current;
+    const up = Math.min(max, current * 2);
+    const down = Math.max(1, Math.floor(current / 2));
+    const preferUp = Math.floor(lane.dispatches / PROBE_EVERY) % 2 === 0;
+    if (preferUp) return up !== current ? up : down;
+    return down !== current ? down : up;
+  }
+
   /** Expected ms until a request of `rows` added to this lane now would complete. */
   #completion(lane: Lane<T, R>, rows: number, now: number): number {
     const remaining = lane.busy ? Math.max(0, lane.times.estimate(lane.inflightRows) - (now - lane.startedAt)) : 0;
@@ -219,8 +232,7 @@ export class Balancer<T, R> {
     const now = this.#clock.now();
     const oldest = lane.queue[0]!;
     const waited = now - oldest.enqueuedAt;
-    const explore = this.#opts.maxBatch > 1 && lane.batchLimit < this.#opts.maxBatch && lane.dispatches % EXPLORE_EVERY === EXPLORE_EVERY - 1;
-    const limit = explore ? Math.min(this.#opts.maxBatch, lane.batchLimit * 2) : lane.batchLimit;
+    const limit = this.#batchLimit(lane);
     if (lane.queuedRows < limit && waited < this.#opts.maxQueueDelayMs && limit > 1) {
       if (!lane.batchTimer) {
         lane.batchTimer = this.#clock.setTimer(() => {
