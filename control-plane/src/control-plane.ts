@@ -73,12 +73,20 @@ export async function startControlPlane(config: Config, options: StartOptions = 
   };
 
   try {
+    // Credentials first: a bad kubeconfig is a configuration error, found before any connection.
+    const kube = kubeClients(loadKubeConfig(config.kube));
     const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, connectionName: `ep-control-plane-${config.identity}` });
     redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis error'));
-    await redis.connect();
+    await redis.connect().catch((cause: unknown) => {
+      throw new Error(`cannot connect to Redis at ${config.redisUrl}: ${(cause as Error).message}`, { cause });
+    });
     cleanups.push(() => redis.quit());
 
-    const nc = await connect({ servers: config.natsUrl, name: `ep-control-plane-${config.identity}`, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+    const nc = await connect({ servers: config.natsUrl, name: `ep-control-plane-${config.identity}`, maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch(
+      (cause: unknown) => {
+        throw new Error(`cannot connect to NATS at ${config.natsUrl}: ${(cause as Error).message}`, { cause });
+      },
+    );
     let natsConnected = true;
     void (async () => {
       for await (const s of nc.status()) {
@@ -89,7 +97,6 @@ export async function startControlPlane(config: Config, options: StartOptions = 
     cleanups.push(() => nc.drain());
     const kv = await assignmentsBucket(nc);
 
-    const kube = kubeClients(loadKubeConfig(config.kube));
     let elector: LeaderElector | undefined;
     const mayWrite = () => elector?.isLeader() ?? false;
     const onKubeWrite = (resource: string) => metrics.kubeWrites.inc({ resource });

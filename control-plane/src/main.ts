@@ -19,7 +19,16 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     process.stdout.write(`${parsed.text}\n`);
     return 0;
   }
-  const cp = await startControlPlane(parsed.config);
+  let cp;
+  try {
+    cp = await startControlPlane(parsed.config);
+  } catch (err) {
+    if (isConfigError(err)) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       process.stderr.write(`received ${signal}; shutting down\n`);

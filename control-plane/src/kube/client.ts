@@ -8,6 +8,7 @@
 //   events.k8s.io events                     create                (on EdgeModelDeployments)
 import { CoordinationV1Api, CustomObjectsApi, EventsV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { KubeSource } from '../config.ts';
+import { ConfigError } from '../errors.ts';
 
 export interface KubeClients {
   kc: KubeConfig;
@@ -18,9 +19,14 @@ export interface KubeClients {
 
 export function loadKubeConfig(source: KubeSource): KubeConfig {
   const kc = new KubeConfig();
-  if (source.source === 'file') kc.loadFromFile(source.path);
-  else if (source.source === 'in-cluster') kc.loadFromCluster();
-  else kc.loadFromDefault();
+  try {
+    if (source.source === 'file') kc.loadFromFile(source.path);
+    else if (source.source === 'in-cluster') kc.loadFromCluster();
+    else kc.loadFromDefault();
+  } catch (cause) {
+    throw new ConfigError('EP_KUBECONFIG (--kubeconfig)', `cannot load ${source.source === 'file' ? source.path : source.source} credentials: ${(cause as Error).message}`, { cause });
+  }
+  if (!kc.getCurrentCluster()) throw new ConfigError('EP_KUBECONFIG (--kubeconfig)', 'no current cluster in the Kubernetes configuration');
   return kc;
 }
 
