@@ -1,11 +1,11 @@
 // Real agent processes for `make up` and the end-to-end test: each on a hardware fixture root,
 // with an override file the caller rewrites to drain a battery or switch a link.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { LinkType } from '@edgeplane/api';
 import { freePort, repoRoot } from '../../test/env/index.ts';
+import { startProcess } from '../../test/env/process.ts';
 
 export interface AgentSpec {
   node: string;
@@ -36,10 +36,9 @@ export async function startAgentProcess(spec: AgentSpec, natsUrl: string, workDi
     writeFileSync(overrideFile, stringify({ labels: spec.labels, ...(state.power ? { power: state.power } : {}), ...(state.network ? { network: state.network } : {}) }));
   writeOverride();
   const port = await freePort();
-  const logFile = join(dir, 'agent.log');
-  const log = createWriteStream(logFile, { flags: 'a' });
   // The agent's own command, run by this Node (24) through tsx's loader.
-  const child: ChildProcess = spawn(
+  const proc = startProcess(
+    'agent',
     process.execPath,
     [
       '--import',
@@ -62,15 +61,14 @@ export async function startAgentProcess(spec: AgentSpec, natsUrl: string, workDi
       '--http-addr',
       `127.0.0.1:${port}`,
     ],
-    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    repoRoot,
+    undefined,
+    dir,
   );
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     spec,
     http: `http://127.0.0.1:${port}`,
-    logFile,
+    logFile: proc.logFile,
     setPower(power) {
       state.power = power;
       writeOverride();
@@ -79,13 +77,7 @@ export async function startAgentProcess(spec: AgentSpec, natsUrl: string, workDi
       state.network = network;
       writeOverride();
     },
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: () => proc.stop(10_000),
   };
 }
 

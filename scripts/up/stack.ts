@@ -31,7 +31,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const workDir = mkdtempSync(join(tmpdir(), 'ep-up-'));
   const stops: Array<() => Promise<void>> = [];
   const stop = async () => {
-    for (const fn of stops.reverse()) await fn().catch(() => {});
+    // Each step is bounded: one that hangs (a client waiting on a server already gone) must
+    // not keep the rest running.
+    for (const fn of stops.reverse()) {
+      await Promise.race([fn().catch(() => {}), new Promise((r) => setTimeout(r, 20_000).unref())]);
+    }
     stops.length = 0;
   };
   // Registered first so that it runs last, after every process writing there has stopped.

@@ -28,10 +28,13 @@ function killAll(): void {
 }
 process.once('exit', killAll);
 
-export function startProcess(name: string, command: string, args: string[], dir: string, env?: NodeJS.ProcessEnv): ServerProcess {
-  const logFile = join(dir, `${name}.log`);
+/** Runs `command` in `dir`, logging to `<logDir>/<name>.log` (logDir defaults to dir). */
+export function startProcess(name: string, command: string, args: string[], dir: string, env?: NodeJS.ProcessEnv, logDir = dir): ServerProcess {
+  const logFile = join(logDir, `${name}.log`);
   const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(command, args, { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A process group of its own: a terminal's Ctrl-C reaches only the parent, which then stops
+  // the servers in order (etcd last) instead of all at once.
+  const child = spawn(command, args, { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
