@@ -18,8 +18,11 @@ const converge: Bench = async ({ argv, log }) => {
   const timeoutMs = numberFlag(argv, 'timeout-s', 120) * 1000;
   const inProcess = argv.includes('--in-process');
 
+  const mixAt = argv.indexOf('--mix');
+  const mix = mixAt >= 0 ? argv[mixAt + 1] : undefined;
   const stack = await startFleetStack({
     nodes,
+    ...(mix ? { mix } : {}),
     controlPlane: inProcess ? 'in-process' : 'child',
     heartbeatIntervalMs: heartbeatMs,
     helloTimeoutMs: 300_000,

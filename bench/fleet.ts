@@ -69,8 +69,11 @@ const fleet: Bench = async ({ argv, log }) => {
   const idleSeconds = 10;
 
   let idle = { cpuPercent: NaN, rssMiB: NaN };
+  const mixAt = argv.indexOf('--mix');
+  const mix = mixAt >= 0 ? argv[mixAt + 1] : undefined;
   const stack = await startFleetStack({
     nodes,
+    ...(mix ? { mix } : {}),
     controlPlane: 'child',
     heartbeatIntervalMs: heartbeatMs,
     helloTimeoutMs: 900_000,

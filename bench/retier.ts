@@ -23,8 +23,11 @@ const retier: Bench = async ({ argv, log }) => {
   const heartbeatMs = numberFlag(argv, 'heartbeat-ms', 5000);
   const timeoutMs = numberFlag(argv, 'timeout-s', 60) * 1000;
 
+  const mixAt = argv.indexOf('--mix');
+  const mix = mixAt >= 0 ? argv[mixAt + 1] : undefined;
   const stack = await startFleetStack({
     nodes,
+    ...(mix ? { mix } : {}),
     controlPlane: argv.includes('--in-process') ? 'in-process' : 'child',
     heartbeatIntervalMs: heartbeatMs,
     helloTimeoutMs: 300_000,
