@@ -41,6 +41,14 @@ function numberOf(flags: Record<string, unknown>, name: string, fallback: number
   return value;
 }
 
+async function readTimelineFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new SimulateError('BAD_TIMELINE', `cannot read the timeline ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
 /** Progress in one line: what a person watching a run wants to see. */
 export function progressLine(elapsedSec: number, s: SimulationStats, bytesSince: number, windowSec: number): string {
   const bitsPerNode = s.accepted > 0 && windowSec > 0 ? (bytesSince * 8) / s.accepted / windowSec : 0;
@@ -87,7 +95,7 @@ export async function runSimulate(argv: readonly string[], io: CommandIO = defau
     if (nodes === undefined || !Number.isInteger(nodes)) throw new SimulateError('BAD_FLAG', '--nodes needs a whole number of nodes');
     const mix = parseMix(typeof flags.mix === 'string' ? flags.mix : DEFAULT_MIX);
     const timelinePath = typeof flags.timeline === 'string' ? flags.timeline : undefined;
-    const timeline = timelinePath ? parseTimeline(await readFile(timelinePath, 'utf8'), timelinePath) : undefined;
+    const timeline = timelinePath ? parseTimeline(await readTimelineFile(timelinePath), timelinePath) : undefined;
     const duration = numberOf(flags, 'duration', undefined, 0);
     const intervalSec = numberOf(flags, 'interval', 5, 0.1)!;
     const timeScale = numberOf(flags, 'time-scale', undefined, 0);
