@@ -33,6 +33,37 @@ export function betterTier(
   return aP99 < bP99;
 }
 
+/**
+ * How far measurement sits from prediction on one accelerator: the mean ratio of measured to
+ * predicted p99 over this deployment's variants measured there, 1 when none is. Predictions for
+ * the other variants on that accelerator are multiplied by it, so a measured variant (slowed by
+ * load, heat or a weaker runtime than the TOPS figure) is never weighed against an optimistic
+ * guess: without it the tier would switch to the unmeasured variant, get measured, and switch
+ * back.
+ */
+function calibration(
+  measured: Map<string, Map<string, number>>,
+  table: PlanContext['eligible'][number],
+  acceleratorId: string,
+  tops: Float64Array,
+  slot: number,
+  efficiency: number,
+): number {
+  let sum = 0;
+  let n = 0;
+  for (let v = 0; v < table.variants.length; v++) {
+    const m = measured.get(table.variants[v]!.sha256)?.get(acceleratorId);
+    const t = tops[slot * 3 + table.rank[v]!]!;
+    if (m === undefined || t === 0) continue;
+    const predicted = predictP99Ms(table.gflops[v]!, t, efficiency);
+    if (predicted > 0) {
+      sum += m / predicted;
+      n++;
+    }
+  }
+  return n === 0 ? 1 : sum / n;
+}
+
 /** MiB already in use on each accelerator of the node, from other deployments. */
 function loadCommitted(ctx: PlanContext, node: NodeInfo): void {
   if (ctx.committedMiB.size === 0) return;
@@ -77,9 +108,17 @@ export function scanNode(ctx: PlanContext, node: NodeInfo): void {
   let bestMeasured = false;
   let bestMeets = false;
   let bestJoules = 0;
+  // The held pair, when it is still feasible: it stands unless the best pair is faster.
+  let heldAcc = -1;
+  let heldVariant = -1;
+  let heldP99 = 0;
+  let heldMeasured = false;
+  let heldMeets = false;
+  let heldJoules = 0;
   for (let a = 0; a < nacc; a++) {
     const slot = base + a;
     const free = fleet.memoryMiB[slot]! - used[slot]!;
+    const scale = measured === undefined ? 1 : calibration(measured, table, fleet.ids[slot]!, tops, slot, efficiency);
     // After the first scan only pairs that fit matter, and those need free memory.
     if (!first && free <= 0) continue;
     const watts = fleet.watts[slot]!;
@@ -94,10 +133,18 @@ export function scanNode(ctx: PlanContext, node: NodeInfo): void {
       fetchablePairs++;
       if (table.memoryMiB[v]! > free) continue;
       const m = measured?.get(variants[v]!.sha256)?.get(fleet.ids[slot]!);
-      const p99 = m ?? predictP99Ms(table.gflops[v]!, t, efficiency);
+      const p99 = m ?? predictP99Ms(table.gflops[v]!, t, efficiency) * scale;
       const joules = joulesPerInference(watts, p99);
       const meets = p99 <= sloMs;
       const accuracy = table.accuracy[v]!;
+      if (node.holdVariant !== '' && variants[v]!.name === node.holdVariant && fleet.ids[slot] === node.holdAcc) {
+        heldAcc = a;
+        heldVariant = v;
+        heldP99 = p99;
+        heldMeasured = m !== undefined;
+        heldMeets = meets;
+        heldJoules = joules;
+      }
       if (bestAcc < 0 || betterTier(objective, meets, p99, accuracy, joules, bestMeets, bestP99, table.accuracy[bestVariant]!, bestJoules)) {
         bestAcc = a;
         bestVariant = v;
@@ -107,6 +154,14 @@ export function scanNode(ctx: PlanContext, node: NodeInfo): void {
         bestJoules = joules;
       }
     }
+  }
+  if (heldAcc >= 0 && bestP99 >= heldP99) {
+    bestAcc = heldAcc;
+    bestVariant = heldVariant;
+    bestP99 = heldP99;
+    bestMeasured = heldMeasured;
+    bestMeets = heldMeets;
+    bestJoules = heldJoules;
   }
   if (first) {
     node.built = true;

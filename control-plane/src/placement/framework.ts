@@ -54,6 +54,9 @@ export interface NodeInfo {
   tierJoules: number;
   /** False once the node's memory changed since the tier was chosen. */
   tierFresh: boolean;
+  /** The current variant and accelerator held against slower pairs (upgradeHoldMs); '' for none. */
+  holdVariant: string;
+  holdAcc: string;
 }
 
 export interface Weights {

@@ -70,6 +70,8 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
       tierMeetsSlo: false,
       tierJoules: 0,
       tierFresh: false,
+      holdVariant: '',
+      holdAcc: '',
     }),
   );
   return { names: nodes.map((n) => n.name), accelerators: nodes.map((n) => n.accelerators), accBase, ids, committedKeys, memoryMiB, tops, watts, byName, infos };

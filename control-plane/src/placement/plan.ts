@@ -39,8 +39,11 @@ function release(ctx: PlanContext, slot: Slot): void {
   invalidateTier(slot.node);
 }
 
-function toPlacement(ctx: PlanContext, slot: Slot): Placement {
+function toPlacement(ctx: PlanContext, slot: Slot, nowMs: number | undefined, current: ReadonlyMap<string, Placement>): Placement {
   const { node, tier } = slot;
+  const before = current.get(node.view.name);
+  const unchanged = before !== undefined && before.variant === tier.variant.name && before.accelerator === tier.accId;
+  const sinceMs = unchanged && before.sinceMs !== undefined ? before.sinceMs : nowMs;
   return {
     deployment: ctx.key,
     node: node.view.name,
@@ -51,6 +54,7 @@ function toPlacement(ctx: PlanContext, slot: Slot): Placement {
     cap: node.cap,
     predictedP99Ms: tier.p99Ms,
     tierReason: tierReason(ctx, node, tier),
+    ...(sinceMs !== undefined ? { sinceMs } : {}),
   };
 }
 
@@ -113,7 +117,8 @@ function plan(input: PlanInput, makeChooser: (ctx: PlanContext) => Chooser): Pla
   }
 
   const unplaced = replicas - placed.length;
-  const result: PlanResult = { placements: placed.map((slot) => toPlacement(ctx, slot)), unplaced };
+  const byNode = new Map(currentInOrder(input).map((p) => [p.node, p]));
+  const result: PlanResult = { placements: placed.map((slot) => toPlacement(ctx, slot, input.nowMs, byNode)), unplaced };
   if (unplaced > 0) {
     const reasons: string[] = [];
     for (const node of ctx.nodes) {

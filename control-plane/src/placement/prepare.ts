@@ -9,7 +9,7 @@ import { fleetFacts } from './memo.ts';
 import { isLiteLink } from './link.ts';
 import { WEIGHTS } from './score.ts';
 import { defaultPlacementOptions } from './types.ts';
-import type { PlacementOptions, PlanInput } from './types.ts';
+import type { Placement, PlacementOptions, PlanInput } from './types.ts';
 
 export function resolveOptions(partial: Partial<PlacementOptions> | undefined): PlacementOptions {
   const options = { ...defaultPlacementOptions, ...partial };
@@ -46,6 +46,16 @@ function previousCaps(input: PlanInput): Map<string, Precision> {
   return caps;
 }
 
+/** Current placements that changed variant less than upgradeHoldMs ago, by node. */
+function heldPlacements(input: PlanInput, holdMs: number): Map<string, Placement> {
+  const held = new Map<string, Placement>();
+  if (input.nowMs === undefined || holdMs <= 0) return held;
+  for (const p of input.current) {
+    if (p.deployment === input.key && p.sinceMs !== undefined && input.nowMs - p.sinceMs < holdMs) held.set(p.node, p);
+  }
+  return held;
+}
+
 export function preparePlan(input: PlanInput): PlanContext {
   const options = resolveOptions(input.options);
   const spec = input.spec;
@@ -58,6 +68,7 @@ export function preparePlan(input: PlanInput): PlanContext {
   const hasLite = accurate.some((v) => v.profile === 'lite');
   const thresholds = spec.tiering.battery;
   const prevCaps = previousCaps(input);
+  const held = heldPlacements(input, options.upgradeHoldMs);
   const spreadBy = spec.placement.spreadBy;
   const domainIds = new Map<string, number>();
   // Also refuses duplicate names before anything is placed.
@@ -88,6 +99,12 @@ export function preparePlan(input: PlanInput): PlanContext {
     info.tierAcc = -1;
     info.tierVariant = -1;
     info.tierFresh = false;
+    // Held only while the node's cap and link class are what they were: the hold damps noise
+    // in measurements, not a battery that recovered or a node back on Wi-Fi.
+    const hold = held.size > 0 ? held.get(view.name) : undefined;
+    const sameClass = hold !== undefined && hold.cap === info.cap && (hold.profile !== 'lite' || info.liteLink);
+    info.holdVariant = sameClass ? hold.variant : '';
+    info.holdAcc = sameClass ? hold.accelerator : '';
   }
 
   const ctx: PlanContext = {

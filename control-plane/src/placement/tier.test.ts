@@ -55,7 +55,10 @@ describe('tier choice', () => {
     { name: 'cellular-5g is not lite-only by default', spec: slo(20), node: { network: { type: 'cellular-5g', bandwidthMbps: 100 } }, want: 'A' },
     { name: 'liteOn is the deployment\'s choice', spec: { ...slo(20), tiering: { network: { liteOn: [] } } }, node: { network: { type: 'cellular-4g', bandwidthMbps: 20 } }, want: 'A' },
     { name: 'battery cap and lite link together', spec: slo(20), node: { ...battery(10), network: { type: 'cellular-4g', bandwidthMbps: 20 } }, want: 'L', reason: /capped at int8; cellular-4g link: lite profile/ },
-    { name: 'measured p99 replaces the prediction', spec: slo(20), node: { measuredP99Ms: new Map([[`${sha('A')}@gpu0`, 50]]) }, want: 'B' },
+    // A measured at 5x its prediction: B and C are predicted on that scale too (25 and 12.5 ms).
+    { name: 'measured p99 replaces the prediction and calibrates the rest', spec: slo(20), node: { measuredP99Ms: new Map([[`${sha('A')}@gpu0`, 50]]) }, want: 'C' },
+    { name: 'a measurement close to prediction leaves the others as predicted', spec: slo(20), node: { measuredP99Ms: new Map([[`${sha('A')}@gpu0`, 30]]) }, want: 'B' },
+    { name: 'an unmeasured variant is predicted on the measured scale', spec: { ...slo(50), ...objective('latency') }, node: { measuredP99Ms: new Map([[`${sha('C')}@gpu0`, 25]]) }, want: 'L', reason: /L on gpu0 at 5 ms predicted/ },
     { name: 'a measured p99 is reported as measured', spec: slo(20), node: { measuredP99Ms: new Map([[`${sha('A')}@gpu0`, 12]]) }, want: 'A', reason: /A on gpu0 at 12 ms measured/ },
   ];
   for (const row of rows) {
@@ -66,6 +69,23 @@ describe('tier choice', () => {
       if (row.reason !== undefined) expect(p.tierReason).toMatch(row.reason);
     });
   }
+
+  it('does not flap between a measured variant and an equally accurate unmeasured one', () => {
+    // Two variants of equal accuracy; whichever runs is measured at 10x its prediction.
+    const twins = [variant('S', { precision: 'int8', accuracy: 0.9, gflops: 30 }), variant('H', { precision: 'fp16', accuracy: 0.9, gflops: 30 })];
+    const plan = (measuredVariant: string, ms: number) =>
+      planDeployment({
+        key: 'ns/d',
+        spec: makeSpec({ model: { name: 'm', task: 't', variants: twins }, slo: { latencyMs: 50 } }),
+        nodes: [node('n', { measuredP99Ms: new Map([[`${sha(measuredVariant)}@gpu0`, ms]]) })],
+        current: [],
+        committedMiB: new Map(),
+      }).placements[0]!.variant;
+    // S (int8) predicts 2.5 ms, H (fp16) 5 ms: measured S at 25 ms puts H at 50, so S stays;
+    // measured H at 50 ms puts S at 25, so S is chosen. Both lead to S: no ping-pong.
+    expect(plan('S', 25)).toBe('S');
+    expect(plan('H', 50)).toBe('S');
+  });
 
   it('predicted p99 is gflops / (TOPS * 1000 * efficiency) seconds, in ms', () => {
     const p = placeOne(slo(20), node('n'));
@@ -95,4 +115,46 @@ describe('battery hysteresis across reconciles', () => {
   it('tightens at once and relaxes only past the hysteresis band', () => {
     expect(walk([60, 45, 19, 24, 25, 54, 55])).toEqual(['A', 'B', 'C', 'C', 'B', 'B', 'A']);
   });
+});
+
+describe('upgrade hold', () => {
+  // A measured at 12 ms (1.2x its 10 ms prediction) is the most accurate within 50 ms; C runs now.
+  const spec = makeSpec({ model: { name: 'm', task: 't', variants }, slo: { latencyMs: 50 } });
+  const current = (sinceMs: number, fields: Partial<Placement> = {}): Placement => ({
+    deployment: 'ns/d',
+    node: 'n',
+    accelerator: 'gpu0',
+    variant: 'C',
+    precision: 'int8',
+    profile: 'full',
+    cap: 'fp32',
+    predictedP99Ms: 3,
+    tierReason: '',
+    sinceMs,
+    ...fields,
+  });
+  const plan = (nowMs: number | undefined, cur: Placement, view: Partial<NodeView> = {}) =>
+    planDeployment({ key: 'ns/d', spec, nodes: [node('n', { measuredP99Ms: new Map([[`${sha('C')}@gpu0`, 3]]), ...view })], current: [cur], committedMiB: new Map(), ...(nowMs !== undefined ? { nowMs } : {}) }).placements[0]!;
+
+  const rows: Array<{ name: string; nowMs: number | undefined; cur: Placement; view?: Partial<NodeView>; want: string; since?: number }> = [
+    { name: 'a slower, more accurate variant waits while the current one is recent', nowMs: 10_000, cur: current(0), want: 'C', since: 0 },
+    { name: 'and takes over once the hold has passed', nowMs: 31_000, cur: current(0), want: 'A', since: 31_000 },
+    { name: 'no clock, no hold', nowMs: undefined, cur: current(0), want: 'A' },
+    { name: 'a cap that was lifted is a real change, not noise', nowMs: 10_000, cur: current(0, { cap: 'int8' }), want: 'A' },
+    {
+      name: 'leaving a lite-only link is a real change, not noise',
+      nowMs: 10_000,
+      cur: current(0, { variant: 'L', profile: 'lite' }),
+      view: { measuredP99Ms: new Map([[`${sha('L')}@gpu0`, 0.6]]) },
+      want: 'A',
+    },
+    { name: 'a cap that tightens moves at once', nowMs: 10_000, cur: current(0, { variant: 'A', precision: 'fp32' }), view: { power: { source: 'battery', batteryPercent: 10 } as Power }, want: 'C' },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      const p = plan(row.nowMs, row.cur, row.view);
+      expect(p.variant).toBe(row.want);
+      if (row.since !== undefined) expect(p.sinceMs).toBe(row.since);
+    });
+  }
 });

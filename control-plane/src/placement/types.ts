@@ -40,6 +40,8 @@ export interface Placement {
   predictedP99Ms: number;
   /** Why this tier, in a sentence: "battery 18% below 20%: capped at int8". */
   tierReason: string;
+  /** When this node took this variant, ms since the epoch (PlanInput.nowMs); absent in plans without a clock. */
+  sinceMs?: number;
 }
 
 export interface PlacementOptions {
@@ -49,12 +51,19 @@ export interface PlacementOptions {
   fetchDeadlineSec: number;
   /** A current placement is kept unless the best alternative scores this much higher (0..100). */
   keepThreshold: number;
+  /**
+   * After a node changes variant, a move to a slower variant waits this long, ms. A faster
+   * one (the SLO is missed, a cap tightened) happens at once: as the HPA scales up at once and
+   * down after a stabilisation window, a noisy p99 cannot swing a tier back and forth.
+   */
+  upgradeHoldMs: number;
 }
 
 export const defaultPlacementOptions: PlacementOptions = {
   efficiency: 0.3,
   fetchDeadlineSec: 300,
   keepThreshold: 10,
+  upgradeHoldMs: 30_000,
 };
 
 export interface PlanInput {
@@ -67,6 +76,8 @@ export interface PlanInput {
   /** MiB already committed per node and accelerator by other deployments: `${node}/${acceleratorId}`. */
   committedMiB: ReadonlyMap<string, number>;
   options?: Partial<PlacementOptions>;
+  /** The plan's clock, ms since the epoch; without it no placement is held (pure tests). */
+  nowMs?: number;
 }
 
 export interface PlanResult {

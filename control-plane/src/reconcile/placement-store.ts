@@ -16,6 +16,7 @@ const StoredPlacement = z.object({
   cap: Precision,
   predictedP99Ms: z.number(),
   tierReason: z.string(),
+  sinceMs: z.number().optional(),
 });
 
 function parse(hash: Record<string, string>): Placement[] {

@@ -99,6 +99,7 @@ export class DeploymentReconciler {
         nodes: views,
         current,
         committedMiB: o.index.committedMiB(key, this.#memoryOf),
+        nowMs: now,
         ...(o.placementOptions ? { options: o.placementOptions } : {}),
       });
     } catch (err) {
