@@ -148,6 +148,15 @@ describe('Balancer', () => {
     ]);
   });
 
+  it('dispatches when the batch timer fires even if float rounding leaves the wait a hair short', async () => {
+    // At t = 0.4 with a 0.3 ms delay, (0.4 + 0.3) - 0.4 is 0.29999999999999993 in doubles.
+    const clock = new SimClock();
+    const b = new Balancer<number, number>({ name: 't', executors: [simExecutor(clock, 'e', () => 1)], maxBatch: 4, maxQueueDelayMs: 0.3, maxQueue: 8, clock });
+    const start = clock.sleep(0.4).then(() => b.submit(7));
+    await clock.run(() => false, 100);
+    expect(await (await start)).toBe(70);
+  });
+
   it('refuses with OverloadedError once the queue is full instead of growing', async () => {
     const clock = new SimClock();
     const b = new Balancer<number, number>({

@@ -182,7 +182,12 @@ export class Balancer<T, R> {
   #batchLimit(lane: Lane<T, R>): number {
     const max = this.#opts.maxBatch;
     const current = lane.batchLimit;
-    if (max <= 1 || lane.dispatches % PROBE_EVERY !== PROBE_EVERY - 1) return current;
+    if (max <= 1) return current;
+    // Early on, every 4th batch measures a power-of-two size not measured yet.
+    if (lane.dispatches < PROBE_EVERY && lane.dispatches % 4 === 3) {
+      for (let size = 1; size < max; size *= 2) if (!lane.times.has(size)) return size;
+    }
+    if (lane.dispatches % PROBE_EVERY !== PROBE_EVERY - 1) return current;
     const up = Math.min(max, current * 2);
     const down = Math.max(1, Math.floor(current / 2));
     const preferUp = Math.floor(lane.dispatches / PROBE_EVERY) % 2 === 0;
@@ -227,17 +232,19 @@ export class Balancer<T, R> {
     this.#maybeIdle();
   }
 
-  #pump(lane: Lane<T, R>): void {
+  /** `due`: the batch timer fired, so the oldest request has waited maxQueueDelayMs. */
+  #pump(lane: Lane<T, R>, due = false): void {
     if (lane.busy || lane.queue.length === 0) return;
     const now = this.#clock.now();
     const oldest = lane.queue[0]!;
     const waited = now - oldest.enqueuedAt;
     const limit = this.#batchLimit(lane);
-    if (lane.queuedRows < limit && waited < this.#opts.maxQueueDelayMs && limit > 1) {
+    // `due` rather than comparing times again: float rounding could leave `waited` a hair short.
+    if (!due && lane.queuedRows < limit && waited < this.#opts.maxQueueDelayMs && limit > 1) {
       if (!lane.batchTimer) {
         lane.batchTimer = this.#clock.setTimer(() => {
           lane.batchTimer = null;
-          this.#pump(lane);
+          this.#pump(lane, true);
         }, this.#opts.maxQueueDelayMs - waited);
       }
       return;

@@ -12,6 +12,10 @@ export class ServiceTimes {
     this.#alpha = alpha;
   }
 
+  has(batchRows: number): boolean {
+    return this.#measured.has(batchRows);
+  }
+
   observe(batchRows: number, ms: number): void {
     const old = this.#measured.get(batchRows);
     this.#measured.set(batchRows, old === undefined ? ms : old + this.#alpha * (ms - old));
