@@ -22,6 +22,7 @@ import type { PlacementStore } from './placement-store.ts';
 import type { ReconcileResult } from './queue.ts';
 import { deploymentStatus, placementStatus, sameStatus } from './status.ts';
 import { setCondition } from '../fleet/node-status.ts';
+import { forEachLimit } from './limit.ts';
 
 export interface ReconcilerOptions {
   deployments: ResourceInformer<EdgeModelDeployment>;
@@ -67,6 +68,9 @@ export function describeChange(before: readonly Placement[], after: readonly Pla
     .join('; ');
   return `placed ${after.length} replicas (${added} new, ${removed} removed, ${retiered} re-tiered)${sample ? `: ${sample}` : ''}${after.length > 5 ? '; ...' : ''}`;
 }
+
+/** Assignment writes in flight at once per reconcile. */
+const PUBLISH_CONCURRENCY = 32;
 
 export class DeploymentReconciler {
   readonly #o: ReconcilerOptions;
@@ -172,14 +176,16 @@ export class DeploymentReconciler {
   /** Publishes the union assignment of each node. */
   async #publish(nodes: Iterable<string>): Promise<void> {
     const o = this.#o;
-    for (const node of [...nodes].sort()) {
+    // Each node's document is its own KV key, so writes to different nodes can overlap; one
+    // round trip after another made a 1,000-node plan wait about 3 s for the store alone.
+    await forEachLimit([...nodes].sort(), PUBLISH_CONCURRENCY, async (node) => {
       const placed: PlacedDeployment[] = [];
       for (const key of o.index.keysOnNode(node)) {
         const d = o.deployments.get(key);
         if (d) placed.push({ key, spec: d.spec, placements: o.index.get(key) });
       }
       await o.publisher.publish(node, nodeWorkloads(node, placed));
-    }
+    });
   }
 
   async #remove(key: string): Promise<void> {
