@@ -1,7 +1,8 @@
 // Where sessions run. onnxruntime-node's run() blocks the calling thread for the whole
 // inference, so the agent runs each session in its own worker thread: the event loop stays
 // free for NATS and HTTP, and two sessions use two cores. `inline` runs in the calling
-// thread (tests, tools).
+// thread (tests, tools). The main thread must not load onnxruntime-node itself when workers
+// run sessions: measured here, that alone serialises the workers' runs onto one core.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -24,6 +25,8 @@ export interface RawSession {
 }
 
 export interface SessionHost {
+  /** Execution providers this build of onnxruntime-node has (listSupportedBackends). */
+  providers(): Promise<string[]>;
   /** Creates a session with exactly these providers; throws when they do not load. */
   create(model: Uint8Array, providers: string[], threads: number): Promise<RawSession>;
   /** Frees what the host holds once no session is left (the worker thread). */
@@ -110,6 +113,8 @@ parentPort.on('message', async (m) => {
         transfer.push(copy.buffer);
       }
       parentPort.postMessage({ id: m.id, ok: true, outputs }, transfer);
+    } else if (m.op === 'providers') {
+      parentPort.postMessage({ id: m.id, ok: true, providers: ort.listSupportedBackends().map((b) => b.name) });
     } else if (m.op === 'release') {
       if (session) await session.release();
       session = null;
@@ -125,6 +130,7 @@ interface Reply {
   id: number;
   ok: boolean;
   error?: string;
+  providers?: string[];
   inputs?: ValueMeta[];
   outputs?: ValueMeta[] | TensorMsg[];
 }
@@ -160,6 +166,9 @@ export function workerHost(ortPath: string): SessionHost {
   };
 
   return {
+    async providers() {
+      return (await call({ op: 'providers' })).providers ?? [];
+    },
     async create(model, providers, threads) {
       const copy = new Uint8Array(model);
       const options = { executionProviders: providers, graphOptimizationLevel: 'all', ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}) };
@@ -187,6 +196,10 @@ export function workerHost(ortPath: string): SessionHost {
 /** Sessions in the calling thread; onnxruntime-node is loaded on first use. */
 export function inlineHost(): SessionHost {
   return {
+    async providers() {
+      const ort = await import('onnxruntime-node');
+      return ort.listSupportedBackends().map((b) => b.name);
+    },
     async create(model, providers, threads) {
       const ort = await import('onnxruntime-node');
       const { toOrtTensor, fromOrtTensor } = await import('./ort-tensors.ts');

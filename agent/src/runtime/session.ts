@@ -58,20 +58,20 @@ export function runSession(s: RawSession, outputs: readonly TensorSpec[], inputs
   return s.run(inputs, outputs.map((o) => o.name));
 }
 
-/** Execution providers in this build of onnxruntime-node. */
-async function availableProviders(): Promise<string[]> {
-  const ort = await import('onnxruntime-node');
-  return ort.listSupportedBackends().map((b) => b.name);
-}
-
 export async function loadSession(model: Uint8Array, accelerator: Accelerator, options: SessionOptions = {}): Promise<LoadedSession> {
   const log = options.logger ?? pino({ level: 'silent' });
   const label = options.label ?? accelerator.id;
-  const plan = providerPlan(accelerator, await availableProviders());
-  let fallbackReason = plan.skipped;
   const wanted = options.isolation ?? 'inline';
   const { host, isolation } = sessionHost(wanted);
   if (isolation !== wanted) log.warn({ session: label }, 'onnxruntime-node is not on disk for a session thread; running the session in the main thread');
+  let plan: ReturnType<typeof providerPlan>;
+  try {
+    plan = providerPlan(accelerator, await host.providers());
+  } catch (cause) {
+    await host.close();
+    throw new ModelLoadError(label, { cause });
+  }
+  let fallbackReason = plan.skipped;
   const started = performance.now();
   let session: RawSession | null = null;
   let providers: string[] = [];
