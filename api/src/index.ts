@@ -3,6 +3,7 @@ export * from './hardware.ts';
 export * from './edgemodeldeployment.ts';
 export * from './edgenode.ts';
 export * from './messages.ts';
+export * from './heartbeat.ts';
 export * from './errors.ts';
 export * from './codec.ts';
 export * from './crd.ts';

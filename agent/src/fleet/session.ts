@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { Hello, HelloReply, Heartbeat, decode, encode, subjects, type Assignment } from '@edgeplane/api';
 import { backoffMs, sleep, HELLO_BACKOFF, type BackoffOptions } from './backoff.ts';
-import { createHeartbeatBuilder, type Telemetry } from './heartbeat.ts';
+import { createHeartbeatBuilder, type Telemetry } from '@edgeplane/api';
 import { watchAssignment, type AssignmentWatch, type AssignmentWatchStats } from './assignment-watch.ts';
 import { measureLink, type LinkMeasurement } from '../hardware/link-probe.ts';
 

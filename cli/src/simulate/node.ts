@@ -4,7 +4,7 @@
 import { Hello, HelloReply, Heartbeat, PROTOCOL_VERSION, decode, encode, subjects, type Assignment, type Network, type Power } from '@edgeplane/api';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { createDeltaBuilder } from './heartbeat.ts';
+import { createHeartbeatBuilder } from '@edgeplane/api';
 import { SimulatedExecutors } from './executors.ts';
 import type { PhaseTimingOptions } from './phases.ts';
 import type { HardwareProfile } from './profiles.ts';
@@ -61,7 +61,7 @@ export class SimulatedNode {
   #silent = false;
   #stopped = false;
   #reply: HelloReply | null = null;
-  #builder = createDeltaBuilder(12);
+  #builder = createHeartbeatBuilder(12);
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #reportTimer: NodeJS.Timeout | undefined;

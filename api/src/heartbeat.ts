@@ -1,8 +1,9 @@
-// Delta heartbeats as the agent sends them: a section only when it changed since the previous
-// heartbeat (after rounding, so noise is not change), everything on every fullEvery-th one.
-// Pure; the same rules as the agent's builder, kept here so the simulator has no dependency on
-// the agent workspace.
-import { PROTOCOL_VERSION, type AcceleratorLoad, type Heartbeat, type Network, type Power, type WorkloadReport } from '@edgeplane/api';
+// Heartbeat deltas: a section goes out only when it changed since the previous heartbeat, and
+// every `fullEvery`-th heartbeat carries everything, so an idle node sends little more than
+// `{"v":1,"seq":n}`. Values are rounded first, so noise does not count as change. The agent and
+// the fleet simulator both send through this builder, so the simulator is protocol-true.
+import type { Network, Power } from './hardware.ts';
+import { PROTOCOL_VERSION, type AcceleratorLoad, type Heartbeat, type WorkloadReport } from './messages.ts';
 
 export interface Telemetry {
   power: Power;
@@ -15,36 +16,40 @@ export interface Telemetry {
 const SECTIONS = ['power', 'network', 'load', 'workloads', 'cachedArtifacts'] as const;
 type Section = (typeof SECTIONS)[number];
 
-const roundTo = (value: number, step: number) => Number((Math.round(value / step) * step).toFixed(6));
+const round = (value: number, step: number) => Math.round(value / step) * step;
+const roundTo = (value: number, step: number) => Number(round(value, step).toFixed(6));
 
-/** The telemetry as it goes on the wire. */
+/** Pure: the telemetry as it goes on the wire. */
 export function normalize(t: Telemetry): Telemetry {
   const power: Power = { ...t.power };
   if (power.batteryPercent !== undefined) power.batteryPercent = Math.round(power.batteryPercent);
   const network: Network = { ...t.network };
   if (network.rttMs !== undefined) network.rttMs = roundTo(network.rttMs, 0.1);
+  // Two significant figures: a re-measured link that is about as fast is not news.
   if (network.bandwidthMbps !== undefined) network.bandwidthMbps = Number(network.bandwidthMbps.toPrecision(2));
   return {
     power,
     network,
+    // Utilisation in 5 % steps: enough for placement, and idle stays exactly 0.
     load: t.load.map((l) => ({ id: l.id, util: roundTo(Math.min(1, Math.max(0, l.util)), 0.05), queue: l.queue })),
     workloads: t.workloads.map((w) => {
       const r: WorkloadReport = { ...w };
       if (r.p50Ms !== undefined) r.p50Ms = roundTo(r.p50Ms, 0.1);
       if (r.p99Ms !== undefined) r.p99Ms = roundTo(r.p99Ms, 0.1);
+      if (r.rps !== undefined) r.rps = roundTo(r.rps, 0.1);
       return r;
     }),
     cachedArtifacts: [...t.cachedArtifacts].sort(),
   };
 }
 
-export interface DeltaBuilder {
+export interface HeartbeatBuilder {
   next(telemetry: Telemetry): Heartbeat;
-  /** The next heartbeat is full, e.g. after a new hello; optionally with a new period. */
+  /** The next heartbeat is full (after a new hello the control plane may have forgotten us). */
   reset(fullEvery?: number): void;
 }
 
-export function createDeltaBuilder(fullEvery: number): DeltaBuilder {
+export function createHeartbeatBuilder(fullEvery: number): HeartbeatBuilder {
   let every = Math.max(1, fullEvery);
   let seq = 0;
   let sinceFull = 0;
@@ -66,8 +71,8 @@ export function createDeltaBuilder(fullEvery: number): DeltaBuilder {
       sinceFull = (sinceFull + 1) % every;
       return hb;
     },
-    reset(next) {
-      if (next !== undefined) every = Math.max(1, next);
+    reset(fullEveryNext) {
+      if (fullEveryNext !== undefined) every = Math.max(1, fullEveryNext);
       sinceFull = 0;
     },
   };
