@@ -2,8 +2,10 @@
 //   1. esbuild bundles src/cli.ts and its dependencies into one CommonJS file;
 //   2. Node 24 (the node_modules/node binary) turns it into a SEA blob;
 //   3. postject injects the blob into a copy of that node binary: dist/edgeplane-agent;
-//   4. the onnxruntime-node native addon goes beside it, in dist/onnxruntime-node/, where the
-//      bundle loads it at run time (createRequire relative to the executable);
+//   4. onnxruntime-node (JS, native addon and libonnxruntime) and onnxruntime-common go beside
+//      it in dist/node_modules/: the session worker threads load the library from there (they
+//      cannot reach code bundled into the executable), and the bundle's own copy loads the
+//      same addon when sessions run inline;
 //   5. both are packed into dist/edgeplane-agent-<version>-linux-x64.tar.gz, and the binary
 //      is checked to answer --version.
 // Run with `npm run -w @edgeplane/agent build:binary` (or `make agent-binary`).
@@ -20,8 +22,11 @@ const work = join(dist, '.agent-build');
 const version = (JSON.parse(readFileSync(join(agentDir, 'package.json'), 'utf8')) as { version: string }).version;
 const platform = `${process.platform}-${process.arch}`;
 const node24 = join(repoRoot, 'node_modules', 'node', 'bin', 'node');
-const addonSource = join(repoRoot, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', process.platform, process.arch);
-const ADDON_DIR = 'onnxruntime-node';
+const ortPackages = ['onnxruntime-node', 'onnxruntime-common'] as const;
+const addonRelative = join('node_modules', 'onnxruntime-node', 'bin', 'napi-v6', process.platform, process.arch);
+const addonSource = join(repoRoot, addonRelative);
+/** V8 flags baked into the executable: a 1 MiB young generation keeps an idle agent under 80 MiB. */
+const EXEC_ARGV = ['--max-semi-space-size=1'];
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 const step = (what: string) => process.stdout.write(`[agent-binary] ${what}\n`);
@@ -41,7 +46,7 @@ const onnxruntimeAddonBesideExecutable: Plugin = {
       if (!pattern.test(source)) throw new Error(`${args.path}: the addon require changed; update ${fileURLToPath(import.meta.url)}`);
       const loader =
         `require('node:module').createRequire(require('node:sea').isSea() ? process.execPath : __filename)` +
-        `('./${ADDON_DIR}/onnxruntime_binding.node')`;
+        `('./${addonRelative.split('\\').join('/')}/onnxruntime_binding.node')`;
       return { contents: source.replace(pattern, loader), loader: 'js' };
     });
   },
@@ -73,7 +78,7 @@ async function main(): Promise<void> {
   step('making the SEA blob with node --experimental-sea-config');
   const blob = join(work, 'sea-prep.blob');
   const seaConfig = join(work, 'sea-config.json');
-  writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: true }));
+  writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: true, execArgv: EXEC_ARGV }));
   execFileSync(node24, ['--experimental-sea-config', seaConfig], { stdio: 'inherit' });
 
   step('injecting the blob into a copy of node with postject');
@@ -91,10 +96,17 @@ async function main(): Promise<void> {
   execFileSync(node24, [postject, exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], { stdio: 'inherit' });
   step(`dist/edgeplane-agent ${mib(exe)}`);
 
-  step(`copying the onnxruntime-node addon to dist/${ADDON_DIR}/`);
-  const addonDest = join(dist, ADDON_DIR);
-  rmSync(addonDest, { recursive: true, force: true });
-  cpSync(addonSource, addonDest, { recursive: true });
+  step('copying onnxruntime-node and onnxruntime-common to dist/node_modules/');
+  rmSync(join(dist, 'node_modules'), { recursive: true, force: true });
+  for (const pkg of ortPackages) {
+    const from = join(repoRoot, 'node_modules', pkg);
+    const to = join(dist, 'node_modules', pkg);
+    mkdirSync(to, { recursive: true });
+    cpSync(join(from, 'package.json'), join(to, 'package.json'));
+    cpSync(join(from, 'dist'), join(to, 'dist'), { recursive: true });
+  }
+  // Only this platform's addon; the package ships every platform's.
+  cpSync(addonSource, join(dist, addonRelative), { recursive: true });
 
   step('checking that the binary answers --version');
   const out = execFileSync(exe, ['--version'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
@@ -102,7 +114,7 @@ async function main(): Promise<void> {
 
   const tarball = join(dist, `edgeplane-agent-${version}-${platform}.tar.gz`);
   step(`packing ${tarball}`);
-  execFileSync('tar', ['-czf', tarball, '-C', dist, 'edgeplane-agent', ADDON_DIR], { stdio: 'inherit' });
+  execFileSync('tar', ['-czf', tarball, '-C', dist, 'edgeplane-agent', 'node_modules'], { stdio: 'inherit' });
   step(`${tarball} ${mib(tarball)}`);
   rmSync(work, { recursive: true, force: true });
 }

@@ -4,7 +4,7 @@
 #
 #   sudo ./install.sh edgeplane-agent-0.1.0-linux-x64.tar.gz
 #
-# Layout: /opt/edgeplane-agent/<version>/ holds the binary and the onnxruntime-node addon
+# Layout: /opt/edgeplane-agent/<version>/ holds the binary and node_modules/ with ONNX Runtime
 # beside it; /opt/edgeplane-agent/current points at the running version, so an upgrade or a
 # rollback is one symlink swap and a restart. The configuration in /etc/edgeplane-agent/ is
 # created once and never overwritten.
@@ -84,7 +84,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tar -xzf "$tarball" -C "$work" || die "$tarball: not a gzip tar archive"
 [[ -f $work/edgeplane-agent ]] || die "$tarball: no edgeplane-agent binary at the top level"
-[[ -f $work/onnxruntime-node/onnxruntime_binding.node ]] || die "$tarball: no onnxruntime-node/onnxruntime_binding.node beside the binary"
+addon=$(find "$work/node_modules/onnxruntime-node/bin" -name onnxruntime_binding.node -print -quit 2>/dev/null || true)
+[[ -n $addon ]] || die "$tarball: no onnxruntime_binding.node under node_modules/onnxruntime-node beside the binary"
 
 if [[ -z $root ]]; then
   # A binary that cannot start (wrong libc, truncated download) never replaces a working one.
@@ -96,7 +97,7 @@ say "installing edgeplane-agent $version into $prefix/$version"
 mkdir -p "$prefix"
 rm -rf "$prefix/.$version.new"
 mkdir "$prefix/.$version.new"
-cp -R "$work/edgeplane-agent" "$work/onnxruntime-node" "$prefix/.$version.new/"
+cp -R "$work/edgeplane-agent" "$work/node_modules" "$prefix/.$version.new/"
 chmod 0755 "$prefix/.$version.new/edgeplane-agent"
 rm -rf "${prefix:?}/${version:?}"
 mv "$prefix/.$version.new" "$prefix/$version"

@@ -26,7 +26,7 @@ function newestMtime(dir: string): number {
 }
 
 function stale(): boolean {
-  if (!existsSync(binary) || !existsSync(join(repo, 'dist', 'onnxruntime-node', 'onnxruntime_binding.node'))) return true;
+  if (!existsSync(binary) || !existsSync(join(repo, 'dist', 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64', 'onnxruntime_binding.node'))) return true;
   const sources = Math.max(...['agent/src', 'agent/scripts', 'api/src'].map((d) => newestMtime(join(repo, d))), statSync(join(repo, 'agent/package.json')).mtimeMs);
   return sources > statSync(binary).mtimeMs;
 }

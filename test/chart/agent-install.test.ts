@@ -28,9 +28,10 @@ function fakeTarball(version: string, opts: { addon?: boolean; name?: string } =
   chmodSync(join(dir, 'edgeplane-agent'), 0o755);
   const members = ['edgeplane-agent'];
   if (opts.addon !== false) {
-    mkdirSync(join(dir, 'onnxruntime-node'));
-    writeFileSync(join(dir, 'onnxruntime-node', 'onnxruntime_binding.node'), 'addon');
-    members.push('onnxruntime-node');
+    const addonDir = join(dir, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64');
+    mkdirSync(addonDir, { recursive: true });
+    writeFileSync(join(addonDir, 'onnxruntime_binding.node'), 'addon');
+    members.push('node_modules');
   }
   const tarball = join(scratch, opts.name ?? `edgeplane-agent-${version}-linux-x64.tar.gz`);
   execFileSync('tar', ['-czf', tarball, '-C', dir, ...members]);
@@ -70,7 +71,7 @@ describe('install.sh', () => {
     const prefix = join(root, 'opt', 'edgeplane-agent');
     expect(readlinkSync(join(prefix, 'current'))).toBe('1.2.3');
     expect(lstatSync(join(prefix, '1.2.3', 'edgeplane-agent')).mode & 0o111).not.toBe(0);
-    expect(existsSync(join(prefix, '1.2.3', 'onnxruntime-node', 'onnxruntime_binding.node'))).toBe(true);
+    expect(existsSync(join(prefix, '1.2.3', 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64', 'onnxruntime_binding.node'))).toBe(true);
     expect(readlinkSync(join(root, 'usr', 'local', 'bin', 'edgeplane-agent'))).toBe('/opt/edgeplane-agent/current/edgeplane-agent');
     expect(readFileSync(join(root, 'etc', 'edgeplane-agent', 'config.yaml'), 'utf8')).toBe(readFileSync(exampleConfig, 'utf8'));
     expect(readFileSync(join(root, 'etc', 'systemd', 'system', 'edgeplane-agent.service'), 'utf8')).toBe(readFileSync(unitFile, 'utf8'));
