@@ -164,6 +164,7 @@ export type TensorMeta = z.infer<typeof TensorMeta>;
  */
 export const inferHeaders = {
   tensors: 'ep-tensors',
+  /** The request's time budget in ms, counted from when the serving agent receives it. */
   deadlineMs: 'ep-deadline-ms',
   status: 'ep-status',
   error: 'ep-error',
