@@ -4,6 +4,7 @@ export * from './edgemodeldeployment.ts';
 export * from './edgenode.ts';
 export * from './messages.ts';
 export * from './heartbeat.ts';
+export * from './half.ts';
 export * from './errors.ts';
 export * from './codec.ts';
 export * from './crd.ts';

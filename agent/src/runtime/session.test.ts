@@ -2,7 +2,8 @@ import type { Accelerator } from '@edgeplane/api';
 import { describe, expect, it } from 'vitest';
 import { isModelLoadError } from '../workloads/errors.ts';
 import { sessionExecutor } from './executor.ts';
-import { fromHalfBits, tinyModel, toHalfBits } from './fixtures/tiny-models.ts';
+import { float16ToFloat32, float32ToFloat16 } from '@edgeplane/api';
+import { tinyModel } from './fixtures/tiny-models.ts';
 import { ppocrClassifier, PPOCR_CLS } from './fixtures/ppocr.ts';
 import { loadSession, runSession } from './session.ts';
 import type { WireTensor } from './tensors.ts';
@@ -12,13 +13,13 @@ const gpu: Accelerator = { id: 'gpu0', type: 'GPU', vendor: 'NVIDIA', model: 'Je
 
 function rowsTensor(rows: number[][], half: boolean): WireTensor {
   const flat = rows.flat();
-  const data = half ? new Uint8Array(new Uint16Array(flat.map(toHalfBits)).buffer) : new Uint8Array(new Float32Array(flat).buffer);
+  const data = half ? new Uint8Array(new Uint16Array(flat.map(float32ToFloat16)).buffer) : new Uint8Array(new Float32Array(flat).buffer);
   return { name: 'X', datatype: half ? 'FP16' : 'FP32', shape: [rows.length, rows[0]!.length], data };
 }
 
 function values(t: WireTensor): number[] {
   const copy = new Uint8Array(t.data).buffer;
-  if (t.datatype === 'FP16') return Array.from(new Uint16Array(copy), fromHalfBits);
+  if (t.datatype === 'FP16') return Array.from(new Uint16Array(copy), float16ToFloat32);
   return Array.from(new Float32Array(copy));
 }
 

@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { isInvalidRequestError, isSizeMismatchError } from '../workloads/errors.ts';
-import { fromJson, halfBits, halfToNumber, metadataOf, toJson } from './kserve.ts';
+import { float16ToFloat32, float32ToFloat16 } from '@edgeplane/api';
+import { fromJson, metadataOf, toJson } from './kserve.ts';
 
 describe('half precision', () => {
   const cases = [0, 1, -2, 0.5, 65504, 1e-5, 3.14159];
   for (const v of cases) {
     it(`round-trips ${v} within fp16 precision`, () => {
-      expect(Math.abs(halfToNumber(halfBits(v)) - v)).toBeLessThanOrEqual(Math.abs(v) * 1e-3 + 1e-7);
+      expect(Math.abs(float16ToFloat32(float32ToFloat16(v)) - v)).toBeLessThanOrEqual(Math.abs(v) * 1e-3 + 1e-7);
     });
   }
-  it('overflows to infinity', () => expect(halfToNumber(halfBits(1e6))).toBe(Number.POSITIVE_INFINITY));
+  it('overflows to infinity', () => expect(float16ToFloat32(float32ToFloat16(1e6))).toBe(Number.POSITIVE_INFINITY));
 });
 
 describe('JSON tensors', () => {

@@ -1,6 +1,6 @@
 // KServe Open Inference Protocol v2, JSON form: tensors with name, shape, datatype and data
 // (flat or nested, row-major). Pure conversions to and from wire tensors.
-import { DATATYPES, type Datatype } from '@edgeplane/api';
+import { DATATYPES, float16ToFloat32, float32ToFloat16, type Datatype } from '@edgeplane/api';
 import { elementCount, isFreeDim, type TensorSpec, type WireTensor } from '../runtime/index.ts';
 import { InvalidRequestError, SizeMismatchError } from '../workloads/errors.ts';
 
@@ -32,42 +32,6 @@ function isDatatype(s: string): s is Datatype {
   return (DATATYPES as readonly string[]).includes(s);
 }
 
-/** fp32 -> IEEE 754 half, round to nearest even. */
-export function halfBits(value: number): number {
-  const f = new Float32Array([value]);
-  const x = new Uint32Array(f.buffer)[0] ?? 0;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  // A carry out of the mantissa correctly bumps the exponent (up to infinity).
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
-  return sign | half;
-}
-
-export function halfToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (mant / 1024);
-  if (exp === 31) return mant ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * 2 ** (exp - 15) * (1 + mant / 1024);
-}
-
 /** A JSON tensor as bytes; the element count must match the shape. */
 export function fromJson(t: JsonTensor): WireTensor {
   if (!isDatatype(t.datatype)) throw new InvalidRequestError(`input ${t.name} has unknown datatype ${t.datatype}; expected one of ${DATATYPES.join(', ')}`);
@@ -81,7 +45,7 @@ export function fromJson(t: JsonTensor): WireTensor {
       data = Float32Array.from(nums);
       break;
     case 'FP16':
-      data = Uint16Array.from(nums, halfBits);
+      data = Uint16Array.from(nums, float32ToFloat16);
       break;
     case 'INT8':
       data = Int8Array.from(nums);
@@ -109,7 +73,7 @@ export function toJson(t: WireTensor): { name: string; shape: number[]; datatype
       data = Array.from(new Float32Array(copy));
       break;
     case 'FP16':
-      data = Array.from(new Uint16Array(copy), halfToNumber);
+      data = Array.from(new Uint16Array(copy), float16ToFloat32);
       break;
     case 'INT8':
       data = Array.from(new Int8Array(copy));

@@ -1,6 +1,7 @@
 // Reading and writing initializer data in any of the layouts ONNX allows (raw bytes or typed
 // fields), plus IEEE half-precision conversion for the fp16 variant.
 import { DataType, num, type Tensor } from './proto.ts';
+import { float16ToFloat32, float32ToFloat16 } from '@edgeplane/api';
 
 export function dimsOf(t: Tensor): number[] {
   return (t.dims ?? []).map(num);
@@ -85,41 +86,5 @@ export function int64Tensor(name: string, dims: readonly number[], values: reado
   return { name, dims: [...dims], dataType: DataType.INT64, rawData: bytesOf(BigInt64Array.from(values, BigInt)) };
 }
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** float32 -> IEEE binary16 bits, round to nearest even, overflow to infinity. */
-export function float32ToFloat16(value: number): number {
-  f32[0] = value;
-  const x = u32[0] ?? 0;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf or NaN
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign; // underflows to zero
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++; // may carry into the exponent: still correct
-  e = half >>> 10;
-  return sign | (e >= 0x1f ? 0x7c00 : half);
-}
-
-export function float16ToFloat32(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >>> 10) & 0x1f;
-  const mant = bits & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
+// The binary16 codec is shared with the agent's tensor wire format.
+export { float16ToFloat32, float32ToFloat16 };
