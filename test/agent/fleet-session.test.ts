@@ -81,7 +81,9 @@ describe('agent fleet session', () => {
     const responder = controlPlaneResponder(cp, { heartbeatIntervalMs: 100, fullEvery: 4 }, 2);
     const reply = await session.ready;
     expect(responder.hellos).toHaveLength(3);
-    expect(session.stats().helloAttempts).toBeGreaterThanOrEqual(attemptsBefore + 3);
+    // An attempt counted before the responder existed may reach it (building a hello takes a
+    // moment under load), so at least the two after it are new.
+    expect(session.stats().helloAttempts).toBeGreaterThanOrEqual(attemptsBefore + 2);
     expect(reply.heartbeatIntervalMs).toBe(100);
     const hello = responder.hellos.at(-1);
     expect(hello?.node).toBe(NODE);

@@ -2,7 +2,9 @@
 // processes on hardware fixtures, the real PP-OCR classifier's variants. Asserts Ready, a
 // correct classification through NATS and through an agent's KServe v2 endpoint, and tier
 // changes as the battery gateway drains.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { kubeConfig } from '../env/index.ts';
 import { demoAgents } from '../../scripts/up/agents.ts';
@@ -43,8 +45,21 @@ afterAll(async () => {
 
 const piAgent = () => stack.agents.find((a) => a.spec.node === pi)!;
 
+/** On a failure, the agents' and control plane's own words, before stop() removes them. */
+function showLogsOnFailure(): void {
+  onTestFailed(() => {
+    for (const agent of stack.agents) {
+      const lines = readFileSync(agent.logFile, 'utf8').trim().split('\n');
+      console.log(`--- ${agent.spec.node} (last 40 of ${lines.length} lines)\n${lines.slice(-40).join('\n')}`);
+    }
+    const cp = readFileSync(join(stack.workDir, 'control-plane.log'), 'utf8').trim().split('\n');
+    console.log(`--- control plane (warnings and errors of ${cp.length} lines)\n${cp.filter((l) => /"level":(4|5)0/.test(l)).slice(-60).join('\n')}`);
+  });
+}
+
 describe('OCR line end to end', () => {
   it('every replica becomes Ready, one per gateway, with status in the resource', async () => {
+    showLogsOnFailure();
     const detail = await waitReady(api, ns, name, 180_000);
     expect(detail.ready).toBe('3/3');
     expect(new Set(detail.placements.map((p) => p.node))).toEqual(new Set(demoAgents.map((a) => a.node)));
@@ -70,6 +85,7 @@ describe('OCR line end to end', () => {
   }, 60_000);
 
   it('re-tiers the battery gateway live as its link and battery change', async () => {
+    showLogsOnFailure();
     const agent = piAgent();
     agent.setNetwork({ type: 'wifi', bandwidthMbps: 80, metered: false });
     const onWifi = await waitPlacement(api, ns, name, pi, (r) => r.profile === 'full' && r.precision === 'fp32' && r.phase === 'Ready', 60_000);

@@ -45,7 +45,9 @@ export interface AssignmentWatch {
 
 export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
   const { nc, node, bucket, log } = opts;
-  const retry = opts.retry ?? { initialMs: 500, maxMs: 30_000 };
+  // Reads are one small request: after an outage (JetStream recovering its streams) the node
+  // should pick up its desired state within seconds of the store answering again.
+  const retry = opts.retry ?? { initialMs: 500, maxMs: 5_000 };
   const stats: AssignmentWatchStats = { malformed: 0, applied: 0, errors: 0, revision: opts.initialRevision ?? 0 };
   let kv: KV | undefined;
   let stopped = false;
