@@ -14,18 +14,8 @@ import { planDeployment, planDeploymentReference } from '../control-plane/src/pl
 import type { NodeView, Placement, PlanInput, PlanResult } from '../control-plane/src/placement/index.ts';
 import type { Bench } from './run.ts';
 import { machine, numberFlag } from './run.ts';
+import { seededRandom } from '../cli/src/random.ts';
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
@@ -164,7 +154,7 @@ function makeFleet(r: Rand, count: number, shas: readonly string[], measurable: 
 
 /** The benchmark's deployments and fleet for a seed; the same seed gives the same workload. */
 export function makeWorkload(seed: number, nodeCount: number, deploymentCount: number, replicas: number) {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const deployments = makeDeployments(r, deploymentCount, Math.ceil(replicas / deploymentCount));
   const variants = deployments.flatMap((d) => d.spec.model.variants);
   const shas = variants.map((v) => v.sha256);

@@ -13,7 +13,8 @@ import { pushDir, type PushedObject } from '../../cli/src/model/push/push.ts';
 import { ppocrFile } from '../../cli/src/model/ocr/models.ts';
 import { lineTensor } from '../../cli/src/model/ocr/preprocess.ts';
 import { renderLine } from '../../cli/src/model/samples/lines.ts';
-import { prng, rotate180 } from '../../cli/src/model/samples/image.ts';
+import { rotate180 } from '../../cli/src/model/samples/image.ts';
+import { seededRandom } from '../../cli/src/random.ts';
 import { ensureNamespace } from '../../test/env/apply.ts';
 import { repoRoot } from '../../test/env/index.ts';
 import { CustomObjectsApi } from '@kubernetes/client-node';
@@ -156,7 +157,7 @@ export async function waitPlacement(api: string, namespace: string, name: string
 
 /** A rendered text line as the classifier's input tensor, upright or turned 180 degrees. */
 export function textLine(text: string, rotated: boolean, seed = 3): Float32Array {
-  const img = renderLine(text, prng(seed), CLS_HEIGHT);
+  const img = renderLine(text, seededRandom(seed), CLS_HEIGHT);
   return lineTensor(rotated ? rotate180(img) : img, CLS_HEIGHT, CLS_WIDTH);
 }
 

@@ -8,7 +8,7 @@ import { createHeartbeatBuilder } from '@edgeplane/api';
 import { SimulatedExecutors } from './executors.ts';
 import type { PhaseTimingOptions } from './phases.ts';
 import type { HardwareProfile } from './profiles.ts';
-import { between, type Random } from './random.ts';
+import { between, type Random } from '../random.ts';
 import { pubFrameBytes } from './wire.ts';
 
 export const SIMULATOR_AGENT_VERSION = 'edgeplane-sim/0.1.0';

@@ -10,7 +10,7 @@ import { assignProfiles, parseMix, type MixEntry } from './mix.ts';
 import { newCounters, SimulatedNode, type SimulationCounters } from './node.ts';
 import { defaultPhaseTiming, type PhaseTimingOptions } from './phases.ts';
 import { DEFAULT_MIX, PROFILES, type ProfileName } from './profiles.ts';
-import { seededRandom } from './random.ts';
+import { seededRandom } from '../random.ts';
 import { conditionsAt, resolveTimeline, type Timeline, type TimelineEvent } from './timeline.ts';
 
 export interface SimulationOptions {

@@ -1,7 +1,7 @@
 // What a model does, told from its output shape, and how each task is fed and scored on the
 // generated samples: direction (cls), recognition (rec), detection (det), or generic.
 import type { ModelSummary } from '../onnx/analyse.ts';
-import { prng } from '../samples/image.ts';
+import { seededRandom } from '../../random.ts';
 import { lineSamples, pageSamples, type LineSample, type PageSample } from '../samples/lines.ts';
 import { characterAccuracy, ctcGreedy, loadDictionary } from './ctc.ts';
 import { lineTensor, pageTensor } from './preprocess.ts';
@@ -46,7 +46,7 @@ export function makeSamples(task: Task, dims: readonly number[], count: number, 
       return pageSamples(count, w, h, seed).map((page) => ({ input: pageTensor(page.image, h, w), page }));
     case 'generic': {
       // No labels exist for an arbitrary model: uniform inputs, scored by agreement only.
-      const rand = prng(seed);
+      const rand = seededRandom(seed);
       const size = dims.reduce((a, b) => a * b, 1);
       return Array.from({ length: count }, () => ({ input: Float32Array.from({ length: size }, () => rand() * 2 - 1) }));
     }

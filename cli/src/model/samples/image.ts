@@ -30,15 +30,3 @@ export function resize(img: Gray, width: number, height: number): Gray {
   }
   return { width, height, data: out };
 }
-
-/** A deterministic PRNG (mulberry32) so that sample sets are reproducible by seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

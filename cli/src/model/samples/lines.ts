@@ -2,7 +2,8 @@
 // 180 degrees) for the direction classifier and the recogniser, and pages for the detector.
 import { sampleFont, textAdvance, textPath } from './font.ts';
 import { fill } from './raster.ts';
-import { prng, rotate180, type Gray } from './image.ts';
+import { seededRandom } from '../../random.ts';
+import { rotate180, type Gray } from './image.ts';
 
 export interface LineSample {
   text: string;
@@ -64,7 +65,7 @@ export function renderLine(text: string, rand: () => number, height = 48): Gray 
 
 /** `count` labelled lines; every second one is turned by 180 degrees. */
 export function lineSamples(count: number, seed = 1): LineSample[] {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   return Array.from({ length: count }, (_, i) => {
     const text = randomText(rand, 1 + Math.floor(rand() * 3));
     const upright = renderLine(text, rand);
@@ -99,6 +100,6 @@ export function pageSample(width: number, height: number, rand: () => number): P
 }
 
 export function pageSamples(count: number, width: number, height: number, seed = 7): PageSample[] {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   return Array.from({ length: count }, () => pageSample(width, height, rand));
 }

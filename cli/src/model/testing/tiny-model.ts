@@ -2,7 +2,7 @@
 // that need a model without the PP-OCR files: input x [N, 3, 16, 16] with a dynamic batch.
 import { encodeModel, floatAttr, intAttr, intsAttr, type Model, type Node, type Tensor } from '../onnx/proto.ts';
 import { floatTensor, int64Tensor } from '../onnx/tensor.ts';
-import { prng } from '../samples/image.ts';
+import { seededRandom } from '../../random.ts';
 
 export interface TinyModelOptions {
   opset?: number;
@@ -13,7 +13,7 @@ export interface TinyModelOptions {
 }
 
 export function tinyModel(options: TinyModelOptions = {}): Model {
-  const rand = prng(42);
+  const rand = seededRandom(42);
   const weights = (name: string, dims: number[], scale: number): Tensor =>
     floatTensor(name, dims, Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => (rand() * 2 - 1) * scale));
   const initializer: Tensor[] = [

@@ -1,4 +1,5 @@
-// Seeded pseudo-random numbers (mulberry32), so a simulated fleet is the same on every run.
+// Seeded pseudo-random numbers (mulberry32): generated samples, simulated fleets and benchmark
+// fleets are the same for the same seed on every run and machine.
 
 export type Random = () => number;
 
