@@ -5,15 +5,10 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { NodeName } from '@edgeplane/api';
+import { ListenAddressText, NodeName, type ListenAddress } from '@edgeplane/api';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
 
 export interface AgentConfig {
   node: string;
@@ -48,16 +43,6 @@ export class ConfigError extends Error {
 export function isConfigError(err: unknown): err is ConfigError {
   return err instanceof ConfigError;
 }
-
-const address = z.string().transform((s, ctx): ListenAddress => {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) {
-    ctx.addIssue({ code: 'custom', message: 'must be host:port, e.g. 127.0.0.1:8080' });
-    return z.NEVER;
-  }
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
-});
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 2 ** 10, m: 1e6, mb: 1e6, mib: 2 ** 20, g: 1e9, gb: 1e9, gib: 2 ** 30, t: 1e12, tb: 1e12, tib: 2 ** 40 };
 const bytes = z.string().transform((s, ctx) => {
@@ -105,7 +90,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'stateDir', env: 'EP_AGENT_STATE_DIR', flag: 'state-dir', schema: z.string().min(1), fallback: () => '/var/lib/edgeplane-agent', help: 'where the last assignment is kept' },
   { key: 'cacheDir', env: 'EP_AGENT_CACHE_DIR', flag: 'cache-dir', schema: z.string().min(1), fallback: () => '/var/cache/edgeplane-agent', help: 'model artifact cache' },
   { key: 'cacheMaxBytes', env: 'EP_AGENT_CACHE_MAX', flag: 'cache-max', schema: bytes, fallback: () => '10GiB', help: 'artifact cache cap, e.g. 512MiB' },
-  { key: 'httpAddr', env: 'EP_AGENT_HTTP_ADDR', flag: 'http-addr', schema: address, fallback: () => '127.0.0.1:8080', help: 'local inference endpoint host:port' },
+  { key: 'httpAddr', env: 'EP_AGENT_HTTP_ADDR', flag: 'http-addr', schema: ListenAddressText, fallback: () => '127.0.0.1:8080', help: 'local inference endpoint host:port' },
   { key: 'logLevel', env: 'EP_AGENT_LOG_LEVEL', flag: 'log-level', schema: z.enum(LOG_LEVELS), fallback: () => 'info', help: `log level: ${LOG_LEVELS.join('|')}` },
   { key: 'linkProbeIntervalMs', env: 'EP_AGENT_LINK_PROBE_INTERVAL_MS', flag: 'link-probe-interval-ms', schema: z.coerce.number().int().min(1000).max(86_400_000), fallback: () => '3600000', help: 'bandwidth/RTT probe period on unmetered links, ms (metered: 12x)' },
 ];

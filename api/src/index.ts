@@ -5,6 +5,7 @@ export * from './edgenode.ts';
 export * from './messages.ts';
 export * from './heartbeat.ts';
 export * from './half.ts';
+export * from './address.ts';
 export * from './errors.ts';
 export * from './codec.ts';
 export * from './crd.ts';

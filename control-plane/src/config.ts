@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { ListenAddressText, type ListenAddress } from '@edgeplane/api';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -15,11 +16,6 @@ export type KubeSource =
   | { source: 'in-cluster' }
   /** KUBECONFIG, then ~/.kube/config, as kubectl does. */
   | { source: 'default' };
-
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
 
 export interface Config {
   natsUrl: string;
@@ -58,17 +54,6 @@ const urlWithScheme = (schemes: string[]) =>
       }
     }, `must be a URL with scheme ${schemes.join(' or ')}`);
 
-/** `host:port` or `[v6]:port`. */
-const address = z.string().transform((s, ctx): ListenAddress => {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) {
-    ctx.addIssue({ code: 'custom', message: 'must be host:port, e.g. 0.0.0.0:8080' });
-    return z.NEVER;
-  }
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
-});
-
 const namespaceList = z
   .string()
   .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
@@ -96,7 +81,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'renewDeadlineMs', env: 'EP_RENEW_DEADLINE_MS', flag: 'renew-deadline-ms', schema: msSchema(100), fallback: '10000', help: 'the leader steps down if it cannot renew within this, ms' },
   { key: 'retryPeriodMs', env: 'EP_RETRY_PERIOD_MS', flag: 'retry-period-ms', schema: msSchema(50), fallback: '2000', help: 'interval between acquire or renew attempts, ms' },
   { key: 'heartbeatIntervalMs', env: 'EP_HEARTBEAT_INTERVAL_MS', flag: 'heartbeat-interval-ms', schema: msSchema(100), fallback: '5000', help: 'heartbeat interval told to agents, ms' },
-  { key: 'apiAddr', env: 'EP_API_ADDR', flag: 'api-addr', schema: address, fallback: '0.0.0.0:8080', help: 'HTTP API listen address host:port' },
+  { key: 'apiAddr', env: 'EP_API_ADDR', flag: 'api-addr', schema: ListenAddressText, fallback: '0.0.0.0:8080', help: 'HTTP API listen address host:port' },
   { key: 'logLevel', env: 'EP_LOG_LEVEL', flag: 'log-level', schema: z.enum(LOG_LEVELS), fallback: 'info', help: `log level: ${LOG_LEVELS.join('|')}` },
   { key: 'identity', env: 'EP_IDENTITY', flag: 'identity', schema: z.string().min(1).max(128), help: 'Lease holder identity; default hostname plus a random suffix' },
   { key: 'resyncMs', env: 'EP_RESYNC_MS', flag: 'resync-ms', schema: msSchema(1000), fallback: '300000', help: 'periodic full reconcile, ms' },

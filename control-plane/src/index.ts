@@ -1,6 +1,7 @@
 // Public entry point of @edgeplane/control-plane.
 export { startControlPlane, internalSubjects, type ControlPlane, type StartOptions } from './control-plane.ts';
-export { parseConfig, usage, SETTINGS, type Config, type KubeSource, type ListenAddress, type LogLevel } from './config.ts';
+export { parseConfig, usage, SETTINGS, type Config, type KubeSource, type LogLevel } from './config.ts';
+export type { ListenAddress } from '@edgeplane/api';
 export { ConfigError, isConfigError, WriteConflictError, isWriteConflictError, AssignmentConflictError, isAssignmentConflictError, NotLeaderError, isNotLeaderError } from './errors.ts';
 export { build, type BuildOptions, type Readiness } from './api/app.ts';
 export { API_ERRORS, ApiError, isApiError, type ApiErrorCode } from './api/errors.ts';
