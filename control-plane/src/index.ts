@@ -4,6 +4,7 @@ export { parseConfig, usage, SETTINGS, type Config, type KubeSource, type LogLev
 export type { ListenAddress } from '@edgeplane/api';
 export { ConfigError, isConfigError, WriteConflictError, isWriteConflictError, AssignmentConflictError, isAssignmentConflictError, NotLeaderError, isNotLeaderError } from './errors.ts';
 export { build, type BuildOptions, type Readiness } from './api/app.ts';
+export type { DeploymentDetail, DeploymentSummary, NodeSummary, PlacementDetail } from './api/schemas.ts';
 export { API_ERRORS, ApiError, isApiError, type ApiErrorCode } from './api/errors.ts';
 export { createMetrics, type Metrics } from './metrics.ts';
 export { HeartbeatIngestor } from './fleet/heartbeats.ts';

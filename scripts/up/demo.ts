@@ -4,9 +4,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { inferHeaders, subjects, type EdgeModelDeployment } from '@edgeplane/api';
+import type { DeploymentDetail } from '@edgeplane/control-plane';
 import { parse } from 'yaml';
 import { quantizeModel } from '../../cli/src/model/quantize/pipeline.ts';
 import { pushDir, type PushedObject } from '../../cli/src/model/push/push.ts';
@@ -15,10 +15,7 @@ import { lineTensor } from '../../cli/src/model/ocr/preprocess.ts';
 import { renderLine } from '../../cli/src/model/samples/lines.ts';
 import { rotate180 } from '../../cli/src/model/samples/image.ts';
 import { seededRandom } from '../../cli/src/random.ts';
-import { ensureNamespace } from '../../test/env/apply.ts';
 import { repoRoot } from '../../test/env/index.ts';
-import { CustomObjectsApi } from '@kubernetes/client-node';
-import { EMD_PLURAL, GROUP, VERSION } from '@edgeplane/api';
 
 export const OCR_EXAMPLE = join(repoRoot, 'deploy', 'examples', 'ocr-line.yaml');
 const CLS_HEIGHT = 48;
@@ -51,19 +48,6 @@ export function ocrDeployment(pushed: readonly PushedObject[]): EdgeModelDeploym
   return doc;
 }
 
-export async function applyDeployment(kc: KubeConfig, doc: EdgeModelDeployment): Promise<void> {
-  const namespace = doc.metadata.namespace ?? 'default';
-  await ensureNamespace(kc, namespace);
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const ref = { group: GROUP, version: VERSION, namespace, plural: EMD_PLURAL };
-  try {
-    await custom.createNamespacedCustomObject({ ...ref, body: doc });
-  } catch {
-    const current = (await custom.getNamespacedCustomObject({ ...ref, name: doc.metadata.name ?? '' })) as EdgeModelDeployment;
-    await custom.replaceNamespacedCustomObject({ ...ref, name: doc.metadata.name ?? '', body: { ...current, spec: doc.spec } });
-  }
-}
-
 /** One row per placement, from the control plane's read API (placements plus live telemetry). */
 export interface Row {
   node: string;
@@ -76,24 +60,6 @@ export interface Row {
   battery: string;
   link: string;
   reason: string;
-}
-
-interface DeploymentDetail {
-  ready: string;
-  tiers: string;
-  readyReplicas: number;
-  replicas: number;
-  placements: Array<{
-    node: string;
-    accelerator: string;
-    variant: string;
-    precision: string;
-    profile: string;
-    phase: string;
-    tierReason: string;
-    p99LatencyMs?: number;
-    telemetry: { p99Ms?: number; power?: { source: string; batteryPercent?: number }; network?: { type: string } };
-  }>;
 }
 
 export async function deploymentDetail(api: string, namespace: string, name: string): Promise<DeploymentDetail | null> {

@@ -4,12 +4,11 @@
 // shows a live table while the battery gateway drains and its link changes. Ctrl-C stops all.
 import { join } from 'node:path';
 import { EMD_PLURAL, GROUP, VERSION } from '@edgeplane/api';
-import { applyDeploymentFile } from '../../test/env/apply.ts';
+import { applyDeployment, applyDeploymentFile } from '../../test/env/apply.ts';
 import { kubeConfig, repoRoot, serverVersions } from '../../test/env/index.ts';
 import { formatTable, getTable } from '../../test/env/table.ts';
 import { demoAgents } from './agents.ts';
 import {
-  applyDeployment,
   classifyHttp,
   classifyNats,
   connect,

@@ -7,7 +7,8 @@ import { API_VERSION, EMD_PLURAL, EN_PLURAL, GROUP, VERSION } from '@edgeplane/a
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { kubeConfig, readCrds, repoRoot } from '../env/index.ts';
-import { kubeGet } from './raw.ts';
+import { kubeRequest } from '../env/kube-http.ts';
+import { TABLE } from '../env/table.ts';
 
 const kube = inject('kube');
 const kc = kubeConfig(kube);
@@ -159,7 +160,7 @@ describe('status subresource and printer columns', () => {
   });
 
   it('kubectl-style Table has READY and TIERS from status', async () => {
-    const res = await kubeGet(kube, `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${EMD_PLURAL}/status-subresource`, 'application/json;as=Table;v=v1;g=meta.k8s.io');
+    const res = await kubeRequest(kube, 'GET', `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${EMD_PLURAL}/status-subresource`, undefined, TABLE);
     expect(res.status).toBe(200);
     const table = res.body as { columnDefinitions: Array<{ name: string }>; rows: Array<{ cells: unknown[] }> };
     const names = table.columnDefinitions.map((c) => c.name);
@@ -192,7 +193,7 @@ describe('status subresource and printer columns', () => {
         },
       },
     });
-    const res = await kubeGet(kube, `/apis/${GROUP}/${VERSION}/${EN_PLURAL}/table-node`, 'application/json;as=Table;v=v1;g=meta.k8s.io');
+    const res = await kubeRequest(kube, 'GET', `/apis/${GROUP}/${VERSION}/${EN_PLURAL}/table-node`, undefined, TABLE);
     const table = res.body as { columnDefinitions: Array<{ name: string }>; rows: Array<{ cells: unknown[] }> };
     const names = table.columnDefinitions.map((c) => c.name);
     const cells = table.rows[0]!.cells;

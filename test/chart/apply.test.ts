@@ -5,7 +5,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ciValuesDir, chartDir, findObject, helm, render, type K8sObject, type RenderOptions } from './helm.ts';
-import { dryRunCreate, ensureNamespace, kubeRequest, message } from './kube-http.ts';
+import { kubeRequest, message } from '../env/kube-http.ts';
+import { dryRunCreate, ensureNamespace } from './kube-http.ts';
 
 const kube = inject('kube');
 const ns = {

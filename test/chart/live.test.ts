@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseConfig, startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 import { freePort, repoRoot, startNats, startRedis, type NatsServer, type RedisServer } from '../env/index.ts';
 import { chartDir, helm } from './helm.ts';
-import { ensureNamespace, kubeRequest, message } from './kube-http.ts';
+import { kubeRequest, message } from '../env/kube-http.ts';
+import { ensureNamespace } from './kube-http.ts';
 
 const kube = inject('kube');
 const ns = 'chart-live';

@@ -6,10 +6,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { applyDeployment } from '../env/apply.ts';
 import { kubeConfig } from '../env/index.ts';
 import { demoAgents } from '../../scripts/up/agents.ts';
 import {
-  applyDeployment,
   classifyHttp,
   classifyNats,
   connect,

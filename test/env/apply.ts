@@ -7,7 +7,7 @@ import { parseAllDocuments } from 'yaml';
 interface Manifest {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; resourceVersion?: string };
+  metadata: { name?: string | undefined; namespace?: string | undefined };
   spec?: unknown;
 }
 
@@ -20,26 +20,29 @@ export async function ensureNamespace(kc: KubeConfig, name: string): Promise<voi
     });
 }
 
-export async function applyDeploymentFile(kc: KubeConfig, file: string): Promise<Manifest[]> {
+/** Creates the deployment, or replaces its spec when it exists; any other refusal is thrown. */
+export async function applyDeployment(kc: KubeConfig, body: Manifest): Promise<void> {
+  const name = body.metadata.name;
+  if (!name) throw new Error(`a ${body.kind} needs metadata.name`);
+  const namespace = body.metadata.namespace ?? 'default';
+  await ensureNamespace(kc, namespace);
   const custom = kc.makeApiClient(CustomObjectsApi);
+  const ref = { group: GROUP, version: VERSION, namespace, plural: EMD_PLURAL };
+  try {
+    await custom.createNamespacedCustomObject({ ...ref, body });
+  } catch (err) {
+    if (!(err instanceof ApiException && err.code === 409)) throw err;
+    const current = (await custom.getNamespacedCustomObject({ ...ref, name })) as Manifest;
+    await custom.replaceNamespacedCustomObject({ ...ref, name, body: { ...current, spec: body.spec } });
+  }
+}
+
+export async function applyDeploymentFile(kc: KubeConfig, file: string): Promise<Manifest[]> {
   const applied: Manifest[] = [];
   for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
     const body = doc.toJS() as Manifest | null;
     if (!body) continue;
-    const namespace = body.metadata.namespace ?? 'default';
-    await ensureNamespace(kc, namespace);
-    const ref = { group: GROUP, version: VERSION, namespace, plural: EMD_PLURAL };
-    try {
-      await custom.createNamespacedCustomObject({ ...ref, body });
-    } catch (err) {
-      if (!(err instanceof ApiException && err.code === 409)) throw err;
-      const current = (await custom.getNamespacedCustomObject({ ...ref, name: body.metadata.name })) as Manifest;
-      await custom.replaceNamespacedCustomObject({
-        ...ref,
-        name: body.metadata.name,
-        body: { ...current, spec: body.spec },
-      });
-    }
+    await applyDeployment(kc, body);
     applied.push(body);
   }
   return applied;

@@ -1,37 +1,20 @@
 // Prints resources the way `kubectl get` does, from the API server's Table API, so that the
 // printer columns in the CRDs are what a person sees.
-import { request } from 'node:https';
-import { parse } from 'yaml';
 import type { KubeAccess } from './kube.ts';
+import { kubeRequest, message } from './kube-http.ts';
+
+/** The Accept header that asks for the Table kubectl prints. */
+export const TABLE = 'application/json;as=Table;v=v1;g=meta.k8s.io';
 
 interface Table {
   columnDefinitions: Array<{ name: string; priority?: number }>;
   rows: Array<{ cells: unknown[]; object?: { metadata?: { namespace?: string } } }>;
 }
 
-export function getTable(access: KubeAccess, path: string): Promise<Table> {
-  const config = parse(access.kubeconfig) as { clusters: Array<{ cluster: { 'certificate-authority-data'?: string } }> };
-  const caData = config.clusters[0]?.cluster['certificate-authority-data'];
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${access.server}${path}`,
-      {
-        headers: { authorization: `Bearer ${access.token}`, accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' },
-        ...(caData ? { ca: Buffer.from(caData, 'base64') } : { rejectUnauthorized: false }),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode !== 200) return reject(new Error(`GET ${path}: ${res.statusCode} ${text}`));
-          resolve(JSON.parse(text) as Table);
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
+export async function getTable(access: KubeAccess, path: string): Promise<Table> {
+  const res = await kubeRequest(access, 'GET', path, undefined, TABLE);
+  if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${message(res)}`);
+  return res.body as Table;
 }
 
 /** Formats a Table as kubectl does: upper-case headers, padded columns, NAMESPACE first when asked. */

@@ -2,7 +2,7 @@
 // fixtures, and readers for the API server and /metrics.
 import { randomBytes } from 'node:crypto';
 import { API_VERSION, EMD_KIND, EMD_PLURAL, GROUP, VERSION, type Accelerator, type EdgeModelDeployment, type EdgeModelDeploymentInput } from '@edgeplane/api';
-import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Config } from '../../control-plane/src/config.ts';
 
 /** Heartbeat 200 ms and a 2 s lease keep the suites quick. */
@@ -51,13 +51,7 @@ export function testEnv(c: Config, kubeconfigPath: string): Record<string, strin
 
 export const runId = (name: string) => `${name}-${randomBytes(3).toString('hex')}`;
 
-export async function ensureNamespace(kc: KubeConfig, name: string): Promise<void> {
-  try {
-    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
-  } catch (err) {
-    if (!(err instanceof ApiException && err.code === 409)) throw err;
-  }
-}
+export { ensureNamespace } from '../env/apply.ts';
 
 export function gpu(id = 'gpu0', memoryMiB = 8192): Accelerator {
   return { id, type: 'GPU', vendor: 'nvidia', model: 'test', memoryMiB, precisions: ['fp32', 'fp16', 'int8'], tops: { fp32: 10, fp16: 20, int8: 40 }, watts: 15 };
