@@ -85,6 +85,11 @@ function json<S extends z.ZodType>(schema: S, raw: string | undefined): z.output
   }
 }
 
+// Built once: parseTelemetry runs for every node on every reconcile.
+const LoadList = z.array(AcceleratorLoad);
+const WorkloadList = z.array(WorkloadReport);
+const DigestList = z.array(z.string());
+
 /** Reads a node hash; null when the node never reported. Bad fields read as absent. */
 export function parseTelemetry(hash: Readonly<Record<string, string | null | undefined>>): NodeTelemetry | null {
   const lastSeen = Number(hash[TelemetryField.lastSeenMs]);
@@ -96,9 +101,9 @@ export function parseTelemetry(hash: Readonly<Record<string, string | null | und
     bootId: get(TelemetryField.bootId),
     power: json(Power, get(TelemetryField.power)),
     network: json(Network, get(TelemetryField.network)),
-    load: json(z.array(AcceleratorLoad), get(TelemetryField.load)),
-    workloads: json(z.array(WorkloadReport), get(TelemetryField.workloads)),
-    cachedArtifacts: json(z.array(z.string()), get(TelemetryField.cachedArtifacts)),
+    load: json(LoadList, get(TelemetryField.load)),
+    workloads: json(WorkloadList, get(TelemetryField.workloads)),
+    cachedArtifacts: json(DigestList, get(TelemetryField.cachedArtifacts)),
   };
 }
 
