@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   Assignment,
+  createHeartbeatBuilder,
   decode,
   encode,
   Heartbeat,
@@ -45,10 +46,9 @@ export class TestAgent {
   #kv: KV | undefined;
   #power: Power;
   #network: Network;
-  #sent: { power?: string; network?: string; workloads?: string } = {};
-  #seq = 0;
+  // The agent's own delta rules, so the control plane is tested against what agents send.
+  readonly #builder = createHeartbeatBuilder(12);
   #intervalMs = 1000;
-  #fullEvery = 12;
   #timer: NodeJS.Timeout | undefined;
   #silent = false;
   #stopped = false;
@@ -135,8 +135,7 @@ export class TestAgent {
         const reply = decode(HelloReply, 'hello reply', msg.data);
         if (reply.ok && reply.value.accepted) {
           this.#intervalMs = reply.value.heartbeatIntervalMs;
-          this.#fullEvery = reply.value.fullEvery;
-          this.#sent = { power: JSON.stringify(this.#power), network: JSON.stringify(this.#network) };
+          this.#builder.reset(reply.value.fullEvery);
           return;
         }
         lastProblem = reply.ok ? (reply.value.reason ?? 'refused') : reply.error.message;
@@ -159,18 +158,7 @@ export class TestAgent {
 
   #beat(): void {
     if (this.#silent || this.#stopped || this.#nc.isClosed()) return;
-    this.#seq++;
-    const full = this.#seq % this.#fullEvery === 0;
-    const hb: Heartbeat = { v: PROTOCOL_VERSION, seq: this.#seq };
-    if (full) hb.full = true;
-    const power = JSON.stringify(this.#power);
-    const network = JSON.stringify(this.#network);
-    const reports = this.#reports();
-    const workloads = JSON.stringify(reports.map(({ p99Ms: _p, ...r }) => r));
-    if (full || power !== this.#sent.power) hb.power = this.#power;
-    if (full || network !== this.#sent.network) hb.network = this.#network;
-    if (full || workloads !== this.#sent.workloads) hb.workloads = reports;
-    this.#sent = { power, network, workloads };
+    const hb = this.#builder.next({ power: this.#power, network: this.#network, load: [], workloads: this.#reports(), cachedArtifacts: [] });
     this.#nc.publish(subjects.status(this.node), encode(Heartbeat, 'heartbeat', hb));
   }
 
