@@ -13,6 +13,7 @@ export interface Metrics {
   reconcileTotal: Counter<'outcome'>;
   queueDepth: Gauge;
   heartbeatsIngested: Counter;
+  heartbeatsDropped: Counter;
   malformedMessages: Counter<'kind'>;
   hellos: Counter<'outcome'>;
   placements: Gauge<'precision'>;
@@ -37,6 +38,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     reconcileTotal: new Counter({ name: 'ep_reconcile_total', help: 'Reconciles by outcome.', labelNames: ['outcome'], registers: [registry] }),
     queueDepth: new Gauge({ name: 'ep_workqueue_depth', help: 'Deployments waiting to be reconciled.', registers: [registry] }),
     heartbeatsIngested: new Counter({ name: 'ep_heartbeats_ingested_total', help: 'Heartbeats written to Redis by this replica.', registers: [registry] }),
+    heartbeatsDropped: new Counter({ name: 'ep_heartbeats_dropped_total', help: 'Heartbeats dropped because Redis fell behind (the next one supersedes each).', registers: [registry] }),
     malformedMessages: new Counter({
       name: 'ep_malformed_messages_total',
       help: 'Fleet messages dropped because they did not parse, by kind.',

@@ -21,6 +21,8 @@ export interface HeartbeatIngestorOptions {
   maxBatch?: number;
   /** Pipelines in flight at once; more batches wait. */
   maxInFlight?: number;
+  /** Batches that may wait for Redis; past this the oldest is dropped, so memory stays bounded. */
+  maxWaiting?: number;
 }
 
 interface Batch {
@@ -118,9 +120,18 @@ export class HeartbeatIngestor {
     this.#pendingChanges.clear();
     if (this.#inFlight >= (this.#o.maxInFlight ?? 4)) {
       this.#waiting.push(batch);
+      if (this.#waiting.length > (this.#o.maxWaiting ?? 256)) this.#drop(this.#waiting.shift()!);
       return;
     }
     this.#send(batch);
+  }
+
+  /** Telemetry is a latest-value store: a node's next heartbeat supersedes a dropped one. */
+  #drop({ writes, changed }: Batch): void {
+    this.#o.metrics.heartbeatsDropped.inc(writes.length);
+    this.#o.log.warn({ heartbeats: writes.length }, 'Redis is behind; dropped the oldest waiting heartbeats');
+    // Their changes were never written: the next heartbeat of those nodes must count as one.
+    for (const node of changed) this.#digests.delete(node);
   }
 
   #send({ writes, changed }: Batch): void {
