@@ -1,5 +1,5 @@
 // The `edgeplane model` command group: argument parsing and output only; the work lives in
-// quantize/, profile/, push/ and inspect.ts.
+// quantize/, profile/, push/, sign/ and inspect.ts.
 import { renameSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,6 +13,7 @@ import { DEFAULT_PROFILE, profileDir, type ProfileResult } from './profile/profi
 import { modelBlock, modelBlockYaml } from './profile/variants-yaml.ts';
 import { pushDir } from './push/push.ts';
 import { formatSummary, inspectModel } from './inspect.ts';
+import { SIGN_COMMANDS, SIGN_USAGE } from './sign/command.ts';
 import type { CommandGroup, CommandIO } from '../command.ts';
 
 export const PROFILE_FILE = 'profile.json';
@@ -29,7 +30,7 @@ const USAGE = `usage: edgeplane model <command>
       uploads the variants into the JetStream object store bucket ep-models and prints the block with nats-obj:// URIs
   inspect <model.onnx> [--shape [name=]1x3x48x192] [--json]
       inputs, outputs, opset, operator counts and GFLOPs
-`;
+${SIGN_USAGE}`;
 
 function intFlag(value: string | undefined, name: string, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
@@ -141,17 +142,21 @@ async function inspect(argv: string[], io: CommandIO): Promise<void> {
   io.out(values.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(path, summary));
 }
 
-const COMMANDS: Record<string, (argv: string[], io: CommandIO) => Promise<void>> = { quantize, profile, push, inspect };
+const COMMANDS: Record<string, (argv: string[], io: CommandIO) => Promise<void>> = { quantize, profile, push, inspect, ...SIGN_COMMANDS };
 
 export const modelCommands: CommandGroup = {
   name: 'model',
-  summary: 'make, measure and publish model variants (quantize, profile, push, inspect)',
+  summary: 'make, measure, sign and publish model variants (quantize, profile, push, inspect, keygen, sign, verify)',
   async run(argv, io) {
     const [sub, ...rest] = argv;
     const command = sub ? COMMANDS[sub] : undefined;
     if (!command) {
       io.err(USAGE);
       return sub === undefined || sub === '--help' || sub === 'help' ? 0 : 2;
+    }
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.out(USAGE);
+      return 0;
     }
     try {
       await command(rest, io);

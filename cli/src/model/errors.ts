@@ -10,6 +10,10 @@ export const MODEL_ERROR_CODES = [
   'NOT_A_VARIANT_DIR',
   'OUTPUT_EXISTS',
   'PUSH_FAILED',
+  'KEY_INVALID',
+  'KEY_PASSWORD',
+  'SIGNATURE_MALFORMED',
+  'SIGNATURE_MISMATCH',
 ] as const;
 export type ModelErrorCode = (typeof MODEL_ERROR_CODES)[number];
 
