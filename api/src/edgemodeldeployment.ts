@@ -9,6 +9,21 @@ export const EMD_PLURAL = 'edgemodeldeployments';
 export const MAX_STATUS_PLACEMENTS = 200;
 export const MAX_VARIANTS = 16;
 
+/** Longest signature text accepted: base64 of a DER ECDSA signature (P-256's takes at most 96). */
+export const MAX_SIGNATURE_CHARS = 256;
+
+/** A detached artifact signature as `edgeplane model sign` and `cosign sign-blob --key` print it. */
+export const ArtifactSignature = z
+  .string()
+  .min(12)
+  .max(MAX_SIGNATURE_CHARS)
+  .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'must be standard base64 with padding')
+  .meta({
+    description:
+      "Base64 of the ASN.1 DER ECDSA-SHA256 signature of the artifact's bytes, as `edgeplane model sign --key` or `cosign sign-blob --key` prints it. " +
+      'Agents verify it with the public keys of their trust policy before loading the artifact; an agent that requires signatures never loads a variant without one.',
+  });
+
 export const ModelVariant = z.object({
   name: z.string().min(1).max(63),
   precision: Precision,
@@ -34,6 +49,7 @@ export const ModelVariant = z.object({
       ],
     }),
   sizeBytes: z.int().min(1),
+  signature: ArtifactSignature.optional(),
   /** Task accuracy in [0, 1] measured on the model's evaluation set. */
   accuracy: z.number().min(0).max(1),
   /** Giga floating-point (or integer) operations per inference at batch 1. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Accelerator, HostInfo, Network, Power, Precision, Profile } from './hardware.ts';
-import { PlacementPhase } from './edgemodeldeployment.ts';
+import { ArtifactSignature, PlacementPhase } from './edgemodeldeployment.ts';
 
 /** Version of the fleet protocol; every message carries it as `v`. */
 export const PROTOCOL_VERSION = 1;
@@ -116,6 +116,8 @@ export const AssignedVariant = z.object({
   sha256: z.string().length(64),
   sizeBytes: z.int().min(1),
   memoryMiB: z.int().min(1),
+  /** The variant's signature, verified by the agent's trust policy before any load. */
+  signature: ArtifactSignature.optional(),
 });
 export type AssignedVariant = z.infer<typeof AssignedVariant>;
 

@@ -37,6 +37,7 @@ export function nodeWorkloads(node: string, deployments: readonly PlacedDeployme
         sha256: variant.sha256,
         sizeBytes: variant.sizeBytes,
         memoryMiB: variant.memoryMiB,
+        ...(variant.signature ? { signature: variant.signature } : {}),
       },
       accelerator: p.accelerator,
       maxBatch: d.spec.batching.maxBatch,
