@@ -31,7 +31,7 @@ apt-deps:
 	@# Debian's package starts a system redis on 6379; the tests start their own on free ports.
 
 servers:
-	@bash test/env/build-servers.sh
+	@bash env/build-servers.sh
 
 typecheck: npm-deps
 	$(NPX) tsc -p tsconfig.json --noEmit

@@ -14,9 +14,9 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: ['**/node_modules/**', 'test/env/go/**'],
+          exclude: ['**/node_modules/**', 'env/go/**'],
           // One kube-apiserver + etcd for the whole run; each file starts its own NATS and Redis.
-          globalSetup: ['test/env/global-setup.ts'],
+          globalSetup: ['test/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 180_000,
           // Two cores: more workers only slow the servers under test.

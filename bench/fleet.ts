@@ -40,8 +40,10 @@ export function parseCounters(text: string): Map<string, number> {
   return out;
 }
 
-async function scrape(address: string): Promise<Map<string, number>> {
-  const res = await fetch(`${address}/metrics`);
+/** /metrics with the API server's admin token, which the control plane reviews like any other. */
+async function scrape(address: string, token: string): Promise<Map<string, number>> {
+  const res = await fetch(`${address}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+  if (!res.ok) throw new Error(`GET /metrics: HTTP ${res.status} ${await res.text()}`);
   return parseCounters(await res.text());
 }
 
@@ -103,7 +105,7 @@ const fleet: Bench = async ({ argv, log }) => {
     log(`deployment Ready on all ${nodes} nodes; settling for ${heartbeatMs * 2} ms, then measuring for ${seconds} s`);
     await sleep(heartbeatMs * 2);
 
-    const m0 = await scrape(stack.controlPlane.address);
+    const m0 = await scrape(stack.controlPlane.address, stack.kube.token);
     const s0 = stack.sim.stats();
     const c0 = cpuSeconds(pid);
     const t0 = Date.now();
@@ -118,7 +120,7 @@ const fleet: Bench = async ({ argv, log }) => {
     const window = (Date.now() - t0) / 1000;
     const s1 = stack.sim.stats();
     const cpuPercent = ((cpuSeconds(pid) - c0) / window) * 100;
-    const perSecond = activity(m0, await scrape(stack.controlPlane.address), window);
+    const perSecond = activity(m0, await scrape(stack.controlPlane.address, stack.kube.token), window);
     log(`control plane activity per second: ${JSON.stringify(perSecond)}`);
     const info = await redis.info('memory');
     const usedMemory = Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? NaN);

@@ -12,7 +12,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { numberFlag, type Bench } from './run.ts';
-import { startNats, startRedis } from '../test/env/index.ts';
+import { startNats, startRedis } from '@edgeplane/env';
 import { HeartbeatIngestor } from '../control-plane/src/fleet/heartbeats.ts';
 import { MalformedReporter } from '../control-plane/src/fleet/malformed.ts';
 import { TelemetryStore } from '../control-plane/src/fleet/telemetry-store.ts';

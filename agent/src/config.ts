@@ -15,6 +15,8 @@ export interface AgentConfig {
   natsUrl: string;
   /** NATS credentials file (JWT + nkey seed), if the server requires one. */
   natsCreds?: string;
+  /** CA (PEM file) that signed the NATS server's certificate; absent: the system's CAs. */
+  natsCa?: string;
   /** Root of /proc, /sys, /dev for discovery; a fixture tree in tests and demos. */
   root: string;
   overrideFile?: string;
@@ -85,6 +87,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'node', env: 'EP_AGENT_NODE', flag: 'node', schema: NodeName, fallback: () => defaultNodeName(), help: 'node name (a DNS label) [host name]' },
   { key: 'natsUrl', env: 'EP_AGENT_NATS_URL', flag: 'nats-url', schema: natsUrl, fallback: () => 'nats://127.0.0.1:4222', help: 'NATS server URL(s), comma-separated' },
   { key: 'natsCreds', env: 'EP_AGENT_NATS_CREDS', flag: 'nats-creds', schema: z.string().min(1), help: 'NATS credentials file' },
+  { key: 'natsCa', env: 'EP_AGENT_NATS_CA', flag: 'nats-ca', schema: z.string().min(1), help: 'CA certificate (PEM) of the NATS server; default: the system CAs' },
   { key: 'root', env: 'EP_AGENT_ROOT', flag: 'root', schema: z.string().min(1), fallback: () => '/', help: 'root of /proc, /sys, /dev for hardware discovery' },
   { key: 'overrideFile', env: 'EP_AGENT_OVERRIDE_FILE', flag: 'override-file', schema: z.string().min(1), help: 'YAML declaring accelerators, power and link no probe sees; re-read on change' },
   { key: 'stateDir', env: 'EP_AGENT_STATE_DIR', flag: 'state-dir', schema: z.string().min(1), fallback: () => '/var/lib/edgeplane-agent', help: 'where the last assignment is kept' },

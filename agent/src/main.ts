@@ -90,7 +90,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
   const connectedPromise = new Promise<FleetSession>((resolve) => (resolveConnected = resolve));
 
   const abort = new AbortController();
-  const connecting = connectNats({ url: config.natsUrl, node, log, signal: abort.signal, ...(config.natsCreds ? { credsFile: config.natsCreds } : {}) }).then(
+  const connecting = connectNats({ url: config.natsUrl, node, log, signal: abort.signal, ...(config.natsCreds ? { credsFile: config.natsCreds } : {}), ...(config.natsCa ? { caFile: config.natsCa } : {}) }).then(
     async (conn) => {
       if (!conn) return;
       if (stopping) {

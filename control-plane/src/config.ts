@@ -5,10 +5,14 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
-import { ListenAddressText, type ListenAddress } from '@edgeplane/api';
+import { HELLO_REPLY_BOUNDS, ListenAddressText, type ListenAddress } from '@edgeplane/api';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Who may read /metrics: callers with `get` on the non-resource URL (`rbac`), or anyone (`none`). */
+export const METRICS_AUTH = ['rbac', 'none'] as const;
+export type MetricsAuth = (typeof METRICS_AUTH)[number];
 
 /** Where the Kubernetes credentials come from. */
 export type KubeSource =
@@ -19,6 +23,15 @@ export type KubeSource =
 
 export interface Config {
   natsUrl: string;
+  /** NATS credentials file (user JWT + nkey seed) of the control plane. */
+  natsCreds?: string;
+  /** CA (PEM file) that signed the NATS server's certificate; absent: the system's CAs. */
+  natsCa?: string;
+  /**
+   * Plain NATS without TLS or credentials, for a lab only: refused unless set, and logged
+   * loudly when it is.
+   */
+  insecureNats: boolean;
   redisUrl: string;
   kube: KubeSource;
   /** Namespaces whose EdgeModelDeployments are reconciled; empty means all. */
@@ -39,6 +52,9 @@ export interface Config {
   resyncMs: number;
   /** Concurrent reconciles (never two on one deployment). */
   workers: number;
+  /** Serve the HTTP API without authentication or authorization; never the default. */
+  insecureNoAuth: boolean;
+  metricsAuth: MetricsAuth;
 }
 
 const msSchema = (min: number) => z.coerce.number().int().min(min).max(86_400_000);
@@ -66,11 +82,16 @@ interface Setting {
   schema: z.ZodType;
   fallback?: string;
   help: string;
+  /** A flag without a value (`--flag` means true); its variable takes true or false. */
+  boolean?: true;
 }
 
 /** Every setting with its environment variable, flag, default and meaning. */
 export const SETTINGS: readonly Setting[] = [
   { key: 'natsUrl', env: 'EP_NATS_URL', flag: 'nats-url', schema: urlWithScheme(['nats:', 'tls:', 'ws:', 'wss:']), fallback: 'nats://127.0.0.1:4222', help: 'NATS server URL' },
+  { key: 'natsCreds', env: 'EP_NATS_CREDS', flag: 'nats-creds', schema: z.string().min(1), help: 'NATS credentials file (JWT + nkey seed) of the control plane' },
+  { key: 'natsCa', env: 'EP_NATS_CA', flag: 'nats-ca', schema: z.string().min(1), help: 'CA certificate (PEM) of the NATS server; default: the system CAs' },
+  { key: 'insecureNats', env: 'EP_INSECURE_NATS', flag: 'insecure-nats', schema: z.stringbool(), fallback: 'false', boolean: true, help: 'allow NATS without TLS and credentials (a lab only; unsafe)' },
   { key: 'redisUrl', env: 'EP_REDIS_URL', flag: 'redis-url', schema: urlWithScheme(['redis:', 'rediss:']), fallback: 'redis://127.0.0.1:6379', help: 'Redis URL' },
   { key: 'kubeconfig', env: 'EP_KUBECONFIG', flag: 'kubeconfig', schema: z.string().min(1), help: 'kubeconfig file; absent: in-cluster, else KUBECONFIG or ~/.kube/config' },
   { key: 'namespaces', env: 'EP_NAMESPACES', flag: 'namespaces', schema: namespaceList, fallback: '', help: 'comma-separated namespaces to watch; empty: all' },
@@ -80,12 +101,14 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'leaseDurationMs', env: 'EP_LEASE_DURATION_MS', flag: 'lease-duration-ms', schema: msSchema(1000), fallback: '15000', help: 'how long a Lease holds without renewal, ms' },
   { key: 'renewDeadlineMs', env: 'EP_RENEW_DEADLINE_MS', flag: 'renew-deadline-ms', schema: msSchema(100), fallback: '10000', help: 'the leader steps down if it cannot renew within this, ms' },
   { key: 'retryPeriodMs', env: 'EP_RETRY_PERIOD_MS', flag: 'retry-period-ms', schema: msSchema(50), fallback: '2000', help: 'interval between acquire or renew attempts, ms' },
-  { key: 'heartbeatIntervalMs', env: 'EP_HEARTBEAT_INTERVAL_MS', flag: 'heartbeat-interval-ms', schema: msSchema(100), fallback: '5000', help: 'heartbeat interval told to agents, ms' },
+  { key: 'heartbeatIntervalMs', env: 'EP_HEARTBEAT_INTERVAL_MS', flag: 'heartbeat-interval-ms', schema: z.coerce.number().int().min(HELLO_REPLY_BOUNDS.heartbeatIntervalMs.min).max(HELLO_REPLY_BOUNDS.heartbeatIntervalMs.max), fallback: '5000', help: 'heartbeat interval told to agents, ms (agents refuse one outside 100..600000)' },
   { key: 'apiAddr', env: 'EP_API_ADDR', flag: 'api-addr', schema: ListenAddressText, fallback: '0.0.0.0:8080', help: 'HTTP API listen address host:port' },
   { key: 'logLevel', env: 'EP_LOG_LEVEL', flag: 'log-level', schema: z.enum(LOG_LEVELS), fallback: 'info', help: `log level: ${LOG_LEVELS.join('|')}` },
   { key: 'identity', env: 'EP_IDENTITY', flag: 'identity', schema: z.string().min(1).max(128), help: 'Lease holder identity; default hostname plus a random suffix' },
   { key: 'resyncMs', env: 'EP_RESYNC_MS', flag: 'resync-ms', schema: msSchema(1000), fallback: '300000', help: 'periodic full reconcile, ms' },
   { key: 'workers', env: 'EP_WORKERS', flag: 'workers', schema: z.coerce.number().int().min(1).max(64), fallback: '4', help: 'concurrent reconciles' },
+  { key: 'insecureNoAuth', env: 'EP_INSECURE_NO_AUTH', flag: 'insecure-no-auth', schema: z.stringbool(), fallback: 'false', boolean: true, help: 'serve the HTTP API to anyone, without tokens or RBAC (unsafe)' },
+  { key: 'metricsAuth', env: 'EP_METRICS_AUTH', flag: 'metrics-auth', schema: z.enum(METRICS_AUTH), fallback: 'rbac', help: `who may read /metrics: ${METRICS_AUTH.join('|')} (rbac: get on /metrics)` },
 ];
 
 const settingName = (s: Setting) => `${s.env} (--${s.flag})`;
@@ -107,7 +130,7 @@ export function parseConfig({ argv = [], env = {} }: ParseInput): ParseResult {
       allowPositionals: false,
       options: {
         help: { type: 'boolean', short: 'h' },
-        ...Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' as const }])),
+        ...Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: s.boolean ? ('boolean' as const) : ('string' as const) }])),
       },
     }).values;
   } catch (cause) {
@@ -118,7 +141,7 @@ export function parseConfig({ argv = [], env = {} }: ParseInput): ParseResult {
   const values: Record<string, unknown> = {};
   for (const s of SETTINGS) {
     const flag = flags[s.flag];
-    const raw = typeof flag === 'string' ? flag : (env[s.env] ?? s.fallback);
+    const raw = typeof flag === 'string' ? flag : flag === true ? 'true' : (env[s.env] ?? s.fallback);
     if (raw === undefined) continue;
     const parsed = s.schema.safeParse(raw);
     if (!parsed.success) throw new ConfigError(settingName(s), parsed.error.issues.map((i) => i.message).join('; '));
@@ -131,6 +154,7 @@ export function parseConfig({ argv = [], env = {} }: ParseInput): ParseResult {
     identity: (values.identity as string | undefined) ?? `${hostname()}-${randomBytes(4).toString('hex')}`,
   } satisfies Config;
   checkTimings(config);
+  checkNatsSecurity(config);
   return { help: false, config };
 }
 
@@ -138,6 +162,16 @@ function kubeSource(explicit: string | undefined, env: Readonly<Record<string, s
   if (explicit) return { source: 'file', path: explicit };
   if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) return { source: 'in-cluster' };
   return { source: 'default' };
+}
+
+/** Secure unless told otherwise: credentials and TLS, or the explicit insecure flag. */
+function checkNatsSecurity(c: Config): void {
+  if (c.insecureNats) return;
+  const byKey = (key: Setting['key']) => settingName(SETTINGS.find((s) => s.key === key)!);
+  if (!c.natsCreds) throw new ConfigError(byKey('natsCreds'), `is required (or set ${byKey('insecureNats')} for a lab without authentication)`);
+  if (!c.natsUrl.split(',').every((u) => /^(tls|wss):/.test(u.trim())) && !c.natsCa) {
+    throw new ConfigError(byKey('natsUrl'), `must use tls:// or wss://, or name a CA with ${byKey('natsCa')} (or set ${byKey('insecureNats')})`);
+  }
 }
 
 /** The same ordering client-go demands: retry < renew deadline < lease duration. */

@@ -6,15 +6,18 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { build } from './api/app.ts';
+import { build, type ApiAuth } from './api/app.ts';
+import { CachedAccessReview } from './api/auth-cache.ts';
 import { LiveReadModel } from './api/read-model.ts';
 import type { Config } from './config.ts';
 import { AssignmentPublisher } from './fleet/assignment-publisher.ts';
 import { HeartbeatIngestor } from './fleet/heartbeats.ts';
 import { HelloResponder } from './fleet/hello.ts';
 import { MalformedReporter } from './fleet/malformed.ts';
+import { natsSecurityOptions } from './fleet/nats-connect.ts';
 import { ProbeResponder } from './fleet/probe.ts';
 import { TelemetryStore } from './fleet/telemetry-store.ts';
+import { kubeAccessReviewer } from './kube/access-review.ts';
 import { kubeClients, loadKubeConfig } from './kube/client.ts';
 import { EventRecorder } from './kube/events.ts';
 import { ResourceInformer } from './kube/informers.ts';
@@ -29,6 +32,11 @@ import { PlacementIndex } from './reconcile/placement-index.ts';
 import { PlacementStore } from './reconcile/placement-store.ts';
 import { DeploymentReconciler } from './reconcile/reconciler.ts';
 import type { PlacementOptions } from './placement/types.ts';
+
+/** Longest wait for one TokenReview or SubjectAccessReview, ms. */
+const REVIEW_TIMEOUT_MS = 5000;
+/** How long a review's answer is reused, ms: a revoked token or binding takes effect within this. */
+const REVIEW_CACHE_TTL_MS = 10_000;
 
 export interface StartOptions {
   logger?: Logger;
@@ -54,7 +62,8 @@ async function assignmentsBucket(nc: NatsConnection): Promise<KV> {
     await jsm.streams.info(`KV_${stores.assignments}`);
     return await kvm.open(stores.assignments);
   } catch {
-    return await kvm.create(stores.assignments, { history: 1 });
+    // Direct gets put the key in the subject, so nats-server can hold each node to its own key.
+    return await kvm.create(stores.assignments, { history: 1, allow_direct: true });
   }
 }
 
@@ -82,7 +91,11 @@ export async function startControlPlane(config: Config, options: StartOptions = 
     });
     cleanups.push(() => redis.quit());
 
-    const nc = await connect({ servers: config.natsUrl, name: `ep-control-plane-${config.identity}`, maxReconnectAttempts: -1, reconnectTimeWait: 500 }).catch(
+    if (config.insecureNats) {
+      log.warn({ setting: 'EP_INSECURE_NATS (--insecure-nats)', nats: config.natsUrl }, 'INSECURE: NATS without TLS or credentials; anyone who reaches the server can speak for any node');
+    }
+    const security = await natsSecurityOptions(config);
+    const nc = await connect({ servers: config.natsUrl, name: `ep-control-plane-${config.identity}`, maxReconnectAttempts: -1, reconnectTimeWait: 500, ...security }).catch(
       (cause: unknown) => {
         throw new Error(`cannot connect to NATS at ${config.natsUrl}: ${(cause as Error).message}`, { cause });
       },
@@ -178,7 +191,19 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       onStoppedLeading: () => ctl.stopLeading(),
     });
 
+    let auth: ApiAuth;
+    if (config.insecureNoAuth) {
+      auth = { mode: 'none' };
+      log.warn(
+        { setting: 'EP_INSECURE_NO_AUTH (--insecure-no-auth)', api: `${config.apiAddr.host}:${config.apiAddr.port}` },
+        'AUTHENTICATION IS OFF: anyone who can reach the HTTP API reads every namespace\'s deployments, every node and the metrics',
+      );
+    } else {
+      const review = new CachedAccessReview(kubeAccessReviewer(kube.kc, { timeoutMs: REVIEW_TIMEOUT_MS }), { ttlMs: REVIEW_CACHE_TTL_MS });
+      auth = { mode: 'rbac', check: review, metrics: config.metricsAuth, log };
+    }
     const app = build({
+      auth,
       readiness: () => {
         const checks = { informers: deployments.synced && nodes.synced, nats: natsConnected && !nc.isClosed(), redis: redis.status === 'ready' };
         return { ready: Object.values(checks).every(Boolean), checks };

@@ -4,8 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { LinkType } from '@edgeplane/api';
-import { freePort, repoRoot } from '../../test/env/index.ts';
-import { startProcess } from '../../test/env/process.ts';
+import { freePort, repoRoot } from '@edgeplane/env';
+import { startProcess } from '@edgeplane/env';
 
 export interface AgentSpec {
   node: string;

@@ -15,7 +15,8 @@ import { lineTensor } from '../../cli/src/model/ocr/preprocess.ts';
 import { renderLine } from '../../cli/src/model/samples/lines.ts';
 import { rotate180 } from '../../cli/src/model/samples/image.ts';
 import { seededRandom } from '../../cli/src/random.ts';
-import { repoRoot } from '../../test/env/index.ts';
+import type { ApiEndpoint } from './api-token.ts';
+import { repoRoot } from '@edgeplane/env';
 
 export const OCR_EXAMPLE = join(repoRoot, 'deploy', 'examples', 'ocr-line.yaml');
 const CLS_HEIGHT = 48;
@@ -62,8 +63,8 @@ export interface Row {
   reason: string;
 }
 
-export async function deploymentDetail(api: string, namespace: string, name: string): Promise<DeploymentDetail | null> {
-  const res = await fetch(`${api}/api/v1/deployments/${namespace}/${name}`);
+export async function deploymentDetail(api: ApiEndpoint, namespace: string, name: string): Promise<DeploymentDetail | null> {
+  const res = await fetch(`${api.url}/api/v1/deployments/${namespace}/${name}`, { headers: { authorization: `Bearer ${api.token}` } });
   if (res.status === 404) return null;
   if (!res.ok) throw new Error(`GET deployment: ${res.status} ${await res.text()}`);
   return (await res.json()) as DeploymentDetail;
@@ -97,7 +98,7 @@ export function formatRows(rows: readonly Row[]): string {
 }
 
 /** Polls the read API until every replica is Ready, or throws with the last status seen. */
-export async function waitReady(api: string, namespace: string, name: string, timeoutMs: number, onPoll?: (d: DeploymentDetail) => void): Promise<DeploymentDetail> {
+export async function waitReady(api: ApiEndpoint, namespace: string, name: string, timeoutMs: number, onPoll?: (d: DeploymentDetail) => void): Promise<DeploymentDetail> {
   const deadline = Date.now() + timeoutMs;
   let last: DeploymentDetail | null = null;
   for (;;) {
@@ -110,7 +111,7 @@ export async function waitReady(api: string, namespace: string, name: string, ti
 }
 
 /** Polls until `predicate` holds for the placement on `node`. */
-export async function waitPlacement(api: string, namespace: string, name: string, node: string, predicate: (r: Row) => boolean, timeoutMs: number): Promise<Row> {
+export async function waitPlacement(api: ApiEndpoint, namespace: string, name: string, node: string, predicate: (r: Row) => boolean, timeoutMs: number): Promise<Row> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const detail = await deploymentDetail(api, namespace, name).catch(() => null);

@@ -4,9 +4,9 @@
 // shows a live table while the battery gateway drains and its link changes. Ctrl-C stops all.
 import { join } from 'node:path';
 import { EMD_PLURAL, GROUP, VERSION } from '@edgeplane/api';
-import { applyDeployment, applyDeploymentFile } from '../../test/env/apply.ts';
-import { kubeConfig, repoRoot, serverVersions } from '../../test/env/index.ts';
-import { formatTable, getTable } from '../../test/env/table.ts';
+import { applyDeployment, applyDeploymentFile } from '@edgeplane/env';
+import { kubeConfig, repoRoot, serverVersions } from '@edgeplane/env';
+import { formatTable, getTable } from '@edgeplane/env';
 import { demoAgents } from './agents.ts';
 import {
   classifyHttp,
@@ -63,7 +63,8 @@ async function main(): Promise<void> {
     const v = serverVersions();
     say(`[up] versions: kube-apiserver ${v['kube-apiserver']}, etcd ${v.etcd}, nats-server ${v['nats-server']}, redis-server ${v['redis-server']}`);
     const kc = kubeConfig(stack.kube);
-    const api = stack.controlPlane.address;
+    const api = stack.api;
+    say(`[up] the API takes a bearer token (a read-only ServiceAccount's): curl -H "Authorization: Bearer $(cat ${api.tokenFile})" ${api.url}/api/v1/deployments/warehouse`);
 
     say('[up] publishing the PP-OCR direction classifier variants to the ep-models object store');
     const pushed = await publishOcrVariants(stack.nats.url, (l) => say(`[up]   ${l}`));

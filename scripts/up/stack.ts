@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { parseConfig, startControlPlane, type ControlPlane } from '@edgeplane/control-plane';
-import { installCrds, startKube, startNats, startRedis, type KubeAccess, type NatsServer } from '../../test/env/index.ts';
+import { installCrds, kubeConfig, startKube, startNats, startRedis, type KubeAccess, type NatsServer } from '@edgeplane/env';
 import { startAgentProcess, type AgentProcess, type AgentSpec } from './agents.ts';
+import { viewerToken, type ApiEndpoint } from './api-token.ts';
 
 export interface StackOptions {
   agents: AgentSpec[];
@@ -21,6 +22,8 @@ export interface Stack {
   nats: NatsServer;
   redisUrl: string;
   controlPlane: ControlPlane;
+  /** The control plane's HTTP API with a read-only token it accepts. */
+  api: ApiEndpoint;
   agents: AgentProcess[];
   workDir: string;
   stop(): Promise<void>;
@@ -79,6 +82,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const controlPlane = await startControlPlane(config, { logger: pino({ level: 'info' }, pino.destination({ dest: cpLog, sync: false })) });
     stops.push(() => controlPlane.stop());
     log(`control plane up, API at ${controlPlane.address} (log: ${cpLog})`);
+    const api = await viewerToken(kubeConfig(kube), controlPlane.address, workDir);
+    stops.push(() => api.remove());
 
     const agents: AgentProcess[] = [];
     for (const spec of options.agents) {
@@ -87,7 +92,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       agents.push(agent);
       log(`agent ${spec.node} started on fixture ${spec.fixture}, KServe v2 at ${agent.http} (log: ${agent.logFile})`);
     }
-    return { kube, nats, redisUrl: redis.url, controlPlane, agents, workDir, stop };
+    return { kube, nats, redisUrl: redis.url, controlPlane, api, agents, workDir, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { startNats, type NatsServer } from '../env/index.ts';
+import { startNats, type NatsServer } from '@edgeplane/env';
 import { ArtifactStore } from '../../agent/src/artifacts/store.ts';
 import { createWorkloadManager } from '../../agent/src/workloads/manager.ts';
 import { ppocrClassifier } from '../../agent/src/runtime/fixtures/ppocr.ts';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { inferHeaders, subjects } from '@edgeplane/api';
-import { startNats, type NatsServer } from '../env/index.ts';
+import { startNats, type NatsServer } from '@edgeplane/env';
 import { createWorkloadManager, type WorkloadManagerImpl } from '../../agent/src/workloads/manager.ts';
 import { listenHttp } from '../../agent/src/serve/http.ts';
 import { CPU, assignment, workload, writeVariant } from '../../agent/src/workloads/fixtures/assignments.ts';

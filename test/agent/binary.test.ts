@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { freePort, startNats, type NatsServer } from '../env/index.ts';
+import { freePort, startNats, type NatsServer } from '@edgeplane/env';
 import { controlPlaneResponder, fixtureRoot, tempDir, until, type Responder } from './helpers.ts';
 
 const run = promisify(execFile);

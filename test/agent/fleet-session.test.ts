@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Heartbeat, decode, stores, subjects, type Assignment } from '@edgeplane/api';
-import { startNats, type NatsServer } from '../env/index.ts';
+import { startNats, type NatsServer } from '@edgeplane/env';
 import { startAgent, type RunningAgent } from '../../agent/src/main.ts';
 import { agentConfig, controlPlaneResponder, recordingManager, tempDir, testLogger, until, type RecordingManager } from './helpers.ts';
 
@@ -178,6 +178,72 @@ describe('agent fleet session', () => {
       responder.stop();
     } finally {
       await cp2.close();
+    }
+  });
+});
+
+describe('agent fleet session against forged hello replies', () => {
+  const FORGED = 'edge-forged-1';
+  let nats: NatsServer;
+  let cp: NatsConnection;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let agent: RunningAgent | undefined;
+
+  beforeAll(async () => {
+    nats = await startNats();
+    dir = await tempDir('ep-agent-forged-');
+    cp = await connect({ servers: nats.url });
+  });
+
+  afterAll(async () => {
+    await agent?.stop();
+    await cp?.close();
+    await nats?.stop();
+    await dir?.remove();
+  });
+
+  it('refuses a 1 ms interval, never takes the bucket from a reply, and heartbeats at a valid pace', async () => {
+    const beats: number[] = [];
+    cp.subscribe(subjects.status(FORGED), { callback: () => beats.push(Date.now()) });
+    // A responder that answers every hello with a 1 kHz heartbeat and another bucket.
+    const forged = cp.subscribe(subjects.hello(FORGED), {
+      callback: (_err, msg) => msg.respond(JSON.stringify({ v: 1, accepted: true, heartbeatIntervalMs: 1, fullEvery: 1, assignmentsBucket: 'forged-assignments' })),
+    });
+    const manager = recordingManager();
+    agent = await startAgent(agentConfig({ node: FORGED, natsUrl: nats.url, stateDir: join(dir.path, 'state') }), {
+      log: testLogger(),
+      createManager: () => manager,
+      session: { helloBackoff: { initialMs: 50, maxMs: 200 } },
+    });
+    const session = await agent.connected();
+    await until(() => session.stats().helloRepliesRefused >= 3, 'three forged replies refused');
+    await cp.flush();
+    expect(session.stats().hellosAccepted).toBe(0);
+    expect(session.stats().heartbeatIntervalMs).toBeNull();
+    expect(beats).toHaveLength(0);
+    forged.unsubscribe();
+
+    // A reply within bounds that names another bucket: accepted, its bucket ignored.
+    const kvm = new Kvm(cp);
+    const configured = await kvm.create(stores.assignments, { history: 1 });
+    const other = await kvm.create('forged-assignments', { history: 1 });
+    await other.put(FORGED, JSON.stringify({ ...assignment('int8', 1), node: FORGED }));
+    const responder = controlPlaneResponder(cp, { heartbeatIntervalMs: 500, assignmentsBucket: 'forged-assignments' });
+    try {
+      await session.ready;
+      expect(session.stats().heartbeatIntervalMs).toBe(500);
+      await until(() => beats.length >= 1, 'first heartbeat');
+      const before = beats.length;
+      await new Promise((r) => setTimeout(r, 2000));
+      // 500 ms apart: about four in two seconds, never hundreds.
+      expect(beats.length - before).toBeGreaterThanOrEqual(2);
+      expect(beats.length - before).toBeLessThanOrEqual(6);
+
+      await configured.put(FORGED, JSON.stringify({ ...assignment('fp32', 2), node: FORGED }));
+      await until(() => manager.applied.length >= 1, 'assignment from the configured bucket');
+      expect(manager.applied.map((a) => a.workloads[0]?.variant.name)).toEqual(['fp32']);
+    } finally {
+      responder.stop();
     }
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { stores, subjects } from '@edgeplane/api';
-import { startNats, type NatsServer } from '../env/index.ts';
+import { startNats, type NatsServer } from '@edgeplane/env';
 import { startAgent, type RunningAgent } from '../../agent/src/main.ts';
 import { agentConfig, controlPlaneResponder, countingRelay, fixtureRoot, measureIdleRate, recordingManager, tempDir, testLogger, until, type CountingRelay } from './helpers.ts';
 

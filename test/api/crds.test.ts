@@ -6,9 +6,9 @@ import { ApiException, ApiextensionsV1Api, CoreV1Api, CustomObjectsApi } from '@
 import { API_VERSION, EMD_PLURAL, EN_PLURAL, GROUP, VERSION } from '@edgeplane/api';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
-import { kubeConfig, readCrds, repoRoot } from '../env/index.ts';
-import { kubeRequest } from '../env/kube-http.ts';
-import { TABLE } from '../env/table.ts';
+import { kubeConfig, readCrds, repoRoot } from '@edgeplane/env';
+import { kubeRequest } from '@edgeplane/env';
+import { TABLE } from '@edgeplane/env';
 
 const kube = inject('kube');
 const kc = kubeConfig(kube);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig, SETTINGS } from '../../agent/src/config.ts';
-import { repoRoot } from '../env/index.ts';
+import { repoRoot } from '@edgeplane/env';
 
 const agentDir = join(repoRoot, 'deploy', 'agent');
 const script = join(agentDir, 'install.sh');

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ciValuesDir, chartDir, findObject, helm, render, type K8sObject, type RenderOptions } from './helm.ts';
-import { kubeRequest, message } from '../env/kube-http.ts';
+import { kubeRequest, kubeMessage as message } from '@edgeplane/env';
 import { dryRunCreate, ensureNamespace } from './kube-http.ts';
 
 const kube = inject('kube');

@@ -1,11 +1,11 @@
-// Runs the helm binary built by test/env against charts/edgeplane, with its own cache and
+// Runs the helm binary built by @edgeplane/env against charts/edgeplane, with its own cache and
 // config directories so no user or other test's helm state leaks in.
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { goBinary, repoRoot } from '../env/index.ts';
+import { goBinary, repoRoot } from '@edgeplane/env';
 
 export const chartDir = join(repoRoot, 'charts', 'edgeplane');
 export const ciValuesDir = join(chartDir, 'ci');

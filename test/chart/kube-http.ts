@@ -1,7 +1,7 @@
 // The chart checks' view of the API server: discovery, dry-run creates and namespaces over the
-// plain HTTPS of test/env/kube-http.ts.
-import type { KubeAccess } from '../env/index.ts';
-import { kubeRequest, message, type KubeResponse } from '../env/kube-http.ts';
+// plain HTTPS of @edgeplane/env's kubeRequest.
+import type { KubeAccess } from '@edgeplane/env';
+import { kubeRequest, kubeMessage as message, type KubeResponse } from '@edgeplane/env';
 import type { K8sObject } from './helm.ts';
 
 interface ApiResourceList {

@@ -10,9 +10,9 @@ import type { V1Deployment, V1EnvVar } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseConfig, startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
-import { freePort, repoRoot, startNats, startRedis, type NatsServer, type RedisServer } from '../env/index.ts';
+import { freePort, repoRoot, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
 import { chartDir, helm } from './helm.ts';
-import { kubeRequest, message } from '../env/kube-http.ts';
+import { kubeRequest, kubeMessage as message } from '@edgeplane/env';
 import { ensureNamespace } from './kube-http.ts';
 
 const kube = inject('kube');

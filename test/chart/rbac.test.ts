@@ -4,7 +4,7 @@
 // or a rule without a call, fails here.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readCrds, repoRoot } from '../env/index.ts';
+import { readCrds, repoRoot } from '@edgeplane/env';
 import { render } from './helm.ts';
 import { callsInSource, declaredCalls, grantsOf, permission, permissionsOfCall, type CustomResources, type Permission } from './rbac-calls.ts';
 

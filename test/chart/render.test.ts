@@ -8,7 +8,7 @@ import type { V1Container, V1DaemonSet, V1Deployment, V1EnvVar, V1NetworkPolicy,
 import { describe, expect, it } from 'vitest';
 import { SETTINGS as CONTROL_PLANE_SETTINGS } from '../../control-plane/src/config.ts';
 import { SETTINGS as AGENT_SETTINGS } from '../../agent/src/config.ts';
-import { crdDir } from '../env/index.ts';
+import { crdDir } from '@edgeplane/env';
 import { chartDir, ciValuesDir, findObject, helm, render, type K8sObject } from './helm.ts';
 
 const ciFile = (name: string) => join(ciValuesDir, name);

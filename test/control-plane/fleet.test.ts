@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { decode, EMD_PLURAL, HelloReply, subjects } from '@edgeplane/api';
-import { kubeConfig, startNats, startRedis, type NatsServer, type RedisServer } from '../env/index.ts';
+import { kubeConfig, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
 import { applyDeployment, customObjects, detector, ensureNamespace, getDeployment, gpu, metricValue, runId, scrape, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';

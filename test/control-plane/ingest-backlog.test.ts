@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics, HeartbeatIngestor, MalformedReporter, TelemetryStore } from '@edgeplane/control-plane';
-import { startNats, startRedis, type NatsServer, type RedisServer } from '../env/index.ts';
+import { startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
 
 let redisServer: RedisServer;
 let natsServer: NatsServer;

@@ -10,8 +10,8 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { stores } from '@edgeplane/api';
-import { freePort, kubeConfig, repoRoot, startNats, startRedis, type NatsServer, type RedisServer } from '../env/index.ts';
-import { startProcess, type ServerProcess } from '../env/process.ts';
+import { freePort, kubeConfig, repoRoot, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
+import { startProcess, type ServerProcess } from '@edgeplane/env';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
 import { applyDeployment, detector, ensureNamespace, getDeployment, gpu, metricValue, runId, scrape, testConfig, testEnv } from '../helpers/control-plane.ts';
 

@@ -4,9 +4,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { EdgeModelDeployment } from '@edgeplane/api';
 import { EventsV1Api } from '@kubernetes/client-node';
-import { kubeConfig, startNats, startRedis, type NatsServer, type RedisServer } from '../env/index.ts';
+import { kubeConfig, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
-import { applyDeployment, customObjects, detector, ensureNamespace, getDeployment, gpu, metricValue, runId, scrape, testConfig, waitReady } from '../helpers/control-plane.ts';
+import { apiGet, applyDeployment, customObjects, detector, ensureNamespace, getDeployment, gpu, metricValue, runId, scrape, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 
 const run = runId('cp-place');
@@ -78,10 +78,10 @@ describe('control plane with five agents', () => {
     expect(events.items.some((e) => e.reason === 'Placed' && e.regarding?.name === 'det')).toBe(true);
 
     // The read API has every placement with live telemetry.
-    const detail = (await (await fetch(`${cp.address}/api/v1/deployments/${run}/det`)).json()) as { placements: { phase: string; telemetry: { reachable: boolean } }[] };
+    const detail = (await (await apiGet(cp.address, `/api/v1/deployments/${run}/det`)).json()) as { placements: { phase: string; telemetry: { reachable: boolean } }[] };
     expect(detail.placements).toHaveLength(5);
     expect(detail.placements.every((p) => p.phase === 'Ready' && p.telemetry.reachable)).toBe(true);
-    expect((await fetch(`${cp.address}/api/v1/deployments/${run}/nope`)).status).toBe(404);
+    expect((await apiGet(cp.address, `/api/v1/deployments/${run}/nope`)).status).toBe(404);
   });
 
   it('switches a node to the int8 variant when its battery drops under the int8 threshold', async () => {

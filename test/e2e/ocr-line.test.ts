@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { applyDeployment } from '../env/apply.ts';
-import { kubeConfig } from '../env/index.ts';
+import { applyDeployment } from '@edgeplane/env';
+import { kubeConfig } from '@edgeplane/env';
 import { demoAgents } from '../../scripts/up/agents.ts';
 import {
   classifyHttp,
@@ -21,10 +21,11 @@ import {
   waitReady,
 } from '../../scripts/up/demo.ts';
 import { startStack, type Stack } from '../../scripts/up/stack.ts';
+import type { ApiEndpoint } from '../../scripts/up/api-token.ts';
 
 let stack: Stack;
 let nc: NatsConnection;
-let api = '';
+let api: ApiEndpoint;
 const ns = 'warehouse';
 const name = 'ocr-line';
 const pi = 'pi-handheld-1';
@@ -32,7 +33,7 @@ const pi = 'pi-handheld-1';
 beforeAll(async () => {
   // Its own etcd + kube-apiserver: the control plane here reconciles every namespace.
   stack = await startStack({ agents: demoAgents, log: () => {}, heartbeatIntervalMs: 500 });
-  api = stack.controlPlane.address;
+  api = stack.api;
   const pushed = await publishOcrVariants(stack.nats.url, () => {});
   await applyDeployment(kubeConfig(stack.kube), ocrDeployment(pushed));
   nc = await connect({ servers: stack.nats.url });

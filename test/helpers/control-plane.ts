@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { API_VERSION, EMD_KIND, EMD_PLURAL, GROUP, VERSION, type Accelerator, type EdgeModelDeployment, type EdgeModelDeploymentInput } from '@edgeplane/api';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { inject } from 'vitest';
 import type { Config } from '../../control-plane/src/config.ts';
 
 /** Heartbeat 200 ms and a 2 s lease keep the suites quick. */
@@ -23,6 +24,8 @@ export function testConfig(o: { natsUrl: string; redisUrl: string; kubeconfigPat
     identity: `cp-${randomBytes(3).toString('hex')}`,
     resyncMs: 60_000,
     workers: 2,
+    insecureNoAuth: false,
+    metricsAuth: 'rbac',
     ...over,
   };
 }
@@ -46,12 +49,14 @@ export function testEnv(c: Config, kubeconfigPath: string): Record<string, strin
     EP_IDENTITY: c.identity,
     EP_RESYNC_MS: String(c.resyncMs),
     EP_WORKERS: String(c.workers),
+    EP_INSECURE_NO_AUTH: String(c.insecureNoAuth),
+    EP_METRICS_AUTH: c.metricsAuth,
   };
 }
 
 export const runId = (name: string) => `${name}-${randomBytes(3).toString('hex')}`;
 
-export { ensureNamespace } from '../env/apply.ts';
+export { ensureNamespace } from '@edgeplane/env';
 
 export function gpu(id = 'gpu0', memoryMiB = 8192): Accelerator {
   return { id, type: 'GPU', vendor: 'nvidia', model: 'test', memoryMiB, precisions: ['fp32', 'fp16', 'int8'], tops: { fp32: 10, fp16: 20, int8: 40 }, watts: 15 };
@@ -120,8 +125,17 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   return sum;
 }
 
-export async function scrape(baseUrl: string): Promise<string> {
-  const res = await fetch(`${baseUrl}/metrics`);
+/**
+ * A GET on the control plane's API with a bearer token: by default the test API server's admin
+ * token, which the control plane reviews like any other (TokenReview, SubjectAccessReview).
+ */
+export function apiGet(baseUrl: string, path: string, token: string = inject('kube').token): Promise<Response> {
+  return fetch(`${baseUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+}
+
+export async function scrape(baseUrl: string, token?: string): Promise<string> {
+  const res = await apiGet(baseUrl, '/metrics', token);
+  if (!res.ok) throw new Error(`GET ${baseUrl}/metrics: HTTP ${res.status} ${await res.text()}`);
   return res.text();
 }
 

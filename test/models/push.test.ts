@@ -10,7 +10,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { EdgeModelDeploymentSpec } from '@edgeplane/api';
-import { startNats, freePort, type NatsServer } from '../env/index.ts';
+import { startNats, freePort, type NatsServer } from '@edgeplane/env';
 import { main } from '../../cli/src/main.ts';
 import { tinyModelBytes } from '../../cli/src/model/testing/tiny-model.ts';
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Heartbeat, Hello, HelloReply, decode, encode, nodeFromSubject, subjects, type Assignment } from '@edgeplane/api';
-import { startNats, type NatsServer } from '../env/index.ts';
+import { startNats, type NatsServer } from '@edgeplane/env';
 import { assignProfiles, nodeName, parseMix, parseTimeline, startSimulation, type Simulation } from '../../cli/src/simulate/index.ts';
 
 const sha = (c: string) => c.repeat(64);

@@ -57,7 +57,8 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
   let retryTimer: NodeJS.Timeout | undefined;
 
   const read = async (): Promise<void> => {
-    kv ??= await new Kvm(nc).open(bucket);
+    // Direct get with the key in the subject: the only read a node's credential allows.
+    kv ??= await new Kvm(nc).open(bucket, { allow_direct: true });
     const entry = await kv.get(node);
     if (entry === null || entry.revision === stats.revision) return;
     let assignment: Assignment;

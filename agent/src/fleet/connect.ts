@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { inboxPrefix } from '@edgeplane/trust';
 import { backoffMs, sleep } from './backoff.ts';
 
 export interface ConnectOptions {
@@ -11,6 +12,8 @@ export interface ConnectOptions {
   node: string;
   log: Logger;
   credsFile?: string;
+  /** CA (PEM file) the server's certificate must chain to. */
+  caFile?: string;
   /** Stops the first-connection loop; the promise then resolves null. */
   signal?: AbortSignal;
   /** Between reconnect attempts once connected, ms. */
@@ -19,6 +22,7 @@ export interface ConnectOptions {
 
 export async function connectNats(opts: ConnectOptions): Promise<NatsConnection | null> {
   const authenticator = opts.credsFile ? credsAuthenticator(await readFile(opts.credsFile)) : undefined;
+  const ca = opts.caFile ? await readFile(opts.caFile, 'utf8') : undefined;
   for (let attempt = 0; !opts.signal?.aborted; attempt++) {
     try {
       return await connect({
@@ -29,6 +33,9 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection 
         // Keepalives are an idle link's only traffic besides heartbeats: keep them rare.
         pingInterval: 120_000,
         ...(authenticator ? { authenticator } : {}),
+        ...(ca ? { tls: { ca } } : {}),
+        // Replies come only under the node's own prefix, the one its credential may read.
+        inboxPrefix: inboxPrefix.node(opts.node),
       });
     } catch (err) {
       const delay = backoffMs(attempt, { initialMs: 500, maxMs: 15_000 });

@@ -1,7 +1,7 @@
 // vitest globalSetup for the integration project: one etcd + kube-apiserver for the run,
 // CRDs installed; test files reach it with inject('kube').
 import type { TestProject } from 'vitest/node';
-import { installCrds, serverVersions, startKube, type KubeAccess } from './index.ts';
+import { installCrds, serverVersions, startKube, type KubeAccess } from '@edgeplane/env';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 export const cacheDir = process.env.EDGEPLANE_CACHE ?? join(homedir(), '.cache', 'edgeplane');
 export const binDir = join(cacheDir, 'bin');
-const buildScript = join(dirname(fileURLToPath(import.meta.url)), 'build-servers.sh');
+const buildScript = join(dirname(fileURLToPath(import.meta.url)), '..', 'build-servers.sh');
 
 export type GoServer = 'kube-apiserver' | 'etcd' | 'nats-server' | 'helm';
 

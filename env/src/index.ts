@@ -1,0 +1,13 @@
+// The local environment: real nats-server (JWT auth and TLS), redis-server, etcd and
+// kube-apiserver on loopback, used by `make up`, vitest's globalSetup and the benchmarks.
+export { startNats, type NatsServer, type NatsOptions } from './nats.ts';
+export { credsFor, type NatsIdentity } from './nats-trust.ts';
+export { startRedis, type RedisServer } from './redis.ts';
+export { startKube, type KubeServer, type KubeAccess, type KubeOptions } from './kube.ts';
+export { installCrds, kubeConfig, readCrds, repoRoot, crdDir } from './crds.ts';
+export { serverVersions, goBinary, redisBinary, binDir, cacheDir } from './binaries.ts';
+export { freePort } from './ports.ts';
+export { ensureNamespace, applyDeployment, applyDeploymentFile } from './apply.ts';
+export { TABLE, getTable, formatTable } from './table.ts';
+export { kubeRequest, message as kubeMessage, type KubeResponse } from './kube-http.ts';
+export { startProcess, type ServerProcess } from './process.ts';
