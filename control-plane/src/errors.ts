@@ -63,3 +63,23 @@ export class NotLeaderError extends Error {
 export function isNotLeaderError(err: unknown): err is NotLeaderError {
   return err instanceof NotLeaderError;
 }
+
+/**
+ * The Kubernetes API could not answer a TokenReview or SubjectAccessReview (timeout, network,
+ * or the control plane itself lacks the right to create one): no decision was made.
+ */
+export class ReviewUnavailableError extends Error {
+  override readonly name = 'ReviewUnavailableError';
+  readonly code = 'REVIEW_UNAVAILABLE';
+  /** `TokenReview` or `SubjectAccessReview`. */
+  readonly review: string;
+
+  constructor(review: string, detail: string, options?: { cause?: unknown }) {
+    super(`${review} failed: ${detail}`, options);
+    this.review = review;
+  }
+}
+
+export function isReviewUnavailableError(err: unknown): err is ReviewUnavailableError {
+  return err instanceof ReviewUnavailableError;
+}

@@ -33,7 +33,8 @@ const read: ReadModel = {
 
 let readiness: Readiness = { ready: false, checks: { informers: false, nats: true, redis: true } };
 const metrics = createMetrics();
-const app = build({ readiness: () => readiness, registry: metrics.registry, read });
+// Routing and serialisation only; auth.test.ts covers who may call what.
+const app = build({ readiness: () => readiness, registry: metrics.registry, read, auth: { mode: 'none' } });
 afterAll(() => app.close());
 
 describe('HTTP API', () => {

@@ -6,6 +6,9 @@ export const API_ERRORS = {
   NODE_NOT_FOUND: { status: 404, message: 'no such EdgeNode' },
   DEPLOYMENT_NOT_FOUND: { status: 404, message: 'no such EdgeModelDeployment' },
   BAD_REQUEST: { status: 400, message: 'the request is not valid' },
+  UNAUTHENTICATED: { status: 401, message: 'a valid bearer token is required' },
+  FORBIDDEN: { status: 403, message: 'the caller lacks the permission this request needs' },
+  AUTH_UNAVAILABLE: { status: 503, message: 'the Kubernetes API could not review the request; try again' },
   NOT_READY: { status: 503, message: 'the control plane is not ready' },
   INTERNAL: { status: 500, message: 'internal error' },
 } as const;
@@ -34,3 +37,9 @@ export const errorBodySchema = {
   properties: { code: { type: 'string' }, message: { type: 'string' } },
   required: ['code', 'message'],
 } as const;
+
+/** Response schemas of the errors every authenticated route can answer. */
+export const authErrorSchemas = { 401: errorBodySchema, 403: errorBodySchema, 503: errorBodySchema } as const;
+
+/** Sent with every 401, as RFC 6750 asks. */
+export const WWW_AUTHENTICATE = 'Bearer realm="edgeplane"';
