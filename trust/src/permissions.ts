@@ -47,6 +47,7 @@ export function nodeTemplate(): Partial<UserPermissionsLimits> {
         // consumer reads; nothing here can publish into the stream.
         `$JS.API.STREAM.INFO.${objStream}`,
         `$JS.API.DIRECT.GET.${objStream}.>`,
+        `$JS.API.STREAM.MSG.GET.${objStream}`,
         `$JS.API.CONSUMER.CREATE.${objStream}.>`,
         `$JS.API.CONSUMER.INFO.${objStream}.>`,
         `$JS.API.CONSUMER.MSG.NEXT.${objStream}.>`,

@@ -39,7 +39,8 @@ export function natsObjSource(nc: NatsConnection, bucket: string, object: string
   const stallMs = options.stallTimeoutMs ?? 15_000;
   return {
     async read(offset) {
-      const js = jetstream(nc);
+      // No account-info round trip first: a node's credential may read the store, not the account.
+      const js = jetstream(nc, { checkAPI: false });
       const os = await new Objm(js).open(bucket);
       const info = await os.info(object);
       if (info === null || info.deleted) throw new ObjectMissingError(bucket, object);
