@@ -185,6 +185,23 @@ describe('ci/metrics-values.yaml', () => {
   });
 });
 
+describe('controlPlane.metricsAuth', () => {
+  type Monitor = K8sObject & { spec: { endpoints: { bearerTokenFile?: string }[] } };
+  const metricsEnv = (objects: K8sObject[]) => env(as<V1Deployment>(findObject(objects, 'Deployment')).spec!.template.spec!.containers[0]!).get('EP_METRICS_AUTH')?.value;
+
+  it('puts /metrics behind RBAC by default, with Prometheus presenting its ServiceAccount token', async () => {
+    expect(metricsEnv(await render())).toBe('rbac');
+    const objects = await render({ valuesFiles: [ciFile('metrics-values.yaml')] });
+    expect((findObject(objects, 'ServiceMonitor') as Monitor).spec.endpoints[0]?.bearerTokenFile).toBe('/var/run/secrets/kubernetes.io/serviceaccount/token');
+  });
+
+  it('opens /metrics, and sends no token, when set to none', async () => {
+    const objects = await render({ valuesFiles: [ciFile('metrics-values.yaml')], set: ['controlPlane.metricsAuth=none'] });
+    expect(metricsEnv(objects)).toBe('none');
+    expect((findObject(objects, 'ServiceMonitor') as Monitor).spec.endpoints[0]?.bearerTokenFile).toBeUndefined();
+  });
+});
+
 describe('deploy/k3s.md', () => {
   it('uses values the chart accepts, with agents on the edge nodes', async () => {
     const doc = readFileSync(join(chartDir, '..', '..', 'deploy', 'k3s.md'), 'utf8');

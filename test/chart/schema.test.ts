@@ -12,6 +12,7 @@ const rows: { file: string; names: string; detail: string }[] = [
   { file: 'bad-nats-url-scheme.yaml', names: "'/nats/url'", detail: 'does not match pattern' },
   { file: 'bad-redis-url-credentials.yaml', names: "'/redis/url'", detail: 'does not match pattern' },
   { file: 'bad-log-level.yaml', names: "'/controlPlane/logLevel'", detail: 'value must be one of' },
+  { file: 'bad-metrics-auth.yaml', names: "'/controlPlane/metricsAuth'", detail: 'value must be one of' },
   { file: 'bad-unknown-key.yaml', names: "'/controlPlane'", detail: "'replica' not allowed" },
   { file: 'bad-root-user.yaml', names: "'/controlPlane/runAsUser'", detail: 'minimum' },
   { file: 'bad-agent-cache-size.yaml', names: "'/agent/cacheMax'", detail: 'does not match pattern' },

@@ -6,6 +6,8 @@
 //   edgeplane.io edgenodes/status            get, update
 //   coordination.k8s.io leases               get, create, update   (the one leader Lease)
 //   events.k8s.io events                     create                (on EdgeModelDeployments)
+//   authentication.k8s.io tokenreviews       create                (API callers' bearer tokens)
+//   authorization.k8s.io subjectaccessreviews create              (API callers' permissions)
 import { CoordinationV1Api, CustomObjectsApi, EventsV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { KubeSource } from '../config.ts';
 import { ConfigError } from '../errors.ts';
