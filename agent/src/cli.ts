@@ -5,6 +5,7 @@ import { parseConfig, isConfigError, type AgentConfig } from './config.ts';
 import { AGENT_VERSION } from './version.ts';
 import { startAgent, type RunningAgent } from './main.ts';
 import { isOverrideFileError } from './hardware/override.ts';
+import { isTrustKeyError } from './artifacts/trust.ts';
 import { createWorkloadManager, type WorkloadManagerImpl } from './workloads/manager.ts';
 import { build as buildHttp } from './serve/http.ts';
 
@@ -47,7 +48,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   try {
     agent = await run(parsed.config);
   } catch (err) {
-    if (isOverrideFileError(err)) {
+    if (isOverrideFileError(err) || isTrustKeyError(err)) {
       process.stderr.write(`edgeplane-agent: ${err.message}\n`);
       return 2;
     }

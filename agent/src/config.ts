@@ -28,6 +28,15 @@ export interface AgentConfig {
   logLevel: LogLevel;
   /** Bandwidth and RTT probe period on unmetered links, ms; metered links probe 12x less often. */
   linkProbeIntervalMs: number;
+  /** Which keys may sign model artifacts, and whether an artifact must be signed to load. */
+  trust: TrustConfig;
+}
+
+export interface TrustConfig {
+  /** Never load an artifact without a signature that one of `publicKeys` verifies. */
+  requireSignature: boolean;
+  /** PEM files of the ECDSA P-256 public keys (cosign.pub) trusted to sign artifacts. */
+  publicKeys: string[];
 }
 
 /** A setting is missing, malformed or out of range; `setting` names it as a person types it. */
@@ -100,6 +109,68 @@ export const SETTINGS: readonly Setting[] = [
 
 const CONFIG_SETTING = { env: 'EP_AGENT_CONFIG', flag: 'config' } as const;
 
+/** The trust policy: a `trust:` mapping in the file; a repeatable flag and a switch otherwise. */
+const TRUST_SETTING = {
+  key: 'trust',
+  keysFlag: 'trust-public-key',
+  keysEnv: 'EP_AGENT_TRUST_PUBLIC_KEYS',
+  requireFlag: 'require-signature',
+  requireEnv: 'EP_AGENT_REQUIRE_SIGNATURE',
+} as const;
+const MAX_TRUSTED_KEYS = 64;
+
+const TrustFileSchema = z.strictObject({
+  requireSignature: z.boolean().optional(),
+  publicKeys: z.array(z.string().min(1)).max(MAX_TRUSTED_KEYS).optional(),
+});
+const BooleanText = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+const KeyList = z
+  .string()
+  .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p.length > 0))
+  .pipe(z.array(z.string()).max(MAX_TRUSTED_KEYS));
+
+/** Flags over environment over the file's `trust:` mapping, field by field. */
+function parseTrust(
+  flags: Record<string, string | boolean | string[] | undefined>,
+  env: Readonly<Record<string, string | undefined>>,
+  file: unknown,
+  configPath: string | undefined,
+): TrustConfig {
+  let fileTrust: z.infer<typeof TrustFileSchema> = {};
+  if (file !== undefined) {
+    const parsed = TrustFileSchema.safeParse(file);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const path = issue?.path.length ? `.${issue.path.join('.')}` : '';
+      throw new ConfigError(`config file ${configPath}: ${TRUST_SETTING.key}${path}`, issue?.message ?? 'must be a mapping of requireSignature and publicKeys');
+    }
+    fileTrust = parsed.data;
+  }
+
+  let publicKeys: string[] = fileTrust.publicKeys ?? [];
+  const keyFlags = flags[TRUST_SETTING.keysFlag];
+  if (Array.isArray(keyFlags) && keyFlags.length > 0) {
+    if (keyFlags.length > MAX_TRUSTED_KEYS || keyFlags.some((k) => k.length === 0)) throw new ConfigError(`--${TRUST_SETTING.keysFlag}`, `must name 1 to ${MAX_TRUSTED_KEYS} non-empty files`);
+    publicKeys = keyFlags;
+  } else if (env[TRUST_SETTING.keysEnv] !== undefined) {
+    const parsed = KeyList.safeParse(env[TRUST_SETTING.keysEnv]);
+    if (!parsed.success) throw new ConfigError(TRUST_SETTING.keysEnv, `at most ${MAX_TRUSTED_KEYS} files, separated by commas`);
+    publicKeys = parsed.data;
+  }
+
+  let requireSignature = fileTrust.requireSignature ?? false;
+  if (flags[TRUST_SETTING.requireFlag] === true) requireSignature = true;
+  else if (env[TRUST_SETTING.requireEnv] !== undefined) {
+    const parsed = BooleanText.safeParse(env[TRUST_SETTING.requireEnv]);
+    if (!parsed.success) throw new ConfigError(TRUST_SETTING.requireEnv, 'must be true or false');
+    requireSignature = parsed.data;
+  }
+  if (requireSignature && publicKeys.length === 0) {
+    throw new ConfigError(`--${TRUST_SETTING.requireFlag}`, `signatures are required but no key is trusted: add --${TRUST_SETTING.keysFlag} (${TRUST_SETTING.keysEnv}, or trust.publicKeys in the file)`);
+  }
+  return { requireSignature, publicKeys };
+}
+
 export type ParseResult = { kind: 'help'; text: string } | { kind: 'version' } | { kind: 'run'; config: AgentConfig };
 
 export interface ParseInput {
@@ -109,7 +180,7 @@ export interface ParseInput {
   readFile?: (path: string) => string;
 }
 
-function readConfigFile(path: string, read: (path: string) => string): Record<string, string> {
+function readConfigFile(path: string, read: (path: string) => string): { scalars: Record<string, string>; trust: unknown } {
   const setting = `config file ${path}`;
   let doc: unknown;
   try {
@@ -119,19 +190,24 @@ function readConfigFile(path: string, read: (path: string) => string): Record<st
     throw new ConfigError(setting, code ? `cannot read: ${code}` : `not valid YAML: ${(cause as Error).message}`, { cause });
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError(setting, 'must be a mapping of setting: value');
-  const known = new Set<string>(SETTINGS.map((s) => s.key));
+  const known = new Set<string>([...SETTINGS.map((s) => s.key), TRUST_SETTING.key]);
   const out: Record<string, string> = {};
+  let trust: unknown;
   for (const [key, value] of Object.entries(doc)) {
+    if (key === TRUST_SETTING.key) {
+      trust = value;
+      continue;
+    }
     if (!known.has(key)) throw new ConfigError(`${setting}: ${key}`, `unknown setting; known: ${[...known].join(', ')}`);
     if (typeof value === 'object' && value !== null) throw new ConfigError(`${setting}: ${key}`, 'must be a scalar');
     out[key] = String(value);
   }
-  return out;
+  return { scalars: out, trust };
 }
 
 /** Throws ConfigError naming the setting (flag and environment variable, or the file key). */
 export function parseConfig({ argv = [], env = {}, readFile = (p) => readFileSync(p, 'utf8') }: ParseInput): ParseResult {
-  let flags: Record<string, string | boolean | undefined>;
+  let flags: Record<string, string | boolean | string[] | undefined>;
   try {
     flags = parseArgs({
       args: [...argv],
@@ -142,6 +218,8 @@ export function parseConfig({ argv = [], env = {}, readFile = (p) => readFileSyn
         version: { type: 'boolean', short: 'v' },
         [CONFIG_SETTING.flag]: { type: 'string', short: 'c' },
         ...Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' as const }])),
+        [TRUST_SETTING.keysFlag]: { type: 'string', multiple: true },
+        [TRUST_SETTING.requireFlag]: { type: 'boolean' },
       },
     }).values;
   } catch (cause) {
@@ -151,7 +229,7 @@ export function parseConfig({ argv = [], env = {}, readFile = (p) => readFileSyn
   if (flags.version) return { kind: 'version' };
 
   const configPath = typeof flags.config === 'string' ? flags.config : env[CONFIG_SETTING.env];
-  const file = configPath ? readConfigFile(configPath, readFile) : {};
+  const { scalars: file, trust: fileTrust } = configPath ? readConfigFile(configPath, readFile) : { scalars: {} as Record<string, string>, trust: undefined };
 
   const values: Record<string, unknown> = {};
   for (const s of SETTINGS) {
@@ -166,6 +244,7 @@ export function parseConfig({ argv = [], env = {}, readFile = (p) => readFileSyn
     if (!parsed.success) throw new ConfigError(from, parsed.error.issues.map((i) => i.message).join('; '));
     values[s.key] = parsed.data;
   }
+  values.trust = parseTrust(flags, env, fileTrust, configPath);
   return { kind: 'run', config: values as unknown as AgentConfig };
 }
 
@@ -173,6 +252,8 @@ export function usage(): string {
   const rows = [
     `  --${'config, -c'.padEnd(24)} ${CONFIG_SETTING.env.padEnd(32)} YAML file with any of the settings below, keyed by name`,
     ...SETTINGS.map((s) => `  --${s.flag.padEnd(24)} ${s.env.padEnd(32)} ${s.help}${s.fallback && s.key !== 'node' ? ` [${s.fallback()}]` : ''}`),
+    `  --${TRUST_SETTING.keysFlag.padEnd(24)} ${TRUST_SETTING.keysEnv.padEnd(32)} public key (PEM, cosign.pub) trusted to sign models; repeat, or separate by commas`,
+    `  --${TRUST_SETTING.requireFlag.padEnd(24)} ${TRUST_SETTING.requireEnv.padEnd(32)} never load a model without a signature a trusted key verifies [false]`,
     `  --${'version, -v'.padEnd(24)} ${''.padEnd(32)} print the version`,
     `  --${'help, -h'.padEnd(24)} ${''.padEnd(32)} print this help`,
   ];

@@ -10,6 +10,7 @@ import { AGENT_VERSION } from './version.ts';
 import { discover } from './hardware/discover.ts';
 import { createLiveProbe, type LiveProbe } from './hardware/live.ts';
 import { createAssignmentStore, isStateFileError, type AssignmentStore } from './state/assignment-store.ts';
+import { TrustPolicy } from './artifacts/trust.ts';
 import { connectNats } from './fleet/connect.ts';
 import { startFleetSession, type FleetSession } from './fleet/session.ts';
 import type { WorkloadManager, WorkloadManagerOptions } from './workloads/types.ts';
@@ -53,7 +54,10 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
   const live: LiveProbe = createLiveProbe({ root: config.root, ...(config.overrideFile ? { overrideFile: config.overrideFile } : {}), override: found.override, log });
 
   let nc: NatsConnection | null = null;
-  const manager = await deps.createManager({ accelerators: found.accelerators, cacheDir: config.cacheDir, cacheMaxBytes: config.cacheMaxBytes, node, log });
+  // Key files are read once, here: a bad one stops the agent before it serves anything.
+  const trust = await TrustPolicy.load(config.trust);
+  log.info({ requireSignature: trust.requireSignature, publicKeys: trust.keys.map((k) => k.source) }, 'model signature policy');
+  const manager = await deps.createManager({ accelerators: found.accelerators, cacheDir: config.cacheDir, cacheMaxBytes: config.cacheMaxBytes, trust, node, log });
   const stopServing = deps.startServing ? await deps.startServing(manager, log) : null;
 
   // Applies run one at a time, in arrival order; each applied one is kept on disk.

@@ -104,6 +104,7 @@ export function agentConfig(over: Partial<AgentConfig> & Pick<AgentConfig, 'node
     httpAddr: { host: '127.0.0.1', port: 0 },
     logLevel: 'silent',
     linkProbeIntervalMs: 3_600_000,
+    trust: { requireSignature: false, publicKeys: [] },
     ...over,
   };
 }
@@ -168,7 +169,8 @@ export interface IdleRate {
 /**
  * Counts what an idle, connected agent puts on its link over `heartbeats` heartbeats
  * (whole `fullEvery` cycles, so full ones weigh in at their share). Keepalive PING/PONG
- * pairs (client and server, every 2 min each, 6 bytes per line) are added at their rate.
+ * pairs (client and server, every 2 min each, 6 bytes per line in a TLS 1.3 record of 22 more)
+ * are added at their rate.
  */
 export async function measureIdleRate(relay: CountingRelay, heartbeatCount: () => number, heartbeats: number): Promise<IdleRate> {
   const start = heartbeatCount();
@@ -176,7 +178,7 @@ export async function measureIdleRate(relay: CountingRelay, heartbeatCount: () =
   await until(() => heartbeatCount() >= start + heartbeats, `${heartbeats} heartbeats`, 120_000);
   const bytes = relay.counts();
   const bytesPerHeartbeat = (bytes.toServer + bytes.toClient) / heartbeats;
-  const keepaliveBytesPerSecond = (2 * 12) / 120;
+  const keepaliveBytesPerSecond = (2 * 2 * (6 + 22)) / 120;
   return {
     heartbeats,
     bytes,

@@ -1,4 +1,5 @@
 export { ArtifactStore, type ArtifactStoreOptions, type FetchResult } from './store.ts';
+export { TrustPolicy, TrustKeyError, isTrustKeyError, parsePublicKey, type TrustSettings, type TrustedKey } from './trust.ts';
 export { downloadVerified, type DownloadResult, type DownloadTarget } from './download.ts';
 export { planEviction, type CacheEntry, type EvictionPlan } from './lru.ts';
 export { parseArtifactUri, type ArtifactUri } from './uri.ts';

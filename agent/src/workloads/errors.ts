@@ -7,6 +7,8 @@ export const ERROR_CODES = {
   ARTIFACT_FETCH_FAILED: 502,
   ARTIFACT_URI_UNSUPPORTED: 400,
   ARTIFACT_CACHE_FULL: 507,
+  ARTIFACT_SIGNATURE_MISSING: 502,
+  ARTIFACT_SIGNATURE_INVALID: 502,
   MODEL_LOAD_FAILED: 500,
   ACCELERATOR_NOT_FOUND: 500,
   MODEL_NOT_FOUND: 404,
@@ -78,6 +80,26 @@ export class CacheFullError extends WorkloadError {
   }
 }
 export const isCacheFullError = (err: unknown): err is CacheFullError => err instanceof CacheFullError;
+
+/** The node requires signed models and the variant carries no signature; nothing is fetched. */
+export class SignatureMissingError extends WorkloadError {
+  override readonly name = 'SignatureMissingError';
+  readonly code = 'ARTIFACT_SIGNATURE_MISSING';
+  constructor(variant: string) {
+    super(`variant ${variant} is not signed and this node loads only signed models: sign the artifact (edgeplane model sign, or cosign sign-blob --key) and set the variant's signature`);
+  }
+}
+export const isSignatureMissingError = (err: unknown): err is SignatureMissingError => err instanceof SignatureMissingError;
+
+/** No trusted key verifies the variant's signature over the artifact's bytes; nothing is loaded. */
+export class SignatureInvalidError extends WorkloadError {
+  override readonly name = 'SignatureInvalidError';
+  readonly code = 'ARTIFACT_SIGNATURE_INVALID';
+  constructor(variant: string, keys: number) {
+    super(`the signature of variant ${variant} does not verify with ${keys === 1 ? 'the trusted public key' : `any of the ${keys} trusted public keys`}: the artifact was changed after signing, or another key signed it`);
+  }
+}
+export const isSignatureInvalidError = (err: unknown): err is SignatureInvalidError => err instanceof SignatureInvalidError;
 
 export class ModelLoadError extends WorkloadError {
   override readonly name = 'ModelLoadError';

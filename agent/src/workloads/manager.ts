@@ -4,6 +4,7 @@ import type { AcceleratorLoad, Assignment, WorkloadAssignment, WorkloadReport } 
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
 import { ArtifactStore } from '../artifacts/index.ts';
+import { TrustPolicy } from '../artifacts/trust.ts';
 import type { Isolation } from '../runtime/index.ts';
 import { serveNats, type NatsServing } from '../serve/nats.ts';
 import type { ModelRegistry } from '../serve/registry.ts';
@@ -62,6 +63,7 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
   const pending = new Set<Promise<void>>();
   const ctx = {
     store,
+    trust: options.trust ?? TrustPolicy.permissive(),
     accelerators: options.accelerators,
     log,
     sessionsPerAccelerator: Math.max(1, options.sessionsPerAccelerator ?? 1),

@@ -7,11 +7,13 @@ export const REASONS = {
   ARTIFACT_FETCH_FAILED: 'FetchFailed',
   ARTIFACT_URI_UNSUPPORTED: 'UnsupportedUri',
   ARTIFACT_CACHE_FULL: 'CacheFull',
+  ARTIFACT_SIGNATURE_MISSING: 'SignatureMissing',
+  ARTIFACT_SIGNATURE_INVALID: 'SignatureInvalid',
   MODEL_LOAD_FAILED: 'LoadFailed',
   ACCELERATOR_NOT_FOUND: 'AcceleratorNotFound',
 } as const;
 
-const TERMINAL = new Set<string>(['DigestMismatch', 'UnsupportedUri', 'LoadFailed', 'AcceleratorNotFound']);
+const TERMINAL = new Set<string>(['DigestMismatch', 'UnsupportedUri', 'LoadFailed', 'AcceleratorNotFound', 'SignatureMissing', 'SignatureInvalid']);
 
 export function reasonOf(err: unknown): string {
   if (isWorkloadError(err) && err.code in REASONS) return REASONS[err.code as keyof typeof REASONS];

@@ -1,6 +1,7 @@
 // Contract between the agent's fleet session (hello, heartbeats, assignment watch) and the
 // workload manager (artifacts, ONNX Runtime sessions, balancer, serving).
 import type { AcceleratorLoad, Accelerator, Assignment, WorkloadReport } from '@edgeplane/api';
+import type { TrustPolicy } from '../artifacts/trust.ts';
 
 export interface WorkloadManager {
   /**
@@ -25,4 +26,6 @@ export interface WorkloadManagerOptions {
   /** Artifact cache directory and its size cap, bytes. */
   cacheDir: string;
   cacheMaxBytes: number;
+  /** Keys that may sign artifacts and whether a signature is required (default: neither). */
+  trust?: TrustPolicy;
 }

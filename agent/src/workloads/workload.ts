@@ -4,6 +4,7 @@
 import type { Accelerator, PlacementPhase, WorkloadAssignment, WorkloadReport } from '@edgeplane/api';
 import type { Logger } from 'pino';
 import type { ArtifactStore } from '../artifacts/index.ts';
+import type { TrustPolicy } from '../artifacts/trust.ts';
 import { Balancer, type LaneLoad } from '../balancer/index.ts';
 import { batchable, checkInputs, loadSession, type Isolation, rowsOf, sessionExecutor, type InferInputs, type LoadedSession, type TensorSpec, type WireTensor } from '../runtime/index.ts';
 import { AcceleratorNotFoundError, ModelNotReadyError } from './errors.ts';
@@ -11,6 +12,8 @@ import { isTerminalReason, reasonOf } from './reasons.ts';
 
 export interface WorkloadContext {
   store: ArtifactStore;
+  /** Which signatures an artifact needs before it may load. */
+  trust: TrustPolicy;
   accelerators: readonly Accelerator[];
   log: Logger;
   /** Sessions per accelerator; more than one lets a multi-core CPU run requests side by side. */
@@ -49,6 +52,8 @@ export interface InferOptions {
 export function needsReload(a: WorkloadAssignment, b: WorkloadAssignment): boolean {
   return (
     a.variant.sha256 !== b.variant.sha256 ||
+    // A new signature is checked again, on the bytes, before it counts.
+    a.variant.signature !== b.variant.signature ||
     a.variant.name !== b.variant.name ||
     a.accelerator !== b.accelerator ||
     a.maxBatch !== b.maxBatch ||
@@ -182,10 +187,15 @@ export class Workload {
     let rt: Runtime | null = null;
     try {
       const accelerators = this.#executorAccelerators(target);
+      // An unsigned variant on a node that requires signatures is refused before any download.
+      this.#ctx.trust.admit(target.variant);
       await this.#ctx.store.fetch({ uri: target.variant.uri, sha256: target.variant.sha256, sizeBytes: target.variant.sizeBytes });
       if (stale()) return;
       if (!switching) this.#set('Loading');
       const bytes = await this.#ctx.store.readVerified(target.variant.sha256);
+      // After the digest, before any session: the exact bytes that would load, cached or fresh.
+      const signedBy = this.#ctx.trust.verify(target.variant, bytes);
+      if (signedBy) this.#log.info({ variant: target.variant.name, key: signedBy.source }, 'artifact signature verified');
       this.#ctx.store.pin(target.variant.sha256);
       rt = await this.#buildRuntime(target, bytes, accelerators);
       if (stale()) {
