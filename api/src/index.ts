@@ -3,6 +3,8 @@ export * from './hardware.ts';
 export * from './edgemodeldeployment.ts';
 export * from './edgenode.ts';
 export * from './messages.ts';
+export * from './enrollment.ts';
+export * from './duration.ts';
 export * from './heartbeat.ts';
 export * from './half.ts';
 export * from './address.ts';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Accelerator, HostInfo, Network, Power, Precision, Profile } from './hardware.ts';
 import { ArtifactSignature, PlacementPhase } from './edgemodeldeployment.ts';
+import { enrollSubject } from '@edgeplane/trust';
 
 /** Version of the fleet protocol; every message carries it as `v`. */
 export const PROTOCOL_VERSION = 1;
@@ -22,6 +23,11 @@ export const subjects = {
   /** Bandwidth probe: the agent sends a payload, the control plane echoes its size. */
   probe: (node: string) => `ep.v1.node.${node}.probe`,
   allProbe: 'ep.v1.node.*.probe',
+  /** Enrolment with a bootstrap token (request/reply); the bootstrap user's only subject. */
+  enroll: enrollSubject,
+  /** A node asks for a fresh credential (expiry, or deployments it now serves). */
+  renew: (node: string) => `ep.v1.node.${node}.renew`,
+  allRenew: 'ep.v1.node.*.renew',
   infer: (namespace: string, deployment: string) => `ep.v1.infer.${namespace}.${deployment}`,
   /** Queue groups: every control-plane replica ingests, each message once. */
   ingestQueue: 'ep-control-plane',

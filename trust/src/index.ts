@@ -7,3 +7,4 @@ export * from './pin.ts';
 export type { CertificateAuthority, ServerCertificate } from './certs.ts';
 export * from './server-config.ts';
 export * from './creds.ts';
+export * from './proof.ts';

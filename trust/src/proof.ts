@@ -1,0 +1,23 @@
+// Proof of possession of an nkey: the holder signs a statement with its seed, anyone checks
+// the signature with the public key. An enrolling agent proves this way that the credential it
+// asks for is bound to a key it holds (the seed itself never leaves the node).
+import { fromPublic } from '@nats-io/jwt';
+import { keyPair } from './material.ts';
+
+const enc = new TextEncoder();
+
+/** base64 ed25519 signature of the statement with the seed's key. */
+export function signStatement(seed: string, statement: string): string {
+  return Buffer.from(keyPair(seed).sign(enc.encode(statement))).toString('base64');
+}
+
+/** True only when the base64 signature verifies the statement with the public key; never throws. */
+export function verifyStatement(publicKey: string, statement: string, signatureB64: string): boolean {
+  try {
+    const sig = Buffer.from(signatureB64, 'base64');
+    if (sig.length !== 64) return false;
+    return fromPublic(publicKey).verify(enc.encode(statement), sig);
+  } catch {
+    return false;
+  }
+}
