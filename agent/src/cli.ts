@@ -8,9 +8,12 @@ import { isOverrideFileError } from './hardware/override.ts';
 import { isTrustKeyError } from './artifacts/trust.ts';
 import { createWorkloadManager, type WorkloadManagerImpl } from './workloads/manager.ts';
 import { build as buildHttp } from './serve/http.ts';
+import { isLoopbackHost, readHttpToken } from './serve/http-auth.ts';
 
 async function run(config: AgentConfig): Promise<RunningAgent> {
   const log = pino({ level: config.logLevel });
+  // Read once, before anything starts: a missing or empty token file is a configuration error.
+  const bearerToken = config.httpTokenFile ? readHttpToken(config.httpTokenFile) : undefined;
   let manager: WorkloadManagerImpl | undefined;
   return startAgent(config, {
     log,
@@ -18,9 +21,15 @@ async function run(config: AgentConfig): Promise<RunningAgent> {
     onNatsConnected: (nc) => manager?.attachNats(nc),
     startServing: async (_manager, agentLog) => {
       if (!manager) return async () => undefined;
-      const app = buildHttp({ registry: manager, logger: agentLog });
+      const app = buildHttp({ registry: manager, logger: agentLog, ...(bearerToken ? { bearerToken } : {}) });
       await app.listen({ host: config.httpAddr.host, port: config.httpAddr.port });
-      agentLog.info({ address: app.server.address() }, 'local inference endpoint listening');
+      agentLog.info({ address: app.server.address(), bearerToken: bearerToken ? 'required' : 'none' }, 'local inference endpoint listening');
+      if (!bearerToken && !isLoopbackHost(config.httpAddr.host)) {
+        agentLog.warn(
+          { address: `${config.httpAddr.host}:${config.httpAddr.port}`, setting: 'EP_AGENT_HTTP_TOKEN_FILE (--http-token-file)' },
+          'THE LOCAL INFERENCE ENDPOINT LISTENS BEYOND LOOPBACK WITHOUT A TOKEN: anyone on the network can run and read every model here; set --http-token-file',
+        );
+      }
       return () => app.close();
     },
   });
@@ -48,7 +57,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   try {
     agent = await run(parsed.config);
   } catch (err) {
-    if (isOverrideFileError(err) || isTrustKeyError(err)) {
+    if (isOverrideFileError(err) || isTrustKeyError(err) || isConfigError(err)) {
       process.stderr.write(`edgeplane-agent: ${err.message}\n`);
       return 2;
     }

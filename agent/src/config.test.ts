@@ -30,6 +30,14 @@ describe('agent config', () => {
     const c = run(['--node', 'edge-1']);
     expect(c).toMatchObject({ node: 'edge-1', natsUrl: 'nats://127.0.0.1:4222', root: '/', cacheMaxBytes: 10 * 2 ** 30, httpAddr: { host: '127.0.0.1', port: 8080 }, logLevel: 'info' });
     expect(c.natsCreds).toBeUndefined();
+    // Loopback and no token by default; a wider bind is the operator's explicit choice.
+    expect(c.httpTokenFile).toBeUndefined();
+  });
+
+  it('takes the local endpoint\'s token file by flag, environment or file', () => {
+    expect(run(['--http-token-file', '/etc/ep/http-token']).httpTokenFile).toBe('/etc/ep/http-token');
+    expect(run([], { EP_AGENT_HTTP_TOKEN_FILE: '/run/token' }).httpTokenFile).toBe('/run/token');
+    expect(run(['-c', '/a.yaml'], {}, { '/a.yaml': 'httpTokenFile: /from/file\n' }).httpTokenFile).toBe('/from/file');
   });
 
   it('flags over environment over file', () => {

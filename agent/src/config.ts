@@ -25,6 +25,8 @@ export interface AgentConfig {
   cacheMaxBytes: number;
   /** Local inference endpoint (Open Inference Protocol over HTTP). */
   httpAddr: ListenAddress;
+  /** File holding the bearer token the local endpoint requires; none: no token (loopback only). */
+  httpTokenFile?: string;
   logLevel: LogLevel;
   /** Bandwidth and RTT probe period on unmetered links, ms; metered links probe 12x less often. */
   linkProbeIntervalMs: number;
@@ -103,6 +105,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'cacheDir', env: 'EP_AGENT_CACHE_DIR', flag: 'cache-dir', schema: z.string().min(1), fallback: () => '/var/cache/edgeplane-agent', help: 'model artifact cache' },
   { key: 'cacheMaxBytes', env: 'EP_AGENT_CACHE_MAX', flag: 'cache-max', schema: bytes, fallback: () => '10GiB', help: 'artifact cache cap, e.g. 512MiB' },
   { key: 'httpAddr', env: 'EP_AGENT_HTTP_ADDR', flag: 'http-addr', schema: ListenAddressText, fallback: () => '127.0.0.1:8080', help: 'local inference endpoint host:port' },
+  { key: 'httpTokenFile', env: 'EP_AGENT_HTTP_TOKEN_FILE', flag: 'http-token-file', schema: z.string().min(1), help: 'file with the bearer token the local endpoint requires (all but /v2/health/*)' },
   { key: 'logLevel', env: 'EP_AGENT_LOG_LEVEL', flag: 'log-level', schema: z.enum(LOG_LEVELS), fallback: () => 'info', help: `log level: ${LOG_LEVELS.join('|')}` },
   { key: 'linkProbeIntervalMs', env: 'EP_AGENT_LINK_PROBE_INTERVAL_MS', flag: 'link-probe-interval-ms', schema: z.coerce.number().int().min(1000).max(86_400_000), fallback: () => '3600000', help: 'bandwidth/RTT probe period on unmetered links, ms (metered: 12x)' },
 ];

@@ -5,12 +5,15 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { Logger } from 'pino';
 import { InvalidRequestError, ModelNotFoundError, ModelNotReadyError, PayloadTooLargeError, replyError } from '../workloads/errors.ts';
 import { fromJson, metadataOf, toJson, type JsonTensor } from './kserve.ts';
+import { requireBearer } from './http-auth.ts';
 import type { ModelRegistry, ServedModel } from './registry.ts';
 
 export interface HttpOptions {
   registry: ModelRegistry;
   /** Largest request body, bytes (default 8 MiB). */
   bodyLimitBytes?: number;
+  /** When set, every route but the health checks needs `Authorization: Bearer <this>`. */
+  bearerToken?: string;
   logger?: Logger;
 }
 
@@ -90,8 +93,11 @@ export function build(options: HttpOptions): FastifyInstance {
     } else if (err.validation || err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (err.statusCode === 400 && !('httpStatus' in err))) {
       e = replyError(new InvalidRequestError(err.message));
     }
+    if (e.code === 'UNAUTHENTICATED') void reply.header('www-authenticate', 'Bearer realm="edgeplane-agent"');
     void reply.status(e.status).send({ error: e.message, code: e.code });
   });
+
+  if (options.bearerToken) app.addHook('onRequest', requireBearer(options.bearerToken));
 
   app.get('/v2/health/live', { schema: { response: { 200: { type: 'object', properties: { live: { type: 'boolean' } } } } } }, async () => ({ live: true }));
 

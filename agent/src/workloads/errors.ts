@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   INVALID_SIZE: 400,
   PAYLOAD_TOO_LARGE: 413,
   INFERENCE_FAILED: 500,
+  UNAUTHENTICATED: 401,
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 
@@ -219,6 +220,16 @@ export class InferenceError extends WorkloadError {
   }
 }
 export const isInferenceError = (err: unknown): err is InferenceError => err instanceof InferenceError;
+
+/** The local endpoint requires a bearer token and the request had none, or another one. */
+export class UnauthenticatedError extends WorkloadError {
+  override readonly name = 'UnauthenticatedError';
+  readonly code = 'UNAUTHENTICATED';
+  constructor(detail: string) {
+    super(detail);
+  }
+}
+export const isUnauthenticatedError = (err: unknown): err is UnauthenticatedError => err instanceof UnauthenticatedError;
 
 /** Maps any error to what a reply carries; unknown errors become INFERENCE_FAILED. */
 export function replyError(err: unknown): { status: number; code: ErrorCode; message: string } {
