@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import type { LinkType } from '@edgeplane/api';
 import { freePort, repoRoot } from '@edgeplane/env';
 import { startProcess } from '@edgeplane/env';
+import { requireSignatureArgs } from './signing.ts';
 
 export interface AgentSpec {
   node: string;
@@ -60,6 +61,8 @@ export async function startAgentProcess(spec: AgentSpec, natsUrl: string, workDi
       '1GiB',
       '--http-addr',
       `127.0.0.1:${port}`,
+      // Only variants signed by the demo's key load.
+      ...(await requireSignatureArgs()),
     ],
     repoRoot,
     undefined,

@@ -16,35 +16,42 @@ import { renderLine } from '../../cli/src/model/samples/lines.ts';
 import { rotate180 } from '../../cli/src/model/samples/image.ts';
 import { seededRandom } from '../../cli/src/random.ts';
 import type { ApiEndpoint } from './api-token.ts';
+import { SIGNING_DIR, signVariants } from './signing.ts';
 import { repoRoot } from '@edgeplane/env';
 
 export const OCR_EXAMPLE = join(repoRoot, 'deploy', 'examples', 'ocr-line.yaml');
 const CLS_HEIGHT = 48;
 const CLS_WIDTH = 192;
 
+/** A pushed variant with its signature by the demo's signing key. */
+export type SignedObject = PushedObject & { signature?: string };
+
 /**
  * Quantizes the PP-OCR direction classifier (once; the variants are cached beside the
- * servers) and pushes every variant into the `ep-models` object store.
+ * servers), pushes every variant into the `ep-models` object store and signs each one.
  */
-export async function publishOcrVariants(natsUrl: string, log: (line: string) => void): Promise<PushedObject[]> {
+export async function publishOcrVariants(natsUrl: string, log: (line: string) => void): Promise<SignedObject[]> {
   const cache = join(process.env.EDGEPLANE_CACHE ?? join(homedir(), '.cache', 'edgeplane'), 'models', 'ppocr-v4-cls');
   if (!existsSync(join(cache, 'manifest.json'))) {
     log(`quantizing the PP-OCR direction classifier into ${cache} (first time only)`);
     await quantizeModel(ppocrFile('cls'), { out: cache, name: 'ppocr-v4-cls', task: 'cls', shape: new Map([['x', [1, 3, CLS_HEIGHT, CLS_WIDTH]]]), calibration: { method: 'percentile', percentile: 99.99, samples: 64 }, force: true, log });
   }
-  return pushDir(cache, { natsUrl, progress: log });
+  const pushed = await pushDir(cache, { natsUrl, progress: log });
+  const signatures = await signVariants(cache);
+  log(`signed ${signatures.size} variants with ${SIGNING_DIR}/cosign.key (the agents load only what cosign.pub verifies)`);
+  return pushed.map((p) => ({ ...p, signature: signatures.get(p.variant) }));
 }
 
 /**
- * The OCR-line example with each variant's uri, sha256 and size taken from what was pushed,
- * so what the agents fetch is exactly what the store holds.
+ * The OCR-line example with each variant's uri, sha256, size and signature taken from what was
+ * pushed, so what the agents fetch is exactly what the store holds and what was signed.
  */
-export function ocrDeployment(pushed: readonly PushedObject[]): EdgeModelDeployment {
+export function ocrDeployment(pushed: readonly SignedObject[]): EdgeModelDeployment {
   const doc = parse(readFileSync(OCR_EXAMPLE, 'utf8')) as EdgeModelDeployment;
   for (const v of doc.spec.model.variants) {
     const p = pushed.find((o) => o.variant === v.name);
     if (!p) throw new Error(`variant ${v.name} of ${OCR_EXAMPLE} was not produced by the quantizer (have: ${pushed.map((o) => o.variant).join(', ')})`);
-    Object.assign(v, { uri: p.uri, sha256: p.sha256, sizeBytes: p.sizeBytes });
+    Object.assign(v, { uri: p.uri, sha256: p.sha256, sizeBytes: p.sizeBytes, ...(p.signature ? { signature: p.signature } : {}) });
   }
   return doc;
 }
