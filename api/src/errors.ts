@@ -13,6 +13,9 @@ export function issuesOf(error: z.ZodError): FieldIssue[] {
   }));
 }
 
+const MAX_ISSUES_SHOWN = 8;
+const MAX_ISSUES_KEPT = 64;
+
 /** A wire message that is not valid JSON or does not match its schema. */
 export class MessageParseError extends Error {
   override readonly name = 'MessageParseError';
@@ -21,9 +24,12 @@ export class MessageParseError extends Error {
   readonly issues: FieldIssue[];
 
   constructor(kind: string, issues: FieldIssue[], options?: { cause?: unknown }) {
-    super(`malformed ${kind}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, options);
+    // A hostile message can fail in thousands of places: name the first few, count the rest.
+    const shown = issues.slice(0, MAX_ISSUES_SHOWN).map((i) => `${i.path}: ${i.message}`);
+    if (issues.length > MAX_ISSUES_SHOWN) shown.push(`and ${issues.length - MAX_ISSUES_SHOWN} more`);
+    super(`malformed ${kind}: ${shown.join('; ')}`, options);
     this.kind = kind;
-    this.issues = issues;
+    this.issues = issues.slice(0, MAX_ISSUES_KEPT);
   }
 }
 

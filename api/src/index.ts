@@ -11,3 +11,4 @@ export * from './address.ts';
 export * from './errors.ts';
 export * from './codec.ts';
 export * from './crd.ts';
+export * from './redact.ts';

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  AssignedVariant,
   Assignment,
+  HELLO_REPLY_BOUNDS,
   Heartbeat,
   Hello,
   HelloReply,
@@ -118,5 +120,64 @@ describe('subjects', () => {
     expect(nodeFromSubject(subjects.hello('a'))).toBe('a');
     expect(nodeFromSubject('ep.v1.infer.ns.d')).toBeNull();
     expect(nodeFromSubject('ep.v1.node.a.b.status')).toBeNull();
+  });
+});
+
+describe('hello reply bounds', () => {
+  const reply = { v: 1, accepted: true, heartbeatIntervalMs: 5000, fullEvery: 12 };
+  const rows: Array<{ name: string; value: Record<string, unknown>; path?: string }> = [
+    { name: 'the smallest interval', value: { ...reply, heartbeatIntervalMs: HELLO_REPLY_BOUNDS.heartbeatIntervalMs.min } },
+    { name: 'the largest interval', value: { ...reply, heartbeatIntervalMs: HELLO_REPLY_BOUNDS.heartbeatIntervalMs.max } },
+    { name: 'no bucket names (they are optional)', value: reply },
+    { name: 'a 1 ms interval (1 kHz heartbeats)', value: { ...reply, heartbeatIntervalMs: 1 }, path: 'heartbeatIntervalMs' },
+    { name: 'an interval of a day', value: { ...reply, heartbeatIntervalMs: 86_400_000 }, path: 'heartbeatIntervalMs' },
+    { name: 'fullEvery 0', value: { ...reply, fullEvery: 0 }, path: 'fullEvery' },
+    { name: 'fullEvery past the bound', value: { ...reply, fullEvery: HELLO_REPLY_BOUNDS.fullEvery.max + 1 }, path: 'fullEvery' },
+    { name: 'a bucket name with a subject wildcard', value: { ...reply, assignmentsBucket: 'ep-assignments.>' }, path: 'assignmentsBucket' },
+    { name: 'a reason of a megabyte', value: { ...reply, accepted: false, reason: 'x'.repeat(2 ** 20) }, path: 'reason' },
+  ];
+  for (const row of rows) {
+    it(`${row.name}: ${row.path ? `refused at ${row.path}` : 'accepted'}`, () => {
+      const r = decode(HelloReply, 'hello reply', JSON.stringify(row.value));
+      expect(r.ok).toBe(!row.path);
+      if (!r.ok) expect(r.error.issues.map((i) => i.path)).toContain(row.path);
+    });
+  }
+});
+
+describe('sha256 on the wire', () => {
+  const variant = { name: 'v', precision: 'int8', profile: 'lite', uri: 'nats-obj://ep-models/v', sizeBytes: 1, memoryMiB: 1 };
+  const rows: Array<{ name: string; sha256: string; ok: boolean }> = [
+    { name: 'lowercase hex', sha256: '0123456789abcdef'.repeat(4), ok: true },
+    { name: 'upper case', sha256: 'A'.repeat(64), ok: false },
+    { name: 'a path of 64 characters', sha256: `../../etc/${'x'.repeat(54)}`, ok: false },
+    { name: 'not hex', sha256: 'z'.repeat(64), ok: false },
+    { name: 'too long', sha256: 'a'.repeat(65), ok: false },
+  ];
+  for (const row of rows) {
+    it(`${row.name}: ${row.ok ? 'accepted' : 'refused'} in a variant, a hello and a heartbeat`, () => {
+      expect(AssignedVariant.safeParse({ ...variant, sha256: row.sha256 }).success).toBe(row.ok);
+      expect(decode(Hello, 'hello', JSON.stringify({ ...hello, cachedArtifacts: [row.sha256] })).ok).toBe(row.ok);
+      expect(decode(Heartbeat, 'heartbeat', JSON.stringify({ v: 1, seq: 1, cachedArtifacts: [row.sha256] })).ok).toBe(row.ok);
+    });
+  }
+});
+
+describe('hello labels', () => {
+  it('are bounded in number and length', () => {
+    const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v']));
+    expect(decode(Hello, 'hello', JSON.stringify({ ...hello, labels: many })).ok).toBe(false);
+    expect(decode(Hello, 'hello', JSON.stringify({ ...hello, labels: { site: 'x'.repeat(64) } })).ok).toBe(false);
+  });
+});
+
+describe('parse errors of hostile messages', () => {
+  it('name the first few issues and count the rest', () => {
+    const r = decode(Heartbeat, 'heartbeat', JSON.stringify({ v: 1, seq: 1, load: Array.from({ length: 64 }, () => ({ id: 1 })) }));
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.error.message).toMatch(/and \d+ more$/);
+    expect(r.error.message.length).toBeLessThan(2000);
+    expect(r.error.issues.length).toBeLessThanOrEqual(64);
   });
 });

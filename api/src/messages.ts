@@ -45,6 +45,15 @@ export const stores = {
   models: 'ep-models',
 } as const;
 
+/** A JetStream KV or object store bucket name (the stream is named after it). */
+export const BucketName = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, - and _');
+
+/**
+ * A sha256 digest as it travels: 64 lowercase hex characters. Digests name files in the
+ * agent's cache, so nothing else (no `/`, no `..`, no upper case) may pass.
+ */
+export const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hexadecimal characters');
+
 export const Hello = z.object({
   v: z.literal(PROTOCOL_VERSION),
   node: NodeName,
@@ -55,22 +64,38 @@ export const Hello = z.object({
   accelerators: z.array(Accelerator).min(1).max(64),
   power: Power,
   network: Network,
-  cachedArtifacts: z.array(z.string().length(64)).max(1024).default([]),
+  cachedArtifacts: z.array(Sha256Hex).max(1024).default([]),
   /** Labels the agent proposes (site, zone); the operator's labels on the EdgeNode win. */
-  labels: z.record(z.string(), z.string()).default({}),
+  labels: z
+    .record(z.string().max(317), z.string().max(63))
+    .refine((l) => Object.keys(l).length <= 64, 'at most 64 labels')
+    .default({}),
 });
 export type Hello = z.infer<typeof Hello>;
+
+/**
+ * Bounds of what a hello reply may set. A reply outside them is refused whole, so a forged or
+ * broken reply cannot make an agent heartbeat at 1 kHz or fall silent for hours.
+ */
+export const HELLO_REPLY_BOUNDS = {
+  heartbeatIntervalMs: { min: 100, max: 600_000 },
+  fullEvery: { min: 1, max: 1000 },
+} as const;
 
 export const HelloReply = z.object({
   v: z.literal(PROTOCOL_VERSION),
   accepted: z.boolean(),
   /** Present when not accepted. */
-  reason: z.string().optional(),
-  heartbeatIntervalMs: z.int().min(100),
+  reason: z.string().max(1024).optional(),
+  heartbeatIntervalMs: z.int().min(HELLO_REPLY_BOUNDS.heartbeatIntervalMs.min).max(HELLO_REPLY_BOUNDS.heartbeatIntervalMs.max),
   /** Every n-th heartbeat carries the full state, the rest only what changed. */
-  fullEvery: z.int().min(1).default(12),
-  assignmentsBucket: z.string().default('ep-assignments'),
-  modelsBucket: z.string().default('ep-models'),
+  fullEvery: z.int().min(HELLO_REPLY_BOUNDS.fullEvery.min).max(HELLO_REPLY_BOUNDS.fullEvery.max).default(12),
+  /**
+   * Kept on the wire for older control planes only: an agent never takes a store name from a
+   * reply (its own configuration fixes them), and logs a reply that names another one.
+   */
+  assignmentsBucket: BucketName.optional(),
+  modelsBucket: BucketName.optional(),
 });
 export type HelloReply = z.infer<typeof HelloReply>;
 
@@ -109,7 +134,7 @@ export const Heartbeat = z.object({
   network: Network.optional(),
   load: z.array(AcceleratorLoad).max(64).optional(),
   workloads: z.array(WorkloadReport).max(256).optional(),
-  cachedArtifacts: z.array(z.string().length(64)).max(1024).optional(),
+  cachedArtifacts: z.array(Sha256Hex).max(1024).optional(),
 });
 export type Heartbeat = z.infer<typeof Heartbeat>;
 
@@ -119,7 +144,8 @@ export const AssignedVariant = z.object({
   precision: Precision,
   profile: Profile,
   uri: z.string().max(2048),
-  sha256: z.string().length(64),
+  /** Names the cached file: checked here, before any path is built from it. */
+  sha256: Sha256Hex,
   sizeBytes: z.int().min(1),
   memoryMiB: z.int().min(1),
   /** The variant's signature, verified by the agent's trust policy before any load. */

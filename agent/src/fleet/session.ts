@@ -5,11 +5,12 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { Hello, HelloReply, Heartbeat, decode, encode, subjects, type Assignment } from '@edgeplane/api';
+import { Hello, Heartbeat, encode, subjects, type Assignment, type HelloReply } from '@edgeplane/api';
 import { backoffMs, sleep, HELLO_BACKOFF, type BackoffOptions } from './backoff.ts';
 import { createHeartbeatBuilder, type Telemetry } from '@edgeplane/api';
 import { watchAssignment, type AssignmentWatch, type AssignmentWatchStats } from './assignment-watch.ts';
 import { measureLink, type LinkMeasurement } from '../hardware/link-probe.ts';
+import { checkHelloReply, DEFAULT_STORES, type ConfiguredStores } from './hello-reply.ts';
 
 export interface FleetSessionOptions {
   nc: NatsConnection;
@@ -30,11 +31,15 @@ export interface FleetSessionOptions {
   helloTimeoutMs?: number;
   helloBackoff?: BackoffOptions;
   assignmentResyncMs?: number;
+  /** Store names from the agent's configuration; a hello reply never changes them. */
+  stores?: ConfiguredStores;
 }
 
 export interface FleetSessionStats {
   helloAttempts: number;
   hellosAccepted: number;
+  /** Replies refused as malformed or out of bounds (HelloReplyError); hello is retried. */
+  helloRepliesRefused: number;
   heartbeatsSent: number;
   heartbeatBytes: number;
   heartbeatIntervalMs: number | null;
@@ -54,7 +59,7 @@ const METERED_FACTOR = 12;
 export function startFleetSession(opts: FleetSessionOptions): FleetSession {
   const { nc, node, log } = opts;
   const abort = new AbortController();
-  const stats: FleetSessionStats = { helloAttempts: 0, hellosAccepted: 0, heartbeatsSent: 0, heartbeatBytes: 0, heartbeatIntervalMs: null, linkProbes: 0, assignments: null };
+  const stats: FleetSessionStats = { helloAttempts: 0, hellosAccepted: 0, helloRepliesRefused: 0, heartbeatsSent: 0, heartbeatBytes: 0, heartbeatIntervalMs: null, linkProbes: 0, assignments: null };
   const builder = createHeartbeatBuilder(12);
   let reply: HelloReply | null = null;
   let connected = true;
@@ -62,6 +67,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
   let probeTimer: NodeJS.Timeout | undefined;
   let watch = null as AssignmentWatch | null;
   let helloing: Promise<HelloReply | null> | null = null;
+  const configuredStores = opts.stores ?? DEFAULT_STORES;
 
   /** Retries until accepted or closed; null when closed first. */
   const helloUntilAccepted = async (): Promise<HelloReply | null> => {
@@ -70,13 +76,20 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
       let reason: string;
       try {
         const msg = await nc.request(subjects.hello(node), encode(Hello, 'hello', await opts.hello()), { timeout: opts.helloTimeoutMs ?? 3000 });
-        const decoded = decode(HelloReply, 'hello reply', msg.data);
-        if (decoded.ok && decoded.value.accepted) {
+        const checked = checkHelloReply(msg.data, configuredStores);
+        if (!checked.ok) {
+          // Heartbeats keep their current pacing (none yet before the first accepted hello).
+          stats.helloRepliesRefused += 1;
+          log.warn({ err: checked.error, code: checked.error.code }, 'hello reply refused; keeping the current heartbeat interval');
+          reason = checked.error.message;
+        } else if (checked.reply.accepted) {
+          for (const i of checked.ignored) log.warn({ ...i }, 'hello reply names another store; ignored, the configured one is used');
           stats.hellosAccepted += 1;
-          log.info({ attempts: attempt + 1, heartbeatIntervalMs: decoded.value.heartbeatIntervalMs }, 'hello accepted');
-          return decoded.value;
+          log.info({ attempts: attempt + 1, heartbeatIntervalMs: checked.reply.heartbeatIntervalMs }, 'hello accepted');
+          return checked.reply;
+        } else {
+          reason = `refused: ${checked.reply.reason ?? 'no reason given'}`;
         }
-        reason = decoded.ok ? `refused: ${decoded.value.reason ?? 'no reason given'}` : decoded.error.message;
       } catch (err) {
         // No responder yet, timeout, or disconnected: the control plane may still be starting.
         reason = (err as Error).message;
@@ -138,7 +151,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
       watch ??= watchAssignment({
         nc,
         node,
-        bucket: accepted.assignmentsBucket,
+        bucket: configuredStores.assignmentsBucket,
         log,
         onAssignment: opts.onAssignment,
         ...(opts.initialRevision !== undefined ? { initialRevision: opts.initialRevision } : {}),

@@ -197,7 +197,8 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
       acceptedNames.add(node.name);
       accepted += 1;
     }
-    watching ??= watchAssignments(reply.assignmentsBucket ?? stores.assignments);
+    // The store is fixed here, never taken from a reply.
+    watching ??= watchAssignments(stores.assignments);
     checkAccepted();
   };
 
