@@ -90,6 +90,8 @@ describe('invalid EdgeModelDeployments are refused, naming the field', () => {
     { name: 'duplicate variant names', mutate: (o) => (o.spec.model.variants[1].name = o.spec.model.variants[0].name), field: 'spec.model.variants', says: /variant names must be unique/ },
     { name: 'sha256 not hex', mutate: (o) => (o.spec.model.variants[0].sha256 = 'z'.repeat(64)), field: 'spec.model.variants[0].sha256', says: /64 lowercase hexadecimal/ },
     { name: 'sha256 too short', mutate: (o) => (o.spec.model.variants[2].sha256 = 'abc123'), field: 'spec.model.variants[2].sha256', says: /64 lowercase hexadecimal/ },
+    { name: 'signature not base64', mutate: (o) => (o.spec.model.variants[0].signature = 'not a signature, not base64'), field: 'spec.model.variants[0].signature', says: /standard base64 with padding/ },
+    { name: 'signature longer than any ECDSA signature', mutate: (o) => (o.spec.model.variants[0].signature = 'A'.repeat(300)), field: 'spec.model.variants[0].signature', says: /256/ },
     { name: 'uri scheme ftp', mutate: (o) => (o.spec.model.variants[0].uri = 'ftp://models/x.onnx'), field: 'spec.model.variants[0].uri', says: /https:\/\/, file:\/\/ or nats-obj:\/\// },
     { name: 'int8 threshold above fp16', mutate: (o) => (o.spec.tiering.battery = { fp16BelowPercent: 30, int8BelowPercent: 40 }), field: 'spec.tiering.battery.int8BelowPercent', says: /int8BelowPercent must be below fp16BelowPercent/ },
     { name: 'no variant reaches minAccuracy', mutate: (o) => (o.spec.slo.minAccuracy = 0.99), field: 'spec.slo.minAccuracy', says: /no variant/ },
@@ -116,6 +118,13 @@ describe('invalid EdgeModelDeployments are refused, naming the field', () => {
       expect(message).toMatch(row.says);
     });
   }
+
+  it('a variant signature as cosign prints it is accepted and kept', async () => {
+    const obj = base('signed-variant');
+    obj.spec.model.variants[0].signature = 'MEUCIQCs1l3c8yNwQKQmVwF0cM5w0Yb9Xv2mM0s0oTTbqz3d1gIgB0q1Wm3o1o7cXk9mH8yE6m0b1qQ0mB0pQ8u1d2n3f4g=';
+    const created = await createEmd(obj);
+    expect(created.spec.model.variants[0].signature).toBe(obj.spec.model.variants[0].signature);
+  });
 
   it('an EdgeNode with a non-boolean unschedulable is refused', async () => {
     const message = await refusal(() =>
