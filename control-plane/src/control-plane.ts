@@ -6,8 +6,8 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { build, type ApiAuth } from './api/app.ts';
-import { CachedAccessReview } from './api/auth-cache.ts';
+import { apiAuth } from './api/api-auth.ts';
+import { build } from './api/app.ts';
 import { LiveReadModel } from './api/read-model.ts';
 import type { Config } from './config.ts';
 import { AssignmentPublisher } from './fleet/assignment-publisher.ts';
@@ -32,11 +32,6 @@ import { PlacementIndex } from './reconcile/placement-index.ts';
 import { PlacementStore } from './reconcile/placement-store.ts';
 import { DeploymentReconciler } from './reconcile/reconciler.ts';
 import type { PlacementOptions } from './placement/types.ts';
-
-/** Longest wait for one TokenReview or SubjectAccessReview, ms. */
-const REVIEW_TIMEOUT_MS = 5000;
-/** How long a review's answer is reused, ms: a revoked token or binding takes effect within this. */
-const REVIEW_CACHE_TTL_MS = 10_000;
 
 export interface StartOptions {
   logger?: Logger;
@@ -191,19 +186,8 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       onStoppedLeading: () => ctl.stopLeading(),
     });
 
-    let auth: ApiAuth;
-    if (config.insecureNoAuth) {
-      auth = { mode: 'none' };
-      log.warn(
-        { setting: 'EP_INSECURE_NO_AUTH (--insecure-no-auth)', api: `${config.apiAddr.host}:${config.apiAddr.port}` },
-        'AUTHENTICATION IS OFF: anyone who can reach the HTTP API reads every namespace\'s deployments, every node and the metrics',
-      );
-    } else {
-      const review = new CachedAccessReview(kubeAccessReviewer(kube.kc, { timeoutMs: REVIEW_TIMEOUT_MS }), { ttlMs: REVIEW_CACHE_TTL_MS });
-      auth = { mode: 'rbac', check: review, metrics: config.metricsAuth, log };
-    }
     const app = build({
-      auth,
+      auth: apiAuth(config, (o) => kubeAccessReviewer(kube.kc, o), log),
       readiness: () => {
         const checks = { informers: deployments.synced && nodes.synced, nats: natsConnected && !nc.isClosed(), redis: redis.status === 'ready' };
         return { ready: Object.values(checks).every(Boolean), checks };
