@@ -26,20 +26,30 @@ const cases: { name: string; opts: RenderOptions }[] = [
   { name: 'external-backends-values.yaml', opts: { valuesFiles: [join(ciValuesDir, 'external-backends-values.yaml')], set: [`controlPlane.watchNamespaces={${ns.watchA},${ns.watchB}}`] } },
   { name: 'agents-values.yaml', opts: { valuesFiles: [join(ciValuesDir, 'agents-values.yaml')], set: [`agent.namespace=${ns.agents}`] } },
   { name: 'metrics-values.yaml', opts: { valuesFiles: [join(ciValuesDir, 'metrics-values.yaml')] } },
+  { name: 'insecure-lab-values.yaml', opts: { valuesFiles: [join(ciValuesDir, 'insecure-lab-values.yaml')], set: [`agent.namespace=${ns.agents}`] } },
+  {
+    name: 'cert-manager-values.yaml',
+    opts: { valuesFiles: [join(ciValuesDir, 'cert-manager-values.yaml')], set: [`agent.namespace=${ns.agents}`, `tls.certManager.namespace=${ns.release}`] },
+  },
 ];
 
-/** Enough of the Prometheus Operator's CRD for the API server to accept a ServiceMonitor. */
-const serviceMonitorCrd = {
+/** Enough of a third party's CRD for the API server to accept its objects (any fields). */
+const stubCrd = (group: string, version: string, kind: string, plural: string) => ({
   apiVersion: 'apiextensions.k8s.io/v1',
   kind: 'CustomResourceDefinition',
-  metadata: { name: 'servicemonitors.monitoring.coreos.com' },
+  metadata: { name: `${plural}.${group}` },
   spec: {
-    group: 'monitoring.coreos.com',
+    group,
     scope: 'Namespaced',
-    names: { kind: 'ServiceMonitor', listKind: 'ServiceMonitorList', plural: 'servicemonitors', singular: 'servicemonitor' },
-    versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+    names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase() },
+    versions: [{ name: version, served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
   },
-};
+});
+/** The Prometheus Operator's ServiceMonitor and cert-manager's Certificate. */
+const thirdPartyCrds = [
+  stubCrd('monitoring.coreos.com', 'v1', 'ServiceMonitor', 'servicemonitors'),
+  stubCrd('cert-manager.io', 'v1', 'Certificate', 'certificates'),
+];
 
 async function waitEstablished(name: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -65,9 +75,11 @@ beforeAll(async () => {
   await ensureNamespace(kube, ns.install);
   await ensureNamespace(kube, ns.agents, { 'pod-security.kubernetes.io/enforce': 'privileged' });
   await ensureNamespace(kube, ns.restricted, { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' });
-  const crd = await kubeRequest(kube, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', serviceMonitorCrd);
-  if (crd.status !== 201 && crd.status !== 409) throw new Error(`ServiceMonitor CRD: HTTP ${crd.status} ${message(crd)}`);
-  await waitEstablished(serviceMonitorCrd.metadata.name);
+  for (const stub of thirdPartyCrds) {
+    const crd = await kubeRequest(kube, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', stub);
+    if (crd.status !== 201 && crd.status !== 409) throw new Error(`${stub.spec.names.kind} CRD: HTTP ${crd.status} ${message(crd)}`);
+    await waitEstablished(stub.metadata.name);
+  }
 });
 
 describe('server-side dry run', () => {
@@ -131,6 +143,22 @@ describe('helm install', () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('STATUS: deployed');
     expect(res.stdout).toContain(`kubectl -n ${ns.install} rollout status deployment/${cp}`);
+    // Secure by default: the notes name the trust Secret the pods wait for, and warn of nothing.
+    expect(res.stdout).toContain(`kubectl -n ${ns.install} get secret edgeplane-trust`);
+    expect(res.stdout).not.toMatch(/insecure/i);
+  });
+
+  it('warns loudly in its notes when nats.insecure is set', async () => {
+    const res = await helm(
+      ['install', `${installRelease}-lab`, chartDir, '-n', ns.install, '--dry-run=server', ...kubeconfig, '--values', join(ciValuesDir, 'insecure-lab-values.yaml')],
+      120_000,
+    );
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const notes = res.stdout.slice(res.stdout.indexOf('NOTES:'));
+    expect(notes).toContain('WARNING: INSECURE NATS (nats.insecure=true)');
+    expect(notes).toContain('WITHOUT TLS AND WITHOUT CREDENTIALS');
+    expect(notes).not.toContain('get secret edgeplane-trust');
   });
 
   it('creates the expected objects', async () => {
@@ -142,6 +170,8 @@ describe('helm install', () => {
       `/apis/policy/v1/namespaces/${ns.install}/poddisruptionbudgets/${cp}`,
       `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns.install}/roles/${cp}-leader-election`,
       `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns.install}/rolebindings/${cp}-leader-election`,
+      `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns.install}/roles/${cp}-bootstrap-tokens`,
+      `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns.install}/rolebindings/${cp}-bootstrap-tokens`,
       `/apis/rbac.authorization.k8s.io/v1/clusterroles/${cp}`,
       `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${cp}`,
       '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/edgemodeldeployments.edgeplane.io',
@@ -174,7 +204,14 @@ describe('helm install', () => {
     { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: ns.install, name: 'someone-elses-lease', allowed: false },
     { verb: 'get', group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-system', name: 'edgeplane-control-plane', allowed: false },
     { verb: 'create', group: 'events.k8s.io', resource: 'events', namespace: 'anywhere', allowed: true },
-    { verb: 'get', group: '', resource: 'secrets', namespace: ns.install, allowed: false },
+    // Bootstrap token Secrets: read and counted in the release namespace, nothing more.
+    { verb: 'get', group: '', resource: 'secrets', namespace: ns.install, name: 'edgeplane-bootstrap-abc123', allowed: true },
+    { verb: 'update', group: '', resource: 'secrets', namespace: ns.install, name: 'edgeplane-bootstrap-abc123', allowed: true },
+    { verb: 'list', group: '', resource: 'secrets', namespace: ns.install, allowed: false },
+    { verb: 'watch', group: '', resource: 'secrets', namespace: ns.install, allowed: false },
+    { verb: 'create', group: '', resource: 'secrets', namespace: ns.install, allowed: false },
+    { verb: 'delete', group: '', resource: 'secrets', namespace: ns.install, name: 'edgeplane-bootstrap-abc123', allowed: false },
+    { verb: 'get', group: '', resource: 'secrets', namespace: 'kube-system', name: 'edgeplane-bootstrap-abc123', allowed: false },
     { verb: 'list', group: '', resource: 'pods', namespace: ns.install, allowed: false },
   ];
   it.each(access)('the ServiceAccount may $verb $resource $subresource in $namespace: $allowed', async ({ allowed, ...attrs }) => {

@@ -91,6 +91,14 @@ export function callsInSource(srcDir: string, crs: CustomResources): Call[] {
   const files = sourceFiles(srcDir).map((file) => ({ file, text: readFileSync(file, 'utf8') }));
   const classes = new Set<string>();
   for (const { text } of files) for (const m of text.matchAll(/makeApiClient\(\s*(\w+)\s*\)/g)) classes.add(m[1]!);
+  // Names the clients are kept under: `core: kc.makeApiClient(CoreV1Api)`, `const authn = ...`.
+  const clients = new Map<string, string>();
+  for (const { text } of files) {
+    for (const m of text.matchAll(/(\w+)\s*[:=]\s*\w+\.makeApiClient\(\s*(\w+)\s*\)/g)) {
+      // One name for two classes says nothing about either: such calls count for every owner.
+      clients.set(m[1]!, clients.has(m[1]!) && clients.get(m[1]!) !== m[2] ? '' : m[2]!);
+    }
+  }
   const methodsOf = new Map<string, Set<string>>();
   for (const cls of classes) {
     const ctor = (k8s as unknown as Record<string, { prototype: object } | undefined>)[cls];
@@ -105,9 +113,13 @@ export function callsInSource(srcDir: string, crs: CustomResources): Call[] {
       const at = { file: relative(srcDir, file), line: i + 1 };
       for (const m of source.matchAll(/\.(\w+)\s*\(/g)) {
         const method = m[1]!;
-        const owners = [...classes].filter((c) => methodsOf.get(c)!.has(method));
+        const receiver = /(\w+)\s*$/.exec(source.slice(0, m.index))?.[1];
+        const named = receiver === undefined ? undefined : clients.get(receiver) || undefined;
+        const owners = named && methodsOf.get(named)!.has(method) ? [named] : [...classes].filter((c) => methodsOf.get(c)!.has(method));
         if (owners.length === 0) continue;
-        // A method two classes share (createNamespacedEvent in core and events.k8s.io) needs both.
+        // A method two classes share (createNamespacedEvent in core and events.k8s.io) is charged to
+        // the client it is called on when the source names it (`events: makeApiClient(EventsV1Api)`
+        // ... `.events.createNamespacedEvent(`), else to both.
         const permissions = owners.flatMap((c) => permissionsOfCall(c, method, crs) ?? []);
         calls.push({ ...at, call: `${owners.join('|')}.${method}`, permissions });
       }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { V1Container, V1DaemonSet, V1Deployment, V1EnvVar, V1NetworkPolicy, V1PodSpec, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { SETTINGS as CONTROL_PLANE_SETTINGS } from '../../control-plane/src/config.ts';
-import { SETTINGS as AGENT_SETTINGS } from '../../agent/src/config.ts';
+import { SETTINGS as AGENT_SETTINGS, usage as agentUsage } from '../../agent/src/config.ts';
 import { crdDir } from '@edgeplane/env';
 import { chartDir, ciValuesDir, findObject, helm, render, type K8sObject } from './helm.ts';
 
@@ -47,7 +47,8 @@ describe('default values', () => {
     const objects = await render();
     const kinds = objects.map((o) => o.kind).sort();
     expect(kinds).toEqual(
-      ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Secret', 'Service', 'ServiceAccount'].sort(),
+      // Two Roles and bindings in the release namespace: the leader Lease, bootstrap token Secrets.
+      ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Secret', 'Service', 'ServiceAccount'].sort(),
     );
     for (const o of objects) expect(o.metadata.labels?.['app.kubernetes.io/instance'], `${o.kind} labels`).toBe('ep');
   });
@@ -121,15 +122,17 @@ describe('ci/external-backends-values.yaml', () => {
     const objects = await render({ valuesFiles: [ciFile('external-backends-values.yaml')] });
     const clusterRole = findObject(objects, 'ClusterRole') as K8sObject & { rules: { resources: string[] }[] };
     expect(clusterRole.rules.flatMap((r) => r.resources)).not.toContain('edgemodeldeployments');
-    const roles = objects.filter((o) => o.kind === 'Role' && !o.metadata.name.endsWith('-leader-election'));
+    // The release namespace's own Roles (the Lease, bootstrap tokens) aside.
+    const releaseScoped = (o: K8sObject) => /-(leader-election|bootstrap-tokens)$/.test(o.metadata.name);
+    const roles = objects.filter((o) => o.kind === 'Role' && !releaseScoped(o));
     expect(roles.map((r) => r.metadata.namespace).sort()).toEqual(['plant-a', 'warehouse']);
-    const bindings = objects.filter((o) => o.kind === 'RoleBinding' && !o.metadata.name.endsWith('-leader-election'));
+    const bindings = objects.filter((o) => o.kind === 'RoleBinding' && !releaseScoped(o));
     expect(bindings.map((r) => r.metadata.namespace).sort()).toEqual(['plant-a', 'warehouse']);
   });
 });
 
 describe('ci/agents-values.yaml', () => {
-  it('runs agents on the selected nodes with read-only host mounts and NATS credentials from a Secret', async () => {
+  it('runs agents on the selected nodes with read-only host mounts, enrolling with a join token and a CA pin', async () => {
     const objects = await render({ valuesFiles: [ciFile('agents-values.yaml')] });
     const ds = as<V1DaemonSet>(findObject(objects, 'DaemonSet'));
     expect(ds.metadata?.namespace).toBe('edgeplane-agents');
@@ -149,9 +152,15 @@ describe('ci/agents-values.yaml', () => {
     const vars = env(agent);
     expect(vars.get('EP_AGENT_ROOT')?.value).toBe('/host');
     expect(vars.get('EP_AGENT_NODE')?.valueFrom?.fieldRef?.fieldPath).toBe('spec.nodeName');
-    expect(vars.get('EP_AGENT_NATS_CREDS')?.value).toBe(`${mounts.get('nats-creds')?.mountPath}/agent.creds`);
-    expect(pod.volumes?.find((v) => v.name === 'nats-creds')?.secret?.secretName).toBe('edgeplane-agent-nats');
-    const known = new Set(AGENT_SETTINGS.map((s) => s.env));
+    expect(vars.has('EP_AGENT_NATS_CREDS')).toBe(false);
+    expect(vars.get('EP_AGENT_BOOTSTRAP_TOKEN_FILE')?.value).toBe(`${mounts.get('bootstrap-token')?.mountPath}/token`);
+    expect(pod.volumes?.find((v) => v.name === 'bootstrap-token')?.secret?.secretName).toBe('edgeplane-join-plant-a');
+    expect(vars.get('EP_AGENT_CA_HASH')?.value).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(vars.get('EP_AGENT_TRUST_PUBLIC_KEYS')?.value).toBe(
+      ['release-2025.pub', 'release-2026.pub'].map((k) => `${mounts.get('model-keys')?.mountPath}/${k}`).join(','),
+    );
+    // The trust policy's two variables are documented beside the settings table.
+    const known = new Set([...AGENT_SETTINGS.map((s) => s.env), ...(agentUsage().match(/EP_AGENT_[A-Z_]+/g) ?? [])]);
     for (const name of vars.keys()) expect(known, `${name} is not an agent setting`).toContain(name);
     expect(agent.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
   });
@@ -203,18 +212,38 @@ describe('controlPlane.metricsAuth', () => {
 });
 
 describe('deploy/k3s.md', () => {
-  it('uses values the chart accepts, with agents on the edge nodes', async () => {
-    const doc = readFileSync(join(chartDir, '..', '..', 'deploy', 'k3s.md'), 'utf8');
-    const block = /```yaml\n# edgeplane-values\.yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+  const doc = () => readFileSync(join(chartDir, '..', '..', 'deploy', 'k3s.md'), 'utf8');
+  const CA_HASH = `sha256:${'c0ffee42'.repeat(8)}`;
+
+  it('uses values the chart accepts, with agents on the edge nodes, enrolling over TLS', async () => {
+    const block = /```yaml\n# edgeplane-values\.yaml\n([\s\S]*?)```/.exec(doc())?.[1];
     expect(block, 'the edgeplane-values.yaml block in deploy/k3s.md').toBeTruthy();
     const file = join(mkdtempSync(join(tmpdir(), 'ep-k3s-values-')), 'values.yaml');
     writeFileSync(file, block!);
-    const objects = await render({ valuesFiles: [file] });
+    // The guide's install line adds the CA pin `edgeplane certs` printed.
+    expect(doc()).toContain('-f edgeplane-values.yaml --set agent.caHash="$CA_HASH"');
+    const objects = await render({ valuesFiles: [file], set: [`agent.caHash=${CA_HASH}`] });
     const ds = as<V1DaemonSet>(findObject(objects, 'DaemonSet'));
     expect(ds.metadata?.namespace).toBe('edgeplane-agents');
-    const vars = env(as<V1Deployment>(findObject(objects, 'Deployment')).spec!.template.spec!.containers[0]!);
+    const cp = as<V1Deployment>(findObject(objects, 'Deployment')).spec!.template.spec!;
+    const vars = env(cp.containers[0]!);
     expect(vars.get('EP_REDIS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({ name: 'edgeplane-redis', key: 'password' });
     expect(vars.get('EP_REDIS_URL')?.value).toBe('redis://:$(EP_REDIS_PASSWORD)@redis-master.redis.svc.cluster.local:6379');
+    expect(vars.has('EP_INSECURE_NATS')).toBe(false);
+    const agent = env(ds.spec!.template.spec!.containers.find((c) => c.name === 'agent')!);
+    expect(agent.get('EP_AGENT_CA_HASH')?.value).toBe(CA_HASH);
+    expect(agent.get('EP_AGENT_NATS_URL')?.value).toMatch(/^tls:\/\//);
+    // The Secrets the guide creates are the ones the render reads, with the keys it mounts.
+    const secretVolumes = (pod: V1PodSpec) => (pod.volumes ?? []).flatMap((v) => (v.secret?.secretName ? [v.secret] : []));
+    for (const secret of [...secretVolumes(cp), ...secretVolumes(ds.spec!.template.spec!)]) {
+      const create = new RegExp(`create secret generic ${secret.secretName} (\\\\\\n|[^\\n])*`).exec(doc())?.[0];
+      expect(create, `deploy/k3s.md creates Secret ${secret.secretName}`).toBeTruthy();
+      for (const item of secret.items ?? []) expect(create, `${secret.secretName} key ${item.key}`).toContain(`--from-file=${item.key}=`);
+    }
+  });
+
+  it('gives no insecure instructions', () => {
+    expect(doc()).not.toMatch(/insecure|nats:\/\//i);
   });
 });
 

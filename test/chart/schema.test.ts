@@ -19,6 +19,16 @@ const rows: { file: string; names: string; detail: string }[] = [
   { file: 'bad-agent-no-node-selector.yaml', names: "'/agent/nodeSelector'", detail: 'minProperties' },
   { file: 'bad-memory-limit.yaml', names: "'/controlPlane/resources/limits/memory'", detail: 'does not match pattern' },
   { file: 'bad-lease-timings.yaml', names: 'controlPlane.leaderElection.renewDeadlineMs (15000)', detail: 'must be less than controlPlane.leaderElection.leaseDurationMs (10000)' },
+  // The secure setup: formats in the schema, what must go together in the chart's own check.
+  { file: 'bad-ca-hash.yaml', names: "'/agent/caHash'", detail: 'does not match pattern' },
+  { file: 'bad-node-credential-ttl.yaml', names: "'/controlPlane/nodeCredentialTtl'", detail: 'does not match pattern' },
+  { file: 'bad-nats-insecure-string.yaml', names: "'/nats/insecure'", detail: 'want boolean' },
+  { file: 'bad-cert-manager-no-issuer.yaml', names: "'/tls/certManager/issuerRef/name'", detail: 'minLength' },
+  { file: 'bad-agent-shared-creds.yaml', names: "'/agent'", detail: "'natsCredsSecret' not allowed" },
+  { file: 'bad-no-trust-secret.yaml', names: 'trust.existingSecret', detail: 'unless nats.insecure is true' },
+  { file: 'bad-plain-nats-url.yaml', names: 'nats.url (nats://nats.nats.svc.cluster.local:4222)', detail: 'must be tls:// or wss://' },
+  { file: 'bad-agent-no-ca.yaml', names: 'agent.caHash', detail: 'must pin the fleet CA' },
+  { file: 'bad-model-trust-no-keys.yaml', names: 'agent.modelTrust.publicKeysSecret', detail: 'while agent.modelTrust.requireSignature is true' },
 ];
 
 describe('bad values', () => {
@@ -35,9 +45,14 @@ describe('bad values', () => {
     expect(res.stderr).toContain(detail);
   });
 
-  it('the same values with one bad one changed back render', async () => {
+  it.each([
+    { file: 'bad-replicas-string.yaml', set: ['controlPlane.replicas=3'] },
+    { file: 'bad-plain-nats-url.yaml', set: ['nats.insecure=true'] },
+    { file: 'bad-agent-no-ca.yaml', set: [`agent.caHash=sha256:${'ab'.repeat(32)}`] },
+    { file: 'bad-cert-manager-no-issuer.yaml', set: ['tls.certManager.issuerRef.name=edgeplane-ca'] },
+  ])('$file renders with the bad value changed back ($set)', async ({ file, set }) => {
     // Guards the table: the refusals above come from the bad value, not from the file's shape.
-    const res = await helm(templateArgs({ valuesFiles: [join(badValuesDir, 'bad-replicas-string.yaml')], set: ['controlPlane.replicas=3'] }));
+    const res = await helm(templateArgs({ valuesFiles: [join(badValuesDir, file)], set }));
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
   });

@@ -121,6 +121,44 @@ Arguments: root, backend (nats|redis), env (EP_NATS_URL|EP_REDIS_URL).
 {{- if and .Values.controlPlane.podDisruptionBudget.enabled (ge (int .Values.controlPlane.podDisruptionBudget.minAvailable) (int .Values.controlPlane.replicas)) }}
 {{- fail (printf "controlPlane.podDisruptionBudget.minAvailable (%d) must be less than controlPlane.replicas (%d), or no node could ever be drained" (int .Values.controlPlane.podDisruptionBudget.minAvailable) (int .Values.controlPlane.replicas)) }}
 {{- end }}
+{{- include "edgeplane.validateTrust" . }}
+{{- end }}
+
+{{/* The secure setup's cross-field rules; nats.insecure lifts all but the model trust. */}}
+{{- define "edgeplane.validateTrust" -}}
+{{- $a := .Values.agent }}
+{{- if not .Values.nats.insecure }}
+{{- if not .Values.trust.existingSecret }}
+{{- fail "trust.existingSecret must name the Secret made from `edgeplane certs` (trust.json, ca.pem, control-plane.creds), unless nats.insecure is true" }}
+{{- end }}
+{{- if and (not .Values.nats.urlSecret.name) (not (regexMatch "^(tls|wss)://" .Values.nats.url)) }}
+{{- fail (printf "nats.url (%s) must be tls:// or wss:// unless nats.insecure is true" .Values.nats.url) }}
+{{- end }}
+{{- if $a.enabled }}
+{{- if not $a.bootstrapToken.existingSecret }}
+{{- fail "agent.bootstrapToken.existingSecret must name the Secret holding the join token from `edgeplane token create`, unless nats.insecure is true" }}
+{{- end }}
+{{- if and $a.caHash $a.caConfigMap.name }}
+{{- fail "agent.caHash and agent.caConfigMap.name: set one, not both (the pin finds the CA in the server's chain; the ConfigMap holds the CA itself)" }}
+{{- end }}
+{{- if not (or $a.caHash $a.caConfigMap.name) }}
+{{- fail "agent.caHash must pin the fleet CA (sha256:<hex>, printed by `edgeplane certs`), or agent.caConfigMap.name name a ConfigMap holding it, unless nats.insecure is true" }}
+{{- end }}
+{{- range $u := splitList "," $a.natsUrl }}
+{{- if not (regexMatch (ternary "^tls://" "^(tls|wss)://" (not (empty $a.caHash))) (trim $u)) }}
+{{- fail (printf "agent.natsUrl (%s) must be tls://%s unless nats.insecure is true" (trim $u) (ternary " (the CA pin is read from the TLS handshake)" " or wss://" (not (empty $a.caHash)))) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and $a.enabled $a.modelTrust.requireSignature (or (not $a.modelTrust.publicKeysSecret.name) (empty $a.modelTrust.publicKeysSecret.keys)) }}
+{{- fail "agent.modelTrust.publicKeysSecret must name a Secret and its keys holding the trusted public keys while agent.modelTrust.requireSignature is true" }}
+{{- end }}
+{{- end }}
+
+{{/* Where the control plane mounts the trust Secret (trust.json, ca.pem, control-plane.creds). */}}
+{{- define "edgeplane.trustDir" -}}
+/etc/edgeplane/trust
 {{- end }}
 
 {{/* Rules for EdgeModelDeployments and the Events recorded on them. */}}
