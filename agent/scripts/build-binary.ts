@@ -7,11 +7,14 @@
 //      cannot reach code bundled into the executable), and the bundle's own copy loads the
 //      same addon when sessions run inline;
 //   5. both are packed into dist/edgeplane-agent-<version>-linux-x64.tar.gz, and the binary
-//      is checked to answer --version.
+//      is checked to answer --version;
+//   6. the tarball's sha256 goes into <tarball>.sha256 and dist/SHA256SUMS (sha256sum format),
+//      which deploy/agent/install.sh checks before it installs.
 // Run with `npm run -w @edgeplane/agent build:binary` (or `make agent-binary`).
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 
@@ -51,6 +54,20 @@ const onnxruntimeAddonBesideExecutable: Plugin = {
     });
   },
 };
+
+/**
+ * `<tarball>.sha256` and a line in `dist/SHA256SUMS` (other tarballs' lines kept), in the
+ * format of `sha256sum`, so install.sh and `sha256sum -c` both verify the download.
+ */
+function writeChecksums(tarball: string): void {
+  const name = basename(tarball);
+  const line = `${createHash('sha256').update(readFileSync(tarball)).digest('hex')}  ${name}\n`;
+  writeFileSync(`${tarball}.sha256`, line);
+  const sums = join(dirname(tarball), 'SHA256SUMS');
+  const others = existsSync(sums) ? readFileSync(sums, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.endsWith(`  ${name}`)) : [];
+  writeFileSync(sums, [...others.map((l) => `${l}\n`), line].join(''));
+  step(`sha256 in ${name}.sha256 and SHA256SUMS`);
+}
 
 async function main(): Promise<void> {
   if (process.platform !== 'linux') throw new Error('the agent binary is built for Linux');
@@ -116,6 +133,7 @@ async function main(): Promise<void> {
   step(`packing ${tarball}`);
   execFileSync('tar', ['-czf', tarball, '-C', dist, 'edgeplane-agent', 'node_modules'], { stdio: 'inherit' });
   step(`${tarball} ${mib(tarball)}`);
+  writeChecksums(tarball);
   rmSync(work, { recursive: true, force: true });
 }
 

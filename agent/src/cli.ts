@@ -1,6 +1,6 @@
 // The edgeplane-agent command: parses configuration, starts the agent with the workload
 // manager and the local inference endpoint, and stops it gracefully on SIGTERM or SIGINT.
-import { pino } from 'pino';
+import { createLogger } from './log.ts';
 import { parseConfig, isConfigError, type AgentConfig } from './config.ts';
 import { AGENT_VERSION } from './version.ts';
 import { startAgent, type RunningAgent } from './main.ts';
@@ -11,7 +11,7 @@ import { build as buildHttp } from './serve/http.ts';
 import { isLoopbackHost, readHttpToken } from './serve/http-auth.ts';
 
 async function run(config: AgentConfig): Promise<RunningAgent> {
-  const log = pino({ level: config.logLevel });
+  const log = createLogger(config.logLevel);
   // Read once, before anything starts: a missing or empty token file is a configuration error.
   const bearerToken = config.httpTokenFile ? readHttpToken(config.httpTokenFile) : undefined;
   let manager: WorkloadManagerImpl | undefined;
@@ -21,7 +21,7 @@ async function run(config: AgentConfig): Promise<RunningAgent> {
     onNatsConnected: (nc) => manager?.attachNats(nc),
     startServing: async (_manager, agentLog) => {
       if (!manager) return async () => undefined;
-      const app = buildHttp({ registry: manager, logger: agentLog, ...(bearerToken ? { bearerToken } : {}) });
+      const app = buildHttp({ registry: manager, logger: agentLog, bodyLimitBytes: config.maxRequestBytes, maxTensorElements: config.maxTensorElements, ...(bearerToken ? { bearerToken } : {}) });
       await app.listen({ host: config.httpAddr.host, port: config.httpAddr.port });
       agentLog.info({ address: app.server.address(), bearerToken: bearerToken ? 'required' : 'none' }, 'local inference endpoint listening');
       if (!bearerToken && !isLoopbackHost(config.httpAddr.host)) {

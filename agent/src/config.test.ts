@@ -79,3 +79,30 @@ describe('agent config', () => {
     expect(defaultNodeName('---')).toBe('edge-node');
   });
 });
+
+describe('agent config: limits and file roots', () => {
+  it('defaults: file:// refused, 8 MiB requests, 2^24 elements', () => {
+    expect(run(['--node', 'edge-1'])).toMatchObject({ fileRoots: [], maxRequestBytes: 8 * 2 ** 20, maxTensorElements: 2 ** 24 });
+  });
+
+  it('file roots from a flag, the environment, or a YAML list in the file; .. resolved', () => {
+    expect(run(['--file-roots', '/models, /srv/m/../shared'], {}).fileRoots).toEqual(['/models', '/srv/shared']);
+    expect(run([], { EP_AGENT_FILE_ROOTS: '/a,/b' }).fileRoots).toEqual(['/a', '/b']);
+    expect(run(['-c', '/a.yaml'], {}, { '/a.yaml': 'fileRoots: [/var/lib/edgeplane/models, /opt/m]\n' }).fileRoots).toEqual(['/var/lib/edgeplane/models', '/opt/m']);
+  });
+
+  const errors = [
+    { name: 'a relative file root', argv: ['--file-roots', 'models'], setting: '--file-roots', message: /absolute/ },
+    { name: 'a request limit under 1 KiB', argv: ['--max-request', '10'], setting: '--max-request', message: />=1024/ },
+    { name: 'a request limit over 1 GiB', argv: ['--max-request', '2GiB'], setting: '--max-request', message: /<=1073741824/ },
+    { name: 'zero tensor elements', argv: ['--max-tensor-elements', '0'], setting: '--max-tensor-elements', message: />=1/ },
+    { name: 'a nested list in the file', argv: ['-c', '/a.yaml'], files: { '/a.yaml': 'fileRoots: [[/a]]\n' }, setting: 'config file /a.yaml: fileRoots', message: /scalar/ },
+  ];
+  for (const row of errors) {
+    it(`error: ${row.name}`, () => {
+      const err = failure(row.argv, {}, row.files);
+      expect(err.setting).toBe(row.setting);
+      expect(err.message).toMatch(row.message);
+    });
+  }
+});

@@ -1,7 +1,8 @@
 // Agent configuration: flags over environment (EP_AGENT_*) over a YAML file over defaults,
 // parsed once at start into a typed object. Nothing else in the agent reads process.env.
-import { readFileSync } from 'node:fs';
+import { MAX_CONFIG_FILE_BYTES, readTextBoundedSync } from './bounded-read.ts';
 import { hostname } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -30,6 +31,12 @@ export interface AgentConfig {
   logLevel: LogLevel;
   /** Bandwidth and RTT probe period on unmetered links, ms; metered links probe 12x less often. */
   linkProbeIntervalMs: number;
+  /** Directories file:// artifacts may be read from; empty refuses file:// artifacts. */
+  fileRoots: string[];
+  /** Largest inference request, bytes: the HTTP body and the NATS payload; larger ones get 413. */
+  maxRequestBytes: number;
+  /** Most elements one input tensor may claim (product of its shape), checked before any allocation. */
+  maxTensorElements: number;
   /** Which keys may sign model artifacts, and whether an artifact must be signed to load. */
   trust: TrustConfig;
 }
@@ -79,6 +86,12 @@ const natsUrl = z
     }
   }), 'must be a URL with scheme nats, tls, ws or wss (several separated by commas)');
 
+/** Comma-separated absolute directories (a YAML list in the config file); `..` is resolved. */
+const directoryList = z
+  .string()
+  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+  .pipe(z.array(z.string().max(4096).refine((p) => isAbsolute(p), 'each directory must be an absolute path').transform((p) => resolve(p))).max(64));
+
 /** A host name made into a DNS label: the default node name. */
 export function defaultNodeName(host = hostname()): string {
   const label = host.toLowerCase().split('.')[0]!.replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
@@ -108,6 +121,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'httpTokenFile', env: 'EP_AGENT_HTTP_TOKEN_FILE', flag: 'http-token-file', schema: z.string().min(1), help: 'file with the bearer token the local endpoint requires (all but /v2/health/*)' },
   { key: 'logLevel', env: 'EP_AGENT_LOG_LEVEL', flag: 'log-level', schema: z.enum(LOG_LEVELS), fallback: () => 'info', help: `log level: ${LOG_LEVELS.join('|')}` },
   { key: 'linkProbeIntervalMs', env: 'EP_AGENT_LINK_PROBE_INTERVAL_MS', flag: 'link-probe-interval-ms', schema: z.coerce.number().int().min(1000).max(86_400_000), fallback: () => '3600000', help: 'bandwidth/RTT probe period on unmetered links, ms (metered: 12x)' },
+  { key: 'fileRoots', env: 'EP_AGENT_FILE_ROOTS', flag: 'file-roots', schema: directoryList, fallback: () => '', help: 'directories file:// artifacts may be read from, comma-separated; none: file:// refused' },
+  { key: 'maxRequestBytes', env: 'EP_AGENT_MAX_REQUEST', flag: 'max-request', schema: bytes.pipe(z.number().int().min(1024).max(2 ** 30)), fallback: () => '8MiB', help: 'largest inference request (HTTP body, NATS payload); larger ones get 413' },
+  { key: 'maxTensorElements', env: 'EP_AGENT_MAX_TENSOR_ELEMENTS', flag: 'max-tensor-elements', schema: z.coerce.number().int().min(1).max(2 ** 31), fallback: () => '16777216', help: 'most elements (shape product) one input tensor may claim' },
 ];
 
 const CONFIG_SETTING = { env: 'EP_AGENT_CONFIG', flag: 'config' } as const;
@@ -183,14 +199,25 @@ export interface ParseInput {
   readFile?: (path: string) => string;
 }
 
+/** Reads at most a byte past the limit, so a huge file is refused without being read whole. */
+function readConfigText(path: string): string {
+  const { text, tooLarge } = readTextBoundedSync(path, MAX_CONFIG_FILE_BYTES);
+  if (tooLarge) throw Object.assign(new Error(`${path} is too large`), { code: 'EFBIG' });
+  return text;
+}
+
 function readConfigFile(path: string, read: (path: string) => string): { scalars: Record<string, string>; trust: unknown } {
   const setting = `config file ${path}`;
   let doc: unknown;
   try {
-    doc = parseYaml(read(path)) ?? {};
+    const text = read(path);
+    // YAML parsing grows faster than the text: a bounded file keeps a hostile one cheap.
+    if (Buffer.byteLength(text) > MAX_CONFIG_FILE_BYTES) throw Object.assign(new Error('too large'), { code: 'EFBIG' });
+    doc = parseYaml(text) ?? {};
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    throw new ConfigError(setting, code ? `cannot read: ${code}` : `not valid YAML: ${(cause as Error).message}`, { cause });
+    const why = code === 'EFBIG' ? `larger than ${MAX_CONFIG_FILE_BYTES} bytes` : code ? `cannot read: ${code}` : `not valid YAML: ${(cause as Error).message}`;
+    throw new ConfigError(setting, why, { cause });
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError(setting, 'must be a mapping of setting: value');
   const known = new Set<string>([...SETTINGS.map((s) => s.key), TRUST_SETTING.key]);
@@ -202,6 +229,11 @@ function readConfigFile(path: string, read: (path: string) => string): { scalars
       continue;
     }
     if (!known.has(key)) throw new ConfigError(`${setting}: ${key}`, `unknown setting; known: ${[...known].join(', ')}`);
+    // A list of scalars stands for the comma-separated form (fileRoots, natsUrl).
+    if (Array.isArray(value) && value.every((v) => typeof v !== 'object' || v === null)) {
+      out[key] = value.map(String).join(',');
+      continue;
+    }
     if (typeof value === 'object' && value !== null) throw new ConfigError(`${setting}: ${key}`, 'must be a scalar');
     out[key] = String(value);
   }
@@ -209,7 +241,7 @@ function readConfigFile(path: string, read: (path: string) => string): { scalars
 }
 
 /** Throws ConfigError naming the setting (flag and environment variable, or the file key). */
-export function parseConfig({ argv = [], env = {}, readFile = (p) => readFileSync(p, 'utf8') }: ParseInput): ParseResult {
+export function parseConfig({ argv = [], env = {}, readFile = readConfigText }: ParseInput): ParseResult {
   let flags: Record<string, string | boolean | string[] | undefined>;
   try {
     flags = parseArgs({

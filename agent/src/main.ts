@@ -57,7 +57,8 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
   // Key files are read once, here: a bad one stops the agent before it serves anything.
   const trust = await TrustPolicy.load(config.trust);
   log.info({ requireSignature: trust.requireSignature, publicKeys: trust.keys.map((k) => k.source) }, 'model signature policy');
-  const manager = await deps.createManager({ accelerators: found.accelerators, cacheDir: config.cacheDir, cacheMaxBytes: config.cacheMaxBytes, trust, node, log });
+  const limits = { fileRoots: config.fileRoots, maxPayloadBytes: config.maxRequestBytes, maxTensorElements: config.maxTensorElements };
+  const manager = await deps.createManager({ accelerators: found.accelerators, cacheDir: config.cacheDir, cacheMaxBytes: config.cacheMaxBytes, ...limits, trust, node, log });
   const stopServing = deps.startServing ? await deps.startServing(manager, log) : null;
 
   // Applies run one at a time, in arrival order; each applied one is kept on disk.

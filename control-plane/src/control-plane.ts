@@ -1,6 +1,6 @@
 // Wires the control plane together. Every replica ingests heartbeats and answers probes;
 // the one holding the Lease also answers hellos, reconciles, and writes to Kubernetes and KV.
-import { stores, type EdgeModelDeployment, type EdgeNode } from '@edgeplane/api';
+import { redactSecrets, redactUrl, stores, type EdgeModelDeployment, type EdgeNode } from '@edgeplane/api';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -82,17 +82,17 @@ export async function startControlPlane(config: Config, options: StartOptions = 
     const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, connectionName: `ep-control-plane-${config.identity}` });
     redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis error'));
     await redis.connect().catch((cause: unknown) => {
-      throw new Error(`cannot connect to Redis at ${config.redisUrl}: ${(cause as Error).message}`, { cause });
+      throw new Error(`cannot connect to Redis at ${redactUrl(config.redisUrl)}: ${redactSecrets((cause as Error).message)}`, { cause });
     });
     cleanups.push(() => redis.quit());
 
     if (config.insecureNats) {
-      log.warn({ setting: 'EP_INSECURE_NATS (--insecure-nats)', nats: config.natsUrl }, 'INSECURE: NATS without TLS or credentials; anyone who reaches the server can speak for any node');
+      log.warn({ setting: 'EP_INSECURE_NATS (--insecure-nats)', nats: redactUrl(config.natsUrl) }, 'INSECURE: NATS without TLS or credentials; anyone who reaches the server can speak for any node');
     }
     const security = await natsSecurityOptions(config);
     const nc = await connect({ servers: config.natsUrl, name: `ep-control-plane-${config.identity}`, maxReconnectAttempts: -1, reconnectTimeWait: 500, ...security }).catch(
       (cause: unknown) => {
-        throw new Error(`cannot connect to NATS at ${config.natsUrl}: ${(cause as Error).message}`, { cause });
+        throw new Error(`cannot connect to NATS at ${redactUrl(config.natsUrl)}: ${redactSecrets((cause as Error).message)}`, { cause });
       },
     );
     let natsConnected = true;
@@ -203,7 +203,7 @@ export async function startControlPlane(config: Config, options: StartOptions = 
 
     const el = elector;
     el.start();
-    log.info({ api: `http://${host}:${port}`, nats: config.natsUrl, lease: `${config.leaseNamespace}/${config.leaseName}` }, 'control plane started');
+    log.info({ api: `http://${host}:${port}`, nats: redactUrl(config.natsUrl), lease: `${config.leaseNamespace}/${config.leaseName}` }, 'control plane started');
 
     let stopping: Promise<void> | undefined;
     return {

@@ -4,6 +4,11 @@
 #
 #   sudo ./install.sh edgeplane-agent-0.1.0-linux-x64.tar.gz
 #
+# The tarball's sha256 is checked before anything is unpacked: against --sha256 HEX, or the
+# line for it in --checksums FILE, <tarball>.sha256 or SHA256SUMS beside it (`sha256sum`
+# format; the build writes both). No checksum, or a wrong one, refuses the install;
+# --insecure-skip-verify installs an unverified tarball and says so loudly.
+#
 # Layout: /opt/edgeplane-agent/<version>/ holds the binary and node_modules/ with ONNX Runtime
 # beside it; /opt/edgeplane-agent/current points at the running version, so an upgrade or a
 # rollback is one symlink swap and a restart. The configuration in /etc/edgeplane-agent/ is
@@ -19,6 +24,12 @@ usage: install.sh [options] <edgeplane-agent-VERSION-linux-ARCH.tar.gz>
   --no-systemd   install the unit file but do not reload, enable or start it
   --no-start     enable the unit but do not start it (e.g. to edit the config first)
   --keep N       versions kept under /opt/edgeplane-agent, the new one included (default 3)
+  --sha256 HEX   the tarball's expected sha256 (64 hex characters)
+  --checksums F  a sha256sum-style file listing the tarball (default: <tarball>.sha256, then
+                 SHA256SUMS beside the tarball)
+  --insecure-skip-verify
+                 install without a checksum (not recommended: anyone who can alter the
+                 download can run code as root on this gateway)
   -h, --help     this help
 USAGE
 }
@@ -34,12 +45,18 @@ systemd=1
 start=1
 keep=3
 tarball=""
+want_sha=""
+checksums=""
+skip_verify=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --root) [[ $# -ge 2 ]] || die "--root needs a directory"; root=$2; systemd=0; shift 2 ;;
     --no-systemd) systemd=0; shift ;;
     --no-start) start=0; shift ;;
     --keep) [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] || die "--keep needs a positive number"; keep=$2; shift 2 ;;
+    --sha256) [[ $# -ge 2 && $2 =~ ^[0-9a-fA-F]{64}$ ]] || die "--sha256 needs 64 hexadecimal characters"; want_sha=${2,,}; shift 2 ;;
+    --checksums) [[ $# -ge 2 ]] || die "--checksums needs a file"; checksums=$2; shift 2 ;;
+    --insecure-skip-verify) skip_verify=1; shift ;;
     -h | --help) usage; exit 0 ;;
     -*) usage >&2; die "unknown option $1" ;;
     *) [[ -z $tarball ]] || die "one tarball only"; tarball=$1; shift ;;
@@ -60,6 +77,48 @@ if [[ ! $name =~ ^edgeplane-agent-([0-9A-Za-z.+-]+)-linux-(x64|arm64)\.tar\.gz$ 
 fi
 version=${BASH_REMATCH[1]}
 arch=${BASH_REMATCH[2]}
+
+# The checksum is checked before anything in the tarball is unpacked or run.
+sha256_of() {
+  if command -v sha256sum >/dev/null 2>&1; then
+    sha256sum -- "$1" | cut -d' ' -f1
+  elif command -v shasum >/dev/null 2>&1; then
+    shasum -a 256 -- "$1" | cut -d' ' -f1
+  else
+    openssl dgst -sha256 -r -- "$1" | cut -d' ' -f1
+  fi
+}
+# The digest listed for $name in a sha256sum-style file ("HEX  name" or "HEX *name"), if any.
+listed_sha() {
+  awk -v n="$name" '{ f = $2; sub(/^\*/, "", f); sub(/.*\//, "", f) } f == n && $1 ~ /^[0-9a-fA-F]+$/ && length($1) == 64 { print tolower($1); exit }' "$1"
+}
+if [[ -z $want_sha ]]; then
+  tar_dir=$(dirname "$tarball")
+  if [[ -n $checksums ]]; then
+    [[ -f $checksums ]] || die "$checksums: no such file"
+    sums_file=$checksums
+  elif [[ -f $tarball.sha256 ]]; then
+    sums_file=$tarball.sha256
+  elif [[ -f $tar_dir/SHA256SUMS ]]; then
+    sums_file=$tar_dir/SHA256SUMS
+  else
+    sums_file=""
+  fi
+  if [[ -n $sums_file ]]; then
+    want_sha=$(listed_sha "$sums_file")
+    [[ -n $want_sha ]] || die "$sums_file does not list $name"
+  fi
+fi
+if [[ -n $want_sha ]]; then
+  actual_sha=$(sha256_of "$tarball")
+  [[ $actual_sha == "$want_sha" ]] || die "$name: checksum mismatch (sha256 $actual_sha, expected $want_sha); refusing to install a tarball that is not the one published"
+  say "$name: sha256 verified"
+elif ((skip_verify)); then
+  echo "install.sh: WARNING: INSTALLING $name WITHOUT VERIFYING ITS CHECKSUM (--insecure-skip-verify)" >&2
+  echo "install.sh: WARNING: anyone who could alter the download can now run code as root on this machine" >&2
+else
+  die "$name: no checksum to verify it against: pass --sha256 HEX or --checksums FILE, or put $name.sha256 or SHA256SUMS beside it (--insecure-skip-verify installs anyway)"
+fi
 case "$(uname -m)" in
   x86_64 | amd64) host_arch=x64 ;;
   aarch64 | arm64) host_arch=arm64 ;;

@@ -38,7 +38,7 @@ describe('serving over NATS and HTTP', () => {
     expected = model.expected;
     for (const node of ['edge-a', 'edge-b']) {
       const nc = await connect({ servers: nats.url, name: node, reconnectTimeWait: 200, maxReconnectAttempts: -1 });
-      const manager = await createWorkloadManager({ accelerators: [CPU], cacheDir: join(dir, node), cacheMaxBytes: 1e7, node, nats: nc });
+      const manager = await createWorkloadManager({ accelerators: [CPU], cacheDir: join(dir, node), cacheMaxBytes: 1e7, fileRoots: [dir], node, nats: nc });
       await manager.apply(assignment([workload(variant)]));
       await manager.settled();
       agents.push({ nc, manager });

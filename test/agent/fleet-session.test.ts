@@ -204,10 +204,16 @@ describe('agent fleet session against forged hello replies', () => {
 
   it('refuses a 1 ms interval, never takes the bucket from a reply, and heartbeats at a valid pace', async () => {
     const beats: number[] = [];
-    cp.subscribe(subjects.status(FORGED), { callback: () => beats.push(Date.now()) });
+    cp.subscribe(subjects.status(FORGED), {
+      callback: () => {
+        beats.push(Date.now());
+      },
+    });
     // A responder that answers every hello with a 1 kHz heartbeat and another bucket.
     const forged = cp.subscribe(subjects.hello(FORGED), {
-      callback: (_err, msg) => msg.respond(JSON.stringify({ v: 1, accepted: true, heartbeatIntervalMs: 1, fullEvery: 1, assignmentsBucket: 'forged-assignments' })),
+      callback: (_err, msg) => {
+        msg.respond(JSON.stringify({ v: 1, accepted: true, heartbeatIntervalMs: 1, fullEvery: 1, assignmentsBucket: 'forged-assignments' }));
+      },
     });
     const manager = recordingManager();
     agent = await startAgent(agentConfig({ node: FORGED, natsUrl: nats.url, stateDir: join(dir.path, 'state') }), {

@@ -104,6 +104,9 @@ export function agentConfig(over: Partial<AgentConfig> & Pick<AgentConfig, 'node
     httpAddr: { host: '127.0.0.1', port: 0 },
     logLevel: 'silent',
     linkProbeIntervalMs: 3_600_000,
+    fileRoots: [],
+    maxRequestBytes: 8 * 2 ** 20,
+    maxTensorElements: 2 ** 24,
     trust: { requireSignature: false, publicKeys: [] },
     ...over,
   };

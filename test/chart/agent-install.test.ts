@@ -2,9 +2,10 @@
 // upgrades and refuses bad tarballs under a scratch root; the systemd unit parses and is
 // hardened; the example configuration is one the agent accepts.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig, SETTINGS } from '../../agent/src/config.ts';
 import { repoRoot } from '@edgeplane/env';
@@ -21,8 +22,16 @@ function onPath(tool: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 }
 
-/** A tarball shaped like the one `make agent-binary` packs, with a stand-in binary. */
-function fakeTarball(version: string, opts: { addon?: boolean; name?: string } = {}): string {
+/** Writes `<file>.sha256` in sha256sum's format, as the build does. */
+function withChecksum(file: string): string {
+  writeFileSync(`${file}.sha256`, `${sha256(readFileSync(file))}  ${basename(file)}\n`);
+  return file;
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** A tarball shaped like the one `make agent-binary` packs, with a stand-in binary and its checksum file. */
+function fakeTarball(version: string, opts: { addon?: boolean; name?: string; checksum?: boolean } = {}): string {
   const dir = mkdtempSync(join(scratch, 'pkg-'));
   writeFileSync(join(dir, 'edgeplane-agent'), `#!/bin/sh\necho "edgeplane-agent ${version}"\n`);
   chmodSync(join(dir, 'edgeplane-agent'), 0o755);
@@ -35,7 +44,8 @@ function fakeTarball(version: string, opts: { addon?: boolean; name?: string } =
   }
   const tarball = join(scratch, opts.name ?? `edgeplane-agent-${version}-linux-x64.tar.gz`);
   execFileSync('tar', ['-czf', tarball, '-C', dir, ...members]);
-  return tarball;
+  rmSync(`${tarball}.sha256`, { force: true });
+  return opts.checksum === false ? tarball : withChecksum(tarball);
 }
 
 function install(root: string, ...args: string[]) {
@@ -96,7 +106,29 @@ describe('install.sh', () => {
   it.each([
     { name: 'a tarball without the onnxruntime addon', make: () => fakeTarball('2.0.0', { addon: false }), says: 'onnxruntime_binding.node' },
     { name: 'a file name without version and platform', make: () => fakeTarball('2.0.0', { name: 'agent.tar.gz' }), says: 'expected edgeplane-agent-<version>-linux-<x64|arm64>.tar.gz' },
-    { name: 'a file that is not a tarball', make: () => { const f = join(scratch, 'edgeplane-agent-2.0.0-linux-x64.tar.gz'); writeFileSync(f, 'not gzip'); return f; }, says: 'not a gzip tar archive' },
+    { name: 'a file that is not a tarball', make: () => { const f = join(scratch, 'edgeplane-agent-2.0.0-linux-x64.tar.gz'); writeFileSync(f, 'not gzip'); return withChecksum(f); }, says: 'not a gzip tar archive' },
+    {
+      name: 'a tampered tarball (bytes changed after the checksum was published)',
+      make: () => {
+        const f = fakeTarball('2.0.0');
+        const bytes = readFileSync(f);
+        bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
+        writeFileSync(f, bytes);
+        return f;
+      },
+      says: 'checksum mismatch',
+    },
+    { name: 'a tarball without any checksum', make: () => fakeTarball('2.0.0', { checksum: false }), says: 'no checksum to verify it against' },
+    {
+      name: 'a tarball swapped for another whose checksum is listed under its own name',
+      make: () => {
+        const other = fakeTarball('9.9.9');
+        const f = fakeTarball('2.0.0', { checksum: false });
+        writeFileSync(`${f}.sha256`, readFileSync(`${other}.sha256`, 'utf8').replace(basename(other), basename(f)));
+        return f;
+      },
+      says: 'checksum mismatch',
+    },
   ])('refuses $name and leaves the installed version running', ({ make, says }) => {
     const root = join(scratch, `refuse-${Math.random().toString(16).slice(2)}`);
     expect(install(root, fakeTarball('1.0.0')).code).toBe(0);
@@ -104,6 +136,43 @@ describe('install.sh', () => {
     expect(res.code).not.toBe(0);
     expect(res.out).toContain(says);
     expect(readlinkSync(join(root, 'opt', 'edgeplane-agent', 'current'))).toBe('1.0.0');
+  });
+});
+
+describe('install.sh checksum', () => {
+  it('verifies against --sha256, and refuses a wrong one', () => {
+    const root = join(scratch, 'sha-flag');
+    const tarball = fakeTarball('3.0.0', { checksum: false });
+    const wrong = install(root, '--sha256', 'f'.repeat(64), tarball);
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.out).toContain('checksum mismatch');
+    expect(existsSync(join(root, 'opt', 'edgeplane-agent', '3.0.0'))).toBe(false);
+    const right = install(root, '--sha256', sha256(readFileSync(tarball)).toUpperCase(), tarball);
+    expect(right.out).toContain('sha256 verified');
+    expect(right.code).toBe(0);
+  });
+
+  it('finds the tarball in a SHA256SUMS beside it, or in --checksums', () => {
+    const dir = mkdtempSync(join(scratch, 'sums-'));
+    const tarball = join(dir, 'edgeplane-agent-3.1.0-linux-x64.tar.gz');
+    execFileSync('cp', [fakeTarball('3.1.0', { checksum: false }), tarball]);
+    const list = `${'a'.repeat(64)}  edgeplane-agent-3.0.9-linux-arm64.tar.gz\n${sha256(readFileSync(tarball))} *dist/${basename(tarball)}\n`;
+    writeFileSync(join(dir, 'SHA256SUMS'), list);
+    expect(install(join(scratch, 'sums-beside'), tarball).code).toBe(0);
+    rmSync(join(dir, 'SHA256SUMS'));
+    writeFileSync(join(scratch, 'published.sums'), list);
+    expect(install(join(scratch, 'sums-flag'), '--checksums', join(scratch, 'published.sums'), tarball).code).toBe(0);
+    writeFileSync(join(scratch, 'other.sums'), `${'a'.repeat(64)}  edgeplane-agent-3.0.9-linux-arm64.tar.gz\n`);
+    const unlisted = install(join(scratch, 'sums-unlisted'), '--checksums', join(scratch, 'other.sums'), tarball);
+    expect(unlisted.code).not.toBe(0);
+    expect(unlisted.out).toContain('does not list edgeplane-agent-3.1.0-linux-x64.tar.gz');
+  });
+
+  it('installs without a checksum only with --insecure-skip-verify, and says so loudly', () => {
+    const root = join(scratch, 'skip-verify');
+    const res = install(root, '--insecure-skip-verify', fakeTarball('3.2.0', { checksum: false }));
+    expect(res.code).toBe(0);
+    expect(res.out).toMatch(/WARNING: INSTALLING .* WITHOUT VERIFYING ITS CHECKSUM/);
   });
 });
 

@@ -70,7 +70,7 @@ export async function downloadVerified(
             if (chunk.byteLength === 0) continue;
           }
           if (onDisk + chunk.byteLength > target.sizeBytes) {
-            throw new Error(`more than the declared ${target.sizeBytes} bytes`);
+            throw new Error('more bytes than the declared size');
           }
           await fh.write(chunk);
           hash.update(chunk);
@@ -90,7 +90,8 @@ export async function downloadVerified(
   const actual = hash.digest('hex');
   if (onDisk !== target.sizeBytes || actual !== target.sha256) {
     await unlink(partPath).catch(() => undefined);
-    throw new DigestMismatchError(target.uri, target.sha256, onDisk !== target.sizeBytes ? `${actual} (${onDisk} of ${target.sizeBytes} bytes)` : actual);
+    // Neither the computed digest nor the size goes into the error: see DigestMismatchError.
+    throw new DigestMismatchError(target.uri, target.sha256);
   }
   return { resumedFrom, fetchedBytes: onDisk - resumedFrom };
 }

@@ -1,6 +1,7 @@
 // https:// artifacts through node:https, asking for the missing part with a Range header.
 import { request } from 'node:https';
 import type { IncomingMessage } from 'node:http';
+import { redactUrl } from '@edgeplane/api';
 import type { ArtifactSource } from './source.ts';
 
 export interface HttpsSourceOptions {
@@ -14,7 +15,7 @@ export class HttpStatusError extends Error {
   override readonly name = 'HttpStatusError';
   readonly status: number;
   constructor(url: URL, status: number) {
-    super(`GET ${url.href} answered ${status}`);
+    super(`GET ${redactUrl(url.href)} answered ${status}`);
     this.status = status;
   }
 }

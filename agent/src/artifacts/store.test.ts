@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { isCacheFullError, isDigestMismatchError } from '../workloads/errors.ts';
+import { isCacheFullError, isDigestMismatchError, isFileUriNotAllowedError, isInvalidDigestError } from '../workloads/errors.ts';
 import { selfSignedCert } from './fixtures/tls.ts';
 import { ArtifactStore } from './store.ts';
 
@@ -27,7 +27,7 @@ function artifact(name: string, bytes: Uint8Array) {
 describe('ArtifactStore with file://', () => {
   it('fetches, verifies and hands out exactly the verified bytes', async () => {
     const a = artifact('a.onnx', randomBytes(5000));
-    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6 });
+    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6, fileRoots: [dir] });
     const r = await store.fetch(a);
     expect(r.cached).toBe(false);
     expect(store.digests()).toEqual([a.sha256]);
@@ -37,7 +37,7 @@ describe('ArtifactStore with file://', () => {
 
   it('refuses a wrong digest, deletes the file and caches nothing', async () => {
     const a = artifact('a.onnx', randomBytes(3000));
-    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6 });
+    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6, fileRoots: [dir] });
     const err = await store.fetch({ ...a, sha256: sha(randomBytes(8)) }).catch((e: unknown) => e);
     expect(isDigestMismatchError(err)).toBe(true);
     expect(store.digests()).toEqual([]);
@@ -47,7 +47,7 @@ describe('ArtifactStore with file://', () => {
 
   it('refuses a cached file that changed on disk since it was verified', async () => {
     const a = artifact('a.onnx', randomBytes(3000));
-    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6 });
+    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6, fileRoots: [dir] });
     await store.fetch(a);
     const blob = join(dir, 'cache', 'blobs', a.sha256);
     const corrupt = Buffer.from(a.bytes);
@@ -61,7 +61,7 @@ describe('ArtifactStore with file://', () => {
 
   it('evicts the least recently used artifact to stay under the cap, never a pinned one', async () => {
     const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((n) => artifact(n, randomBytes(100)));
-    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 250 });
+    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 250, fileRoots: [dir] });
     await store.fetch(a!);
     await store.fetch(b!);
     await new Promise((r) => setTimeout(r, 5));
@@ -80,10 +80,64 @@ describe('ArtifactStore with file://', () => {
 
   it('indexes what an earlier run left in the cache', async () => {
     const a = artifact('a.onnx', randomBytes(700));
-    const first = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6 });
+    const first = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6, fileRoots: [dir] });
     await first.fetch(a);
-    const second = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6 });
+    const second = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6, fileRoots: [dir] });
     expect(second.digests()).toEqual([a.sha256]);
+  });
+});
+
+describe('ArtifactStore refuses bad input before it touches a file', () => {
+  it('refuses file:// when no roots are configured, saying why', async () => {
+    const a = artifact('a.onnx', randomBytes(100));
+    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6 });
+    const err = await store.fetch(a).catch((e: unknown) => e);
+    expect(isFileUriNotAllowedError(err)).toBe(true);
+    expect((err as Error).message).toMatch(/no file roots configured/);
+  });
+
+  it.each([
+    { name: 'a path outside the roots', uri: () => pathToFileURL('/etc/passwd').href },
+    { name: 'a .. that climbs out of a root', uri: () => `${pathToFileURL(join(dir, 'models')).href}/../../../etc/passwd` },
+    { name: 'an encoded .. that climbs out of a root', uri: () => `${pathToFileURL(join(dir, 'models')).href}/%2e%2e/%2e%2e/etc/passwd` },
+    { name: 'a symlink under a root pointing out of it', uri: () => pathToFileURL(join(dir, 'models', 'escape.onnx')).href },
+  ])('refuses $name', async ({ uri }) => {
+    mkdirSync(join(dir, 'models'), { recursive: true });
+    symlinkSync('/etc/passwd', join(dir, 'models', 'escape.onnx'));
+    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6, fileRoots: [join(dir, 'models')] });
+    const err = await store.fetch({ uri: uri(), sha256: 'a'.repeat(64), sizeBytes: 10 }).catch((e: unknown) => e);
+    expect(isFileUriNotAllowedError(err)).toBe(true);
+    expect(readdirSync(join(dir, 'cache', 'partial'))).toEqual([]);
+  });
+
+  it('follows a symlink that stays under a root', async () => {
+    const bytes = randomBytes(200);
+    mkdirSync(join(dir, 'models', 'v2'), { recursive: true });
+    writeFileSync(join(dir, 'models', 'v2', 'm.onnx'), bytes);
+    symlinkSync(join(dir, 'models', 'v2', 'm.onnx'), join(dir, 'models', 'current.onnx'));
+    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6, fileRoots: [join(dir, 'models')] });
+    await store.fetch({ uri: pathToFileURL(join(dir, 'models', 'current.onnx')).href, sha256: sha(bytes), sizeBytes: bytes.byteLength });
+    expect(store.digests()).toEqual([sha(bytes)]);
+  });
+
+  it('reports a mismatch without the local file\'s digest or size', async () => {
+    const secret = randomBytes(1234);
+    const a = artifact('secret.bin', secret);
+    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6, fileRoots: [dir], attempts: 1 });
+    for (const sizeBytes of [1234, 1000, 5000]) {
+      const err = (await store.fetch({ uri: a.uri, sha256: 'b'.repeat(64), sizeBytes }).catch((e: unknown) => e)) as Error;
+      expect(err.message).toMatch(/digest mismatch|failed/);
+      expect(err.message).not.toContain(a.sha256);
+      expect(err.message).not.toMatch(/1234/);
+    }
+  });
+
+  it.each(['A'.repeat(64), `../../${'a'.repeat(58)}`, 'a'.repeat(63), `${'a'.repeat(63)}/`])('never builds a path from the digest %s', async (sha256) => {
+    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6, fileRoots: [dir] });
+    const a = artifact('a.onnx', randomBytes(10));
+    expect(isInvalidDigestError(await store.fetch({ ...a, sha256 }).catch((e: unknown) => e))).toBe(true);
+    expect(isInvalidDigestError(await store.readVerified(sha256).catch((e: unknown) => e))).toBe(true);
+    expect(readdirSync(join(dir, 'cache', 'partial'))).toEqual([]);
   });
 });
 

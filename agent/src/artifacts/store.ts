@@ -7,7 +7,8 @@ import { mkdir, readFile, readdir, rename, stat, unlink, utimes } from 'node:fs/
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
-import { CacheFullError, DigestMismatchError, isArtifactFetchError } from '../workloads/errors.ts';
+import { redactUrl } from '@edgeplane/api';
+import { CacheFullError, DigestMismatchError, InvalidDigestError, isArtifactFetchError } from '../workloads/errors.ts';
 import { downloadVerified, type DownloadResult, type DownloadTarget } from './download.ts';
 import { planEviction, type CacheEntry } from './lru.ts';
 import type { ArtifactSource } from './source.ts';
@@ -15,6 +16,7 @@ import { fileSource } from './source-file.ts';
 import { httpsSource } from './source-https.ts';
 import { natsObjSource } from './source-nats-obj.ts';
 import { parseArtifactUri } from './uri.ts';
+import { resolveAllowedFile } from './file-roots.ts';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -25,6 +27,8 @@ export interface ArtifactStoreOptions {
   nats?: () => NatsConnection | null;
   /** Extra CA certificates for https:// artifacts (PEM). */
   httpsCa?: string | string[];
+  /** Directories file:// artifacts may be read from; none (the default) refuses file://. */
+  fileRoots?: readonly string[];
   /** A read that delivers nothing for this long is abandoned and resumed, ms. */
   stallTimeoutMs?: number;
   /** Attempts per fetch; each resumes where the previous one stopped. */
@@ -100,6 +104,8 @@ export class ArtifactStore {
 
   /** Makes sure the artifact is in the cache, verified; concurrent calls share one download. */
   fetch(target: DownloadTarget): Promise<FetchResult> {
+    // The digest names files below: nothing but 64 lowercase hex may reach a path.
+    if (!SHA256.test(target.sha256)) return Promise.reject(new InvalidDigestError());
     if (this.#entries.has(target.sha256)) return Promise.resolve({ cached: true, attempts: 0, resumedFrom: 0, fetchedBytes: 0 });
     const running = this.#inflight.get(target.sha256);
     if (running) return running;
@@ -113,14 +119,15 @@ export class ArtifactStore {
    * verified (corruption, tampering) is deleted and refused with DigestMismatchError.
    */
   async readVerified(sha256: string): Promise<Uint8Array> {
+    if (!SHA256.test(sha256)) throw new InvalidDigestError();
     const path = join(this.#blobDir, sha256);
     const bytes = await readFile(path);
     const actual = createHash('sha256').update(bytes).digest('hex');
     if (actual !== sha256) {
       this.#entries.delete(sha256);
       await unlink(path).catch(() => undefined);
-      this.#log.warn({ artifact: sha256, actual }, 'cached artifact is corrupt; deleted');
-      throw new DigestMismatchError(`cache:${sha256}`, sha256, actual);
+      this.#log.warn({ artifact: sha256 }, 'cached artifact is corrupt; deleted');
+      throw new DigestMismatchError(`cache:${sha256}`, sha256);
     }
     const e = this.#entries.get(sha256);
     if (e) {
@@ -134,7 +141,7 @@ export class ArtifactStore {
     await this.#makeRoom(target.sizeBytes);
     this.#reserved += target.sizeBytes;
     try {
-      const source = this.#sourceFor(target.uri);
+      const source = await this.#sourceFor(target.uri);
       const part = join(this.#partDir, `${target.sha256}.part`);
       const attempts = Math.max(1, this.#opts.attempts ?? 3);
       let first: DownloadResult | null = null;
@@ -144,11 +151,11 @@ export class ArtifactStore {
           first ??= r;
           await rename(part, join(this.#blobDir, target.sha256));
           this.#entries.set(target.sha256, { sha256: target.sha256, bytes: target.sizeBytes, lastUsedMs: Date.now(), pins: 0 });
-          this.#log.info({ artifact: target.sha256, uri: target.uri, attempt, resumedFrom: r.resumedFrom }, 'artifact fetched and verified');
+          this.#log.info({ artifact: target.sha256, uri: redactUrl(target.uri), attempt, resumedFrom: r.resumedFrom }, 'artifact fetched and verified');
           return { cached: false, attempts: attempt, resumedFrom: r.resumedFrom, fetchedBytes: r.fetchedBytes };
         } catch (err) {
           if (!isArtifactFetchError(err) || attempt >= attempts) throw err;
-          this.#log.warn({ artifact: target.sha256, uri: target.uri, attempt, bytesOnDisk: err.bytesOnDisk, err: err.message }, 'artifact fetch interrupted; resuming');
+          this.#log.warn({ artifact: target.sha256, uri: redactUrl(target.uri), attempt, bytesOnDisk: err.bytesOnDisk, err }, 'artifact fetch interrupted; resuming');
           await new Promise((r) => setTimeout(r, (this.#opts.retryDelayMs ?? 500) * attempt));
         }
       }
@@ -171,12 +178,12 @@ export class ArtifactStore {
     }
   }
 
-  #sourceFor(uri: string): ArtifactSource {
+  async #sourceFor(uri: string): Promise<ArtifactSource> {
     const u = parseArtifactUri(uri);
     const stallTimeoutMs = this.#opts.stallTimeoutMs;
     switch (u.scheme) {
       case 'file':
-        return fileSource(u.path);
+        return fileSource(await resolveAllowedFile(uri, u.path, this.#opts.fileRoots ?? []));
       case 'https':
         return httpsSource(u.url, { ...(this.#opts.httpsCa ? { ca: this.#opts.httpsCa } : {}), ...(stallTimeoutMs ? { stallTimeoutMs } : {}) });
       case 'nats-obj':

@@ -20,12 +20,22 @@ export function parseArtifactUri(uri: string): ArtifactUri {
   switch (url.protocol) {
     case 'file:':
       if (url.host !== '' && url.host !== 'localhost') throw new UnsupportedUriError(uri);
-      return { scheme: 'file', path: fileURLToPath(url) };
+      try {
+        return { scheme: 'file', path: fileURLToPath(url) };
+      } catch {
+        // An encoded `/` or a NUL byte: not a path this agent will open.
+        throw new UnsupportedUriError(uri);
+      }
     case 'https:':
       return { scheme: 'https', url };
     case 'nats-obj:': {
       // Object names may contain `/`, so everything after the bucket is the name.
-      const object = decodeURIComponent(url.pathname.replace(/^\//, ''));
+      let object: string;
+      try {
+        object = decodeURIComponent(url.pathname.replace(/^\//, ''));
+      } catch {
+        throw new UnsupportedUriError(uri);
+      }
       if (!BUCKET.test(url.host) || object === '') throw new UnsupportedUriError(uri);
       return { scheme: 'nats-obj', bucket: url.host, object };
     }

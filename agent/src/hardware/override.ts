@@ -13,7 +13,7 @@
 //   power: { source: solar, batteryPercent: 80 }
 //   network: { type: cellular-5g, metered: true }
 //   labels: { site: depot-7 }
-import { readFile } from 'node:fs/promises';
+import { MAX_CONFIG_FILE_BYTES, readTextBounded } from '../bounded-read.ts';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { Accelerator, AcceleratorType, LinkType, Precision, PowerSource, Tops, issuesOf, type FieldIssue } from '@edgeplane/api';
@@ -73,6 +73,8 @@ export function isOverrideFileError(err: unknown): err is OverrideFileError {
 
 /** Pure: validates YAML text. `file` names the source in errors. */
 export function parseOverride(text: string, file: string): OverrideFile {
+  // YAML parsing grows faster than the text (duplicate-key checks): refuse a large file first.
+  if (Buffer.byteLength(text) > MAX_CONFIG_FILE_BYTES) throw new OverrideFileError(file, [{ path: '(root)', message: `larger than ${MAX_CONFIG_FILE_BYTES} bytes` }]);
   let doc: unknown;
   try {
     doc = parseYaml(text) ?? {};
@@ -87,8 +89,11 @@ export function parseOverride(text: string, file: string): OverrideFile {
 export async function readOverride(file: string): Promise<OverrideFile> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    const read = await readTextBounded(file, MAX_CONFIG_FILE_BYTES);
+    if (read.tooLarge) throw new OverrideFileError(file, [{ path: '(root)', message: `larger than ${MAX_CONFIG_FILE_BYTES} bytes` }]);
+    text = read.text;
   } catch (cause) {
+    if (isOverrideFileError(cause)) throw cause;
     throw new OverrideFileError(file, [{ path: '(root)', message: `cannot read: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}` }], { cause });
   }
   return parseOverride(text, file);

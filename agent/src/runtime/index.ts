@@ -6,6 +6,8 @@ export {
   batchable,
   byteSize,
   checkInputs,
+  checkedElementCount,
+  DEFAULT_MAX_TENSOR_ELEMENTS,
   concatBatch,
   datatypeOfOrt,
   elementCount,

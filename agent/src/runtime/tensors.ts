@@ -1,7 +1,7 @@
 // Tensors as they travel (name, KServe datatype, shape, little-endian bytes), checked
 // against a model's inputs, and joined into or split out of a batch along the first axis.
 import { DATATYPE_BYTES, type Datatype } from '@edgeplane/api';
-import { DatatypeMismatchError, InvalidRequestError, ShapeMismatchError, SizeMismatchError } from '../workloads/errors.ts';
+import { DatatypeMismatchError, InvalidRequestError, ShapeMismatchError, SizeMismatchError, TensorTooLargeError } from '../workloads/errors.ts';
 
 export interface WireTensor {
   name: string;
@@ -40,6 +40,27 @@ export const isFreeDim = (d: number | string): boolean => typeof d === 'string' 
 
 export function elementCount(shape: readonly number[]): number {
   return shape.reduce((n, d) => n * d, 1);
+}
+
+/** Default of the agent's `maxTensorElements`: 16 Mi elements (64 MiB of FP32). */
+export const DEFAULT_MAX_TENSOR_ELEMENTS = 2 ** 24;
+
+/**
+ * The element count a request's shape claims, refused with TensorTooLargeError when it (or
+ * any one dimension) is over `maxElements`, and with InvalidRequestError when a dimension is
+ * not a non-negative integer. Called on every decoded request before anything is allocated
+ * or a size is trusted, so a shape claiming 2^40 elements costs nothing.
+ */
+export function checkedElementCount(name: string, shape: readonly number[], maxElements = DEFAULT_MAX_TENSOR_ELEMENTS): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) throw new InvalidRequestError(`input ${name} has shape [${shape.join(',')}]: each dimension must be a non-negative integer`);
+    // Each dimension too, so [0, 2^40] (zero elements) cannot slip a huge axis through.
+    if (d > maxElements) throw new TensorTooLargeError(name, shape, maxElements);
+    n *= d;
+    if (n > maxElements) throw new TensorTooLargeError(name, shape, maxElements);
+  }
+  return n;
 }
 
 export function byteSize(t: { datatype: Datatype; shape: readonly number[] }): number {

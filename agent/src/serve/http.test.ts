@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -16,8 +17,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ep-http-'));
   const { variant, model } = writeVariant(dir, 'fp32');
   expected = model.expected;
-  manager = await createWorkloadManager({ accelerators: [CPU], cacheDir: join(dir, 'cache'), cacheMaxBytes: 1e7 });
-  app = build({ registry: manager, bodyLimitBytes: 4096 });
+  manager = await createWorkloadManager({ accelerators: [CPU], cacheDir: join(dir, 'cache'), cacheMaxBytes: 1e7, fileRoots: [dir] });
+  app = build({ registry: manager, bodyLimitBytes: 4096, maxTensorElements: 1024 });
   // Ready is false while the model loads.
   await manager.apply(assignment([workload(variant)]));
   const loading = await app.inject({ method: 'GET', url: '/v2/health/ready' });
@@ -73,6 +74,11 @@ describe('KServe v2 REST', () => {
     { name: 'unknown input', body: { inputs: [{ name: 'Z', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }, status: 400, code: 'INVALID_REQUEST' },
     { name: 'no inputs', body: { inputs: [] }, status: 400, code: 'INVALID_REQUEST' },
     { name: 'over the body limit', body: { inputs: [{ name: 'X', shape: [1, 4], datatype: 'FP32', data: Array.from({ length: 2000 }, () => 1.5) }] }, status: 413, code: 'PAYLOAD_TOO_LARGE' },
+    { name: 'a shape claiming 2^40 elements', body: { inputs: [{ name: 'X', shape: [2 ** 20, 2 ** 20], datatype: 'FP32', data: [1] }] }, status: 413, code: 'TENSOR_TOO_LARGE' },
+    { name: 'a huge axis beside a zero one', body: { inputs: [{ name: 'X', shape: [0, 2 ** 40], datatype: 'FP32', data: [] }] }, status: 413, code: 'TENSOR_TOO_LARGE' },
+    { name: 'more elements than the configured maximum', body: { inputs: [{ name: 'X', shape: [300, 4], datatype: 'FP32', data: [1] }] }, status: 413, code: 'TENSOR_TOO_LARGE' },
+    { name: 'data nested deeper than the shape', body: { inputs: [{ name: 'X', shape: [1, 4], datatype: 'FP32', data: [[[1, 2, 3, 4]]] }] }, status: 400, code: 'INVALID_REQUEST' },
+    { name: 'more data than the shape', body: { inputs: [{ name: 'X', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6] }] }, status: 400, code: 'INVALID_SIZE' },
     { name: 'unknown model', body: { inputs: [{ name: 'X', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }, url: 'nope', status: 404, code: 'MODEL_NOT_FOUND' },
   ];
   for (const c of bad) {
@@ -83,4 +89,20 @@ describe('KServe v2 REST', () => {
       expect(typeof r.json().error).toBe('string');
     });
   }
+});
+
+describe('KServe v2 REST: bodies past the limit', () => {
+  it('answers 413 with an error body to a chunked body that declares no length', async () => {
+    const big = JSON.stringify({ inputs: [{ name: 'X', shape: [1, 4], datatype: 'FP32', data: Array.from({ length: 4000 }, () => 1.5) }] });
+    const r = await app.inject({ method: 'POST', url: '/v2/models/tiny/infer', headers: { 'content-type': 'application/json' }, payload: Readable.from([big.slice(0, 3000), big.slice(3000)]) });
+    expect(r.statusCode).toBe(413);
+    expect(r.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', error: expect.stringMatching(/over the limit of 4096 bytes/) });
+  });
+
+  it('data nested 2000 deep is refused, not walked recursively', async () => {
+    const deep = `${'['.repeat(2000)}1${']'.repeat(2000)}`;
+    const r = await app.inject({ method: 'POST', url: '/v2/models/tiny/infer', headers: { 'content-type': 'application/json' }, payload: `{"inputs":[{"name":"X","shape":[1,4],"datatype":"FP32","data":${deep}}]}` });
+    expect(r.statusCode).toBe(400);
+    expect(r.json().code).toBe('INVALID_REQUEST');
+  });
 });

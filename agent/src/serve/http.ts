@@ -10,8 +10,10 @@ import type { ModelRegistry, ServedModel } from './registry.ts';
 
 export interface HttpOptions {
   registry: ModelRegistry;
-  /** Largest request body, bytes (default 8 MiB). */
+  /** Largest request body, bytes (default 8 MiB); a larger one is answered 413 with an error body. */
   bodyLimitBytes?: number;
+  /** Most elements one input tensor may claim, checked before its data is walked (default 2^24). */
+  maxTensorElements?: number;
   /** When set, every route but the health checks needs `Authorization: Bearer <this>`. */
   bearerToken?: string;
   logger?: Logger;
@@ -89,7 +91,8 @@ export function build(options: HttpOptions): FastifyInstance {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     let e = replyError(err);
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      e = replyError(new PayloadTooLargeError(Number(req.headers['content-length'] ?? 0), options.bodyLimitBytes ?? 8 * 1024 * 1024));
+      const declared = Number(req.headers['content-length']);
+      e = replyError(new PayloadTooLargeError(Number.isSafeInteger(declared) && declared > 0 ? declared : null, options.bodyLimitBytes ?? 8 * 1024 * 1024));
     } else if (err.validation || err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (err.statusCode === 400 && !('httpStatus' in err))) {
       e = replyError(new InvalidRequestError(err.message));
     }
@@ -196,7 +199,7 @@ export function build(options: HttpOptions): FastifyInstance {
     },
     async (req) => {
       const m = readyModel(registry, req.params.name);
-      const inputs = req.body.inputs.map(fromJson);
+      const inputs = req.body.inputs.map((t) => fromJson(t, options.maxTensorElements));
       const header = req.headers['ep-deadline-ms'];
       const timeoutMs = typeof header === 'string' && Number(header) > 0 ? Number(header) : undefined;
       const outputs = await m.infer(inputs, timeoutMs !== undefined ? { timeoutMs } : {});

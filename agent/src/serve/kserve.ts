@@ -1,7 +1,7 @@
 // KServe Open Inference Protocol v2, JSON form: tensors with name, shape, datatype and data
 // (flat or nested, row-major). Pure conversions to and from wire tensors.
 import { DATATYPES, float16ToFloat32, float32ToFloat16, type Datatype } from '@edgeplane/api';
-import { elementCount, isFreeDim, type TensorSpec, type WireTensor } from '../runtime/index.ts';
+import { checkedElementCount, DEFAULT_MAX_TENSOR_ELEMENTS, isFreeDim, type TensorSpec, type WireTensor } from '../runtime/index.ts';
 import { InvalidRequestError, SizeMismatchError } from '../workloads/errors.ts';
 
 export interface JsonTensor {
@@ -13,18 +13,31 @@ export interface JsonTensor {
 
 type Flat = (number | boolean)[];
 
-function flatten(data: unknown[], name: string): Flat {
+/**
+ * Row-major elements of flat or nested data, without recursion (a body of nested brackets
+ * cannot exhaust the stack): nesting deeper than the tensor's rank, or more elements than
+ * `want`, is refused as soon as it is seen.
+ */
+function flatten(data: unknown[], name: string, rank: number, want: number): Flat {
   const out: Flat = [];
-  const walk = (v: unknown): void => {
+  const stack: { items: unknown[]; at: number }[] = [{ items: data, at: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.at >= top.items.length) {
+      stack.pop();
+      continue;
+    }
+    const v = top.items[top.at++];
     if (Array.isArray(v)) {
-      for (const x of v) walk(x);
+      if (stack.length >= Math.max(1, rank)) throw new InvalidRequestError(`input ${name} nests its data deeper than its shape's ${rank} dimensions`);
+      stack.push({ items: v, at: 0 });
     } else if (typeof v === 'number' || typeof v === 'boolean') {
+      if (out.length >= want) throw new SizeMismatchError(name, out.length + 1, want);
       out.push(v);
     } else {
       throw new InvalidRequestError(`input ${name} has a non-numeric element`);
     }
-  };
-  walk(data);
+  }
   return out;
 }
 
@@ -32,11 +45,16 @@ function isDatatype(s: string): s is Datatype {
   return (DATATYPES as readonly string[]).includes(s);
 }
 
-/** A JSON tensor as bytes; the element count must match the shape. */
-export function fromJson(t: JsonTensor): WireTensor {
-  if (!isDatatype(t.datatype)) throw new InvalidRequestError(`input ${t.name} has unknown datatype ${t.datatype}; expected one of ${DATATYPES.join(', ')}`);
-  const values = flatten(t.data, t.name);
-  const want = elementCount(t.shape);
+/**
+ * A JSON tensor as bytes; the element count must match the shape. The shape is checked
+ * against `maxElements` before the data is walked or anything is allocated.
+ */
+export function fromJson(t: JsonTensor, maxElements = DEFAULT_MAX_TENSOR_ELEMENTS): WireTensor {
+  if (!isDatatype(t.datatype)) throw new InvalidRequestError(`input ${t.name} has unknown datatype ${String(t.datatype).slice(0, 32)}; expected one of ${DATATYPES.join(', ')}`);
+  if (!Array.isArray(t.shape)) throw new InvalidRequestError(`input ${t.name} has no shape`);
+  const want = checkedElementCount(t.name, t.shape, maxElements);
+  if (!Array.isArray(t.data)) throw new InvalidRequestError(`input ${t.name} has no data array`);
+  const values = flatten(t.data, t.name, t.shape.length, want);
   if (values.length !== want) throw new SizeMismatchError(t.name, values.length, want);
   const nums = values.map(Number);
   let data: ArrayBufferView;

@@ -12,6 +12,8 @@ import { decodeRequest, encodeOutputs, timeoutOf } from './wire.ts';
 export interface NatsServingOptions {
   node: string;
   maxPayloadBytes: number;
+  /** Most elements one input tensor may claim (default 2^24). */
+  maxTensorElements?: number;
   logger: Logger;
 }
 
@@ -20,6 +22,8 @@ export interface NatsServingStats {
   failed: number;
   /** Requests without a reply subject: nobody to answer. */
   dropped: number;
+  /** Requests answered 4xx (malformed, too large, wrong shape), also counted in `failed`. */
+  refused: number;
 }
 
 export interface NatsServing {
@@ -30,7 +34,7 @@ export interface NatsServing {
 export function serveNats(nc: NatsConnection, model: ServedModel, options: NatsServingOptions): NatsServing {
   const { namespace, deployment } = model.assignment;
   const log = options.logger.child({ workload: model.key });
-  const stats: NatsServingStats = { served: 0, failed: 0, dropped: 0 };
+  const stats: NatsServingStats = { served: 0, failed: 0, dropped: 0, refused: 0 };
   const inflight = new Set<Promise<void>>();
 
   const reply = (msg: Msg, status: number, extra: Record<string, string>, payload?: Uint8Array): void => {
@@ -48,7 +52,8 @@ export function serveNats(nc: NatsConnection, model: ServedModel, options: NatsS
       return;
     }
     try {
-      const tensors = decodeRequest(msg.headers, msg.data, options.maxPayloadBytes);
+      // Sizes are checked against the payload and the limits before anything is allocated.
+      const tensors = decodeRequest(msg.headers, msg.data, options.maxPayloadBytes, options.maxTensorElements);
       const timeoutMs = timeoutOf(msg.headers);
       const outputs = await model.infer(tensors, timeoutMs !== undefined ? { timeoutMs } : {});
       const { tensors: meta, payload } = encodeOutputs(outputs);
@@ -58,6 +63,10 @@ export function serveNats(nc: NatsConnection, model: ServedModel, options: NatsS
       stats.failed++;
       const e = replyError(err);
       if (e.status >= 500) log.warn({ code: e.code, err: e.message }, 'inference failed');
+      else {
+        stats.refused++;
+        log.debug({ code: e.code, err: e.message, refused: stats.refused }, 'inference request refused');
+      }
       // Header values are single-line.
       reply(msg, e.status, { [inferHeaders.errorCode]: e.code, [inferHeaders.error]: e.message.replace(/[\r\n]+/g, ' ').slice(0, 1024) });
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isInvalidRequestError, isPayloadTooLargeError, isSizeMismatchError } from '../workloads/errors.ts';
+import { isInvalidRequestError, isPayloadTooLargeError, isSizeMismatchError, isTensorTooLargeError } from '../workloads/errors.ts';
 import { decodeRequest, encodeOutputs, timeoutOf } from './wire.ts';
 
 const headers = (h: Record<string, string>) => ({ get: (k: string) => h[k] ?? '' });
@@ -15,19 +15,22 @@ describe('decodeRequest', () => {
     ]);
   });
 
-  const bad: { name: string; h: ReturnType<typeof headers>; bytes: number; limit?: number; want: (e: unknown) => boolean; match?: RegExp }[] = [
+  const bad: { name: string; h: ReturnType<typeof headers>; bytes: number; limit?: number; maxElements?: number; want: (e: unknown) => boolean; match?: RegExp }[] = [
     { name: 'no tensors header', h: headers({}), bytes: 4, want: isInvalidRequestError },
     { name: 'header not JSON', h: headers({ 'ep-tensors': '{nope' }), bytes: 4, want: isInvalidRequestError },
     { name: 'unknown datatype', h: meta([{ name: 'a', datatype: 'FP64', shape: [1] }]), bytes: 8, want: isInvalidRequestError },
     { name: 'payload short', h: meta([{ name: 'a', datatype: 'FP32', shape: [2] }]), bytes: 4, want: isSizeMismatchError, match: /input a carries 4 bytes.*need 8/ },
     { name: 'bytes left over', h: meta([{ name: 'a', datatype: 'FP32', shape: [1] }]), bytes: 6, want: isSizeMismatchError },
     { name: 'payload over the limit', h: meta([{ name: 'a', datatype: 'UINT8', shape: [64] }]), bytes: 64, limit: 32, want: isPayloadTooLargeError },
+    { name: 'a shape claiming 2^40 elements', h: meta([{ name: 'a', datatype: 'FP32', shape: [2 ** 20, 2 ** 20] }]), bytes: 4, want: isTensorTooLargeError, match: /over the limit of 16777216 elements/ },
+    { name: 'a 2^40 axis beside a zero one', h: meta([{ name: 'a', datatype: 'FP32', shape: [0, 2 ** 40] }]), bytes: 0, want: isTensorTooLargeError },
+    { name: 'more elements than the configured maximum', h: meta([{ name: 'a', datatype: 'UINT8', shape: [8, 8] }]), bytes: 64, maxElements: 32, want: isTensorTooLargeError },
   ];
   for (const c of bad) {
     it(`refuses ${c.name}`, () => {
       let err: unknown;
       try {
-        decodeRequest(c.h, new Uint8Array(c.bytes), c.limit ?? 1024);
+        decodeRequest(c.h, new Uint8Array(c.bytes), c.limit ?? 1024, c.maxElements);
       } catch (e) {
         err = e;
       }

@@ -1,21 +1,25 @@
 // NATS inference messages: tensor metadata in the `ep-tensors` header, raw little-endian
 // bytes concatenated in the same order as the payload. Pure functions, no I/O.
-import { TensorList, decode, encode, inferHeaders, type TensorMeta } from '@edgeplane/api';
-import { byteSize, type WireTensor } from '../runtime/index.ts';
+import { DATATYPE_BYTES, TensorList, decode, encode, inferHeaders, type TensorMeta } from '@edgeplane/api';
+import { checkedElementCount, DEFAULT_MAX_TENSOR_ELEMENTS, type WireTensor } from '../runtime/index.ts';
 import { InvalidRequestError, PayloadTooLargeError, SizeMismatchError } from '../workloads/errors.ts';
 
 export interface HeaderReader {
   get(name: string): string;
 }
 
-/** Splits a request into tensors; throws a catalogue error naming the problem. */
-export function decodeRequest(headers: HeaderReader | undefined, payload: Uint8Array, maxPayloadBytes: number): WireTensor[] {
+/**
+ * Splits a request into tensors; throws a catalogue error naming the problem. Nothing is
+ * allocated from what the header claims: each shape is checked against `maxElements`, and
+ * the tensors are views into the payload, whose byte length must match exactly.
+ */
+export function decodeRequest(headers: HeaderReader | undefined, payload: Uint8Array, maxPayloadBytes: number, maxElements = DEFAULT_MAX_TENSOR_ELEMENTS): WireTensor[] {
   if (payload.byteLength > maxPayloadBytes) throw new PayloadTooLargeError(payload.byteLength, maxPayloadBytes);
   const raw = headers?.get(inferHeaders.tensors) ?? '';
   if (raw === '') throw new InvalidRequestError(`missing ${inferHeaders.tensors} header`);
   const meta = decode(TensorList, 'tensor list', raw);
   if (!meta.ok) throw new InvalidRequestError(`bad ${inferHeaders.tensors} header: ${meta.error.message}`, { cause: meta.error });
-  const sizes = meta.value.map((m) => byteSize(m));
+  const sizes = meta.value.map((m) => checkedElementCount(m.name, m.shape, maxElements) * DATATYPE_BYTES[m.datatype]);
   const total = sizes.reduce((a, b) => a + b, 0);
   if (total !== payload.byteLength) {
     // Name the tensor that runs past the payload, or the last one when bytes are left over.

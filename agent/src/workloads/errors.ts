@@ -1,9 +1,14 @@
 // The catalogue of every failure on the workload side (artifacts, runtime, balancer, serving):
 // one class per failure, each with a stable code, the HTTP status it maps to, and a
 // predicate. HTTP replies and NATS error headers are built from `code` and `httpStatus` only.
+// Messages end up in placement status and replies: URLs in them are redacted, and nothing
+// says what a local file hashes to or how large it is.
+import { redactUrl } from '@edgeplane/api';
 
 export const ERROR_CODES = {
   ARTIFACT_DIGEST_MISMATCH: 502,
+  ARTIFACT_DIGEST_INVALID: 400,
+  ARTIFACT_URI_NOT_ALLOWED: 403,
   ARTIFACT_FETCH_FAILED: 502,
   ARTIFACT_URI_UNSUPPORTED: 400,
   ARTIFACT_CACHE_FULL: 507,
@@ -20,8 +25,9 @@ export const ERROR_CODES = {
   INVALID_SHAPE: 400,
   INVALID_SIZE: 400,
   PAYLOAD_TOO_LARGE: 413,
-  INFERENCE_FAILED: 500,
+  TENSOR_TOO_LARGE: 413,
   UNAUTHENTICATED: 401,
+  INFERENCE_FAILED: 500,
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 
@@ -37,16 +43,18 @@ export function isWorkloadError(err: unknown): err is WorkloadError {
   return err instanceof WorkloadError;
 }
 
-/** The downloaded bytes do not hash to the digest the assignment names; the file is deleted. */
+/**
+ * The bytes do not hash to the digest the assignment names (or are not the declared size);
+ * the file is deleted. The message never carries the computed digest or a size: for a file://
+ * artifact those would tell whoever wrote the assignment something about a local file.
+ */
 export class DigestMismatchError extends WorkloadError {
   override readonly name = 'DigestMismatchError';
   readonly code = 'ARTIFACT_DIGEST_MISMATCH';
   readonly expected: string;
-  readonly actual: string;
-  constructor(uri: string, expected: string, actual: string) {
-    super(`artifact ${uri} has sha256 ${actual}, expected ${expected}`);
+  constructor(uri: string, expected: string) {
+    super(`artifact ${redactUrl(uri)}: digest mismatch, expected sha256 ${expected}`);
     this.expected = expected;
-    this.actual = actual;
   }
 }
 export const isDigestMismatchError = (err: unknown): err is DigestMismatchError => err instanceof DigestMismatchError;
@@ -57,17 +65,38 @@ export class ArtifactFetchError extends WorkloadError {
   /** Bytes safely on disk when the fetch failed; the next attempt resumes from here. */
   readonly bytesOnDisk: number;
   constructor(uri: string, detail: string, bytesOnDisk: number, options?: { cause?: unknown }) {
-    super(`fetching ${uri} failed after ${bytesOnDisk} bytes: ${detail}`, options);
+    // No byte count in the message: for a local file it would disclose the file's size.
+    super(`fetching ${redactUrl(uri)} failed: ${redactUrl(detail)}`, options);
     this.bytesOnDisk = bytesOnDisk;
   }
 }
 export const isArtifactFetchError = (err: unknown): err is ArtifactFetchError => err instanceof ArtifactFetchError;
 
+/** A digest that is not 64 lowercase hex characters never names a file in the cache. */
+export class InvalidDigestError extends WorkloadError {
+  override readonly name = 'InvalidDigestError';
+  readonly code = 'ARTIFACT_DIGEST_INVALID';
+  constructor() {
+    super('artifact sha256 must be 64 lowercase hexadecimal characters');
+  }
+}
+export const isInvalidDigestError = (err: unknown): err is InvalidDigestError => err instanceof InvalidDigestError;
+
+/** A file:// artifact outside the roots the agent's configuration allows (or none are). */
+export class FileUriNotAllowedError extends WorkloadError {
+  override readonly name = 'FileUriNotAllowedError';
+  readonly code = 'ARTIFACT_URI_NOT_ALLOWED';
+  constructor(uri: string, why: string) {
+    super(`artifact ${redactUrl(uri)} refused: ${why}`);
+  }
+}
+export const isFileUriNotAllowedError = (err: unknown): err is FileUriNotAllowedError => err instanceof FileUriNotAllowedError;
+
 export class UnsupportedUriError extends WorkloadError {
   override readonly name = 'UnsupportedUriError';
   readonly code = 'ARTIFACT_URI_UNSUPPORTED';
   constructor(uri: string) {
-    super(`unsupported artifact uri ${uri}: expected https://, file:// or nats-obj://<bucket>/<object>`);
+    super(`unsupported artifact uri ${redactUrl(uri).slice(0, 512)}: expected https://, file:// or nats-obj://<bucket>/<object>`);
   }
 }
 export const isUnsupportedUriError = (err: unknown): err is UnsupportedUriError => err instanceof UnsupportedUriError;
@@ -205,11 +234,24 @@ export const isSizeMismatchError = (err: unknown): err is SizeMismatchError => e
 export class PayloadTooLargeError extends WorkloadError {
   override readonly name = 'PayloadTooLargeError';
   readonly code = 'PAYLOAD_TOO_LARGE';
-  constructor(bytes: number, limit: number) {
-    super(`payload of ${bytes} bytes is over the limit of ${limit} bytes`);
+  /** `bytes` is null when the sender did not say (a chunked HTTP body). */
+  constructor(bytes: number | null, limit: number) {
+    super(bytes === null ? `payload is over the limit of ${limit} bytes` : `payload of ${bytes} bytes is over the limit of ${limit} bytes`);
   }
 }
 export const isPayloadTooLargeError = (err: unknown): err is PayloadTooLargeError => err instanceof PayloadTooLargeError;
+
+/** A tensor whose shape claims more elements than the limit; refused before any allocation. */
+export class TensorTooLargeError extends WorkloadError {
+  override readonly name = 'TensorTooLargeError';
+  readonly code = 'TENSOR_TOO_LARGE';
+  readonly tensor: string;
+  constructor(tensor: string, shape: readonly number[], maxElements: number) {
+    super(`input ${tensor} has shape [${shape.join(',')}], over the limit of ${maxElements} elements`);
+    this.tensor = tensor;
+  }
+}
+export const isTensorTooLargeError = (err: unknown): err is TensorTooLargeError => err instanceof TensorTooLargeError;
 
 export class InferenceError extends WorkloadError {
   override readonly name = 'InferenceError';

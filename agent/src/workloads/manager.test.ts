@@ -20,7 +20,7 @@ afterEach(async () => {
 });
 
 async function start(accelerators: readonly Accelerator[] = [CPU], onEvent?: (e: WorkloadEvent) => void) {
-  manager = await createWorkloadManager({ accelerators, cacheDir: join(dir, 'cache'), cacheMaxBytes: 10 * 1024 * 1024, fetchRetryDelayMs: 5, ...(onEvent ? { onEvent } : {}) });
+  manager = await createWorkloadManager({ accelerators, cacheDir: join(dir, 'cache'), cacheMaxBytes: 10 * 1024 * 1024, fileRoots: [dir], fetchRetryDelayMs: 5, ...(onEvent ? { onEvent } : {}) });
   return manager;
 }
 
@@ -47,12 +47,25 @@ describe('createWorkloadManager', () => {
     await m.apply(assignment([workload({ ...variant, sha256: sha256(new Uint8Array([1, 2, 3])) })]));
     await m.settled();
     expect(m.reports()[0]).toMatchObject({ phase: 'Failed', reason: 'DigestMismatch' });
+    // The status names the mismatch, never what the local file hashes to or its size.
+    expect(m.reports()[0]?.message).toMatch(/digest mismatch/);
+    expect(m.reports()[0]?.message).not.toContain(variant.sha256);
+    expect(m.reports()[0]?.message).not.toContain(String(variant.sizeBytes));
     expect(events.map((e) => e.reason)).toEqual(['DigestMismatch']);
     expect(events[0]?.type).toBe('Warning');
     expect(m.cachedArtifacts()).toEqual([]);
     expect(readdirSync(join(dir, 'cache', 'blobs'))).toEqual([]);
     const err = await m.model('tiny')!.infer([row([1, 2, 3, 4])]).catch((e: unknown) => e);
     expect(isModelNotReadyError(err)).toBe(true);
+  });
+
+  it('fails with UriNotAllowed for a file:// artifact outside the configured roots', async () => {
+    const m = await start();
+    await m.apply(assignment([workload({ name: 'passwd', precision: 'fp32', profile: 'full', uri: 'file:///etc/passwd', sha256: 'a'.repeat(64), sizeBytes: 100, memoryMiB: 1 })]));
+    await m.settled();
+    expect(m.reports()[0]).toMatchObject({ phase: 'Failed', reason: 'UriNotAllowed' });
+    expect(m.reports()[0]?.message).toMatch(/outside the configured file roots/);
+    expect(readdirSync(join(dir, 'cache', 'partial'))).toEqual([]);
   });
 
   it('never loads a cached artifact that was corrupted on disk', async () => {

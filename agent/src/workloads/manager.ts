@@ -27,8 +27,6 @@ export interface ManagerOptions extends WorkloadManagerOptions {
   isolation?: Isolation;
   /** Requests queued per workload at most (default 256). */
   maxQueue?: number;
-  /** Largest NATS inference payload accepted, bytes (default 8 MiB). */
-  maxPayloadBytes?: number;
   /** Extra CA certificates for https:// artifacts (PEM). */
   httpsCa?: string | string[];
   /** A download that delivers nothing for this long is resumed, ms. */
@@ -55,6 +53,7 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
     nats: () => nc,
     logger: log,
     ...(options.httpsCa ? { httpsCa: options.httpsCa } : {}),
+    ...(options.fileRoots ? { fileRoots: options.fileRoots } : {}),
     ...(options.stallTimeoutMs ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
     ...(options.fetchRetryDelayMs !== undefined ? { retryDelayMs: options.fetchRetryDelayMs } : {}),
   });
@@ -85,7 +84,12 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
     if (!nc || !w.ready || serving.has(w.key) || !workloads.has(w.key)) return;
     serving.set(
       w.key,
-      serveNats(nc, w, { node: options.node ?? '', maxPayloadBytes: options.maxPayloadBytes ?? 8 * 1024 * 1024, logger: log }),
+      serveNats(nc, w, {
+        node: options.node ?? '',
+        maxPayloadBytes: options.maxPayloadBytes ?? 8 * 1024 * 1024,
+        ...(options.maxTensorElements ? { maxTensorElements: options.maxTensorElements } : {}),
+        logger: log,
+      }),
     );
   };
 

@@ -4,6 +4,8 @@ import { isWorkloadError } from './errors.ts';
 
 export const REASONS = {
   ARTIFACT_DIGEST_MISMATCH: 'DigestMismatch',
+  ARTIFACT_DIGEST_INVALID: 'InvalidDigest',
+  ARTIFACT_URI_NOT_ALLOWED: 'UriNotAllowed',
   ARTIFACT_FETCH_FAILED: 'FetchFailed',
   ARTIFACT_URI_UNSUPPORTED: 'UnsupportedUri',
   ARTIFACT_CACHE_FULL: 'CacheFull',
@@ -13,7 +15,7 @@ export const REASONS = {
   ACCELERATOR_NOT_FOUND: 'AcceleratorNotFound',
 } as const;
 
-const TERMINAL = new Set<string>(['DigestMismatch', 'UnsupportedUri', 'LoadFailed', 'AcceleratorNotFound', 'SignatureMissing', 'SignatureInvalid']);
+const TERMINAL = new Set<string>(['DigestMismatch', 'InvalidDigest', 'UnsupportedUri', 'UriNotAllowed', 'LoadFailed', 'AcceleratorNotFound', 'SignatureMissing', 'SignatureInvalid']);
 
 export function reasonOf(err: unknown): string {
   if (isWorkloadError(err) && err.code in REASONS) return REASONS[err.code as keyof typeof REASONS];

@@ -26,6 +26,12 @@ export interface WorkloadManagerOptions {
   /** Artifact cache directory and its size cap, bytes. */
   cacheDir: string;
   cacheMaxBytes: number;
+  /** Directories file:// artifacts may be read from; none (the default) refuses file://. */
+  fileRoots?: readonly string[];
+  /** Largest NATS inference payload accepted, bytes (default 8 MiB). */
+  maxPayloadBytes?: number;
+  /** Most elements one input tensor may claim, checked before any allocation (default 2^24). */
+  maxTensorElements?: number;
   /** Keys that may sign artifacts and whether a signature is required (default: neither). */
   trust?: TrustPolicy;
 }

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { redactUrl } from '@edgeplane/api';
 import { SimulateError, isSimulateError } from './errors.ts';
 import { parseMix } from './mix.ts';
 import { DEFAULT_MIX, PROFILES, PROFILE_NAMES } from './profiles.ts';
@@ -117,7 +118,7 @@ export async function runSimulate(argv: readonly string[], io: CommandIO = defau
       ...(rampMs !== undefined ? { rampMs } : {}),
       log: pino({ level }, pino.destination(2)),
     });
-    err(`simulating ${nodes} nodes (${mix.map((m) => `${m.profile} ${(m.share * 100).toFixed(0)}%`).join(', ')}) against ${natsUrl}`);
+    err(`simulating ${nodes} nodes (${mix.map((m) => `${m.profile} ${(m.share * 100).toFixed(0)}%`).join(', ')}) against ${redactUrl(natsUrl)}`);
 
     const started = Date.now();
     let lastBytes = 0;

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
+import { redactSecrets, redactUrl } from '@edgeplane/api';
 import { jetstream } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { ModelError } from '../errors.ts';
@@ -85,7 +86,7 @@ export async function pushDir(dir: string, options: PushOptions): Promise<Pushed
   try {
     nc = await connect({ servers: options.natsUrl, timeout: options.timeoutMs ?? 5_000, name: 'edgeplane-model-push' });
   } catch (err) {
-    throw new ModelError('PUSH_FAILED', `cannot connect to NATS at ${options.natsUrl}: ${(err as Error).message}`, { cause: err });
+    throw new ModelError('PUSH_FAILED', `cannot connect to NATS at ${redactUrl(options.natsUrl)}: ${redactSecrets((err as Error).message)}`, { cause: err });
   }
   try {
     const store = await new Objm(jetstream(nc)).create(MODELS_BUCKET, { description: 'edgeplane model artifacts' });
