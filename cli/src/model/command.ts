@@ -26,8 +26,9 @@ const USAGE = `usage: edgeplane model <command>
       fp32, fp16 (float16 storage), int8 (weight-only) and int8-static (QDQ) variants and manifest.json
   profile <dir> [--samples N] [--runs N] [--budget-ms MS] [--threads N]
       measures each variant; writes profile.json and variants.yaml there and prints the spec.model block
-  push <dir> [--nats-url URL]
+  push <dir> [--nats-url URL] [--nats-creds FILE] [--nats-ca FILE]
       uploads the variants into the JetStream object store bucket ep-models and prints the block with nats-obj:// URIs
+      (credentials of a user that may write the store, and the CA of a tls:// server)
   inspect <model.onnx> [--shape [name=]1x3x48x192] [--json]
       inputs, outputs, opset, operator counts and GFLOPs
 ${SIGN_USAGE}`;
@@ -122,10 +123,14 @@ export function readProfile(dir: string): ProfileResult {
 }
 
 async function push(argv: string[], io: CommandIO): Promise<void> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { 'nats-url': { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { 'nats-url': { type: 'string' }, 'nats-creds': { type: 'string' }, 'nats-ca': { type: 'string' } },
+  });
   const dir = onePositional(positionals, 'variant folder');
   const result = readProfile(dir);
-  const pushed = await pushDir(dir, { natsUrl: values['nats-url'] ?? 'nats://127.0.0.1:4222', progress: io.err });
+  const pushed = await pushDir(dir, { natsUrl: values['nats-url'] ?? 'nats://127.0.0.1:4222', natsCreds: values['nats-creds'], natsCa: values['nats-ca'], progress: io.err });
   const uris = new Map(pushed.map((p) => [p.variant, p.uri]));
   const byFile = new Map(result.variants.map((v) => [v.file, uris.get(v.name) ?? '']));
   io.out(modelBlockYaml(modelBlock(result, (file) => byFile.get(file) ?? ''), result));

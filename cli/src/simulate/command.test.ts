@@ -19,6 +19,8 @@ describe('edgeplane simulate flags', () => {
     { name: 'negative duration', argv: ['--nodes', '3', '--duration=-1'], code: 2, err: /--duration must be a number >= 0/ },
     { name: 'unknown flag', argv: ['--nodes', '3', '--warp'], code: 2, err: /--warp/ },
     { name: 'missing timeline file', argv: ['--nodes', '3', '--timeline', '/nonexistent/t.yaml'], code: 2, err: /cannot read the timeline \/nonexistent\/t.yaml/ },
+    { name: 'unreadable credentials', argv: ['--nodes', '3', '--nats-creds', '/nonexistent/admin.creds'], code: 2, err: /--nats-creds: cannot read \/nonexistent\/admin.creds: ENOENT/ },
+    { name: 'unreadable CA', argv: ['--nodes', '3', '--nats-ca', '/nonexistent/ca.pem'], code: 2, err: /--nats-ca: cannot read \/nonexistent\/ca.pem: ENOENT/ },
   ];
   for (const row of rows) {
     it(`refuses ${row.name}`, async () => {
@@ -32,6 +34,8 @@ describe('edgeplane simulate flags', () => {
     const c = capture();
     expect(await runSimulate(['--help'], c.io)).toBe(0);
     expect(c.out.join('')).toMatch(/--nodes N[\s\S]*rpi-battery \(/);
+    // A load tool speaking for many nodes: the usage says whose credentials it takes.
+    expect(c.out.join('')).toMatch(/not a node[\s\S]*--nats-creds FILE/);
   });
 });
 

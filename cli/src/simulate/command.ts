@@ -13,9 +13,15 @@ import type { CommandGroup, CommandIO } from '../command.ts';
 
 export const SIMULATE_USAGE = `usage: edgeplane simulate --nodes N [flags]
 
+A load tool, not a node: it speaks for every simulated node over a few shared connections,
+so it needs an administrator's NATS credentials (a node's credential may publish only its own
+subjects). Never give it to a production fleet's bus.
+
   --nodes N              simulated agents (required)
   --mix MIX              profile mix, e.g. ${DEFAULT_MIX}
   --nats-url URL         NATS server [nats://127.0.0.1:4222]
+  --nats-creds FILE      NATS credentials (an administrator's)
+  --nats-ca FILE         CA (PEM) of a tls:// server [the system CAs]
   --duration S           stop after S seconds; default: run until interrupted
   --timeline FILE        scripted battery, link and silence events (YAML)
   --connections K        shared NATS connections [one per 500 nodes]
@@ -69,6 +75,8 @@ export async function runSimulate(argv: readonly string[], io: CommandIO = defau
         nodes: { type: 'string' },
         mix: { type: 'string' },
         'nats-url': { type: 'string' },
+        'nats-creds': { type: 'string' },
+        'nats-ca': { type: 'string' },
         duration: { type: 'string' },
         timeline: { type: 'string' },
         connections: { type: 'string' },
@@ -108,6 +116,8 @@ export async function runSimulate(argv: readonly string[], io: CommandIO = defau
 
     const sim = await startSimulation({
       natsUrl,
+      natsCreds: typeof flags['nats-creds'] === 'string' ? flags['nats-creds'] : undefined,
+      natsCa: typeof flags['nats-ca'] === 'string' ? flags['nats-ca'] : undefined,
       nodes,
       mix,
       ...(timeline ? { timeline } : {}),

@@ -5,6 +5,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import { pino, type Logger } from 'pino';
 import { SimulateError } from './errors.ts';
+import { natsSecurity, NatsAccessError } from '../nats-access.ts';
 import { concurrencyGate } from './limit.ts';
 import { assignProfiles, parseMix, type MixEntry } from './mix.ts';
 import { newCounters, SimulatedNode, type SimulationCounters } from './node.ts';
@@ -15,6 +16,13 @@ import { conditionsAt, resolveTimeline, type Timeline, type TimelineEvent } from
 
 export interface SimulationOptions {
   natsUrl: string;
+  /**
+   * Credentials file. The simulator speaks for many nodes over a few connections, so it needs
+   * a user that may publish every node's subjects (an administrator's), never a node's.
+   */
+  natsCreds?: string | undefined;
+  /** CA (PEM file) of the server's certificate; default: the system's CAs. */
+  natsCa?: string | undefined;
   nodes: number;
   /** `profile:weight,...` or parsed entries; default DEFAULT_MIX. */
   mix?: string | readonly MixEntry[];
@@ -111,11 +119,14 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
   }));
   const events = options.timeline ? resolveTimeline(options.timeline, infos) : new Map<string, TimelineEvent[]>();
 
+  const security = await natsSecurity({ creds: options.natsCreds, ca: options.natsCa }).catch((err: unknown) => {
+    throw err instanceof NatsAccessError ? new SimulateError('BAD_FLAG', err.message, { cause: err }) : err;
+  });
   const connections: NatsConnection[] = [];
   try {
     for (let i = 0; i < connectionCount; i++) {
       connections.push(
-        await connect({ servers: options.natsUrl, name: `edgeplane-simulate/${prefix}/${i}`, maxReconnectAttempts: -1, reconnectTimeWait: 1000, pingInterval: 120_000 }),
+        await connect({ servers: options.natsUrl, name: `edgeplane-simulate/${prefix}/${i}`, maxReconnectAttempts: -1, reconnectTimeWait: 1000, pingInterval: 120_000, ...security }),
       );
     }
   } catch (err) {

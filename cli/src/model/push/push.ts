@@ -8,6 +8,7 @@ import { redactSecrets, redactUrl } from '@edgeplane/api';
 import { jetstream } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { ModelError } from '../errors.ts';
+import { natsSecurity, NatsAccessError } from '../../nats-access.ts';
 import { readManifest } from '../manifest.ts';
 import { sha256 } from '../quantize/pipeline.ts';
 
@@ -16,6 +17,10 @@ const CHUNK_BYTES = 128 * 1024;
 
 export interface PushOptions {
   natsUrl: string;
+  /** Credentials file of a user that may write the object store (an administrator's). */
+  natsCreds?: string | undefined;
+  /** CA (PEM file) of the server's certificate; default: the system's CAs. */
+  natsCa?: string | undefined;
   /** Progress lines for a person (stderr in the command). */
   progress?: (line: string) => void;
   timeoutMs?: number;
@@ -82,9 +87,12 @@ async function upload(store: ObjectStore, name: string, bytes: Uint8Array, hex: 
 export async function pushDir(dir: string, options: PushOptions): Promise<PushedObject[]> {
   const manifest = readManifest(dir);
   const progress = options.progress ?? (() => {});
+  const security = await natsSecurity({ creds: options.natsCreds, ca: options.natsCa }).catch((err: unknown) => {
+    throw err instanceof NatsAccessError ? new ModelError('BAD_ARGUMENT', err.message, { cause: err }) : err;
+  });
   let nc;
   try {
-    nc = await connect({ servers: options.natsUrl, timeout: options.timeoutMs ?? 5_000, name: 'edgeplane-model-push' });
+    nc = await connect({ servers: options.natsUrl, timeout: options.timeoutMs ?? 5_000, name: 'edgeplane-model-push', ...security });
   } catch (err) {
     throw new ModelError('PUSH_FAILED', `cannot connect to NATS at ${redactUrl(options.natsUrl)}: ${redactSecrets((err as Error).message)}`, { cause: err });
   }
