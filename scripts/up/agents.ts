@@ -15,6 +15,15 @@ export interface AgentSpec {
   labels: Record<string, string>;
   power?: { source: 'mains' | 'battery' | 'solar'; batteryPercent?: number; charging?: boolean };
   network?: { type: LinkType; bandwidthMbps?: number; metered?: boolean };
+  /** Deployments it is entitled to serve over NATS (`serve:` tags of its credential). */
+  serves?: Array<{ namespace: string; deployment: string }>;
+}
+
+/** Where an agent finds NATS: the URL, its own node credentials and the server's CA. */
+export interface AgentNats {
+  url: string;
+  creds: string;
+  ca: string;
 }
 
 export interface AgentProcess {
@@ -28,7 +37,7 @@ export interface AgentProcess {
   stop(): Promise<void>;
 }
 
-export async function startAgentProcess(spec: AgentSpec, natsUrl: string, workDir: string): Promise<AgentProcess> {
+export async function startAgentProcess(spec: AgentSpec, nats: AgentNats, workDir: string): Promise<AgentProcess> {
   const dir = join(workDir, spec.node);
   mkdirSync(dir, { recursive: true });
   const overrideFile = join(dir, 'override.yaml');
@@ -52,7 +61,11 @@ export async function startAgentProcess(spec: AgentSpec, natsUrl: string, workDi
       '--override-file',
       overrideFile,
       '--nats-url',
-      natsUrl,
+      nats.url,
+      '--nats-creds',
+      nats.creds,
+      '--nats-ca',
+      nats.ca,
       '--state-dir',
       join(dir, 'state'),
       '--cache-dir',
@@ -84,15 +97,19 @@ export async function startAgentProcess(spec: AgentSpec, natsUrl: string, workDi
   };
 }
 
+/** The deployment the demo serves over NATS (deploy/examples/ocr-line.yaml). */
+const ocrLine = { namespace: 'warehouse', deployment: 'ocr-line' };
+
 /** The three gateways of the demo: a GPU box on mains, a VNNI server, a battery Pi on LTE. */
 export const demoAgents: AgentSpec[] = [
-  { node: 'jetson-line-1', fixture: 'jetson-agx-xavier', labels: { 'edgeplane.io/role': 'ocr-gateway', 'topology.edgeplane.io/site': 'dock-1' } },
-  { node: 'xeon-dc-1', fixture: 'x86-vnni-server', labels: { 'edgeplane.io/role': 'ocr-gateway', 'topology.edgeplane.io/site': 'dc' } },
+  { node: 'jetson-line-1', fixture: 'jetson-agx-xavier', labels: { 'edgeplane.io/role': 'ocr-gateway', 'topology.edgeplane.io/site': 'dock-1' }, serves: [ocrLine] },
+  { node: 'xeon-dc-1', fixture: 'x86-vnni-server', labels: { 'edgeplane.io/role': 'ocr-gateway', 'topology.edgeplane.io/site': 'dc' }, serves: [ocrLine] },
   {
     node: 'pi-handheld-1',
     fixture: 'rpi4-battery',
     labels: { 'edgeplane.io/role': 'ocr-gateway', 'topology.edgeplane.io/site': 'yard' },
     power: { source: 'battery', batteryPercent: 76, charging: false },
     network: { type: 'cellular-4g', bandwidthMbps: 20, metered: true },
+    serves: [ocrLine],
   },
 ];

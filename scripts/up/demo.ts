@@ -16,6 +16,7 @@ import { renderLine } from '../../cli/src/model/samples/lines.ts';
 import { rotate180 } from '../../cli/src/model/samples/image.ts';
 import { seededRandom } from '../../cli/src/random.ts';
 import type { ApiEndpoint } from './api-token.ts';
+import type { NatsServer } from '@edgeplane/env';
 import { SIGNING_DIR, signVariants } from './signing.ts';
 import { repoRoot } from '@edgeplane/env';
 
@@ -30,13 +31,14 @@ export type SignedObject = PushedObject & { signature?: string };
  * Quantizes the PP-OCR direction classifier (once; the variants are cached beside the
  * servers), pushes every variant into the `ep-models` object store and signs each one.
  */
-export async function publishOcrVariants(natsUrl: string, log: (line: string) => void): Promise<SignedObject[]> {
+export async function publishOcrVariants(nats: NatsServer, log: (line: string) => void): Promise<SignedObject[]> {
   const cache = join(process.env.EDGEPLANE_CACHE ?? join(homedir(), '.cache', 'edgeplane'), 'models', 'ppocr-v4-cls');
   if (!existsSync(join(cache, 'manifest.json'))) {
     log(`quantizing the PP-OCR direction classifier into ${cache} (first time only)`);
     await quantizeModel(ppocrFile('cls'), { out: cache, name: 'ppocr-v4-cls', task: 'cls', shape: new Map([['x', [1, 3, CLS_HEIGHT, CLS_WIDTH]]]), calibration: { method: 'percentile', percentile: 99.99, samples: 64 }, force: true, log });
   }
-  const pushed = await pushDir(cache, { natsUrl, progress: log });
+  // Writing the store is an administrator's right, never a node's.
+  const pushed = await pushDir(cache, { natsUrl: nats.url, natsCreds: await nats.credsFile('admin'), natsCa: nats.caFile ?? undefined, progress: log });
   const signatures = await signVariants(cache);
   log(`signed ${signatures.size} variants with ${SIGNING_DIR}/cosign.key (the agents load only what cosign.pub verifies)`);
   return pushed.map((p) => ({ ...p, signature: signatures.get(p.variant) }));

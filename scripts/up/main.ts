@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     say(`[up] the API takes a bearer token (a read-only ServiceAccount's): curl -H "Authorization: Bearer $(cat ${api.tokenFile})" ${api.url}/api/v1/deployments/warehouse`);
 
     say('[up] publishing the PP-OCR direction classifier variants to the ep-models object store');
-    const pushed = await publishOcrVariants(stack.nats.url, (l) => say(`[up]   ${l}`));
+    const pushed = await publishOcrVariants(stack.nats, (l) => say(`[up]   ${l}`));
     for (const p of pushed) say(`[up]   ${p.uri}  ${(p.sizeBytes / 1024).toFixed(0)} KiB  sha256 ${p.sha256.slice(0, 12)}…`);
 
     // No gateway here is on assembly line 2, so this one shows placement's explanation.
@@ -89,7 +89,9 @@ async function main(): Promise<void> {
 
     const agent = stack.agents[0]!;
     const input = await inputName(agent.http, name);
-    const nc = await connect({ servers: stack.nats.url, name: 'make-up-client' });
+    // An inference client with its own credentials, in the clients' account: it can reach the
+    // inference service and nothing else on the fleet bus.
+    const nc = await connect({ ...(await stack.nats.connectOptions('client')), name: 'make-up-client' });
     say('\n[up] classifying rendered text lines:');
     for (const rotated of [false, true]) {
       const tensor = textLine('edgeplane ships models to the edge', rotated);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { parseConfig, startControlPlane, type ControlPlane } from '@edgeplane/control-plane';
 import { installCrds, kubeConfig, startKube, startNats, startRedis, type KubeAccess, type NatsServer } from '@edgeplane/env';
+import { serveTag } from '@edgeplane/trust';
 import { startAgentProcess, type AgentProcess, type AgentSpec } from './agents.ts';
 import { viewerToken, type ApiEndpoint } from './api-token.ts';
 
@@ -55,17 +56,20 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       stops.push(() => started.stop());
       kube = started;
     }
+    // Operator mode: every process below has its own credentials and verifies the server's CA.
     const nats = await startNats();
     stops.push(() => nats.stop());
     const redis = await startRedis();
     stops.push(() => redis.stop());
-    log(`nats-server (JetStream) at ${nats.url}, redis-server at ${redis.url}`);
+    log(`nats-server (JetStream, JWT auth, TLS) at ${nats.url}, redis-server at ${redis.url}`);
     log(`CRDs established: ${(await installCrds(kube)).join(', ')}`);
 
     const parsed = parseConfig({
       argv: [],
       env: {
         EP_NATS_URL: nats.url,
+        EP_NATS_CREDS: await nats.credsFile('control-plane'),
+        EP_NATS_CA: nats.caFile ?? '',
         EP_REDIS_URL: redis.url,
         EP_KUBECONFIG: kube.kubeconfigPath,
         EP_API_ADDR: '127.0.0.1:0',
@@ -87,7 +91,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     const agents: AgentProcess[] = [];
     for (const spec of options.agents) {
-      const agent = await startAgentProcess(spec, nats.url, workDir);
+      // Its node credential, with a serve grant per deployment it will serve, issued here until
+      // the agent enrols and renews its credential itself.
+      const creds = await nats.credsFile({ node: spec.node, tags: (spec.serves ?? []).map((s) => serveTag(s.namespace, s.deployment)) });
+      const agent = await startAgentProcess(spec, { url: nats.url, creds, ca: nats.caFile ?? '' }, workDir);
       stops.push(() => agent.stop());
       agents.push(agent);
       log(`agent ${spec.node} started on fixture ${spec.fixture}, KServe v2 at ${agent.http} (log: ${agent.logFile})`);

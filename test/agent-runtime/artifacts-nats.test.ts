@@ -19,6 +19,8 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 describe('nats-obj artifacts', () => {
   let nats: NatsServer;
   let nc: NatsConnection;
+  /** The agent's side: a node credential, which may read the store and never write it. */
+  let node: NatsConnection;
   let os: ObjectStore;
   let dir: string;
   const model = ppocrClassifier();
@@ -26,7 +28,8 @@ describe('nats-obj artifacts', () => {
 
   beforeAll(async () => {
     nats = await startNats();
-    nc = await connect({ servers: nats.url, reconnectTimeWait: 200, maxReconnectAttempts: -1 });
+    nc = await connect(await nats.connectOptions('admin'));
+    node = await connect({ ...(await nats.connectOptions({ node: 'edge-obj-1' })), reconnectTimeWait: 200, maxReconnectAttempts: -1 });
     os = await new Objm(nc).create('ep-models', { storage: 'file' });
     await os.putBlob({ name: 'ppocr/cls.onnx', options: { max_chunk_size: 64 * 1024 } }, model);
     await os.putBlob({ name: 'blob/big.bin', options: { max_chunk_size: 64 * 1024 } }, big);
@@ -34,13 +37,14 @@ describe('nats-obj artifacts', () => {
   });
 
   afterAll(async () => {
+    await node?.close();
     await nc?.close();
     await nats?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('fetches, verifies and loads the PP-OCR classifier from the object store', async () => {
-    const manager = await createWorkloadManager({ accelerators: [CPU], cacheDir: join(dir, 'm1'), cacheMaxBytes: 1e8, nats: nc });
+    const manager = await createWorkloadManager({ accelerators: [CPU], cacheDir: join(dir, 'm1'), cacheMaxBytes: 1e8, nats: node });
     try {
       const variant = { name: 'fp32', precision: 'fp32' as const, profile: 'full' as const, uri: 'nats-obj://ep-models/ppocr/cls.onnx', sha256: sha(model), sizeBytes: model.byteLength, memoryMiB: 16 };
       await manager.apply(assignment([workload(variant, { key: 'vision/cls', deployment: 'cls', maxBatch: 1 })]));
@@ -55,7 +59,7 @@ describe('nats-obj artifacts', () => {
   });
 
   it('never loads an object whose bytes do not match the assigned digest', async () => {
-    const manager = await createWorkloadManager({ accelerators: [CPU], cacheDir: join(dir, 'm2'), cacheMaxBytes: 1e8, nats: nc });
+    const manager = await createWorkloadManager({ accelerators: [CPU], cacheDir: join(dir, 'm2'), cacheMaxBytes: 1e8, nats: node });
     try {
       const variant = { name: 'fp32', precision: 'fp32' as const, profile: 'full' as const, uri: 'nats-obj://ep-models/ppocr/cls.onnx', sha256: sha(big), sizeBytes: model.byteLength, memoryMiB: 16 };
       await manager.apply(assignment([workload(variant, { key: 'vision/cls', deployment: 'cls' })]));
@@ -72,7 +76,7 @@ describe('nats-obj artifacts', () => {
     const store = await ArtifactStore.open({
       dir: join(dir, 'resume'),
       maxBytes: 1e8,
-      nats: () => nc,
+      nats: () => node,
       stallTimeoutMs: 500,
       attempts: 20,
       retryDelayMs: 100,

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { inferHeaders, subjects } from '@edgeplane/api';
+import { serveTag } from '@edgeplane/trust';
 import { startNats, type NatsServer } from '@edgeplane/env';
 import { createWorkloadManager, type WorkloadManagerImpl } from '../../agent/src/workloads/manager.ts';
 import { listenHttp } from '../../agent/src/serve/http.ts';
@@ -37,13 +38,15 @@ describe('serving over NATS and HTTP', () => {
     int8 = writeVariant(dir, 'int8').variant;
     expected = model.expected;
     for (const node of ['edge-a', 'edge-b']) {
-      const nc = await connect({ servers: nats.url, name: node, reconnectTimeWait: 200, maxReconnectAttempts: -1 });
+      // Each agent with its node credential, entitled to serve this one deployment.
+      const nc = await connect({ ...(await nats.connectOptions({ node, tags: [serveTag('vision', 'tiny')] })), name: node, reconnectTimeWait: 200, maxReconnectAttempts: -1 });
       const manager = await createWorkloadManager({ accelerators: [CPU], cacheDir: join(dir, node), cacheMaxBytes: 1e7, fileRoots: [dir], node, nats: nc });
       await manager.apply(assignment([workload(variant)]));
       await manager.settled();
       agents.push({ nc, manager });
     }
-    client = await connect({ servers: nats.url, reconnectTimeWait: 200, maxReconnectAttempts: -1 });
+    // An inference client in its own account, reaching the agents through the imported service.
+    client = await connect({ ...(await nats.connectOptions('client')), reconnectTimeWait: 200, maxReconnectAttempts: -1 });
     await Promise.all(agents.map((a) => a.nc.flush()));
   });
 

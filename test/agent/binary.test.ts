@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { freePort, startNats, type NatsServer } from '@edgeplane/env';
+import { agentNats, agentNatsEnv } from '../helpers/nats.ts';
 import { controlPlaneResponder, fixtureRoot, tempDir, until, type Responder } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -41,7 +42,7 @@ describe('edgeplane-agent binary', () => {
   beforeAll(async () => {
     if (stale()) await run('npm', ['run', '--silent', '-w', '@edgeplane/agent', 'build:binary'], { cwd: repo, timeout: 170_000 });
     nats = await startNats();
-    cp = await connect({ servers: nats.url });
+    cp = await connect(await nats.connectOptions('control-plane'));
     responder = controlPlaneResponder(cp, { heartbeatIntervalMs: 500 });
     dir = await tempDir('ep-agent-binary-');
   });
@@ -73,7 +74,8 @@ describe('edgeplane-agent binary', () => {
       env: {
         PATH: process.env.PATH ?? '',
         EP_AGENT_NODE: node,
-        EP_AGENT_NATS_URL: nats.url,
+        // Its own node credential and the CA, from the environment as the packaged service passes them.
+        ...agentNatsEnv(await agentNats(nats, node)),
         EP_AGENT_ROOT: fixtureRoot('jetson-agx-xavier'),
         EP_AGENT_STATE_DIR: join(dir.path, 'state'),
         EP_AGENT_CACHE_DIR: join(dir.path, 'cache'),

@@ -10,6 +10,7 @@ import { Heartbeat, decode, stores, subjects, type Assignment } from '@edgeplane
 import { startNats, type NatsServer } from '@edgeplane/env';
 import { startAgent, type RunningAgent } from '../../agent/src/main.ts';
 import { agentConfig, controlPlaneResponder, recordingManager, tempDir, testLogger, until, type RecordingManager } from './helpers.ts';
+import { agentNats, type NatsSettings } from '../helpers/nats.ts';
 
 const NODE = 'edge-session-1';
 const assignment = (variant: string, issuedAtMs = Date.now()): Assignment => ({
@@ -39,13 +40,16 @@ describe('agent fleet session', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let agent: RunningAgent | undefined;
   let manager: RecordingManager;
+  let access: NatsSettings;
   const heartbeats: Heartbeat[] = [];
   const log = testLogger();
 
   beforeAll(async () => {
     nats = await startNats();
     dir = await tempDir('ep-agent-session-');
-    cp = await connect({ servers: nats.url });
+    // The agent has its node credential; the test plays the control plane with its own.
+    access = await agentNats(nats, NODE);
+    cp = await connect(await nats.connectOptions('control-plane'));
     cp.subscribe(subjects.allStatus, {
       callback: (_err, msg) => {
         const d = decode(Heartbeat, 'heartbeat', msg.data);
@@ -65,7 +69,7 @@ describe('agent fleet session', () => {
     const overrideFile = join(dir.path, 'override.yaml');
     await writeFile(overrideFile, 'labels: { site: depot-7 }\n');
     manager = recordingManager();
-    agent = await startAgent(agentConfig({ node: NODE, natsUrl: nats.url, stateDir: join(dir.path, 'state'), overrideFile }), {
+    agent = await startAgent(agentConfig({ node: NODE, ...access, stateDir: join(dir.path, 'state'), overrideFile }), {
       log,
       createManager: () => manager,
       session: { helloBackoff: { initialMs: 50, maxMs: 200 } },
@@ -115,7 +119,7 @@ describe('agent fleet session', () => {
 
   it('applies the assignment from KV, ignores a malformed one, and keeps the last on disk', async () => {
     const session = agent!.session()!;
-    kv = await new Kvm(cp).create(stores.assignments, { history: 1 });
+    kv = await new Kvm(cp).create(stores.assignments, { history: 1, allow_direct: true });
     await kv.put(NODE, JSON.stringify(assignment('fp32', 1)));
     await until(() => manager.applied.length === 1, 'first assignment applied');
     expect(manager.applied[0]?.workloads[0]?.variant.name).toBe('fp32');
@@ -146,7 +150,7 @@ describe('agent fleet session', () => {
     await nats.pause();
 
     const restarted = recordingManager();
-    agent = await startAgent(agentConfig({ node: NODE, natsUrl: nats.url, stateDir }), { log, createManager: () => restarted, session: { helloBackoff: { initialMs: 50, maxMs: 200 } } });
+    agent = await startAgent(agentConfig({ node: NODE, ...access, stateDir }), { log, createManager: () => restarted, session: { helloBackoff: { initialMs: 50, maxMs: 200 } } });
     // Applied before any NATS connection exists.
     expect(agent.startedFrom).toBe('disk');
     expect(agent.session()).toBeNull();
@@ -155,7 +159,7 @@ describe('agent fleet session', () => {
     expect(JSON.parse(await readFile(join(stateDir, 'assignment.json'), 'utf8')).assignment.node).toBe(NODE);
 
     await nats.restart();
-    const cp2 = await connect({ servers: nats.url });
+    const cp2 = await connect(await nats.connectOptions('control-plane'));
     try {
       const responder = controlPlaneResponder(cp2, { heartbeatIntervalMs: 100 });
       const session = await agent.connected();
@@ -192,7 +196,8 @@ describe('agent fleet session against forged hello replies', () => {
   beforeAll(async () => {
     nats = await startNats();
     dir = await tempDir('ep-agent-forged-');
-    cp = await connect({ servers: nats.url });
+    // A forger with every right on the bus (as a stolen control-plane credential would have).
+    cp = await connect(await nats.connectOptions('control-plane'));
   });
 
   afterAll(async () => {
@@ -216,7 +221,7 @@ describe('agent fleet session against forged hello replies', () => {
       },
     });
     const manager = recordingManager();
-    agent = await startAgent(agentConfig({ node: FORGED, natsUrl: nats.url, stateDir: join(dir.path, 'state') }), {
+    agent = await startAgent(agentConfig({ node: FORGED, ...(await agentNats(nats, FORGED)), stateDir: join(dir.path, 'state') }), {
       log: testLogger(),
       createManager: () => manager,
       session: { helloBackoff: { initialMs: 50, maxMs: 200 } },
@@ -231,7 +236,7 @@ describe('agent fleet session against forged hello replies', () => {
 
     // A reply within bounds that names another bucket: accepted, its bucket ignored.
     const kvm = new Kvm(cp);
-    const configured = await kvm.create(stores.assignments, { history: 1 });
+    const configured = await kvm.create(stores.assignments, { history: 1, allow_direct: true });
     const other = await kvm.create('forged-assignments', { history: 1 });
     await other.put(FORGED, JSON.stringify({ ...assignment('int8', 1), node: FORGED }));
     const responder = controlPlaneResponder(cp, { heartbeatIntervalMs: 500, assignmentsBucket: 'forged-assignments' });

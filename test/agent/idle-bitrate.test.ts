@@ -8,6 +8,7 @@ import { Kvm } from '@nats-io/kv';
 import { stores, subjects } from '@edgeplane/api';
 import { startNats, type NatsServer } from '@edgeplane/env';
 import { startAgent, type RunningAgent } from '../../agent/src/main.ts';
+import { agentNats } from '../helpers/nats.ts';
 import { agentConfig, controlPlaneResponder, countingRelay, fixtureRoot, measureIdleRate, recordingManager, tempDir, testLogger, until, type CountingRelay } from './helpers.ts';
 
 const BUDGET_BITS_PER_SECOND = 250;
@@ -23,7 +24,7 @@ describe('idle agent link use', () => {
   beforeAll(async () => {
     nats = await startNats();
     relay = await countingRelay(nats.port);
-    cp = await connect({ servers: nats.url });
+    cp = await connect(await nats.connectOptions('control-plane'));
     dir = await tempDir('ep-agent-idle-');
   });
 
@@ -37,7 +38,7 @@ describe('idle agent link use', () => {
 
   it('stays within 0.25 kbit/s with an assignment running', async () => {
     const node = 'edge-idle-1';
-    const kv = await new Kvm(cp).create(stores.assignments, { history: 1 });
+    const kv = await new Kvm(cp).create(stores.assignments, { history: 1, allow_direct: true });
     await kv.put(node, JSON.stringify({ v: 1, node, issuedAtMs: 1, workloads: [] }));
     // Heartbeats come fast here so the test is short; bytes per heartbeat do not depend on the interval.
     controlPlaneResponder(cp, { heartbeatIntervalMs: 250, fullEvery: 12 });
@@ -49,7 +50,9 @@ describe('idle agent link use', () => {
     });
     const manager = recordingManager();
     // The battery gateway on LTE: the fixture `make up` runs as its smallest node.
-    agent = await startAgent(agentConfig({ node, natsUrl: relay.url, stateDir: join(dir.path, 'state'), root: fixtureRoot('rpi4-battery') }), { log: testLogger(), createManager: () => manager });
+    // Through the relay, so TLS records and their overhead are counted as the link carries them.
+    const access = { ...(await agentNats(nats, node)), natsUrl: relay.url.replace(/^nats:/, 'tls:') };
+    agent = await startAgent(agentConfig({ node, ...access, stateDir: join(dir.path, 'state'), root: fixtureRoot('rpi4-battery') }), { log: testLogger(), createManager: () => manager });
     const session = await agent.connected();
     await session.ready;
     await until(() => manager.applied.length === 1 && count >= 13, 'assignment applied and first cycle sent');

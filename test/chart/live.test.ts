@@ -2,11 +2,13 @@
 // a token minted for the chart's ServiceAccount, and the control plane started with exactly
 // the environment the chart's Deployment gives it (Secrets resolved). Leader election, the
 // informers, the status write and the Event all go through the chart's RBAC, so a missing
-// rule shows up here as a control plane that cannot do its job.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// rule shows up here as a control plane that cannot do its job. NATS runs with JWT auth and
+// TLS; the trust Secret an operator makes with `edgeplane certs` holds the control plane's
+// credentials and the CA, and the files the pod would mount from it are written here.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { V1Deployment, V1EnvVar } from '@kubernetes/client-node';
+import type { V1Deployment, V1EnvVar, V1PodSpec } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseConfig, startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
@@ -56,10 +58,49 @@ async function resolveEnv(vars: V1EnvVar[], podName: string): Promise<Record<str
   return out;
 }
 
+/** The trust Secret's keys, as `edgeplane certs` writes them for the chart (`trust.existingSecret`). */
+async function trustSecret(): Promise<Record<string, string>> {
+  return {
+    'trust.json': JSON.stringify(nats.trust),
+    'ca.pem': readFileSync(nats.caFile!, 'utf8'),
+    'control-plane.creds': readFileSync(await nats.credsFile('control-plane'), 'utf8'),
+  };
+}
+
+/**
+ * The container's Secret volumes written to local directories, as the kubelet mounts them;
+ * returns each mount path with the local directory standing in for it.
+ */
+async function mountSecrets(pod: V1PodSpec): Promise<Map<string, string>> {
+  const mounts = new Map<string, string>();
+  for (const m of pod.containers[0]!.volumeMounts ?? []) {
+    const secret = pod.volumes?.find((v) => v.name === m.name)?.secret;
+    if (!secret?.secretName) continue;
+    const res = await kubeRequest(kube, 'GET', `/api/v1/namespaces/${ns}/secrets/${secret.secretName}`);
+    if (res.status !== 200) throw new Error(`volume ${m.name}: Secret ${secret.secretName}: HTTP ${res.status}`);
+    const data = (res.body as { data?: Record<string, string> }).data ?? {};
+    const local = join(scratch, 'mounts', m.name);
+    mkdirSync(local, { recursive: true });
+    const items = secret.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+    for (const item of items) writeFileSync(join(local, item.path), Buffer.from(data[item.key] ?? '', 'base64'), { mode: 0o600 });
+    mounts.set(m.mountPath, local);
+  }
+  return mounts;
+}
+
 beforeAll(async () => {
   [nats, redis] = await Promise.all([startNats({ jetstream: true }), startRedis()]);
   await ensureNamespace(kube, ns);
   await ensureNamespace(kube, appsNs);
+  // This run's material: any copy left by an earlier run names another server's CA.
+  await kubeRequest(kube, 'DELETE', `/api/v1/namespaces/${ns}/secrets/edgeplane-trust`);
+  const secret = await kubeRequest(kube, 'POST', `/api/v1/namespaces/${ns}/secrets`, {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'edgeplane-trust' },
+    stringData: await trustSecret(),
+  });
+  if (secret.status !== 201) throw new Error(`trust Secret: HTTP ${secret.status} ${message(secret)}`);
   const res = await helm(
     [
       'install', release, chartDir, '-n', ns, '--kubeconfig', kube.kubeconfigPath,
@@ -91,6 +132,11 @@ beforeAll(async () => {
   writeFileSync(kubeconfigPath, stringify(kubeconfig), { mode: 0o600 });
 
   const env = await resolveEnv(pod.containers[0]!.env ?? [], `${cpName}-live-0`);
+  // Paths into a mounted Secret point at its local copy.
+  const mounts = await mountSecrets(pod);
+  for (const [name, value] of Object.entries(env)) {
+    for (const [mountPath, local] of mounts) if (value.startsWith(`${mountPath}/`)) env[name] = local + value.slice(mountPath.length);
+  }
   const parsed = parseConfig({
     env: { ...env, EP_KUBECONFIG: kubeconfigPath, EP_API_ADDR: `127.0.0.1:${await freePort()}` },
   });

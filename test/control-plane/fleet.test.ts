@@ -6,6 +6,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { decode, EMD_PLURAL, HelloReply, subjects } from '@edgeplane/api';
 import { kubeConfig, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
+import { controlPlaneNats } from '../helpers/nats.ts';
 import { applyDeployment, customObjects, detector, ensureNamespace, getDeployment, gpu, metricValue, runId, scrape, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 import { StatusWriter } from '../../control-plane/src/kube/status-writer.ts';
@@ -27,8 +28,9 @@ const enc = new TextEncoder();
 beforeAll(async () => {
   [nats, redis] = await Promise.all([startNats(), startRedis()]);
   await ensureNamespace(kc, run);
-  cp = await startControlPlane(testConfig({ natsUrl: nats.url, redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run }));
-  nc = await connect({ servers: nats.url });
+  cp = await startControlPlane(testConfig({ ...(await controlPlaneNats(nats)), redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run }));
+  // Sends what no agent's credential could (other nodes' subjects, malformed names): an administrator.
+  nc = await connect(await nats.connectOptions('admin'));
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader());
 });
@@ -68,7 +70,7 @@ describe('malformed fleet messages', () => {
 
     // A hello whose message names another node than its subject is refused too.
     const agentLike = await TestAgent.start({
-      natsUrl: nats.url,
+      nats,
       node: `${run}-good`,
       accelerators: [gpu()],
       power: { source: 'mains' },

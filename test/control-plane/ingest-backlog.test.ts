@@ -18,7 +18,7 @@ beforeAll(async () => {
   [redisServer, natsServer] = await Promise.all([startRedis(), startNats({ jetstream: false })]);
   redis = new Redis(redisServer.url);
   admin = new Redis(redisServer.url);
-  nc = await connect({ servers: natsServer.url });
+  nc = await connect(await natsServer.connectOptions('control-plane'));
 });
 
 afterAll(async () => {

@@ -13,6 +13,7 @@ import { stores } from '@edgeplane/api';
 import { freePort, kubeConfig, repoRoot, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
 import { startProcess, type ServerProcess } from '@edgeplane/env';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
+import { controlPlaneNats } from '../helpers/nats.ts';
 import { applyDeployment, detector, ensureNamespace, getDeployment, gpu, metricValue, runId, scrape, testConfig, testEnv } from '../helpers/control-plane.ts';
 
 const run = runId('cp-lead');
@@ -33,7 +34,7 @@ const replicas: Replica[] = [];
 
 async function startReplica(name: string): Promise<Replica> {
   const port = await freePort();
-  const config = testConfig({ natsUrl: nats.url, redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run, identity: name, apiAddr: { host: '127.0.0.1', port } });
+  const config = testConfig({ ...(await controlPlaneNats(nats)), redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run, identity: name, apiAddr: { host: '127.0.0.1', port } });
   const tsx = fileURLToPath(import.meta.resolve('tsx'));
   const main = join(repoRoot, 'control-plane', 'src', 'main.ts');
   const proc = startProcess(name, process.execPath, ['--import', tsx, main], dir, testEnv(config, kube.kubeconfigPath));
@@ -51,7 +52,7 @@ const leaderMetric = async (r: Replica) => metricValue(await scrape(r.url), 'ep_
 beforeAll(async () => {
   [nats, redis] = await Promise.all([startNats(), startRedis()]);
   await ensureNamespace(kc, run);
-  nc = await connect({ servers: nats.url });
+  nc = await connect(await nats.connectOptions('admin'));
 });
 
 afterAll(async () => {
@@ -70,7 +71,7 @@ describe('leader election between two control-plane processes', () => {
     for (const i of [1, 2, 3]) {
       agents.push(
         await TestAgent.start({
-          natsUrl: nats.url,
+          nats,
           node: `${run}-n${i}`,
           accelerators: [gpu()],
           power: { source: 'mains' },

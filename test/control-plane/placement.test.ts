@@ -6,6 +6,7 @@ import type { EdgeModelDeployment } from '@edgeplane/api';
 import { EventsV1Api } from '@kubernetes/client-node';
 import { kubeConfig, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
+import { controlPlaneNats } from '../helpers/nats.ts';
 import { apiGet, applyDeployment, customObjects, detector, ensureNamespace, getDeployment, gpu, metricValue, runId, scrape, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 
@@ -21,7 +22,7 @@ const nodeName = (i: number) => `${run}-n${i}`;
 
 async function startAgent(i: number): Promise<TestAgent> {
   const a = await TestAgent.start({
-    natsUrl: nats.url,
+    nats,
     node: nodeName(i),
     accelerators: [gpu()],
     power: { source: 'mains' },
@@ -38,7 +39,7 @@ const statusOf = async (name: string) => (await getDeployment(kc, run, name)).st
 beforeAll(async () => {
   [nats, redis] = await Promise.all([startNats(), startRedis()]);
   await ensureNamespace(kc, run);
-  cp = await startControlPlane(testConfig({ natsUrl: nats.url, redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run }));
+  cp = await startControlPlane(testConfig({ ...(await controlPlaneNats(nats)), redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run }));
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader());
   await Promise.all([1, 2, 3, 4, 5].map(startAgent));

@@ -34,9 +34,10 @@ beforeAll(async () => {
   // Its own etcd + kube-apiserver: the control plane here reconciles every namespace.
   stack = await startStack({ agents: demoAgents, log: () => {}, heartbeatIntervalMs: 500 });
   api = stack.api;
-  const pushed = await publishOcrVariants(stack.nats.url, () => {});
+  const pushed = await publishOcrVariants(stack.nats, () => {});
   await applyDeployment(kubeConfig(stack.kube), ocrDeployment(pushed));
-  nc = await connect({ servers: stack.nats.url });
+  // An inference client's credentials, as make up's client has.
+  nc = await connect(await stack.nats.connectOptions('client'));
 }, 240_000);
 
 afterAll(async () => {

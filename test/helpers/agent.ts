@@ -19,11 +19,13 @@ import {
   type Power,
   type WorkloadReport,
 } from '@edgeplane/api';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsServer } from '@edgeplane/env';
 
 export interface TestAgentOptions {
-  natsUrl: string;
+  /** Connects with a node credential for `node`, as an enrolled agent does. */
+  nats: Pick<NatsServer, 'connectOptions'>;
   node: string;
   accelerators: Accelerator[];
   power: Power;
@@ -53,8 +55,11 @@ export class TestAgent {
   #silent = false;
   #stopped = false;
   #watching: Promise<void> | undefined;
+  #changes: Subscription | undefined;
   /** Every assignment received, oldest first. */
   readonly assignments: Assignment[] = [];
+  /** What nats-server refused this node's credential (`publish ep.v1...`); stop() fails on any. */
+  readonly violations: string[] = [];
   /** Workload key -> variant, with when it was assigned. */
   readonly #assignedAt = new Map<string, { variant: string; accelerator: string; at: number }>();
 
@@ -67,8 +72,16 @@ export class TestAgent {
   }
 
   static async start(o: TestAgentOptions): Promise<TestAgent> {
-    const nc = await connect({ servers: o.natsUrl, name: `test-agent-${o.node}` });
+    const nc = await connect({ ...(await o.nats.connectOptions({ node: o.node })), name: `test-agent-${o.node}` });
     const agent = new TestAgent(o, nc);
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'error' && s.error.name === 'PermissionViolationError') {
+          const e = s.error as Error & { operation?: string; subject?: string };
+          agent.violations.push(`${e.operation ?? '?'} ${e.subject ?? '?'}`);
+        }
+      }
+    })();
     try {
       await agent.#hello();
     } catch (err) {
@@ -109,8 +122,10 @@ export class TestAgent {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
+    this.#changes?.unsubscribe();
     await this.#nc.close();
     await this.#watching?.catch(() => {});
+    if (this.violations.length) throw new Error(`${this.node}'s credential was refused: ${this.violations.join('; ')}`);
   }
 
   async #hello(): Promise<void> {
@@ -162,32 +177,53 @@ export class TestAgent {
     this.#nc.publish(subjects.status(this.node), encode(Heartbeat, 'heartbeat', hb));
   }
 
+  /**
+   * As the agent does, within what a node credential allows: the key's subject says that
+   * something changed, a direct get reads the value (a node may not create a KV consumer).
+   */
   async #watch(): Promise<void> {
-    for (let i = 0; i < 50 && !this.#kv && !this.#stopped; i++) {
+    let revision = 0;
+    let dirty = true;
+    const changes = this.#nc.subscribe(`$KV.${stores.assignments}.${this.node}`, {
+      callback: () => {
+        dirty = true;
+      },
+    });
+    this.#changes = changes;
+    while (!this.#stopped && !this.#nc.isClosed()) {
+      if (!dirty) {
+        await sleep(20);
+        continue;
+      }
+      dirty = false;
       try {
-        this.#kv = await new Kvm(this.#nc).open(stores.assignments);
+        this.#kv ??= await new Kvm(this.#nc).open(stores.assignments, { allow_direct: true });
+        const entry = await this.#kv.get(this.node);
+        if (!entry || entry.revision === revision) continue;
+        revision = entry.revision;
+        if (entry.operation !== 'PUT') continue;
+        this.#apply(entry.value);
       } catch {
+        // No bucket yet, or the server is away: read again shortly.
+        dirty = true;
         await sleep(100);
       }
     }
-    if (!this.#kv || this.#stopped) return;
-    const watch = await this.#kv.watch({ key: this.node });
-    for await (const entry of watch) {
-      if (this.#stopped) break;
-      if (entry.operation !== 'PUT') continue;
-      const decoded = decode(Assignment, 'assignment', entry.value);
-      if (!decoded.ok) continue;
-      this.assignments.push(decoded.value);
-      const keep = new Set<string>();
-      for (const w of decoded.value.workloads) {
-        keep.add(w.key);
-        const prev = this.#assignedAt.get(w.key);
-        if (!prev || prev.variant !== w.variant.name || prev.accelerator !== w.accelerator) {
-          this.#assignedAt.set(w.key, { variant: w.variant.name, accelerator: w.accelerator, at: Date.now() });
-        }
+  }
+
+  #apply(value: Uint8Array): void {
+    const decoded = decode(Assignment, 'assignment', value);
+    if (!decoded.ok) return;
+    this.assignments.push(decoded.value);
+    const keep = new Set<string>();
+    for (const w of decoded.value.workloads) {
+      keep.add(w.key);
+      const prev = this.#assignedAt.get(w.key);
+      if (!prev || prev.variant !== w.variant.name || prev.accelerator !== w.accelerator) {
+        this.#assignedAt.set(w.key, { variant: w.variant.name, accelerator: w.accelerator, at: Date.now() });
       }
-      for (const key of this.#assignedAt.keys()) if (!keep.has(key)) this.#assignedAt.delete(key);
     }
+    for (const key of this.#assignedAt.keys()) if (!keep.has(key)) this.#assignedAt.delete(key);
   }
 }
 

@@ -6,7 +6,10 @@ import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import type { Config } from '../../control-plane/src/config.ts';
 
-/** Heartbeat 200 ms and a 2 s lease keep the suites quick. */
+/**
+ * Heartbeat 200 ms and a 2 s lease keep the suites quick. NATS settings come from
+ * `controlPlaneNats` (credentials and CA); plain NATS only with an explicit `insecureNats`.
+ */
 export function testConfig(o: { natsUrl: string; redisUrl: string; kubeconfigPath: string; run: string } & Partial<Config>): Config {
   const { run, kubeconfigPath, ...over } = o;
   return {
@@ -26,6 +29,7 @@ export function testConfig(o: { natsUrl: string; redisUrl: string; kubeconfigPat
     workers: 2,
     insecureNoAuth: false,
     metricsAuth: 'rbac',
+    insecureNats: false,
     ...over,
   };
 }
@@ -34,6 +38,9 @@ export function testConfig(o: { natsUrl: string; redisUrl: string; kubeconfigPat
 export function testEnv(c: Config, kubeconfigPath: string): Record<string, string> {
   return {
     EP_NATS_URL: c.natsUrl,
+    ...(c.natsCreds ? { EP_NATS_CREDS: c.natsCreds } : {}),
+    ...(c.natsCa ? { EP_NATS_CA: c.natsCa } : {}),
+    EP_INSECURE_NATS: String(c.insecureNats),
     EP_REDIS_URL: c.redisUrl,
     EP_KUBECONFIG: kubeconfigPath,
     EP_NAMESPACES: c.namespaces.join(','),

@@ -18,6 +18,8 @@ let nats: NatsServer;
 let nc: NatsConnection;
 let work: string;
 let dir: string;
+/** `--nats-url`, `--nats-creds` (an administrator's: writing the store is not a node's right) and `--nats-ca`. */
+let natsFlags: string[];
 
 async function cli(...argv: string[]) {
   let out = '';
@@ -32,7 +34,8 @@ async function store(): Promise<ObjectStore> {
 
 beforeAll(async () => {
   nats = await startNats({ jetstream: true });
-  nc = await connect({ servers: nats.url });
+  nc = await connect(await nats.connectOptions('admin'));
+  natsFlags = ['--nats-url', nats.url, '--nats-creds', await nats.credsFile('admin'), '--nats-ca', nats.caFile!];
   work = mkdtempSync(join(tmpdir(), 'ep-push-'));
   writeFileSync(join(work, 'tiny.onnx'), tinyModelBytes());
   dir = join(work, 'variants');
@@ -50,7 +53,7 @@ afterAll(async () => {
 
 describe('edgeplane model push', () => {
   it('uploads every variant and prints nats-obj URIs that parse as a deployment spec', async () => {
-    const res = await cli('model', 'push', dir, '--nats-url', nats.url);
+    const res = await cli('model', 'push', dir, ...natsFlags);
     expect(res.code, res.err).toBe(0);
     expect(res.err).toMatch(/100%/);
     const block = parse(res.out) as { model: unknown };
@@ -68,12 +71,22 @@ describe('edgeplane model push', () => {
   it('resumes: skips objects whose digest matches and re-sends only what is missing', async () => {
     const os = await store();
     await os.delete('tiny-int8.onnx');
-    const res = await cli('model', 'push', dir, '--nats-url', nats.url);
+    const res = await cli('model', 'push', dir, ...natsFlags);
     expect(res.code, res.err).toBe(0);
     expect(res.err.match(/skipped/g)).toHaveLength(3);
     expect(res.err).toMatch(/tiny-int8\.onnx: 100%/);
     const info = await os.info('tiny-int8.onnx');
     expect(info?.size).toBe(readFileSync(join(dir, 'tiny-int8.onnx')).byteLength);
+  });
+
+  it('is refused without credentials, and names the flag of a file it cannot read', async () => {
+    const anonymous = await cli('model', 'push', dir, '--nats-url', nats.url, '--nats-ca', nats.caFile!);
+    expect(anonymous.code).toBe(1);
+    expect(anonymous.err).toMatch(/PUSH_FAILED/);
+    expect(anonymous.out).toBe('');
+    const missing = await cli('model', 'push', dir, '--nats-url', nats.url, '--nats-creds', join(work, 'no-such.creds'));
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/--nats-creds: cannot read .*no-such\.creds: ENOENT \[BAD_ARGUMENT\]/);
   });
 
   it('fails cleanly with no output when NATS is unreachable', async () => {

@@ -55,7 +55,8 @@ describe('simulator protocol against nats-server', () => {
 
   beforeAll(async () => {
     nats = await startNats();
-    nc = await connect({ servers: nats.url });
+    // The hand-written control-plane side, with the control plane's credentials.
+    nc = await connect(await nats.connectOptions('control-plane'));
     kv = await new Kvm(nc).create('ep-assignments', { history: 1 });
     nc.subscribe(subjects.allHello, {
       callback: (_err, msg) => {
@@ -87,8 +88,11 @@ describe('simulator protocol against nats-server', () => {
         '  - {at: 1, nodes: {profile: jetson, count: 1}, link: {type: cellular-4g, bandwidthMbps: 8}}',
       ].join('\n'),
     );
+    // A load tool speaking for twelve nodes over three connections: an administrator's credentials.
     sim = await startSimulation({
       natsUrl: nats.url,
+      natsCreds: await nats.credsFile('admin'),
+      natsCa: nats.caFile!,
       nodes: 12,
       mix,
       connections: 3,

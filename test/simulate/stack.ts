@@ -12,6 +12,7 @@ import { freePort, installCrds, kubeConfig, repoRoot, startKube, startNats, star
 import { parseConfig } from '../../control-plane/src/config.ts';
 import { startControlPlane } from '../../control-plane/src/index.ts';
 import { startSimulation, type Simulation, type SimulationOptions } from '../../cli/src/simulate/index.ts';
+import { controlPlaneNats, controlPlaneNatsEnv } from '../helpers/nats.ts';
 
 export const FLEET_LABEL = 'edgeplane.io/fleet';
 
@@ -24,7 +25,7 @@ export interface FleetStackOptions {
   heartbeatIntervalMs?: number;
   /** Extra control-plane environment (EP_*). */
   env?: Record<string, string>;
-  simulation?: Partial<Omit<SimulationOptions, 'natsUrl' | 'nodes'>>;
+  simulation?: Partial<Omit<SimulationOptions, 'natsUrl' | 'natsCreds' | 'natsCa' | 'nodes'>>;
   /** Runs once the control plane is up and before the simulator starts, e.g. to measure it idle. */
   beforeSimulation?: (controlPlane: ControlPlaneHandle) => Promise<void>;
   /** How long the fleet may take to say hello, ms. */
@@ -135,7 +136,8 @@ export async function startFleetStack(options: FleetStackOptions): Promise<Fleet
     writeFileSync(kubeconfigPath, kube.kubeconfig, { mode: 0o600 });
 
     const env: Record<string, string> = {
-      EP_NATS_URL: nats.url,
+      // Its own credentials and the CA, as the chart mounts them.
+      ...controlPlaneNatsEnv(await controlPlaneNats(nats)),
       EP_REDIS_URL: redis.url,
       EP_KUBECONFIG: kubeconfigPath,
       EP_NAMESPACES: namespace,
@@ -162,8 +164,11 @@ export async function startFleetStack(options: FleetStackOptions): Promise<Fleet
     log(`control plane ${options.controlPlane} at ${controlPlane.address}${controlPlane.pid ? ` (pid ${controlPlane.pid})` : ''}`);
 
     await options.beforeSimulation?.(controlPlane);
+    // The simulator speaks for every node over shared connections: an administrator's credentials.
     const sim = await startSimulation({
       natsUrl: nats.url,
+      natsCreds: await nats.credsFile('admin'),
+      natsCa: nats.caFile ?? undefined,
       nodes: options.nodes,
       ...(options.mix ? { mix: options.mix } : {}),
       namePrefix: `n${runId}`,
