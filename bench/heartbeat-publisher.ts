@@ -1,13 +1,20 @@
 // Child process of bench/heartbeat.ts: simulates many nodes' heartbeats over a few NATS
 // connections, one round (every node once) per credit the benchmark grants, so the backlog
-// stays bounded whatever the ingestion speed.
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+// stays bounded whatever the ingestion speed. It speaks for every node over shared connections,
+// so on a secure server it runs with an administrator's credentials (a load tool, not a node).
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { encode, Heartbeat, subjects, type Heartbeat as HeartbeatT } from '@edgeplane/api';
 
-const [natsUrl = '', nodesArg = '10000', connsArg = '4', prefix = 'bench'] = process.argv.slice(2);
+// Credentials and CA files are '-' for a server without authentication and TLS.
+const [natsUrl = '', nodesArg = '10000', connsArg = '4', prefix = 'bench', credsFile = '-', caFile = '-'] = process.argv.slice(2);
 const nodes = Number(nodesArg);
+const security = {
+  ...(credsFile !== '-' ? { authenticator: credsAuthenticator(readFileSync(credsFile)) } : {}),
+  ...(caFile !== '-' ? { tls: { ca: readFileSync(caFile, 'utf8') } } : {}),
+};
 const conns: NatsConnection[] = [];
-for (let i = 0; i < Number(connsArg); i++) conns.push(await connect({ servers: natsUrl, name: `bench-publisher-${i}` }));
+for (let i = 0; i < Number(connsArg); i++) conns.push(await connect({ servers: natsUrl, name: `bench-publisher-${i}`, ...security }));
 const control = conns[0]!;
 const names = Array.from({ length: nodes }, (_, i) => `${prefix}-${String(i).padStart(6, '0')}`);
 const subjectsOf = names.map((n) => subjects.status(n));

@@ -1,9 +1,11 @@
 // `npm run bench -- heartbeat --nodes 10000 [--seconds 10] [--conns 4] --json`
 // Heartbeats of many simulated nodes through a real nats-server into a real redis-server,
-// first through the control plane's ingestion path (queue-group subscription, synchronous
-// decode, pipelined Redis batches), then through a baseline measured in the same run that
-// awaits one Redis write per heartbeat. A child process publishes, one round of every node
-// per credit, so the backlog stays bounded by two rounds.
+// through the control plane's ingestion path (queue-group subscription, synchronous decode,
+// pipelined Redis batches): first with JWT authentication and TLS (the control plane's own
+// credentials, an administrator's for the publisher), then on the same work against a server
+// without either, so the cost of security is measured in the same run. Last, a baseline on
+// the secure server that awaits one Redis write per heartbeat. A child process publishes, one
+// round of every node per credit, so the backlog stays bounded by two rounds.
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +14,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { numberFlag, type Bench } from './run.ts';
-import { startNats, startRedis } from '@edgeplane/env';
+import { startNats, startRedis, type NatsServer } from '@edgeplane/env';
 import { HeartbeatIngestor } from '../control-plane/src/fleet/heartbeats.ts';
 import { MalformedReporter } from '../control-plane/src/fleet/malformed.ts';
 import { TelemetryStore } from '../control-plane/src/fleet/telemetry-store.ts';
@@ -60,14 +62,16 @@ function oneByOne(nc: NatsConnection, store: TelemetryStore): Ingest {
 
 async function measure(
   label: string,
-  o: { natsUrl: string; redis: Redis; nodes: number; conns: number; seconds: number; log: (l: string) => void },
+  o: { nats: NatsServer; redis: Redis; nodes: number; conns: number; seconds: number; log: (l: string) => void },
   make: (nc: NatsConnection, store: TelemetryStore) => Ingest,
 ): Promise<{ heartbeatsPerSec: number; heartbeats: number; seconds: number; nodesInRedis: number }> {
   await o.redis.flushall();
-  const nc = await connect({ servers: o.natsUrl, name: `bench-ingest-${label}` });
+  const nc = await connect({ ...(await o.nats.connectOptions('control-plane')), name: `bench-ingest-${label}` });
   const ingest = make(nc, new TelemetryStore(o.redis));
   await nc.flush();
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('./heartbeat-publisher.ts', import.meta.url)), o.natsUrl, String(o.nodes), String(o.conns), label], {
+  const secure = o.nats.trust !== null;
+  const publisherArgs = [o.nats.url, String(o.nodes), String(o.conns), label, secure ? await o.nats.credsFile('admin') : '-', o.nats.caFile ?? '-'];
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('./heartbeat-publisher.ts', import.meta.url)), ...publisherArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -119,28 +123,35 @@ const bench: Bench = async ({ argv, log }) => {
   const seconds = numberFlag(argv, 'seconds', 10);
   const conns = numberFlag(argv, 'conns', 4);
   if (nodes < 1 || nodes > 200_000 || seconds <= 0 || seconds > 60) throw new Error('--nodes 1..200000 and --seconds up to 60');
-  const [nats, redisServer] = await Promise.all([startNats({ jetstream: false }), startRedis()]);
+  const [nats, insecureNats, redisServer] = await Promise.all([startNats({ jetstream: false }), startNats({ jetstream: false, insecure: true }), startRedis()]);
   const redis = new Redis(redisServer.url);
   try {
-    const o = { natsUrl: nats.url, redis, nodes, conns, seconds, log };
-    const ours = await measure('pipelined', o, pipelined);
-    const baseline = await measure('one-write-per-heartbeat', { ...o, seconds: Math.min(seconds, 5) }, oneByOne);
-    if (ours.nodesInRedis !== nodes) throw new Error(`expected ${nodes} nodes in Redis, found ${ours.nodesInRedis}`);
+    const o = { nats, redis, nodes, conns, seconds, log };
+    const secure = await measure('secure-pipelined', o, pipelined);
+    const insecure = await measure('insecure-pipelined', { ...o, nats: insecureNats }, pipelined);
+    const baseline = await measure('secure-one-write-per-heartbeat', { ...o, seconds: Math.min(seconds, 5) }, oneByOne);
+    for (const r of [secure, insecure]) if (r.nodesInRedis !== nodes) throw new Error(`expected ${nodes} nodes in Redis, found ${r.nodesInRedis}`);
+    const figures = (r: typeof secure) => ({ heartbeatsPerSecond: r.heartbeatsPerSec, heartbeats: r.heartbeats, seconds: r.seconds });
     return {
       bench: 'heartbeat',
       nodes,
-      heartbeatsPerSec: ours.heartbeatsPerSec,
-      seconds: ours.seconds,
       connections: conns,
+      // JWT authentication and TLS on every connection: the figure the goal applies to.
+      secure: figures(secure),
+      // The same work on a server without authentication or TLS, in the same run.
+      insecure: figures(insecure),
+      secureToInsecure: Math.round((secure.heartbeatsPerSec / insecure.heartbeatsPerSec) * 100) / 100,
+      heartbeatsPerSec: secure.heartbeatsPerSec,
+      seconds: secure.seconds,
       baselineHeartbeatsPerSec: baseline.heartbeatsPerSec,
-      speedup: Math.round((ours.heartbeatsPerSec / baseline.heartbeatsPerSec) * 10) / 10,
+      speedup: Math.round((secure.heartbeatsPerSec / baseline.heartbeatsPerSec) * 10) / 10,
       goalHeartbeatsPerSec: 20_000,
       // Other work on the two cores moves the figure; the load says how busy they were.
       loadAverage1m: Math.round((loadavg()[0] ?? 0) * 100) / 100,
     };
   } finally {
     await redis.quit();
-    await Promise.all([nats.stop(), redisServer.stop()]);
+    await Promise.all([nats.stop(), insecureNats.stop(), redisServer.stop()]);
   }
 };
 

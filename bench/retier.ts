@@ -34,7 +34,8 @@ const retier: Bench = async ({ argv, log }) => {
     simulation: { helloConcurrency: 32, helloTimeoutMs: 20_000 },
     log,
   });
-  const nc = await connect({ servers: stack.nats.url });
+  // Reads the simulated nodes' assignments as an operator would: an administrator's credentials.
+  const nc = await connect(await stack.nats.connectOptions('admin'));
   try {
     await waitForReadyNodes(stack.kc, stack.fleetSelector, nodes, 120_000, (n) => n < nodes && log(`EdgeNodes Ready: ${n}/${nodes}`));
     const name = 'retier';
