@@ -6,6 +6,7 @@ import { AGENT_VERSION } from './version.ts';
 import { startAgent, type RunningAgent } from './main.ts';
 import { isOverrideFileError } from './hardware/override.ts';
 import { isTrustKeyError } from './artifacts/trust.ts';
+import { isIdentityError } from './trust/errors.ts';
 import { createWorkloadManager, type WorkloadManagerImpl } from './workloads/manager.ts';
 import { build as buildHttp } from './serve/http.ts';
 import { isLoopbackHost, readHttpToken } from './serve/http-auth.ts';
@@ -57,7 +58,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   try {
     agent = await run(parsed.config);
   } catch (err) {
-    if (isOverrideFileError(err) || isTrustKeyError(err) || isConfigError(err)) {
+    if (isOverrideFileError(err) || isTrustKeyError(err) || isConfigError(err) || (isIdentityError(err) && err.fatal)) {
       process.stderr.write(`edgeplane-agent: ${err.message}\n`);
       return 2;
     }
@@ -80,6 +81,16 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    // A setting only an operator can fix (the server is not signed by the pinned CA): say so and exit.
+    void agent.failed.then((err) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`edgeplane-agent: ${err.message}\n`);
+      agent.stop().then(
+        () => resolve(2),
+        () => resolve(2),
+      );
+    });
   });
 }
 

@@ -18,6 +18,14 @@ export interface AgentConfig {
   natsCreds?: string;
   /** CA (PEM file) that signed the NATS server's certificate; absent: the system's CAs. */
   natsCa?: string;
+  /** Join token `<id>.<secret>::<jwt>` to enrol with when the state dir holds no credential; a secret. */
+  bootstrapToken?: string;
+  /** File holding the join token; read only when the agent has to enrol. */
+  bootstrapTokenFile?: string;
+  /** `sha256:<hex>` of the fleet CA's public key: the CA is fetched from the server and pinned. */
+  caHash?: string;
+  /** Lab only: connect without credentials (and without TLS if the URL says nats://). */
+  insecureNats?: boolean;
   /** Root of /proc, /sys, /dev for discovery; a fixture tree in tests and demos. */
   root: string;
   overrideFile?: string;
@@ -31,14 +39,14 @@ export interface AgentConfig {
   logLevel: LogLevel;
   /** Bandwidth and RTT probe period on unmetered links, ms; metered links probe 12x less often. */
   linkProbeIntervalMs: number;
+  /** Which keys may sign model artifacts, and whether an artifact must be signed to load. */
+  trust: TrustConfig;
   /** Directories file:// artifacts may be read from; empty refuses file:// artifacts. */
   fileRoots: string[];
   /** Largest inference request, bytes: the HTTP body and the NATS payload; larger ones get 413. */
   maxRequestBytes: number;
   /** Most elements one input tensor may claim (product of its shape), checked before any allocation. */
   maxTensorElements: number;
-  /** Which keys may sign model artifacts, and whether an artifact must be signed to load. */
-  trust: TrustConfig;
 }
 
 export interface TrustConfig {
@@ -105,13 +113,26 @@ interface Setting {
   schema: z.ZodType;
   fallback?: () => string;
   help: string;
+  /** A switch: `--flag` alone means true; the environment and the file say true or false. */
+  boolean?: true;
 }
+
+/** `sha256:` and 64 hex digits, as `edgeplane certs` prints the CA's hash. */
+const caHashText = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256:<64 hex digits>, as edgeplane certs prints the CA hash');
 
 export const SETTINGS: readonly Setting[] = [
   { key: 'node', env: 'EP_AGENT_NODE', flag: 'node', schema: NodeName, fallback: () => defaultNodeName(), help: 'node name (a DNS label) [host name]' },
   { key: 'natsUrl', env: 'EP_AGENT_NATS_URL', flag: 'nats-url', schema: natsUrl, fallback: () => 'nats://127.0.0.1:4222', help: 'NATS server URL(s), comma-separated' },
   { key: 'natsCreds', env: 'EP_AGENT_NATS_CREDS', flag: 'nats-creds', schema: z.string().min(1), help: 'NATS credentials file' },
   { key: 'natsCa', env: 'EP_AGENT_NATS_CA', flag: 'nats-ca', schema: z.string().min(1), help: 'CA certificate (PEM) of the NATS server; default: the system CAs' },
+  { key: 'bootstrapToken', env: 'EP_AGENT_BOOTSTRAP_TOKEN', flag: 'bootstrap-token', schema: z.string().min(1).max(16 * 1024), help: 'join token from edgeplane token create, to enrol (prefer the file or the environment: argv is visible)' },
+  { key: 'bootstrapTokenFile', env: 'EP_AGENT_BOOTSTRAP_TOKEN_FILE', flag: 'bootstrap-token-file', schema: z.string().min(1), help: 'file holding the join token; read only when enrolment is needed' },
+  { key: 'caHash', env: 'EP_AGENT_CA_HASH', flag: 'ca-hash', schema: caHashText, help: 'sha256:<hex> of the fleet CA public key; the CA is fetched from the server, checked and kept in the state dir' },
+  { key: 'insecureNats', env: 'EP_AGENT_INSECURE_NATS', flag: 'insecure-nats', schema: z.stringbool(), fallback: () => 'false', boolean: true, help: 'LAB ONLY: connect without credentials; anyone on the bus can then speak for this node' },
   { key: 'root', env: 'EP_AGENT_ROOT', flag: 'root', schema: z.string().min(1), fallback: () => '/', help: 'root of /proc, /sys, /dev for hardware discovery' },
   { key: 'overrideFile', env: 'EP_AGENT_OVERRIDE_FILE', flag: 'override-file', schema: z.string().min(1), help: 'YAML declaring accelerators, power and link no probe sees; re-read on change' },
   { key: 'stateDir', env: 'EP_AGENT_STATE_DIR', flag: 'state-dir', schema: z.string().min(1), fallback: () => '/var/lib/edgeplane-agent', help: 'where the last assignment is kept' },
@@ -252,7 +273,7 @@ export function parseConfig({ argv = [], env = {}, readFile = readConfigText }: 
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
         [CONFIG_SETTING.flag]: { type: 'string', short: 'c' },
-        ...Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' as const }])),
+        ...Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: s.boolean ? ('boolean' as const) : ('string' as const) }])),
         [TRUST_SETTING.keysFlag]: { type: 'string', multiple: true },
         [TRUST_SETTING.requireFlag]: { type: 'boolean' },
       },
@@ -271,6 +292,7 @@ export function parseConfig({ argv = [], env = {}, readFile = readConfigText }: 
     const flag = flags[s.flag];
     const [raw, from] =
       typeof flag === 'string' ? [flag, `--${s.flag}`]
+      : flag === true ? ['true', `--${s.flag}`]
       : env[s.env] !== undefined ? [env[s.env], s.env]
       : file[s.key] !== undefined ? [file[s.key], `config file ${configPath}: ${s.key}`]
       : [s.fallback?.(), `default of --${s.flag}`];
@@ -280,7 +302,29 @@ export function parseConfig({ argv = [], env = {}, readFile = readConfigText }: 
     values[s.key] = parsed.data;
   }
   values.trust = parseTrust(flags, env, fileTrust, configPath);
+  checkIdentitySettings(values as unknown as AgentConfig);
   return { kind: 'run', config: values as unknown as AgentConfig };
+}
+
+const settingName = (key: keyof AgentConfig): string => {
+  const s = SETTINGS.find((x) => x.key === key)!;
+  return `--${s.flag} (${s.env})`;
+};
+
+/**
+ * Settings that only make sense together. Whether the agent has an identity at all is decided
+ * at start, when the state dir (which may hold an enrolled credential) is read.
+ */
+function checkIdentitySettings(c: AgentConfig): void {
+  if (c.bootstrapToken !== undefined && c.bootstrapTokenFile !== undefined) {
+    throw new ConfigError(settingName('bootstrapToken'), `give the join token or ${settingName('bootstrapTokenFile')}, not both`);
+  }
+  if ((c.bootstrapToken !== undefined || c.bootstrapTokenFile !== undefined) && c.caHash === undefined && c.natsCa === undefined) {
+    throw new ConfigError(
+      settingName('caHash'),
+      `enrolment needs the fleet CA to trust: pass ${settingName('caHash')} (sha256:<hex>, printed by edgeplane certs) or ${settingName('natsCa')}`,
+    );
+  }
 }
 
 export function usage(): string {

@@ -13,6 +13,10 @@ import { createAssignmentStore, isStateFileError, type AssignmentStore } from '.
 import { TrustPolicy } from './artifacts/trust.ts';
 import { connectNats } from './fleet/connect.ts';
 import { startFleetSession, type FleetSession } from './fleet/session.ts';
+import type { ServeGrant } from './serve/nats.ts';
+import { enrolAndKeep, planIdentity, resolveCa } from './trust/bootstrap.ts';
+import { isIdentityError, type IdentityError } from './trust/errors.ts';
+import { NodeIdentity } from './trust/identity.ts';
 import type { WorkloadManager, WorkloadManagerOptions } from './workloads/types.ts';
 
 export interface AgentDeps {
@@ -41,6 +45,13 @@ export interface RunningAgent {
   session(): FleetSession | null;
   /** Resolves when the fleet session exists (NATS connected). */
   connected(): Promise<FleetSession>;
+  /** The node's credential and its renewal; null when insecure or not enrolled yet. */
+  identity(): NodeIdentity | null;
+  /**
+   * Resolves when the agent gave up on NATS for a reason only an operator can fix (the
+   * server is not signed by the pinned CA); it keeps serving what it has meanwhile.
+   */
+  readonly failed: Promise<IdentityError>;
   stop(): Promise<void>;
 }
 
@@ -54,11 +65,22 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
   const live: LiveProbe = createLiveProbe({ root: config.root, ...(config.overrideFile ? { overrideFile: config.overrideFile } : {}), override: found.override, log });
 
   let nc: NatsConnection | null = null;
+  // Local files only: no identity at all, or a bad credential or token, stops the agent here.
+  const plan = await planIdentity(config, log);
+  let identity: NodeIdentity | null = plan.kind === 'credentials' ? new NodeIdentity({ node, stateDir: config.stateDir, log, credentials: plan.credentials }) : null;
+  if (plan.kind === 'insecure') {
+    log.warn({ setting: '--insecure-nats (EP_AGENT_INSECURE_NATS)', nats: config.natsUrl }, 'INSECURE: NATS without a credential; anyone on the bus can speak for this node. A lab only.');
+  } else if (plan.kind === 'credentials') {
+    log.info({ source: plan.source, file: plan.credentials.file, publicKey: identity?.publicKey, expiresAtS: plan.credentials.claims.expiresAtS, tags: plan.credentials.claims.tags }, 'node credential');
+  }
+  // Serving waits for the deployment's grant in the credential; the identity may come later (enrolment).
+  const serveGrant: ServeGrant | undefined =
+    plan.kind === 'insecure' ? undefined : { ensure: (d) => identity?.ensure(d) ?? Promise.resolve(false), onRenewed: (cb) => identity?.onRenewed(cb) ?? (() => undefined) };
   // Key files are read once, here: a bad one stops the agent before it serves anything.
   const trust = await TrustPolicy.load(config.trust);
   log.info({ requireSignature: trust.requireSignature, publicKeys: trust.keys.map((k) => k.source) }, 'model signature policy');
   const limits = { fileRoots: config.fileRoots, maxPayloadBytes: config.maxRequestBytes, maxTensorElements: config.maxTensorElements };
-  const manager = await deps.createManager({ accelerators: found.accelerators, cacheDir: config.cacheDir, cacheMaxBytes: config.cacheMaxBytes, ...limits, trust, node, log });
+  const manager = await deps.createManager({ accelerators: found.accelerators, cacheDir: config.cacheDir, cacheMaxBytes: config.cacheMaxBytes, ...limits, trust, node, log, ...(serveGrant ? { serveGrant } : {}) });
   const stopServing = deps.startServing ? await deps.startServing(manager, log) : null;
 
   // Applies run one at a time, in arrival order; each applied one is kept on disk.
@@ -94,8 +116,30 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
   let resolveConnected: (s: FleetSession) => void = () => undefined;
   const connectedPromise = new Promise<FleetSession>((resolve) => (resolveConnected = resolve));
 
+  let resolveFailed: (err: IdentityError) => void = () => undefined;
+  const failed = new Promise<IdentityError>((resolve) => (resolveFailed = resolve));
+
   const abort = new AbortController();
-  const connecting = connectNats({ url: config.natsUrl, node, log, signal: abort.signal, ...(config.natsCreds ? { credsFile: config.natsCreds } : {}), ...(config.natsCa ? { caFile: config.natsCa } : {}) }).then(
+  /** The CA, then a credential (enrolling if the plan says so), then the connection; null when stopped. */
+  const establish = async (): Promise<NatsConnection | null> => {
+    const caPem = await resolveCa(config, log, abort.signal);
+    if (caPem === null) return null;
+    if (plan.kind === 'enrol') {
+      // The config check guarantees a CA for enrolment (--ca-hash or --nats-ca).
+      const credentials = await enrolAndKeep(config, plan.join, caPem!, log, abort.signal);
+      if (!credentials) return null;
+      identity = new NodeIdentity({ node, stateDir: config.stateDir, log, credentials });
+    }
+    return connectNats({
+      url: config.natsUrl,
+      node,
+      log,
+      signal: abort.signal,
+      ...(identity ? { authenticator: identity.authenticator() } : {}),
+      ...(caPem !== undefined ? { caPem } : {}),
+    });
+  };
+  const connecting = establish().then(
     async (conn) => {
       if (!conn) return;
       if (stopping) {
@@ -103,6 +147,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
         return;
       }
       nc = conn;
+      identity?.attach(conn);
       log.info({ server: conn.getServer() }, 'connected to NATS');
       deps.onNatsConnected?.(conn);
       session = startFleetSession({
@@ -138,7 +183,14 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
       });
       resolveConnected(session);
     },
-    (err: unknown) => log.error({ err: (err as Error).message }, 'cannot connect to NATS'),
+    (err: unknown) => {
+      if (isIdentityError(err) && err.fatal) {
+        log.fatal({ err, code: err.code }, 'not connecting to NATS; an operator must fix the setting');
+        resolveFailed(err);
+        return;
+      }
+      log.error({ err }, 'cannot connect to NATS');
+    },
   );
 
   return {
@@ -151,10 +203,13 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
     startedFrom,
     session: () => session,
     connected: () => connectedPromise,
+    identity: () => identity,
+    failed,
     async stop() {
       stopping = true;
       abort.abort();
       await connecting;
+      identity?.close();
       await session?.close();
       const conn = nc as NatsConnection | null;
       // Before the first connection, connect() keeps retrying until closed; nothing to close yet.

@@ -2,7 +2,7 @@
 // succeeds or the agent stops, since the uplink may be down at boot; after that nats.js
 // reconnects forever.
 import { readFile } from 'node:fs/promises';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, type Authenticator, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { inboxPrefix } from '@edgeplane/trust';
 import { backoffMs, sleep } from './backoff.ts';
@@ -12,8 +12,12 @@ export interface ConnectOptions {
   node: string;
   log: Logger;
   credsFile?: string;
+  /** Called on every (re)connect, so a renewed credential is used from the next one; wins over credsFile. */
+  authenticator?: Authenticator;
   /** CA (PEM file) the server's certificate must chain to. */
   caFile?: string;
+  /** CA (PEM text); wins over caFile. */
+  caPem?: string;
   /** Stops the first-connection loop; the promise then resolves null. */
   signal?: AbortSignal;
   /** Between reconnect attempts once connected, ms. */
@@ -21,8 +25,8 @@ export interface ConnectOptions {
 }
 
 export async function connectNats(opts: ConnectOptions): Promise<NatsConnection | null> {
-  const authenticator = opts.credsFile ? credsAuthenticator(await readFile(opts.credsFile)) : undefined;
-  const ca = opts.caFile ? await readFile(opts.caFile, 'utf8') : undefined;
+  const authenticator = opts.authenticator ?? (opts.credsFile ? credsAuthenticator(await readFile(opts.credsFile)) : undefined);
+  const ca = opts.caPem ?? (opts.caFile ? await readFile(opts.caFile, 'utf8') : undefined);
   for (let attempt = 0; !opts.signal?.aborted; attempt++) {
     try {
       return await connect({
@@ -33,6 +37,9 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection 
         // Keepalives are an idle link's only traffic besides heartbeats: keep them rare.
         pingInterval: 120_000,
         ...(authenticator ? { authenticator } : {}),
+        // An authorization error (a server still loading its accounts, a credential renewed
+        // meanwhile) must not end the connection for good: the agent serves on and retries.
+        ignoreAuthErrorAbort: true,
         ...(ca ? { tls: { ca } } : {}),
         // Replies come only under the node's own prefix, the one its credential may read.
         inboxPrefix: inboxPrefix.node(opts.node),

@@ -1,13 +1,27 @@
 // Serves one model on `ep.v1.infer.<namespace>.<deployment>` in a queue group, so NATS
 // spreads requests over every node serving it. Errors go back as `ep-status` (an HTTP
 // status), `ep-error-code` and `ep-error`; a message without a reply subject is counted
-// and dropped.
+// and dropped. With a node credential, the subscription waits for the deployment's grant
+// (a `serve:` tag in the JWT); a subscription the server refuses anyway is counted, logged
+// and tried again after the next renewal.
 import { inferHeaders, subjects } from '@edgeplane/api';
-import { headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { errors as natsErrors, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { backoffMs, sleep, type BackoffOptions } from '../fleet/backoff.ts';
 import { replyError } from '../workloads/errors.ts';
 import type { ServedModel } from './registry.ts';
 import { decodeRequest, encodeOutputs, timeoutOf } from './wire.ts';
+
+/**
+ * Whether the node's credential may serve a deployment. Without a grant the serving side
+ * does not subscribe (the server would refuse it); it asks, and waits for a renewal.
+ */
+export interface ServeGrant {
+  /** True once the current credential carries the deployment's grant, renewing it if needed. */
+  ensure(d: { namespace: string; deployment: string }): Promise<boolean>;
+  /** Called after each renewal, once reconnected with the new credential; returns the unsubscriber. */
+  onRenewed(cb: () => void): () => void;
+}
 
 export interface NatsServingOptions {
   node: string;
@@ -15,6 +29,10 @@ export interface NatsServingOptions {
   /** Most elements one input tensor may claim (default 2^24). */
   maxTensorElements?: number;
   logger: Logger;
+  /** Absent: subscribe at once (a credential without per-deployment grants, or none). */
+  grant?: ServeGrant;
+  /** Between grant checks that found none, besides every renewal. */
+  grantRetry?: BackoffOptions;
 }
 
 export interface NatsServingStats {
@@ -24,7 +42,13 @@ export interface NatsServingStats {
   dropped: number;
   /** Requests answered 4xx (malformed, too large, wrong shape), also counted in `failed`. */
   refused: number;
+  /** Subscriptions the server refused (permissions violation); each is tried again after a renewal. */
+  denied: number;
+  /** Whether the subject is subscribed now. */
+  subscribed: boolean;
 }
+
+const GRANT_RETRY: BackoffOptions = { initialMs: 5_000, maxMs: 5 * 60_000 };
 
 export interface NatsServing {
   readonly stats: NatsServingStats;
@@ -34,7 +58,7 @@ export interface NatsServing {
 export function serveNats(nc: NatsConnection, model: ServedModel, options: NatsServingOptions): NatsServing {
   const { namespace, deployment } = model.assignment;
   const log = options.logger.child({ workload: model.key });
-  const stats: NatsServingStats = { served: 0, failed: 0, dropped: 0, refused: 0 };
+  const stats: NatsServingStats = { served: 0, failed: 0, dropped: 0, refused: 0, denied: 0, subscribed: false };
   const inflight = new Set<Promise<void>>();
 
   const reply = (msg: Msg, status: number, extra: Record<string, string>, payload?: Uint8Array): void => {
@@ -72,25 +96,91 @@ export function serveNats(nc: NatsConnection, model: ServedModel, options: NatsS
     }
   };
 
-  const sub: Subscription = nc.subscribe(subjects.infer(namespace, deployment), {
-    queue: subjects.inferQueue(namespace, deployment),
-    callback: (err, msg) => {
-      if (err) {
-        log.warn({ err: err.message }, 'inference subscription error');
-        return;
+  const subject = subjects.infer(namespace, deployment);
+  const stopped = new AbortController();
+  let sub: Subscription | null = null;
+
+  const subscribe = (): void => {
+    const s: Subscription = nc.subscribe(subject, {
+      queue: subjects.inferQueue(namespace, deployment),
+      callback: (err, msg) => {
+        if (err) {
+          if (err instanceof natsErrors.PermissionViolationError) {
+            // nats.js has closed the subscription; it comes back after the next renewal.
+            stats.denied += 1;
+            stats.subscribed = false;
+            if (sub === s) sub = null;
+            log.warn({ err, subject, denied: stats.denied }, 'inference subscription refused by the server; trying again after the next credential renewal');
+            void waitThenSubscribe(true);
+            return;
+          }
+          log.warn({ err }, 'inference subscription error');
+          return;
+        }
+        const p = handle(msg);
+        inflight.add(p);
+        void p.finally(() => inflight.delete(p));
+      },
+    });
+    sub = s;
+    stats.subscribed = true;
+    log.info({ subject }, 'serving over NATS');
+  };
+
+  /** Resolves at the next renewal, after `ms`, or when stopped, whichever is first. */
+  const nextChance = async (ms: number): Promise<void> => {
+    const wake = new AbortController();
+    const onStop = () => wake.abort();
+    stopped.signal.addEventListener('abort', onStop, { once: true });
+    const off = options.grant?.onRenewed(() => wake.abort());
+    await sleep(ms, wake.signal);
+    off?.();
+    stopped.signal.removeEventListener('abort', onStop);
+  };
+
+  let waiting = false;
+  /**
+   * Subscribes once the grant is there. After a refusal (`refused`) it first waits for a renewal,
+   * or a delay that grows with each refusal, so a server that keeps refusing costs one attempt
+   * every few minutes at most.
+   */
+  const waitThenSubscribe = async (refused: boolean): Promise<void> => {
+    if (waiting) return;
+    waiting = true;
+    try {
+      const grant = options.grant;
+      if (refused) await nextChance(backoffMs(stats.denied - 1, options.grantRetry ?? GRANT_RETRY));
+      for (let attempt = 0; !stopped.signal.aborted; attempt++) {
+        let granted = true;
+        if (grant) {
+          try {
+            granted = await grant.ensure({ namespace, deployment });
+          } catch (err) {
+            granted = false;
+            log.warn({ err, subject }, 'cannot check the serve grant');
+          }
+        }
+        if (stopped.signal.aborted || nc.isClosed()) return;
+        if (granted) return subscribe();
+        const delay = backoffMs(attempt, options.grantRetry ?? GRANT_RETRY);
+        log.warn({ subject, retryInMs: delay }, 'the node credential does not grant serving this deployment yet; waiting for a renewal');
+        await nextChance(delay);
       }
-      const p = handle(msg);
-      inflight.add(p);
-      void p.finally(() => inflight.delete(p));
-    },
-  });
-  log.info({ subject: subjects.infer(namespace, deployment) }, 'serving over NATS');
+    } finally {
+      waiting = false;
+    }
+  };
+
+  if (options.grant) void waitThenSubscribe(false);
+  else subscribe();
 
   return {
     stats,
     async stop() {
+      stopped.abort();
+      stats.subscribed = false;
       try {
-        if (!sub.isClosed()) sub.unsubscribe();
+        if (sub && !sub.isClosed()) sub.unsubscribe();
       } catch {
         // The connection is closed already: nothing left to unsubscribe.
       }

@@ -89,6 +89,7 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
         maxPayloadBytes: options.maxPayloadBytes ?? 8 * 1024 * 1024,
         ...(options.maxTensorElements ? { maxTensorElements: options.maxTensorElements } : {}),
         logger: log,
+        ...(options.serveGrant ? { grant: options.serveGrant } : {}),
       }),
     );
   };

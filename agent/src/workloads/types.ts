@@ -2,6 +2,7 @@
 // workload manager (artifacts, ONNX Runtime sessions, balancer, serving).
 import type { AcceleratorLoad, Accelerator, Assignment, WorkloadReport } from '@edgeplane/api';
 import type { TrustPolicy } from '../artifacts/trust.ts';
+import type { ServeGrant } from '../serve/nats.ts';
 
 export interface WorkloadManager {
   /**
@@ -34,4 +35,6 @@ export interface WorkloadManagerOptions {
   maxTensorElements?: number;
   /** Keys that may sign artifacts and whether a signature is required (default: neither). */
   trust?: TrustPolicy;
+  /** The node credential's per-deployment grants; absent: serve without asking. */
+  serveGrant?: ServeGrant;
 }
