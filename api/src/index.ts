@@ -4,6 +4,8 @@ export * from './edgemodeldeployment.ts';
 export * from './edgenode.ts';
 export * from './messages.ts';
 export * from './enrollment.ts';
+export * from './bootstrap-token.ts';
+export * from './node-identity.ts';
 export * from './duration.ts';
 export * from './heartbeat.ts';
 export * from './half.ts';

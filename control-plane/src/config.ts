@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
-import { HELLO_REPLY_BOUNDS, ListenAddressText, type ListenAddress } from '@edgeplane/api';
+import { HELLO_REPLY_BOUNDS, ListenAddressText, durationText, type ListenAddress } from '@edgeplane/api';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -32,6 +32,15 @@ export interface Config {
    * loudly when it is.
    */
   insecureNats: boolean;
+  /**
+   * The fleet's trust material (JSON, from `edgeplane certs`). Absent: enrolment, renewal and
+   * revocation are off.
+   */
+  trustFile?: string;
+  /** Namespace of the bootstrap token Secrets; absent: the lease namespace. */
+  bootstrapNamespace?: string;
+  /** Lifetime of the node credentials the leader signs, ms; absent: 24 h. */
+  nodeCredentialTtlMs?: number;
   redisUrl: string;
   kube: KubeSource;
   /** Namespaces whose EdgeModelDeployments are reconciled; empty means all. */
@@ -56,6 +65,10 @@ export interface Config {
   insecureNoAuth: boolean;
   metricsAuth: MetricsAuth;
 }
+
+/** A node credential lives at least 10 s (tests of renewal) and at most 30 days. */
+export const NODE_CREDENTIAL_TTL_BOUNDS_MS = { min: 10_000, max: 30 * 86_400_000 } as const;
+export const DEFAULT_NODE_CREDENTIAL_TTL_MS = 86_400_000;
 
 const msSchema = (min: number) => z.coerce.number().int().min(min).max(86_400_000);
 const urlWithScheme = (schemes: string[]) =>
@@ -92,6 +105,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'natsCreds', env: 'EP_NATS_CREDS', flag: 'nats-creds', schema: z.string().min(1), help: 'NATS credentials file (JWT + nkey seed) of the control plane' },
   { key: 'natsCa', env: 'EP_NATS_CA', flag: 'nats-ca', schema: z.string().min(1), help: 'CA certificate (PEM) of the NATS server; default: the system CAs' },
   { key: 'insecureNats', env: 'EP_INSECURE_NATS', flag: 'insecure-nats', schema: z.stringbool(), fallback: 'false', boolean: true, help: 'allow NATS without TLS and credentials (a lab only; unsafe)' },
+  { key: 'trustFile', env: 'EP_TRUST_FILE', flag: 'trust-file', schema: z.string().min(1), help: 'trust material (JSON from `edgeplane certs`); absent: no enrolment, renewal or revocation' },
+  { key: 'bootstrapNamespace', env: 'EP_BOOTSTRAP_NAMESPACE', flag: 'bootstrap-namespace', schema: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label').max(63), help: 'namespace of bootstrap token Secrets; default: the lease namespace' },
+  { key: 'nodeCredentialTtlMs', env: 'EP_NODE_CREDENTIAL_TTL', flag: 'node-credential-ttl', schema: durationText(NODE_CREDENTIAL_TTL_BOUNDS_MS.min, NODE_CREDENTIAL_TTL_BOUNDS_MS.max), fallback: '24h', help: 'lifetime of a node credential (agents renew before it ends), e.g. 24h' },
   { key: 'redisUrl', env: 'EP_REDIS_URL', flag: 'redis-url', schema: urlWithScheme(['redis:', 'rediss:']), fallback: 'redis://127.0.0.1:6379', help: 'Redis URL' },
   { key: 'kubeconfig', env: 'EP_KUBECONFIG', flag: 'kubeconfig', schema: z.string().min(1), help: 'kubeconfig file; absent: in-cluster, else KUBECONFIG or ~/.kube/config' },
   { key: 'namespaces', env: 'EP_NAMESPACES', flag: 'namespaces', schema: namespaceList, fallback: '', help: 'comma-separated namespaces to watch; empty: all' },
@@ -152,6 +168,7 @@ export function parseConfig({ argv = [], env = {} }: ParseInput): ParseResult {
     ...(values as Omit<Config, 'kube' | 'identity'>),
     kube: kubeSource(values.kubeconfig as string | undefined, env),
     identity: (values.identity as string | undefined) ?? `${hostname()}-${randomBytes(4).toString('hex')}`,
+    bootstrapNamespace: (values.bootstrapNamespace as string | undefined) ?? (values.leaseNamespace as string),
   } satisfies Config;
   checkTimings(config);
   checkNatsSecurity(config);

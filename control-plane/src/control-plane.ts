@@ -16,6 +16,7 @@ import { HelloResponder } from './fleet/hello.ts';
 import { MalformedReporter } from './fleet/malformed.ts';
 import { natsSecurityOptions } from './fleet/nats-connect.ts';
 import { ProbeResponder } from './fleet/probe.ts';
+import { startIdentityServices, type IdentityServices } from './fleet/identity.ts';
 import { TelemetryStore } from './fleet/telemetry-store.ts';
 import { kubeAccessReviewer } from './kube/access-review.ts';
 import { kubeClients, loadKubeConfig } from './kube/client.ts';
@@ -173,6 +174,10 @@ export async function startControlPlane(config: Config, options: StartOptions = 
     probe.start();
     cleanups.push(() => probe.stop());
 
+    // Enrolment, renewal and revocation: leader only, like hello; off without a trust file.
+    const identityServices: IdentityServices | null = await startIdentityServices({ config, log, kube, nc, kv, metrics, malformed, nodes, mayWrite, onKubeWrite });
+    if (identityServices) cleanups.push(() => identityServices.close());
+
     elector = new LeaderElector({
       coordination: kube.coordination,
       name: config.leaseName,
@@ -182,8 +187,14 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       renewDeadlineMs: config.renewDeadlineMs,
       retryPeriodMs: config.retryPeriodMs,
       log,
-      onStartedLeading: () => ctl.startLeading(),
-      onStoppedLeading: () => ctl.stopLeading(),
+      onStartedLeading: async () => {
+        await ctl.startLeading();
+        identityServices?.start();
+      },
+      onStoppedLeading: async () => {
+        await identityServices?.stop();
+        await ctl.stopLeading();
+      },
     });
 
     const app = build({

@@ -83,3 +83,17 @@ export class ReviewUnavailableError extends Error {
 export function isReviewUnavailableError(err: unknown): err is ReviewUnavailableError {
   return err instanceof ReviewUnavailableError;
 }
+
+/** nats-server did not take an account update (revocations) sent over the system account. */
+export class AccountUpdateError extends Error {
+  override readonly name = 'AccountUpdateError';
+  readonly code = 'ACCOUNT_UPDATE_FAILED';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export function isAccountUpdateError(err: unknown): err is AccountUpdateError {
+  return err instanceof AccountUpdateError;
+}

@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { PRECISIONS } from '@edgeplane/api';
 import { OUTCOMES } from './reconcile/queue.ts';
 
-export const MALFORMED_KINDS = ['hello', 'heartbeat', 'probe'] as const;
+export const MALFORMED_KINDS = ['hello', 'heartbeat', 'probe', 'enroll', 'renew'] as const;
 export type MalformedKind = (typeof MALFORMED_KINDS)[number];
 
 export interface Metrics {
@@ -21,6 +21,10 @@ export interface Metrics {
   kubeWrites: Counter<'resource'>;
   kvWrites: Counter<'outcome'>;
   unreachableNodes: Gauge;
+  enrollments: Counter<'outcome'>;
+  renewals: Counter<'outcome'>;
+  revocationPushes: Counter<'outcome'>;
+  revokedKeys: Gauge;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -51,6 +55,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     kubeWrites: new Counter({ name: 'ep_kube_writes_total', help: 'Writes to the Kubernetes API by resource (the Lease aside).', labelNames: ['resource'], registers: [registry] }),
     kvWrites: new Counter({ name: 'ep_kv_writes_total', help: 'Assignment KV writes by outcome.', labelNames: ['outcome'], registers: [registry] }),
     unreachableNodes: new Gauge({ name: 'ep_unreachable_nodes', help: 'Nodes marked unreachable by the liveness sweep.', registers: [registry] }),
+    enrollments: new Counter({ name: 'ep_enrollments_total', help: 'Enrolment requests answered, by outcome (accepted or the refusal code).', labelNames: ['outcome'], registers: [registry] }),
+    renewals: new Counter({ name: 'ep_credential_renewals_total', help: 'Credential renewal requests answered, by outcome (accepted or the refusal code).', labelNames: ['outcome'], registers: [registry] }),
+    revocationPushes: new Counter({ name: 'ep_revocation_pushes_total', help: 'Fleet account updates carrying revocations sent to nats-server, by outcome.', labelNames: ['outcome'], registers: [registry] }),
+    revokedKeys: new Gauge({ name: 'ep_revoked_keys', help: 'Node keys revoked in the fleet account as last pushed (leader only).', registers: [registry] }),
   };
   // Zero series up front, so a scrape shows every label before the first event.
   for (const kind of MALFORMED_KINDS) m.malformedMessages.inc({ kind }, 0);

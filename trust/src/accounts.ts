@@ -20,7 +20,12 @@ export async function operatorJwt(t: TrustMaterial): Promise<string> {
 const signer = (t: TrustMaterial) => ({ signer: keyPair(t.operatorSigning) });
 
 export async function systemAccountJwt(t: TrustMaterial): Promise<string> {
-  return encodeAccount(accountNames.system, publicKey(t.system) , {}, signer(t));
+  // Without limits the library's defaults allow no connection at all, and the system user
+  // (which pushes revocations) could never connect.
+  const account: Partial<Account> = {
+    limits: { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 },
+  };
+  return encodeAccount(accountNames.system, publicKey(t.system), account, signer(t));
 }
 
 export async function fleetAccountJwt(t: TrustMaterial, revocations: Revocations = {}): Promise<string> {

@@ -8,3 +8,4 @@ export type { CertificateAuthority, ServerCertificate } from './certs.ts';
 export * from './server-config.ts';
 export * from './creds.ts';
 export * from './proof.ts';
+export * from './account-read.ts';

@@ -1,10 +1,16 @@
 // Proof of possession of an nkey: the holder signs a statement with its seed, anyone checks
 // the signature with the public key. An enrolling agent proves this way that the credential it
 // asks for is bound to a key it holds (the seed itself never leaves the node).
-import { fromPublic } from '@nats-io/jwt';
+import { createUser, fromPublic } from '@nats-io/jwt';
 import { keyPair } from './material.ts';
 
 const enc = new TextEncoder();
+
+/** A fresh user nkey, as an enrolling node makes its own: the seed stays where it was made. */
+export function newUserKey(): { seed: string; publicKey: string } {
+  const kp = createUser();
+  return { seed: new TextDecoder().decode(kp.getSeed()), publicKey: kp.getPublicKey() };
+}
 
 /** base64 ed25519 signature of the statement with the seed's key. */
 export function signStatement(seed: string, statement: string): string {

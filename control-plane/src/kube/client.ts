@@ -8,7 +8,8 @@
 //   events.k8s.io events                     create                (on EdgeModelDeployments)
 //   authentication.k8s.io tokenreviews       create                (API callers' bearer tokens)
 //   authorization.k8s.io subjectaccessreviews create              (API callers' permissions)
-import { CoordinationV1Api, CustomObjectsApi, EventsV1Api, KubeConfig } from '@kubernetes/client-node';
+//   core secrets                             get, update           (bootstrap tokens, in their namespace)
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { KubeSource } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 
@@ -17,6 +18,8 @@ export interface KubeClients {
   custom: CustomObjectsApi;
   coordination: CoordinationV1Api;
   events: EventsV1Api;
+  /** Bootstrap token Secrets only. */
+  core: CoreV1Api;
 }
 
 export function loadKubeConfig(source: KubeSource): KubeConfig {
@@ -38,5 +41,6 @@ export function kubeClients(kc: KubeConfig): KubeClients {
     custom: kc.makeApiClient(CustomObjectsApi),
     coordination: kc.makeApiClient(CoordinationV1Api),
     events: kc.makeApiClient(EventsV1Api),
+    core: kc.makeApiClient(CoreV1Api),
   };
 }

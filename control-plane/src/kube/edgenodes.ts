@@ -95,3 +95,54 @@ export async function ensureEdgeNode(o: EnsureNodeOptions, name: string, propose
   }
   throw new WriteConflictError(`edgenodes/${name}`, 5);
 }
+
+/** The EdgeNode as stored, or null when there is none. */
+export async function readEdgeNode(custom: CustomObjectsApi, name: string): Promise<NodeObject | null> {
+  try {
+    return (await custom.getClusterCustomObject({ ...crd, plural: nodesKind.plural, name })) as NodeObject;
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
+  }
+}
+
+/**
+ * Records a node's identity annotations: creates the EdgeNode when there is none, else
+ * replaces the version read. On a conflict (a status write, a hello creating the node) it reads
+ * again and retries only while `stillAsDecided` holds for what it reads, so a decision made on
+ * one identity is never applied over another; then WriteConflictError.
+ */
+export async function writeNodeIdentity(
+  o: EnsureNodeOptions,
+  name: string,
+  read: NodeObject | null,
+  annotations: Readonly<Record<string, string>>,
+  stillAsDecided: (current: NodeObject | null) => boolean,
+): Promise<NodeObject> {
+  let current = read;
+  let attempts = 0;
+  while (attempts++ < 3) {
+    if (o.mayWrite && !o.mayWrite()) throw new NotLeaderError(`write EdgeNode ${name}`);
+    try {
+      const written = current
+        ? ((await o.custom.replaceClusterCustomObject({
+            ...crd,
+            plural: nodesKind.plural,
+            name,
+            body: { ...current, metadata: { ...current.metadata, annotations: { ...current.metadata?.annotations, ...annotations } } },
+          })) as NodeObject)
+        : ((await o.custom.createClusterCustomObject({
+            ...crd,
+            plural: nodesKind.plural,
+            body: { apiVersion: API_VERSION, kind: EN_KIND, metadata: { name, annotations: { ...annotations } }, spec: { unschedulable: false } },
+          })) as NodeObject);
+      o.onWrite?.('edgenodes');
+      return written;
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+    current = await readEdgeNode(o.custom, name);
+    if (!stillAsDecided(current)) break;
+  }
+  throw new WriteConflictError(`edgenodes/${name}`, attempts);
+}
