@@ -49,3 +49,13 @@ describe('control-plane config parsing (fuzzed)', () => {
     expect(message).not.toContain('s3cr3t');
   });
 });
+
+describe('control-plane heartbeat interval', () => {
+  it('is bounded as agents bound it, so the control plane never tells them a pace they refuse', () => {
+    const interval = (v: string) => configOrTypedError(() => parseConfig({ argv: [], env: { EP_INSECURE_NATS: 'true', EP_HEARTBEAT_INTERVAL_MS: v } }));
+    expect(interval('100')).toBeNull();
+    expect(interval('600000')).toBeNull();
+    expect(interval('99')).toMatch(/EP_HEARTBEAT_INTERVAL_MS/);
+    expect(interval('600001')).toMatch(/EP_HEARTBEAT_INTERVAL_MS/);
+  });
+});

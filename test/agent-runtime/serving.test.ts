@@ -74,6 +74,7 @@ describe('serving over NATS and HTTP', () => {
     { name: 'wrong shape', meta: [{ name: 'X', datatype: 'FP32', shape: [1, 2] }], bytes: 8, status: '400', code: 'INVALID_SHAPE' },
     { name: 'wrong size', meta: [{ name: 'X', datatype: 'FP32', shape: [1, 4] }], bytes: 12, status: '400', code: 'INVALID_SIZE' },
     { name: 'malformed header', meta: { not: 'a list' }, bytes: 16, status: '400', code: 'INVALID_REQUEST' },
+    { name: 'a header claiming 2^40 elements', meta: [{ name: 'X', datatype: 'FP32', shape: [2 ** 20, 2 ** 20] }], bytes: 16, status: '413', code: 'TENSOR_TOO_LARGE' },
   ];
   for (const c of bad) {
     it(`replies to ${c.name} with ep-status ${c.status} and ${c.code}`, async () => {

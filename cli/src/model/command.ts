@@ -114,6 +114,8 @@ async function profile(argv: string[], io: CommandIO): Promise<void> {
   writeFileAtomically(join(dir, PROFILE_FILE), `${JSON.stringify(result, null, 2)}\n`);
   writeFileAtomically(join(dir, VARIANTS_FILE), yaml);
   io.out(yaml);
+  // Agents refuse file:// artifacts outside the directories their configuration allows.
+  io.err(`these file:// variants load only on agents started with --file-roots ${resolve(dir)} (or push them: edgeplane model push ${dir})`);
 }
 
 export function readProfile(dir: string): ProfileResult {
