@@ -1,9 +1,10 @@
 // The fleet's trust material: every seed and the CA, created once (`edgeplane certs`) and
 // kept as one Secret. Public parts (JWTs, certificates) are derived from it on demand, so there
 // is nothing else to keep in sync.
-import { createAccount, createOperator, createUser, fromSeed, type KeyPair } from '@nats-io/jwt';
+import { createAccount, createOperator, createUser, type KeyPair } from '@nats-io/jwt';
 import { z } from 'zod';
 import type { CertificateAuthority } from './certs.ts';
+import { nativeKeyPair } from './native-nkeys.ts';
 
 const seed = (prefix: 'SO' | 'SA' | 'SU') =>
   z.string().regex(new RegExp(`^${prefix}[A-Z2-7]{56}$`), `must be an nkey seed starting with ${prefix}`);
@@ -73,5 +74,6 @@ export function parseTrustMaterial(text: string): TrustMaterial {
   return r.data;
 }
 
-export const keyPair = (s: string): KeyPair => fromSeed(new TextEncoder().encode(s));
+/** The key pair of a seed, signing natively (see native-nkeys.ts). */
+export const keyPair = (s: string): KeyPair => nativeKeyPair(s);
 export const publicKey = (s: string): string => keyPair(s).getPublicKey();

@@ -23,9 +23,9 @@ import { readEdgeNode, writeNodeIdentity } from '../kube/edgenodes.ts';
 import { describeKubeError } from '../kube/errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { decideEnrollment, splitToken } from './enroll-checks.ts';
-import { KeyedSerial } from './keyed-serial.ts';
 import type { MalformedReporter } from './malformed.ts';
 import type { NodeCredentialIssuer } from './node-credentials.ts';
+import { TokenUses } from './token-uses.ts';
 
 /** Revokes a node key that another key replaced. */
 export interface KeyRevoker {
@@ -59,12 +59,16 @@ type Outcome = { accepted: true; jwt: string } | { accepted: false; reason: Cred
 
 export class EnrollResponder {
   readonly #o: EnrollResponderOptions;
-  readonly #serial = new KeyedSerial();
+  readonly #uses: TokenUses;
   readonly #inFlight = new Set<Promise<void>>();
   #sub: Subscription | undefined;
 
   constructor(options: EnrollResponderOptions) {
     this.#o = options;
+    this.#uses = new TokenUses({
+      tokens: options.tokens,
+      onInvalid: (token, read) => options.log.warn({ token, field: read.field }, 'bootstrap token Secret does not parse; refusing it'),
+    });
   }
 
   start(): void {
@@ -107,15 +111,8 @@ export class EnrollResponder {
     try {
       const existingObj = await readEdgeNode(this.#o.custom, req.node);
       const existing = existingObj ? nodeIdentityOf(existingObj.metadata) : null;
-      // Read, decide and count under one lock per token, so this leader's counts never race.
-      const step = await this.#serial.run(tokenId, async () => {
-        const read = await this.#o.tokens.read(tokenId);
-        if (!read.found && read.why === 'invalid') log.warn({ token: tokenId, field: read.field }, 'bootstrap token Secret does not parse; refusing it');
-        const decision = decideEnrollment({ request: req, token: read.found ? read.token : null, existing, nowMs: Date.now() });
-        if (!decision.ok || !decision.countUse || !read.found) return decision;
-        const counted = await this.#o.tokens.countUse(read);
-        return counted === 'counted' ? decision : ({ ok: false, reason: CREDENTIAL_REFUSALS.unavailable, detail: 'another writer changed the token; retry' } as const);
-      });
+      // Decided and counted with the other requests on this token, against one read of it.
+      const step = await this.#uses.decide(tokenId, (token) => decideEnrollment({ request: req, token, existing, nowMs: Date.now() }));
       if (!step.ok) {
         refuse(step.reason, step.detail, step.reason === CREDENTIAL_REFUSALS.unavailable ? 'info' : 'warn');
         return;

@@ -61,17 +61,17 @@ export class BootstrapTokens {
   }
 
   /**
-   * One more use, written only if the Secret is still the version that was read: two leaders,
+   * `n` more uses, written only if the Secret is still the version that was read: two leaders,
    * or two enrolments racing for the last use, cannot both count.
    */
-  async countUse(read: Extract<TokenRead, { found: true }>): Promise<'counted' | 'conflict'> {
+  async countUses(read: Extract<TokenRead, { found: true }>, n: number): Promise<'counted' | 'conflict'> {
     if (this.#o.mayWrite && !this.#o.mayWrite()) throw new NotLeaderError('count a bootstrap token use');
     const { secret, token } = read;
     try {
       await this.#o.core.replaceNamespacedSecret({
         name: secret.metadata?.name ?? bootstrapSecretName(token.tokenId),
         namespace: this.#o.namespace,
-        body: { ...secret, data: { ...secret.data, [BOOTSTRAP_TOKEN_KEYS.uses]: b64(String(token.uses + 1)) } },
+        body: { ...secret, data: { ...secret.data, [BOOTSTRAP_TOKEN_KEYS.uses]: b64(String(token.uses + n)) } },
       });
     } catch (err) {
       if (isConflict(err)) return 'conflict';
