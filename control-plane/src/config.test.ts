@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig, type Config } from './config.ts';
 import { isConfigError } from './errors.ts';
 
-function config(argv: string[] = [], env: Record<string, string> = {}): Config {
-  const r = parseConfig({ argv, env });
+/** What every secure start needs for NATS; the rows below vary one other setting at a time. */
+const NATS = { EP_NATS_CREDS: '/etc/edgeplane/control-plane.creds', EP_NATS_CA: '/etc/edgeplane/ca.pem' };
+
+function config(argv: string[] = [], env: Record<string, string> = {}, base: Record<string, string> = NATS): Config {
+  const r = parseConfig({ argv, env: { ...base, ...env } });
   if (r.help) throw new Error('unexpected help');
   return r.config;
 }
@@ -26,14 +29,24 @@ describe('parseConfig', () => {
     expect(c.apiAddr).toEqual({ host: '0.0.0.0', port: 8080 });
     expect(c.kube).toEqual({ source: 'default' });
     expect(c.identity).toMatch(/.+-[0-9a-f]{8}$/);
+    // Authentication is on unless turned off in so many words.
+    expect(c.insecureNoAuth).toBe(false);
+    expect(c.metricsAuth).toBe('rbac');
   });
 
-  const rows: { name: string; argv?: string[]; env?: Record<string, string>; want: Partial<Config> }[] = [
+  // `bare`: without the NATS credentials and CA every other row starts from.
+  const rows: { name: string; argv?: string[]; env?: Record<string, string>; bare?: true; want: Partial<Config> }[] = [
     { name: 'env', env: { EP_NATS_URL: 'nats://h:1', EP_HEARTBEAT_INTERVAL_MS: '200' }, want: { natsUrl: 'nats://h:1', heartbeatIntervalMs: 200 } },
     { name: 'flag beats env', argv: ['--redis-url', 'redis://b:2'], env: { EP_REDIS_URL: 'redis://a:1' }, want: { redisUrl: 'redis://b:2' } },
     { name: 'namespace list', env: { EP_NAMESPACES: ' a, b ,,c' }, want: { namespaces: ['a', 'b', 'c'] } },
     { name: 'ipv6 address', argv: ['--api-addr', '[::1]:0'], want: { apiAddr: { host: '::1', port: 0 } } },
     { name: 'kubeconfig file', env: { EP_KUBECONFIG: '/k' }, want: { kube: { source: 'file', path: '/k' } } },
+    { name: 'TLS NATS needs no CA setting', bare: true, env: { EP_NATS_CREDS: '/c.creds', EP_NATS_URL: 'tls://h:4222' }, want: { natsUrl: 'tls://h:4222' } },
+    { name: 'a lab without NATS security, explicitly', bare: true, argv: ['--insecure-nats'], want: { insecureNats: true } },
+    { name: 'auth off by flag', argv: ['--insecure-no-auth'], want: { insecureNoAuth: true } },
+    { name: 'auth off by env', env: { EP_INSECURE_NO_AUTH: 'true' }, want: { insecureNoAuth: true } },
+    { name: 'auth on by env', env: { EP_INSECURE_NO_AUTH: 'false' }, want: { insecureNoAuth: false } },
+    { name: 'open metrics', argv: ['--metrics-auth', 'none'], want: { metricsAuth: 'none' } },
     { name: 'in-cluster', env: { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }, want: { kube: { source: 'in-cluster' } } },
     {
       name: 'lease timings',
@@ -43,11 +56,11 @@ describe('parseConfig', () => {
   ];
   for (const row of rows) {
     it(row.name, () => {
-      expect(config(row.argv, row.env)).toMatchObject(row.want);
+      expect(config(row.argv, row.env, row.bare ? {} : NATS)).toMatchObject(row.want);
     });
   }
 
-  const bad: { name: string; argv?: string[]; env?: Record<string, string>; setting: string }[] = [
+  const bad: { name: string; argv?: string[]; env?: Record<string, string>; bare?: true; setting: string }[] = [
     { name: 'bad nats scheme', env: { EP_NATS_URL: 'http://x' }, setting: 'EP_NATS_URL (--nats-url)' },
     { name: 'bad redis url', argv: ['--redis-url', 'nope'], setting: 'EP_REDIS_URL (--redis-url)' },
     { name: 'non-numeric interval', env: { EP_HEARTBEAT_INTERVAL_MS: 'fast' }, setting: 'EP_HEARTBEAT_INTERVAL_MS (--heartbeat-interval-ms)' },
@@ -63,10 +76,16 @@ describe('parseConfig', () => {
       setting: 'EP_RETRY_PERIOD_MS (--retry-period-ms)',
     },
     { name: 'unknown flag', argv: ['--nats'], setting: 'flags' },
+    { name: 'NATS without credentials', bare: true, env: { EP_NATS_CA: '/ca.pem' }, setting: 'EP_NATS_CREDS (--nats-creds)' },
+    { name: 'plain NATS without a CA', bare: true, env: { EP_NATS_CREDS: '/c.creds', EP_NATS_URL: 'nats://h:4222' }, setting: 'EP_NATS_URL (--nats-url)' },
+    { name: 'auth switch not a boolean', env: { EP_INSECURE_NO_AUTH: 'maybe' }, setting: 'EP_INSECURE_NO_AUTH (--insecure-no-auth)' },
+    { name: 'auth switch given a value', argv: ['--insecure-no-auth=yes'], setting: 'flags' },
+    { name: 'bad metrics auth', env: { EP_METRICS_AUTH: 'token' }, setting: 'EP_METRICS_AUTH (--metrics-auth)' },
   ];
   for (const row of bad) {
     it(`rejects ${row.name}`, () => {
-      expect(settingOf(() => parseConfig({ argv: row.argv ?? [], env: row.env ?? {} }))).toBe(row.setting);
+      const env = row.bare ? (row.env ?? {}) : { ...NATS, ...row.env };
+      expect(settingOf(() => parseConfig({ argv: row.argv ?? [], env }))).toBe(row.setting);
     });
   }
 
