@@ -54,9 +54,13 @@ describe('node credentials on a real nats-server (operator JWT auth, TLS)', () =
     await kv.put('gw-b', B_ASSIGNMENT);
     const os = await new Objm(admin).create('ep-models', { storage: 'file' });
     await os.putBlob({ name: 'm/model.onnx' }, new Uint8Array(300_000).fill(7));
-    admin.subscribe('ep.v1.node.gw-b.>', { callback: (_e: Error | null, m: Msg) => seenForB.push(m.subject) });
+    admin.subscribe('ep.v1.node.gw-b.>', { callback: (_e: Error | null, m: Msg) => {
+      seenForB.push(m.subject);
+    } });
     // The control plane answers hello and probe for every node.
-    admin.subscribe(subjects.allHello, { queue: subjects.ingestQueue, callback: (_e: Error | null, m: Msg) => m.respond('{"v":1}') });
+    admin.subscribe(subjects.allHello, { queue: subjects.ingestQueue, callback: (_e: Error | null, m: Msg) => {
+      m.respond('{"v":1}');
+    } });
     await admin.flush();
     a = await connect({ ...(await nats.connectOptions({ node: 'gw-a', tags: [serveTag('warehouse', 'ocr-line')] })), name: 'gw-a' });
     aViolations = violations(a);
@@ -91,7 +95,9 @@ describe('node credentials on a real nats-server (operator JWT auth, TLS)', () =
     const reply = await a.request(subjects.hello('gw-a'), '{}', { timeout: 2000 });
     expect(reply.string()).toBe('{"v":1}');
     const got: string[] = [];
-    const sub = admin.subscribe('ep.v1.node.gw-a.>', { callback: (_e: Error | null, m: Msg) => got.push(m.subject) });
+    const sub = admin.subscribe('ep.v1.node.gw-a.>', { callback: (_e: Error | null, m: Msg) => {
+      got.push(m.subject);
+    } });
     await admin.flush();
     a.publish(subjects.status('gw-a'), '{"v":1,"seq":1}');
     a.publish(subjects.probe('gw-a'), 'x');
@@ -190,7 +196,9 @@ describe('inference clients (their own account, importing only the inference ser
     node = await connect(await nats.connectOptions({ node: 'gw-a', tags: [serveTag('warehouse', 'ocr-line')] }));
     node.subscribe(subjects.infer('warehouse', 'ocr-line'), {
       queue: subjects.inferQueue('warehouse', 'ocr-line'),
-      callback: (_e: Error | null, m: Msg) => m.respond(`answered ${m.string()}`),
+      callback: (_e: Error | null, m: Msg) => {
+        m.respond(`answered ${m.string()}`);
+      },
     });
     await node.flush();
   });
