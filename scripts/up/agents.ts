@@ -15,15 +15,16 @@ export interface AgentSpec {
   labels: Record<string, string>;
   power?: { source: 'mains' | 'battery' | 'solar'; batteryPercent?: number; charging?: boolean };
   network?: { type: LinkType; bandwidthMbps?: number; metered?: boolean };
-  /** Deployments it is entitled to serve over NATS (`serve:` tags of its credential). */
-  serves?: Array<{ namespace: string; deployment: string }>;
 }
 
-/** Where an agent finds NATS: the URL, its own node credentials and the server's CA. */
+/**
+ * Where an agent finds NATS and how it enrols: a join token (in a file, since argv is visible)
+ * and the CA pin it checks the server against. Its own credentials come from the leader.
+ */
 export interface AgentNats {
   url: string;
-  creds: string;
-  ca: string;
+  bootstrapTokenFile: string;
+  caHash: string;
 }
 
 export interface AgentProcess {
@@ -62,10 +63,10 @@ export async function startAgentProcess(spec: AgentSpec, nats: AgentNats, workDi
       overrideFile,
       '--nats-url',
       nats.url,
-      '--nats-creds',
-      nats.creds,
-      '--nats-ca',
-      nats.ca,
+      '--bootstrap-token-file',
+      nats.bootstrapTokenFile,
+      '--ca-hash',
+      nats.caHash,
       '--state-dir',
       join(dir, 'state'),
       '--cache-dir',
@@ -97,19 +98,15 @@ export async function startAgentProcess(spec: AgentSpec, nats: AgentNats, workDi
   };
 }
 
-/** The deployment the demo serves over NATS (deploy/examples/ocr-line.yaml). */
-const ocrLine = { namespace: 'warehouse', deployment: 'ocr-line' };
-
 /** The three gateways of the demo: a GPU box on mains, a VNNI server, a battery Pi on LTE. */
 export const demoAgents: AgentSpec[] = [
-  { node: 'jetson-line-1', fixture: 'jetson-agx-xavier', labels: { 'edgeplane.io/role': 'ocr-gateway', 'topology.edgeplane.io/site': 'dock-1' }, serves: [ocrLine] },
-  { node: 'xeon-dc-1', fixture: 'x86-vnni-server', labels: { 'edgeplane.io/role': 'ocr-gateway', 'topology.edgeplane.io/site': 'dc' }, serves: [ocrLine] },
+  { node: 'jetson-line-1', fixture: 'jetson-agx-xavier', labels: { 'edgeplane.io/role': 'ocr-gateway', 'topology.edgeplane.io/site': 'dock-1' } },
+  { node: 'xeon-dc-1', fixture: 'x86-vnni-server', labels: { 'edgeplane.io/role': 'ocr-gateway', 'topology.edgeplane.io/site': 'dc' } },
   {
     node: 'pi-handheld-1',
     fixture: 'rpi4-battery',
     labels: { 'edgeplane.io/role': 'ocr-gateway', 'topology.edgeplane.io/site': 'yard' },
     power: { source: 'battery', batteryPercent: 76, charging: false },
     network: { type: 'cellular-4g', bandwidthMbps: 20, metered: true },
-    serves: [ocrLine],
   },
 ];

@@ -1,12 +1,14 @@
 // Everything `make up` and the end-to-end test run: servers (or the cluster of $KUBECONFIG),
 // CRDs, the control plane, and real agents. Returns handles and one stop() for all of it.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { parseConfig, startControlPlane, type ControlPlane } from '@edgeplane/control-plane';
 import { installCrds, kubeConfig, startKube, startNats, startRedis, type KubeAccess, type NatsServer } from '@edgeplane/env';
-import { serveTag } from '@edgeplane/trust';
+import { caHash, type TrustMaterial } from '@edgeplane/trust';
+import { createToken } from '../../cli/src/identity/tokens.ts';
 import { startAgentProcess, type AgentProcess, type AgentSpec } from './agents.ts';
 import { viewerToken, type ApiEndpoint } from './api-token.ts';
 
@@ -28,6 +30,15 @@ export interface Stack {
   agents: AgentProcess[];
   workDir: string;
   stop(): Promise<void>;
+}
+
+const core = (kube: KubeAccess) => kubeConfig(kube).makeApiClient(CoreV1Api);
+
+/** The trust material as the control plane's --trust-file (mode 0600). */
+function writeTrustFile(workDir: string, trust: TrustMaterial): string {
+  const file = join(workDir, 'trust.json');
+  writeFileSync(file, JSON.stringify(trust), { mode: 0o600 });
+  return file;
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {
@@ -56,8 +67,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       stops.push(() => started.stop());
       kube = started;
     }
-    // Operator mode: every process below has its own credentials and verifies the server's CA.
+    // Operator mode: every process below has its own credentials and verifies the server's CA;
+    // the agents enrol for theirs.
     const nats = await startNats();
+    if (!nats.trust || !nats.caFile) throw new Error('unreachable: a secure nats-server has trust material');
+    const trust = nats.trust;
     stops.push(() => nats.stop());
     const redis = await startRedis();
     stops.push(() => redis.stop());
@@ -69,7 +83,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       env: {
         EP_NATS_URL: nats.url,
         EP_NATS_CREDS: await nats.credsFile('control-plane'),
-        EP_NATS_CA: nats.caFile ?? '',
+        EP_NATS_CA: nats.caFile,
+        // The material `edgeplane certs` writes: the leader enrols, renews and revokes with it.
+        EP_TRUST_FILE: writeTrustFile(workDir, trust),
         EP_REDIS_URL: redis.url,
         EP_KUBECONFIG: kube.kubeconfigPath,
         EP_API_ADDR: '127.0.0.1:0',
@@ -89,12 +105,25 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const api = await viewerToken(kubeConfig(kube), controlPlane.address, workDir);
     stops.push(() => api.remove());
 
+    // One bootstrap token for the demo's agents, as `edgeplane token create` makes it. Each
+    // agent enrols with it, pinning the CA by hash; the leader signs its node credential.
+    // Re-enrolment is allowed: against $KUBECONFIG's cluster, EdgeNodes of an earlier run name
+    // keys from material that no longer exists.
+    const joined = await createToken(core(kube), config.bootstrapNamespace ?? config.leaseNamespace, trust, {
+      ttlMs: 3_600_000,
+      maxUses: options.agents.length,
+      allowReenrollment: true,
+      description: 'make up agents',
+    });
+    const bootstrapTokenFile = join(workDir, 'join-token');
+    writeFileSync(bootstrapTokenFile, joined.joinToken, { mode: 0o600 });
+    stops.push(() => core(kube).deleteNamespacedSecret({ namespace: joined.namespace, name: joined.secretName }).then(() => undefined));
+    const pin = caHash(readFileSync(nats.caFile));
+    log(`bootstrap token ${joined.token.tokenId} (${options.agents.length} uses, 1 h) in ${joined.namespace}; agents pin the CA ${pin}`);
+
     const agents: AgentProcess[] = [];
     for (const spec of options.agents) {
-      // Its node credential, with a serve grant per deployment it will serve, issued here until
-      // the agent enrols and renews its credential itself.
-      const creds = await nats.credsFile({ node: spec.node, tags: (spec.serves ?? []).map((s) => serveTag(s.namespace, s.deployment)) });
-      const agent = await startAgentProcess(spec, { url: nats.url, creds, ca: nats.caFile ?? '' }, workDir);
+      const agent = await startAgentProcess(spec, { url: nats.url, bootstrapTokenFile, caHash: pin }, workDir);
       stops.push(() => agent.stop());
       agents.push(agent);
       log(`agent ${spec.node} started on fixture ${spec.fixture}, KServe v2 at ${agent.http} (log: ${agent.logFile})`);
