@@ -27,13 +27,19 @@ export interface ConnectOptions {
 export async function connectNats(opts: ConnectOptions): Promise<NatsConnection | null> {
   const authenticator = opts.authenticator ?? (opts.credsFile ? credsAuthenticator(await readFile(opts.credsFile)) : undefined);
   const ca = opts.caPem ?? (opts.caFile ? await readFile(opts.caFile, 'utf8') : undefined);
+  const waitMs = opts.reconnectTimeWaitMs ?? 2000;
+  // Reconnects refused for authorization (a revoked or expired credential) back off to a minute,
+  // so such a node costs the server little; any other failure retries at waitMs, so a node is
+  // back within seconds of a server restart.
+  let authRefusals = 0;
   for (let attempt = 0; !opts.signal?.aborted; attempt++) {
     try {
-      return await connect({
+      const nc = await connect({
         servers: opts.url.split(',').map((s) => s.trim()),
         name: `edgeplane-agent/${opts.node}`,
         maxReconnectAttempts: -1,
-        reconnectTimeWait: opts.reconnectTimeWaitMs ?? 2000,
+        reconnectTimeWait: waitMs,
+        reconnectDelayHandler: () => (authRefusals === 0 ? waitMs : backoffMs(authRefusals, { initialMs: waitMs, maxMs: Math.max(waitMs, 60_000) })),
         // Keepalives are an idle link's only traffic besides heartbeats: keep them rare.
         pingInterval: 120_000,
         ...(authenticator ? { authenticator } : {}),
@@ -44,6 +50,13 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection 
         // Replies come only under the node's own prefix, the one its credential may read.
         inboxPrefix: inboxPrefix.node(opts.node),
       });
+      void (async () => {
+        for await (const s of nc.status()) {
+          if (s.type === 'reconnect') authRefusals = 0;
+          else if (s.type === 'error' && /Authorization|Authentication/i.test(s.error.name)) authRefusals++;
+        }
+      })();
+      return nc;
     } catch (err) {
       const delay = backoffMs(attempt, { initialMs: 500, maxMs: 15_000 });
       opts.log[attempt < 3 ? 'info' : 'warn']({ err: (err as Error).message, retryInMs: delay }, 'NATS not reachable; serving on and retrying');
