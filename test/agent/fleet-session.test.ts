@@ -177,6 +177,9 @@ describe('agent fleet session', () => {
       const accepted = session.stats().hellosAccepted;
       await nats.restart();
       await until(() => session.stats().hellosAccepted > accepted, 'hello again after reconnect', 30_000);
+      // JetStream answers a moment after the server does (it recovers its streams first; longer
+      // on a busy machine): write once it does, so the write is not lost to a timeout.
+      await until(() => kv2.status().then(() => true, () => false), 'the store after the restart', 30_000);
       await kv2.put(NODE, JSON.stringify(assignment('int8', 5)));
       await until(() => restarted.applied.length === 3, 'assignment after reconnect', 20_000);
       responder.stop();
