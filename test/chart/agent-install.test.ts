@@ -229,13 +229,17 @@ describe('config.example.yaml', () => {
     const result = parse(text);
     expect(result.kind).toBe('run');
     if (result.kind !== 'run') return;
-    expect(result.config.natsCreds).toBe('/etc/edgeplane-agent/nats.creds');
+    expect(result.config.bootstrapTokenFile).toBe('/etc/edgeplane-agent/bootstrap-token');
+    expect(result.config.natsCreds).toBeUndefined();
     expect(result.config.cacheMaxBytes).toBe(10 * 2 ** 30);
   });
 
   it('documents every agent setting, and each commented one is accepted when uncommented', () => {
     for (const s of SETTINGS) expect(text, s.key).toMatch(new RegExp(`^(# )?${s.key}: `, 'm'));
-    const uncommented = text.replace(new RegExp(`^# (${SETTINGS.map((s) => s.key).join('|')}): `, 'gm'), '$1: ');
+    // The token given inline is the alternative to the token file: the agent refuses both.
+    const alternatives = new Set(['bootstrapToken']);
+    const keys = SETTINGS.map((s) => s.key).filter((k) => !alternatives.has(k));
+    const uncommented = text.replace(new RegExp(`^# (${keys.join('|')}): `, 'gm'), '$1: ');
     const result = parse(uncommented);
     expect(result.kind).toBe('run');
     if (result.kind === 'run') expect(result.config.node).toBe('gateway-17');
