@@ -42,6 +42,8 @@ export interface Config {
   /** Lifetime of the node credentials the leader signs, ms; absent: 24 h. */
   nodeCredentialTtlMs?: number;
   redisUrl: string;
+  /** CA (PEM file) of a Redis served over TLS (`rediss://`); absent: the system's CAs. */
+  redisCa?: string;
   kube: KubeSource;
   /** Namespaces whose EdgeModelDeployments are reconciled; empty means all. */
   namespaces: string[];
@@ -108,7 +110,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'trustFile', env: 'EP_TRUST_FILE', flag: 'trust-file', schema: z.string().min(1), help: 'trust material (JSON from `edgeplane certs`); absent: no enrolment, renewal or revocation' },
   { key: 'bootstrapNamespace', env: 'EP_BOOTSTRAP_NAMESPACE', flag: 'bootstrap-namespace', schema: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label').max(63), help: 'namespace of bootstrap token Secrets; default: the lease namespace' },
   { key: 'nodeCredentialTtlMs', env: 'EP_NODE_CREDENTIAL_TTL', flag: 'node-credential-ttl', schema: durationText(NODE_CREDENTIAL_TTL_BOUNDS_MS.min, NODE_CREDENTIAL_TTL_BOUNDS_MS.max), fallback: '24h', help: 'lifetime of a node credential (agents renew before it ends), e.g. 24h' },
-  { key: 'redisUrl', env: 'EP_REDIS_URL', flag: 'redis-url', schema: urlWithScheme(['redis:', 'rediss:']), fallback: 'redis://127.0.0.1:6379', help: 'Redis URL' },
+  { key: 'redisUrl', env: 'EP_REDIS_URL', flag: 'redis-url', schema: urlWithScheme(['redis:', 'rediss:']), fallback: 'redis://127.0.0.1:6379', help: 'Redis URL (rediss:// for TLS)' },
+  { key: 'redisCa', env: 'EP_REDIS_CA', flag: 'redis-ca', schema: z.string().min(1), help: 'CA certificate (PEM) of a Redis served over TLS' },
   { key: 'kubeconfig', env: 'EP_KUBECONFIG', flag: 'kubeconfig', schema: z.string().min(1), help: 'kubeconfig file; absent: in-cluster, else KUBECONFIG or ~/.kube/config' },
   { key: 'namespaces', env: 'EP_NAMESPACES', flag: 'namespaces', schema: namespaceList, fallback: '', help: 'comma-separated namespaces to watch; empty: all' },
   { key: 'nodeSelector', env: 'EP_NODE_SELECTOR', flag: 'node-selector', schema: z.string().max(1024), fallback: '', help: 'label selector over EdgeNodes to manage, e.g. site=a; empty: all' },

@@ -1,5 +1,6 @@
 // Wires the control plane together. Every replica ingests heartbeats and answers probes;
 // the one holding the Lease also answers hellos, reconciles, and writes to Kubernetes and KV.
+import { readFile } from 'node:fs/promises';
 import { redactSecrets, redactUrl, stores, type EdgeModelDeployment, type EdgeNode } from '@edgeplane/api';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -80,7 +81,8 @@ export async function startControlPlane(config: Config, options: StartOptions = 
   try {
     // Credentials first: a bad kubeconfig is a configuration error, found before any connection.
     const kube = kubeClients(loadKubeConfig(config.kube));
-    const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, connectionName: `ep-control-plane-${config.identity}` });
+    const redisTls = config.redisCa ? { tls: { ca: await readFile(config.redisCa, 'utf8') } } : {};
+    const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, connectionName: `ep-control-plane-${config.identity}`, ...redisTls });
     redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis error'));
     await redis.connect().catch((cause: unknown) => {
       throw new Error(`cannot connect to Redis at ${redactUrl(config.redisUrl)}: ${redactSecrets((cause as Error).message)}`, { cause });

@@ -2,7 +2,7 @@
 // kube-apiserver on loopback, used by `make up`, vitest's globalSetup and the benchmarks.
 export { startNats, type NatsServer, type NatsOptions } from './nats.ts';
 export { credsFor, type NatsIdentity } from './nats-trust.ts';
-export { startRedis, type RedisServer } from './redis.ts';
+export { startRedis, type RedisServer, type RedisOptions } from './redis.ts';
 export { startKube, type KubeServer, type KubeAccess, type KubeOptions } from './kube.ts';
 export { installCrds, kubeConfig, readCrds, repoRoot, crdDir } from './crds.ts';
 export { serverVersions, goBinary, redisBinary, binDir, cacheDir } from './binaries.ts';
