@@ -3,9 +3,9 @@ import { pathToFileURL } from 'node:url';
 import type { CommandGroup, CommandIO } from './command.ts';
 import { modelCommands } from './model/command.ts';
 import { simulateCommands } from './simulate/command.ts';
-import { certsCommand, nodeCommands, tokenCommands } from './identity/command.ts';
+import { certsCommand, credsCommands, nodeCommands, tokenCommands } from './identity/command.ts';
 
-export const GROUPS: CommandGroup[] = [modelCommands, simulateCommands, certsCommand, tokenCommands, nodeCommands];
+export const GROUPS: CommandGroup[] = [modelCommands, simulateCommands, certsCommand, tokenCommands, nodeCommands, credsCommands];
 
 export async function main(argv: string[], io: CommandIO): Promise<number> {
   const [name, ...rest] = argv;

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { caHash, parseTrustMaterial } from '@edgeplane/trust';
+import { caHash, parseCredsFile, parseTrustMaterial, publicKey, readUserJwt } from '@edgeplane/trust';
+import { decode } from '@nats-io/jwt';
 import { main } from '../main.ts';
 import { randomToken } from './tokens.ts';
 
@@ -25,10 +26,11 @@ describe('help', () => {
     ['token', 'delete', '--help'],
     ['node', '--help'],
     ['node', 'revoke', '--help'],
+    ['creds', 'client', '--help'],
   ])('%s %s prints usage and exits 0', async (...argv) => {
     const r = await run(...argv);
     expect(r.code).toBe(0);
-    expect(r.out + r.err).toMatch(/^usage: edgeplane (certs|token|node)/);
+    expect(r.out + r.err).toMatch(/^usage: edgeplane (certs|token|node|creds)/);
   });
 
   it('lists the groups', async () => {
@@ -51,6 +53,9 @@ describe('bad arguments are refused with the code and the usage, exit 2', () => 
     { argv: ['node', 'revoke'], says: 'expected one node name' },
     { argv: ['node', 'revoke', 'Not_A_Node'], says: 'is not a node name' },
     { argv: ['certs'], says: '--out DIR is required' },
+    { argv: ['creds', 'client'], says: 'expected one client name' },
+    { argv: ['creds', 'client', 'Cam_1', '--trust-file', trustFile], says: 'expected one client name' },
+    { argv: ['creds', 'client', 'cam-1'], says: '--trust-file F is required' },
   ])('$argv', async ({ argv, says }) => {
     const r = await run(...argv);
     expect(r.code).toBe(2);
@@ -110,5 +115,25 @@ describe('random token parts', () => {
     let n = 0;
     const all = randomToken(36, () => n++ % 36);
     expect(new Set(all).size).toBe(36);
+  });
+});
+
+describe('edgeplane creds client', () => {
+  it('issues credentials in the clients account, mode 0600, expiring', async () => {
+    const out = join(dir, 'fleet3');
+    expect((await run('certs', '--out', out)).code).toBe(0);
+    const trust = parseTrustMaterial(readFileSync(join(out, 'trust.json'), 'utf8'));
+    const file = join(dir, 'cam-1.creds');
+    const r = await run('creds', 'client', 'cam-1', '--trust-file', join(out, 'trust.json'), '--ttl', '7d', '--out', file);
+    expect(r.code, r.err).toBe(0);
+    expect((statSync(file).mode & 0o777).toString(8)).toBe('600');
+    const creds = parseCredsFile(readFileSync(file, 'utf8'));
+    expect(creds).not.toBeNull();
+    const claims = readUserJwt(creds!.jwt)!;
+    expect(claims.name).toBe('cam-1');
+    expect(claims.expiresAtS! - claims.issuedAtS).toBe(7 * 86_400);
+    const raw = decode<{ issuer_account?: string; pub?: { allow?: string[] } }>(creds!.jwt);
+    expect(raw.nats.issuer_account).toBe(publicKey(trust.clients));
+    expect(raw.nats.pub?.allow).toEqual(['ep.v1.infer.>']);
   });
 });

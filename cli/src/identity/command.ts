@@ -2,7 +2,8 @@
 // parsing and output only; the work lives in certs.ts, tokens.ts and revoke.ts.
 import { parseArgs } from 'node:util';
 import { NodeNamePattern, durationText, formatDurationMs, tokenState } from '@edgeplane/api';
-import { caHash } from '@edgeplane/trust';
+import { caHash, issueClientCreds } from '@edgeplane/trust';
+import { writeFileSync } from 'node:fs';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import type { CommandGroup, CommandIO } from '../command.ts';
 import { writeCerts } from './certs.ts';
@@ -48,6 +49,13 @@ export const NODE_USAGE = `usage: edgeplane node revoke NODE [--kubeconfig F]
                 the control plane revokes the node's key in the fleet account, nats-server
                 disconnects it within seconds and refuses its credential from then on. To admit the
                 node again, delete its EdgeNode and enrol it with a new token.
+`;
+
+export const CREDS_USAGE = `usage: edgeplane creds client NAME --trust-file F [--ttl 30d] [--out FILE]
+
+  client NAME   credentials (user JWT and nkey seed) for an inference client, in the clients' own
+                account: it may send requests on ep.v1.infer.> and read its replies, and sees no
+                fleet subject. Written to --out (mode 0600), else printed.
 `;
 
 const TTL = durationText(60_000, 365 * 86_400_000);
@@ -199,6 +207,27 @@ async function nodeRevoke(argv: string[], io: CommandIO): Promise<void> {
   );
 }
 
+async function credsClient(argv: string[], io: CommandIO): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { 'trust-file': { type: 'string' }, ttl: { type: 'string' }, out: { type: 'string' } },
+  });
+  if (positionals.length !== 1 || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(positionals[0]!)) {
+    throw new IdentityError('BAD_ARGUMENT', 'expected one client name, a DNS label');
+  }
+  if (!values['trust-file']) throw new IdentityError('BAD_ARGUMENT', '--trust-file F is required: the credential is signed with it');
+  const ttl = TTL.safeParse(values.ttl ?? '30d');
+  if (!ttl.success) throw new IdentityError('BAD_ARGUMENT', `--ttl ${ttl.error.issues[0]?.message ?? 'is invalid'}`);
+  const creds = await issueClientCreds(readTrustFile(values['trust-file']), positionals[0]!, Math.floor(ttl.data / 1000));
+  if (values.out) {
+    writeFileSync(values.out, creds, { mode: 0o600 });
+    io.err(`credentials for inference client ${positionals[0]} in ${values.out} (0600), valid ${formatDurationMs(ttl.data)}\n`);
+  } else {
+    io.out(creds);
+  }
+}
+
 /** A group whose commands each take their own flags. */
 function group(name: string, summary: string, usage: string, commands: Record<string, (argv: string[], io: CommandIO) => Promise<void>>): CommandGroup {
   return {
@@ -227,5 +256,7 @@ export const tokenCommands = group('token', 'bootstrap tokens that enrol agents 
   list: tokenList,
   delete: tokenDelete,
 });
+
+export const credsCommands = group('creds', 'credentials for inference clients (client)', CREDS_USAGE, { client: credsClient });
 
 export const nodeCommands = group('node', "revoke a node's credential (revoke)", NODE_USAGE, { revoke: nodeRevoke });
