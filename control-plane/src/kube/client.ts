@@ -12,6 +12,7 @@
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { KubeSource } from '../config.ts';
 import { ConfigError } from '../errors.ts';
+import { shareConnections } from './shared-dispatcher.ts';
 
 export interface KubeClients {
   kc: KubeConfig;
@@ -32,6 +33,8 @@ export function loadKubeConfig(source: KubeSource): KubeConfig {
     throw new ConfigError('EP_KUBECONFIG (--kubeconfig)', `cannot load ${source.source === 'file' ? source.path : source.source} credentials: ${(cause as Error).message}`, { cause });
   }
   if (!kc.getCurrentCluster()) throw new ConfigError('EP_KUBECONFIG (--kubeconfig)', 'no current cluster in the Kubernetes configuration');
+  // Calls share kept-alive connections instead of a TLS handshake each.
+  shareConnections(kc);
   return kc;
 }
 
