@@ -16,6 +16,16 @@ export function signStatement(seed: string, statement: string): string {
   return Buffer.from(keyPair(seed).sign(enc.encode(statement))).toString('base64');
 }
 
+/**
+ * The answer to nats-server's connect challenge: the key's public key and its base64 signature
+ * of the nonce, as nats.js's nkey authenticator computes it, signed natively (nats.js derives
+ * the key pair in JavaScript three times per connection).
+ */
+export function signNonce(seed: string, nonce: string | undefined): { nkey: string; sig: string } {
+  const kp = keyPair(seed);
+  return { nkey: kp.getPublicKey(), sig: nonce ? Buffer.from(kp.sign(enc.encode(nonce))).toString('base64') : '' };
+}
+
 /** True only when the base64 signature verifies the statement with the public key; never throws. */
 export function verifyStatement(publicKey: string, statement: string, signatureB64: string): boolean {
   const sig = Buffer.from(signatureB64, 'base64');

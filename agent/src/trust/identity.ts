@@ -1,8 +1,9 @@
 // The node's identity while it runs: the current credential (read by the connection's
 // authenticator on every connect and reconnect), renewal before expiry and on demand, and the
 // per-deployment inference grants the serving side asks for before it subscribes.
-import { jwtAuthenticator, type Authenticator, type NatsConnection, type Status } from '@nats-io/transport-node';
+import type { Authenticator, NatsConnection, Status } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { signNonce } from '@edgeplane/trust';
 import type { ServeGrant } from '../serve/nats.ts';
 import { saveCredentials, type NodeCredentials } from './creds-store.ts';
 import { hasServeGrant, isNodeCredential, type DeploymentRef } from './grants.ts';
@@ -92,13 +93,12 @@ export class NodeIdentity implements ServeGrant {
     return isNodeCredential(this.#current.claims.name, this.node);
   }
 
-  /** For the connection: reads the current credential each time nats.js (re)connects. */
+  /**
+   * For the connection: reads the current credential each time nats.js (re)connects, and
+   * signs the server's nonce with it (natively; what jwtAuthenticator sends, for less CPU).
+   */
   authenticator(): Authenticator {
-    const enc = new TextEncoder();
-    return jwtAuthenticator(
-      () => this.#current.jwt,
-      () => enc.encode(this.#current.seed),
-    );
+    return (nonce?: string) => ({ jwt: this.#current.jwt, ...signNonce(this.#current.seed, nonce) });
   }
 
   /** The connection renewals go over (and are applied to); starts the expiry schedule. */

@@ -1,8 +1,7 @@
 // The node's own key: created on the node (its seed never leaves it) and used to prove, at
 // enrolment, that the requester holds the key it asks a credential for.
-import { nkeys } from '@nats-io/transport-node';
 import { enrollProofText } from '@edgeplane/api';
-import { signStatement } from '@edgeplane/trust';
+import { newUserKey, publicKey, signStatement } from '@edgeplane/trust';
 
 export interface NodeKey {
   /** `SU...`: never logged, never sent; written only to the credentials file. */
@@ -11,13 +10,13 @@ export interface NodeKey {
   publicKey: string;
 }
 
+/** Made with Node's native ed25519, as the control plane signs: the nkeys library's key derivation is JavaScript. */
 export function createNodeKey(): NodeKey {
-  const kp = nkeys.createUser();
-  return { seed: new TextDecoder().decode(kp.getSeed()), publicKey: kp.getPublicKey() };
+  return newUserKey();
 }
 
 export function publicKeyOf(seed: string): string {
-  return nkeys.fromSeed(new TextEncoder().encode(seed)).getPublicKey();
+  return publicKey(seed);
 }
 
 /** Base64 nkey signature over `ep-enroll:<node>:<token id>:<public key>`. */
