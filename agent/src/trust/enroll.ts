@@ -4,7 +4,7 @@
 // user JWT the leader signs for it. Retried with backoff until accepted or stopped.
 import { connect, errors, jwtAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { encode, EnrollRequest, PROTOCOL_VERSION, subjects } from '@edgeplane/api';
+import { CREDENTIAL_REFUSALS, encode, EnrollRequest, PROTOCOL_VERSION, subjects } from '@edgeplane/api';
 import { inboxPrefix } from '@edgeplane/trust';
 import { backoffMs, sleep, type BackoffOptions } from '../fleet/backoff.ts';
 import { requestCredential, type IssuedCredential } from './credential-request.ts';
@@ -70,6 +70,18 @@ export async function enrollOnce(o: EnrollOptions): Promise<IssuedCredential> {
   }
 }
 
+/**
+ * How an enrolment attempt failed, for the retry: `refused` needs an operator (slow retries);
+ * `deferred` is the control plane asking to come back (busy, Kubernetes away, a lost
+ * compare-and-swap) and `unanswered` no answer at all, both retried soon.
+ */
+export type EnrollFailure = 'refused' | 'deferred' | 'unanswered';
+
+export function enrollFailure(err: unknown): EnrollFailure {
+  if (!isEnrollRefusedError(err)) return 'unanswered';
+  return err.reason === CREDENTIAL_REFUSALS.unavailable ? 'deferred' : 'refused';
+}
+
 /** Retries until accepted; null when stopped first. */
 export async function enroll(o: EnrollOptions): Promise<IssuedCredential | null> {
   let refusedAttempts = 0;
@@ -82,9 +94,14 @@ export async function enroll(o: EnrollOptions): Promise<IssuedCredential | null>
     } catch (err) {
       if (!isIdentityError(err)) throw err;
       let delay: number;
-      if (isEnrollRefusedError(err)) {
+      if (isEnrollRefusedError(err) && enrollFailure(err) === 'refused') {
         delay = Math.max(err.retryAfterMs ?? 0, backoffMs(refusedAttempts++, o.refusedBackoff ?? REFUSED_BACKOFF));
         o.log.error({ err, code: err.code, reason: err.reason, tokenId: o.join.id, attempt, retryInMs: delay }, 'enrolment refused; check the bootstrap token (edgeplane token list) and the node name');
+      } else if (isEnrollRefusedError(err)) {
+        // A fleet enrolling at once meets a busy leader: come back when it says, not after the
+        // minutes a real refusal waits.
+        delay = Math.max(err.retryAfterMs ?? 0, backoffMs(unavailableAttempts++, o.unavailableBackoff ?? UNAVAILABLE_BACKOFF));
+        o.log[attempt <= 3 ? 'info' : 'warn']({ code: err.code, reason: err.reason, tokenId: o.join.id, attempt, retryInMs: delay }, 'enrolment deferred by the control plane; retrying');
       } else {
         delay = backoffMs(unavailableAttempts++, o.unavailableBackoff ?? UNAVAILABLE_BACKOFF);
         o.log[attempt <= 3 ? 'warn' : 'error']({ err, code: err.code, tokenId: o.join.id, attempt, retryInMs: delay }, 'enrolment not answered; retrying');
