@@ -1,5 +1,6 @@
 // How the processes a test starts reach its nats-server (JWT auth and TLS): each gets its own
 // credentials file and the CA, as a deployment gives them.
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { NatsServer } from '@edgeplane/env';
 
 export interface NatsSettings {
@@ -31,4 +32,23 @@ export function controlPlaneNatsEnv(s: NatsSettings): Record<string, string> {
 /** The same settings as an agent's environment variables. */
 export function agentNatsEnv(s: NatsSettings): Record<string, string> {
   return { EP_AGENT_NATS_URL: s.natsUrl, EP_AGENT_NATS_CREDS: s.natsCreds, EP_AGENT_NATS_CA: s.natsCa };
+}
+
+/** A permissions violation the server reported on a connection. */
+export interface Violation {
+  operation: string;
+  subject: string;
+}
+
+/** Records, from now on, the permissions violations the server reports on a connection. */
+export function recordViolations(nc: NatsConnection): Violation[] {
+  const seen: Violation[] = [];
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type !== 'error') continue;
+      const e = s.error as Error & { operation?: string; subject?: string };
+      if (e.name === 'PermissionViolationError') seen.push({ operation: e.operation ?? '', subject: e.subject ?? '' });
+    }
+  })();
+  return seen;
 }

@@ -42,6 +42,7 @@ import { createNodeKey } from '../../agent/src/trust/proof.ts';
 import { tinyModel } from '../../agent/src/runtime/fixtures/tiny-models.ts';
 import { CPU, sha256 } from '../../agent/src/workloads/fixtures/assignments.ts';
 import { fixtureRoot, tempDir, until } from '../agent/helpers.ts';
+import { recordViolations } from '../helpers/nats.ts';
 
 const MODEL = tinyModel({ precision: 'fp32', tag: 'identity' });
 const OBJECT = 'vision/tiny-fp32.onnx';
@@ -175,19 +176,6 @@ async function infer(client: NatsConnection, deployment: string, row: number[]):
   return { status: r.headers?.get(inferHeaders.status) ?? '', node: r.headers?.get(inferHeaders.node) ?? '', values: Array.from(new Float32Array(new Uint8Array(r.data).buffer)) };
 }
 
-/** Permission violations the server reports on a connection. */
-function violations(nc: NatsConnection): { operation: string; subject: string }[] {
-  const seen: { operation: string; subject: string }[] = [];
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type !== 'error') continue;
-      const e = s.error as Error & { operation?: string; subject?: string };
-      if (e.name === 'PermissionViolationError') seen.push({ operation: e.operation ?? '', subject: e.subject ?? '' });
-    }
-  })();
-  return seen;
-}
-
 describe('agent identity on a real nats-server (operator JWT auth, TLS)', () => {
   let nats: NatsServer;
   let trust: TrustMaterial;
@@ -285,7 +273,7 @@ describe('agent identity on a real nats-server (operator JWT auth, TLS)', () => 
     const agent = running[0]!;
     const b = await connect(await nats.connectOptions({ node: 'gw-b' }));
     try {
-      const seen = violations(b);
+      const seen = recordViolations(b);
       b.publish('_INBOX.node.gw-a.x', encode(HelloReply, 'hello reply', { v: 1, accepted: true, heartbeatIntervalMs: 100, fullEvery: 1 }));
       const sub = b.subscribe('_INBOX.node.gw-a.>');
       await b.flush();

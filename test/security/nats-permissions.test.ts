@@ -12,24 +12,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { subjects } from '@edgeplane/api';
 import { serveTag } from '@edgeplane/trust';
 import { startNats, type NatsServer } from '@edgeplane/env';
-
-interface Violation {
-  operation: string;
-  subject: string;
-}
-
-/** Records the permission violations the server reports on a connection. */
-function violations(nc: NatsConnection): Violation[] {
-  const seen: Violation[] = [];
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type !== 'error') continue;
-      const e = s.error as Error & { operation?: string; subject?: string };
-      if (e.name === 'PermissionViolationError') seen.push({ operation: e.operation ?? '', subject: e.subject ?? '' });
-    }
-  })();
-  return seen;
-}
+import { recordViolations, type Violation } from '../helpers/nats.ts';
 
 async function until(check: () => boolean, ms = 3000): Promise<void> {
   const end = Date.now() + ms;
@@ -63,7 +46,7 @@ describe('node credentials on a real nats-server (operator JWT auth, TLS)', () =
     } });
     await admin.flush();
     a = await connect({ ...(await nats.connectOptions({ node: 'gw-a', tags: [serveTag('warehouse', 'ocr-line')] })), name: 'gw-a' });
-    aViolations = violations(a);
+    aViolations = recordViolations(a);
   });
 
   afterAll(async () => {

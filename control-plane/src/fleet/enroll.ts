@@ -15,7 +15,7 @@ import {
   type NodeIdentity,
 } from '@edgeplane/api';
 import type { CustomObjectsApi } from '@kubernetes/client-node';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { isNotLeaderError, isWriteConflictError } from '../errors.ts';
 import type { BootstrapTokens } from '../kube/bootstrap-tokens.ts';
@@ -26,6 +26,7 @@ import { decideEnrollment, splitToken } from './enroll-checks.ts';
 import type { MalformedReporter } from './malformed.ts';
 import type { NodeCredentialIssuer } from './node-credentials.ts';
 import { TokenUses } from './token-uses.ts';
+import { RequestLoop } from './request-loop.ts';
 
 /** Revokes a node key that another key replaced. */
 export interface KeyRevoker {
@@ -60,11 +61,18 @@ type Outcome = { accepted: true; jwt: string } | { accepted: false; reason: Cred
 export class EnrollResponder {
   readonly #o: EnrollResponderOptions;
   readonly #uses: TokenUses;
-  readonly #inFlight = new Set<Promise<void>>();
-  #sub: Subscription | undefined;
+
+  readonly #loop: RequestLoop;
 
   constructor(options: EnrollResponderOptions) {
     this.#o = options;
+    this.#loop = new RequestLoop({
+      nc: options.nc,
+      subject: subjects.enroll,
+      handle: (msg) => this.handle(msg),
+      maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+      onBusy: (msg) => this.#finish(msg, { accepted: false, reason: CREDENTIAL_REFUSALS.unavailable }, 'busy'),
+    });
     this.#uses = new TokenUses({
       tokens: options.tokens,
       onInvalid: (token, read) => options.log.warn({ token, field: read.field }, 'bootstrap token Secret does not parse; refusing it'),
@@ -72,25 +80,11 @@ export class EnrollResponder {
   }
 
   start(): void {
-    if (this.#sub) return;
-    this.#sub = this.#o.nc.subscribe(subjects.enroll, {
-      queue: subjects.ingestQueue,
-      callback: (err, msg) => {
-        if (err) return;
-        if (this.#inFlight.size >= (this.#o.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT)) {
-          this.#finish(msg, { accepted: false, reason: CREDENTIAL_REFUSALS.unavailable }, 'busy');
-          return;
-        }
-        const p = this.handle(msg).finally(() => this.#inFlight.delete(p));
-        this.#inFlight.add(p);
-      },
-    });
+    this.#loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.#sub?.unsubscribe();
-    this.#sub = undefined;
-    await Promise.allSettled([...this.#inFlight]);
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   async handle(msg: Msg): Promise<void> {

@@ -2,7 +2,7 @@
 // telemetry, and replies with the heartbeat interval. Only the leader subscribes, since a
 // hello writes to Kubernetes; an agent retries its hello until a leader answers.
 import { decode, encode, Hello, HelloReply, nodeFromSubject, PROTOCOL_VERSION, subjects, type HelloReply as HelloReplyT } from '@edgeplane/api';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
 import { ensureEdgeNode } from '../kube/edgenodes.ts';
@@ -15,6 +15,7 @@ import type { MalformedReporter } from './malformed.ts';
 import { buildNodeStatus } from './node-status.ts';
 import type { TelemetryStore } from './telemetry-store.ts';
 import { helloFields, parseTelemetry } from './telemetry.ts';
+import { RequestLoop } from './request-loop.ts';
 
 /** Every n-th heartbeat carries the full state. */
 export const FULL_EVERY = 12;
@@ -36,29 +37,20 @@ export interface HelloResponderOptions {
 
 export class HelloResponder {
   readonly #o: HelloResponderOptions;
-  #sub: Subscription | undefined;
-  readonly #inFlight = new Set<Promise<void>>();
+
+  readonly #loop: RequestLoop;
 
   constructor(options: HelloResponderOptions) {
     this.#o = options;
+    this.#loop = new RequestLoop({ nc: options.nc, subject: subjects.allHello, handle: (msg) => this.handle(msg) });
   }
 
   start(): void {
-    if (this.#sub) return;
-    this.#sub = this.#o.nc.subscribe(subjects.allHello, {
-      queue: subjects.ingestQueue,
-      callback: (err, msg) => {
-        if (err) return;
-        const p = this.handle(msg).finally(() => this.#inFlight.delete(p));
-        this.#inFlight.add(p);
-      },
-    });
+    this.#loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.#sub?.unsubscribe();
-    this.#sub = undefined;
-    await Promise.allSettled([...this.#inFlight]);
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   async handle(msg: Msg): Promise<void> {

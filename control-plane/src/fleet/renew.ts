@@ -13,12 +13,13 @@ import {
   type CredentialRefusal,
   type NodeIdentity,
 } from '@edgeplane/api';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
 import { decideRenewal } from './enroll-checks.ts';
 import type { MalformedReporter } from './malformed.ts';
 import type { NodeCredentialIssuer } from './node-credentials.ts';
+import { RequestLoop } from './request-loop.ts';
 
 export interface RenewResponderOptions {
   nc: NatsConnection;
@@ -34,29 +35,20 @@ type Outcome = { accepted: true; jwt: string } | { accepted: false; reason: Cred
 
 export class RenewResponder {
   readonly #o: RenewResponderOptions;
-  readonly #inFlight = new Set<Promise<void>>();
-  #sub: Subscription | undefined;
+
+  readonly #loop: RequestLoop;
 
   constructor(options: RenewResponderOptions) {
     this.#o = options;
+    this.#loop = new RequestLoop({ nc: options.nc, subject: subjects.allRenew, handle: (msg) => this.handle(msg) });
   }
 
   start(): void {
-    if (this.#sub) return;
-    this.#sub = this.#o.nc.subscribe(subjects.allRenew, {
-      queue: subjects.ingestQueue,
-      callback: (err, msg) => {
-        if (err) return;
-        const p = this.handle(msg).finally(() => this.#inFlight.delete(p));
-        this.#inFlight.add(p);
-      },
-    });
+    this.#loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.#sub?.unsubscribe();
-    this.#sub = undefined;
-    await Promise.allSettled([...this.#inFlight]);
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   async handle(msg: Msg): Promise<void> {
