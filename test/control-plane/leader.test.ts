@@ -86,6 +86,10 @@ describe('leader election between two control-plane processes', () => {
       return s?.readyReplicas === 3 ? s : undefined;
     });
 
+    // The queue group picks a member at random per heartbeat: within a few seconds each replica
+    // has taken some (a replica that never does is what this catches).
+    const ingested = async (r: Replica) => metricValue(await scrape(r.url), 'ep_heartbeats_ingested_total') > 0;
+    await waitFor('both replicas ingest', async () => (await ingested(a)) && (await ingested(b)), 10_000, 200).catch(() => undefined);
     const [ma, mb] = [await scrape(a.url), await scrape(b.url)];
     // One object, so a failure shows every figure at once.
     expect({
