@@ -168,11 +168,14 @@ export const WorkloadAssignment = z.object({
 });
 export type WorkloadAssignment = z.infer<typeof WorkloadAssignment>;
 
+/** Workloads one node's assignment may hold; placement refuses a node at this count. */
+export const MAX_WORKLOADS_PER_NODE = 256;
+
 /** Value of KV key `<node>` in `ep-assignments`: the node's whole desired state. */
 export const Assignment = z.object({
   v: z.literal(PROTOCOL_VERSION),
   node: NodeName,
-  workloads: z.array(WorkloadAssignment).max(256),
+  workloads: z.array(WorkloadAssignment).max(MAX_WORKLOADS_PER_NODE),
   /** When the control plane computed it, ms since the epoch. */
   issuedAtMs: z.int().min(0),
 });

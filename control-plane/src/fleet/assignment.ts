@@ -1,5 +1,5 @@
 // A node's desired state: the union of every deployment placed on it. Pure.
-import { PROTOCOL_VERSION, WorkloadAssignment, type Assignment, type EdgeModelDeploymentSpec } from '@edgeplane/api';
+import { MAX_WORKLOADS_PER_NODE, PROTOCOL_VERSION, WorkloadAssignment, type Assignment, type EdgeModelDeploymentSpec } from '@edgeplane/api';
 import { z } from 'zod';
 import type { Placement } from '../placement/types.ts';
 
@@ -13,10 +13,15 @@ export interface PlacedDeployment {
  * Workload keys are unique within a node's assignment, so a deployment with several
  * replicas on one node runs once there, on the first accelerator by name; the agent
  * balances requests across its accelerators.
+ *
+ * Placement keeps a node within MAX_WORKLOADS_PER_NODE; should two plans race past it, the
+ * deployments last by key wait for their re-plan rather than the whole document failing to
+ * encode, which would hold back every tenant of the node.
  */
 export function nodeWorkloads(node: string, deployments: readonly PlacedDeployment[]): WorkloadAssignment[] {
   const out: WorkloadAssignment[] = [];
   for (const d of [...deployments].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
+    if (out.length >= MAX_WORKLOADS_PER_NODE) break;
     const here = d.placements.filter((p) => p.node === node).sort((a, b) => (a.accelerator < b.accelerator ? -1 : 1));
     const p = here[0];
     if (!p) continue;

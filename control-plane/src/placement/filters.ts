@@ -6,6 +6,7 @@ import { buildCandidates, hasTier } from './candidates.ts';
 import { SUCCESS, unschedulable } from './framework.ts';
 import type { FilterPlugin, NodeInfo, PlanContext, Status } from './framework.ts';
 import { matchesSelector } from './labels.ts';
+import { nodeWorkloadCap } from './workload-cap.ts';
 
 const NOT_SELECTED = unschedulable("didn't match the node selector");
 const UNSCHEDULABLE = unschedulable('unschedulable');
@@ -85,6 +86,7 @@ export const filterPlugins: readonly FilterPlugin[] = [
   nodeSelector,
   nodeUnschedulable,
   nodeReady,
+  nodeWorkloadCap,
   maxPerNode,
   precisionSupport,
   linkProfile,

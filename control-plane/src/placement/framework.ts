@@ -94,6 +94,8 @@ export interface PlanContext {
   eligible: readonly [VariantTable, VariantTable, VariantTable];
   /** MiB committed by other deployments, `${node}/${acceleratorId}`. */
   committedMiB: ReadonlyMap<string, number>;
+  /** Workloads of other deployments per node (PlanInput.otherWorkloads); empty when absent. */
+  otherWorkloads: ReadonlyMap<string, number>;
   nodes: NodeInfo[];
   /** Replicas of this plan per topology domain. */
   domainCount: Int32Array;

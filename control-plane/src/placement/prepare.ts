@@ -11,6 +11,8 @@ import { WEIGHTS } from './score.ts';
 import { defaultPlacementOptions } from './types.ts';
 import type { Placement, PlacementOptions, PlanInput } from './types.ts';
 
+const NO_WORKLOADS: ReadonlyMap<string, number> = new Map();
+
 export function resolveOptions(partial: Partial<PlacementOptions> | undefined): PlacementOptions {
   const options = { ...defaultPlacementOptions, ...partial };
   const bad = (field: string, rule: string) =>
@@ -120,6 +122,7 @@ export function preparePlan(input: PlanInput): PlanContext {
     weights: WEIGHTS[spec.tiering.objective],
     eligible,
     committedMiB: input.committedMiB,
+    otherWorkloads: input.otherWorkloads ?? NO_WORKLOADS,
     nodes,
     domainCount: new Int32Array(spreadBy !== undefined ? domainIds.size : nodes.length),
     fleet,

@@ -75,6 +75,11 @@ export interface PlanInput {
   current: readonly Placement[];
   /** MiB already committed per node and accelerator by other deployments: `${node}/${acceleratorId}`. */
   committedMiB: ReadonlyMap<string, number>;
+  /**
+   * Workloads other deployments have on each node (each deployment counts once per node);
+   * absent: none. A node whose assignment is full takes no new deployment.
+   */
+  otherWorkloads?: ReadonlyMap<string, number>;
   options?: Partial<PlacementOptions>;
   /** The plan's clock, ms since the epoch; without it no placement is held (pure tests). */
   nowMs?: number;

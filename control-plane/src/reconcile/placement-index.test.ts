@@ -3,7 +3,8 @@ import type { EdgeModelDeploymentSpec } from '@edgeplane/api';
 import { EdgeModelDeploymentSpec as SpecSchema } from '@edgeplane/api';
 import type { Placement } from '../placement/types.ts';
 import { PlacementIndex } from './placement-index.ts';
-import { nodeWorkloads } from '../fleet/assignment.ts';
+import { assignmentDocument, nodeWorkloads } from '../fleet/assignment.ts';
+import { Assignment, encode, MAX_WORKLOADS_PER_NODE } from '@edgeplane/api';
 
 const p = (deployment: string, node: string, accelerator = 'gpu0', variant = 'v-fp16'): Placement => ({
   deployment,
@@ -59,5 +60,28 @@ describe('nodeWorkloads', () => {
     ]);
     expect(w.map((x) => `${x.key}@${x.accelerator}`)).toEqual(['ns/a@gpu0', 'ns/b@gpu0']);
     expect(w[0]).toMatchObject({ namespace: 'ns', deployment: 'a', model: 'a', latencySloMs: 50, variant: { name: 'v-fp16', memoryMiB: 300 } });
+  });
+});
+
+describe('PlacementIndex workload counts', () => {
+  it('counts each deployment once per node, and leaves out the one being planned', () => {
+    const idx = new PlacementIndex();
+    idx.set('ns/a', [p('ns/a', 'n1'), p('ns/a', 'n1', 'gpu1'), p('ns/a', 'n2')]);
+    idx.set('ns/b', [p('ns/b', 'n1')]);
+    expect(idx.workloadsOn('n1')).toBe(2);
+    expect(idx.workloadsOn('n3')).toBe(0);
+    expect(Object.fromEntries(idx.otherWorkloads('ns/a'))).toEqual({ n1: 1, n2: 0 });
+    expect(Object.fromEntries(idx.otherWorkloads('ns/c'))).toEqual({ n1: 2, n2: 1 });
+  });
+
+  it('an assignment never holds more workloads than the wire schema allows', () => {
+    const many = Array.from({ length: MAX_WORKLOADS_PER_NODE + 3 }, (_, i) => {
+      const key = `ns/d${String(i).padStart(3, '0')}`;
+      return { key, spec: spec(key), placements: [p(key, 'n1')] };
+    });
+    const workloads = nodeWorkloads('n1', many);
+    expect(workloads).toHaveLength(MAX_WORKLOADS_PER_NODE);
+    expect(workloads.at(-1)?.key).toBe(`ns/d${String(MAX_WORKLOADS_PER_NODE - 1).padStart(3, '0')}`);
+    expect(() => encode(Assignment, 'assignment', assignmentDocument('n1', workloads, 0))).not.toThrow();
   });
 });

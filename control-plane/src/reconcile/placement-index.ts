@@ -55,6 +55,18 @@ export class PlacementIndex {
     return out;
   }
 
+  /** Deployments with a replica on the node. */
+  workloadsOn(node: string): number {
+    return this.#byNode.get(node)?.size ?? 0;
+  }
+
+  /** Deployments with a replica on each node, not counting one of them. */
+  otherWorkloads(exceptKey: string): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [node, keys] of this.#byNode) out.set(node, keys.has(exceptKey) ? keys.size - 1 : keys.size);
+    return out;
+  }
+
   /** Placements per precision across all deployments, for the metrics gauge. */
   countByPrecision(): Map<string, number> {
     const out = new Map<string, number>();

@@ -2,7 +2,7 @@
 // placements against the fleet as it is now, persists them, publishes the assignment of
 // every node they touch, and writes status and Events. Level-based: it never looks at the
 // event that queued it, so a missed event costs nothing.
-import type { EdgeModelDeployment, EdgeNode } from '@edgeplane/api';
+import { MAX_WORKLOADS_PER_NODE, type EdgeModelDeployment, type EdgeNode } from '@edgeplane/api';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { NotLeaderError } from '../errors.ts';
@@ -69,6 +69,9 @@ export function describeChange(before: readonly Placement[], after: readonly Pla
   return `placed ${after.length} replicas (${added} new, ${removed} removed, ${retiered} re-tiered)${sample ? `: ${sample}` : ''}${after.length > 5 ? '; ...' : ''}`;
 }
 
+/** A re-plan after a node went past its workload limit, ms. */
+const OVERFULL_REQUEUE_MS = 1000;
+
 /** Assignment writes in flight at once per reconcile. */
 const PUBLISH_CONCURRENCY = 32;
 
@@ -103,6 +106,7 @@ export class DeploymentReconciler {
         nodes: views,
         current,
         committedMiB: o.index.committedMiB(key, this.#memoryOf),
+        otherWorkloads: o.index.otherWorkloads(key),
         nowMs: now,
         ...(o.placementOptions ? { options: o.placementOptions } : {}),
       });
@@ -122,6 +126,8 @@ export class DeploymentReconciler {
     // Also the nodes that keep their placement: the spec (variant uri, SLO) may have changed.
     await this.#publish(touched);
     this.#updatePlacementGauge();
+    // Two plans raced past a node's workload limit: plan again, and the node's filter refuses one.
+    const overfull = [...touched].some((n) => o.index.workloadsOn(n) > MAX_WORKLOADS_PER_NODE);
 
     const statuses = plan.placements.map((p) => placementStatus(p, telemetry.get(p.node)?.workloads));
     const status = deploymentStatus({
@@ -152,7 +158,7 @@ export class DeploymentReconciler {
     } else {
       this.#lastFailure.delete(key);
     }
-    return {};
+    return overfull ? { requeueAfterMs: OVERFULL_REQUEUE_MS } : {};
   };
 
   /** Keeps the current placements and reports a plan input placement refused. */
