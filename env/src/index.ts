@@ -11,3 +11,17 @@ export { ensureNamespace, applyDeployment, applyDeploymentFile } from './apply.t
 export { TABLE, getTable, formatTable } from './table.ts';
 export { kubeRequest, message as kubeMessage, type KubeResponse } from './kube-http.ts';
 export { startProcess, type ServerProcess } from './process.ts';
+export {
+  startToxiproxy,
+  toxiproxyClient,
+  isToxiproxyError,
+  ToxiproxyError,
+  type ToxiproxyServer,
+  type ToxiproxyClient,
+  type ToxiProxy,
+  type Toxic,
+  type ToxicSpec,
+  type ToxicType,
+  type ToxicStream,
+  type ToxicOptions,
+} from './toxiproxy.ts';
