@@ -14,6 +14,12 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const METRICS_AUTH = ['rbac', 'none'] as const;
 export type MetricsAuth = (typeof METRICS_AUTH)[number];
 
+/** A Redis Sentinel to ask for the current primary. */
+export interface RedisSentinelAddress {
+  host: string;
+  port: number;
+}
+
 /** Where the Kubernetes credentials come from. */
 export type KubeSource =
   | { source: 'file'; path: string }
@@ -44,6 +50,13 @@ export interface Config {
   redisUrl: string;
   /** CA (PEM file) of a Redis served over TLS (`rediss://`); absent: the system's CAs. */
   redisCa?: string;
+  /**
+   * Redis behind Sentinel: the sentinels to ask for the primary. The URL's host is then
+   * ignored; its scheme (TLS), credentials and database still apply.
+   */
+  redisSentinels?: RedisSentinelAddress[];
+  /** The master group name the sentinels monitor; required with sentinels. */
+  redisMasterName?: string;
   kube: KubeSource;
   /** Namespaces whose EdgeModelDeployments are reconciled; empty means all. */
   namespaces: string[];
@@ -85,6 +98,27 @@ const urlWithScheme = (schemes: string[]) =>
       }
     }, `must be a URL with scheme ${schemes.join(' or ')}`);
 
+/** `host:port,host:port` (IPv6 in brackets: `[::1]:26379`) into sentinel addresses; empty is none. */
+const sentinelList = z
+  .string()
+  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+  .pipe(
+    z
+      .array(
+        z.string().transform((hp, ctx) => {
+          const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(hp);
+          const port = Number(m?.[3]);
+          if (!m || port < 1 || port > 65535) {
+            ctx.addIssue({ code: 'custom', message: `"${hp}" is not host:port` });
+            return z.NEVER;
+          }
+          return { host: m[1] ?? m[2]!, port };
+        }),
+      )
+      // Empty (a chart that always sets the variable): no sentinels.
+      .transform((list) => (list.length > 0 ? list : undefined)),
+  );
+
 const namespaceList = z
   .string()
   .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
@@ -112,6 +146,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'nodeCredentialTtlMs', env: 'EP_NODE_CREDENTIAL_TTL', flag: 'node-credential-ttl', schema: durationText(NODE_CREDENTIAL_TTL_BOUNDS_MS.min, NODE_CREDENTIAL_TTL_BOUNDS_MS.max), fallback: '24h', help: 'lifetime of a node credential (agents renew before it ends), e.g. 24h' },
   { key: 'redisUrl', env: 'EP_REDIS_URL', flag: 'redis-url', schema: urlWithScheme(['redis:', 'rediss:']), fallback: 'redis://127.0.0.1:6379', help: 'Redis URL (rediss:// for TLS)' },
   { key: 'redisCa', env: 'EP_REDIS_CA', flag: 'redis-ca', schema: z.string().min(1), help: 'CA certificate (PEM) of a Redis served over TLS' },
+  { key: 'redisSentinels', env: 'EP_REDIS_SENTINELS', flag: 'redis-sentinels', schema: sentinelList, help: 'Redis Sentinels host:port,... to ask for the primary (Redis URL host then ignored)' },
+  { key: 'redisMasterName', env: 'EP_REDIS_MASTER_NAME', flag: 'redis-master-name', schema: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1..128 letters, digits, dots, dashes or underscores'), help: 'master group name the Redis Sentinels monitor' },
   { key: 'kubeconfig', env: 'EP_KUBECONFIG', flag: 'kubeconfig', schema: z.string().min(1), help: 'kubeconfig file; absent: in-cluster, else KUBECONFIG or ~/.kube/config' },
   { key: 'namespaces', env: 'EP_NAMESPACES', flag: 'namespaces', schema: namespaceList, fallback: '', help: 'comma-separated namespaces to watch; empty: all' },
   { key: 'nodeSelector', env: 'EP_NODE_SELECTOR', flag: 'node-selector', schema: z.string().max(1024), fallback: '', help: 'label selector over EdgeNodes to manage, e.g. site=a; empty: all' },
@@ -175,6 +211,7 @@ export function parseConfig({ argv = [], env = {} }: ParseInput): ParseResult {
   } satisfies Config;
   checkTimings(config);
   checkNatsSecurity(config);
+  checkRedisSentinel(config);
   return { help: false, config };
 }
 
@@ -192,6 +229,13 @@ function checkNatsSecurity(c: Config): void {
   if (!c.natsUrl.split(',').every((u) => /^(tls|wss):/.test(u.trim())) && !c.natsCa) {
     throw new ConfigError(byKey('natsUrl'), `must use tls:// or wss://, or name a CA with ${byKey('natsCa')} (or set ${byKey('insecureNats')})`);
   }
+}
+
+/** Sentinels and a master name come together: one without the other cannot find a primary. */
+function checkRedisSentinel(c: Config): void {
+  const byKey = (key: Setting['key']) => settingName(SETTINGS.find((s) => s.key === key)!);
+  if (c.redisSentinels && !c.redisMasterName) throw new ConfigError(byKey('redisMasterName'), `is required with ${byKey('redisSentinels')}`);
+  if (c.redisMasterName && !c.redisSentinels) throw new ConfigError(byKey('redisSentinels'), `is required with ${byKey('redisMasterName')}`);
 }
 
 /** The same ordering client-go demands: retry < renew deadline < lease duration. */

@@ -27,6 +27,7 @@ import { LeaderElector } from './kube/leader.ts';
 import { deploymentsKind, nodesKind } from './kube/resources.ts';
 import { StatusWriter } from './kube/status-writer.ts';
 import { createLogger } from './log.ts';
+import { redisTarget } from './redis-connect.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { Controller } from './reconcile/controller.ts';
 import { NodeMonitor } from './reconcile/node-monitor.ts';
@@ -81,11 +82,12 @@ export async function startControlPlane(config: Config, options: StartOptions = 
   try {
     // Credentials first: a bad kubeconfig is a configuration error, found before any connection.
     const kube = kubeClients(loadKubeConfig(config.kube));
-    const redisTls = config.redisCa ? { tls: { ca: await readFile(config.redisCa, 'utf8') } } : {};
-    const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, connectionName: `ep-control-plane-${config.identity}`, ...redisTls });
+    const redisCa = config.redisCa ? await readFile(config.redisCa, 'utf8') : undefined;
+    const target = redisTarget(config, { lazyConnect: true, maxRetriesPerRequest: 3, connectionName: `ep-control-plane-${config.identity}` }, redisCa);
+    const redis = target.url ? new Redis(target.url, target.options) : new Redis(target.options);
     redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis error'));
     await redis.connect().catch((cause: unknown) => {
-      throw new Error(`cannot connect to Redis at ${redactUrl(config.redisUrl)}: ${redactSecrets((cause as Error).message)}`, { cause });
+      throw new Error(`cannot connect to Redis at ${target.describe}: ${redactSecrets((cause as Error).message)}`, { cause });
     });
     cleanups.push(() => redis.quit());
 

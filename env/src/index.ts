@@ -3,6 +3,7 @@
 export { startNats, type NatsServer, type NatsOptions } from './nats.ts';
 export { credsFor, type NatsIdentity } from './nats-trust.ts';
 export { startRedis, type RedisServer, type RedisOptions } from './redis.ts';
+export { startRedisSentinel, type RedisSentinelSet, type RedisSentinelOptions, type RedisSetMember, type RedisAddress } from './redis-sentinel.ts';
 export { startKube, type KubeServer, type KubeAccess, type KubeOptions } from './kube.ts';
 export { installCrds, kubeConfig, readCrds, repoRoot, crdDir } from './crds.ts';
 export { serverVersions, goBinary, redisBinary, binDir, cacheDir } from './binaries.ts';

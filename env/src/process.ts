@@ -11,6 +11,11 @@ export interface ServerProcess {
   alive(): boolean;
   /** SIGTERM, then SIGKILL after graceMs. */
   stop(graceMs?: number): Promise<void>;
+  /**
+   * Sends a real signal to the process's group: SIGKILL for a crash (resolves once it has
+   * exited), SIGSTOP and SIGCONT to freeze and thaw it (resolve at once).
+   */
+  kill(signal: NodeJS.Signals): Promise<void>;
   /** Last lines of the log, for error messages. */
   tail(lines?: number): string;
 }
@@ -59,6 +64,15 @@ export function startProcess(name: string, command: string, args: string[], dir:
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await exit;
       clearTimeout(timer);
+    },
+    async kill(signal) {
+      if (exited) return;
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        child.kill(signal); // the group is gone already; the child itself may not be
+      }
+      if (signal !== 'SIGSTOP' && signal !== 'SIGCONT') await exit;
     },
     tail(lines = 20) {
       try {

@@ -1,0 +1,97 @@
+// Invariant: when the Redis primary is SIGKILLed under Sentinel, the replica is promoted, no
+// agent is sent an assignment without a workload it was serving, every replica stays Ready, and
+// the control plane ingests heartbeats into the new primary (every node's lastSeen advances there).
+//
+// Redis runs as production runs it (one primary, one replica, three sentinels); the control
+// plane finds the primary through the sentinels (--redis-sentinels, --redis-master-name).
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { kubeConfig, startNats, startRedisSentinel, type NatsServer, type RedisSentinelSet } from '@edgeplane/env';
+import type { Redis } from 'ioredis';
+import { TestAgent, waitFor } from '../helpers/agent.ts';
+import { controlPlaneNats } from '../helpers/nats.ts';
+import { applyDeployment, detector, ensureNamespace, getDeployment, gpu, metricValue, runId, scrape, testConfig, waitReady } from '../helpers/control-plane.ts';
+import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
+import { redisKeys } from '../../control-plane/src/fleet/keys.ts';
+
+const run = runId('sentinel-fault');
+const kube = inject('kube');
+const kc = kubeConfig(kube);
+let nats: NatsServer;
+let sentinel: RedisSentinelSet;
+let cp: ControlPlane;
+let probe: Redis;
+const agents: TestAgent[] = [];
+
+beforeAll(async () => {
+  [nats, sentinel] = await Promise.all([startNats(), startRedisSentinel()]);
+  await ensureNamespace(kc, run);
+  cp = await startControlPlane(
+    testConfig({
+      ...(await controlPlaneNats(nats)),
+      // The host here is never used: the sentinels name the primary.
+      redisUrl: 'redis://sentinel-managed',
+      redisSentinels: sentinel.sentinels.map((s) => ({ host: s.host, port: s.port })),
+      redisMasterName: sentinel.masterName,
+      kubeconfigPath: kube.kubeconfigPath,
+      run,
+    }),
+  );
+  await waitReady(cp.address);
+  await waitFor('leadership', () => cp.isLeader());
+  for (const i of [1, 2, 3]) {
+    agents.push(
+      await TestAgent.start({ nats, node: `${run}-n${i}`, accelerators: [gpu()], power: { source: 'mains' }, network: { type: 'ethernet' }, labels: { 'edgeplane.io/test-run': run } }),
+    );
+  }
+  probe = sentinel.client();
+  probe.on('error', () => {});
+  await probe.connect();
+});
+
+afterAll(async () => {
+  probe?.disconnect();
+  await Promise.all(agents.map((a) => a.stop()));
+  await cp?.stop();
+  await Promise.all([nats?.stop(), sentinel?.stop()]);
+});
+
+it('fails over without unloading anything, and ingestion resumes on the new primary', async () => {
+  await applyDeployment(kc, detector(run, 'det', 3));
+  await waitFor('3/3 ready', async () => ((await getDeployment(kc, run, 'det')).status?.readyReplicas === 3 ? true : undefined), 20_000);
+  const serving = new Map(agents.map((a) => [a.node, new Set(a.latest?.workloads.map((w) => w.key) ?? [])]));
+  expect([...serving.values()].every((keys) => keys.size === 1)).toBe(true);
+  const seenBefore = agents.map((a) => a.assignments.length);
+
+  const primary = await sentinel.primary();
+  await sentinel.servers[0]!.process().kill('SIGKILL');
+  const killedAt = Date.now();
+  const promoted = await sentinel.waitForFailover(primary, 20_000);
+  expect(promoted.port).toBe(sentinel.servers[1]!.port);
+
+  // Ingestion resumes: every node's lastSeen on the new primary moves past the failover.
+  const failedOverAt = Date.now();
+  await waitFor(
+    'heartbeats ingested into the new primary',
+    async () => {
+      const scores = await Promise.all(agents.map((a) => probe.zscore(redisKeys.lastSeen, a.node).catch(() => null)));
+      return scores.every((s) => s !== null && Number(s) > failedOverAt) ? true : undefined;
+    },
+    15_000,
+    200,
+  );
+  const ingestedBefore = metricValue(await scrape(cp.address), 'ep_heartbeats_ingested_total');
+  await waitFor('more heartbeats ingested', async () => metricValue(await scrape(cp.address), 'ep_heartbeats_ingested_total') > ingestedBefore + 10, 5000, 200);
+
+  // Several grace periods after the primary came back: nothing moved or unloaded meanwhile.
+  await new Promise((r) => setTimeout(r, 3000));
+  const status = (await getDeployment(kc, run, 'det')).status;
+  const unloaded = agents.flatMap((a, i) =>
+    a.assignments.slice(seenBefore[i]).flatMap((asg) => {
+      const keys = new Set(asg.workloads.map((w) => w.key));
+      return [...serving.get(a.node)!].filter((k) => !keys.has(k)).map((k) => `${a.node} lost ${k}`);
+    }),
+  );
+  console.info(`[fault] redis primary SIGKILL -> sentinels named the replica in ${failedOverAt - killedAt} ms`);
+  // One object, so a failure shows every figure at once.
+  expect({ unloaded, readyReplicas: status?.readyReplicas }).toEqual({ unloaded: [], readyReplicas: 3 });
+});
