@@ -80,7 +80,19 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
   const trust = await TrustPolicy.load(config.trust);
   log.info({ requireSignature: trust.requireSignature, publicKeys: trust.keys.map((k) => k.source) }, 'model signature policy');
   const limits = { fileRoots: config.fileRoots, maxPayloadBytes: config.maxRequestBytes, maxTensorElements: config.maxTensorElements };
-  const manager = await deps.createManager({ accelerators: found.accelerators, cacheDir: config.cacheDir, cacheMaxBytes: config.cacheMaxBytes, ...limits, trust, node, log, ...(serveGrant ? { serveGrant } : {}) });
+  // Set once the fleet session runs; until then a change waits for the first heartbeat.
+  let nudgeHeartbeat: () => void = () => undefined;
+  const manager = await deps.createManager({
+    accelerators: found.accelerators,
+    cacheDir: config.cacheDir,
+    cacheMaxBytes: config.cacheMaxBytes,
+    ...limits,
+    trust,
+    node,
+    log,
+    ...(serveGrant ? { serveGrant } : {}),
+    onReportChange: () => nudgeHeartbeat(),
+  });
   const stopServing = deps.startServing ? await deps.startServing(manager, log) : null;
 
   // Applies run one at a time, in arrival order; each applied one is kept on disk.
@@ -181,6 +193,8 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
         ...(deps.session?.helloBackoff ? { helloBackoff: deps.session.helloBackoff } : {}),
         ...(deps.session?.assignmentResyncMs ? { assignmentResyncMs: deps.session.assignmentResyncMs } : {}),
       });
+      const started = session;
+      nudgeHeartbeat = () => started.nudge();
       resolveConnected(session);
     },
     (err: unknown) => {

@@ -212,6 +212,29 @@ export const PlacementStatus = z.object({
 });
 export type PlacementStatus = z.infer<typeof PlacementStatus>;
 
+/** Failures kept in status at most: the newest win, older pairs are forgotten. */
+export const MAX_STATUS_FAILURES = 64;
+
+/**
+ * A variant that failed on a node (fetch, digest, signature, load, memory): placement avoids
+ * the pair until `retryAfter`, and the wait doubles with each failure. Kept in status so that
+ * a new leader backs off the same pairs.
+ */
+export const VariantFailure = z.object({
+  node: z.string().max(253),
+  variant: z.string().max(63),
+  /** The digest that failed: a variant given a new artifact starts with a clean slate. */
+  sha256: z.string().max(64),
+  reason: z.string().max(256),
+  message: z.string().max(1024).optional(),
+  /** Failures of this pair in a row. */
+  count: z.int().min(1),
+  lastFailureTime: z.string(),
+  /** RFC 3339; the pair is not placed before this. */
+  retryAfter: z.string(),
+});
+export type VariantFailure = z.infer<typeof VariantFailure>;
+
 const counts = <T extends readonly [string, ...string[]]>(keys: T) =>
   z.object(Object.fromEntries(keys.map((k) => [k, z.int().min(0).optional()])) as { [K in T[number]]: z.ZodOptional<z.ZodInt> });
 
@@ -229,6 +252,8 @@ export const EdgeModelDeploymentStatus = z.object({
   placements: z.array(PlacementStatus).max(MAX_STATUS_PLACEMENTS).optional(),
   /** True when `placements` lists only the first MAX_STATUS_PLACEMENTS; the API has all. */
   placementsTruncated: z.boolean().optional(),
+  /** Recent failures per (node, variant), newest first. */
+  failures: z.array(VariantFailure).max(MAX_STATUS_FAILURES).optional(),
   conditions: z
     .array(Condition)
     .max(16)

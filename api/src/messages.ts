@@ -115,6 +115,11 @@ export const WorkloadReport = z.object({
   phase: PlacementPhase,
   reason: z.string().max(256).optional(),
   message: z.string().max(1024).optional(),
+  /**
+   * The variant last assigned that did not come up while `variant` keeps serving (a failed
+   * switch); `reason` and `message` then say why. Absent when the assigned variant runs.
+   */
+  failedVariant: z.string().max(63).optional(),
   p50Ms: z.number().min(0).optional(),
   p99Ms: z.number().min(0).optional(),
   rps: z.number().min(0).optional(),

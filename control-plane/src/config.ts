@@ -74,6 +74,10 @@ export interface Config {
   identity: string;
   /** Every deployment is reconciled again this often even without events. */
   resyncMs: number;
+  /** A variant that failed on a node is not placed there again for this long, ms; absent: 10 s. */
+  failureBackoffInitialMs?: number;
+  /** The wait doubles per failure in a row up to this, ms; absent: 5 min. */
+  failureBackoffMaxMs?: number;
   /** Concurrent reconciles (never two on one deployment). */
   workers: number;
   /** Serve the HTTP API without authentication or authorization; never the default. */
@@ -161,6 +165,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'logLevel', env: 'EP_LOG_LEVEL', flag: 'log-level', schema: z.enum(LOG_LEVELS), fallback: 'info', help: `log level: ${LOG_LEVELS.join('|')}` },
   { key: 'identity', env: 'EP_IDENTITY', flag: 'identity', schema: z.string().min(1).max(128), help: 'Lease holder identity; default hostname plus a random suffix' },
   { key: 'resyncMs', env: 'EP_RESYNC_MS', flag: 'resync-ms', schema: msSchema(1000), fallback: '300000', help: 'periodic full reconcile, ms' },
+  { key: 'failureBackoffInitialMs', env: 'EP_FAILURE_BACKOFF_INITIAL_MS', flag: 'failure-backoff-initial-ms', schema: msSchema(100), fallback: '10000', help: 'a variant that failed on a node (fetch, digest, signature, load, memory) is not placed there for this long, ms' },
+  { key: 'failureBackoffMaxMs', env: 'EP_FAILURE_BACKOFF_MAX_MS', flag: 'failure-backoff-max-ms', schema: msSchema(100), fallback: '300000', help: 'that wait doubles per failure in a row up to this, ms' },
   { key: 'workers', env: 'EP_WORKERS', flag: 'workers', schema: z.coerce.number().int().min(1).max(64), fallback: '4', help: 'concurrent reconciles' },
   { key: 'insecureNoAuth', env: 'EP_INSECURE_NO_AUTH', flag: 'insecure-no-auth', schema: z.stringbool(), fallback: 'false', boolean: true, help: 'serve the HTTP API to anyone, without tokens or RBAC (unsafe)' },
   { key: 'metricsAuth', env: 'EP_METRICS_AUTH', flag: 'metrics-auth', schema: z.enum(METRICS_AUTH), fallback: 'rbac', help: `who may read /metrics: ${METRICS_AUTH.join('|')} (rbac: get on /metrics)` },
@@ -243,6 +249,9 @@ function checkTimings(c: Config): void {
   const byKey = (key: Setting['key']) => settingName(SETTINGS.find((s) => s.key === key)!);
   if (c.renewDeadlineMs >= c.leaseDurationMs) {
     throw new ConfigError(byKey('renewDeadlineMs'), `must be less than the lease duration (${c.leaseDurationMs} ms)`);
+  }
+  if (c.failureBackoffInitialMs !== undefined && c.failureBackoffMaxMs !== undefined && c.failureBackoffMaxMs < c.failureBackoffInitialMs) {
+    throw new ConfigError(byKey('failureBackoffMaxMs'), `must be at least the initial backoff (${c.failureBackoffInitialMs} ms)`);
   }
   if (c.retryPeriodMs >= c.renewDeadlineMs) {
     throw new ConfigError(byKey('retryPeriodMs'), `must be less than the renew deadline (${c.renewDeadlineMs} ms)`);

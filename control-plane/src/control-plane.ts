@@ -34,6 +34,7 @@ import { NodeMonitor } from './reconcile/node-monitor.ts';
 import { PlacementIndex } from './reconcile/placement-index.ts';
 import { PlacementStore } from './reconcile/placement-store.ts';
 import { DeploymentReconciler } from './reconcile/reconciler.ts';
+import { DEFAULT_FAILURE_BACKOFF } from './reconcile/failures.ts';
 import type { PlacementOptions } from './placement/types.ts';
 
 export interface StartOptions {
@@ -156,6 +157,7 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       mayWrite,
       ...(options.placementOptions ? { placementOptions: options.placementOptions } : {}),
+      failureBackoff: { initialMs: config.failureBackoffInitialMs ?? DEFAULT_FAILURE_BACKOFF.initialMs, maxMs: config.failureBackoffMaxMs ?? DEFAULT_FAILURE_BACKOFF.maxMs },
     });
     controller = new Controller({ deployments, nodes, reconciler, monitor, hello, index, placementStore, publisher, metrics, log, workers: config.workers, resyncMs: config.resyncMs });
     const ctl = controller;

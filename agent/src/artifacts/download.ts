@@ -4,7 +4,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat, truncate, unlink } from 'node:fs/promises';
-import { ArtifactFetchError, DigestMismatchError } from '../workloads/errors.ts';
+import { ArtifactFetchError, CacheDiskFullError, DigestMismatchError } from '../workloads/errors.ts';
 import type { ArtifactSource } from './source.ts';
 
 export interface DownloadTarget {
@@ -25,6 +25,12 @@ async function sizeOf(path: string): Promise<number> {
   } catch {
     return 0;
   }
+}
+
+/** The file system is out of room (or over a quota): no retry of the read helps. */
+export function isNoSpace(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
 async function hashFile(path: string, hash: Hash): Promise<void> {
@@ -72,13 +78,21 @@ export async function downloadVerified(
           if (onDisk + chunk.byteLength > target.sizeBytes) {
             throw new Error('more bytes than the declared size');
           }
-          await fh.write(chunk);
+          // A short write (a disk filling up) would leave bytes out of the file but not the hash.
+          let written = 0;
+          while (written < chunk.byteLength) written += (await fh.write(chunk, written)).bytesWritten;
           hash.update(chunk);
           onDisk += chunk.byteLength;
           await onProgress?.(onDisk);
         }
       } catch (cause) {
         await read.close().catch(() => undefined);
+        if (isNoSpace(cause)) {
+          // Gives the room back (once the handle closes, below) rather than keep a disk full
+          // for a download that cannot finish.
+          await unlink(partPath).catch(() => undefined);
+          throw new CacheDiskFullError(target.sizeBytes, undefined, { cause });
+        }
         throw new ArtifactFetchError(target.uri, cause instanceof Error ? cause.message : String(cause), onDisk, { cause });
       }
       await fh.sync();

@@ -3,12 +3,12 @@
 // artifact. Bytes handed to a loader are read once and hashed in memory, so what is loaded
 // is exactly what was verified.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, stat, statfs, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
 import { redactUrl } from '@edgeplane/api';
-import { CacheFullError, DigestMismatchError, InvalidDigestError, isArtifactFetchError } from '../workloads/errors.ts';
+import { CacheDiskFullError, CacheFullError, DigestMismatchError, InvalidDigestError, isArtifactFetchError } from '../workloads/errors.ts';
 import { downloadVerified, type DownloadResult, type DownloadTarget } from './download.ts';
 import { planEviction, type CacheEntry } from './lru.ts';
 import type { ArtifactSource } from './source.ts';
@@ -143,6 +143,7 @@ export class ArtifactStore {
     try {
       const source = await this.#sourceFor(target.uri);
       const part = join(this.#partDir, `${target.sha256}.part`);
+      await this.#checkDiskRoom(part, target.sizeBytes);
       const attempts = Math.max(1, this.#opts.attempts ?? 3);
       let first: DownloadResult | null = null;
       for (let attempt = 1; ; attempt++) {
@@ -162,6 +163,20 @@ export class ArtifactStore {
     } finally {
       this.#reserved -= target.sizeBytes;
     }
+  }
+
+  /** Refuses before writing a byte when the file system cannot hold the rest of the artifact. */
+  async #checkDiskRoom(part: string, sizeBytes: number): Promise<void> {
+    let free: number;
+    try {
+      const fs = await statfs(this.#partDir);
+      free = fs.bavail * fs.bsize;
+    } catch {
+      return; // no statfs here: the write itself reports ENOSPC
+    }
+    const have = await stat(part).then((s) => s.size, () => 0);
+    const need = Math.max(0, sizeBytes - have);
+    if (need > free) throw new CacheDiskFullError(need, free);
   }
 
   async #makeRoom(needBytes: number): Promise<void> {

@@ -41,6 +41,8 @@ export interface FleetSessionStats {
   /** Replies refused as malformed or out of bounds (HelloReplyError); hello is retried. */
   helloRepliesRefused: number;
   heartbeatsSent: number;
+  /** Of those, sent early because a workload's phase or failure changed. */
+  nudges: number;
   heartbeatBytes: number;
   heartbeatIntervalMs: number | null;
   linkProbes: number;
@@ -50,16 +52,23 @@ export interface FleetSessionStats {
 export interface FleetSession {
   /** Resolves with the accepted reply of the first hello. */
   readonly ready: Promise<HelloReply>;
+  /**
+   * Something the control plane acts on changed (a workload phase, a failure): a heartbeat goes
+   * out now instead of at the next tick, at most one extra per quarter interval (the rest coalesce).
+   */
+  nudge(): void;
   stats(): FleetSessionStats;
   close(): Promise<void>;
 }
 
 const METERED_FACTOR = 12;
+/** Extra heartbeats are at least this far apart, ms, however short the interval. */
+const MIN_NUDGE_GAP_MS = 250;
 
 export function startFleetSession(opts: FleetSessionOptions): FleetSession {
   const { nc, node, log } = opts;
   const abort = new AbortController();
-  const stats: FleetSessionStats = { helloAttempts: 0, hellosAccepted: 0, helloRepliesRefused: 0, heartbeatsSent: 0, heartbeatBytes: 0, heartbeatIntervalMs: null, linkProbes: 0, assignments: null };
+  const stats: FleetSessionStats = { helloAttempts: 0, hellosAccepted: 0, helloRepliesRefused: 0, heartbeatsSent: 0, nudges: 0, heartbeatBytes: 0, heartbeatIntervalMs: null, linkProbes: 0, assignments: null };
   const builder = createHeartbeatBuilder(12);
   let reply: HelloReply | null = null;
   let connected = true;
@@ -67,6 +76,8 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
   let probeTimer: NodeJS.Timeout | undefined;
   let watch = null as AssignmentWatch | null;
   let helloing: Promise<HelloReply | null> | null = null;
+  let lastSentMs = 0;
+  let nudgeTimer: NodeJS.Timeout | undefined;
   const configuredStores = opts.stores ?? DEFAULT_STORES;
 
   /** Retries until accepted or closed; null when closed first. */
@@ -107,6 +118,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
       const hb = builder.next(await opts.telemetry());
       const data = encode(Heartbeat, 'heartbeat', hb);
       nc.publish(subjects.status(node), data);
+      lastSentMs = performance.now();
       stats.heartbeatsSent += 1;
       stats.heartbeatBytes += data.length;
     } catch (err) {
@@ -165,6 +177,18 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
     return helloing;
   };
 
+  const nudge = (): void => {
+    if (!reply || nudgeTimer !== undefined || abort.signal.aborted) return;
+    const gap = Math.max(MIN_NUDGE_GAP_MS, reply.heartbeatIntervalMs / 4);
+    const wait = Math.max(0, lastSentMs + gap - performance.now());
+    // A failure shows within one heartbeat; a burst of changes costs one message.
+    nudgeTimer = setTimeout(() => {
+      nudgeTimer = undefined;
+      stats.nudges += 1;
+      void sendHeartbeat();
+    }, wait);
+  };
+
   const ready = establish().then((r) => r ?? Promise.reject(new Error('fleet session closed before hello was accepted')));
   ready.catch(() => undefined);
 
@@ -184,10 +208,12 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
 
   return {
     ready,
+    nudge,
     stats: () => ({ ...stats, assignments: watch?.stats() ?? null }),
     async close() {
       abort.abort();
       clearInterval(heartbeatTimer);
+      clearTimeout(nudgeTimer);
       clearTimeout(probeTimer);
       await helloing;
       await watch?.stop();

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   ARTIFACT_FETCH_FAILED: 502,
   ARTIFACT_URI_UNSUPPORTED: 400,
   ARTIFACT_CACHE_FULL: 507,
+  ARTIFACT_CACHE_DISK_FULL: 507,
   ARTIFACT_SIGNATURE_MISSING: 502,
   ARTIFACT_SIGNATURE_INVALID: 502,
   MODEL_LOAD_FAILED: 500,
@@ -110,6 +111,24 @@ export class CacheFullError extends WorkloadError {
   }
 }
 export const isCacheFullError = (err: unknown): err is CacheFullError => err instanceof CacheFullError;
+
+/**
+ * The file system under the cache has no room (ENOSPC, a quota), whatever the cache's own cap
+ * says. The partial file is removed, so the disk is not left full and nothing half-written stays.
+ */
+export class CacheDiskFullError extends WorkloadError {
+  override readonly name = 'CacheDiskFullError';
+  readonly code = 'ARTIFACT_CACHE_DISK_FULL';
+  constructor(needBytes: number, freeBytes: number | undefined, options?: { cause?: unknown }) {
+    super(
+      freeBytes === undefined
+        ? `no space left on the artifact cache disk for ${needBytes} bytes`
+        : `no space left on the artifact cache disk: ${needBytes} bytes needed, ${freeBytes} free`,
+      options,
+    );
+  }
+}
+export const isCacheDiskFullError = (err: unknown): err is CacheDiskFullError => err instanceof CacheDiskFullError;
 
 /** The node requires signed models and the variant carries no signature; nothing is fetched. */
 export class SignatureMissingError extends WorkloadError {

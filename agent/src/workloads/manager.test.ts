@@ -19,8 +19,18 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+let reportChanges = 0;
 async function start(accelerators: readonly Accelerator[] = [CPU], onEvent?: (e: WorkloadEvent) => void) {
-  manager = await createWorkloadManager({ accelerators, cacheDir: join(dir, 'cache'), cacheMaxBytes: 10 * 1024 * 1024, fileRoots: [dir], fetchRetryDelayMs: 5, ...(onEvent ? { onEvent } : {}) });
+  reportChanges = 0;
+  manager = await createWorkloadManager({
+    accelerators,
+    cacheDir: join(dir, 'cache'),
+    cacheMaxBytes: 10 * 1024 * 1024,
+    fileRoots: [dir],
+    fetchRetryDelayMs: 5,
+    onReportChange: () => reportChanges++,
+    ...(onEvent ? { onEvent } : {}),
+  });
   return manager;
 }
 
@@ -32,6 +42,8 @@ describe('createWorkloadManager', () => {
     expect(['Downloading', 'Loading']).toContain(m.reports()[0]?.phase);
     await m.settled();
     expect(m.reports()).toEqual([{ key: 'vision/tiny', variant: 'fp32', accelerator: 'cpu0', phase: 'Ready' }]);
+    // Downloading, Loading and Ready each asked for an early heartbeat.
+    expect(reportChanges).toBe(3);
     const out = await m.model('tiny')!.infer([row([1, 2, 0.5, -1])]);
     expect(floats(out[0])).toEqual(model.expected([1, 2, 0.5, -1]));
     expect(m.cachedArtifacts()).toEqual([variant.sha256]);
@@ -136,7 +148,8 @@ describe('createWorkloadManager', () => {
     await m.settled();
     await m.apply(assignment([workload({ ...int8.variant, sha256: fp32.variant.sha256.replace(/^./, '0') })]));
     await m.settled();
-    expect(m.reports()[0]).toMatchObject({ variant: 'fp32', phase: 'Ready', reason: 'DigestMismatch' });
+    // Which variant failed, so the control plane tells a failed switch from one in progress.
+    expect(m.reports()[0]).toMatchObject({ variant: 'fp32', phase: 'Ready', reason: 'DigestMismatch', failedVariant: 'int8' });
     expect(floats((await m.model('tiny')!.infer([row([1, 2, 0.5, -1])]))[0])).toEqual(fp32.model.expected([1, 2, 0.5, -1]));
   });
 

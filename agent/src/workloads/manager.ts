@@ -71,6 +71,7 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
     isolation: options.isolation ?? 'worker',
     maxQueue: options.maxQueue ?? 256,
     onEvent: options.onEvent ?? (() => undefined),
+    onReportChange: options.onReportChange ?? (() => undefined),
   } as const;
 
   const track = (p: Promise<void>, w: Workload): void => {

@@ -37,4 +37,6 @@ export interface WorkloadManagerOptions {
   trust?: TrustPolicy;
   /** The node credential's per-deployment grants; absent: serve without asking. */
   serveGrant?: ServeGrant;
+  /** A workload's phase or failure changed (the fleet session sends a heartbeat early). */
+  onReportChange?: () => void;
 }

@@ -24,6 +24,8 @@ export interface WorkloadContext {
   isolation: Isolation;
   maxQueue: number;
   onEvent: (e: WorkloadEvent) => void;
+  /** Phase, reason or failed variant changed: worth a heartbeat now rather than at the next tick. */
+  onReportChange?: () => void;
 }
 
 export interface WorkloadEvent {
@@ -73,6 +75,8 @@ export class Workload {
   #removed = false;
   /** Reason the current target did not come up, if it did not. */
   #failure: string | undefined;
+  /** The target that did not come up while the previous variant keeps serving. */
+  #failedVariant: string | undefined;
   readonly #ctx: WorkloadContext;
   readonly #log: Logger;
 
@@ -148,6 +152,7 @@ export class Workload {
       phase: this.#phase,
       ...(this.#reason ? { reason: this.#reason } : {}),
       ...(this.#message ? { message: this.#message.slice(0, 1024) } : {}),
+      ...(this.#failedVariant !== undefined && this.#failedVariant !== a.variant.name ? { failedVariant: this.#failedVariant } : {}),
       ...(latency ? { p50Ms: round(latency.p50Ms), p99Ms: round(latency.p99Ms), rps: round(latency.rps) } : {}),
     };
   }
@@ -171,10 +176,13 @@ export class Workload {
     await Promise.all([...(rt ? [this.#retire(rt)] : []), ...[...this.#draining].map((d) => this.#retire(d))]);
   }
 
-  #set(phase: PlacementPhase, reason?: string, message?: string): void {
+  #set(phase: PlacementPhase, reason?: string, message?: string, failedVariant?: string): void {
+    const changed = phase !== this.#phase || reason !== this.#reason || failedVariant !== this.#failedVariant;
     this.#phase = phase;
     this.#reason = reason;
     this.#message = message;
+    this.#failedVariant = failedVariant;
+    if (changed) this.#ctx.onReportChange?.();
   }
 
   async #load(target: WorkloadAssignment): Promise<void> {
@@ -225,9 +233,9 @@ export class Workload {
       this.#ctx.onEvent({ key: this.key, type: 'Warning', reason, message });
       this.#failure = reason;
       if (switching) {
-        // Still serving the previous variant: Ready, with why the new one did not come up.
-        this.#reason = reason;
-        this.#message = `switch to ${target.variant.name} failed: ${message}`;
+        // Still serving the previous variant: Ready, with why the new one did not come up and
+        // which one that was, so the control plane can tell this from a switch in progress.
+        this.#set(this.#phase, reason, `switch to ${target.variant.name} failed: ${message}`, target.variant.name);
       } else {
         this.#set('Failed', reason, message);
       }

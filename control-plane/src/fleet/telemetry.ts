@@ -112,11 +112,14 @@ export function isFresh(t: Pick<NodeTelemetry, 'lastSeenMs'> | null | undefined,
   return !!t && nowMs - t.lastSeenMs <= 3 * heartbeatIntervalMs;
 }
 
-/** Phase and variant per workload, in a stable form to compare two heartbeats by. */
+/**
+ * Phase, variant and failure per workload, in a stable form to compare two heartbeats by. The
+ * reason counts: a switch that failed while the old variant keeps serving changes nothing else.
+ */
 export function workloadSignature(workloads: readonly WorkloadReport[] | undefined): string {
   if (!workloads) return '';
   return workloads
-    .map((w) => `${w.key}|${w.variant}|${w.accelerator}|${w.phase}`)
+    .map((w) => `${w.key}|${w.variant}|${w.accelerator}|${w.phase}|${w.reason ?? ''}|${w.failedVariant ?? ''}`)
     .sort()
     .join(';');
 }

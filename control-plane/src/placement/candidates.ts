@@ -102,6 +102,8 @@ export function scanNode(ctx: PlanContext, node: NodeInfo): void {
   let supportedPairs = 0;
   let linkPairs = 0;
   let fetchablePairs = 0;
+  let retryablePairs = 0;
+  const excluded = node.excluded !== undefined && node.excluded.size > 0 ? node.excluded : undefined;
   let bestAcc = -1;
   let bestVariant = -1;
   let bestP99 = 0;
@@ -131,6 +133,8 @@ export function scanNode(ctx: PlanContext, node: NodeInfo): void {
       linkPairs++;
       if (!isCached && bw !== undefined && !((bw > 0 ? table.sizeBits[v]! / bwBits : Infinity) <= fetchDeadlineSec)) continue;
       fetchablePairs++;
+      if (excluded !== undefined && excluded.has(variants[v]!.name)) continue;
+      retryablePairs++;
       if (table.memoryMiB[v]! > free) continue;
       const m = measured?.get(variants[v]!.sha256)?.get(fleet.ids[slot]!);
       const p99 = m ?? predictP99Ms(table.gflops[v]!, t, efficiency) * scale;
@@ -168,6 +172,7 @@ export function scanNode(ctx: PlanContext, node: NodeInfo): void {
     node.supportedPairs = supportedPairs;
     node.linkPairs = linkPairs;
     node.fetchablePairs = fetchablePairs;
+    node.retryablePairs = retryablePairs;
   }
   node.tierAcc = bestAcc;
   node.tierVariant = bestVariant;

@@ -5,6 +5,7 @@ import { precisionRank } from './battery.ts';
 import { buildCandidates, hasTier } from './candidates.ts';
 import { SUCCESS, unschedulable } from './framework.ts';
 import type { FilterPlugin, NodeInfo, PlanContext, Status } from './framework.ts';
+import { failureBackoff } from './failure-backoff.ts';
 import { matchesSelector } from './labels.ts';
 import { nodeWorkloadCap } from './workload-cap.ts';
 
@@ -91,6 +92,7 @@ export const filterPlugins: readonly FilterPlugin[] = [
   precisionSupport,
   linkProfile,
   artifactFetch,
+  failureBackoff,
   acceleratorMemory,
 ];
 

@@ -37,6 +37,10 @@ export interface NodeInfo {
   linkPairs: number;
   /** Of those, pairs whose artifact arrives in time. */
   fetchablePairs: number;
+  /** Variant names that recently failed on this node (see failure-backoff.ts); undefined: none. */
+  excluded: ReadonlySet<string> | undefined;
+  /** Of the fetchable pairs, those not backing off after a failure. */
+  retryablePairs: number;
   /** Where this node's accelerators start in PlanContext.usedMiB and the fleet facts. */
   accBase: number;
   /** Replicas of this deployment placed on the node in this plan. */

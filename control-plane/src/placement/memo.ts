@@ -61,6 +61,8 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
       supportedPairs: 0,
       linkPairs: 0,
       fetchablePairs: 0,
+      excluded: undefined,
+      retryablePairs: 0,
       accBase: accBase[i]!,
       count: 0,
       tierAcc: -1,

@@ -97,6 +97,8 @@ export function preparePlan(input: PlanInput): PlanContext {
     info.supportedPairs = 0;
     info.linkPairs = 0;
     info.fetchablePairs = 0;
+    info.excluded = input.excludedVariants?.get(view.name);
+    info.retryablePairs = 0;
     info.count = 0;
     info.tierAcc = -1;
     info.tierVariant = -1;

@@ -83,6 +83,11 @@ export interface PlanInput {
   options?: Partial<PlacementOptions>;
   /** The plan's clock, ms since the epoch; without it no placement is held (pure tests). */
   nowMs?: number;
+  /**
+   * Variant names per node that failed there recently (fetch, digest, signature, load,
+   * memory) and are backing off: placement uses another variant or node meanwhile.
+   */
+  excludedVariants?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 export interface PlanResult {

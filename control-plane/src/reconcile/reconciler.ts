@@ -2,7 +2,7 @@
 // placements against the fleet as it is now, persists them, publishes the assignment of
 // every node they touch, and writes status and Events. Level-based: it never looks at the
 // event that queued it, so a missed event costs nothing.
-import { MAX_WORKLOADS_PER_NODE, type EdgeModelDeployment, type EdgeNode } from '@edgeplane/api';
+import { MAX_WORKLOADS_PER_NODE, type EdgeModelDeployment, type EdgeNode, type VariantFailure } from '@edgeplane/api';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { NotLeaderError } from '../errors.ts';
@@ -23,6 +23,7 @@ import type { ReconcileResult } from './queue.ts';
 import { deploymentStatus, placementStatus, sameStatus } from './status.ts';
 import { setCondition } from '../fleet/node-status.ts';
 import { forEachLimit } from './limit.ts';
+import { DEFAULT_FAILURE_BACKOFF, describeFailure, trackFailures, type FailureBackoff } from './failures.ts';
 
 export interface ReconcilerOptions {
   deployments: ResourceInformer<EdgeModelDeployment>;
@@ -38,6 +39,8 @@ export interface ReconcilerOptions {
   heartbeatIntervalMs: number;
   mayWrite: () => boolean;
   placementOptions?: Partial<PlacementOptions>;
+  /** How long a (node, variant) pair that failed is avoided; doubles per failure in a row. */
+  failureBackoff?: FailureBackoff;
 }
 
 const placementId = (p: Placement) => `${p.node}|${p.accelerator}|${p.variant}|${p.precision}|${p.profile}|${p.cap}`;
@@ -79,6 +82,8 @@ export class DeploymentReconciler {
   readonly #o: ReconcilerOptions;
   /** Last failure message per deployment, so an unchanged failure is not re-announced. */
   readonly #lastFailure = new Map<string, string>();
+  /** Variant failures per deployment as last computed; status holds the same for a new leader. */
+  readonly #variantFailures = new Map<string, VariantFailure[]>();
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
@@ -98,6 +103,18 @@ export class DeploymentReconciler {
     const now = Date.now();
     const views = nodes.map((n) => nodeView(n, telemetry.get(n.metadata.name ?? ''), now, o.heartbeatIntervalMs, this.#variantDigest));
     const current = o.index.get(key);
+    // Failed (node, variant) pairs, from what agents report now and what was remembered (in
+    // memory, or in status when this replica has just become the leader).
+    const failures = trackFailures({
+      key,
+      variants: spec.model.variants,
+      current,
+      reports: (node) => telemetry.get(node)?.workloads,
+      known: [...(this.#variantFailures.get(key) ?? []), ...(emd.status?.failures ?? [])],
+      backoff: o.failureBackoff ?? DEFAULT_FAILURE_BACKOFF,
+      nowMs: now,
+    });
+    this.#variantFailures.set(key, failures.failures);
     let plan: PlanResult;
     try {
       plan = planDeployment({
@@ -108,6 +125,7 @@ export class DeploymentReconciler {
         committedMiB: o.index.committedMiB(key, this.#memoryOf),
         otherWorkloads: o.index.otherWorkloads(key),
         nowMs: now,
+        ...(failures.excluded.size > 0 ? { excludedVariants: failures.excluded } : {}),
         ...(o.placementOptions ? { options: o.placementOptions } : {}),
       });
     } catch (err) {
@@ -136,6 +154,7 @@ export class DeploymentReconciler {
       placements: statuses,
       unplaced: plan.unplaced,
       planMessage: plan.message,
+      failures: failures.failures,
       prev: emd.status,
       now: new Date(now),
     });
@@ -144,6 +163,10 @@ export class DeploymentReconciler {
       await o.statusWriter.write({ kind: deploymentsKind, namespace, name }, () => status, emd as unknown as KubernetesObject);
     }
 
+    for (const f of failures.fresh) {
+      o.log.warn({ deployment: key, node: f.node, variant: f.variant, reason: f.reason, failures: f.count, retryAfter: f.retryAfter }, 'variant failed on node; placing another variant or node meanwhile');
+      await o.events.record(emd, 'Warning', 'VariantFailed', 'Load', describeFailure(f, now));
+    }
     if (changed) {
       o.log.info({ deployment: key, replicas: plan.placements.length, unplaced: plan.unplaced, tiers: status.tiers }, 'placements changed');
       await o.events.record(emd, 'Normal', 'Placed', 'Place', describeChange(current, plan.placements));
@@ -158,7 +181,9 @@ export class DeploymentReconciler {
     } else {
       this.#lastFailure.delete(key);
     }
-    return overfull ? { requeueAfterMs: OVERFULL_REQUEUE_MS } : {};
+    // Back when the first backoff ends, so the pair is tried again without waiting for a resync.
+    const requeue = [overfull ? OVERFULL_REQUEUE_MS : undefined, failures.nextRetryMs].filter((v): v is number => v !== undefined);
+    return requeue.length > 0 ? { requeueAfterMs: Math.min(...requeue) } : {};
   };
 
   /** Keeps the current placements and reports a plan input placement refused. */
@@ -213,6 +238,7 @@ export class DeploymentReconciler {
   async #remove(key: string): Promise<void> {
     const o = this.#o;
     this.#lastFailure.delete(key);
+    this.#variantFailures.delete(key);
     if (!o.index.has(key)) return;
     if (!o.mayWrite()) throw new NotLeaderError(`remove placements of ${key}`);
     await o.placementStore.delete(key);

@@ -33,6 +33,7 @@ describe('placementStatus', () => {
     { name: 'old variant still running', reports: [report({ variant: 'det-fp32' })], phase: 'Pending', reason: 'SwitchingVariant' },
     { name: 'failure carries its reason', reports: [report({ phase: 'Failed', reason: 'ChecksumMismatch' })], phase: 'Failed', reason: 'ChecksumMismatch' },
     { name: 'other deployment only', reports: [report({ key: 'ns/other' })], phase: 'Pending', reason: 'AwaitingAgent' },
+    { name: 'a failed switch to this variant while the old one serves', reports: [report({ variant: 'det-fp32', failedVariant: 'det-fp16', reason: 'DigestMismatch' })], phase: 'Failed', reason: 'DigestMismatch' },
   ];
   for (const row of rows) {
     it(row.name, () => {
@@ -84,6 +85,22 @@ describe('deploymentStatus', () => {
     });
     expect(degraded.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'Unschedulable' });
     expect(degraded.conditions?.find((c) => c.type === 'Degraded')?.message).toContain('2 not Ready');
+  });
+
+  it('says in Degraded and Progressing which variant failed where, and keeps the failures', () => {
+    const failure = { node: 'a', variant: 'det-int8', sha256: 'c'.repeat(64), reason: 'DigestMismatch', message: 'artifact x: digest mismatch', count: 1, lastFailureTime: now.toISOString(), retryAfter: new Date(now.getTime() + 10_000).toISOString() };
+    const input = { generation: 1, replicas: 2, placements: [ps('a', 'Downloading'), ps('b', 'Ready')], unplaced: 0, failures: [failure], prev: undefined };
+    const s = deploymentStatus({ ...input, now });
+    const degraded = s.conditions?.find((c) => c.type === 'Degraded');
+    expect(degraded).toMatchObject({ status: 'True', reason: 'VariantFailed' });
+    expect(degraded?.message).toBe('every replica is placed, but det-int8 failed on a (DigestMismatch: artifact x: digest mismatch) and is not placed there before 2030-01-01T00:00:10Z');
+    expect(s.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'True', reason: 'FallingBack', message: '1 downloading: a moves to det-fp16 after det-int8 failed there (DigestMismatch)' });
+    expect(s.failures).toEqual([failure]);
+    // The same a second later: no new status write.
+    expect(sameStatus(s, deploymentStatus({ ...input, prev: s, now: new Date(now.getTime() + 1000) }))).toBe(true);
+    // Once the backoff is over the failure is history, not degradation.
+    const later = deploymentStatus({ ...input, placements: [ps('a', 'Ready'), ps('b', 'Ready')], prev: s, now: new Date(now.getTime() + 11_000) });
+    expect(later.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'False' });
   });
 
   it('caps the listed placements and says so', () => {

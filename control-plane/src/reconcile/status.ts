@@ -6,14 +6,19 @@ import {
   type EdgeModelDeploymentStatus,
   type PlacementPhase,
   type PlacementStatus,
+  type VariantFailure,
   type WorkloadReport,
 } from '@edgeplane/api';
 import type { Placement } from '../placement/types.ts';
 import { setCondition } from '../fleet/node-status.ts';
 
-/** A placement's phase as its node reports it; a different variant running counts as Pending. */
+/**
+ * A placement's phase as its node reports it. A different variant running counts as Pending
+ * (switching), unless the node says the switch to this one failed: then it is Failed, with why.
+ */
 export function placementStatus(p: Placement, reports: readonly WorkloadReport[] | undefined): PlacementStatus {
   const report = reports?.find((r) => r.key === p.deployment && r.variant === p.variant);
+  const other = report ? undefined : reports?.find((r) => r.key === p.deployment);
   const status: PlacementStatus = {
     node: p.node,
     accelerator: p.accelerator,
@@ -22,8 +27,17 @@ export function placementStatus(p: Placement, reports: readonly WorkloadReport[]
     profile: p.profile,
     phase: report?.phase ?? 'Pending',
   };
-  if (report?.reason) status.reason = report.reason;
-  else if (!report) status.reason = reports?.some((r) => r.key === p.deployment) ? 'SwitchingVariant' : 'AwaitingAgent';
+  if (other?.failedVariant === p.variant) {
+    status.phase = 'Failed';
+    status.reason = other.reason ?? 'Failed';
+    status.message = `${other.message ?? 'the switch failed'}; ${other.variant} keeps serving`;
+  } else if (other) {
+    status.reason = 'SwitchingVariant';
+    status.message = `the node runs ${other.variant} (${other.phase}) and has not reported ${p.variant} yet`;
+  } else if (!report) {
+    status.reason = 'AwaitingAgent';
+    status.message = 'the node has not reported this deployment yet';
+  } else if (report.reason) status.reason = report.reason;
   if (report?.message) status.message = report.message;
   const p99 = report?.p99Ms ?? p.predictedP99Ms;
   if (Number.isFinite(p99)) status.p99LatencyMs = Math.round(p99 * 100) / 100;
@@ -41,6 +55,8 @@ export interface StatusInput {
   unplaced: number;
   /** kube-scheduler style explanation when replicas stay unplaced. */
   planMessage?: string | undefined;
+  /** Recent variant failures per node, newest first (see failures.ts). */
+  failures?: readonly VariantFailure[];
   prev: EdgeModelDeploymentStatus | undefined;
   now: Date;
 }
@@ -66,18 +82,17 @@ export function deploymentStatus(input: StatusInput): EdgeModelDeploymentStatus 
     now,
     generation,
   );
-  conditions = setCondition(
-    conditions,
-    inFlight > 0
-      ? { type: 'Progressing', status: 'True', reason: 'ReplicasUpdating', message: `${inFlight} replicas pending, downloading or loading` }
-      : { type: 'Progressing', status: 'False', reason: 'Complete', message: 'no replica is being rolled out' },
-    now,
-    generation,
-  );
+  const active = (input.failures ?? []).filter((f) => Date.parse(f.retryAfter) > now.getTime());
+  conditions = setCondition(conditions, progressing(placements, inFlight, active), now, generation);
   conditions = setCondition(
     conditions,
     unplaced > 0
-      ? { type: 'Degraded', status: 'True', reason: 'Unschedulable', message: `${unplaced} replicas unplaced: ${input.planMessage ?? 'no node fits'}` }
+      ? {
+          type: 'Degraded',
+          status: 'True',
+          reason: active.length > 0 ? 'VariantFailed' : 'Unschedulable',
+          message: `${unplaced} replicas unplaced: ${input.planMessage ?? 'no node fits'}${active.length > 0 ? `; ${failureSummary(active)}` : ''}`,
+        }
       : failed.length > 0
         ? {
             type: 'Degraded',
@@ -85,10 +100,12 @@ export function deploymentStatus(input: StatusInput): EdgeModelDeploymentStatus 
             reason: 'PlacementFailed',
             message: `${failed.length} replicas failed: ${failed
               .slice(0, 5)
-              .map((f) => `${f.node}: ${f.reason ?? f.message ?? 'failed'}`)
+              .map((f) => `${f.variant} on ${f.node}: ${f.reason ?? 'failed'}${f.message ? ` (${f.message})` : ''}`)
               .join('; ')}`,
           }
-        : { type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'every replica is placed and none failed' },
+        : active.length > 0
+          ? { type: 'Degraded', status: 'True', reason: 'VariantFailed', message: `every replica is placed, but ${failureSummary(active)}` }
+          : { type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'every replica is placed and none failed' },
     now,
     generation,
   );
@@ -105,8 +122,41 @@ export function deploymentStatus(input: StatusInput): EdgeModelDeploymentStatus 
     placementsTruncated: placements.length > MAX_STATUS_PLACEMENTS,
     conditions,
   };
+  if (input.failures && input.failures.length > 0) status.failures = [...input.failures];
   if (generation !== undefined) status.observedGeneration = generation;
   return status;
+}
+
+/** "2 replicas downloading, 1 loading, 1 switching variant" in Progressing, with the failure it works around. */
+function progressing(placements: readonly PlacementStatus[], inFlight: number, active: readonly VariantFailure[]): Parameters<typeof setCondition>[1] {
+  if (inFlight === 0) return { type: 'Progressing', status: 'False', reason: 'Complete', message: 'no replica is being rolled out' };
+  const counts = new Map<string, number>();
+  for (const p of placements) {
+    if (p.phase === 'Ready' || p.phase === 'Failed') continue;
+    const what = p.phase === 'Pending' ? (p.reason === 'SwitchingVariant' ? 'switching variant' : p.reason === 'AwaitingAgent' ? 'waiting for their agent' : 'pending') : p.phase.toLowerCase();
+    counts.set(what, (counts.get(what) ?? 0) + 1);
+  }
+  const parts = [...counts].map(([what, n]) => `${n} ${what}`).join(', ');
+  const onFailedNode = placements.find((p) => p.phase !== 'Ready' && active.some((f) => f.node === p.node && f.variant !== p.variant));
+  if (onFailedNode) {
+    const f = active.find((x) => x.node === onFailedNode.node)!;
+    return {
+      type: 'Progressing',
+      status: 'True',
+      reason: 'FallingBack',
+      message: `${parts}: ${onFailedNode.node} moves to ${onFailedNode.variant} after ${f.variant} failed there (${f.reason})`,
+    };
+  }
+  return { type: 'Progressing', status: 'True', reason: 'ReplicasUpdating', message: `replicas being rolled out: ${parts}` };
+}
+
+/** "det-int8 failed on edge-1 (DigestMismatch: ...) and is not placed there before <time>". */
+function failureSummary(active: readonly VariantFailure[]): string {
+  const first = active[0]!;
+  const detail = first.message ? `${first.reason}: ${first.message}` : first.reason;
+  const more = active.length > 1 ? ` (and ${active.length - 1} more ${active.length === 2 ? 'pair' : 'pairs'} backing off)` : '';
+  // A time, not a countdown: the message stays the same from one reconcile to the next.
+  return `${first.variant} failed on ${first.node} (${detail.slice(0, 300)}) and is not placed there before ${first.retryAfter.replace(/\.\d+Z$/, 'Z')}${more}`;
 }
 
 /** Status equality as the API server would store it (key order does not matter). */
