@@ -2,6 +2,7 @@
 // kube-apiserver on loopback, used by `make up`, vitest's globalSetup and the benchmarks.
 export { startNats, type NatsServer, type NatsOptions } from './nats.ts';
 export { credsFor, type NatsIdentity } from './nats-trust.ts';
+export { startNatsCluster, JS_DOMAIN, type NatsCluster, type NatsClusterOptions, type NatsMember } from './nats-cluster.ts';
 export { startRedis, type RedisServer, type RedisOptions } from './redis.ts';
 export { startRedisSentinel, type RedisSentinelSet, type RedisSentinelOptions, type RedisSetMember, type RedisAddress } from './redis-sentinel.ts';
 export { startKube, type KubeServer, type KubeAccess, type KubeOptions } from './kube.ts';

@@ -4,14 +4,16 @@
 // nodes that are already enrolled.
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createUser } from '@nats-io/jwt';
+import { createUser, encodeUser, fmtCreds } from '@nats-io/jwt';
 import { credsAuthenticator, type ConnectionOptions } from '@nats-io/transport-node';
 import {
   inboxPrefix,
   issueClientCreds,
   issueNodeJwt,
   issuePrivilegedCreds,
+  keyPair,
   nodeCreds,
+  publicKey,
   serverTrustConfig,
   systemUserCreds,
   type TrustMaterial,
@@ -25,7 +27,9 @@ export type NatsIdentity =
   | 'control-plane'
   | 'client'
   | 'system'
-  | { node: string; /** `serve:<ns>.<deployment>` tags. */ tags?: string[]; ttlS?: number };
+  | { node: string; /** `serve:<ns>.<deployment>` tags. */ tags?: string[]; ttlS?: number }
+  /** A site's leaf node: its uplink to the hub binds to the fleet account as this user. */
+  | { leaf: string };
 
 export interface NatsTrustFiles {
   trust: TrustMaterial;
@@ -48,13 +52,21 @@ export async function prepareNatsTrust(dir: string, given?: TrustMaterial): Prom
   return { trust, caFile, caPem: trust.ca.certPem, config };
 }
 
-const identityName = (who: NatsIdentity) => (typeof who === 'string' ? who : `node-${who.node}`);
+const identityName = (who: NatsIdentity) => (typeof who === 'string' ? who : 'leaf' in who ? `leaf-${who.leaf}` : `node-${who.node}`);
 
 /** Credentials file text for an identity; a node gets a fresh key, as enrolment would give it. */
 export async function credsFor(trust: TrustMaterial, who: NatsIdentity): Promise<string> {
   if (who === 'admin' || who === 'control-plane') return issuePrivilegedCreds(trust, who);
   if (who === 'client') return issueClientCreds(trust, 'client');
   if (who === 'system') return systemUserCreds(trust);
+  if ('leaf' in who) {
+    // Every right in the fleet account, signed like the control plane's user: the link carries
+    // the whole site's traffic, while each agent behind the leaf is still held to its own node
+    // credential by the leaf server, which enforces the same operator and accounts.
+    const kp = createUser();
+    const jwt = await encodeUser(`leaf-${who.leaf}`, kp, publicKey(trust.fleet), {}, { signer: keyPair(trust.fleetSigning) });
+    return new TextDecoder().decode(fmtCreds(jwt, kp));
+  }
   const kp = createUser();
   const jwt = await issueNodeJwt(trust, { node: who.node, userPublicKey: kp.getPublicKey(), tags: who.tags ?? [], ttlS: who.ttlS ?? 24 * 3600 });
   return nodeCreds(jwt, new TextDecoder().decode(kp.getSeed()));
@@ -72,6 +84,6 @@ export async function trustedConnectOptions(files: NatsTrustFiles, servers: stri
     servers,
     tls: { ca: files.caPem },
     authenticator: credsAuthenticator(new TextEncoder().encode(await credsFor(files.trust, who))),
-    ...(typeof who === 'object' ? { inboxPrefix: inboxPrefix.node(who.node) } : {}),
+    ...(typeof who === 'object' && 'node' in who ? { inboxPrefix: inboxPrefix.node(who.node) } : {}),
   };
 }

@@ -59,6 +59,11 @@ export interface ServerCertOptions {
   dnsNames: string[];
   ips: string[];
   validDays?: number;
+  /**
+   * Also a client certificate: servers that dial each other (NATS cluster routes) present it
+   * both ways and verify it both ways.
+   */
+  clientAuth?: boolean;
 }
 
 export async function issueServerCert(ca: CertificateAuthority, o: ServerCertOptions): Promise<ServerCertificate> {
@@ -78,7 +83,7 @@ export async function issueServerCert(ca: CertificateAuthority, o: ServerCertOpt
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.ExtendedKeyUsageExtension(o.clientAuth ? [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension([
         ...o.dnsNames.map((value) => ({ type: 'dns' as const, value })),
         ...o.ips.map((value) => ({ type: 'ip' as const, value })),

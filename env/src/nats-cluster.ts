@@ -1,0 +1,289 @@
+// The NATS layout a fleet with sites runs: three hub servers in one cluster (JetStream on file
+// storage, so the KV and object store can be replicated three ways) and a leaf node per site
+// that the site's agents connect to. Every server is in operator mode with JWT authentication
+// and TLS, as startNats() is; routes use mutual TLS, and a leaf's uplink authenticates as a
+// user of the fleet account over TLS.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, createInbox, type ConnectionOptions } from '@nats-io/transport-node';
+import { createTrustMaterial, publicKey, serverTrustConfig, type TrustMaterial } from '@edgeplane/trust';
+import { createCa, issueServerCert } from '@edgeplane/trust/certs';
+import { goBinary } from './binaries.ts';
+import type { NatsServer } from './nats.ts';
+import { trustedConnectOptions, writeCredsFile, type NatsIdentity, type NatsTrustFiles } from './nats-trust.ts';
+import { freePort, waitForPort } from './ports.ts';
+import { startProcess, type ServerProcess } from './process.ts';
+import type { ToxiProxy, ToxiproxyServer } from './toxiproxy.ts';
+
+/** One nats-server of the layout, which a test may kill and start again (same ports, same store). */
+export interface NatsMember {
+  name: string;
+  /** Client port. */
+  port: number;
+  url: string;
+  /** JetStream store (hub servers only); kept across restarts. */
+  storeDir: string | null;
+  process(): ServerProcess;
+  alive(): boolean;
+  /** Starts it again after a kill or stop; resolves once it accepts clients. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface NatsClusterOptions {
+  /** A leaf node for this site name (none by default). */
+  site?: string;
+  /**
+   * Route the leaf's uplink to each hub server through a Toxiproxy proxy, so a test can cut
+   * or slow the site's link (`uplinks`).
+   */
+  toxiproxy?: ToxiproxyServer;
+  /** Trust material to reuse; fresh otherwise. */
+  trust?: TrustMaterial;
+  keep?: boolean;
+}
+
+export interface NatsCluster {
+  /** The hub as a NatsServer: its URL lists all three servers; restart() restarts the whole cluster. */
+  hub: NatsServer;
+  /** The site's leaf as a NatsServer, for the agents and clients at the site; null without a site. */
+  leaf: NatsServer | null;
+  servers: NatsMember[];
+  leafServer: NatsMember | null;
+  /** The proxies between the leaf and each hub server (with `toxiproxy`); empty otherwise. */
+  uplinks: ToxiProxy[];
+  trust: TrustMaterial;
+  caFile: string;
+  /** Resolves once JetStream has a meta leader and every hub server is a current peer. */
+  waitForJetStream(timeoutMs?: number): Promise<void>;
+  /** Resolves once the leaf's uplink is connected (the hub sees the leaf connection). */
+  waitForLeaf(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+/** The hub's JetStream domain. */
+export const JS_DOMAIN = 'hub';
+const q = (s: string) => JSON.stringify(s);
+
+function member(name: string, dir: string, port: number, storeDir: string | null, confFile: string): NatsMember {
+  let proc: ServerProcess | undefined;
+  const self: NatsMember = {
+    name,
+    port,
+    url: `tls://${HOST}:${port}`,
+    storeDir,
+    process: () => proc!,
+    alive: () => proc?.alive() ?? false,
+    async start() {
+      if (proc?.alive()) return;
+      proc = startProcess(name, goBinary('nats-server'), ['-c', confFile], dir);
+      const p = proc;
+      try {
+        await waitForPort(port, 15_000, () => p.alive());
+      } catch (err) {
+        await p.stop();
+        throw new Error(`${name} did not start: ${(err as Error).message}\n${p.tail()}`);
+      }
+    },
+    async stop() {
+      await proc?.stop();
+    },
+  };
+  return self;
+}
+
+/** Three clustered hub servers (JetStream R3 capable) and, with `site`, a leaf node for it. */
+export async function startNatsCluster(options: NatsClusterOptions = {}): Promise<NatsCluster> {
+  const root = mkdtempSync(join(tmpdir(), 'ep-nats-cluster-'));
+  const trust = options.trust ?? createTrustMaterial(await createCa('edgeplane local CA'));
+  // One certificate for every server: each is both TLS server and client on routes.
+  const cert = await issueServerCert(trust.ca, { commonName: 'nats', dnsNames: ['localhost'], ips: [HOST, '::1'], clientAuth: true });
+  const caFile = join(root, 'ca.pem');
+  const certFile = join(root, 'server.pem');
+  const keyFile = join(root, 'server-key.pem');
+  writeFileSync(caFile, trust.ca.certPem);
+  writeFileSync(certFile, cert.certPem);
+  writeFileSync(keyFile, cert.keyPem, { mode: 0o600 });
+  const tls = `{ cert_file: ${q(certFile)}, key_file: ${q(keyFile)}, ca_file: ${q(caFile)}, timeout: 5 }`;
+  const files: NatsTrustFiles = { trust, caFile, caPem: trust.ca.certPem, config: '' };
+
+  const ports = await Promise.all([0, 1, 2].map(async () => ({ client: await freePort(), route: await freePort(), leaf: await freePort() })));
+  const routes = ports.map((p) => q(`nats-route://${HOST}:${p.route}`)).join(', ');
+  const servers: NatsMember[] = [];
+  for (const [i, p] of ports.entries()) {
+    const dir = join(root, `hub-${i}`);
+    const storeDir = join(dir, 'jetstream');
+    mkdirSync(join(dir, 'accounts'), { recursive: true });
+    mkdirSync(storeDir);
+    const conf = [
+      `server_name: "ep-hub-${i}"`,
+      `listen: "${HOST}:${p.client}"`,
+      'max_payload: 8MB',
+      // A domain, so clients behind a leaf can address this JetStream ($JS.<domain>.API): plain
+      // $JS.API traffic never crosses a leaf link of a non-system account.
+      `jetstream { store_dir: ${q(storeDir)}, max_memory_store: 256MB, max_file_store: 4GB, domain: ${q(JS_DOMAIN)} }`,
+      `cluster { name: "ep-hub", listen: "${HOST}:${p.route}", routes: [${routes}], no_advertise: true, tls: ${tls} }`,
+      `leafnodes { listen: "${HOST}:${p.leaf}", tls: { cert_file: ${q(certFile)}, key_file: ${q(keyFile)}, timeout: 5 } }`,
+      await serverTrustConfig(trust, { resolverDir: join(dir, 'accounts'), tls: { certFile, keyFile } }),
+    ].join('\n');
+    const confFile = join(dir, 'nats.conf');
+    writeFileSync(confFile, `${conf}\n`);
+    servers.push(member(`nats-hub-${i}`, dir, p.client, storeDir, confFile));
+  }
+  const stopAll = async () => {
+    await Promise.all([leafServer, ...servers].map((s) => s?.stop()));
+  };
+
+  let leafServer: NatsMember | null = null;
+  const uplinks: ToxiProxy[] = [];
+  try {
+    await Promise.all(servers.map((s) => s.start()));
+
+    if (options.site) {
+      const site = options.site;
+      const dir = join(root, `leaf-${site}`);
+      mkdirSync(join(dir, 'accounts'), { recursive: true });
+      const port = await freePort();
+      const remotePorts: number[] = [];
+      for (const [i, p] of ports.entries()) {
+        if (options.toxiproxy) {
+          const proxy = await options.toxiproxy.proxy(`uplink-${site}-${i}`, p.leaf);
+          uplinks.push(proxy);
+          remotePorts.push(proxy.port);
+        } else {
+          remotePorts.push(p.leaf);
+        }
+      }
+      const creds = await writeCredsFile(dir, trust, { leaf: site });
+      const conf = [
+        `server_name: "ep-leaf-${site}"`,
+        `listen: "${HOST}:${port}"`,
+        'max_payload: 8MB',
+        // No JetStream here: KV reads and object fetches go over the uplink to the hub's R3 store.
+        'leafnodes {',
+        '  reconnect: 1',
+        '  remotes: [{',
+        `    urls: [${remotePorts.map((rp) => q(`tls://${HOST}:${rp}`)).join(', ')}]`,
+        `    credentials: ${q(creds)}`,
+        `    account: ${q(publicKey(trust.fleet))}`,
+        `    tls: { ca_file: ${q(caFile)}, timeout: 5 }`,
+        '  }]',
+        '}',
+        await serverTrustConfig(trust, { resolverDir: join(dir, 'accounts'), tls: { certFile, keyFile } }),
+      ].join('\n');
+      const confFile = join(dir, 'nats.conf');
+      writeFileSync(confFile, `${conf}\n`);
+      leafServer = member(`nats-leaf-${site}`, dir, port, null, confFile);
+      await leafServer.start();
+    }
+  } catch (err) {
+    await stopAll();
+    rmSync(root, { recursive: true, force: true });
+    throw err;
+  }
+
+  const hubUrl = servers.map((s) => s.url).join(',');
+  const view = (url: string, port: number, dir: string, storeDir: string, pause: () => Promise<void>, restart: () => Promise<void>): NatsServer => ({
+    url,
+    port,
+    trust,
+    caFile,
+    async connectOptions(who: NatsIdentity = 'admin'): Promise<ConnectionOptions> {
+      const o = await trustedConnectOptions(files, url, who);
+      return { ...o, servers: url.split(',') };
+    },
+    credsFile: (who: NatsIdentity) => writeCredsFile(dir, trust, who),
+    storeDir,
+    dir,
+    stop: async () => {
+      await stopAll();
+      if (!options.keep) rmSync(root, { recursive: true, force: true });
+    },
+    pause,
+    restart,
+  });
+
+  const until = async (what: string, timeoutMs: number, probe: () => Promise<boolean>) => {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      try {
+        if (await probe()) return;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      if (Date.now() > deadline) throw new Error(`nats cluster: ${what} within ${timeoutMs} ms${last ? ` (${last})` : ''}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const systemConnection = async () => connect({ ...(await trustedConnectOptions(files, hubUrl, 'system')), servers: hubUrl.split(','), maxReconnectAttempts: 0 });
+
+  const cluster: NatsCluster = {
+    hub: view(
+      hubUrl,
+      servers[0]!.port,
+      root,
+      root,
+      async () => {
+        await Promise.all(servers.map((s) => s.stop()));
+      },
+      async () => {
+        await Promise.all(servers.map((s) => s.stop()));
+        await Promise.all(servers.map((s) => s.start()));
+      },
+    ),
+    leaf: leafServer
+      ? view(leafServer.url, leafServer.port, join(root, `leaf-${options.site}`), root, () => leafServer!.stop(), async () => {
+          await leafServer!.stop();
+          await leafServer!.start();
+        })
+      : null,
+    servers,
+    leafServer,
+    uplinks,
+    trust,
+    caFile,
+    async waitForJetStream(timeoutMs = 30_000) {
+      await until('no JetStream meta leader with three current peers', timeoutMs, async () => {
+        const sys = await systemConnection();
+        try {
+          const reply = await sys.request('$SYS.REQ.SERVER.PING.JSZ', '', { timeout: 2000 });
+          const jsz = JSON.parse(reply.string()) as { data?: { meta_cluster?: { leader?: string; replicas?: { current?: boolean }[] } } };
+          const meta = jsz.data?.meta_cluster;
+          // Replicas list the other peers: both current means all three are in step.
+          return Boolean(meta?.leader) && (meta?.replicas ?? []).filter((r) => r.current).length >= 2;
+        } finally {
+          await sys.close();
+        }
+      });
+    },
+    async waitForLeaf(timeoutMs = 15_000) {
+      if (!leafServer) throw new Error('nats cluster: no leaf node (start with a site)');
+      await until('the leaf did not connect to the hub', timeoutMs, async () => {
+        const sys = await systemConnection();
+        try {
+          // Every server answers the ping; any one with a leaf connection will do.
+          const inbox = sys.subscribe(createInbox());
+          sys.publish('$SYS.REQ.SERVER.PING.LEAFZ', '', { reply: inbox.getSubject() });
+          const timer = setTimeout(() => inbox.unsubscribe(), 1000);
+          let leafs = 0;
+          for await (const m of inbox) {
+            leafs += (JSON.parse(m.string()) as { data?: { leafnodes?: number } }).data?.leafnodes ?? 0;
+            if (leafs > 0) break;
+          }
+          clearTimeout(timer);
+          return leafs > 0;
+        } finally {
+          await sys.close();
+        }
+      });
+    },
+    async stop() {
+      await stopAll();
+      if (!options.keep) rmSync(root, { recursive: true, force: true });
+    },
+  };
+  return cluster;
+}
