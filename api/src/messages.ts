@@ -183,6 +183,11 @@ export const Assignment = z.object({
   workloads: z.array(WorkloadAssignment).max(MAX_WORKLOADS_PER_NODE),
   /** When the control plane computed it, ms since the epoch. */
   issuedAtMs: z.int().min(0),
+  /**
+   * The leader term (Lease transitions) it was written under; terms only grow, so an agent
+   * ignores a document from a lower term than one it applied. Absent from older writers.
+   */
+  term: z.int().min(0).optional(),
 });
 export type Assignment = z.infer<typeof Assignment>;
 

@@ -13,6 +13,7 @@ import { LiveReadModel } from './api/read-model.ts';
 import type { Config } from './config.ts';
 import { AssignmentPublisher } from './fleet/assignment-publisher.ts';
 import { HeartbeatIngestor } from './fleet/heartbeats.ts';
+import { highestStoredTerm } from './fleet/stored-term.ts';
 import { HelloResponder } from './fleet/hello.ts';
 import { MalformedReporter } from './fleet/malformed.ts';
 import { natsSecurityOptions } from './fleet/nats-connect.ts';
@@ -123,7 +124,7 @@ export async function startControlPlane(config: Config, options: StartOptions = 
     const malformed = new MalformedReporter(metrics, log);
     const statusWriter = new StatusWriter({ custom: kube.custom, log, mayWrite, onWrite: onKubeWrite });
     const events = new EventRecorder({ events: kube.events, identity: config.identity, log, mayWrite, onWrite: onKubeWrite });
-    const publisher = new AssignmentPublisher({ kv, metrics, log, mayWrite });
+    const publisher = new AssignmentPublisher({ kv, metrics, log, mayWrite, term: () => elector?.term() });
 
     let controller: Controller | undefined;
     const enqueue = (key: string) => controller?.enqueue(key);
@@ -193,6 +194,8 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       renewDeadlineMs: config.renewDeadlineMs,
       retryPeriodMs: config.retryPeriodMs,
       log,
+      // Terms keep growing across a deleted Lease, so fenced writes are not refused for ever.
+      initialTerm: () => highestStoredTerm(kv),
       onStartedLeading: async () => {
         await ctl.startLeading();
         identityServices?.start();
@@ -228,7 +231,8 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       port,
       identity: config.identity,
       metrics,
-      isLeader: () => el.isLeader(),
+      // Leading and started (reconciling, answering hellos), not merely holding the Lease.
+      isLeader: () => el.isLeader() && ctl.leading,
       stop(stopOptions = {}) {
         stopping ??= (async () => {
           await el.stop(stopOptions);

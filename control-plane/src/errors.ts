@@ -97,3 +97,38 @@ export class AccountUpdateError extends Error {
 export function isAccountUpdateError(err: unknown): err is AccountUpdateError {
   return err instanceof AccountUpdateError;
 }
+
+/**
+ * A KV write refused because the entry was written under a newer leader term (Lease
+ * transitions) than this replica's: it lost the Lease and must not overwrite its successor.
+ */
+export class StaleTermError extends Error {
+  override readonly name = 'StaleTermError';
+  readonly code = 'STALE_TERM';
+  readonly term: number;
+  readonly storedTerm: number;
+
+  constructor(action: string, term: number, storedTerm: number) {
+    super(`leader term ${term} is older than term ${storedTerm} in the store: refusing to ${action}`);
+    this.term = term;
+    this.storedTerm = storedTerm;
+  }
+}
+
+export function isStaleTermError(err: unknown): err is StaleTermError {
+  return err instanceof StaleTermError;
+}
+
+/** A Lease API call did not answer within its timeout; the call was aborted. */
+export class LeaseTimeoutError extends Error {
+  override readonly name = 'LeaseTimeoutError';
+  readonly code = 'LEASE_TIMEOUT';
+
+  constructor(call: string, timeoutMs: number) {
+    super(`${call} did not answer within ${timeoutMs} ms`);
+  }
+}
+
+export function isLeaseTimeoutError(err: unknown): err is LeaseTimeoutError {
+  return err instanceof LeaseTimeoutError;
+}

@@ -34,6 +34,8 @@ export interface AssignmentWatchStats {
   /** Reads or applies that failed (bucket missing, timeout); retried with backoff. */
   errors: number;
   revision: number;
+  /** Values written under an older leader term than one already applied; each is ignored. */
+  staleTerm: number;
 }
 
 export interface AssignmentWatch {
@@ -48,7 +50,9 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
   // Reads are one small request: after an outage (JetStream recovering its streams) the node
   // should pick up its desired state within seconds of the store answering again.
   const retry = opts.retry ?? { initialMs: 500, maxMs: 5_000 };
-  const stats: AssignmentWatchStats = { malformed: 0, applied: 0, errors: 0, revision: opts.initialRevision ?? 0 };
+  const stats: AssignmentWatchStats = { malformed: 0, applied: 0, errors: 0, revision: opts.initialRevision ?? 0, staleTerm: 0 };
+  // Highest leader term applied: a control plane that lost its Lease may still land a write.
+  let appliedTerm: number | undefined;
   let kv: KV | undefined;
   let stopped = false;
   let running: Promise<void> | null = null;
@@ -75,8 +79,16 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
         return;
       }
       assignment = decoded.value;
+      const term = assignment.term;
+      if (term !== undefined && appliedTerm !== undefined && term < appliedTerm) {
+        stats.staleTerm += 1;
+        stats.revision = entry.revision;
+        log.warn({ bucket, revision: entry.revision, term, appliedTerm }, 'ignoring an assignment from an older leader term; keeping the last good one');
+        return;
+      }
     }
     await opts.onAssignment(assignment, entry.revision);
+    if (assignment.term !== undefined) appliedTerm = Math.max(appliedTerm ?? 0, assignment.term);
     // Only once applied: a failed apply is retried on the next read.
     stats.revision = entry.revision;
     stats.applied += 1;

@@ -5,7 +5,7 @@ import { Assignment, decode, encode, type WorkloadAssignment } from '@edgeplane/
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
-import { AssignmentConflictError, NotLeaderError } from '../errors.ts';
+import { AssignmentConflictError, NotLeaderError, StaleTermError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { assignmentDocument, workloadsFingerprint } from './assignment.ts';
 
@@ -24,11 +24,19 @@ export interface AssignmentPublisherOptions {
   log: Logger;
   mayWrite?: () => boolean;
   maxAttempts?: number;
+  /**
+   * The leader's term (Lease transitions), undefined when not leading. Each document carries
+   * it, and no write goes over an entry written under a newer term: with the compare-and-set
+   * on the revision, a replica that lost the Lease cannot overwrite its successor's writes.
+   */
+  term?: () => number | undefined;
 }
 
 interface Known {
   revision: number;
   fingerprint: string;
+  /** Leader term of the stored document; undefined when written without one. */
+  term?: number | undefined;
 }
 
 export class AssignmentPublisher {
@@ -56,10 +64,12 @@ export class AssignmentPublisher {
         return 'unchanged';
       }
       if (this.#o.mayWrite && !this.#o.mayWrite()) throw new NotLeaderError(`publish the assignment of ${node}`);
-      const data = encode(Assignment, 'assignment', assignmentDocument(node, workloads, Date.now()));
+      const term = this.#fence(node, known);
+      const doc = assignmentDocument(node, workloads, Date.now());
+      const data = encode(Assignment, 'assignment', term === undefined ? doc : { ...doc, term });
       try {
         const revision = known ? await kv.update(node, data, known.revision) : await kv.create(node, data);
-        this.#known.set(node, { revision, fingerprint });
+        this.#known.set(node, { revision, fingerprint, term });
         const outcome = known ? 'updated' : 'created';
         metrics.kvWrites.inc({ outcome });
         return outcome;
@@ -73,6 +83,21 @@ export class AssignmentPublisher {
     throw new AssignmentConflictError(node, attempts);
   }
 
+  /**
+   * The term to write under, after checking it against the entry the compare-and-set will
+   * replace: no term while fenced means not leading; a newer stored term means superseded.
+   */
+  #fence(node: string, known: Known | undefined): number | undefined {
+    if (!this.#o.term) return undefined;
+    const term = this.#o.term();
+    if (term === undefined) throw new NotLeaderError(`publish the assignment of ${node}`);
+    if (known?.term !== undefined && known.term > term) {
+      this.#o.metrics.kvWrites.inc({ outcome: 'stale_term' });
+      throw new StaleTermError(`publish the assignment of ${node}`, term, known.term);
+    }
+    return term;
+  }
+
   /** The stored revision and content; a deleted key or no key reads as absent. */
   async #read(node: string): Promise<Known | undefined> {
     const entry = await this.#o.kv.get(node);
@@ -82,7 +107,7 @@ export class AssignmentPublisher {
     }
     const decoded = decode(Assignment, 'assignment', entry.value);
     // Unreadable content is overwritten: fingerprint '' never equals a real one.
-    const known = { revision: entry.revision, fingerprint: decoded.ok ? workloadsFingerprint(decoded.value.workloads) : '' };
+    const known = { revision: entry.revision, fingerprint: decoded.ok ? workloadsFingerprint(decoded.value.workloads) : '', term: decoded.ok ? decoded.value.term : undefined };
     this.#known.set(node, known);
     return known;
   }
