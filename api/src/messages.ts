@@ -28,6 +28,11 @@ export const subjects = {
   /** A node asks for a fresh credential (expiry, or deployments it now serves). */
   renew: (node: string) => `ep.v1.node.${node}.renew`,
   allRenew: 'ep.v1.node.*.renew',
+  /**
+   * Control plane to one agent (core NATS, fire and forget): a node subscribes to its own
+   * only, and only the control plane may publish here.
+   */
+  command: (node: string) => `ep.v1.node.${node}.cmd`,
   infer: (namespace: string, deployment: string) => `ep.v1.infer.${namespace}.${deployment}`,
   /** Queue groups: every control-plane replica ingests, each message once. */
   ingestQueue: 'ep-control-plane',
@@ -131,6 +136,17 @@ export type WorkloadReport = z.infer<typeof WorkloadReport>;
  * changed since the previous heartbeat, or on every `fullEvery`-th one (`full: true`),
  * so an idle heartbeat is little more than `{"v":1,"seq":n}`.
  */
+/**
+ * A command to one agent. `full-heartbeat`: the control plane lost telemetry (Redis flushed
+ * or restarted, its own NATS link down), so make the next heartbeat a full one instead of
+ * waiting for the `fullEvery`-th.
+ */
+export const NodeCommand = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  op: z.enum(['full-heartbeat']),
+});
+export type NodeCommand = z.infer<typeof NodeCommand>;
+
 export const Heartbeat = z.object({
   v: z.literal(PROTOCOL_VERSION),
   seq: z.int().min(0),

@@ -53,6 +53,12 @@ describe('parseConfig', () => {
       argv: ['--lease-duration-ms', '2000', '--renew-deadline-ms', '1500', '--retry-period-ms', '300'],
       want: { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 300 },
     },
+    { name: 'node lifecycle defaults', want: { nodeMonitorGracePeriodMs: 40_000, evictionDelayMs: 300_000, fullDisruptionFraction: 0.55, fullDisruptionMinNodes: 3 } },
+    {
+      name: 'node lifecycle timings',
+      argv: ['--heartbeat-interval-ms', '200', '--node-monitor-grace-period-ms', '1000', '--eviction-delay-ms', '0', '--full-disruption-fraction', '0.6', '--full-disruption-min-nodes', '5'],
+      want: { nodeMonitorGracePeriodMs: 1000, evictionDelayMs: 0, fullDisruptionFraction: 0.6, fullDisruptionMinNodes: 5 },
+    },
   ];
   for (const row of rows) {
     it(row.name, () => {
@@ -75,6 +81,10 @@ describe('parseConfig', () => {
       argv: ['--lease-duration-ms', '2000', '--renew-deadline-ms', '1000', '--retry-period-ms', '1000'],
       setting: 'EP_RETRY_PERIOD_MS (--retry-period-ms)',
     },
+    { name: 'grace period under two heartbeats', env: { EP_HEARTBEAT_INTERVAL_MS: '5000', EP_NODE_MONITOR_GRACE_PERIOD_MS: '9999' }, setting: 'EP_NODE_MONITOR_GRACE_PERIOD_MS (--node-monitor-grace-period-ms)' },
+    { name: 'disruption fraction of zero', argv: ['--full-disruption-fraction', '0'], setting: 'EP_FULL_DISRUPTION_FRACTION (--full-disruption-fraction)' },
+    { name: 'disruption fraction over one', argv: ['--full-disruption-fraction', '1.5'], setting: 'EP_FULL_DISRUPTION_FRACTION (--full-disruption-fraction)' },
+    { name: 'negative eviction delay', env: { EP_EVICTION_DELAY_MS: '-1' }, setting: 'EP_EVICTION_DELAY_MS (--eviction-delay-ms)' },
     { name: 'unknown flag', argv: ['--nats'], setting: 'flags' },
     { name: 'NATS without credentials', bare: true, env: { EP_NATS_CA: '/ca.pem' }, setting: 'EP_NATS_CREDS (--nats-creds)' },
     { name: 'plain NATS without a CA', bare: true, env: { EP_NATS_CREDS: '/c.creds', EP_NATS_URL: 'nats://h:4222' }, setting: 'EP_NATS_URL (--nats-url)' },

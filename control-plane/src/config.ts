@@ -68,6 +68,14 @@ export interface Config {
   renewDeadlineMs: number;
   retryPeriodMs: number;
   heartbeatIntervalMs: number;
+  /** A node silent this long is NotReady, ms (Kubernetes' nodeMonitorGracePeriod). */
+  nodeMonitorGracePeriodMs: number;
+  /** A NotReady node's replicas are placed elsewhere after this long, ms. */
+  evictionDelayMs: number;
+  /** This fraction of the fleet or of a site NotReady at once is a full disruption: nothing there is evicted. */
+  fullDisruptionFraction: number;
+  /** The fleet or a site with fewer nodes is never in full disruption. */
+  fullDisruptionMinNodes: number;
   apiAddr: ListenAddress;
   logLevel: LogLevel;
   /** Holder identity in the Lease; unique per process. */
@@ -177,6 +185,10 @@ const settingName = (s: Setting) => `${s.env} (--${s.flag})`;
 export interface ParseInput {
   argv?: readonly string[];
   env?: Readonly<Record<string, string | undefined>>;
+  { key: 'nodeMonitorGracePeriodMs', env: 'EP_NODE_MONITOR_GRACE_PERIOD_MS', flag: 'node-monitor-grace-period-ms', schema: msSchema(100), fallback: '40000', help: 'a node silent this long is NotReady, ms (at least two heartbeat intervals)' },
+  { key: 'evictionDelayMs', env: 'EP_EVICTION_DELAY_MS', flag: 'eviction-delay-ms', schema: msSchema(0), fallback: '300000', help: 'replicas of a NotReady node are placed elsewhere after this long, ms' },
+  { key: 'fullDisruptionFraction', env: 'EP_FULL_DISRUPTION_FRACTION', flag: 'full-disruption-fraction', schema: z.coerce.number().gt(0).max(1), fallback: '0.55', help: 'this fraction of the fleet or of a site (topology.kubernetes.io/zone) NotReady at once evicts nothing there, 0..1' },
+  { key: 'fullDisruptionMinNodes', env: 'EP_FULL_DISRUPTION_MIN_NODES', flag: 'full-disruption-min-nodes', schema: z.coerce.number().int().min(1).max(1_000_000), fallback: '3', help: 'a fleet or site with fewer nodes is never in full disruption' },
 }
 
 export type ParseResult = { help: true; text: string } | { help: false; config: Config };
@@ -262,3 +274,7 @@ export function usage(): string {
   const rows = SETTINGS.map((s) => `  --${s.flag.padEnd(24)} ${s.env.padEnd(26)} ${s.help}${s.fallback !== undefined ? ` [${s.fallback || 'empty'}]` : ''}`);
   return ['usage: control-plane [flags]', '', '  flag                       environment                meaning [default]', ...rows, '  --help'].join('\n');
 }
+  // One late heartbeat must not make a node NotReady.
+  if (c.nodeMonitorGracePeriodMs < 2 * c.heartbeatIntervalMs) {
+    throw new ConfigError(byKey('nodeMonitorGracePeriodMs'), `must be at least two heartbeat intervals (${2 * c.heartbeatIntervalMs} ms)`);
+  }

@@ -10,6 +10,7 @@ import {
   Heartbeat,
   Hello,
   HelloReply,
+  NodeCommand,
   PROTOCOL_VERSION,
   stores,
   subjects,
@@ -56,6 +57,9 @@ export class TestAgent {
   #stopped = false;
   #watching: Promise<void> | undefined;
   #changes: Subscription | undefined;
+  #commands: Subscription | undefined;
+  /** Full heartbeats the control plane asked for. */
+  fullHeartbeatRequests = 0;
   /** Every assignment received, oldest first. */
   readonly assignments: Assignment[] = [];
   /** What nats-server refused this node's credential (`publish ep.v1...`); stop() fails on any. */
@@ -88,6 +92,17 @@ export class TestAgent {
       await nc.close();
       throw err;
     }
+    // As the agent does: a command from the control plane makes the next heartbeat full.
+    agent.#commands = nc.subscribe(subjects.command(o.node), {
+      callback: (err, msg) => {
+        if (err) return;
+        const cmd = decode(NodeCommand, 'node command', msg.data);
+        if (cmd.ok && cmd.value.op === 'full-heartbeat') {
+          agent.fullHeartbeatRequests++;
+          agent.#builder.reset();
+        }
+      },
+    });
     agent.#timer = setInterval(() => agent.#beat(), agent.#intervalMs);
     agent.#watching = agent.#watch();
     return agent;
@@ -123,6 +138,7 @@ export class TestAgent {
     this.#stopped = true;
     clearInterval(this.#timer);
     this.#changes?.unsubscribe();
+    this.#commands?.unsubscribe();
     await this.#nc.close();
     await this.#watching?.catch(() => {});
     if (this.violations.length) throw new Error(`${this.node}'s credential was refused: ${this.violations.join('; ')}`);

@@ -59,6 +59,10 @@ export function nodeTemplate(): Partial<UserPermissionsLimits> {
       allow: [
         `${inboxPrefix.node(self)}.>`,
         `$KV.${buckets.assignments}.${self}`,
+        // Commands to this node only (today: send a full heartbeat after the control plane
+        // lost telemetry). A subject rather than a field in its KV entry: asking must not
+        // write a new assignment revision to every node, and a node cannot publish here.
+        `ep.v1.node.${self}.cmd`,
         'ep.v1.infer.{{tag(serve)}}',
       ],
       deny: [],

@@ -5,7 +5,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { Hello, Heartbeat, encode, subjects, type Assignment, type HelloReply } from '@edgeplane/api';
+import { Hello, Heartbeat, NodeCommand, decode, encode, subjects, type Assignment, type HelloReply } from '@edgeplane/api';
 import { backoffMs, sleep, HELLO_BACKOFF, type BackoffOptions } from './backoff.ts';
 import { createHeartbeatBuilder, type Telemetry } from '@edgeplane/api';
 import { watchAssignment, type AssignmentWatch, type AssignmentWatchStats } from './assignment-watch.ts';
@@ -192,6 +192,22 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
   const ready = establish().then((r) => r ?? Promise.reject(new Error('fleet session closed before hello was accepted')));
   ready.catch(() => undefined);
 
+  // The control plane lost our telemetry (its Redis, its link): the next heartbeat carries
+  // everything. Core NATS: a command missed while disconnected is covered by the full
+  // heartbeat that follows every reconnect's hello.
+  const commands = nc.subscribe(subjects.command(node), {
+    callback: (err, msg) => {
+      if (err) {
+        // A credential issued before this subject existed may not subscribe; all else works.
+        log.debug({ err }, 'control-plane commands unavailable');
+        return;
+      }
+      const cmd = decode(NodeCommand, 'node command', msg.data);
+      if (!cmd.ok) return void log.debug({ err: cmd.error }, 'malformed control-plane command dropped');
+      if (cmd.value.op === 'full-heartbeat') builder.reset();
+    },
+  });
+
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect') {
@@ -215,6 +231,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
       clearInterval(heartbeatTimer);
       clearTimeout(nudgeTimer);
       clearTimeout(probeTimer);
+      commands.unsubscribe();
       await helloing;
       await watch?.stop();
     },

@@ -3,7 +3,7 @@
 import { PRECISIONS, type EdgeModelDeployment, type EdgeNode } from '@edgeplane/api';
 import { acceleratorSummary, powerSummary } from '../fleet/node-status.ts';
 import type { TelemetryStore } from '../fleet/telemetry-store.ts';
-import { isFresh, type NodeTelemetry } from '../fleet/telemetry.ts';
+import type { NodeTelemetry } from '../fleet/telemetry.ts';
 import type { ResourceInformer } from '../kube/informers.ts';
 import type { Placement } from '../placement/types.ts';
 import type { PlacementStore } from '../reconcile/placement-store.ts';
@@ -17,9 +17,18 @@ export interface ReadModel {
   deployment(namespace: string, name: string): Promise<DeploymentDetail | null>;
 }
 
-export function nodeSummary(node: EdgeNode, t: NodeTelemetry | undefined, nowMs: number, heartbeatIntervalMs: number): NodeSummary {
+/**
+ * Reachable as any replica can tell: a heartbeat within the grace period, or, with no record
+ * (Redis lost it), what the leader last wrote on the EdgeNode: unknown is not stale.
+ */
+function reachableNow(t: NodeTelemetry | undefined, node: EdgeNode | undefined, nowMs: number, gracePeriodMs: number): boolean {
+  if (t) return nowMs - t.lastSeenMs <= gracePeriodMs;
+  return node?.status?.conditions?.find((c) => c.type === 'Reachable')?.status === 'True';
+}
+
+export function nodeSummary(node: EdgeNode, t: NodeTelemetry | undefined, nowMs: number, gracePeriodMs: number): NodeSummary {
   const s = node.status;
-  const reachable = isFresh(t, nowMs, heartbeatIntervalMs);
+  const reachable = reachableNow(t, node, nowMs, gracePeriodMs);
   const power = t?.power ?? s?.power;
   const network = t?.network ?? s?.network;
   return {
@@ -54,7 +63,7 @@ export function deploymentSummary(d: EdgeModelDeployment): DeploymentSummary {
   };
 }
 
-export function placementDetail(p: Placement, t: NodeTelemetry | undefined, nowMs: number, heartbeatIntervalMs: number): PlacementDetail {
+export function placementDetail(p: Placement, t: NodeTelemetry | undefined, nowMs: number, gracePeriodMs: number, node?: EdgeNode): PlacementDetail {
   const report = t?.workloads?.find((w) => w.key === p.deployment && w.variant === p.variant);
   const util = t?.load?.find((l) => l.id === p.accelerator)?.util;
   return {
@@ -63,7 +72,7 @@ export function placementDetail(p: Placement, t: NodeTelemetry | undefined, nowM
     tierReason: p.tierReason,
     predictedP99Ms: p.predictedP99Ms,
     telemetry: {
-      reachable: isFresh(t, nowMs, heartbeatIntervalMs),
+      reachable: reachableNow(t, node, nowMs, gracePeriodMs),
       lastSeenMs: t?.lastSeenMs ?? null,
       ...(t?.power ? { power: t.power } : {}),
       ...(t?.network ? { network: t.network } : {}),
@@ -81,7 +90,8 @@ export interface LiveReadModelOptions {
   deployments: ResourceInformer<EdgeModelDeployment>;
   telemetry: TelemetryStore;
   placements: PlacementStore;
-  heartbeatIntervalMs: number;
+  /** A node silent this long shows as unreachable, ms (the node monitor's grace period). */
+  gracePeriodMs: number;
 }
 
 export class LiveReadModel implements ReadModel {
@@ -95,7 +105,7 @@ export class LiveReadModel implements ReadModel {
     const nodes = this.#o.nodes.list().sort((a, b) => ((a.metadata.name ?? '') < (b.metadata.name ?? '') ? -1 : 1));
     const telemetry = await this.#o.telemetry.readMany(nodes.map((n) => n.metadata.name ?? ''));
     const now = Date.now();
-    return nodes.map((n) => nodeSummary(n, telemetry.get(n.metadata.name ?? ''), now, this.#o.heartbeatIntervalMs));
+    return nodes.map((n) => nodeSummary(n, telemetry.get(n.metadata.name ?? ''), now, this.#o.gracePeriodMs));
   }
 
   deployments(): DeploymentSummary[] {
@@ -112,7 +122,7 @@ export class LiveReadModel implements ReadModel {
     const telemetry = await this.#o.telemetry.readMany([...new Set(placements.map((p) => p.node))]);
     const now = Date.now();
     const details = placements
-      .map((p) => placementDetail(p, telemetry.get(p.node), now, this.#o.heartbeatIntervalMs))
+      .map((p) => placementDetail(p, telemetry.get(p.node), now, this.#o.gracePeriodMs, this.#o.nodes.get(p.node)))
       .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : rank(a) - rank(b)));
     return { ...deploymentSummary(d), spec: d.spec, placements: details };
   }

@@ -6,6 +6,11 @@ export const redisKeys = {
   lastSeen: 'ep:nodes:last-seen',
   /** Hash: a deployment's placements, field = replica index, value = Placement JSON. */
   placements: (key: string) => `ep:placements:${key}`,
+  /**
+   * String: an id the leader writes once; if it is gone, Redis lost its data (flush, restart
+   * without persistence) and every record in it is unknown, not stale.
+   */
+  telemetryEpoch: 'ep:telemetry:epoch',
   /** Set: deployment keys that have a placements hash. */
   placementKeys: 'ep:placements:index',
 } as const;

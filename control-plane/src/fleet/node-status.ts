@@ -74,7 +74,7 @@ export function buildNodeStatus(prev: EdgeNodeStatus | undefined, input: NodeSta
     prev?.conditions,
     reachable
       ? { type: NodeConditionType.Reachable, status: 'True', reason: 'HeartbeatsArriving', message: 'the agent heartbeats on time' }
-      : { type: NodeConditionType.Reachable, status: 'False', reason: 'HeartbeatsMissed', message: 'no heartbeat for three intervals' },
+      : { type: NodeConditionType.Reachable, status: 'False', reason: 'HeartbeatsMissed', message: 'no heartbeat for the node monitor grace period' },
     now,
   );
   conditions = setCondition(

@@ -64,6 +64,18 @@ export class TelemetryStore {
     return scores.map((s) => (s === null ? null : Number(s)));
   }
 
+  /**
+   * The data epoch: the id stored in Redis, written as `candidate` when absent. A different id
+   * than the caller last saw, or `created`, means Redis lost what it held.
+   */
+  async epoch(candidate: string): Promise<{ id: string; created: boolean }> {
+    const results = (await this.#redis.pipeline().set(redisKeys.telemetryEpoch, candidate, 'NX').get(redisKeys.telemetryEpoch).exec()) ?? [];
+    const failed = results.find(([err]) => err);
+    if (failed?.[0]) throw failed[0];
+    const [[, set] = [null, null], [, id] = [null, null]] = results;
+    return { id: typeof id === 'string' ? id : candidate, created: set === 'OK' };
+  }
+
   async forget(node: string): Promise<void> {
     await this.#redis.multi().del(redisKeys.node(node)).zrem(redisKeys.lastSeen, node).exec();
   }

@@ -10,7 +10,7 @@ import { compareNodes, heapChooser, referenceChooser, scoreNow } from './choose.
 import type { Chooser } from './choose.ts';
 import { SUCCESS } from './framework.ts';
 import type { Candidate, NodeInfo, PlanContext } from './framework.ts';
-import { filterPlugins, runFilters } from './filters.ts';
+import { filterPlugins, nodeReady, runFilters } from './filters.ts';
 import { unplacedMessage } from './message.ts';
 import { preparePlan } from './prepare.ts';
 import { nodeScore, nodeScorePlugins, spreadTerm } from './score.ts';
@@ -78,7 +78,9 @@ function plan(input: PlanInput, makeChooser: (ctx: PlanContext) => Chooser): Pla
     const i = ctx.fleet.byName.get(p.node);
     if (i === undefined) continue;
     const node = ctx.nodes[i]!;
-    if (runFilters(filterPlugins, ctx, node) !== SUCCESS) continue;
+    // A NotReady node within its eviction delay keeps the replicas it has (it takes no new one).
+    const plugins = !node.view.ready && node.view.retainReplicas ? filterPlugins.filter((f) => f !== nodeReady) : filterPlugins;
+    if (runFilters(plugins, ctx, node) !== SUCCESS) continue;
     kept.push(commit(ctx, node));
   }
 

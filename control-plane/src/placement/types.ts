@@ -14,6 +14,11 @@ export interface NodeView {
   unschedulable: boolean;
   /** Ready and Reachable: the agent said hello and heartbeats arrive. */
   ready: boolean;
+  /**
+   * NotReady, but its current replicas stay (within the eviction delay, or in a full
+   * disruption): the node takes no new replica, and keeps the ones it has.
+   */
+  retainReplicas?: boolean | undefined;
   accelerators: readonly Accelerator[];
   power?: Power | undefined;
   network?: Network | undefined;

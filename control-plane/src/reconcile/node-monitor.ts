@@ -1,24 +1,32 @@
-// The leader's view of node changes: the liveness sweep, EdgeNode status writes on
-// meaningful change (or once a minute), and which deployments a node change must re-plan:
-// a crossed tier boundary (battery, link class), reachability, or a workload phase.
+// The leader's view of node changes: the liveness sweep (node lifecycle: grace period,
+// eviction delay, full disruption; see node-lifecycle.ts), EdgeNode status writes on
+// meaningful change (or once a minute), which deployments a node change must re-plan (a
+// crossed tier boundary, readiness or eviction, a workload phase), and noticing when the
+// control plane itself lost telemetry (Redis flushed or away, NATS away).
+import { randomBytes } from 'node:crypto';
 import { EdgeNodeStatus, type EdgeModelDeployment, type EdgeNode } from '@edgeplane/api';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { buildNodeStatus, NODE_STATUS_REFRESH_MS, shouldWriteNodeStatus } from '../fleet/node-status.ts';
 import type { TelemetryStore } from '../fleet/telemetry-store.ts';
-import { isFresh, workloadSignature, type NodeTelemetry } from '../fleet/telemetry.ts';
+import { workloadSignature, type NodeTelemetry } from '../fleet/telemetry.ts';
 import { describeKubeError } from '../kube/errors.ts';
 import type { ResourceInformer } from '../kube/informers.ts';
 import { nodesKind } from '../kube/resources.ts';
 import type { StatusWriter } from '../kube/status-writer.ts';
 import type { Metrics } from '../metrics.ts';
 import { crossesTierBoundary, type NodeTelemetry as TierTelemetry } from '../placement/index.ts';
+import { disruption, inDisruption, mayEvict, nodeReadiness, SITE_LABEL, type Disruption, type LifecycleSettings, type NodeLifecycle, type Readiness } from './node-lifecycle.ts';
 import type { PlacementIndex } from './placement-index.ts';
 import { sameStatus } from './status.ts';
 
 interface Seen extends TierTelemetry {
   workloads: string;
+  evicted: boolean;
 }
+
+/** Why the control plane could not hear the fleet for a while. */
+export type TelemetryLoss = 'redis-data-lost' | 'redis-unavailable' | 'nats-reconnected';
 
 export interface NodeMonitorOptions {
   nodes: ResourceInformer<EdgeNode>;
@@ -29,7 +37,14 @@ export interface NodeMonitorOptions {
   metrics: Metrics;
   log: Logger;
   heartbeatIntervalMs: number;
+  lifecycle: LifecycleSettings;
   enqueue: (deploymentKey: string) => void;
+  /** Ask these agents to make their next heartbeat a full one. */
+  requestFullHeartbeats: (nodes: readonly string[]) => void;
+  /** The control plane lost telemetry (and, for Redis, maybe placements): rebuild what it can. */
+  onTelemetryLost?: (reason: TelemetryLoss) => Promise<void> | void;
+  /** A NotReady node is Ready again: its entry, held while it was away, is brought up to date. */
+  onNodeReturned?: (node: string) => void;
 }
 
 export class NodeMonitor {
@@ -39,6 +54,17 @@ export class NodeMonitor {
   /** When each node's status was last looked at, written or not. */
   readonly #lastCheck = new Map<string, number>();
   readonly #dirty = new Set<string>();
+  readonly #readiness = new Map<string, Readiness>();
+  readonly #evicted = new Set<string>();
+  /** When each node's site (or the fleet) was last in full disruption. */
+  readonly #lastDisrupted = new Map<string, number>();
+  /** When each node was last asked for a full heartbeat. */
+  readonly #askedAt = new Map<string, number>();
+  #disruption: Disruption = { fleet: false, sites: new Set() };
+  /** Since when this leader could hear the fleet without interruption (see nodeReadiness). */
+  #listeningSinceMs = 0;
+  #epoch: string | undefined;
+  #redisOutage = false;
   #processing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stopped = true;
@@ -47,17 +73,23 @@ export class NodeMonitor {
     this.#o = options;
   }
 
-  start(): void {
+  /** Starts the sweep; resolves once the first one ran (or failed), so decisions exist. */
+  start(): Promise<void> {
     this.#stopped = false;
+    this.#listeningSinceMs = Date.now();
+    let first: () => void = () => {};
+    const firstDone = new Promise<void>((resolve) => (first = resolve));
     const tick = () => {
-      if (this.#stopped) return;
+      if (this.#stopped) return first();
       void this.sweep()
-        .catch((err: unknown) => this.#o.log.warn({ err: (err as Error).message }, 'liveness sweep failed'))
+        .catch((err: unknown) => this.#o.log.warn({ err }, 'liveness sweep failed'))
         .finally(() => {
+          first();
           if (!this.#stopped) this.#timer = setTimeout(tick, this.#o.heartbeatIntervalMs);
         });
     };
     this.#timer = setTimeout(tick, 0);
+    return firstDone;
   }
 
   async stop(): Promise<void> {
@@ -67,6 +99,54 @@ export class NodeMonitor {
     this.#seen.clear();
     this.#dirty.clear();
     this.#lastCheck.clear();
+    this.#readiness.clear();
+    this.#evicted.clear();
+    this.#lastDisrupted.clear();
+    this.#askedAt.clear();
+    this.#disruption = { fleet: false, sites: new Set() };
+    this.#epoch = undefined;
+    this.#redisOutage = false;
+  }
+
+  /**
+   * What placement may assume about a node: undefined until the first sweep decided (then
+   * callers fall back to the EdgeNode's Reachable condition and evict nothing).
+   */
+  lifecycle(node: string): NodeLifecycle | undefined {
+    const r = this.#readiness.get(node);
+    return r ? { ready: r.ready, evicted: this.#evicted.has(node) } : undefined;
+  }
+
+  /**
+   * The control plane could not hear the fleet for a while: silence until now is not the
+   * nodes' fault, so the grace period restarts, and every agent is asked for a full heartbeat
+   * rather than leaving power, link and workloads unknown until its next scheduled full one.
+   */
+  async telemetryLost(reason: TelemetryLoss): Promise<void> {
+    if (this.#stopped) return;
+    const now = Date.now();
+    this.#listeningSinceMs = now;
+    const nodes = this.#o.nodes.keys();
+    this.#o.log.warn({ reason, nodes: nodes.length }, 'telemetry lost on the control plane side: grace period restarted, full heartbeats requested');
+    for (const n of nodes) this.#askedAt.set(n, now);
+    this.#o.requestFullHeartbeats(nodes);
+    try {
+      await this.#o.onTelemetryLost?.(reason);
+    } catch (err) {
+      this.#o.log.warn({ err, reason }, 'could not rebuild after a telemetry loss; the next resync retries');
+    }
+  }
+
+  /** The node is gone (its EdgeNode deleted): nothing about it stays in memory. */
+  forgetNode(node: string): void {
+    this.#seen.delete(node);
+    this.#lastWrite.delete(node);
+    this.#lastCheck.delete(node);
+    this.#dirty.delete(node);
+    this.#readiness.delete(node);
+    this.#evicted.delete(node);
+    this.#lastDisrupted.delete(node);
+    this.#askedAt.delete(node);
   }
 
   /** Something about the node may have changed; look at it soon. */
@@ -77,24 +157,71 @@ export class NodeMonitor {
   }
 
   /**
-   * Marks nodes dirty whose reachability differs from what was last seen, or whose status
-   * is due for its once-a-minute refresh.
+   * Decides every node's readiness and eviction, and marks nodes dirty whose decision
+   * differs from what was last seen or written, or whose status is due for its
+   * once-a-minute refresh.
    */
   async sweep(): Promise<void> {
     const names = this.#o.nodes.keys();
-    const lastSeen = await this.#o.telemetry.lastSeen(names);
+    let lastSeen: (number | null)[];
+    try {
+      // A new candidate each time: after a flush the stored id is a new one, never ours again.
+      const epoch = await this.#o.telemetry.epoch(randomBytes(8).toString('hex'));
+      const lost = this.#epoch !== undefined ? epoch.id !== this.#epoch : epoch.created;
+      this.#epoch = epoch.id;
+      lastSeen = await this.#o.telemetry.lastSeen(names);
+      if (lost) await this.telemetryLost('redis-data-lost');
+      else if (this.#redisOutage) await this.telemetryLost('redis-unavailable');
+      this.#redisOutage = false;
+    } catch (err) {
+      this.#redisOutage = true;
+      throw err;
+    }
     const now = Date.now();
-    let unreachable = 0;
+    const { lifecycle } = this.#o;
+    const members: { name: string; site: string | undefined; ready: boolean }[] = [];
+    const unknown: string[] = [];
     names.forEach((name, i) => {
+      const node = this.#o.nodes.get(name);
       const seen = lastSeen[i] ?? null;
-      const reachable = seen !== null && isFresh({ lastSeenMs: seen }, now, this.#o.heartbeatIntervalMs);
-      if (!reachable) unreachable++;
-      const before = this.#seen.get(name);
+      const readiness = nodeReadiness({ nowMs: now, lastSeenMs: seen, listeningSinceMs: this.#listeningSinceMs, prev: this.#readiness.get(name) ?? readinessFromStatus(node, now) }, lifecycle);
+      this.#readiness.set(name, readiness);
+      members.push({ name, site: node?.metadata.labels?.[SITE_LABEL], ready: readiness.ready });
+      if (seen === null && readiness.ready && now - (this.#askedAt.get(name) ?? 0) >= lifecycle.gracePeriodMs / 2) unknown.push(name);
+    });
+    const before = this.#disruption;
+    const d = disruption(members, lifecycle);
+    this.#disruption = d;
+    this.#logDisruption(before, d, members);
+    let unreachable = 0;
+    for (const { name, site, ready } of members) {
+      if (!ready) unreachable++;
+      const disrupted = inDisruption(site, d);
+      if (disrupted) this.#lastDisrupted.set(name, now);
+      const evicted = mayEvict({ nowMs: now, readiness: this.#readiness.get(name)!, disrupted, lastDisruptedMs: this.#lastDisrupted.get(name) }, lifecycle);
+      if (evicted) this.#evicted.add(name);
+      else this.#evicted.delete(name);
+      const seen = this.#seen.get(name);
       const statusReachable = this.#o.nodes.get(name)?.status?.conditions?.find((c) => c.type === 'Reachable')?.status === 'True';
       const due = now - (this.#lastCheck.get(name) ?? 0) >= NODE_STATUS_REFRESH_MS;
-      if (!before || before.ready !== reachable || statusReachable !== reachable || due) this.nodeChanged(name);
-    });
+      if (!seen || seen.ready !== ready || seen.evicted !== evicted || statusReachable !== ready || due) this.nodeChanged(name);
+    }
+    // A record gone for one node only (expired, forgotten): ask that node alone.
+    if (unknown.length > 0) {
+      for (const n of unknown) this.#askedAt.set(n, now);
+      this.#o.requestFullHeartbeats(unknown);
+    }
     this.#o.metrics.unreachableNodes.set(unreachable);
+  }
+
+  #logDisruption(before: Disruption, after: Disruption, members: readonly { site: string | undefined; ready: boolean }[]): void {
+    const notReady = members.filter((m) => !m.ready).length;
+    if (before.fleet !== after.fleet) {
+      if (after.fleet) this.#o.log.warn({ notReady, nodes: members.length }, 'full disruption: most of the fleet is silent at once; evicting nothing');
+      else this.#o.log.info({ notReady, nodes: members.length }, 'full disruption over; eviction delays restart now');
+    }
+    for (const site of after.sites) if (!before.sites.has(site)) this.#o.log.warn({ site }, 'full disruption of a site: most of its nodes are silent at once; evicting nothing there');
+    for (const site of before.sites) if (!after.sites.has(site)) this.#o.log.info({ site }, 'full disruption of a site over; eviction delays restart now');
   }
 
   async #process(): Promise<void> {
@@ -106,6 +233,10 @@ export class NodeMonitor {
         const now = Date.now();
         for (const name of nodes) await this.#evaluate(name, telemetry.get(name), now);
       }
+    } catch (err) {
+      // Redis away: the sweep notices the outage and comes back to every node.
+      this.#o.log.warn({ err }, 'could not read node telemetry');
+      this.#dirty.clear();
     } finally {
       this.#processing = undefined;
       if (this.#dirty.size > 0 && !this.#stopped) this.nodeChanged([...this.#dirty][0]!);
@@ -115,14 +246,20 @@ export class NodeMonitor {
   async #evaluate(name: string, t: NodeTelemetry | undefined, now: number): Promise<void> {
     const node = this.#o.nodes.get(name);
     if (!node) return;
-    const reachable = isFresh(t, now, this.#o.heartbeatIntervalMs);
+    // A heartbeat may have arrived since the sweep: decide again with it, eviction as swept.
+    const readiness = nodeReadiness({ nowMs: now, lastSeenMs: t?.lastSeenMs ?? null, listeningSinceMs: this.#listeningSinceMs, prev: this.#readiness.get(name) ?? readinessFromStatus(node, now) }, this.#o.lifecycle);
+    this.#readiness.set(name, readiness);
+    if (readiness.ready) this.#evicted.delete(name);
+    const reachable = readiness.ready;
+    const before = this.#seen.get(name);
     const after: Seen = {
       power: t?.power ?? node.status?.power,
       network: t?.network ?? node.status?.network,
       ready: reachable && !!node.status?.accelerators?.length,
-      workloads: workloadSignature(t?.workloads),
+      // No record, or a record without workloads yet (Redis lost it): unknown, not "none".
+      workloads: t?.workloads ? workloadSignature(t.workloads) : (before?.workloads ?? ''),
+      evicted: this.#evicted.has(name),
     };
-    const before = this.#seen.get(name);
     this.#seen.set(name, after);
     this.#lastCheck.set(name, now);
     this.#enqueueAffected(name, before, after);
@@ -136,8 +273,9 @@ export class NodeMonitor {
       const d = deployments.get(key);
       if (!d) continue;
       const cap = index.get(key).find((p) => p.node === name)?.cap;
-      if (!before || before.workloads !== after.workloads || crossesTierBoundary(d.spec, before, after, cap)) enqueue(key);
+      if (!before || before.workloads !== after.workloads || before.evicted !== after.evicted || crossesTierBoundary(d.spec, before, after, cap)) enqueue(key);
     }
+    if (before && !before.ready && after.ready) this.#o.onNodeReturned?.(name);
     // A node that became usable, or changed tier, may take replicas that found no node.
     for (const d of deployments.list()) {
       const key = `${d.metadata.namespace}/${d.metadata.name}`;
@@ -165,10 +303,18 @@ export class NodeMonitor {
       );
       this.#lastWrite.set(name, now);
       if (node.status?.conditions?.find((c) => c.type === 'Reachable')?.status === 'True' && !reachable) {
-        this.#o.log.warn({ node: name }, 'node unreachable: no heartbeat for three intervals');
+        this.#o.log.warn({ node: name, gracePeriodMs: this.#o.lifecycle.gracePeriodMs }, 'node NotReady: no heartbeat for the grace period');
       }
     } catch (err) {
       this.#o.log.warn({ node: name, err: describeKubeError(err) }, 'could not write node status');
     }
   }
+}
+
+/** A decision made before this term, as the EdgeNode records it; the eviction delay restarts. */
+function readinessFromStatus(node: EdgeNode | undefined, nowMs: number): Readiness | undefined {
+  const reachable = node?.status?.conditions?.find((c) => c.type === 'Reachable')?.status;
+  if (reachable === 'True') return { ready: true };
+  if (reachable === 'False') return { ready: false, notReadySinceMs: nowMs };
+  return undefined;
 }

@@ -20,18 +20,21 @@ const digestOf = (key: string, variant: string) => (key === 'ns/det' && variant 
 
 describe('nodeView', () => {
   const now = 10_000;
-  const rows: { name: string; t?: Parameters<typeof nodeView>[1]; want: Record<string, unknown> }[] = [
-    { name: 'no telemetry: not ready, status values', want: { ready: false, power: { source: 'mains' }, network: { type: 'ethernet' } } },
-    { name: 'stale heartbeat: not ready', t: { seq: 1, lastSeenMs: now - 601 }, want: { ready: false } },
+  const rows: { name: string; t?: Parameters<typeof nodeView>[1]; life?: Parameters<typeof nodeView>[3]; want: Record<string, unknown> }[] = [
+    { name: 'no telemetry, no decision, no condition: not ready, status values, nothing evicted', want: { ready: false, retainReplicas: true, power: { source: 'mains' }, network: { type: 'ethernet' } } },
+    { name: 'NotReady within the eviction delay: replicas retained', t: { seq: 1, lastSeenMs: now - 601 }, life: { ready: false, evicted: false }, want: { ready: false, retainReplicas: true } },
+    { name: 'evicted: replicas go elsewhere', t: { seq: 1, lastSeenMs: now - 601 }, life: { ready: false, evicted: true }, want: { ready: false, retainReplicas: false } },
+    { name: 'no record but Ready: unknown is not stale', life: { ready: true, evicted: false }, want: { ready: true, retainReplicas: false } },
     {
       name: 'fresh telemetry wins over status',
       t: { seq: 1, lastSeenMs: now - 100, power: { source: 'battery', batteryPercent: 30 }, network: { type: 'wifi' } },
+      life: { ready: true, evicted: false },
       want: { ready: true, power: { source: 'battery', batteryPercent: 30 }, network: { type: 'wifi' } },
     },
   ];
   for (const row of rows) {
     it(row.name, () => {
-      const v = nodeView(node, row.t, now, 200, digestOf);
+      const v = nodeView(node, row.t, now, row.life, digestOf);
       expect(v).toMatchObject({ name: 'n1', labels: { site: 'a' }, unschedulable: true, ...row.want });
     });
   }
@@ -51,7 +54,7 @@ describe('nodeView', () => {
         cachedArtifacts: ['c'.repeat(64)],
       },
       now,
-      200,
+      { ready: true, evicted: false },
       digestOf,
     );
     expect([...v.measuredP99Ms]).toEqual([[`${'d'.repeat(64)}@gpu0`, 7]]);

@@ -24,6 +24,7 @@ import { deploymentStatus, placementStatus, sameStatus } from './status.ts';
 import { setCondition } from '../fleet/node-status.ts';
 import { forEachLimit } from './limit.ts';
 import { DEFAULT_FAILURE_BACKOFF, describeFailure, trackFailures, type FailureBackoff } from './failures.ts';
+import type { NodeLifecycle } from './node-lifecycle.ts';
 
 export interface ReconcilerOptions {
   deployments: ResourceInformer<EdgeModelDeployment>;
@@ -38,6 +39,8 @@ export interface ReconcilerOptions {
   log: Logger;
   heartbeatIntervalMs: number;
   mayWrite: () => boolean;
+  /** The node monitor's decision per node (Ready, evicted); undefined before it has one. */
+  lifecycle?: (node: string) => NodeLifecycle | undefined;
   placementOptions?: Partial<PlacementOptions>;
   /** How long a (node, variant) pair that failed is avoided; doubles per failure in a row. */
   failureBackoff?: FailureBackoff;
@@ -101,7 +104,7 @@ export class DeploymentReconciler {
     const nodes = o.nodes.list();
     const telemetry = await o.telemetry.readMany(nodes.map((n) => n.metadata.name ?? ''));
     const now = Date.now();
-    const views = nodes.map((n) => nodeView(n, telemetry.get(n.metadata.name ?? ''), now, o.heartbeatIntervalMs, this.#variantDigest));
+    const views = nodes.map((n) => nodeView(n, telemetry.get(n.metadata.name ?? ''), now, o.lifecycle?.(n.metadata.name ?? ''), this.#variantDigest));
     const current = o.index.get(key);
     // Failed (node, variant) pairs, from what agents report now and what was remembered (in
     // memory, or in status when this replica has just become the leader).
@@ -147,7 +150,13 @@ export class DeploymentReconciler {
     // Two plans raced past a node's workload limit: plan again, and the node's filter refuses one.
     const overfull = [...touched].some((n) => o.index.workloadsOn(n) > MAX_WORKLOADS_PER_NODE);
 
-    const statuses = plan.placements.map((p) => placementStatus(p, telemetry.get(p.node)?.workloads));
+    // A node whose workload reports Redis lost (no record yet) keeps its last reported phase:
+    // unknown is not Pending.
+    const statuses = plan.placements.map((p) => {
+      const reports = telemetry.get(p.node)?.workloads;
+      const last = reports === undefined ? emd.status?.placements?.find((s) => s.node === p.node && s.variant === p.variant && s.accelerator === p.accelerator) : undefined;
+      return last ?? placementStatus(p, reports);
+    });
     const status = deploymentStatus({
       generation: emd.metadata.generation,
       replicas: spec.replicas,

@@ -1,0 +1,150 @@
+// Invariant: losing Redis's data while every replica is Ready (the redis-server SIGKILLed and
+// started again empty on the same port, or FLUSHALL) unloads nothing on any agent, marks no
+// node unreachable, and writes no KV revision (a steady fleet without faults writes none);
+// the read API has every placement again and agents were asked for a full heartbeat.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { GROUP, stores, VERSION } from '@edgeplane/api';
+import { freePort, kubeConfig, redisBinary, startNats, startProcess, type NatsServer, type ServerProcess } from '@edgeplane/env';
+import { Redis } from 'ioredis';
+import { TestAgent, waitFor } from '../helpers/agent.ts';
+import { controlPlaneNats } from '../helpers/nats.ts';
+import { apiGet, applyDeployment, customObjects, detector, ensureNamespace, getDeployment, gpu, metricValue, runId, scrape, testConfig, waitReady } from '../helpers/control-plane.ts';
+import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
+
+const run = runId('fault-redis');
+const kube = inject('kube');
+const kc = kubeConfig(kube);
+const GRACE_MS = 1000;
+let nats: NatsServer;
+let nc: NatsConnection;
+let cp: ControlPlane;
+const agents: TestAgent[] = [];
+const redisDir = mkdtempSync(join(tmpdir(), 'ep-fault-redis-'));
+let redisPort: number;
+let redisProc: ServerProcess;
+let admin: Redis;
+
+/** A redis-server without persistence on a fixed port, so "started again" is the same address. */
+async function startRedisAt(port: number): Promise<ServerProcess> {
+  const proc = startProcess('redis-server', redisBinary(), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir], redisDir);
+  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  try {
+    await waitFor('redis-server answers', async () => {
+      await probe.connect().catch(() => undefined);
+      return (await probe.ping().catch(() => '')) === 'PONG';
+    }, 10_000, 50);
+  } finally {
+    probe.disconnect();
+  }
+  return proc;
+}
+
+/** What must not change: per node, how many assignments its agent received; the KV stream's last sequence. */
+async function snapshot() {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(`KV_${stores.assignments}`);
+  return { kvLastSeq: info.state.last_seq, received: agents.map((a) => a.assignments.length), workloads: agents.map((a) => a.latest?.workloads.map((w) => w.key).join(',')) };
+}
+
+/** Polls, for the given time, every EdgeNode's Reachable condition and the unreachable gauge. */
+async function watchReachability(ms: number): Promise<{ unreachableSeen: string[]; gaugeMax: number }> {
+  const unreachableSeen = new Set<string>();
+  let gaugeMax = 0;
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const list = (await customObjects(kc).listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'edgenodes', labelSelector: `edgeplane.io/test-run=${run}` })) as {
+      items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[];
+    };
+    for (const n of list.items) if (n.status?.conditions?.find((c) => c.type === 'Reachable')?.status === 'False') unreachableSeen.add(n.metadata.name);
+    gaugeMax = Math.max(gaugeMax, metricValue(await scrape(cp.address), 'ep_unreachable_nodes'));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { unreachableSeen: [...unreachableSeen], gaugeMax };
+}
+
+async function placementsInApi(): Promise<number> {
+  const res = await apiGet(cp.address, `/api/v1/deployments/${run}/det`);
+  if (!res.ok) return -1;
+  return ((await res.json()) as { placements: unknown[] }).placements.length;
+}
+
+beforeAll(async () => {
+  redisPort = await freePort();
+  [nats, redisProc] = await Promise.all([startNats(), startRedisAt(redisPort)]);
+  admin = new Redis({ port: redisPort, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  admin.on('error', () => undefined);
+  await ensureNamespace(kc, run);
+  cp = await startControlPlane(
+    testConfig({ ...(await controlPlaneNats(nats)), redisUrl: `redis://127.0.0.1:${redisPort}`, kubeconfigPath: kube.kubeconfigPath, run, nodeMonitorGracePeriodMs: GRACE_MS, evictionDelayMs: 0 }),
+  );
+  nc = await connect(await nats.connectOptions('admin'));
+  await waitReady(cp.address);
+  await waitFor('leadership', () => cp.isLeader());
+  for (const i of [1, 2, 3]) {
+    agents.push(
+      await TestAgent.start({
+        nats,
+        node: `${run}-n${i}`,
+        accelerators: [gpu()],
+        power: { source: 'mains' },
+        network: { type: 'ethernet', bandwidthMbps: 1000 },
+        labels: { 'edgeplane.io/test-run': run },
+        loadMs: 100,
+      }),
+    );
+  }
+  await applyDeployment(kc, detector(run, 'det', 3, { placement: { maxPerNode: 1 } }));
+  await waitFor('3/3 Ready', async () => (await getDeployment(kc, run, 'det')).status?.readyReplicas === 3, 20_000);
+  // Settled: the last status writes and heartbeats are in.
+  await new Promise((r) => setTimeout(r, 1000));
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(agents.map((a) => a.stop()));
+  await cp?.stop();
+  admin?.disconnect();
+  await nc?.close();
+  await Promise.all([nats?.stop(), redisProc?.stop()]);
+  rmSync(redisDir, { recursive: true, force: true });
+});
+
+describe('Redis loses its data while every replica is Ready', () => {
+  it('FLUSHALL: nothing unloaded, no node unreachable, no KV write; placements and telemetry rebuilt', async () => {
+    const before = await snapshot();
+    const asked = agents.map((a) => a.fullHeartbeatRequests);
+    await admin.flushall();
+    // Three grace periods: long enough for a stale-record rule to have marked every node.
+    const seen = await watchReachability(3 * GRACE_MS);
+    expect(seen).toEqual({ unreachableSeen: [], gaugeMax: 0 });
+    expect(await snapshot()).toEqual(before);
+    // Redis is a cache: the read API lists every placement again.
+    expect(await waitFor('placements back in Redis', async () => ((await placementsInApi()) === 3 ? 3 : undefined), 5000)).toBe(3);
+    // Every agent was asked for a full heartbeat, so power, link and workloads are back now.
+    expect(agents.map((a, i) => a.fullHeartbeatRequests > asked[i]!)).toEqual([true, true, true]);
+    for (const a of agents) expect(await admin.hget(`ep:node:${a.node}`, 'power')).toBeTruthy();
+    expect((await getDeployment(kc, run, 'det')).status?.readyReplicas).toBe(3);
+  });
+
+  it('redis-server SIGKILLed and started again empty: nothing unloaded, no node unreachable, no KV write', async () => {
+    const before = await snapshot();
+    const asked = agents.map((a) => a.fullHeartbeatRequests);
+    process.kill(redisProc.pid, 'SIGKILL');
+    await waitFor('redis-server gone', () => !redisProc.alive(), 5000, 20);
+    // Down for two grace periods: the control plane hears nothing meanwhile, which is its own fault.
+    const down = watchReachability(2 * GRACE_MS);
+    const seenDown = await down;
+    redisProc = await startRedisAt(redisPort);
+    const seenAfter = await watchReachability(3 * GRACE_MS);
+    expect({ down: seenDown, after: seenAfter }).toEqual({ down: { unreachableSeen: [], gaugeMax: 0 }, after: { unreachableSeen: [], gaugeMax: 0 } });
+    expect(await snapshot()).toEqual(before);
+    expect(await waitFor('placements back in Redis', async () => ((await placementsInApi()) === 3 ? 3 : undefined), 5000)).toBe(3);
+    expect(agents.map((a, i) => a.fullHeartbeatRequests > asked[i]!)).toEqual([true, true, true]);
+    expect((await getDeployment(kc, run, 'det')).status?.readyReplicas).toBe(3);
+  });
+});
