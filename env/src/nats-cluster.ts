@@ -124,7 +124,7 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
       // A domain, so clients behind a leaf can address this JetStream ($JS.<domain>.API): plain
       // $JS.API traffic never crosses a leaf link of a non-system account.
       `jetstream { store_dir: ${q(storeDir)}, max_memory_store: 256MB, max_file_store: 4GB, domain: ${q(JS_DOMAIN)} }`,
-      `cluster { name: "ep-hub", listen: "${HOST}:${p.route}", routes: [${routes}], no_advertise: true, tls: ${tls} }`,
+      `cluster { name: "ep-hub", listen: "${HOST}:${p.route}", routes: [${routes}], tls: ${tls} }`,
       `leafnodes { listen: "${HOST}:${p.leaf}", tls: { cert_file: ${q(certFile)}, key_file: ${q(keyFile)}, timeout: 5 } }`,
       await serverTrustConfig(trust, { resolverDir: join(dir, 'accounts'), tls: { certFile, keyFile } }),
     ].join('\n');

@@ -1,0 +1,108 @@
+// Invariant: with the assignments KV replicated on three NATS servers, SIGKILL of one server and
+// then a restart of the whole cluster lose no assignment and make no needless write (every
+// node's KV entry keeps its revision and value), and every agent reconnects and is heard again.
+//
+// The hub is three clustered nats-servers (JetStream on file storage, JWT auth, TLS); agents
+// know all three URLs, the control plane one (it learns the others from the cluster).
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Kvm, type KV } from '@nats-io/kv';
+import { stores } from '@edgeplane/api';
+import { kubeConfig, startNatsCluster, startRedis, type NatsCluster, type RedisServer } from '@edgeplane/env';
+import { TestAgent, waitFor } from '../helpers/agent.ts';
+import { controlPlaneNats } from '../helpers/nats.ts';
+import { applyDeployment, detector, ensureNamespace, getDeployment, gpu, runId, testConfig, waitReady } from '../helpers/control-plane.ts';
+import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
+import { redisKeys } from '../../control-plane/src/fleet/keys.ts';
+import { Redis } from 'ioredis';
+
+const run = runId('nats-cluster-fault');
+const kube = inject('kube');
+const kc = kubeConfig(kube);
+let cluster: NatsCluster;
+let redis: RedisServer;
+let cp: ControlPlane;
+let admin: NatsConnection;
+let kv: KV;
+const agents: TestAgent[] = [];
+
+/** Each node's KV entry as revision and value; the control plane's writes are the only ones. */
+async function snapshot(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const a of agents) {
+    const e = await kv.get(a.node);
+    out[a.node] = e ? `${e.revision}:${e.string()}` : 'missing';
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  [cluster, redis] = await Promise.all([startNatsCluster(), startRedis()]);
+  await cluster.waitForJetStream();
+  admin = await connect({ ...(await cluster.hub.connectOptions('admin')), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  // R3, as an operator creates it for a clustered install; the control plane opens what exists.
+  kv = await new Kvm(admin).create(stores.assignments, { history: 1, allow_direct: true, replicas: 3 });
+  await ensureNamespace(kc, run);
+  const natsSettings = await controlPlaneNats(cluster.hub);
+  cp = await startControlPlane(testConfig({ ...natsSettings, natsUrl: cluster.servers[1]!.url, redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run }));
+  await waitReady(cp.address);
+  await waitFor('leadership', () => cp.isLeader());
+  for (const i of [1, 2, 3]) {
+    agents.push(
+      await TestAgent.start({ nats: cluster.hub, node: `${run}-n${i}`, accelerators: [gpu()], power: { source: 'mains' }, network: { type: 'ethernet' }, labels: { 'edgeplane.io/test-run': run } }),
+    );
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(agents.map((a) => a.stop().catch(() => {})));
+  await cp?.stop();
+  await admin?.close();
+  await Promise.all([cluster?.stop(), redis?.stop()]);
+});
+
+it('loses nothing and rewrites nothing when one server dies and then the whole cluster restarts', async () => {
+  expect((await kv.status()).streamInfo.config.num_replicas).toBe(3);
+  await applyDeployment(kc, detector(run, 'det', 3));
+  await waitFor('3/3 ready', async () => ((await getDeployment(kc, run, 'det')).status?.readyReplicas === 3 ? true : undefined), 20_000);
+  // Settled: a few heartbeats later nothing is being written any more.
+  await new Promise((r) => setTimeout(r, 1000));
+  const before = await snapshot();
+  expect(Object.values(before).every((v) => v !== 'missing')).toBe(true);
+  const heard = () => agents.map((a) => a.assignments.length);
+
+  // One server of three: the KV keeps answering from the other two.
+  await cluster.servers[1]!.process().kill('SIGKILL');
+  await waitFor('KV readable with a server down', async () => ((await snapshot().catch(() => null)) !== null ? true : undefined), 15_000, 250);
+  expect(await snapshot()).toEqual(before);
+  await cluster.servers[1]!.start();
+  await cluster.waitForJetStream();
+
+  // The whole cluster: stop all three, start all three on the same stores.
+  const assignmentsBefore = heard();
+  await cluster.hub.restart();
+  const restartedAt = Date.now();
+  await cluster.waitForJetStream();
+  const after = await waitFor('KV readable after the restart', () => snapshot().catch(() => undefined), 20_000, 250);
+  const ready = await waitFor('3/3 ready after the restart', async () => ((await getDeployment(kc, run, 'det')).status?.readyReplicas === 3 ? true : undefined), 20_000);
+  // Every agent is heard again: its lastSeen moves past the restart.
+  const probe = new Redis(redis.url);
+  try {
+    await waitFor(
+      'heartbeats of every agent after the restart',
+      async () => {
+        const seen = await Promise.all(agents.map((a) => probe.zscore(redisKeys.lastSeen, a.node)));
+        return seen.every((s) => s !== null && Number(s) > restartedAt) ? true : undefined;
+      },
+      20_000,
+      200,
+    );
+  } finally {
+    probe.disconnect();
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  // One object, so a failure shows every figure at once.
+  expect({ after: await snapshot(), ready, unchangedAfterRestart: after }).toEqual({ after: before, ready: true, unchangedAfterRestart: before });
+  // No agent was sent anything new: what it holds is what it held.
+  expect(heard()).toEqual(assignmentsBefore);
+});
