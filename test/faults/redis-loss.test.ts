@@ -1,7 +1,7 @@
 // Invariant: losing Redis's data while every replica is Ready (the redis-server SIGKILLed and
-// started again empty on the same port, or FLUSHALL) unloads nothing on any agent, marks no
-// node unreachable, and writes no KV revision (a steady fleet without faults writes none);
-// the read API has every placement again and agents were asked for a full heartbeat.
+// started again empty on the same port, FLUSHALL, or FLUSHALL while the control plane restarts)
+// unloads nothing on any agent, marks no node unreachable, and writes no KV revision (a steady
+// fleet without faults writes none); the read API has every placement again.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ const GRACE_MS = 1000;
 let nats: NatsServer;
 let nc: NatsConnection;
 let cp: ControlPlane;
+let cpConfig: Parameters<typeof startControlPlane>[0];
 const agents: TestAgent[] = [];
 const redisDir = mkdtempSync(join(tmpdir(), 'ep-fault-redis-'));
 let redisPort: number;
@@ -80,9 +81,8 @@ beforeAll(async () => {
   admin = new Redis({ port: redisPort, host: '127.0.0.1', maxRetriesPerRequest: 1 });
   admin.on('error', () => undefined);
   await ensureNamespace(kc, run);
-  cp = await startControlPlane(
-    testConfig({ ...(await controlPlaneNats(nats)), redisUrl: `redis://127.0.0.1:${redisPort}`, kubeconfigPath: kube.kubeconfigPath, run, nodeMonitorGracePeriodMs: GRACE_MS, evictionDelayMs: 0 }),
-  );
+  cpConfig = testConfig({ ...(await controlPlaneNats(nats)), redisUrl: `redis://127.0.0.1:${redisPort}`, kubeconfigPath: kube.kubeconfigPath, run, nodeMonitorGracePeriodMs: GRACE_MS, evictionDelayMs: 0 });
+  cp = await startControlPlane(cpConfig);
   nc = await connect(await nats.connectOptions('admin'));
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader());
@@ -145,6 +145,29 @@ describe('Redis loses its data while every replica is Ready', () => {
     expect(await snapshot()).toEqual(before);
     expect(await waitFor('placements back in Redis', async () => ((await placementsInApi()) === 3 ? 3 : undefined), 5000)).toBe(3);
     expect(agents.map((a, i) => a.fullHeartbeatRequests > asked[i]!)).toEqual([true, true, true]);
+    expect((await getDeployment(kc, run, 'det')).status?.readyReplicas).toBe(3);
+  });
+
+  it('FLUSHALL while the control plane restarts: the new leader rebuilds placements from KV and status; nothing moves', async () => {
+    // A tier held by hysteresis only: battery 52 % keeps fp16 because it was capped below 50 %.
+    // Planned from nothing, it would go back to fp32 (a KV write); rebuilt, it holds.
+    const a = agents[0]!;
+    a.setPower({ source: 'battery', batteryPercent: 45, charging: false });
+    await waitFor('fp16 under the battery cap', () => a.variantOf(`${run}/det`) === 'det-fp16', 5000, 20);
+    a.setPower({ source: 'battery', batteryPercent: 52, charging: false });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(a.variantOf(`${run}/det`)).toBe('det-fp16');
+    await waitFor('3/3 Ready', async () => (await getDeployment(kc, run, 'det')).status?.readyReplicas === 3, 10_000);
+    const before = await snapshot();
+    await cp.stop();
+    await admin.flushall();
+    cp = await startControlPlane({ ...cpConfig, identity: `${cpConfig.identity}-2`, apiAddr: { host: '127.0.0.1', port: 0 } });
+    await waitReady(cp.address);
+    await waitFor('leadership', () => cp.isLeader());
+    const seen = await watchReachability(3 * GRACE_MS);
+    expect(seen).toEqual({ unreachableSeen: [], gaugeMax: 0 });
+    expect(await snapshot()).toEqual(before);
+    expect(await placementsInApi()).toBe(3);
     expect((await getDeployment(kc, run, 'det')).status?.readyReplicas).toBe(3);
   });
 });

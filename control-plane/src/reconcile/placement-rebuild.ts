@@ -9,7 +9,11 @@ import type { Logger } from 'pino';
 import type { ResourceInformer } from '../kube/informers.ts';
 import type { Placement } from '../placement/types.ts';
 import type { PlacementIndex } from './placement-index.ts';
+import { forEachLimit } from './limit.ts';
 import type { PlacementStore } from './placement-store.ts';
+
+/** KV reads in flight at once while rebuilding. */
+const READ_CONCURRENCY = 32;
 
 /**
  * Placements per deployment from the nodes' assignments, for the deployments asked for. Pure.
@@ -99,12 +103,13 @@ export class PlacementRebuilder {
     const out = new Map<string, WorkloadAssignment[]>();
     const nodes: string[] = [];
     for await (const k of await kv.keys()) nodes.push(k);
-    for (const node of nodes) {
+    // Reads overlap: one round trip after another would take seconds for a large fleet.
+    await forEachLimit(nodes, READ_CONCURRENCY, async (node) => {
       const entry = await kv.get(node);
-      if (!entry || entry.operation !== 'PUT') continue;
+      if (!entry || entry.operation !== 'PUT') return;
       const decoded = decode(Assignment, 'assignment', entry.value);
       if (decoded.ok) out.set(node, decoded.value.workloads);
-    }
+    });
     return out;
   }
 }
