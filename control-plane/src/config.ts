@@ -91,7 +91,23 @@ export interface Config {
   /** Serve the HTTP API without authentication or authorization; never the default. */
   insecureNoAuth: boolean;
   metricsAuth: MetricsAuth;
+  /** Hellos handled at once; more are told to retry; absent: DEFAULT_HELLO_MAX_IN_FLIGHT. */
+  helloMaxInFlight?: number;
+  /** A node earns one hello back this often after a burst of five, ms; absent: 10 s. */
+  helloPerNodeIntervalMs?: number;
+  /** Hellos from new nodes are refused once the fleet has this many EdgeNodes; absent: 50,000. */
+  maxNodes?: number;
+  /**
+   * A node silent this long is garbage-collected (EdgeNode, telemetry, assignment), ms; absent:
+   * 7 days.
+   */
+  nodeGcAfterMs?: number;
 }
+
+export const DEFAULT_HELLO_MAX_IN_FLIGHT = 64;
+export const DEFAULT_HELLO_PER_NODE_INTERVAL_MS = 10_000;
+export const DEFAULT_MAX_NODES = 50_000;
+export const DEFAULT_NODE_GC_AFTER_MS = 7 * 86_400_000;
 
 /** A node credential lives at least 10 s (tests of renewal) and at most 30 days. */
 export const NODE_CREDENTIAL_TTL_BOUNDS_MS = { min: 10_000, max: 30 * 86_400_000 } as const;
@@ -169,6 +185,10 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'renewDeadlineMs', env: 'EP_RENEW_DEADLINE_MS', flag: 'renew-deadline-ms', schema: msSchema(100), fallback: '10000', help: 'the leader steps down if it cannot renew within this, ms' },
   { key: 'retryPeriodMs', env: 'EP_RETRY_PERIOD_MS', flag: 'retry-period-ms', schema: msSchema(50), fallback: '2000', help: 'interval between acquire or renew attempts, ms' },
   { key: 'heartbeatIntervalMs', env: 'EP_HEARTBEAT_INTERVAL_MS', flag: 'heartbeat-interval-ms', schema: z.coerce.number().int().min(HELLO_REPLY_BOUNDS.heartbeatIntervalMs.min).max(HELLO_REPLY_BOUNDS.heartbeatIntervalMs.max), fallback: '5000', help: 'heartbeat interval told to agents, ms (agents refuse one outside 100..600000)' },
+  { key: 'nodeMonitorGracePeriodMs', env: 'EP_NODE_MONITOR_GRACE_PERIOD_MS', flag: 'node-monitor-grace-period-ms', schema: msSchema(100), fallback: '40000', help: 'a node silent this long is NotReady, ms (at least two heartbeat intervals)' },
+  { key: 'evictionDelayMs', env: 'EP_EVICTION_DELAY_MS', flag: 'eviction-delay-ms', schema: msSchema(0), fallback: '300000', help: 'replicas of a NotReady node are placed elsewhere after this long, ms' },
+  { key: 'fullDisruptionFraction', env: 'EP_FULL_DISRUPTION_FRACTION', flag: 'full-disruption-fraction', schema: z.coerce.number().gt(0).max(1), fallback: '0.55', help: 'this fraction of the fleet or of a site (topology.kubernetes.io/zone) NotReady at once evicts nothing there, 0..1' },
+  { key: 'fullDisruptionMinNodes', env: 'EP_FULL_DISRUPTION_MIN_NODES', flag: 'full-disruption-min-nodes', schema: z.coerce.number().int().min(1).max(1_000_000), fallback: '3', help: 'a fleet or site with fewer nodes is never in full disruption' },
   { key: 'apiAddr', env: 'EP_API_ADDR', flag: 'api-addr', schema: ListenAddressText, fallback: '0.0.0.0:8080', help: 'HTTP API listen address host:port' },
   { key: 'logLevel', env: 'EP_LOG_LEVEL', flag: 'log-level', schema: z.enum(LOG_LEVELS), fallback: 'info', help: `log level: ${LOG_LEVELS.join('|')}` },
   { key: 'identity', env: 'EP_IDENTITY', flag: 'identity', schema: z.string().min(1).max(128), help: 'Lease holder identity; default hostname plus a random suffix' },
@@ -177,6 +197,10 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'failureBackoffMaxMs', env: 'EP_FAILURE_BACKOFF_MAX_MS', flag: 'failure-backoff-max-ms', schema: msSchema(100), fallback: '300000', help: 'that wait doubles per failure in a row up to this, ms' },
   { key: 'workers', env: 'EP_WORKERS', flag: 'workers', schema: z.coerce.number().int().min(1).max(64), fallback: '4', help: 'concurrent reconciles' },
   { key: 'insecureNoAuth', env: 'EP_INSECURE_NO_AUTH', flag: 'insecure-no-auth', schema: z.stringbool(), fallback: 'false', boolean: true, help: 'serve the HTTP API to anyone, without tokens or RBAC (unsafe)' },
+  { key: 'helloMaxInFlight', env: 'EP_HELLO_MAX_IN_FLIGHT', flag: 'hello-max-in-flight', schema: z.coerce.number().int().min(1).max(4096), fallback: String(DEFAULT_HELLO_MAX_IN_FLIGHT), help: 'hellos handled at once; more are answered busy and retried by the agent' },
+  { key: 'helloPerNodeIntervalMs', env: 'EP_HELLO_PER_NODE_INTERVAL_MS', flag: 'hello-per-node-interval-ms', schema: msSchema(1), fallback: String(DEFAULT_HELLO_PER_NODE_INTERVAL_MS), help: 'after a burst of 5, a node may say hello once per this long, ms' },
+  { key: 'maxNodes', env: 'EP_MAX_NODES', flag: 'max-nodes', schema: z.coerce.number().int().min(1).max(10_000_000), fallback: String(DEFAULT_MAX_NODES), help: 'hellos from new nodes are refused once this many EdgeNodes exist' },
+  { key: 'nodeGcAfterMs', env: 'EP_NODE_GC_AFTER_MS', flag: 'node-gc-after-ms', schema: z.coerce.number().int().min(1000).max(365 * 86_400_000), fallback: String(DEFAULT_NODE_GC_AFTER_MS), help: 'a node silent this long is removed: EdgeNode, Redis telemetry, KV assignment, ms' },
   { key: 'metricsAuth', env: 'EP_METRICS_AUTH', flag: 'metrics-auth', schema: z.enum(METRICS_AUTH), fallback: 'rbac', help: `who may read /metrics: ${METRICS_AUTH.join('|')} (rbac: get on /metrics)` },
 ];
 
@@ -185,10 +209,6 @@ const settingName = (s: Setting) => `${s.env} (--${s.flag})`;
 export interface ParseInput {
   argv?: readonly string[];
   env?: Readonly<Record<string, string | undefined>>;
-  { key: 'nodeMonitorGracePeriodMs', env: 'EP_NODE_MONITOR_GRACE_PERIOD_MS', flag: 'node-monitor-grace-period-ms', schema: msSchema(100), fallback: '40000', help: 'a node silent this long is NotReady, ms (at least two heartbeat intervals)' },
-  { key: 'evictionDelayMs', env: 'EP_EVICTION_DELAY_MS', flag: 'eviction-delay-ms', schema: msSchema(0), fallback: '300000', help: 'replicas of a NotReady node are placed elsewhere after this long, ms' },
-  { key: 'fullDisruptionFraction', env: 'EP_FULL_DISRUPTION_FRACTION', flag: 'full-disruption-fraction', schema: z.coerce.number().gt(0).max(1), fallback: '0.55', help: 'this fraction of the fleet or of a site (topology.kubernetes.io/zone) NotReady at once evicts nothing there, 0..1' },
-  { key: 'fullDisruptionMinNodes', env: 'EP_FULL_DISRUPTION_MIN_NODES', flag: 'full-disruption-min-nodes', schema: z.coerce.number().int().min(1).max(1_000_000), fallback: '3', help: 'a fleet or site with fewer nodes is never in full disruption' },
 }
 
 export type ParseResult = { help: true; text: string } | { help: false; config: Config };
@@ -268,13 +288,13 @@ function checkTimings(c: Config): void {
   if (c.retryPeriodMs >= c.renewDeadlineMs) {
     throw new ConfigError(byKey('retryPeriodMs'), `must be less than the renew deadline (${c.renewDeadlineMs} ms)`);
   }
+  // One late heartbeat must not make a node NotReady.
+  if (c.nodeMonitorGracePeriodMs < 2 * c.heartbeatIntervalMs) {
+    throw new ConfigError(byKey('nodeMonitorGracePeriodMs'), `must be at least two heartbeat intervals (${2 * c.heartbeatIntervalMs} ms)`);
+  }
 }
 
 export function usage(): string {
   const rows = SETTINGS.map((s) => `  --${s.flag.padEnd(24)} ${s.env.padEnd(26)} ${s.help}${s.fallback !== undefined ? ` [${s.fallback || 'empty'}]` : ''}`);
   return ['usage: control-plane [flags]', '', '  flag                       environment                meaning [default]', ...rows, '  --help'].join('\n');
 }
-  // One late heartbeat must not make a node NotReady.
-  if (c.nodeMonitorGracePeriodMs < 2 * c.heartbeatIntervalMs) {
-    throw new ConfigError(byKey('nodeMonitorGracePeriodMs'), `must be at least two heartbeat intervals (${2 * c.heartbeatIntervalMs} ms)`);
-  }

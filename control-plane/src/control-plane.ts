@@ -35,6 +35,8 @@ import { NodeMonitor } from './reconcile/node-monitor.ts';
 import { PlacementIndex } from './reconcile/placement-index.ts';
 import { PlacementStore } from './reconcile/placement-store.ts';
 import { DeploymentReconciler } from './reconcile/reconciler.ts';
+import { NodeCollector } from './reconcile/node-gc.ts';
+import { DEFAULT_HELLO_MAX_IN_FLIGHT, DEFAULT_HELLO_PER_NODE_INTERVAL_MS, DEFAULT_MAX_NODES, DEFAULT_NODE_GC_AFTER_MS } from './config.ts';
 import { DEFAULT_FAILURE_BACKOFF } from './reconcile/failures.ts';
 import type { PlacementOptions } from './placement/types.ts';
 
@@ -142,6 +144,9 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       mayWrite,
       onKubeWrite,
+      maxInFlight: config.helloMaxInFlight ?? DEFAULT_HELLO_MAX_IN_FLIGHT,
+      perNode: { burst: HELLO_BURST, refillMs: config.helloPerNodeIntervalMs ?? DEFAULT_HELLO_PER_NODE_INTERVAL_MS },
+      nodeLimit: { max: config.maxNodes ?? DEFAULT_MAX_NODES, count: () => nodes.size, isKnown: (n) => nodes.get(n) !== undefined },
       onHello: (node) => controller?.nodeChanged(node),
     });
     const reconciler = new DeploymentReconciler({
@@ -174,9 +179,41 @@ export async function startControlPlane(config: Config, options: StartOptions = 
     await Promise.all([deployments.start(), nodes.start()]);
     cleanups.push(() => deployments.stop(), () => nodes.stop());
 
-    const ingestor = new HeartbeatIngestor({ nc, store: telemetry, metrics, malformed, log, onChange: (node) => nodeChanged(node) });
+    const ingestor = new HeartbeatIngestor({
+      nc,
+      store: telemetry,
+      metrics,
+      malformed,
+      log,
+      onChange: (node) => nodeChanged(node),
+      // Only nodes with an EdgeNode cost a write or memory; a few times their pace is allowed.
+      isKnown: (n) => nodes.get(n) !== undefined,
+      perNode: { burst: HEARTBEAT_BURST, refillMs: config.heartbeatIntervalMs / HEARTBEAT_PACE_FACTOR },
+    });
     ingestor.start();
     cleanups.push(() => ingestor.stop());
+    // An EdgeNode gone (collected or deleted) leaves nothing about it in this replica's memory.
+    nodes.on((type, name) => {
+      if (type !== 'delete') return;
+      ingestor.forgetNode(name);
+      hello.forgetNode(name);
+      monitor.forgetNode(name);
+      publisher.forget(name);
+    });
+    const collector = new NodeCollector({
+      nodes,
+      custom: kube.custom,
+      telemetry,
+      index,
+      jsm: await jetstreamManager(nc),
+      bucket: stores.assignments,
+      metrics,
+      log,
+      gcAfterMs: config.nodeGcAfterMs ?? DEFAULT_NODE_GC_AFTER_MS,
+      mayWrite,
+      onKubeWrite,
+    });
+    cleanups.push(() => collector.stop());
     const probe = new ProbeResponder(nc, malformed);
     probe.start();
     cleanups.push(() => probe.stop());
@@ -199,8 +236,10 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       onStartedLeading: async () => {
         await ctl.startLeading();
         identityServices?.start();
+        collector.start();
       },
       onStoppedLeading: async () => {
+        await collector.stop();
         await identityServices?.stop();
         await ctl.stopLeading();
       },
@@ -247,6 +286,12 @@ export async function startControlPlane(config: Config, options: StartOptions = 
     throw err;
   }
 }
+
+/** Hellos a node may send at once before its per-node interval applies. */
+const HELLO_BURST = 5;
+/** Heartbeats a node may send at once, and how many times its interval's pace is allowed. */
+const HEARTBEAT_BURST = 10;
+const HEARTBEAT_PACE_FACTOR = 2;
 
 /** Subjects between control-plane replicas only; agents have no permission on them. */
 export const internalSubjects = {

@@ -14,6 +14,8 @@ export interface Metrics {
   queueDepth: Gauge;
   heartbeatsIngested: Counter;
   heartbeatsDropped: Counter;
+  heartbeatsRefused: Counter<'reason'>;
+  nodesCollected: Counter<'what'>;
   malformedMessages: Counter<'kind'>;
   hellos: Counter<'outcome'>;
   placements: Gauge<'precision'>;
@@ -43,6 +45,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     queueDepth: new Gauge({ name: 'ep_workqueue_depth', help: 'Deployments waiting to be reconciled.', registers: [registry] }),
     heartbeatsIngested: new Counter({ name: 'ep_heartbeats_ingested_total', help: 'Heartbeats written to Redis by this replica.', registers: [registry] }),
     heartbeatsDropped: new Counter({ name: 'ep_heartbeats_dropped_total', help: 'Heartbeats dropped because Redis fell behind (the next one supersedes each).', registers: [registry] }),
+    heartbeatsRefused: new Counter({
+      name: 'ep_heartbeats_refused_total',
+      help: 'Heartbeats dropped before any write: from a node with no EdgeNode (unknown-node) or past its rate (rate-limited).',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    nodesCollected: new Counter({
+      name: 'ep_nodes_collected_total',
+      help: 'Departed nodes garbage-collected, by what was removed (edgenode, telemetry, assignment).',
+      labelNames: ['what'],
+      registers: [registry],
+    }),
     malformedMessages: new Counter({
       name: 'ep_malformed_messages_total',
       help: 'Fleet messages dropped because they did not parse, by kind.',
@@ -62,6 +76,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   };
   // Zero series up front, so a scrape shows every label before the first event.
   for (const kind of MALFORMED_KINDS) m.malformedMessages.inc({ kind }, 0);
+  for (const reason of ['unknown-node', 'rate-limited']) m.heartbeatsRefused.inc({ reason }, 0);
   for (const outcome of OUTCOMES) m.reconcileTotal.inc({ outcome }, 0);
   for (const precision of PRECISIONS) m.placements.set({ precision }, 0);
   m.leader.set(0);

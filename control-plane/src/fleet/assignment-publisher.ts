@@ -48,6 +48,11 @@ export class AssignmentPublisher {
     this.#o = options;
   }
 
+  /** Forget one node's cached revision (the node is gone). */
+  forget(node: string): void {
+    this.#known.delete(node);
+  }
+
   /** Forget cached revisions, e.g. when leadership changes hands. */
   reset(): void {
     this.#known.clear();

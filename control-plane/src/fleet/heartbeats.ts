@@ -6,6 +6,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
 import type { MalformedReporter } from './malformed.ts';
+import { KeyedRateLimit } from './rate-limit.ts';
 import type { TelemetryStore, TelemetryWrite } from './telemetry-store.ts';
 import { heartbeatChanges, heartbeatFields, type ChangeDigest } from './telemetry.ts';
 
@@ -23,7 +24,22 @@ export interface HeartbeatIngestorOptions {
   maxInFlight?: number;
   /** Batches that may wait for Redis; past this the oldest is dropped, so memory stays bounded. */
   maxWaiting?: number;
+  /**
+   * Whether the node has an EdgeNode. Heartbeats of other nodes are counted and dropped before
+   * any write or per-node state. Absent: every node counts as known.
+   */
+  isKnown?: (node: string) => boolean;
+  /**
+   * Per-node pace: heartbeats past `burst`, earning one back every `refillMs`, are counted and
+   * dropped. Absent: no limit.
+   */
+  perNode?: { burst: number; refillMs: number };
 }
+
+/** How often a summary of refused heartbeats is logged at most, ms. */
+const REFUSED_LOG_WINDOW_MS = 60_000;
+
+type RefusedReason = 'unknown-node' | 'rate-limited';
 
 interface Batch {
   writes: TelemetryWrite[];
@@ -41,9 +57,15 @@ export class HeartbeatIngestor {
   #sub: Subscription | undefined;
   #idle: (() => void)[] = [];
   #ingested = 0;
+  readonly #perNode: KeyedRateLimit | undefined;
+  /** Refused since the last summary line, by reason, with one node named as an example. */
+  readonly #refused = new Map<RefusedReason, { count: number; example: string }>();
+  #refusedLoggedAt = 0;
 
   constructor(options: HeartbeatIngestorOptions) {
     this.#o = options;
+    // Only known nodes reach the limiter, so the key bound is a backstop, not the usual case.
+    this.#perNode = options.perNode ? new KeyedRateLimit({ ...options.perNode, maxKeys: 1_000_000 }) : undefined;
   }
 
   start(): void {
@@ -73,6 +95,8 @@ export class HeartbeatIngestor {
     }
     const hb = decoded.value;
     const now = Date.now();
+    if (this.#o.isKnown && !this.#o.isKnown(node)) return this.#refuse('unknown-node', node, now);
+    if (this.#perNode && !this.#perNode.take(node, now)) return this.#refuse('rate-limited', node, now);
     this.#batch.push({ node, fields: heartbeatFields(hb, now), lastSeenMs: now });
     const digest = heartbeatChanges(this.#digests.get(node), hb);
     if (digest) {
@@ -110,6 +134,21 @@ export class HeartbeatIngestor {
   /** Forget what was seen of a node, so its next heartbeat counts as a change. */
   forgetNode(node: string): void {
     this.#digests.delete(node);
+    this.#perNode?.forget(node);
+  }
+
+  /** Counted, and summarised in one log line per window however many senders there are. */
+  #refuse(reason: RefusedReason, node: string, now: number): void {
+    this.#o.metrics.heartbeatsRefused.inc({ reason });
+    const r = this.#refused.get(reason);
+    if (r) r.count++;
+    else this.#refused.set(reason, { count: 1, example: node });
+    if (now - this.#refusedLoggedAt < REFUSED_LOG_WINDOW_MS) return;
+    this.#refusedLoggedAt = now;
+    for (const [why, { count, example }] of this.#refused) {
+      this.#o.log.warn({ reason: why, heartbeats: count, node: example }, why === 'unknown-node' ? 'dropped heartbeats from nodes with no EdgeNode' : 'dropped heartbeats past their node\'s rate');
+    }
+    this.#refused.clear();
   }
 
   #flush(): void {

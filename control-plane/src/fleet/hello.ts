@@ -16,6 +16,7 @@ import { buildNodeStatus } from './node-status.ts';
 import type { TelemetryStore } from './telemetry-store.ts';
 import { helloFields, parseTelemetry } from './telemetry.ts';
 import { RequestLoop } from './request-loop.ts';
+import { KeyedRateLimit } from './rate-limit.ts';
 
 /** Every n-th heartbeat carries the full state. */
 export const FULL_EVERY = 12;
@@ -33,16 +34,52 @@ export interface HelloResponderOptions {
   onKubeWrite?: (resource: string) => void;
   /** The node said hello: capability, power or network may be new. */
   onHello?: (node: string) => void;
+  /** Hellos handled at once; more are answered "busy" at once, with no write. Absent: 64. */
+  maxInFlight?: number;
+  /** Per-node pace of hellos: `burst`, then one more every `refillMs`. Absent: no limit. */
+  perNode?: { burst: number; refillMs: number };
+  /**
+   * The fleet's size bound: a hello from a node with no EdgeNode is refused, with no write, once
+   * `count()` nodes reach `max`. Absent: no bound.
+   */
+  nodeLimit?: { max: number; count: () => number; isKnown: (node: string) => boolean };
 }
+
+/** Default bound on hellos handled at once: each costs several Kubernetes and Redis calls. */
+export const HELLO_MAX_IN_FLIGHT = 64;
+/** Refusals whose text never names the node, so one encoding serves every sender. */
+const REFUSALS_CACHED = ['the control plane is busy', 'too many hellos', 'the fleet is at its limit'];
+/** Names whose hello pace is tracked at most (least recently used forgotten first). */
+const HELLO_TRACKED_NODES = 100_000;
 
 export class HelloResponder {
   readonly #o: HelloResponderOptions;
 
   readonly #loop: RequestLoop;
+  readonly #perNode: KeyedRateLimit | undefined;
+  #limitLoggedAt = 0;
+  readonly #refusals = new Map<string, Uint8Array>();
+  /** Hellos of nodes without an EdgeNode being handled now. */
+  #admitting = 0;
 
   constructor(options: HelloResponderOptions) {
     this.#o = options;
-    this.#loop = new RequestLoop({ nc: options.nc, subject: subjects.allHello, handle: (msg) => this.handle(msg) });
+    this.#perNode = options.perNode ? new KeyedRateLimit({ ...options.perNode, maxKeys: HELLO_TRACKED_NODES }) : undefined;
+    this.#loop = new RequestLoop({
+      nc: options.nc,
+      subject: subjects.allHello,
+      handle: (msg) => this.handle(msg),
+      maxInFlight: options.maxInFlight ?? HELLO_MAX_IN_FLIGHT,
+      onBusy: (msg) => {
+        options.metrics.hellos.inc({ outcome: 'busy' });
+        this.#reply(msg, { accepted: false, reason: 'the control plane is busy with other hellos; retry' });
+      },
+    });
+  }
+
+  /** Forget a node's hello pace (it was garbage-collected). */
+  forgetNode(node: string): void {
+    this.#perNode?.forget(node);
   }
 
   start(): void {
@@ -56,6 +93,26 @@ export class HelloResponder {
   async handle(msg: Msg): Promise<void> {
     const { metrics, log } = this.#o;
     const subjectNode = nodeFromSubject(msg.subject) ?? msg.subject;
+    // The cheap refusals come before the message is parsed: a flood of names costs a lookup each.
+    const limit = this.#o.nodeLimit;
+    const isNew = limit !== undefined && !limit.isKnown(subjectNode);
+    // New nodes still being admitted count too, or a burst of hellos would all pass at once.
+    if (limit && isNew && limit.count() + this.#admitting >= limit.max) {
+      metrics.hellos.inc({ outcome: 'node-limit' });
+      // Once a minute at most: a flood of new names must not become a flood of log lines.
+      const now = Date.now();
+      if (now - this.#limitLoggedAt >= 60_000) {
+        this.#limitLoggedAt = now;
+        log.warn({ node: subjectNode, maxNodes: limit.max }, 'hello refused: the fleet is at its node limit');
+      }
+      this.#reply(msg, { accepted: false, reason: `the fleet is at its limit of ${limit.max} nodes` });
+      return;
+    }
+    if (this.#perNode && !this.#perNode.take(subjectNode, Date.now())) {
+      metrics.hellos.inc({ outcome: 'rate-limited' });
+      this.#reply(msg, { accepted: false, reason: 'too many hellos from this node; retry later' });
+      return;
+    }
     const decoded = decode(Hello, 'hello', msg.data);
     if (!decoded.ok) {
       this.#o.malformed.report('hello', subjectNode, decoded.error.message);
@@ -70,6 +127,7 @@ export class HelloResponder {
       this.#reply(msg, { accepted: false, reason: 'the node in the subject and in the message differ' });
       return;
     }
+    if (isNew) this.#admitting++;
     try {
       const now = Date.now();
       await this.#o.store.write([{ node: hello.node, fields: helloFields(hello, now), lastSeenMs: now }]);
@@ -96,19 +154,32 @@ export class HelloResponder {
       metrics.hellos.inc({ outcome: 'error' });
       log.warn({ node: hello.node, err: describeKubeError(err) }, 'hello failed; the agent will retry');
       this.#reply(msg, { accepted: false, reason: 'the control plane could not record the node; retry' });
+    } finally {
+      if (isNew) this.#admitting--;
     }
   }
 
   #reply(msg: Msg, r: Pick<HelloReplyT, 'accepted'> & { reason?: string }): void {
     if (!msg.reply) return;
-    msg.respond(
-      encode(HelloReply, 'hello reply', {
-        v: PROTOCOL_VERSION,
-        accepted: r.accepted,
-        ...(r.reason ? { reason: r.reason } : {}),
-        heartbeatIntervalMs: this.#o.heartbeatIntervalMs,
-        fullEvery: FULL_EVERY,
-      }),
-    );
+    // The same few refusals answer floods: encoded once each.
+    const cacheable = !r.accepted && r.reason !== undefined && REFUSALS_CACHED.some((p) => r.reason!.startsWith(p));
+    const cached = cacheable ? this.#refusals.get(r.reason!) : undefined;
+    if (cached) {
+      msg.respond(cached);
+      return;
+    }
+    const data = this.#encodeReply(r);
+    if (cacheable) this.#refusals.set(r.reason!, data);
+    msg.respond(data);
+  }
+
+  #encodeReply(r: Pick<HelloReplyT, 'accepted'> & { reason?: string }): Uint8Array {
+    return encode(HelloReply, 'hello reply', {
+      v: PROTOCOL_VERSION,
+      accepted: r.accepted,
+      ...(r.reason ? { reason: r.reason } : {}),
+      heartbeatIntervalMs: this.#o.heartbeatIntervalMs,
+      fullEvery: FULL_EVERY,
+    });
   }
 }

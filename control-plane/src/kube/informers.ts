@@ -50,6 +50,11 @@ export class ResourceInformer<T> {
     return [...this.#items.keys()];
   }
 
+  /** Objects in the cache. */
+  get size(): number {
+    return this.#items.size;
+  }
+
   on(handler: CacheHandler<T>): void {
     this.#handlers.push(handler);
   }
