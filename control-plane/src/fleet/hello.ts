@@ -47,6 +47,9 @@ export interface HelloResponderOptions {
 
 /** Default bound on hellos handled at once: each costs several Kubernetes and Redis calls. */
 export const HELLO_MAX_IN_FLIGHT = 64;
+/** How long a new node's hello waits for its EdgeNode to reach the cache, and how often it looks, ms. */
+const KNOWN_WAIT_MS = 1000;
+const KNOWN_POLL_MS = 10;
 /** Refusals whose text never names the node, so one encoding serves every sender. */
 const REFUSALS_CACHED = ['the control plane is busy', 'too many hellos', 'the fleet is at its limit'];
 /** Names whose hello pace is tracked at most (least recently used forgotten first). */
@@ -143,6 +146,9 @@ export class HelloResponder {
         },
         obj,
       );
+      // Heartbeats of nodes without an EdgeNode are dropped, so reply once the cache has this one
+      // (every replica gets the same watch event about as soon): the first heartbeats then count.
+      if (isNew) await this.#untilKnown(hello.node);
       // The Kubernetes writes can take a while; the node counts as seen from the reply on.
       const repliedAt = Date.now();
       await this.#o.store.write([{ node: hello.node, fields: { lastSeenMs: String(repliedAt) }, lastSeenMs: repliedAt }]);
@@ -156,6 +162,14 @@ export class HelloResponder {
       this.#reply(msg, { accepted: false, reason: 'the control plane could not record the node; retry' });
     } finally {
       if (isNew) this.#admitting--;
+    }
+  }
+
+  /** Waits a little for the node's EdgeNode to reach the cache; a node outside the selector never does. */
+  async #untilKnown(node: string): Promise<void> {
+    const isKnown = this.#o.nodeLimit?.isKnown;
+    for (let waited = 0; isKnown && !isKnown(node) && waited < KNOWN_WAIT_MS; waited += KNOWN_POLL_MS) {
+      await new Promise((resolve) => setTimeout(resolve, KNOWN_POLL_MS));
     }
   }
 
