@@ -59,6 +59,13 @@ describe('parseConfig', () => {
       argv: ['--heartbeat-interval-ms', '200', '--node-monitor-grace-period-ms', '1000', '--eviction-delay-ms', '0', '--full-disruption-fraction', '0.6', '--full-disruption-min-nodes', '5'],
       want: { nodeMonitorGracePeriodMs: 1000, evictionDelayMs: 0, fullDisruptionFraction: 0.6, fullDisruptionMinNodes: 5 },
     },
+    { name: 'fleet bounds defaults', want: { helloMaxInFlight: 64, helloPerNodeIntervalMs: 10_000, maxNodes: 50_000, nodeGcAfterMs: 7 * 86_400_000 } },
+    {
+      name: 'fleet bounds',
+      argv: ['--hello-max-in-flight', '8', '--hello-per-node-interval-ms', '500', '--max-nodes', '100'],
+      env: { EP_NODE_GC_AFTER_MS: '30000000000' },
+      want: { helloMaxInFlight: 8, helloPerNodeIntervalMs: 500, maxNodes: 100, nodeGcAfterMs: 30_000_000_000 },
+    },
   ];
   for (const row of rows) {
     it(row.name, () => {
@@ -85,6 +92,10 @@ describe('parseConfig', () => {
     { name: 'disruption fraction of zero', argv: ['--full-disruption-fraction', '0'], setting: 'EP_FULL_DISRUPTION_FRACTION (--full-disruption-fraction)' },
     { name: 'disruption fraction over one', argv: ['--full-disruption-fraction', '1.5'], setting: 'EP_FULL_DISRUPTION_FRACTION (--full-disruption-fraction)' },
     { name: 'negative eviction delay', env: { EP_EVICTION_DELAY_MS: '-1' }, setting: 'EP_EVICTION_DELAY_MS (--eviction-delay-ms)' },
+    { name: 'no hello at a time', argv: ['--hello-max-in-flight', '0'], setting: 'EP_HELLO_MAX_IN_FLIGHT (--hello-max-in-flight)' },
+    { name: 'a fleet of no nodes', env: { EP_MAX_NODES: '0' }, setting: 'EP_MAX_NODES (--max-nodes)' },
+    { name: 'GC within a second', env: { EP_NODE_GC_AFTER_MS: '999' }, setting: 'EP_NODE_GC_AFTER_MS (--node-gc-after-ms)' },
+    { name: 'GC after more than a year', argv: ['--node-gc-after-ms', String(366 * 86_400_000)], setting: 'EP_NODE_GC_AFTER_MS (--node-gc-after-ms)' },
     { name: 'unknown flag', argv: ['--nats'], setting: 'flags' },
     { name: 'NATS without credentials', bare: true, env: { EP_NATS_CA: '/ca.pem' }, setting: 'EP_NATS_CREDS (--nats-creds)' },
     { name: 'plain NATS without a CA', bare: true, env: { EP_NATS_CREDS: '/c.creds', EP_NATS_URL: 'nats://h:4222' }, setting: 'EP_NATS_URL (--nats-url)' },
