@@ -109,12 +109,14 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
   };
 
   let initialRevision: number | undefined;
+  let initialIssuedAtMs: number | undefined;
   let startedFrom: RunningAgent['startedFrom'] = 'none';
   try {
     const stored = await store.load();
     if (stored) {
       await apply(stored.assignment, stored.revision, false);
       initialRevision = stored.revision;
+      initialIssuedAtMs = stored.assignment.issuedAtMs;
       startedFrom = 'disk';
       log.info({ revision: stored.revision, savedAtMs: stored.savedAtMs }, 'serving the assignment kept on disk');
     }
@@ -187,6 +189,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
         },
         onAssignment: (assignment, revision) => apply(assignment, revision, true),
         ...(initialRevision !== undefined ? { initialRevision } : {}),
+        ...(initialIssuedAtMs !== undefined ? { initialIssuedAtMs } : {}),
         linkProbeIntervalMs: config.linkProbeIntervalMs,
         onLinkMeasured: (m) => live.setMeasured(m),
         metered: () => live.metered(),

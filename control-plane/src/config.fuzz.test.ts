@@ -52,7 +52,9 @@ describe('control-plane config parsing (fuzzed)', () => {
 
 describe('control-plane heartbeat interval', () => {
   it('is bounded as agents bound it, so the control plane never tells them a pace they refuse', () => {
-    const interval = (v: string) => configOrTypedError(() => parseConfig({ argv: [], env: { EP_INSECURE_NATS: 'true', EP_HEARTBEAT_INTERVAL_MS: v } }));
+    // A grace period of two of the longest intervals, which the grace period must cover.
+    const interval = (v: string) =>
+      configOrTypedError(() => parseConfig({ argv: [], env: { EP_INSECURE_NATS: 'true', EP_HEARTBEAT_INTERVAL_MS: v, EP_NODE_MONITOR_GRACE_PERIOD_MS: '1200002' } }));
     expect(interval('100')).toBeNull();
     expect(interval('600000')).toBeNull();
     expect(interval('99')).toMatch(/EP_HEARTBEAT_INTERVAL_MS/);

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { redactSecrets, redactUrl, stores, type EdgeModelDeployment, type EdgeNode } from '@edgeplane/api';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -12,6 +12,8 @@ import { build } from './api/app.ts';
 import { LiveReadModel } from './api/read-model.ts';
 import type { Config } from './config.ts';
 import { AssignmentPublisher } from './fleet/assignment-publisher.ts';
+import { DeliveryCheck } from './fleet/delivery-check.ts';
+import { DeploymentFinalizer } from './kube/finalizer.ts';
 import { HeartbeatIngestor } from './fleet/heartbeats.ts';
 import { highestStoredTerm } from './fleet/stored-term.ts';
 import { HelloResponder } from './fleet/hello.ts';
@@ -43,6 +45,8 @@ import type { PlacementOptions } from './placement/types.ts';
 export interface StartOptions {
   logger?: Logger;
   placementOptions?: Partial<PlacementOptions>;
+  /** Wraps the assignments bucket, for fault tests that make chosen writes fail. */
+  wrapAssignments?: (kv: KV) => KV;
 }
 
 export interface ControlPlane {
@@ -54,6 +58,22 @@ export interface ControlPlane {
   isLeader(): boolean;
   /** Stops everything; `release: false` keeps the Lease held, as a crash would. */
   stop(options?: { release?: boolean }): Promise<void>;
+}
+
+/**
+ * Creates the assignments bucket again when JetStream lost it (its data wiped), before a
+ * level-based sync rewrites every entry. Short timeouts: a store still recovering costs one
+ * resync period, not a 5 s request timeout that holds up the next pass.
+ */
+async function ensureAssignmentsBucket(nc: NatsConnection, timeoutMs: number): Promise<void> {
+  const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
+  try {
+    await jsm.streams.info(`KV_${stores.assignments}`);
+    return;
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
+  }
+  await new Kvm(nc).create(stores.assignments, { history: 1, allow_direct: true });
 }
 
 /** Opens (creating when absent) the assignments bucket; history 1: agents want the latest. */
@@ -112,7 +132,8 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       }
     })();
     cleanups.push(() => nc.drain());
-    const kv = await assignmentsBucket(nc);
+    const bucket = await assignmentsBucket(nc);
+    const kv = options.wrapAssignments ? options.wrapAssignments(bucket) : bucket;
 
     let elector: LeaderElector | undefined;
     const mayWrite = () => elector?.isLeader() ?? false;
@@ -126,7 +147,8 @@ export async function startControlPlane(config: Config, options: StartOptions = 
     const malformed = new MalformedReporter(metrics, log);
     const statusWriter = new StatusWriter({ custom: kube.custom, log, mayWrite, onWrite: onKubeWrite });
     const events = new EventRecorder({ events: kube.events, identity: config.identity, log, mayWrite, onWrite: onKubeWrite });
-    const publisher = new AssignmentPublisher({ kv, metrics, log, mayWrite, term: () => elector?.term() });
+    // A bucket lost with JetStream's data is created again before the next level-based sync.
+    const publisher = new AssignmentPublisher({ kv, metrics, log, mayWrite, term: () => elector?.term(), ensureBucket: () => ensureAssignmentsBucket(nc, Math.min(2000, config.resyncMs / 2)) });
 
     let controller: Controller | undefined;
     const enqueue = (key: string) => controller?.enqueue(key);
@@ -162,10 +184,12 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       log,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       mayWrite,
+      finalizer: new DeploymentFinalizer({ custom: kube.custom, mayWrite, onWrite: onKubeWrite }),
       ...(options.placementOptions ? { placementOptions: options.placementOptions } : {}),
       failureBackoff: { initialMs: config.failureBackoffInitialMs ?? DEFAULT_FAILURE_BACKOFF.initialMs, maxMs: config.failureBackoffMaxMs ?? DEFAULT_FAILURE_BACKOFF.maxMs },
     });
-    controller = new Controller({ deployments, nodes, reconciler, monitor, hello, index, placementStore, publisher, metrics, log, workers: config.workers, resyncMs: config.resyncMs });
+    const delivery = new DeliveryCheck({ publisher, telemetry, desired: reconciler.desiredFor, log, heartbeatIntervalMs: config.heartbeatIntervalMs, onRepublish: () => metrics.assignmentRepublishes.inc() });
+    controller = new Controller({ deployments, nodes, reconciler, monitor, hello, index, placementStore, publisher, metrics, log, workers: config.workers, resyncMs: config.resyncMs, delivery });
     const ctl = controller;
 
     // Heartbeats that landed on another replica reach the leader through this subject.

@@ -22,6 +22,8 @@ export interface Metrics {
   leader: Gauge;
   kubeWrites: Counter<'resource'>;
   kvWrites: Counter<'outcome'>;
+  assignmentSyncs: Counter<'outcome'>;
+  assignmentRepublishes: Counter;
   unreachableNodes: Gauge;
   enrollments: Counter<'outcome'>;
   renewals: Counter<'outcome'>;
@@ -68,6 +70,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     leader: new Gauge({ name: 'ep_leader', help: '1 while this replica holds the leader Lease.', registers: [registry] }),
     kubeWrites: new Counter({ name: 'ep_kube_writes_total', help: 'Writes to the Kubernetes API by resource (the Lease aside).', labelNames: ['resource'], registers: [registry] }),
     kvWrites: new Counter({ name: 'ep_kv_writes_total', help: 'Assignment KV writes by outcome.', labelNames: ['outcome'], registers: [registry] }),
+    assignmentSyncs: new Counter({
+      name: 'ep_assignment_syncs_total',
+      help: 'Level-based passes comparing every KV entry with the desired state: clean, repaired (some entry rewritten), skipped (not every deployment reconciled yet in this term), error.',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    assignmentRepublishes: new Counter({ name: 'ep_assignment_republishes_total', help: 'Entries written again because the agent reported other workloads for a few heartbeats.', registers: [registry] }),
     unreachableNodes: new Gauge({ name: 'ep_unreachable_nodes', help: 'Nodes marked unreachable by the liveness sweep.', registers: [registry] }),
     enrollments: new Counter({ name: 'ep_enrollments_total', help: 'Enrolment requests answered, by outcome (accepted or the refusal code).', labelNames: ['outcome'], registers: [registry] }),
     renewals: new Counter({ name: 'ep_credential_renewals_total', help: 'Credential renewal requests answered, by outcome (accepted or the refusal code).', labelNames: ['outcome'], registers: [registry] }),

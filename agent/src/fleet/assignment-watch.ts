@@ -7,6 +7,10 @@
 // and a slow periodic resync read the key again. kv.watch() would do the same job over an
 // ordered consumer, but that consumer's 5 s idle heartbeats (~150 bytes each) alone would
 // use the whole 0.25 kbit/s budget of an idle node.
+//
+// An entry is known by its revision and the time the control plane issued it, not by the
+// revision alone: a bucket rebuilt after JetStream lost its data numbers its revisions from 1
+// again, so a new document can carry the revision of the one applied before it (or a lower one).
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
@@ -22,6 +26,8 @@ export interface AssignmentWatchOptions {
   onAssignment(assignment: Assignment, revision: number): Promise<void>;
   /** Revision already applied (from disk), so it is not applied twice. */
   initialRevision?: number;
+  /** `issuedAtMs` of the assignment applied from disk; without it that revision is applied again once. */
+  initialIssuedAtMs?: number;
   /** Reads the key again this often even without a notification, ms. */
   resyncMs?: number;
   retry?: BackoffOptions;
@@ -54,6 +60,8 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
   // Highest leader term applied: a control plane that lost its Lease may still land a write.
   let appliedTerm: number | undefined;
   let kv: KV | undefined;
+  /** Identity (revision and issue time) of the entry last applied or set aside. */
+  let seen = opts.initialIssuedAtMs !== undefined ? `${opts.initialRevision ?? 0}@${opts.initialIssuedAtMs}` : '';
   let stopped = false;
   let running: Promise<void> | null = null;
   let dirty = false;
@@ -64,7 +72,7 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
     // Direct get with the key in the subject: the only read a node's credential allows.
     kv ??= await new Kvm(nc).open(bucket, { allow_direct: true });
     const entry = await kv.get(node);
-    if (entry === null || entry.revision === stats.revision) return;
+    if (entry === null) return;
     let assignment: Assignment;
     if (entry.operation !== 'PUT') {
       // The control plane removed the key: this node should run nothing.
@@ -72,6 +80,8 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
     } else {
       const decoded = decode(Assignment, 'assignment', entry.value);
       if (!decoded.ok || decoded.value.node !== node) {
+        if (seen === `${entry.revision}@malformed`) return;
+        seen = `${entry.revision}@malformed`;
         stats.malformed += 1;
         stats.revision = entry.revision;
         const issues = decoded.ok ? [{ path: 'node', message: `is ${decoded.value.node}` }] : decoded.error.issues;
@@ -79,17 +89,22 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
         return;
       }
       assignment = decoded.value;
+      if (seen === `${entry.revision}@${assignment.issuedAtMs}`) return;
       const term = assignment.term;
       if (term !== undefined && appliedTerm !== undefined && term < appliedTerm) {
         stats.staleTerm += 1;
+        seen = `${entry.revision}@${assignment.issuedAtMs}`;
         stats.revision = entry.revision;
         log.warn({ bucket, revision: entry.revision, term, appliedTerm }, 'ignoring an assignment from an older leader term; keeping the last good one');
         return;
       }
     }
+    const id = `${entry.revision}@${assignment.issuedAtMs}`;
+    if (id === seen) return;
     await opts.onAssignment(assignment, entry.revision);
-    if (assignment.term !== undefined) appliedTerm = Math.max(appliedTerm ?? 0, assignment.term);
     // Only once applied: a failed apply is retried on the next read.
+    seen = id;
+    if (assignment.term !== undefined) appliedTerm = Math.max(appliedTerm ?? 0, assignment.term);
     stats.revision = entry.revision;
     stats.applied += 1;
   };

@@ -23,6 +23,8 @@ export interface FleetSessionOptions {
   onAssignment(assignment: Assignment, revision: number): Promise<void>;
   /** Revision of the assignment loaded from disk. */
   initialRevision?: number;
+  /** `issuedAtMs` of the assignment loaded from disk. */
+  initialIssuedAtMs?: number;
   /** Bandwidth/RTT probe period on unmetered links, ms (metered: 12x); 0 turns it off. */
   linkProbeIntervalMs?: number;
   onLinkMeasured?(m: LinkMeasurement): void;
@@ -167,6 +169,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
         log,
         onAssignment: opts.onAssignment,
         ...(opts.initialRevision !== undefined ? { initialRevision: opts.initialRevision } : {}),
+        ...(opts.initialIssuedAtMs !== undefined ? { initialIssuedAtMs: opts.initialIssuedAtMs } : {}),
         ...(opts.assignmentResyncMs !== undefined ? { resyncMs: opts.assignmentResyncMs } : {}),
       });
       if (opts.linkProbeIntervalMs) void probeLink().finally(scheduleProbe);

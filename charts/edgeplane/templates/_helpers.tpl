@@ -165,7 +165,8 @@ Arguments: root, backend (nats|redis), env (EP_NATS_URL|EP_REDIS_URL).
 {{- define "edgeplane.deploymentRules" -}}
 - apiGroups: ["edgeplane.io"]
   resources: ["edgemodeldeployments"]
-  verbs: ["get", "list", "watch"]
+  # patch: the finalizer that holds a deleted deployment until its workloads are out of KV.
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["edgeplane.io"]
   resources: ["edgemodeldeployments/status"]
   verbs: ["get", "update"]

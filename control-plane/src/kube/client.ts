@@ -1,6 +1,6 @@
 // Kubernetes clients from the configured credentials.
 // The calls the control plane makes, which the chart's RBAC must grant:
-//   edgeplane.io edgemodeldeployments        get, list, watch
+//   edgeplane.io edgemodeldeployments        get, list, watch, patch   (patch: the assignments finalizer)
 //   edgeplane.io edgemodeldeployments/status get, update
 //   edgeplane.io edgenodes                   get, list, watch, create, update
 //   edgeplane.io edgenodes/status            get, update

@@ -4,6 +4,7 @@
 import type { EdgeModelDeployment, EdgeNode } from '@edgeplane/api';
 import type { Logger } from 'pino';
 import type { AssignmentPublisher } from '../fleet/assignment-publisher.ts';
+import type { DeliveryCheck } from '../fleet/delivery-check.ts';
 import type { HelloResponder } from '../fleet/hello.ts';
 import type { ResourceInformer } from '../kube/informers.ts';
 import type { Metrics } from '../metrics.ts';
@@ -26,6 +27,8 @@ export interface ControllerOptions {
   log: Logger;
   workers: number;
   resyncMs: number;
+  /** Re-publishes entries that heartbeating agents disagree with; absent: off. */
+  delivery?: DeliveryCheck;
 }
 
 /** The fields of an EdgeNode that placement reads outside its live telemetry. */
@@ -37,6 +40,7 @@ export class Controller {
   readonly #o: ControllerOptions;
   #queue: WorkQueue | undefined;
   #resync: NodeJS.Timeout | undefined;
+  #syncing: Promise<void> | null = null;
   readonly #generations = new Map<string, number | undefined>();
   readonly #nodeSignatures = new Map<string, string>();
 
@@ -81,6 +85,7 @@ export class Controller {
     const o = this.#o;
     o.metrics.leader.set(1);
     o.publisher.reset();
+    o.reconciler.startTerm();
     o.index.clear();
     for (const [key, placements] of await o.placementStore.loadAll()) o.index.set(key, placements);
     const queue = new WorkQueue({
@@ -96,10 +101,34 @@ export class Controller {
     queue.start(o.reconciler.reconcile);
     o.monitor.start();
     o.hello.start();
+    o.delivery?.start();
     this.enqueueAll();
-    this.#resync = setInterval(() => this.enqueueAll(), o.resyncMs);
+    this.#resync = setInterval(() => {
+      this.enqueueAll();
+      this.syncAssignments();
+    }, o.resyncMs);
     this.#resync.unref();
     o.log.info({ deployments: o.deployments.keys().length, placementsLoaded: o.index.keys().length }, 'leading: reconciling');
+  }
+
+  /**
+   * Level-based repair of the KV entries against the placements, once per resync (one pass at
+   * a time); resolves when that pass is done.
+   */
+  syncAssignments(): Promise<void> {
+    if (!this.#queue) return Promise.resolve();
+    const syncs = this.#o.metrics.assignmentSyncs;
+    this.#syncing ??= this.#o.reconciler
+      .syncAssignments()
+      .then(
+        (r) => syncs.inc({ outcome: r === null ? 'skipped' : r.repaired.length > 0 ? 'repaired' : 'clean' }),
+        (err: unknown) => {
+          syncs.inc({ outcome: 'error' });
+          this.#o.log.warn({ err }, 'assignment sync failed; the next resync tries again');
+        },
+      )
+      .finally(() => (this.#syncing = null));
+    return this.#syncing;
   }
 
   async stopLeading(): Promise<void> {
@@ -107,6 +136,8 @@ export class Controller {
     clearInterval(this.#resync);
     const queue = this.#queue;
     this.#queue = undefined;
+    await o.delivery?.stop();
+    await this.#syncing;
     await o.hello.stop();
     await o.monitor.stop();
     await queue?.shutdown();

@@ -6,8 +6,9 @@ import { MAX_WORKLOADS_PER_NODE, type EdgeModelDeployment, type EdgeNode, type V
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { NotLeaderError } from '../errors.ts';
-import type { AssignmentPublisher } from '../fleet/assignment-publisher.ts';
+import type { AssignmentPublisher, SyncResult } from '../fleet/assignment-publisher.ts';
 import { nodeWorkloads, type PlacedDeployment } from '../fleet/assignment.ts';
+import { hasFinalizer, type DeploymentFinalizer } from '../kube/finalizer.ts';
 import type { TelemetryStore } from '../fleet/telemetry-store.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { ResourceInformer } from '../kube/informers.ts';
@@ -23,8 +24,8 @@ import type { ReconcileResult } from './queue.ts';
 import { deploymentStatus, placementStatus, sameStatus } from './status.ts';
 import { setCondition } from '../fleet/node-status.ts';
 import { forEachLimit } from './limit.ts';
-import { DEFAULT_FAILURE_BACKOFF, describeFailure, trackFailures, type FailureBackoff } from './failures.ts';
 import type { NodeLifecycle } from './node-lifecycle.ts';
+import { DEFAULT_FAILURE_BACKOFF, describeFailure, trackFailures, type FailureBackoff } from './failures.ts';
 
 export interface ReconcilerOptions {
   deployments: ResourceInformer<EdgeModelDeployment>;
@@ -38,12 +39,14 @@ export interface ReconcilerOptions {
   metrics: Metrics;
   log: Logger;
   heartbeatIntervalMs: number;
-  mayWrite: () => boolean;
   /** The node monitor's decision per node (Ready, evicted); undefined before it has one. */
   lifecycle?: (node: string) => NodeLifecycle | undefined;
+  mayWrite: () => boolean;
   placementOptions?: Partial<PlacementOptions>;
   /** How long a (node, variant) pair that failed is avoided; doubles per failure in a row. */
   failureBackoff?: FailureBackoff;
+  /** Keeps deleted deployments until their workloads are out of KV; absent: no finalizer. */
+  finalizer?: DeploymentFinalizer;
 }
 
 const placementId = (p: Placement) => `${p.node}|${p.accelerator}|${p.variant}|${p.precision}|${p.profile}|${p.cap}`;
@@ -87,19 +90,73 @@ export class DeploymentReconciler {
   readonly #lastFailure = new Map<string, string>();
   /** Variant failures per deployment as last computed; status holds the same for a new leader. */
   readonly #variantFailures = new Map<string, VariantFailure[]>();
+  /** Nodes whose entry a deployment's last publish did not write yet (a failed write), retried first. */
+  readonly #unpublished = new Map<string, Set<string>>();
+  /** Keys reconciled without error since this replica began leading. */
+  readonly #reconciled = new Set<string>();
+  /** Each placement list split by node, computed once per list (the index replaces, never mutates, them). */
+  readonly #byNode = new WeakMap<readonly Placement[], Map<string, Placement[]>>();
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
   }
 
+  /** A new term: nothing counts as reconciled until it is again. */
+  startTerm(): void {
+    this.#reconciled.clear();
+    this.#unpublished.clear();
+  }
+
+  /** A node's whole desired assignment, from the placements as they are now. */
+  desiredFor = (node: string) => {
+    const o = this.#o;
+    const placed: PlacedDeployment[] = [];
+    for (const key of o.index.keysOnNode(node)) {
+      const d = o.deployments.get(key);
+      if (d) placed.push({ key, spec: d.spec, placements: this.#placementsOn(key, node) });
+    }
+    return nodeWorkloads(node, placed);
+  };
+
+  /**
+   * Compares every node's KV entry with its desired assignment and rewrites what differs.
+   * Skipped (null) until every deployment was reconciled in this term: before that the
+   * placements may be a partial picture (a flushed cache), and writing them would unload nodes.
+   */
+  async syncAssignments(): Promise<SyncResult | null> {
+    const o = this.#o;
+    if (!o.mayWrite()) throw new NotLeaderError('sync assignments');
+    const waiting = [...new Set([...o.deployments.keys(), ...o.index.keys()])].filter((k) => !this.#reconciled.has(k));
+    if (waiting.length > 0) {
+      o.log.debug({ waiting: waiting.length, deployment: waiting[0] }, 'assignment sync waits for every deployment to be reconciled in this term');
+      return null;
+    }
+    const nodes = new Set<string>();
+    for (const key of o.index.keys()) for (const p of o.index.get(key)) nodes.add(p.node);
+    const result = await o.publisher.sync(nodes, this.desiredFor);
+    if (result.repaired.length > 0) {
+      o.log.warn({ repaired: result.repaired.length, checked: result.checked, nodes: result.repaired.slice(0, 20) }, 'assignment entries differed from the desired state; rewritten');
+    }
+    return result;
+  }
+
   reconcile = async (key: string): Promise<ReconcileResult> => {
+    const result = await this.#reconcile(key);
+    this.#reconciled.add(key);
+    return result;
+  };
+
+  #reconcile = async (key: string): Promise<ReconcileResult> => {
     const o = this.#o;
     if (!o.mayWrite()) throw new NotLeaderError(`reconcile ${key}`);
     const emd = o.deployments.get(key);
     if (!emd || emd.metadata.deletionTimestamp) {
       await this.#remove(key);
+      // Only once no node's entry holds it any more does the object go.
+      if (emd && o.finalizer && hasFinalizer(emd)) await o.finalizer.remove(emd);
       return {};
     }
+    if (o.finalizer && !hasFinalizer(emd)) await o.finalizer.add(emd);
     const spec = emd.spec;
     const nodes = o.nodes.list();
     const telemetry = await o.telemetry.readMany(nodes.map((n) => n.metadata.name ?? ''));
@@ -145,7 +202,7 @@ export class DeploymentReconciler {
     }
     const touched = o.index.set(key, plan.placements);
     // Also the nodes that keep their placement: the spec (variant uri, SLO) may have changed.
-    await this.#publish(touched);
+    await this.#publish(key, touched);
     this.#updatePlacementGauge();
     // Two plans raced past a node's workload limit: plan again, and the node's filter refuses one.
     const overfull = [...touched].some((n) => o.index.workloadsOn(n) > MAX_WORKLOADS_PER_NODE);
@@ -213,46 +270,66 @@ export class DeploymentReconciler {
     }
   }
 
-  /** Publishes the union assignment of each node. */
-  async #publish(nodes: Iterable<string>): Promise<void> {
-    const o = this.#o;
+  /**
+   * Publishes the union assignment of each node, plus the nodes a failed earlier publish of this
+   * deployment left behind (a move A->B whose write to A failed must still empty A). Each
+   * document is computed when its write runs, from the placements as they are then.
+   */
+  async #publish(key: string, nodes: Iterable<string>): Promise<void> {
+    const pending = this.#unpublished.get(key) ?? new Set<string>();
+    for (const n of nodes) pending.add(n);
+    this.#unpublished.set(key, pending);
     // Each node's document is its own KV key, so writes to different nodes can overlap; one
     // round trip after another made a 1,000-node plan wait about 3 s for the store alone.
-    // Each deployment's placements grouped by node once per pass: filtering all of them again
-    // for every node made a 1,000-replica deployment cost a million comparisons.
-    const grouped = new Map<string, Map<string, Placement[]>>();
-    const placementsOn = (key: string, node: string): Placement[] => {
-      let byNode = grouped.get(key);
-      if (!byNode) {
-        byNode = new Map();
-        for (const p of o.index.get(key)) {
-          const list = byNode.get(p.node);
-          if (list) list.push(p);
-          else byNode.set(p.node, [p]);
-        }
-        grouped.set(key, byNode);
+    try {
+      await forEachLimit([...pending].sort(), PUBLISH_CONCURRENCY, async (node) => {
+        await this.#o.publisher.publish(node, () => this.desiredFor(node));
+        pending.delete(node);
+      });
+    } finally {
+      if (pending.size === 0 && this.#unpublished.get(key) === pending) this.#unpublished.delete(key);
+    }
+  }
+
+  /**
+   * One deployment's placements on one node. Grouped by node once per placement list:
+   * filtering a 1,000-replica list again for every node cost a million comparisons.
+   */
+  #placementsOn(key: string, node: string): Placement[] {
+    const list = this.#o.index.get(key);
+    let byNode = this.#byNode.get(list);
+    if (!byNode) {
+      byNode = new Map();
+      for (const p of list) {
+        const l = byNode.get(p.node);
+        if (l) l.push(p);
+        else byNode.set(p.node, [p]);
       }
-      return byNode.get(node) ?? [];
-    };
-    await forEachLimit([...nodes].sort(), PUBLISH_CONCURRENCY, async (node) => {
-      const placed: PlacedDeployment[] = [];
-      for (const key of o.index.keysOnNode(node)) {
-        const d = o.deployments.get(key);
-        if (d) placed.push({ key, spec: d.spec, placements: placementsOn(key, node) });
-      }
-      await o.publisher.publish(node, nodeWorkloads(node, placed));
-    });
+      this.#byNode.set(list, byNode);
+    }
+    return byNode.get(node) ?? [];
   }
 
   async #remove(key: string): Promise<void> {
     const o = this.#o;
     this.#lastFailure.delete(key);
     this.#variantFailures.delete(key);
-    if (!o.index.has(key)) return;
+    if (!o.index.has(key)) {
+      if (this.#unpublished.has(key)) await this.#publish(key, []);
+      return;
+    }
     if (!o.mayWrite()) throw new NotLeaderError(`remove placements of ${key}`);
-    await o.placementStore.delete(key);
+    const placements = o.index.get(key);
     const touched = o.index.delete(key);
-    await this.#publish(touched);
+    try {
+      await this.#publish(key, touched);
+    } catch (err) {
+      // Kept until every node's entry is written: a retry (or the next leader, reading Redis)
+      // must still know which nodes to empty.
+      if (!o.index.has(key)) o.index.set(key, placements);
+      throw err;
+    }
+    await o.placementStore.delete(key);
     this.#updatePlacementGauge();
     o.log.info({ deployment: key }, 'deployment gone; placements removed');
   }

@@ -1,0 +1,108 @@
+// Invariant: every deployment applied reaches all three agents and every deployment deleted
+// leaves them, within a bound, in each of 200 apply/delete cycles in a row (no AwaitingAgent
+// stall), while agents reconnect now and then as a credential renewal makes them do.
+//
+// Real processes and code paths: nats-server (JWT auth, TLS), Redis, kube-apiserver, the
+// control plane, and three agents (startAgent: session, assignment watch, apply chain, disk);
+// only the model runtime is a recording double, so 200 cycles fit in well under a minute.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { Assignment, EMD_PLURAL, GROUP, VERSION, decode, stores } from '@edgeplane/api';
+import { kubeConfig, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
+import { startAgent, type RunningAgent } from '../../agent/src/main.ts';
+import { agentConfig, recordingManager, tempDir, testLogger, until, type RecordingManager } from '../agent/helpers.ts';
+import { agentNats, controlPlaneNats } from '../helpers/nats.ts';
+import { applyDeployment, customObjects, detector, ensureNamespace, metricValue, runId, scrape, testConfig, waitReady } from '../helpers/control-plane.ts';
+import { waitFor } from '../helpers/agent.ts';
+import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
+
+const CYCLES = 200;
+/** Per step; a stall (what this test is about) lasted minutes. */
+const STEP_TIMEOUT_MS = 5_000;
+const run = runId('fault-cycles');
+const kube = inject('kube');
+const kc = kubeConfig(kube);
+let nats: NatsServer;
+let redis: RedisServer;
+let cp: ControlPlane;
+let admin: NatsConnection;
+let dir: Awaited<ReturnType<typeof tempDir>>;
+const agents: { node: string; agent: RunningAgent; manager: RecordingManager; nc?: NatsConnection }[] = [];
+
+const has = (m: RecordingManager, key: string) => m.applied.at(-1)?.workloads.some((w) => w.key === key) ?? false;
+
+beforeAll(async () => {
+  [nats, redis] = await Promise.all([startNats(), startRedis()]);
+  dir = await tempDir('ep-fault-cycles-');
+  await ensureNamespace(kc, run);
+  cp = await startControlPlane(testConfig({ ...(await controlPlaneNats(nats)), redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run, heartbeatIntervalMs: 200, workers: 4 }));
+  await waitReady(cp.address);
+  await waitFor('leadership', () => cp.isLeader());
+  admin = await connect(await nats.connectOptions('admin'));
+  await Promise.all(
+    [1, 2, 3].map(async (i) => {
+      const node = `${run}-n${i}`;
+      const overrideFile = join(dir.path, `${node}.yaml`);
+      await writeFile(overrideFile, `labels: { edgeplane.io/test-run: ${run} }\n`);
+      const manager = recordingManager();
+      const entry: (typeof agents)[number] = { node, manager, agent: undefined as unknown as RunningAgent };
+      entry.agent = await startAgent(agentConfig({ node, ...(await agentNats(nats, node)), stateDir: join(dir.path, node), overrideFile }), {
+        log: testLogger(),
+        createManager: () => manager,
+        onNatsConnected: (nc) => (entry.nc = nc),
+        session: { helloBackoff: { initialMs: 100, maxMs: 500 } },
+      });
+      agents.push(entry);
+    }),
+  );
+  await Promise.all(agents.map((a) => a.agent.connected().then((s) => s.ready)));
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(agents.map((a) => a.agent.stop()));
+  await admin?.close();
+  await cp?.stop();
+  await Promise.all([nats?.stop(), redis?.stop()]);
+  await dir?.remove();
+});
+
+describe(`${CYCLES} apply/delete cycles over three agents`, () => {
+  it('never stall: each deployment reaches every agent and leaves it', async () => {
+    const custom = customObjects(kc);
+    const started = Date.now();
+    let slowestMs = 0;
+    for (let i = 0; i < CYCLES; i++) {
+      // A new name each time: a delete still finishing overlaps the next apply on every node.
+      const name = `d${i}`;
+      const key = `${run}/${name}`;
+      const t0 = Date.now();
+      await applyDeployment(kc, detector(run, name, 3, { slo: { latencyMs: 5000, minAccuracy: 0.5 } }));
+      // Now and then an agent's connection is dropped and made again, as a renewal does.
+      if (i % 10 === 5) void agents[i % 3]!.nc?.reconnect();
+      for (const a of agents) await until(() => has(a.manager, key), `cycle ${i}: ${key} on ${a.node}`, STEP_TIMEOUT_MS);
+      await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: run, plural: EMD_PLURAL, name });
+      for (const a of agents) await until(() => !has(a.manager, key), `cycle ${i}: ${key} gone from ${a.node}`, STEP_TIMEOUT_MS);
+      slowestMs = Math.max(slowestMs, Date.now() - t0);
+    }
+    // Each object went once its workloads had left KV (the finalizer let it go).
+    await until(
+      async () => ((await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: run, plural: EMD_PLURAL })) as { items: unknown[] }).items.length === 0,
+      'every deployment deleted',
+      STEP_TIMEOUT_MS,
+    );
+    // Nothing left behind in KV either.
+    const kv = await new Kvm(admin).open(stores.assignments);
+    for (const a of agents) {
+      const e = await kv.get(a.node);
+      const d = e?.operation === 'PUT' ? decode(Assignment, 'assignment', e.value) : null;
+      expect(d?.ok ? d.value.workloads : []).toEqual([]);
+    }
+    const metrics = await scrape(cp.address);
+    console.info(
+      `[faults] ${CYCLES} apply/delete cycles over 3 agents in ${Date.now() - started} ms; slowest cycle ${slowestMs} ms; reconciles ok ${metricValue(metrics, 'ep_reconcile_total', { outcome: 'success' })}, failed ${metricValue(metrics, 'ep_reconcile_total', { outcome: 'error' })}`,
+    );
+  }, 120_000);
+});

@@ -1,0 +1,111 @@
+// Invariant: after nats-server loses its JetStream data (store directory wiped, server
+// restarted), every node's assignment entry is back in KV, holding every replica, after the
+// first level-based sync pass that completes once JetStream answers again; nodes then run it.
+//
+// Real nats-server (JWT auth, TLS; stopped with a signal, its store removed), Redis,
+// kube-apiserver and control plane; agents are simulated nodes reading KV as agents do.
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Assignment, decode, stores } from '@edgeplane/api';
+import { kubeConfig, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
+import { TestAgent, waitFor } from '../helpers/agent.ts';
+import { controlPlaneNats } from '../helpers/nats.ts';
+import { applyDeployment, detector, ensureNamespace, gpu, metricValue, runId, scrape, testConfig, waitReady } from '../helpers/control-plane.ts';
+import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
+
+const RESYNC_MS = 1500;
+const run = runId('fault-jswipe');
+const kube = inject('kube');
+const kc = kubeConfig(kube);
+let nats: NatsServer;
+let redis: RedisServer;
+let cp: ControlPlane;
+let admin: NatsConnection;
+const agents: TestAgent[] = [];
+
+/** Workload keys and variants of each node's entry; null when the key or the bucket is missing. */
+async function entries(): Promise<Record<string, string[] | null>> {
+  const out: Record<string, string[] | null> = {};
+  const kv = await new Kvm(admin).open(stores.assignments).catch(() => null);
+  for (const a of agents) {
+    const e = kv ? await kv.get(a.node).catch(() => null) : null;
+    const d = e?.operation === 'PUT' ? decode(Assignment, 'assignment', e.value) : null;
+    out[a.node] = d?.ok ? d.value.workloads.map((w) => `${w.key}:${w.variant.name}@${w.accelerator}`) : null;
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  [nats, redis] = await Promise.all([startNats(), startRedis()]);
+  await ensureNamespace(kc, run);
+  cp = await startControlPlane(
+    testConfig({
+      ...(await controlPlaneNats(nats)),
+      redisUrl: redis.url,
+      kubeconfigPath: kube.kubeconfigPath,
+      run,
+      resyncMs: RESYNC_MS,
+      // As in production, a node silent for a moment (the server restarting) is not NotReady.
+      nodeMonitorGracePeriodMs: 20_000,
+    }),
+  );
+  await waitReady(cp.address);
+  await waitFor('leadership', () => cp.isLeader());
+  admin = await connect({ ...(await nats.connectOptions('admin')), maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+  for (const i of [1, 2, 3]) {
+    agents.push(await TestAgent.start({ nats, node: `${run}-n${i}`, accelerators: [gpu()], power: { source: 'mains' }, network: { type: 'ethernet', bandwidthMbps: 1000 }, labels: { 'edgeplane.io/test-run': run } }));
+  }
+});
+
+afterAll(async () => {
+  await Promise.all(agents.map((a) => a.stop()));
+  await admin?.close();
+  await cp?.stop();
+  await Promise.all([nats?.stop(), redis?.stop()]);
+});
+
+describe('JetStream data wiped', () => {
+  it('KV is rebuilt by one sync pass and the nodes run it', async () => {
+    await applyDeployment(kc, detector(run, 'det', 3));
+    await applyDeployment(kc, detector(run, 'seg', 2));
+    // Every replica in some node's entry (placements may move while nodes reconnect, so the
+    // entries are compared with the deployments, not with their earlier selves).
+    const complete = (e: Record<string, string[] | null>) => {
+      const all = Object.values(e).flatMap((v) => v ?? []);
+      const count = (d: string) => new Set(Object.entries(e).filter(([, v]) => v?.some((w) => w.startsWith(`${run}/${d}:`))).map(([n]) => n)).size;
+      return Object.values(e).every((v) => v !== null) && count('det') === 3 && count('seg') === 2 && all.length === 5;
+    };
+    await waitFor('both deployments in KV', async () => {
+      const e = await entries();
+      return complete(e) ? e : undefined;
+    });
+
+    await nats.pause();
+    for (const f of readdirSync(nats.storeDir)) rmSync(join(nats.storeDir, f), { recursive: true, force: true });
+    await nats.restart();
+    // The clock starts when JetStream answers again (it takes a moment after the process).
+    await waitFor('JetStream answering', () => jetstreamManager(admin, { timeout: 500 }).then(() => true, () => false), 15_000, 50);
+    const restarted = Date.now();
+    const passes = async () => {
+      const m = await scrape(cp.address);
+      return metricValue(m, 'ep_assignment_syncs_total', { outcome: 'repaired' }) + metricValue(m, 'ep_assignment_syncs_total', { outcome: 'clean' });
+    };
+    const passesBefore = await passes();
+
+    // The first pass that completes after JetStream answers rebuilds everything.
+    await waitFor('a sync pass', async () => (await passes()) > passesBefore, 15_000, 50);
+    const rebuiltMs = Date.now() - restarted;
+    const rebuilt = await entries();
+    expect(complete(rebuilt), JSON.stringify(rebuilt)).toBe(true);
+    // And each node runs what its rebuilt entry says.
+    await waitFor('nodes agree with their entries', async () => {
+      const e = await entries();
+      return agents.every((a) => JSON.stringify(a.latest?.workloads.map((w) => `${w.key}:${w.variant.name}@${w.accelerator}`) ?? []) === JSON.stringify(e[a.node]));
+    });
+    console.info(`[faults] JetStream wiped: KV rebuilt ${rebuiltMs} ms after the restart (resync ${RESYNC_MS} ms)`);
+  });
+});
