@@ -76,7 +76,11 @@ export async function downloadVerified(
             if (chunk.byteLength === 0) continue;
           }
           if (onDisk + chunk.byteLength > target.sizeBytes) {
-            throw new Error('more bytes than the declared size');
+            // Not a broken read: the artifact is not the one the spec describes. Fetching it
+            // again would give the same bytes, so it is refused as a mismatch, not retried.
+            await read.close().catch(() => undefined);
+            await unlink(partPath).catch(() => undefined);
+            throw new DigestMismatchError(target.uri, target.sha256);
           }
           // A short write (a disk filling up) would leave bytes out of the file but not the hash.
           let written = 0;
@@ -86,6 +90,7 @@ export async function downloadVerified(
           await onProgress?.(onDisk);
         }
       } catch (cause) {
+        if (cause instanceof DigestMismatchError) throw cause;
         await read.close().catch(() => undefined);
         if (isNoSpace(cause)) {
           // Gives the room back (once the handle closes, below) rather than keep a disk full

@@ -45,6 +45,16 @@ describe('ArtifactStore with file://', () => {
     expect(readdirSync(join(dir, 'cache', 'blobs'))).toEqual([]);
   });
 
+  it('refuses an artifact longer than its declared size as a mismatch, at once, keeping nothing', async () => {
+    const a = artifact('a.onnx', randomBytes(3000));
+    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6, fileRoots: [dir], retryDelayMs: 60_000 });
+    // A retry would wait a minute: the test's timeout says none happens.
+    const err = await store.fetch({ ...a, sizeBytes: 1000 }).catch((e: unknown) => e);
+    expect(isDigestMismatchError(err)).toBe(true);
+    expect(readdirSync(join(dir, 'cache', 'partial'))).toEqual([]);
+    expect(store.digests()).toEqual([]);
+  });
+
   it('refuses a cached file that changed on disk since it was verified', async () => {
     const a = artifact('a.onnx', randomBytes(3000));
     const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6, fileRoots: [dir] });

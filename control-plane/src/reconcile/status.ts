@@ -33,7 +33,7 @@ export function placementStatus(p: Placement, reports: readonly WorkloadReport[]
     status.message = `${other.message ?? 'the switch failed'}; ${other.variant} keeps serving`;
   } else if (other) {
     status.reason = 'SwitchingVariant';
-    status.message = `the node runs ${other.variant} (${other.phase}) and has not reported ${p.variant} yet`;
+    status.message = `the node reports ${other.variant} (${other.phase}) and not yet ${p.variant}`;
   } else if (!report) {
     status.reason = 'AwaitingAgent';
     status.message = 'the node has not reported this deployment yet';
