@@ -12,7 +12,8 @@ describe('disagrees', () => {
     { name: 'same keys', assigned: ['a/x', 'a/y'], reported: [report('a/y'), report('a/x')], want: false },
     { name: 'nothing assigned, nothing reported', assigned: [], reported: undefined, want: false },
     { name: 'one missing', assigned: ['a/x', 'a/y'], reported: [report('a/x')], want: true },
-    { name: 'none reported yet', assigned: ['a/x'], reported: undefined, want: true },
+    { name: 'no report known (telemetry lost): not a disagreement', assigned: ['a/x'], reported: undefined, want: false },
+    { name: 'an empty report', assigned: ['a/x'], reported: [], want: true },
     { name: 'one too many', assigned: ['a/x'], reported: [report('a/x'), report('a/gone')], want: true },
     { name: 'another one', assigned: ['a/x'], reported: [report('a/z')], want: true },
   ];

@@ -8,9 +8,14 @@ import type { Logger } from 'pino';
 import type { AssignmentPublisher } from './assignment-publisher.ts';
 import type { TelemetryStore } from './telemetry-store.ts';
 
-/** True when the agent's reported workload keys differ from the assigned ones. */
+/**
+ * True when the agent's reported workload keys differ from the assigned ones. No report at all
+ * (a flushed cache, deltas since) is unknown, not a disagreement: rewriting on it would change
+ * KV revisions after every telemetry loss.
+ */
 export function disagrees(assigned: readonly string[], reported: readonly WorkloadReport[] | undefined): boolean {
-  const have = new Set((reported ?? []).map((w) => w.key));
+  if (reported === undefined) return false;
+  const have = new Set(reported.map((w) => w.key));
   if (have.size !== new Set(assigned).size) return true;
   return assigned.some((k) => !have.has(k));
 }
