@@ -1,7 +1,7 @@
 // Wires the control plane together. Every replica ingests heartbeats and answers probes;
 // the one holding the Lease also answers hellos, reconciles, and writes to Kubernetes and KV.
 import { readFile } from 'node:fs/promises';
-import { redactSecrets, redactUrl, stores, type EdgeModelDeployment, type EdgeNode } from '@edgeplane/api';
+import { encode, NodeCommand, PROTOCOL_VERSION, redactSecrets, redactUrl, stores, subjects, type EdgeModelDeployment, type EdgeNode } from '@edgeplane/api';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -39,6 +39,7 @@ import { PlacementStore } from './reconcile/placement-store.ts';
 import { DeploymentReconciler } from './reconcile/reconciler.ts';
 import { NodeCollector } from './reconcile/node-gc.ts';
 import { DEFAULT_HELLO_MAX_IN_FLIGHT, DEFAULT_HELLO_PER_NODE_INTERVAL_MS, DEFAULT_MAX_NODES, DEFAULT_NODE_GC_AFTER_MS } from './config.ts';
+import { PlacementRebuilder } from './reconcile/placement-rebuild.ts';
 import { DEFAULT_FAILURE_BACKOFF } from './reconcile/failures.ts';
 import type { PlacementOptions } from './placement/types.ts';
 
@@ -125,10 +126,15 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       },
     );
     let natsConnected = true;
+    // Heartbeats sent while we were away are lost: that silence is ours, not the nodes'.
+    let onNatsReconnect: () => void = () => {};
     void (async () => {
       for await (const s of nc.status()) {
         if (s.type === 'disconnect') natsConnected = false;
-        if (s.type === 'reconnect') natsConnected = true;
+        if (s.type === 'reconnect') {
+          natsConnected = true;
+          onNatsReconnect();
+        }
       }
     })();
     cleanups.push(() => nc.drain());
@@ -148,11 +154,52 @@ export async function startControlPlane(config: Config, options: StartOptions = 
     const statusWriter = new StatusWriter({ custom: kube.custom, log, mayWrite, onWrite: onKubeWrite });
     const events = new EventRecorder({ events: kube.events, identity: config.identity, log, mayWrite, onWrite: onKubeWrite });
     // A bucket lost with JetStream's data is created again before the next level-based sync.
-    const publisher = new AssignmentPublisher({ kv, metrics, log, mayWrite, term: () => elector?.term(), ensureBucket: () => ensureAssignmentsBucket(nc, Math.min(2000, config.resyncMs / 2)) });
+    // A node away (NotReady) keeps its entry as it is, so it keeps serving; see node-lifecycle.ts.
+    const away = (node: string): boolean => {
+      // A deleted EdgeNode is not away: its entry goes.
+      if (!nodes.get(node)) return false;
+      const life = monitor.lifecycle(node);
+      if (life) return !life.ready;
+      return nodes.get(node)?.status?.conditions?.find((c) => c.type === 'Reachable')?.status === 'False';
+    };
+    const publisher = new AssignmentPublisher({ kv, metrics, log, mayWrite, term: () => elector?.term(), ensureBucket: () => ensureAssignmentsBucket(nc, Math.min(2000, config.resyncMs / 2)), holds: away });
+    const rebuilder = new PlacementRebuilder({ kv, deployments, index, store: placementStore, log });
 
     let controller: Controller | undefined;
     const enqueue = (key: string) => controller?.enqueue(key);
-    const monitor = new NodeMonitor({ nodes, deployments, telemetry, statusWriter, index, metrics, log, heartbeatIntervalMs: config.heartbeatIntervalMs, enqueue });
+    const monitor: NodeMonitor = new NodeMonitor({
+      nodes,
+      deployments,
+      telemetry,
+      statusWriter,
+      index,
+      metrics,
+      log,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      lifecycle: {
+        gracePeriodMs: config.nodeMonitorGracePeriodMs,
+        evictionDelayMs: config.evictionDelayMs,
+        fullDisruptionFraction: config.fullDisruptionFraction,
+        fullDisruptionMinNodes: config.fullDisruptionMinNodes,
+      },
+      enqueue,
+      requestFullHeartbeats: (names) => {
+        const data = encode(NodeCommand, 'node command', { v: PROTOCOL_VERSION, op: 'full-heartbeat' });
+        for (const n of names) nc.publish(subjects.command(n), data);
+      },
+      // Redis lost its data: placements back from memory, or from KV and status.
+      onTelemetryLost: async (reason) => {
+        if (reason !== 'redis-data-lost') return;
+        await rebuilder.resave();
+        await rebuilder.restore();
+      },
+      onNodeReturned: (node) => {
+        void publisher.release(node).catch((err: unknown) => log.warn({ node, err }, 'could not publish the assignment of a returning node; the next resync retries'));
+      },
+    });
+    onNatsReconnect = () => {
+      if (controller?.leading) void monitor.telemetryLost('nats-reconnected');
+    };
     // Whichever replica leads acts on it, this one included.
     const nodeChanged = (node: string) => nc.publish(internalSubjects.nodeChanged, node);
     const hello = new HelloResponder({
@@ -183,13 +230,14 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       metrics,
       log,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
+      lifecycle: (node) => monitor.lifecycle(node),
       mayWrite,
       finalizer: new DeploymentFinalizer({ custom: kube.custom, mayWrite, onWrite: onKubeWrite }),
       ...(options.placementOptions ? { placementOptions: options.placementOptions } : {}),
       failureBackoff: { initialMs: config.failureBackoffInitialMs ?? DEFAULT_FAILURE_BACKOFF.initialMs, maxMs: config.failureBackoffMaxMs ?? DEFAULT_FAILURE_BACKOFF.maxMs },
     });
     const delivery = new DeliveryCheck({ publisher, telemetry, desired: reconciler.desiredFor, log, heartbeatIntervalMs: config.heartbeatIntervalMs, onRepublish: () => metrics.assignmentRepublishes.inc() });
-    controller = new Controller({ deployments, nodes, reconciler, monitor, hello, index, placementStore, publisher, metrics, log, workers: config.workers, resyncMs: config.resyncMs, delivery });
+    controller = new Controller({ deployments, nodes, reconciler, monitor, hello, index, placementStore, publisher, metrics, log, workers: config.workers, resyncMs: config.resyncMs, delivery, rebuilder });
     const ctl = controller;
 
     // Heartbeats that landed on another replica reach the leader through this subject.
@@ -276,7 +324,7 @@ export async function startControlPlane(config: Config, options: StartOptions = 
         return { ready: Object.values(checks).every(Boolean), checks };
       },
       registry: metrics.registry,
-      read: new LiveReadModel({ nodes, deployments, telemetry, placements: placementStore, heartbeatIntervalMs: config.heartbeatIntervalMs }),
+      read: new LiveReadModel({ nodes, deployments, telemetry, placements: placementStore, gracePeriodMs: config.nodeMonitorGracePeriodMs }),
     });
     await app.listen({ host: config.apiAddr.host, port: config.apiAddr.port });
     cleanups.push(() => app.close());

@@ -192,9 +192,6 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
     }, wait);
   };
 
-  const ready = establish().then((r) => r ?? Promise.reject(new Error('fleet session closed before hello was accepted')));
-  ready.catch(() => undefined);
-
   // The control plane lost our telemetry (its Redis, its link): the next heartbeat carries
   // everything. Core NATS: a command missed while disconnected is covered by the full
   // heartbeat that follows every reconnect's hello.
@@ -210,6 +207,9 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
       if (cmd.value.op === 'full-heartbeat') builder.reset();
     },
   });
+
+  const ready = establish().then((r) => r ?? Promise.reject(new Error('fleet session closed before hello was accepted')));
+  ready.catch(() => undefined);
 
   void (async () => {
     for await (const s of nc.status()) {
@@ -231,10 +231,10 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
     stats: () => ({ ...stats, assignments: watch?.stats() ?? null }),
     async close() {
       abort.abort();
+      commands.unsubscribe();
       clearInterval(heartbeatTimer);
       clearTimeout(nudgeTimer);
       clearTimeout(probeTimer);
-      commands.unsubscribe();
       await helloing;
       await watch?.stop();
     },

@@ -16,7 +16,8 @@ import type { Metrics } from '../metrics.ts';
 import { forEachLimit } from '../reconcile/limit.ts';
 import { assignmentDocument, workloadsFingerprint } from './assignment.ts';
 
-export type PublishOutcome = 'created' | 'updated' | 'unchanged';
+/** `held`: the node is away (NotReady); its entry stays as it is until it returns. */
+export type PublishOutcome = 'created' | 'updated' | 'unchanged' | 'held';
 
 /** A node's workloads, or a function computing them when the write happens. */
 export type DesiredWorkloads = readonly WorkloadAssignment[] | (() => readonly WorkloadAssignment[]);
@@ -58,6 +59,12 @@ export interface AssignmentPublisherOptions {
    * on the revision, a replica that lost the Lease cannot overwrite its successor's writes.
    */
   term?: () => number | undefined;
+  /**
+   * Nodes whose entry is left as it is for now: a node away keeps serving what it has (edge
+   * autonomy) while replacements run elsewhere after its eviction delay, and gets its new entry
+   * when it returns.
+   */
+  holds?: (node: string) => boolean;
 }
 
 interface Known {
@@ -75,6 +82,8 @@ export class AssignmentPublisher {
   readonly #known = new Map<string, Known>();
   /** Tail of the writes queued per node. */
   readonly #chains = new Map<string, Promise<void>>();
+  /** What a write skipped because the node was held would have written; written on return. */
+  readonly #held = new Map<string, DesiredWorkloads>();
 
   constructor(options: AssignmentPublisherOptions) {
     this.#o = options;
@@ -88,11 +97,18 @@ export class AssignmentPublisher {
   /** Forget cached revisions, e.g. when leadership changes hands. */
   reset(): void {
     this.#known.clear();
+    this.#held.clear();
   }
 
   /** Workload keys of the node's entry as last written or read here; undefined when unknown. */
   assignedKeys(node: string): readonly string[] | undefined {
     return this.#known.get(node)?.keys;
+  }
+
+  /** The node is back: writes what was held for it, if anything was. */
+  release(node: string): Promise<PublishOutcome> {
+    const desired = this.#held.get(node);
+    return desired === undefined ? Promise.resolve('unchanged') : this.publish(node, desired);
   }
 
   /** Nodes whose entry this replica knows. */
@@ -116,7 +132,7 @@ export class AssignmentPublisher {
     const repaired: string[] = [];
     await forEachLimit([...nodes].sort(), this.#o.syncConcurrency ?? 32, async (node) => {
       const outcome = await this.publish(node, () => desired(node), { fresh: true });
-      if (outcome !== 'unchanged') repaired.push(node);
+      if (outcome !== 'unchanged' && outcome !== 'held') repaired.push(node);
     });
     return { checked: nodes.size, repaired };
   }
@@ -138,6 +154,12 @@ export class AssignmentPublisher {
 
   async #publishNow(node: string, desired: DesiredWorkloads, options: PublishOptions): Promise<PublishOutcome> {
     const { kv, metrics } = this.#o;
+    if (this.#o.holds?.(node)) {
+      this.#held.set(node, desired);
+      metrics.kvWrites.inc({ outcome: 'held' });
+      return 'held';
+    }
+    this.#held.delete(node);
     let force = options.force ?? false;
     let known = (!options.fresh && !force ? this.#known.get(node) : undefined) ?? (await this.#read(node));
     const attempts = this.#o.maxAttempts ?? 5;

@@ -5,6 +5,7 @@ import type { EdgeModelDeployment, EdgeNode } from '@edgeplane/api';
 import type { Logger } from 'pino';
 import type { AssignmentPublisher } from '../fleet/assignment-publisher.ts';
 import type { DeliveryCheck } from '../fleet/delivery-check.ts';
+import type { PlacementRebuilder } from './placement-rebuild.ts';
 import type { HelloResponder } from '../fleet/hello.ts';
 import type { ResourceInformer } from '../kube/informers.ts';
 import type { Metrics } from '../metrics.ts';
@@ -29,6 +30,8 @@ export interface ControllerOptions {
   resyncMs: number;
   /** Re-publishes entries that heartbeating agents disagree with; absent: off. */
   delivery?: DeliveryCheck;
+  /** Restores placements Redis lost from KV and status at the start of a term; absent: off. */
+  rebuilder?: PlacementRebuilder;
 }
 
 /** The fields of an EdgeNode that placement reads outside its live telemetry. */
@@ -88,6 +91,8 @@ export class Controller {
     o.reconciler.startTerm();
     o.index.clear();
     for (const [key, placements] of await o.placementStore.loadAll()) o.index.set(key, placements);
+    // Redis is a cache: planning from nothing would move replicas that are serving.
+    await o.rebuilder?.restore();
     const queue = new WorkQueue({
       workers: o.workers,
       onDepth: (d) => o.metrics.queueDepth.set(d),
@@ -99,7 +104,8 @@ export class Controller {
     });
     this.#queue = queue;
     queue.start(o.reconciler.reconcile);
-    o.monitor.start();
+    // Lifecycle decisions exist before the first reconcile reads them.
+    await o.monitor.start();
     o.hello.start();
     o.delivery?.start();
     this.enqueueAll();
