@@ -279,6 +279,7 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       index,
       jsm: await jetstreamManager(nc),
       bucket: stores.assignments,
+      kv,
       metrics,
       log,
       gcAfterMs: config.nodeGcAfterMs ?? DEFAULT_NODE_GC_AFTER_MS,

@@ -104,15 +104,22 @@ describe('fleet bounds', () => {
     // An assignment as the leader would have left it.
     const kv = await new Kvm(admin).open(stores.assignments);
     await kv.put(gone, JSON.stringify({ v: 1, node: gone, workloads: [], issuedAtMs: 0 }));
+    // An entry whose node is known nowhere else (no EdgeNode, and Redis lost its telemetry).
+    const orphan = `${run}-orphan`;
+    await kv.put(orphan, JSON.stringify({ v: 1, node: orphan, workloads: [], issuedAtMs: 0 }));
+    await kv.put(live.node, JSON.stringify({ v: 1, node: live.node, workloads: [], issuedAtMs: 0 }));
     const silentFrom = Date.now();
 
     await waitFor('EdgeNode collected', async () => !(await edgeNodeExists(gone)), GC_AFTER_MS + 10_000, 200);
     expect(Date.now() - silentFrom).toBeGreaterThanOrEqual(GC_AFTER_MS);
     await waitFor('telemetry and assignment collected', async () => (await redis.exists(`ep:node:${gone}`)) === 0 && (await kv.get(gone)) === null, 10_000, 200);
     expect(await redis.zscore('ep:nodes:last-seen', gone)).toBeNull();
+    await waitFor('orphan entry collected', async () => (await kv.get(orphan)) === null, 10_000, 200);
+    expect(Date.now() - silentFrom).toBeGreaterThanOrEqual(GC_AFTER_MS);
 
     expect(await edgeNodeExists(live.node)).toBe(true);
     expect(await redis.exists(`ep:node:${live.node}`)).toBe(1);
+    expect((await kv.get(live.node))?.operation).toBe('PUT');
     expect(metricValue(await scrape(cp.address), 'ep_nodes_collected_total', { what: 'assignment' })).toBeGreaterThanOrEqual(1);
   }, 30_000);
 });

@@ -6,6 +6,7 @@
 import type { EdgeNode } from '@edgeplane/api';
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import type { JetStreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import type { TelemetryStore } from '../fleet/telemetry-store.ts';
 import { describeKubeError, isNotFound } from '../kube/errors.ts';
@@ -37,6 +38,8 @@ export interface NodeCollectorOptions {
   jsm: JetStreamManager;
   /** KV bucket of the assignments. */
   bucket: string;
+  /** The same bucket, read to find entries of nodes that have neither EdgeNode nor telemetry. */
+  kv?: KV;
   metrics: Metrics;
   log: Logger;
   gcAfterMs: number;
@@ -51,6 +54,8 @@ export interface NodeCollectorOptions {
 export interface CollectResult {
   edgeNodes: string[];
   leftovers: string[];
+  /** KV entries of nodes known nowhere else (Redis lost them), unwritten for gcAfterMs. */
+  orphanEntries: string[];
 }
 
 export class NodeCollector {
@@ -89,7 +94,7 @@ export class NodeCollector {
   /** One pass; exposed for tests. */
   async collect(nowMs = Date.now()): Promise<CollectResult> {
     const o = this.#o;
-    const result: CollectResult = { edgeNodes: [], leftovers: [] };
+    const result: CollectResult = { edgeNodes: [], leftovers: [], orphanEntries: [] };
     if (!o.mayWrite()) return result;
     const names = o.nodes.keys();
     const seen = await o.telemetry.lastSeen(names);
@@ -124,7 +129,31 @@ export class NodeCollector {
       result.leftovers.push(name);
     }
     if (result.leftovers.length > 0) o.log.info({ nodes: result.leftovers.length, node: result.leftovers[0] }, 'departed nodes garbage-collected: telemetry and assignments removed');
+    await this.#collectOrphanEntries(nowMs, result);
     return result;
+  }
+
+  /**
+   * KV entries of nodes with no EdgeNode and no placement, written more than gcAfterMs ago:
+   * what is left when Redis lost the last-seen time the pass above goes by.
+   */
+  async #collectOrphanEntries(nowMs: number, result: CollectResult): Promise<void> {
+    const o = this.#o;
+    if (!o.kv) return;
+    const candidates: string[] = [];
+    for await (const key of await o.kv.keys()) {
+      if (!o.nodes.get(key) && o.index.workloadsOn(key) === 0) candidates.push(key);
+      if (candidates.length >= LEFTOVERS_PER_PASS) break;
+    }
+    for (const node of candidates) {
+      const entry = await o.kv.get(node);
+      if (!entry || entry.operation !== 'PUT' || nowMs - entry.created.getTime() <= o.gcAfterMs) continue;
+      if (!o.mayWrite() || o.nodes.get(node) || o.index.workloadsOn(node) > 0) return;
+      await this.#purgeAssignment(node);
+      o.onCollected?.(node);
+      result.orphanEntries.push(node);
+    }
+    if (result.orphanEntries.length > 0) o.log.info({ nodes: result.orphanEntries.length, node: result.orphanEntries[0] }, 'assignments of nodes known nowhere else garbage-collected');
   }
 
   /** Removes every message of the node's key, leaving no delete marker behind to pile up. */
