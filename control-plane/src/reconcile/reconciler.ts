@@ -92,7 +92,10 @@ export class DeploymentReconciler {
   readonly #variantFailures = new Map<string, VariantFailure[]>();
   /** Nodes whose entry a deployment's last publish did not write yet (a failed write), retried first. */
   readonly #unpublished = new Map<string, Set<string>>();
-  /** Keys reconciled without error since this replica began leading. */
+  /**
+   * Keys whose placements were planned (or removed) in this term: the index then holds this
+   * term's picture of them, whether or not every KV write that followed succeeded.
+   */
   readonly #reconciled = new Set<string>();
   /** Each placement list split by node, computed once per list (the index replaces, never mutates, them). */
   readonly #byNode = new WeakMap<readonly Placement[], Map<string, Placement[]>>();
@@ -201,6 +204,7 @@ export class DeploymentReconciler {
       await o.placementStore.save(key, plan.placements);
     }
     const touched = o.index.set(key, plan.placements);
+    this.#reconciled.add(key);
     // Also the nodes that keep their placement: the spec (variant uri, SLO) may have changed.
     await this.#publish(key, touched);
     this.#updatePlacementGauge();
