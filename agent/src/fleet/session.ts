@@ -10,6 +10,7 @@ import { backoffMs, sleep, HELLO_BACKOFF, type BackoffOptions } from './backoff.
 import { createHeartbeatBuilder, type Telemetry } from '@edgeplane/api';
 import { watchAssignment, type AssignmentWatch, type AssignmentWatchStats } from './assignment-watch.ts';
 import { measureLink, type LinkMeasurement } from '../hardware/link-probe.ts';
+import { createNudger } from './nudge.ts';
 import { checkHelloReply, DEFAULT_STORES, type ConfiguredStores } from './hello-reply.ts';
 
 export interface FleetSessionOptions {
@@ -78,9 +79,16 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
   let probeTimer: NodeJS.Timeout | undefined;
   let watch = null as AssignmentWatch | null;
   let helloing: Promise<HelloReply | null> | null = null;
-  let lastSentMs = 0;
-  let nudgeTimer: NodeJS.Timeout | undefined;
   const configuredStores = opts.stores ?? DEFAULT_STORES;
+  // A failure shows within one heartbeat; a burst of changes costs one message. The timer
+  // fires after this function has defined sendHeartbeat.
+  const nudger = createNudger({
+    send: () => {
+      stats.nudges += 1;
+      void sendHeartbeat();
+    },
+    gapMs: () => Math.max(MIN_NUDGE_GAP_MS, (reply?.heartbeatIntervalMs ?? 0) / 4),
+  });
 
   /** Retries until accepted or closed; null when closed first. */
   const helloUntilAccepted = async (): Promise<HelloReply | null> => {
@@ -120,7 +128,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
       const hb = builder.next(await opts.telemetry());
       const data = encode(Heartbeat, 'heartbeat', hb);
       nc.publish(subjects.status(node), data);
-      lastSentMs = performance.now();
+      nudger.sent();
       stats.heartbeatsSent += 1;
       stats.heartbeatBytes += data.length;
     } catch (err) {
@@ -181,15 +189,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
   };
 
   const nudge = (): void => {
-    if (!reply || nudgeTimer !== undefined || abort.signal.aborted) return;
-    const gap = Math.max(MIN_NUDGE_GAP_MS, reply.heartbeatIntervalMs / 4);
-    const wait = Math.max(0, lastSentMs + gap - performance.now());
-    // A failure shows within one heartbeat; a burst of changes costs one message.
-    nudgeTimer = setTimeout(() => {
-      nudgeTimer = undefined;
-      stats.nudges += 1;
-      void sendHeartbeat();
-    }, wait);
+    if (reply && !abort.signal.aborted) nudger.nudge();
   };
 
   // The control plane lost our telemetry (its Redis, its link): the next heartbeat carries
@@ -233,7 +233,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
       abort.abort();
       commands.unsubscribe();
       clearInterval(heartbeatTimer);
-      clearTimeout(nudgeTimer);
+      nudger.stop();
       clearTimeout(probeTimer);
       await helloing;
       await watch?.stop();
