@@ -1,7 +1,8 @@
 // The fleet edge's bounds against real servers: a node's hellos past its burst are refused with
 // no write, hellos past the in-flight bound are answered busy at once, a heartbeat from a node
 // with no EdgeNode is counted and leaves nothing in Redis, and a node silent past
-// --node-gc-after-ms loses its EdgeNode, Redis telemetry and KV key while a live one keeps all.
+// --node-gc-after-ms loses its EdgeNode, Redis telemetry and KV key while a live one keeps all;
+// a known node's heartbeats past its pace are dropped and counted.
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { decode, encode, EN_PLURAL, GROUP, Heartbeat, Hello, HelloReply, PROTOCOL_VERSION, stores, subjects, VERSION } from '@edgeplane/api';
@@ -94,6 +95,20 @@ describe('fleet bounds', () => {
     await waitFor('counted', async () => metricValue(await scrape(cp.address), 'ep_heartbeats_refused_total', { reason: 'unknown-node' }) >= 5);
     expect(await redis.exists(`ep:node:${ghost}`)).toBe(0);
     expect(await redis.zscore('ep:nodes:last-seen', ghost)).toBeNull();
+  });
+
+  it("drops a known node's heartbeats past its pace, and keeps ingesting it", async () => {
+    const fast = await TestAgent.start({ nats, node: `${run}-fast`, accelerators: [gpu()], power: { source: 'mains' }, network: { type: 'ethernet' }, labels: { 'edgeplane.io/test-run': run } });
+    agents.push(fast);
+    const refused = async () => metricValue(await scrape(cp.address), 'ep_heartbeats_refused_total', { reason: 'rate-limited' });
+    const before = await refused();
+    // A burst of 10 is allowed, then one per half interval (100 ms here): of 100 at once, most go.
+    for (let seq = 1; seq <= 100; seq++) admin.publish(subjects.status(fast.node), encode(Heartbeat, 'heartbeat', { v: 1, seq }));
+    await admin.flush();
+    await waitFor('refused', async () => (await refused()) - before >= 80);
+    // Its own heartbeats, at its pace, still land.
+    const seen = Number(await redis.zscore('ep:nodes:last-seen', fast.node));
+    await waitFor('heard again', async () => Number(await redis.zscore('ep:nodes:last-seen', fast.node)) > seen, 5000);
   });
 
   it('collects a node silent past the GC time, and never a live one', async () => {
