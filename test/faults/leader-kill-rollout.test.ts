@@ -7,20 +7,22 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoordinationV1Api } from '@kubernetes/client-node';
+import { ApiException, CoordinationV1Api } from '@kubernetes/client-node';
 import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Assignment, decode, stores } from '@edgeplane/api';
+import { Assignment, EMD_PLURAL, GROUP, VERSION, decode, stores } from '@edgeplane/api';
 import { freePort, kubeConfig, repoRoot, startNats, startProcess, startRedis, type NatsServer, type RedisServer, type ServerProcess } from '@edgeplane/env';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { startSimulation, type Simulation } from '../../cli/src/simulate/index.ts';
 import { waitFor } from '../helpers/agent.ts';
-import { ensureNamespace, getDeployment, runId, testConfig, testEnv } from '../helpers/control-plane.ts';
+import { customObjects, ensureNamespace, getDeployment, runId, testConfig, testEnv } from '../helpers/control-plane.ts';
 import { controlPlaneNats } from '../helpers/nats.ts';
 import { createDeployment, deleteDeployment, ocrDetection, waitForReadyNodes } from '../simulate/deployment.ts';
 
 const NODES = 30;
 const DEPLOYMENTS = ['det-a', 'det-b'];
+/** Replicas added per step of the faulty rollout. */
+const STEP = 6;
 const run = runId('leader-kill');
 const kube = inject('kube');
 const kc = kubeConfig(kube);
@@ -81,20 +83,31 @@ async function holder(): Promise<string> {
   return lease?.spec?.holderIdentity ?? '';
 }
 
-/** SIGKILLs the replica holding the Lease and starts a replacement; resolves once another leads. */
+/** Placements in KV at each kill, as the watch saw them. */
 const killedAt: number[] = [];
+/** SIGKILL to another replica holding the Lease, per kill, ms. */
+const recoveredMs: number[] = [];
+/** Another replica taking over after the last kill. */
+let takeover: Promise<void> = Promise.resolve();
+
+/**
+ * SIGKILLs the replica holding the Lease and starts a replacement; returns at once, while a
+ * standby takes over (`takeover`). A kill waits for the takeover of the one before.
+ */
 async function killLeader(): Promise<void> {
+  await takeover;
   const leader = await holder();
-  killedAt.push(seenPlaced());
   const proc = replicas.get(leader);
   if (!proc) throw new Error(`the Lease holder ${leader || '(none)'} is not one of this test's replicas`);
+  killedAt.push(seenPlaced());
+  const killed = Date.now();
   await proc.kill('SIGKILL');
   replicas.delete(leader);
   await startReplica();
-  await waitFor('a new leader', async () => {
+  takeover = waitFor('a new leader', async () => {
     const h = await holder();
     return h !== leader && replicas.has(h);
-  }, 30_000, 50);
+  }, 30_000, 50).then(() => void recoveredMs.push(Date.now() - killed));
 }
 
 /** node -> sorted `workload=variant` of every simulated node's entry. */
@@ -106,6 +119,20 @@ async function snapshot(): Promise<Record<string, string[]>> {
     out[node] = doc?.ok ? doc.value.workloads.map((w) => `${w.key}=${w.variant.name}`).sort() : [];
   }
   return out;
+}
+
+/** Sets a deployment's replicas, re-reading on a conflict with the control plane's status writes. */
+async function scale(name: string, replicas: number): Promise<void> {
+  const custom = customObjects(kc);
+  for (let attempt = 0; ; attempt++) {
+    const emd = await getDeployment(kc, run, name);
+    try {
+      await custom.replaceNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: run, plural: EMD_PLURAL, name, body: { ...emd, spec: { ...emd.spec, replicas } } });
+      return;
+    } catch (err) {
+      if (!(err instanceof ApiException && err.code === 409) || attempt > 10) throw err;
+    }
+  }
 }
 
 const placed = (s: Record<string, string[]>) => Object.values(s).reduce((n, w) => n + w.length, 0);
@@ -155,18 +182,19 @@ it('leader SIGKILLed three times during a rollout: the final KV equals a run wit
   await waitFor('reference removed', async () => placed(await snapshot()) === 0, 30_000, 100);
   for (const name of DEPLOYMENTS) await waitFor(`${name} gone`, () => getDeployment(kc, run, name).then(() => false, () => true), 30_000, 100);
 
-  // The same rollout with the leader killed mid-reconcile, mid-publish and mid-convergence.
-  await createDeployment(kc, ocrDetection(run, DEPLOYMENTS[0]!, NODES, labels));
-  await killLeader();
-  await createDeployment(kc, ocrDetection(run, DEPLOYMENTS[1]!, NODES, labels));
-  await killLeader();
-  // Placements published; statuses and Events still converging.
-  await sleep(300);
-  await killLeader();
+  // The same rollout, in steps of six replicas, with the leader killed after the first step,
+  // in the middle and at the last one; the next steps are applied while a standby takes over.
+  for (const name of DEPLOYMENTS) await createDeployment(kc, ocrDetection(run, name, STEP, labels));
+  for (let replicas = STEP; replicas <= NODES; replicas += STEP) {
+    if (replicas > STEP) for (const name of DEPLOYMENTS) await scale(name, replicas);
+    if (replicas === STEP || replicas === 3 * STEP || replicas === NODES) await killLeader();
+    else await sleep(150);
+  }
+  await takeover;
   await waitFor('rollout converged', async () => placed(await snapshot()) === NODES * DEPLOYMENTS.length, 30_000, 100);
   // Settled: a resync finds nothing to change.
   await sleep(1500);
-  expect(await snapshot(), `placements in KV at the kills: ${killedAt.join(', ')}`).toEqual(reference);
+  expect(await snapshot(), `placements in KV at the kills: ${killedAt.join(', ')}; new leader after ${recoveredMs.join(', ')} ms`).toEqual(reference);
   expect(duplicates).toEqual([]);
   expect(termRegressions).toEqual([]);
 }, 120_000);
