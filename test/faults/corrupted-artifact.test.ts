@@ -1,7 +1,7 @@
 // Invariant: an artifact whose bytes differ from the digest in the spec is never loaded; the
 // failure shows in the placement's status within one heartbeat, in status.failures, in the
 // Degraded condition and in a Warning Event, the replica runs the next allowed variant, and
-// each retry of the corrupted one waits twice as long as the one before.
+// each retry of the corrupted one waits twice as long as the one before, under a new leader too.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,17 @@ let agent: AgentChild;
 
 const status = async (): Promise<EdgeModelDeploymentStatus | undefined> => (await getDeployment(kc, run, 'm')).status;
 
+async function startLeader(): Promise<ControlPlane> {
+  const started = await startControlPlane(
+    testConfig({ ...(await controlPlaneNats(nats)), redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run, heartbeatIntervalMs: HEARTBEAT_MS, nodeMonitorGracePeriodMs: 5 * HEARTBEAT_MS, failureBackoffInitialMs: BACKOFF_MS, failureBackoffMaxMs: 60_000 }),
+    // No stabilisation window: the retry of the better variant comes when its backoff ends.
+    { placementOptions: { upgradeHoldMs: 0 }, logger: pino({ level: 'info' }, pino.destination({ dest: join(dir, 'control-plane.log'), sync: true })) },
+  );
+  await waitReady(started.address);
+  await waitFor('leadership', () => started.isLeader(), 20_000);
+  return started;
+}
+
 beforeAll(async () => {
   [nats, redis] = await Promise.all([startNats(), startRedis()]);
   await ensureNamespace(kc, run);
@@ -43,13 +54,7 @@ beforeAll(async () => {
   await pushVariant(os, good);
   // Overwritten in the store after the spec was written: same name, other bytes.
   await pushVariant(os, corrupted, tinyVariant('m-fp32-overwritten', 'fp32', 0.95).bytes);
-  cp = await startControlPlane(
-    testConfig({ ...(await controlPlaneNats(nats)), redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run, heartbeatIntervalMs: HEARTBEAT_MS, nodeMonitorGracePeriodMs: 5 * HEARTBEAT_MS, failureBackoffInitialMs: BACKOFF_MS, failureBackoffMaxMs: 60_000 }),
-    // No stabilisation window: the retry of the better variant comes when its backoff ends.
-    { placementOptions: { upgradeHoldMs: 0 }, logger: pino({ level: 'info' }, pino.destination({ dest: join(dir, 'control-plane.log'), sync: true })) },
-  );
-  await waitReady(cp.address);
-  await waitFor('leadership', () => cp.isLeader());
+  cp = await startLeader();
   agent = await startAgentChild({ nats, node, run, dir, cacheDir: join(dir, 'cache') });
 }, 60_000);
 
@@ -120,5 +125,20 @@ describe('a corrupted artifact', () => {
     const loaded = agent.logLines().filter((l) => (l.msg === 'workload ready' || l.msg === 'variant switched') && l.variant === corrupted.name);
     expect(loaded).toEqual([]);
     expect(readdirSync(join(dir, 'cache', 'blobs'))).not.toContain(corrupted.sha256);
+  }, 60_000);
+
+  it('stays backed off under a new leader, which reads the failures from status', async () => {
+    const before = (await status())!.failures!.find((f) => f.variant === corrupted.name)!;
+    expect(before.count).toBe(2);
+    const retryAt = Date.parse(before.retryAfter);
+    await cp.stop();
+    cp = await startLeader();
+    const applied = () => agent.logLines().filter((l) => l.msg === 'assignment applied' && l.time! > Date.parse(before.lastFailureTime));
+    // No attempt at the failed variant before its backoff ends, though this leader never saw it fail.
+    await waitFor('the backoff to end', () => Date.now() > retryAt, 20_000, 100);
+    expect(applied().filter((l) => l.time! < retryAt && String(l.workloads).includes(corrupted.name))).toEqual([]);
+    // Then it tries, it fails, and the wait keeps doubling from where the old leader left it.
+    const third = await waitFor('the third failure', async () => (await status())?.failures?.find((f) => f.variant === corrupted.name && f.count === 3), 30_000, 200);
+    expect(Date.parse(third.retryAfter) - Date.parse(third.lastFailureTime)).toBe(4 * BACKOFF_MS);
   }, 60_000);
 });
