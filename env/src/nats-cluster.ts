@@ -1,12 +1,14 @@
 // The NATS layout a fleet with sites runs: three hub servers in one cluster (JetStream on file
 // storage, so the KV and object store can be replicated three ways) and a leaf node per site
-// that the site's agents connect to. Every server is in operator mode with JWT authentication
+// that the site's agents connect to, with a mirror of the assignments bucket in its own
+// JetStream domain. Every server is in operator mode with JWT authentication
 // and TLS, as startNats() is; routes use mutual TLS, and a leaf's uplink authenticates as a
 // user of the fleet account over TLS.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createInbox, type ConnectionOptions } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
 import { createTrustMaterial, publicKey, serverTrustConfig, type TrustMaterial } from '@edgeplane/trust';
 import { createCa, issueServerCert } from '@edgeplane/trust/certs';
 import { goBinary } from './binaries.ts';
@@ -57,6 +59,11 @@ export interface NatsCluster {
   caFile: string;
   /** Resolves once JetStream has a meta leader and every hub server is a current peer. */
   waitForJetStream(timeoutMs?: number): Promise<void>;
+  /**
+   * Mirrors a hub KV bucket (which must exist) into the site's JetStream under the same name,
+   * as an operator sets a site up; agents there read it with plain JetStream calls.
+   */
+  mirrorAtSite(bucket: string): Promise<void>;
   /** Resolves once the leaf's uplink is connected (the hub sees the leaf connection). */
   waitForLeaf(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -111,6 +118,11 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
 
   const ports = await Promise.all([0, 1, 2].map(async () => ({ client: await freePort(), route: await freePort(), leaf: await freePort() })));
   const routes = ports.map((p) => q(`nats-route://${HOST}:${p.route}`)).join(', ');
+  // The site's uplink to each hub server, through Toxiproxy when asked.
+  const uplinks: ToxiProxy[] = [];
+  if (options.site && options.toxiproxy) {
+    for (const [i, p] of ports.entries()) uplinks.push(await options.toxiproxy.proxy(`uplink-${options.site}-${i}`, p.leaf));
+  }
   const servers: NatsMember[] = [];
   for (const [i, p] of ports.entries()) {
     const dir = join(root, `hub-${i}`);
@@ -125,7 +137,9 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
       // $JS.API traffic never crosses a leaf link of a non-system account.
       `jetstream { store_dir: ${q(storeDir)}, max_memory_store: 256MB, max_file_store: 4GB, domain: ${q(JS_DOMAIN)} }`,
       `cluster { name: "ep-hub", listen: "${HOST}:${p.route}", routes: [${routes}], tls: ${tls} }`,
-      `leafnodes { listen: "${HOST}:${p.leaf}", tls: { cert_file: ${q(certFile)}, key_file: ${q(keyFile)}, timeout: 5 } }`,
+      // A hub tells each leaf its own leafnode address, and the leaf redials that one: behind a
+      // proxy (as behind a load balancer or NAT) it must advertise the address leaves reach.
+      `leafnodes { listen: "${HOST}:${p.leaf}", no_advertise: true,${uplinks[i] ? ` advertise: "${HOST}:${uplinks[i].port}",` : ''} tls: { cert_file: ${q(certFile)}, key_file: ${q(keyFile)}, timeout: 5 } }`,
       await serverTrustConfig(trust, { resolverDir: join(dir, 'accounts'), tls: { certFile, keyFile } }),
     ].join('\n');
     const confFile = join(dir, 'nats.conf');
@@ -137,7 +151,6 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
   };
 
   let leafServer: NatsMember | null = null;
-  const uplinks: ToxiProxy[] = [];
   try {
     await Promise.all(servers.map((s) => s.start()));
 
@@ -146,22 +159,20 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
       const dir = join(root, `leaf-${site}`);
       mkdirSync(join(dir, 'accounts'), { recursive: true });
       const port = await freePort();
-      const remotePorts: number[] = [];
-      for (const [i, p] of ports.entries()) {
-        if (options.toxiproxy) {
-          const proxy = await options.toxiproxy.proxy(`uplink-${site}-${i}`, p.leaf);
-          uplinks.push(proxy);
-          remotePorts.push(proxy.port);
-        } else {
-          remotePorts.push(p.leaf);
-        }
-      }
+      const remotePorts = ports.map((p, i) => uplinks[i]?.port ?? p.leaf);
       const creds = await writeCredsFile(dir, trust, { leaf: site });
       const conf = [
         `server_name: "ep-leaf-${site}"`,
         `listen: "${HOST}:${port}"`,
+        // A dark uplink is found by missed pings: within seconds rather than the default minutes,
+        // so the leaf redials and is back soon after the link returns.
+        'ping_interval: "2s"',
+        'ping_max: 2',
         'max_payload: 8MB',
-        // No JetStream here: KV reads and object fetches go over the uplink to the hub's R3 store.
+        // JetStream of its own, in the site's domain: mirrors of the hub's buckets (mirrorAtSite)
+        // keep the site's agents reading their assignments while the uplink is down. Plain
+        // $JS.API requests never cross a leaf link, so without a mirror they would find nothing.
+        `jetstream { store_dir: ${q(join(dir, 'jetstream'))}, max_memory_store: 64MB, max_file_store: 1GB, domain: ${q(site)} }`,
         'leafnodes {',
         '  reconnect: 1',
         '  remotes: [{',
@@ -258,6 +269,22 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
           await sys.close();
         }
       });
+    },
+    async mirrorAtSite(bucket) {
+      if (!leafServer) throw new Error('nats cluster: no leaf node (start with a site)');
+      const nc = await connect({ ...(await trustedConnectOptions(files, leafServer.url, 'admin')), maxReconnectAttempts: 0 });
+      try {
+        await new Kvm(nc).create(bucket, {
+          mirror: { name: bucket, domain: JS_DOMAIN },
+          history: 1,
+          allow_direct: true,
+          // $KV.> never crosses a leaf link either: the mirror announces each entry it receives
+          // on the key's subject, so an agent watching its key hears of changes as on the hub.
+          republish: { src: `$KV.${bucket}.>`, dest: `$KV.${bucket}.>` },
+        });
+      } finally {
+        await nc.close();
+      }
     },
     async waitForLeaf(timeoutMs = 15_000) {
       if (!leafServer) throw new Error('nats cluster: no leaf node (start with a site)');

@@ -1,6 +1,7 @@
 // The clustered layout as the environment starts it: three hub servers form one JetStream
 // cluster (an R3 KV bucket keeps its data with one server down), and a site's agent and a
-// client connected to the leaf reach each other and the hub's KV, all with JWT auth and TLS.
+// client connected to the leaf reach each other and the hub's KV, and a mirror of a hub bucket
+// at the site follows it, all with JWT auth and TLS.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
@@ -33,6 +34,7 @@ it('replicates a KV bucket three ways and serves it with one server killed', asy
   await expect.poll(async () => (await kv.get('k').catch(() => null))?.string(), { timeout: 15_000, interval: 200 }).toBe('v1');
   await expect.poll(async () => kv.put('k', 'v2').then(() => true, () => false), { timeout: 15_000, interval: 200 }).toBe(true);
   await cluster.servers[0]!.start();
+  await cluster.waitForJetStream();
 });
 
 it('carries a site agent and client through the leaf, and KV reads to the hub', async () => {
@@ -53,4 +55,19 @@ it('carries a site agent and client through the leaf, and KV reads to the hub', 
   await kv.put('site', 'x');
   const viaLeaf = await new Kvm(jetstream(admin, { domain: JS_DOMAIN })).open('ep-test-r3');
   expect((await viaLeaf.get('site'))?.string()).toBe('x');
+});
+
+it('mirrors a hub bucket at the site, where a node reads its key with plain JetStream calls', async () => {
+  const hubAdmin = await connect(await cluster.hub.connectOptions('admin'));
+  open.push(hubAdmin);
+  const hubKv = await new Kvm(hubAdmin).create('ep-assignments', { history: 1, allow_direct: true, replicas: 3 });
+  await hubKv.put('site-a-n2', 'assigned');
+  await cluster.mirrorAtSite('ep-assignments');
+  // A node credential at the leaf: the same subjects it uses against the hub.
+  const node = await connect(await cluster.leaf!.connectOptions({ node: 'site-a-n2' }));
+  open.push(node);
+  const kv = await new Kvm(node).open('ep-assignments', { allow_direct: true });
+  await expect.poll(async () => (await kv.get('site-a-n2').catch(() => null))?.string(), { timeout: 10_000, interval: 200 }).toBe('assigned');
+  await hubKv.put('site-a-n2', 'changed');
+  await expect.poll(async () => (await kv.get('site-a-n2').catch(() => null))?.string(), { timeout: 10_000, interval: 200 }).toBe('changed');
 });
