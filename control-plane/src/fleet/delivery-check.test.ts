@@ -60,7 +60,7 @@ describe('DeliveryCheck', () => {
       beat();
       await check.check();
     };
-    return { writes, tick, state };
+    return { writes, tick, state, assigned };
   }
 
   it('re-publishes only a heartbeating node that disagrees past the grace, then backs off', async () => {
@@ -76,6 +76,15 @@ describe('DeliveryCheck', () => {
     expect(writes).toEqual(['stuck']);
     await tick(INTERVAL);
     expect(writes).toEqual(['stuck', 'stuck']);
+  });
+
+  it('gives each new assignment a fresh grace: an agent behind a fast churn is not stuck', async () => {
+    const { writes, tick, assigned } = setup();
+    for (let i = 0; i < 10; i++) {
+      assigned.set('stuck', [`a/v${i}`]);
+      await tick(INTERVAL);
+    }
+    expect(writes).toEqual([]);
   });
 
   it('forgets a disagreement once the agent reports its assignment', async () => {

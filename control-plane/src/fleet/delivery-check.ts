@@ -37,6 +37,8 @@ export interface DeliveryCheckOptions {
 }
 
 interface Disagreement {
+  /** The assigned keys it is about: a new assignment gives the agent a fresh grace. */
+  assigned: string;
   sinceMs: number;
   republishes: number;
   nextMs: number;
@@ -94,8 +96,10 @@ export class DeliveryCheck {
         this.#state.delete(node);
         continue;
       }
-      const s = this.#state.get(node) ?? { sinceMs: now, republishes: 0, nextMs: now + graceMs };
-      this.#state.set(node, s);
+      const sig = assigned.join('\n');
+      let s = this.#state.get(node);
+      // While assignments change faster than heartbeats, the agent is behind, not stuck.
+      if (!s || s.assigned !== sig) this.#state.set(node, (s = { assigned: sig, sinceMs: now, republishes: 0, nextMs: now + graceMs }));
       if (now < s.nextMs) continue;
       s.republishes += 1;
       // Backs off, so an agent that cannot apply its entry costs one write a minute, not a storm.
