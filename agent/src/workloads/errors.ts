@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   ARTIFACT_SIGNATURE_MISSING: 502,
   ARTIFACT_SIGNATURE_INVALID: 502,
   MODEL_LOAD_FAILED: 500,
+  MODEL_LOAD_CRASHED: 500,
   ACCELERATOR_NOT_FOUND: 500,
   MODEL_NOT_FOUND: 404,
   MODEL_NOT_READY: 503,
@@ -159,6 +160,20 @@ export class ModelLoadError extends WorkloadError {
   }
 }
 export const isModelLoadError = (err: unknown): err is ModelLoadError => err instanceof ModelLoadError;
+
+/**
+ * The agent stopped while loading this artifact last time (the kernel's out-of-memory killer,
+ * a crash in the runtime, a kill). Loading it again at start-up could kill it again, before it
+ * ever reports, so it is refused once, which the control plane sees and works around.
+ */
+export class LoadCrashedError extends WorkloadError {
+  override readonly name = 'LoadCrashedError';
+  readonly code = 'MODEL_LOAD_CRASHED';
+  constructor(variant: string) {
+    super(`the agent stopped while loading ${variant} (out of memory, a runtime crash or a kill); not loaded again until it is assigned anew`);
+  }
+}
+export const isLoadCrashedError = (err: unknown): err is LoadCrashedError => err instanceof LoadCrashedError;
 
 /** The assignment names an accelerator that discovery did not find on this node. */
 export class AcceleratorNotFoundError extends WorkloadError {

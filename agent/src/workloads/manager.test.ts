@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -138,6 +138,26 @@ describe('createWorkloadManager', () => {
     expect(ok).toBeGreaterThan(mid);
     expect(m.reports()[0]).toMatchObject({ variant: 'fp32', phase: 'Ready' });
     expect(m.reports()[0]?.reason).toBeUndefined();
+  });
+
+  it('refuses once, as LoadCrashed, an artifact whose load was under way when the agent stopped', async () => {
+    const { variant } = writeVariant(dir, 'fp32');
+    // What a run killed during the load (the kernel's out-of-memory killer) leaves behind.
+    mkdirSync(join(dir, 'cache', 'loading'), { recursive: true });
+    writeFileSync(join(dir, 'cache', 'loading', variant.sha256), '');
+    const m = await start();
+    await m.apply(assignment([workload(variant)]));
+    await m.settled();
+    expect(m.reports()[0]).toMatchObject({ phase: 'Failed', reason: 'LoadCrashed' });
+    expect(m.reports()[0]?.message).toMatch(/stopped while loading fp32/);
+    expect(readdirSync(join(dir, 'cache', 'loading'))).toEqual([]);
+    // Assigned anew (after the control plane's backoff), it loads.
+    await m.apply(assignment([]));
+    await m.settled();
+    await m.apply(assignment([workload(variant)]));
+    await m.settled();
+    expect(m.reports()[0]).toMatchObject({ phase: 'Ready' });
+    expect(readdirSync(join(dir, 'cache', 'loading'))).toEqual([]);
   });
 
   it('keeps serving the old variant when the new one fails to verify', async () => {

@@ -1,5 +1,6 @@
 // The workload manager: makes the running workloads match the node's assignment, and is
 // the registry the serving side (NATS and HTTP) looks models up in.
+import { join } from 'node:path';
 import type { AcceleratorLoad, Assignment, WorkloadAssignment, WorkloadReport } from '@edgeplane/api';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
@@ -9,6 +10,7 @@ import type { Isolation } from '../runtime/index.ts';
 import { serveNats, type NatsServing } from '../serve/nats.ts';
 import type { ModelRegistry } from '../serve/registry.ts';
 import type { WorkloadManager, WorkloadManagerOptions } from './types.ts';
+import { LoadJournal } from './load-journal.ts';
 import { Workload, type WorkloadEvent } from './workload.ts';
 
 export interface ManagerOptions extends WorkloadManagerOptions {
@@ -57,11 +59,13 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
     ...(options.stallTimeoutMs ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
     ...(options.fetchRetryDelayMs !== undefined ? { retryDelayMs: options.fetchRetryDelayMs } : {}),
   });
+  const journal = await LoadJournal.open(join(options.cacheDir, 'loading'));
   const workloads = new Map<string, Workload>();
   const serving = new Map<string, NatsServing>();
   const pending = new Set<Promise<void>>();
   const ctx = {
     store,
+    journal,
     trust: options.trust ?? TrustPolicy.permissive(),
     accelerators: options.accelerators,
     log,

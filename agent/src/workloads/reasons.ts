@@ -13,10 +13,11 @@ export const REASONS = {
   ARTIFACT_SIGNATURE_MISSING: 'SignatureMissing',
   ARTIFACT_SIGNATURE_INVALID: 'SignatureInvalid',
   MODEL_LOAD_FAILED: 'LoadFailed',
+  MODEL_LOAD_CRASHED: 'LoadCrashed',
   ACCELERATOR_NOT_FOUND: 'AcceleratorNotFound',
 } as const;
 
-const TERMINAL = new Set<string>(['DigestMismatch', 'InvalidDigest', 'UnsupportedUri', 'UriNotAllowed', 'LoadFailed', 'AcceleratorNotFound', 'SignatureMissing', 'SignatureInvalid']);
+const TERMINAL = new Set<string>(['LoadCrashed', 'DigestMismatch', 'InvalidDigest', 'UnsupportedUri', 'UriNotAllowed', 'LoadFailed', 'AcceleratorNotFound', 'SignatureMissing', 'SignatureInvalid']);
 
 /**
  * ONNX Runtime says it ran out of memory only in words (a C++ bad_alloc, an allocator

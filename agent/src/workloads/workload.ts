@@ -7,11 +7,14 @@ import type { ArtifactStore } from '../artifacts/index.ts';
 import type { TrustPolicy } from '../artifacts/trust.ts';
 import { Balancer, type LaneLoad } from '../balancer/index.ts';
 import { batchable, checkInputs, loadSession, type Isolation, rowsOf, sessionExecutor, type InferInputs, type LoadedSession, type TensorSpec, type WireTensor } from '../runtime/index.ts';
-import { AcceleratorNotFoundError, ModelNotReadyError } from './errors.ts';
+import { AcceleratorNotFoundError, LoadCrashedError, ModelNotReadyError } from './errors.ts';
+import type { LoadJournal } from './load-journal.ts';
 import { isTerminalReason, reasonOf } from './reasons.ts';
 
 export interface WorkloadContext {
   store: ArtifactStore;
+  /** Marks loads in progress on disk, so a load that kills the process is not repeated blindly. */
+  journal?: LoadJournal;
   /** Which signatures an artifact needs before it may load. */
   trust: TrustPolicy;
   accelerators: readonly Accelerator[];
@@ -205,7 +208,17 @@ export class Workload {
       const signedBy = this.#ctx.trust.verify(target.variant, bytes);
       if (signedBy) this.#log.info({ variant: target.variant.name, key: signedBy.source }, 'artifact signature verified');
       this.#ctx.store.pin(target.variant.sha256);
-      rt = await this.#buildRuntime(target, bytes, accelerators);
+      const journal = this.#ctx.journal;
+      if (await journal?.takeCrashed(target.variant.sha256)) {
+        this.#ctx.store.unpin(target.variant.sha256);
+        throw new LoadCrashedError(target.variant.name);
+      }
+      await journal?.begin(target.variant.sha256);
+      try {
+        rt = await this.#buildRuntime(target, bytes, accelerators);
+      } finally {
+        await journal?.end(target.variant.sha256);
+      }
       if (stale()) {
         await this.#retire(rt);
         return;
