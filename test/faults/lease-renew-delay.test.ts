@@ -5,13 +5,15 @@
 // Lease to a healthy one.
 //
 // Two electors run in this process against the real kube-apiserver, each with its own client;
-// the first one's calls go through a proxy that holds the replies to its renews, and
-// each leader writes node assignments to a real JetStream KV through the fenced publisher.
+// the first one's calls go through a proxy that holds the replies to its renews (the case a
+// TCP delay hits only when the toxic lands while a renew is in flight), or through Toxiproxy
+// with a 6 s latency on every reply; each leader writes node assignments to a real JetStream
+// KV through the fenced publisher.
 import { CoordinationV1Api, KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Assignment, decode, type WorkloadAssignment } from '@edgeplane/api';
-import { freePort, kubeConfig, startNats, type NatsServer } from '@edgeplane/env';
+import { freePort, kubeConfig, startNats, startToxiproxy, type NatsServer, type ToxiProxy, type ToxiproxyServer } from '@edgeplane/env';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -31,6 +33,8 @@ const NODES = ['n-a', 'n-b'];
 let nats: NatsServer;
 let nc: NatsConnection;
 let proxy: LeaseDelayProxy;
+let toxiproxy: ToxiproxyServer;
+let tcp: ToxiProxy;
 
 beforeAll(async () => {
   nats = await startNats();
@@ -38,23 +42,28 @@ beforeAll(async () => {
   await ensureNamespace(kc, run);
   const cluster = kc.getCurrentCluster();
   proxy = await startLeaseDelayProxy({ server: cluster?.server ?? '', ...(cluster?.caData ? { ca: Buffer.from(cluster.caData, 'base64') } : {}) });
+  toxiproxy = await startToxiproxy();
+  tcp = await toxiproxy.proxy('kube-apiserver', new URL(cluster?.server ?? '').host);
 });
 
 afterAll(async () => {
+  await toxiproxy?.stop();
   await proxy?.close();
   await nc?.close();
   await nats?.stop();
 });
 
-/** The same credentials, dialling the API server through the proxy. */
-function proxiedCoordination(): CoordinationV1Api {
+/** The same credentials, dialling the API server through the HTTP proxy, or over TLS through Toxiproxy. */
+function proxiedCoordination(via_: 'http' | 'tcp' = 'http'): CoordinationV1Api {
   const via = new KubeConfig();
   via.loadFromString(kube.kubeconfig);
   const cluster = via.getCurrentCluster();
   if (!cluster) throw new Error('no current cluster');
   via.loadFromOptions({
     // Plain HTTP on loopback (client-node calls that skipTLSVerify); the proxy verifies the server.
-    clusters: via.clusters.map((c) => (c.name === cluster.name ? { name: c.name, server: proxy.url, skipTLSVerify: true } : c)),
+    clusters: via.clusters.map((c) =>
+      c.name !== cluster.name ? c : via_ === 'http' ? { name: c.name, server: proxy.url, skipTLSVerify: true } : { ...c, server: `https://127.0.0.1:${tcp.port}` },
+    ),
     users: via.users,
     contexts: via.contexts,
     currentContext: via.currentContext,
@@ -133,12 +142,34 @@ async function bucket(name: string): Promise<KV> {
   return new Kvm(nc).create(name, { history: 1 });
 }
 
-async function delayedRenew(name: string, clockStepMs: number): Promise<void> {
+interface Fault {
+  via: 'http' | 'tcp';
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Replies held so far, when the fault can tell. */
+  held?: () => number;
+}
+
+const renewReplyDelay: Fault = {
+  via: 'http',
+  start: async () => proxy.setRenewReplyDelayMs(6000),
+  stop: async () => proxy.setRenewReplyDelayMs(0),
+  held: () => proxy.held(),
+};
+
+/** Every reply on the leader's connections held 6 s: the Lease read is as likely to be hit as the renew. */
+const tcpLatency: Fault = {
+  via: 'tcp',
+  start: async () => void (await tcp.latency(6000)),
+  stop: () => toxiproxy.reset(),
+};
+
+async function delayedRenew(name: string, clockStepMs: number, fault: Fault = renewReplyDelay): Promise<void> {
   const kv = await bucket(`lease-${name}`);
   const writes: Write[] = [];
   let stepMs = 0;
   const stepped: ElectionClock = { monotonicMs: systemClock.monotonicMs, wallMs: () => Date.now() + stepMs };
-  const a = replica({ who: 'a', lease: name, kv, coordination: proxiedCoordination(), clock: stepped, writes });
+  const a = replica({ who: 'a', lease: name, kv, coordination: proxiedCoordination(fault.via), clock: stepped, writes });
   const b = replica({ who: 'b', lease: name, kv, coordination: kc.makeApiClient(CoordinationV1Api), writes });
   try {
     a.elector.start();
@@ -152,7 +183,7 @@ async function delayedRenew(name: string, clockStepMs: number): Promise<void> {
     const sampler = setInterval(() => {
       if (a.elector.isLeader() && b.elector.isLeader()) both += 1;
     }, 5);
-    proxy.setRenewReplyDelayMs(6000);
+    await fault.start();
     stepMs = clockStepMs;
     await waitFor('b leads', () => b.elector.isLeader(), 10_000, 20);
     const lease = await readLease(name);
@@ -160,8 +191,8 @@ async function delayedRenew(name: string, clockStepMs: number): Promise<void> {
     const acquiredMs = ms(lease.spec?.acquireTime);
     // The delayed replies arrive meanwhile; the old leader must not act on them.
     await sleep(7000);
-    expect(proxy.held()).toBeGreaterThan(0);
-    proxy.setRenewReplyDelayMs(0);
+    if (fault.held) expect(fault.held()).toBeGreaterThan(0);
+    await fault.stop();
     await sleep(1000);
     clearInterval(sampler);
     expect(both).toBe(0);
@@ -177,7 +208,7 @@ async function delayedRenew(name: string, clockStepMs: number): Promise<void> {
       expect(doc?.ok && doc.value.term).toBe(lease.spec?.leaseTransitions);
     }
   } finally {
-    proxy.setRenewReplyDelayMs(0);
+    await fault.stop();
     await Promise.all([a.elector.stop(), b.elector.stop()]);
   }
 }
@@ -189,6 +220,10 @@ describe('leader election under faults', () => {
 
   it('a renew delayed 6 s with the leader wall clock stepped back 10 s: no write by the old leader after the new one acquired', async () => {
     await delayedRenew(`${run}-step`, -10_000);
+  }, 40_000);
+
+  it('every reply to the leader delayed 6 s on its TCP connections (Toxiproxy): no write by the old leader after the new one acquired', async () => {
+    await delayedRenew(`${run}-tcp`, 0, tcpLatency);
   }, 40_000);
 
   it('the compare-and-set retry of an older term never overwrites a newer term', async () => {
