@@ -1,6 +1,7 @@
 // Invariant: every deployment applied reaches all three agents and every deployment deleted
 // leaves them, within a bound, in each of 200 apply/delete cycles in a row (no AwaitingAgent
-// stall), while agents reconnect now and then as a credential renewal makes them do.
+// stall), each cycle deleting one deployment while applying the next, and agents reconnecting
+// now and then as a credential renewal makes them do.
 //
 // Real processes and code paths: nats-server (JWT auth, TLS), Redis, kube-apiserver, the
 // control plane, and three agents (startAgent: session, assignment watch, apply chain, disk);
@@ -74,19 +75,24 @@ describe(`${CYCLES} apply/delete cycles over three agents`, () => {
     const custom = customObjects(kc);
     const started = Date.now();
     let slowestMs = 0;
+    const spec = (name: string) => detector(run, name, 3, { slo: { latencyMs: 5000, minAccuracy: 0.5 } });
+    const del = (name: string) => custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: run, plural: EMD_PLURAL, name });
+    await applyDeployment(kc, spec('d0'));
+    for (const a of agents) await until(() => has(a.manager, `${run}/d0`), `d0 on ${a.node}`, STEP_TIMEOUT_MS);
     for (let i = 0; i < CYCLES; i++) {
-      // A new name each time: a delete still finishing overlaps the next apply on every node.
-      const name = `d${i}`;
-      const key = `${run}/${name}`;
+      // Cycle i deletes d<i> and applies d<i+1> at once: their reconciles run in parallel and
+      // write the same three nodes' entries, the race that used to drop or resurrect a workload.
+      const gone = `${run}/d${i}`;
+      const next = `${run}/d${i + 1}`;
       const t0 = Date.now();
-      await applyDeployment(kc, detector(run, name, 3, { slo: { latencyMs: 5000, minAccuracy: 0.5 } }));
+      await Promise.all([del(`d${i}`), applyDeployment(kc, spec(`d${i + 1}`))]);
       // Now and then an agent's connection is dropped and made again, as a renewal does.
       if (i % 10 === 5) void agents[i % 3]!.nc?.reconnect();
-      for (const a of agents) await until(() => has(a.manager, key), `cycle ${i}: ${key} on ${a.node}`, STEP_TIMEOUT_MS);
-      await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: run, plural: EMD_PLURAL, name });
-      for (const a of agents) await until(() => !has(a.manager, key), `cycle ${i}: ${key} gone from ${a.node}`, STEP_TIMEOUT_MS);
+      for (const a of agents) await until(() => has(a.manager, next) && !has(a.manager, gone), `cycle ${i}: ${next} on ${a.node} and ${gone} gone`, STEP_TIMEOUT_MS);
       slowestMs = Math.max(slowestMs, Date.now() - t0);
     }
+    await del(`d${CYCLES}`);
+    for (const a of agents) await until(() => !has(a.manager, `${run}/d${CYCLES}`), `d${CYCLES} gone from ${a.node}`, STEP_TIMEOUT_MS);
     // Each object went once its workloads had left KV (the finalizer let it go).
     await until(
       async () => ((await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: run, plural: EMD_PLURAL })) as { items: unknown[] }).items.length === 0,

@@ -65,14 +65,17 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
   let stopped = false;
   let running: Promise<void> | null = null;
   let dirty = false;
+  /** Generation of the latest read; an older one still waiting for its reply is ignored. */
+  let gen = 0;
   let failures = 0;
   let retryTimer: NodeJS.Timeout | undefined;
 
-  const read = async (): Promise<void> => {
+  const read = async (myGen: number): Promise<void> => {
     // Direct get with the key in the subject: the only read a node's credential allows.
     kv ??= await new Kvm(nc).open(bucket, { allow_direct: true });
     const entry = await kv.get(node);
-    if (entry === null) return;
+    // A newer read started (after a reconnect) and owns what is applied now.
+    if (entry === null || myGen !== gen) return;
     let assignment: Assignment;
     if (entry.operation !== 'PUT') {
       // The control plane removed the key: this node should run nothing.
@@ -109,42 +112,50 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
     stats.applied += 1;
   };
 
-  const run = async () => {
+  const run = async (myGen: number) => {
     do {
       dirty = false;
       try {
-        await read();
+        await read(myGen);
         failures = 0;
       } catch (err) {
+        if (myGen !== gen) return;
         stats.errors += 1;
         const delay = backoffMs(failures++, retry);
         log.warn({ bucket, err: (err as Error).message, retryInMs: delay }, 'cannot read or apply assignment');
         clearTimeout(retryTimer);
-        if (!stopped) retryTimer = setTimeout(schedule, delay);
+        if (!stopped) retryTimer = setTimeout(() => schedule(), delay);
         return;
       }
-    } while (dirty && !stopped);
+    } while (dirty && !stopped && myGen === gen);
   };
 
-  function schedule() {
+  /**
+   * Reads now, or after the read in progress. `fresh` (a reconnect) starts a new read at once:
+   * a request sent before the connection dropped gets no reply, and waiting out its timeout
+   * (5 s) would leave a change made meanwhile unapplied that long.
+   */
+  function schedule(fresh = false) {
     if (stopped) return;
-    if (running) {
+    if (running && !fresh) {
       dirty = true;
       return;
     }
-    running = run().finally(() => {
-      running = null;
+    if (fresh) gen += 1;
+    const current: Promise<void> = run(gen).finally(() => {
+      if (running === current) running = null;
     });
+    running = current;
   }
 
   const sub: Subscription = nc.subscribe(`$KV.${bucket}.${node}`, { callback: () => schedule() });
-  const resyncTimer = setInterval(schedule, opts.resyncMs ?? 10 * 60_000);
+  const resyncTimer = setInterval(() => schedule(), opts.resyncMs ?? 10 * 60_000);
   resyncTimer.unref();
   schedule();
 
   return {
     stats: () => ({ ...stats }),
-    resync: schedule,
+    resync: () => schedule(true),
     async stop() {
       stopped = true;
       clearInterval(resyncTimer);
