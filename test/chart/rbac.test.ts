@@ -95,7 +95,7 @@ describe('the control plane against the chart', () => {
 
   it('would catch a new call without a rule', async () => {
     const granted = new Set(grantsOf(await render()).map((g) => g.permission));
-    for (const [cls, method] of [['CustomObjectsApi', 'deleteClusterCustomObject'], ['CoreV1Api', 'deleteNamespacedSecret'], ['CoreV1Api', 'readNamespacedConfigMap'], ['CoordinationV1Api', 'deleteNamespacedLease']] as const) {
+    for (const [cls, method] of [['CustomObjectsApi', 'deleteNamespacedCustomObject'], ['CoreV1Api', 'deleteNamespacedSecret'], ['CoreV1Api', 'readNamespacedConfigMap'], ['CoordinationV1Api', 'deleteNamespacedLease']] as const) {
       const wanted = permissionsOfCall(cls, method, crs)!;
       expect(wanted.some((p) => !granted.has(p)), `${cls}.${method}`).toBe(true);
     }

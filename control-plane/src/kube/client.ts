@@ -2,7 +2,7 @@
 // The calls the control plane makes, which the chart's RBAC must grant:
 //   edgeplane.io edgemodeldeployments        get, list, watch, patch   (patch: the assignments finalizer)
 //   edgeplane.io edgemodeldeployments/status get, update
-//   edgeplane.io edgenodes                   get, list, watch, create, update
+//   edgeplane.io edgenodes                   get, list, watch, create, update, delete (departed nodes)
 //   edgeplane.io edgenodes/status            get, update
 //   coordination.k8s.io leases               get, create, update   (the one leader Lease)
 //   events.k8s.io events                     create                (on EdgeModelDeployments)
