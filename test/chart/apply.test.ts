@@ -197,7 +197,8 @@ describe('helm install', () => {
     { verb: 'update', group: 'edgeplane.io', resource: 'edgemodeldeployments', namespace: 'anywhere', allowed: false },
     { verb: 'delete', group: 'edgeplane.io', resource: 'edgemodeldeployments', namespace: 'anywhere', allowed: false },
     { verb: 'create', group: 'edgeplane.io', resource: 'edgenodes', allowed: true },
-    { verb: 'delete', group: 'edgeplane.io', resource: 'edgenodes', allowed: false },
+    // Departed nodes are collected after --node-gc-after-ms.
+    { verb: 'delete', group: 'edgeplane.io', resource: 'edgenodes', allowed: true },
     { verb: 'update', group: 'edgeplane.io', resource: 'edgenodes', subresource: 'status', allowed: true },
     { verb: 'create', group: 'coordination.k8s.io', resource: 'leases', namespace: ns.install, allowed: true },
     { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: ns.install, name: 'edgeplane-control-plane', allowed: true },
