@@ -20,6 +20,10 @@ export interface KubeAccess {
 
 export interface KubeServer extends KubeAccess {
   dir: string;
+  /** The kube-apiserver process, for fault tests that signal it. */
+  apiServer(): ServerProcess;
+  /** Starts kube-apiserver again (same port, certificates and etcd) after it was stopped; resolves once /readyz is 200. */
+  restartApiServer(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -72,29 +76,25 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeServer> 
     writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin,system:masters\n`, { mode: 0o600 });
     const certDir = join(dir, 'certs');
 
-    const api = startProcess(
-      'kube-apiserver',
-      apiBin,
-      [
-        `--etcd-servers=http://127.0.0.1:${clientPort}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        `--secure-port=${securePort}`,
-        `--cert-dir=${certDir}`,
-        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-        `--service-account-key-file=${join(dir, 'sa.pub')}`,
-        `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
-        `--token-auth-file=${join(dir, 'tokens.csv')}`,
-        '--authorization-mode=RBAC',
-        '--service-cluster-ip-range=10.0.0.0/24',
-        // No controller-manager runs, so nothing would mint service-account tokens for pods.
-        '--disable-admission-plugins=ServiceAccount',
-        '--allow-privileged=true',
-        '--endpoint-reconciler-type=none',
-        '--profiling=false',
-      ],
-      dir,
-    );
+    const apiArgs = [
+      `--etcd-servers=http://127.0.0.1:${clientPort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${securePort}`,
+      `--cert-dir=${certDir}`,
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      `--service-account-key-file=${join(dir, 'sa.pub')}`,
+      `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+      `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      '--authorization-mode=RBAC',
+      '--service-cluster-ip-range=10.0.0.0/24',
+      // No controller-manager runs, so nothing would mint service-account tokens for pods.
+      '--disable-admission-plugins=ServiceAccount',
+      '--allow-privileged=true',
+      '--endpoint-reconciler-type=none',
+      '--profiling=false',
+    ];
+    let api = startProcess('kube-apiserver', apiBin, apiArgs, dir);
     procs.push(api);
     const server = `https://127.0.0.1:${securePort}`;
     await waitForPort(securePort, 60_000, () => api.alive()).catch((err: Error) => {
@@ -114,6 +114,16 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeServer> 
       kubeconfig,
       kubeconfigPath,
       dir,
+      apiServer: () => api,
+      async restartApiServer(timeoutMs = 60_000) {
+        if (api.alive()) throw new Error('kube-apiserver is still running');
+        const next = startProcess('kube-apiserver', apiBin, apiArgs, dir);
+        procs[procs.indexOf(api)] = next;
+        api = next;
+        await waitReady(server, token, timeoutMs, () => next.alive()).catch((err: Error) => {
+          throw new Error(`kube-apiserver not ready after restart: ${err.message}\n${next.tail()}`);
+        });
+      },
       async stop() {
         await stopAll();
         if (!options.dir) rmSync(dir, { recursive: true, force: true });

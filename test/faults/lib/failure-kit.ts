@@ -36,11 +36,13 @@ export interface AgentChildOptions {
   natsUrl?: string;
   /** Log file name (without .log) when the node runs more than once in a test; default the node. */
   logName?: string;
+  /** `serve:` tags its credential carries from the start (inference over NATS without a renewal). */
+  tags?: string[];
 }
 
 /** The agent's own command (`agent/src/cli.ts` through tsx), as a node runs it. */
 export async function startAgentChild(o: AgentChildOptions): Promise<AgentChild> {
-  const s = await agentNats(o.nats, o.node);
+  const s = await agentNats(o.nats, o.node, o.tags);
   const override = join(o.dir, `${o.node}-override.json`);
   writeFileSync(override, JSON.stringify({ labels: { 'edgeplane.io/test-run': o.run }, power: { source: 'mains' }, network: { type: 'ethernet', bandwidthMbps: 1000, metered: false } }));
   const port = await freePort();
