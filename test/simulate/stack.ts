@@ -52,6 +52,8 @@ export interface FleetStack {
   nats: NatsServer;
   redis: RedisServer;
   controlPlane: ControlPlaneHandle;
+  /** The control plane's environment, for starting more replicas of it. */
+  controlPlaneEnv: Record<string, string>;
   sim: Simulation;
   stop(): Promise<void>;
 }
@@ -71,7 +73,8 @@ async function waitReady(address: string, timeoutMs: number, alive: () => boolea
   }
 }
 
-async function startChild(env: Record<string, string>): Promise<ControlPlaneHandle> {
+/** A control-plane replica as a child process with this environment (EP_* settings). */
+export async function startControlPlaneChild(env: Record<string, string>): Promise<ControlPlaneHandle> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'control-plane/src/main.ts'], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
@@ -152,7 +155,7 @@ export async function startFleetStack(options: FleetStackOptions): Promise<Fleet
     };
     let controlPlane: ControlPlaneHandle;
     if (options.controlPlane === 'child') {
-      controlPlane = await startChild(env);
+      controlPlane = await startControlPlaneChild(env);
     } else {
       const parsed = parseConfig({ env });
       if (parsed.help) throw new Error('unexpected help');
@@ -185,7 +188,7 @@ export async function startFleetStack(options: FleetStackOptions): Promise<Fleet
     }
     log(`${options.nodes} simulated nodes said hello in ${Date.now() - started} ms`);
 
-    return { runId, namespace, fleetLabels, fleetSelector: `${FLEET_LABEL}=${runId}`, kube, kc, nats, redis, controlPlane, sim, stop: stopAll };
+    return { runId, namespace, fleetLabels, fleetSelector: `${FLEET_LABEL}=${runId}`, kube, kc, nats, redis, controlPlane, controlPlaneEnv: env, sim, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;
