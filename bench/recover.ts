@@ -209,7 +209,7 @@ const recover: Bench = async ({ argv, log }) => {
       initialRolloutMs: initial.ms,
       simulated: 'agents: simulated nodes (cli/src/simulate) over shared NATS connections, executors that pretend to download and load; real: kube-apiserver + etcd, nats-server (JWT auth, TLS), redis-server, two control-plane replicas as child processes',
       converged: 'a live replica leads (ep_leader 1, ep_unreachable_nodes 0), every node heard since the fault, the read API lists every placement, status counts every replica Ready, every simulated agent runs its workload Ready',
-      settings: { heartbeatIntervalMs: heartbeatMs, leaseDurationMs: Number(env.EP_LEASE_DURATION_MS ?? 15_000), renewDeadlineMs: Number(env.EP_RENEW_DEADLINE_MS ?? 10_000), retryPeriodMs: Number(env.EP_RETRY_PERIOD_MS ?? 2000) },
+      settings: { heartbeatIntervalMs: heartbeatMs, leaseDurationMs: Number(env.EP_LEASE_DURATION_MS ?? 6000), renewDeadlineMs: Number(env.EP_RENEW_DEADLINE_MS ?? 4000), retryPeriodMs: Number(env.EP_RETRY_PERIOD_MS ?? 1000) },
     };
   } finally {
     log('stopping');

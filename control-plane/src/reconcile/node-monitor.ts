@@ -47,6 +47,9 @@ export interface NodeMonitorOptions {
   onNodeReturned?: (node: string) => void;
 }
 
+/** A workload signature no report has: the node's next report counts as a change. */
+const REPORTS_LOST = '\u0000reports-lost';
+
 export class NodeMonitor {
   readonly #o: NodeMonitorOptions;
   readonly #seen = new Map<string, Seen>();
@@ -129,6 +132,11 @@ export class NodeMonitor {
     const nodes = this.#o.nodes.keys();
     this.#o.log.warn({ reason, nodes: nodes.length }, 'telemetry lost on the control plane side: grace period restarted, full heartbeats requested');
     for (const n of nodes) this.#askedAt.set(n, now);
+    if (reason === 'redis-data-lost') {
+      // Workload reports were lost with the data: the first one each node sends again must
+      // reach the deployments' status even when it says what it said before.
+      for (const seen of this.#seen.values()) seen.workloads = REPORTS_LOST;
+    }
     this.#o.requestFullHeartbeats(nodes);
     try {
       await this.#o.onTelemetryLost?.(reason);
