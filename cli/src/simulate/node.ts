@@ -201,6 +201,11 @@ export class SimulatedNode {
     }, 5);
   }
 
+  /** The control plane lost this node's telemetry: the next heartbeat carries everything, as an agent's does. */
+  requestFullHeartbeat(): void {
+    this.#builder.reset();
+  }
+
   applyAssignment(assignment: Assignment): void {
     if (this.#stopped) return;
     this.#executors.apply(assignment);

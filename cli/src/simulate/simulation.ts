@@ -1,6 +1,6 @@
 // startSimulation: N simulated agents over a few shared NATS connections, their assignments
 // from one KV watch, and the scripted timeline. Usable in-process by benchmarks and tests.
-import { Assignment, PROTOCOL_VERSION, decode, stores, type HelloReply, type Network, type Power } from '@edgeplane/api';
+import { Assignment, NodeCommand, PROTOCOL_VERSION, decode, nodeFromSubject, stores, subjects, type HelloReply, type Network, type Power } from '@edgeplane/api';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import { pino, type Logger } from 'pino';
@@ -178,6 +178,17 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
     for (const l of listeners) l(event);
   };
 
+  // Control-plane commands (a full heartbeat after it lost telemetry), as agents honour them:
+  // one wildcard subscription routed by node, like the assignment watch below.
+  const commands = connections[0]!.subscribe(subjects.command('*'), {
+    callback: (err, msg) => {
+      if (err) return;
+      const node = nodes.get(nodeFromSubject(msg.subject) ?? '');
+      const cmd = decode(NodeCommand, 'node command', msg.data);
+      if (node && cmd.ok && cmd.value.op === 'full-heartbeat') node.requestFullHeartbeat();
+    },
+  });
+
   // A real agent reads only its own key (its subject permissions allow no more). Here thousands
   // of agents live in one process, so one watch over the whole bucket on one connection,
   // routed by key, delivers each update once instead of holding thousands of subscriptions;
@@ -318,6 +329,7 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
       clearInterval(timelineTimer);
       for (const node of nodes.values()) node.stop();
       stopWatch();
+      commands.unsubscribe();
       await Promise.all(connections.map((c) => c.drain().catch(() => c.close())));
       await watching;
     },

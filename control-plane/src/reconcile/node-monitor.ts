@@ -47,12 +47,11 @@ export interface NodeMonitorOptions {
   onNodeReturned?: (node: string) => void;
 }
 
-/** A workload signature no report has: the node's next report counts as a change. */
-const REPORTS_LOST = '\u0000reports-lost';
-
 export class NodeMonitor {
   readonly #o: NodeMonitorOptions;
   readonly #seen = new Map<string, Seen>();
+  /** Nodes whose workload reports the control plane lost (Redis data); cleared by the next one. */
+  readonly #reportsLost = new Set<string>();
   readonly #lastWrite = new Map<string, number>();
   /** When each node's status was last looked at, written or not. */
   readonly #lastCheck = new Map<string, number>();
@@ -100,6 +99,7 @@ export class NodeMonitor {
     clearTimeout(this.#timer);
     await this.#processing;
     this.#seen.clear();
+    this.#reportsLost.clear();
     this.#dirty.clear();
     this.#lastCheck.clear();
     this.#readiness.clear();
@@ -134,8 +134,9 @@ export class NodeMonitor {
     for (const n of nodes) this.#askedAt.set(n, now);
     if (reason === 'redis-data-lost') {
       // Workload reports were lost with the data: the first one each node sends again must
-      // reach the deployments' status even when it says what it said before.
-      for (const seen of this.#seen.values()) seen.workloads = REPORTS_LOST;
+      // reach its deployments' status even when it says what it said before, and even before
+      // the placements are rebuilt (so by the keys it reports, not by the placement index).
+      for (const n of nodes) this.#reportsLost.add(n);
     }
     this.#o.requestFullHeartbeats(nodes);
     try {
@@ -148,6 +149,7 @@ export class NodeMonitor {
   /** The node is gone (its EdgeNode deleted): nothing about it stays in memory. */
   forgetNode(node: string): void {
     this.#seen.delete(node);
+    this.#reportsLost.delete(node);
     this.#lastWrite.delete(node);
     this.#lastCheck.delete(node);
     this.#dirty.delete(node);
@@ -270,6 +272,9 @@ export class NodeMonitor {
     };
     this.#seen.set(name, after);
     this.#lastCheck.set(name, now);
+    if (t?.workloads && this.#reportsLost.delete(name)) {
+      for (const w of t.workloads) if (this.#o.deployments.get(w.key)) this.#o.enqueue(w.key);
+    }
     this.#enqueueAffected(name, before, after);
     await this.#writeStatus(node, t, reachable, now);
   }
