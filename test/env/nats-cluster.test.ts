@@ -54,7 +54,9 @@ it('carries a site agent and client through the leaf, and KV reads to the hub', 
   const kv = await new Kvm(hubAdmin).open('ep-test-r3');
   await kv.put('site', 'x');
   const viaLeaf = await new Kvm(jetstream(admin, { domain: JS_DOMAIN })).open('ep-test-r3');
-  expect((await viaLeaf.get('site'))?.string()).toBe('x');
+  // The hub's JetStream domain reaches the leaf once the leaf connection has exchanged its
+  // interest, which takes longer on a loaded machine.
+  await expect.poll(async () => (await viaLeaf.get('site').catch(() => null))?.string(), { timeout: 20_000, interval: 200 }).toBe('x');
 });
 
 it('mirrors a hub bucket at the site, where a node reads its key with plain JetStream calls', async () => {
@@ -67,7 +69,7 @@ it('mirrors a hub bucket at the site, where a node reads its key with plain JetS
   const node = await connect(await cluster.leaf!.connectOptions({ node: 'site-a-n2' }));
   open.push(node);
   const kv = await new Kvm(node).open('ep-assignments', { allow_direct: true });
-  await expect.poll(async () => (await kv.get('site-a-n2').catch(() => null))?.string(), { timeout: 10_000, interval: 200 }).toBe('assigned');
+  await expect.poll(async () => (await kv.get('site-a-n2').catch(() => null))?.string(), { timeout: 30_000, interval: 200 }).toBe('assigned');
   await hubKv.put('site-a-n2', 'changed');
-  await expect.poll(async () => (await kv.get('site-a-n2').catch(() => null))?.string(), { timeout: 10_000, interval: 200 }).toBe('changed');
+  await expect.poll(async () => (await kv.get('site-a-n2').catch(() => null))?.string(), { timeout: 30_000, interval: 200 }).toBe('changed');
 });
