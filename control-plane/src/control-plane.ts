@@ -310,6 +310,9 @@ export async function startControlPlane(config: Config, options: StartOptions = 
         await ctl.startLeading();
         identityServices?.start();
         collector.start();
+        // The leader's subscriptions (hello, enrol, renew) are on the server before it says it
+        // leads, so no request meets "no responders" in between.
+        await nc.flush();
       },
       onStoppedLeading: async () => {
         await collector.stop();

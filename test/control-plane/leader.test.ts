@@ -110,8 +110,9 @@ describe('leader election between two control-plane processes', () => {
 
     // A crash: no chance to release the Lease.
     process.kill(a.proc.pid, 'SIGKILL');
-    // Bounded by the lease duration (2 s) plus two retry periods and slack for a busy machine.
-    await waitFor('cp-b leads', async () => (await leaderMetric(b)) === 1, 2000 + 2 * 300 + 1500, 50);
+    // Bounded by the lease duration plus two retry periods and slack for a busy machine.
+    const t = testConfig({ natsUrl: '', redisUrl: '', kubeconfigPath: '', run });
+    await waitFor('cp-b leads', async () => (await leaderMetric(b)) === 1, t.leaseDurationMs + 2 * t.retryPeriodMs + 1500, 50);
 
     // The new leader starts from the stored placements: same state, nothing rewritten.
     await waitFor('cp-b reconciled', async () => metricValue(await scrape(b.url), 'ep_reconcile_total', { outcome: 'success' }) >= 1, 10_000);

@@ -7,7 +7,7 @@ import { inject } from 'vitest';
 import type { Config } from '../../control-plane/src/config.ts';
 
 /**
- * Heartbeat 200 ms and a 2 s lease keep the suites quick. NATS settings come from
+ * Heartbeat 200 ms and a 4 s lease keep the suites quick (and leadership steady on a busy machine). NATS settings come from
  * `controlPlaneNats` (credentials and CA); plain NATS only with an explicit `insecureNats`.
  */
 export function testConfig(o: { natsUrl: string; redisUrl: string; kubeconfigPath: string; run: string } & Partial<Config>): Config {
@@ -18,9 +18,9 @@ export function testConfig(o: { natsUrl: string; redisUrl: string; kubeconfigPat
     nodeSelector: `edgeplane.io/test-run=${run}`,
     leaseName: `ep-${run}`,
     leaseNamespace: run,
-    leaseDurationMs: 2000,
-    renewDeadlineMs: 1500,
-    retryPeriodMs: 300,
+    leaseDurationMs: 4000,
+    renewDeadlineMs: 3000,
+    retryPeriodMs: 500,
     heartbeatIntervalMs: 200,
     // Three heartbeats and no eviction delay: a silent node's replicas move within a second.
     nodeMonitorGracePeriodMs: 600,
