@@ -22,6 +22,7 @@ import { TestAgent, waitFor } from '../helpers/agent.ts';
 import { controlPlaneNats } from '../helpers/nats.ts';
 import { applyDeployment, detector, ensureNamespace, getDeployment, gpu, runId, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
+import type { Config } from '../../control-plane/src/config.ts';
 import { deployment, pushVariant, startAgentChild, tinyVariant, type AgentChild } from './lib/failure-kit.ts';
 
 const OUTAGE_MS = 30_000;
@@ -34,6 +35,7 @@ let kc: KubeConfig;
 let nats: NatsServer;
 let redis: RedisServer;
 let cp: ControlPlane;
+let cpConfig: Config;
 let real: AgentChild;
 let battery: TestAgent;
 const open: NatsConnection[] = [];
@@ -54,7 +56,8 @@ beforeAll(async () => {
   const admin = await connect(await nats.connectOptions('admin'));
   open.push(admin);
   await pushVariant(await new Objm(admin).create('ep-models', { storage: 'file' }), served);
-  cp = await startControlPlane(testConfig({ ...(await controlPlaneNats(nats)), redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run }));
+  cpConfig = testConfig({ ...(await controlPlaneNats(nats)), redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run });
+  cp = await startControlPlane(cpConfig);
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader(), 20_000);
   real = await startAgentChild({ nats, node: `${run}-real`, run, dir, cacheDir: join(dir, 'cache'), tags: [serveTag(run, 'm')] });
@@ -133,8 +136,9 @@ it('keeps agents serving through a kube-apiserver outage and catches up after wi
 
   const killedAt = Date.now();
   await kube.apiServer().kill('SIGKILL');
-  // The change made meanwhile: the battery node falls below the 50 % cap of full precision.
-  await new Promise((r) => setTimeout(r, 2000));
+  // The change made meanwhile, once the leader has stopped acting (its renew deadline passed
+  // with the API server gone): the battery node falls below the 50 % cap of full precision.
+  await new Promise((r) => setTimeout(r, cpConfig.renewDeadlineMs + 1000));
   battery.setPower({ source: 'battery', batteryPercent: 40, charging: false });
   const seenBefore = battery.assignments.length;
   await new Promise((r) => setTimeout(r, OUTAGE_MS - (Date.now() - killedAt)));

@@ -42,6 +42,7 @@ function nodeSignature(n: EdgeNode): string {
 export class Controller {
   readonly #o: ControllerOptions;
   #queue: WorkQueue | undefined;
+  #started = false;
   #resync: NodeJS.Timeout | undefined;
   #syncing: Promise<void> | null = null;
   readonly #generations = new Map<string, number | undefined>();
@@ -66,8 +67,9 @@ export class Controller {
     });
   }
 
+  /** True once leading has fully started: the queue runs and hello is answered. */
   get leading(): boolean {
-    return this.#queue !== undefined;
+    return this.#started;
   }
 
   enqueue(key: string): void {
@@ -114,6 +116,7 @@ export class Controller {
       this.syncAssignments();
     }, o.resyncMs);
     this.#resync.unref();
+    this.#started = true;
     o.log.info({ deployments: o.deployments.keys().length, placementsLoaded: o.index.keys().length }, 'leading: reconciling');
   }
 
@@ -140,6 +143,7 @@ export class Controller {
   async stopLeading(): Promise<void> {
     const o = this.#o;
     clearInterval(this.#resync);
+    this.#started = false;
     const queue = this.#queue;
     this.#queue = undefined;
     await o.delivery?.stop();
