@@ -249,6 +249,7 @@ export function parseConfig({ argv = [], env = {} }: ParseInput): ParseResult {
   } satisfies Config;
   checkTimings(config);
   checkNatsSecurity(config);
+  checkApiExposure(config);
   checkRedisSentinel(config);
   return { help: false, config };
 }
@@ -267,6 +268,15 @@ function checkNatsSecurity(c: Config): void {
   if (!c.natsUrl.split(',').every((u) => /^(tls|wss):/.test(u.trim())) && !c.natsCa) {
     throw new ConfigError(byKey('natsUrl'), `must use tls:// or wss://, or name a CA with ${byKey('natsCa')} (or set ${byKey('insecureNats')})`);
   }
+}
+
+const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost)$/;
+
+/** The API listens on every address only behind authentication: unauthenticated, loopback only. */
+function checkApiExposure(c: Config): void {
+  if (!c.insecureNoAuth || LOOPBACK.test(c.apiAddr.host)) return;
+  const byKey = (key: Setting['key']) => settingName(SETTINGS.find((s) => s.key === key)!);
+  throw new ConfigError(byKey('apiAddr'), `must be a loopback address while ${byKey('insecureNoAuth')} is set: without authentication the API would serve every namespace to anyone who reaches it`);
 }
 
 /** Sentinels and a master name come together: one without the other cannot find a primary. */
