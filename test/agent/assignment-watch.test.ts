@@ -10,28 +10,10 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { encode, stores, Assignment, type Assignment as AssignmentDoc } from '@edgeplane/api';
 import { startNats, type NatsServer } from '@edgeplane/env';
 import { watchAssignment, type AssignmentWatch } from '../../agent/src/fleet/assignment-watch.ts';
-import { testLogger, until } from './helpers.ts';
+import { assignmentDoc, testLogger, until } from './helpers.ts';
 
 const NODE = 'edge-watch-1';
-const doc = (deployment: string, issuedAtMs: number): AssignmentDoc => ({
-  v: 1,
-  node: NODE,
-  issuedAtMs,
-  workloads: [
-    {
-      key: `vision/${deployment}`,
-      namespace: 'vision',
-      deployment,
-      model: 'm',
-      task: 'classification',
-      variant: { name: 'fp32', precision: 'fp32', profile: 'full', uri: 'nats-obj://ep-models/m', sha256: 'c'.repeat(64), sizeBytes: 1000, memoryMiB: 16 },
-      accelerator: 'cpu0',
-      maxBatch: 1,
-      maxQueueDelayMs: 0,
-      latencySloMs: 50,
-    },
-  ],
-});
+const doc = (deployment: string, issuedAtMs: number): AssignmentDoc => assignmentDoc(NODE, deployment, issuedAtMs);
 
 describe('assignment watch', () => {
   let nats: NatsServer;

@@ -189,3 +189,27 @@ export async function measureIdleRate(relay: CountingRelay, heartbeatCount: () =
     bitsPerSecondAt: (intervalMs) => ((bytesPerHeartbeat * 1000) / intervalMs + keepaliveBytesPerSecond) * 8,
   };
 }
+
+/** An assignment document for `node` with one small workload of `deployment`, as a control plane writes it. */
+export function assignmentDoc(node: string, deployment: string, issuedAtMs: number, term?: number): Assignment {
+  return {
+    v: 1,
+    node,
+    issuedAtMs,
+    ...(term === undefined ? {} : { term }),
+    workloads: [
+      {
+        key: `vision/${deployment}`,
+        namespace: 'vision',
+        deployment,
+        model: 'm',
+        task: 'classification',
+        variant: { name: 'fp32', precision: 'fp32', profile: 'full', uri: 'nats-obj://ep-models/m', sha256: 'c'.repeat(64), sizeBytes: 1000, memoryMiB: 16 },
+        accelerator: 'cpu0',
+        maxBatch: 1,
+        maxQueueDelayMs: 0,
+        latencySloMs: 50,
+      },
+    ],
+  };
+}
