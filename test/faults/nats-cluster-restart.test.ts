@@ -44,7 +44,10 @@ beforeAll(async () => {
   kv = await new Kvm(admin).create(stores.assignments, { history: 1, allow_direct: true, replicas: 3 });
   await ensureNamespace(kc, run);
   const natsSettings = await controlPlaneNats(cluster.hub);
-  cp = await startControlPlane(testConfig({ ...natsSettings, natsUrl: cluster.servers[1]!.url, redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run }));
+  // A grace period longer than the outages: this scenario is about the store, not node lifecycle
+  // (with the suites' 600 ms grace and no eviction delay, a node the control plane could not hear
+  // while it reconnected had its replica moved, and moved back: a rewrite).
+  cp = await startControlPlane(testConfig({ ...natsSettings, natsUrl: cluster.servers[1]!.url, redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run, nodeMonitorGracePeriodMs: 20_000 }));
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader());
   for (const i of [1, 2, 3]) {
