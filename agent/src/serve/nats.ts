@@ -33,6 +33,8 @@ export interface NatsServingOptions {
   grant?: ServeGrant;
   /** Between grant checks that found none, besides every renewal. */
   grantRetry?: BackoffOptions;
+  /** Called when `stats.subscribed` changes, so the node can report it at once. */
+  onSubscribedChange?: (subscribed: boolean) => void;
 }
 
 export interface NatsServingStats {
@@ -110,6 +112,7 @@ export function serveNats(nc: NatsConnection, model: ServedModel, options: NatsS
             stats.denied += 1;
             stats.subscribed = false;
             if (sub === s) sub = null;
+            options.onSubscribedChange?.(false);
             log.warn({ err, subject, denied: stats.denied }, 'inference subscription refused by the server; trying again after the next credential renewal');
             void waitThenSubscribe(true);
             return;
@@ -125,6 +128,7 @@ export function serveNats(nc: NatsConnection, model: ServedModel, options: NatsS
     sub = s;
     stats.subscribed = true;
     log.info({ subject }, 'serving over NATS');
+    options.onSubscribedChange?.(true);
   };
 
   /** Resolves at the next renewal, after `ms`, or when stopped, whichever is first. */

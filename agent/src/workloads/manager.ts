@@ -95,8 +95,18 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
         ...(options.maxTensorElements ? { maxTensorElements: options.maxTensorElements } : {}),
         logger: log,
         ...(options.serveGrant ? { grant: options.serveGrant } : {}),
+        onSubscribedChange: () => ctx.onReportChange(),
       }),
     );
+  };
+
+  /**
+   * Ready means reachable: a loaded model is reported Loading until its inference subject is
+   * subscribed, so a client that sees Ready never meets "no responders".
+   */
+  const servingReport = (r: WorkloadReport, s: NatsServing | undefined): WorkloadReport => {
+    if (!nc || r.phase !== 'Ready' || s?.stats.subscribed) return r;
+    return { ...r, phase: 'Loading', reason: 'AwaitingServeGrant', message: 'loaded; not yet serving over NATS (waiting for the node credential to grant this deployment)' };
   };
 
   const stopServing = async (key: string): Promise<void> => {
@@ -122,12 +132,14 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
         }
         const w = new Workload(a, ctx);
         workloads.set(key, w);
+        // The serve grant is asked for while the model downloads and loads, not after.
+        if (nc && options.serveGrant) void options.serveGrant.ensure(a).catch(() => undefined);
         track(w.start(), w);
       }
     },
 
     reports(): WorkloadReport[] {
-      return [...workloads.values()].map((w) => w.report()).sort((a, b) => a.key.localeCompare(b.key));
+      return [...workloads.values()].map((w) => servingReport(w.report(), serving.get(w.key))).sort((a, b) => a.key.localeCompare(b.key));
     },
 
     load(): AcceleratorLoad[] {
