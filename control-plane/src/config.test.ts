@@ -66,6 +66,9 @@ describe('parseConfig', () => {
       env: { EP_NODE_GC_AFTER_MS: '30000000000' },
       want: { helloMaxInFlight: 8, helloPerNodeIntervalMs: 500, maxNodes: 100, nodeGcAfterMs: 30_000_000_000 },
     },
+    { name: 'one KV copy by default', want: { kvReplicas: 1 } },
+    { name: 'KV replicas by flag', argv: ['--kv-replicas', '3'], want: { kvReplicas: 3 } },
+    { name: 'KV replicas by env', env: { EP_KV_REPLICAS: '5' }, want: { kvReplicas: 5 } },
   ];
   for (const row of rows) {
     it(row.name, () => {
@@ -96,6 +99,10 @@ describe('parseConfig', () => {
     { name: 'a fleet of no nodes', env: { EP_MAX_NODES: '0' }, setting: 'EP_MAX_NODES (--max-nodes)' },
     { name: 'GC within a second', env: { EP_NODE_GC_AFTER_MS: '999' }, setting: 'EP_NODE_GC_AFTER_MS (--node-gc-after-ms)' },
     { name: 'GC after more than a year', argv: ['--node-gc-after-ms', String(366 * 86_400_000)], setting: 'EP_NODE_GC_AFTER_MS (--node-gc-after-ms)' },
+    { name: 'no KV copy', argv: ['--kv-replicas', '0'], setting: 'EP_KV_REPLICAS (--kv-replicas)' },
+    { name: 'more KV copies than JetStream keeps', env: { EP_KV_REPLICAS: '6' }, setting: 'EP_KV_REPLICAS (--kv-replicas)' },
+    { name: 'fractional KV copies', argv: ['--kv-replicas', '2.5'], setting: 'EP_KV_REPLICAS (--kv-replicas)' },
+    { name: 'KV copies not a number', env: { EP_KV_REPLICAS: 'three' }, setting: 'EP_KV_REPLICAS (--kv-replicas)' },
     { name: 'unknown flag', argv: ['--nats'], setting: 'flags' },
     { name: 'NATS without credentials', bare: true, env: { EP_NATS_CA: '/ca.pem' }, setting: 'EP_NATS_CREDS (--nats-creds)' },
     { name: 'plain NATS without a CA', bare: true, env: { EP_NATS_CREDS: '/c.creds', EP_NATS_URL: 'nats://h:4222' }, setting: 'EP_NATS_URL (--nats-url)' },
@@ -110,6 +117,10 @@ describe('parseConfig', () => {
       expect(settingOf(() => parseConfig({ argv: row.argv ?? [], env }))).toBe(row.setting);
     });
   }
+
+  it('says what is wrong with a KV replica count, naming the flag', () => {
+    expect(() => config(['--kv-replicas', '7'])).toThrow(/EP_KV_REPLICAS \(--kv-replicas\): must be at most 5/);
+  });
 
   it('answers --help with every flag', () => {
     const r = parseConfig({ argv: ['--help'] });

@@ -102,12 +102,21 @@ export interface Config {
    * 7 days.
    */
   nodeGcAfterMs?: number;
+  /**
+   * Copies of each KV bucket the control plane creates (`ep-assignments`): 3 on a three-server
+   * NATS cluster, so one server may die without loss; absent: 1. Buckets that exist are kept as
+   * they are.
+   */
+  kvReplicas?: number;
 }
 
 export const DEFAULT_HELLO_MAX_IN_FLIGHT = 64;
 export const DEFAULT_HELLO_PER_NODE_INTERVAL_MS = 10_000;
 export const DEFAULT_MAX_NODES = 50_000;
 export const DEFAULT_NODE_GC_AFTER_MS = 7 * 86_400_000;
+/** JetStream replicates a stream on at most five servers. */
+export const KV_REPLICAS_BOUNDS = { min: 1, max: 5 } as const;
+export const DEFAULT_KV_REPLICAS = 1;
 
 /** A node credential lives at least 10 s (tests of renewal) and at most 30 days. */
 export const NODE_CREDENTIAL_TTL_BOUNDS_MS = { min: 10_000, max: 30 * 86_400_000 } as const;
@@ -201,6 +210,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'helloPerNodeIntervalMs', env: 'EP_HELLO_PER_NODE_INTERVAL_MS', flag: 'hello-per-node-interval-ms', schema: msSchema(1), fallback: String(DEFAULT_HELLO_PER_NODE_INTERVAL_MS), help: 'after a burst of 5, a node may say hello once per this long, ms' },
   { key: 'maxNodes', env: 'EP_MAX_NODES', flag: 'max-nodes', schema: z.coerce.number().int().min(1).max(10_000_000), fallback: String(DEFAULT_MAX_NODES), help: 'hellos from new nodes are refused once this many EdgeNodes exist' },
   { key: 'nodeGcAfterMs', env: 'EP_NODE_GC_AFTER_MS', flag: 'node-gc-after-ms', schema: z.coerce.number().int().min(1000).max(365 * 86_400_000), fallback: String(DEFAULT_NODE_GC_AFTER_MS), help: 'a node silent this long is removed: EdgeNode, Redis telemetry, KV assignment, ms' },
+  { key: 'kvReplicas', env: 'EP_KV_REPLICAS', flag: 'kv-replicas', schema: z.coerce.number({ error: 'must be a whole number from 1 to 5' }).int('must be a whole number from 1 to 5').min(KV_REPLICAS_BOUNDS.min, 'must be at least 1').max(KV_REPLICAS_BOUNDS.max, 'must be at most 5 (JetStream keeps at most five copies)'), fallback: String(DEFAULT_KV_REPLICAS), help: 'copies of a KV bucket the control plane creates, 1..5 (3 on a three-server NATS cluster); existing buckets are kept' },
   { key: 'metricsAuth', env: 'EP_METRICS_AUTH', flag: 'metrics-auth', schema: z.enum(METRICS_AUTH), fallback: 'rbac', help: `who may read /metrics: ${METRICS_AUTH.join('|')} (rbac: get on /metrics)` },
 ];
 

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { apiAuth } from './api/api-auth.ts';
 import { build } from './api/app.ts';
 import { LiveReadModel } from './api/read-model.ts';
-import type { Config } from './config.ts';
+import { DEFAULT_KV_REPLICAS, type Config } from './config.ts';
 import { AssignmentPublisher } from './fleet/assignment-publisher.ts';
 import { DeliveryCheck } from './fleet/delivery-check.ts';
 import { DeploymentFinalizer } from './kube/finalizer.ts';
@@ -66,7 +66,7 @@ export interface ControlPlane {
  * level-based sync rewrites every entry. Short timeouts: a store still recovering costs one
  * resync period, not a 5 s request timeout that holds up the next pass.
  */
-async function ensureAssignmentsBucket(nc: NatsConnection, timeoutMs: number): Promise<void> {
+async function ensureAssignmentsBucket(nc: NatsConnection, timeoutMs: number, replicas: number): Promise<void> {
   const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
   try {
     await jsm.streams.info(`KV_${stores.assignments}`);
@@ -74,11 +74,14 @@ async function ensureAssignmentsBucket(nc: NatsConnection, timeoutMs: number): P
   } catch (err) {
     if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
   }
-  await new Kvm(nc).create(stores.assignments, { history: 1, allow_direct: true });
+  await new Kvm(nc).create(stores.assignments, { history: 1, allow_direct: true, replicas });
 }
 
-/** Opens (creating when absent) the assignments bucket; history 1: agents want the latest. */
-async function assignmentsBucket(nc: NatsConnection): Promise<KV> {
+/**
+ * Opens (creating when absent, with `replicas` copies) the assignments bucket; history 1:
+ * agents want the latest.
+ */
+async function assignmentsBucket(nc: NatsConnection, replicas: number): Promise<KV> {
   const kvm = new Kvm(nc);
   const jsm = await jetstreamManager(nc);
   try {
@@ -86,7 +89,7 @@ async function assignmentsBucket(nc: NatsConnection): Promise<KV> {
     return await kvm.open(stores.assignments);
   } catch {
     // Direct gets put the key in the subject, so nats-server can hold each node to its own key.
-    return await kvm.create(stores.assignments, { history: 1, allow_direct: true });
+    return await kvm.create(stores.assignments, { history: 1, allow_direct: true, replicas });
   }
 }
 
@@ -138,7 +141,8 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       }
     })();
     cleanups.push(() => nc.drain());
-    const bucket = await assignmentsBucket(nc);
+    const kvReplicas = config.kvReplicas ?? DEFAULT_KV_REPLICAS;
+    const bucket = await assignmentsBucket(nc, kvReplicas);
     const kv = options.wrapAssignments ? options.wrapAssignments(bucket) : bucket;
 
     let elector: LeaderElector | undefined;
@@ -162,7 +166,7 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       if (life) return !life.ready;
       return nodes.get(node)?.status?.conditions?.find((c) => c.type === 'Reachable')?.status === 'False';
     };
-    const publisher = new AssignmentPublisher({ kv, metrics, log, mayWrite, term: () => elector?.term(), ensureBucket: () => ensureAssignmentsBucket(nc, Math.min(2000, config.resyncMs / 2)), holds: away });
+    const publisher = new AssignmentPublisher({ kv, metrics, log, mayWrite, term: () => elector?.term(), ensureBucket: () => ensureAssignmentsBucket(nc, Math.min(2000, config.resyncMs / 2), kvReplicas), holds: away });
     const rebuilder = new PlacementRebuilder({ kv, deployments, index, store: placementStore, log });
 
     let controller: Controller | undefined;

@@ -86,10 +86,17 @@ describe('default values', () => {
     expect(vars.get('EP_IDENTITY')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
     expect(vars.get('EP_API_ADDR')?.value).toBe('0.0.0.0:8080');
     expect(vars.get('EP_NODE_SELECTOR')?.value).toBe('site=plant-a');
+    expect(vars.get('EP_KV_REPLICAS')?.value).toBe('1');
     // The URLs come from the chart's Secret, not from the pod spec.
     const secret = findObject(objects, 'Secret');
     expect(vars.get('EP_NATS_URL')?.valueFrom?.secretKeyRef).toEqual({ name: secret.metadata.name, key: 'nats-url' });
     expect(vars.get('EP_REDIS_URL')?.valueFrom?.secretKeyRef).toEqual({ name: secret.metadata.name, key: 'redis-url' });
+  });
+
+  it('tell the control plane how many copies of its KV bucket to create on a NATS cluster', async () => {
+    const objects = await render({ set: ['nats.kvReplicas=3'] });
+    const container = as<V1Deployment>(findObject(objects, 'Deployment')).spec!.template.spec!.containers[0]!;
+    expect(env(container).get('EP_KV_REPLICAS')?.value).toBe('3');
   });
 
   it('expose the API port through the Service', async () => {

@@ -23,6 +23,7 @@ const rows: { file: string; names: string; detail: string }[] = [
   { file: 'bad-ca-hash.yaml', names: "'/agent/caHash'", detail: 'does not match pattern' },
   { file: 'bad-node-credential-ttl.yaml', names: "'/controlPlane/nodeCredentialTtl'", detail: 'does not match pattern' },
   { file: 'bad-nats-insecure-string.yaml', names: "'/nats/insecure'", detail: 'want boolean' },
+  { file: 'bad-kv-replicas.yaml', names: "'/nats/kvReplicas'", detail: 'maximum' },
   { file: 'bad-cert-manager-no-issuer.yaml', names: "'/tls/certManager/issuerRef/name'", detail: 'minLength' },
   { file: 'bad-agent-shared-creds.yaml', names: "'/agent'", detail: "'natsCredsSecret' not allowed" },
   { file: 'bad-no-trust-secret.yaml', names: 'trust.existingSecret', detail: 'unless nats.insecure is true' },
