@@ -42,11 +42,12 @@ crds: npm-deps
 check-crds: npm-deps
 	npm run --silent check:crds
 
-# vitest's own summary is not a line every CI reads, so end with "tests: N passed, N failed".
+# vitest's own summary is not a line every CI reads, so end with "tests: N passed, N failed; files: ...".
+# The previous report is deleted first so that a run that writes none is never summarised by it.
 test: deps typecheck check-crds
-	@mkdir -p .cache; status=0; \
+	@mkdir -p .cache; rm -f .cache/vitest-report.json; status=0; \
 	$(NPX) vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest-report.json || status=$$?; \
-	npx --no-install tsx scripts/test-summary.ts .cache/vitest-report.json || status=1; \
+	npx --no-install tsx scripts/test-summary.ts .cache/vitest-report.json --vitest-exit $$status || status=1; \
 	exit $$status
 
 test-unit: npm-deps
