@@ -64,13 +64,15 @@ function unitDirectives(text: string): Map<string, string> {
 }
 
 describe('install.sh', () => {
-  it('is valid bash and, where shellcheck is installed, lints clean', () => {
+  it('is valid bash', () => {
     expect(spawnSync('bash', ['-n', script], { encoding: 'utf8' }).status).toBe(0);
-    if (onPath('shellcheck')) {
-      const res = spawnSync('shellcheck', ['--severity=style', script], { encoding: 'utf8' });
-      expect(res.stdout).toBe('');
-      expect(res.status).toBe(0);
-    }
+  });
+
+  it('lints clean with shellcheck', (ctx) => {
+    if (!onPath('shellcheck')) ctx.skip('shellcheck is not on PATH (make deps installs it): install.sh was not linted');
+    const res = spawnSync('shellcheck', ['--severity=style', script], { encoding: 'utf8' });
+    expect(res.stdout).toBe('');
+    expect(res.status).toBe(0);
   });
 
   it('installs a version, the current link, the command, the unit and the config', () => {
@@ -199,12 +201,8 @@ describe('edgeplane-agent.service', () => {
     expect(readFileSync(script, 'utf8')).toContain('etc="$root/etc/edgeplane-agent"');
   });
 
-  it('parses without a warning from systemd-analyze, where it is installed', () => {
-    if (!onPath('systemd-analyze')) {
-      // Without systemd the directive names are at least the ones this file was written with.
-      expect(unit.size).toBeGreaterThan(20);
-      return;
-    }
+  it('parses without a warning from systemd-analyze', (ctx) => {
+    if (!onPath('systemd-analyze')) ctx.skip('systemd-analyze is not on PATH: the unit file was not verified');
     const dir = mkdtempSync(join(scratch, 'unit-'));
     const verify = (body: string) => {
       // The real binary is not installed here; everything else is verified as written.
