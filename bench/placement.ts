@@ -5,7 +5,8 @@
 // Measures placements per second and the p99 of one plan's duration over `--rounds` rounds,
 // a steady-state round that re-plans with the previous placements as current, and, as the
 // baseline, the naive reference planner (every plugin on every node for every replica) on the
-// first `--baseline-deployments` deployments of the same run, checking both plan alike.
+// first `--baseline-deployments` deployments of the same run, checking both plan alike. The
+// speedup divides the fast planner's rate on those same deployments by the naive one's.
 import { loadavg } from 'node:os';
 import type { Accelerator, LinkType, Power } from '@edgeplane/api';
 import { EdgeModelDeploymentSpec } from '@edgeplane/api';
@@ -250,11 +251,15 @@ const bench: Bench = async ({ argv, log }) => {
   log(`steady: re-plan with current placements in ${steady.totalMs.toFixed(1)} ms CPU (median of ${rounds}), ${moved} replicas moved`);
 
   const subset = deployments.slice(0, baselineDeployments);
-  const fast = round(planDeployment, subset, nodes, undefined);
+  // The fast planner on the baseline's deployments: the median of `rounds` rounds, as above.
+  const fastRounds: Round[] = [];
+  for (let i = 0; i < rounds; i++) fastRounds.push(round(planDeployment, subset, nodes, undefined));
+  const fast = fastRounds.sort((a, b) => a.totalMs - b.totalMs)[Math.floor(rounds / 2)]!;
+  const fastPerSec = fast.placed / (fast.totalMs / 1000);
   const reference = round(planDeploymentReference, subset, nodes, undefined);
   const agrees = JSON.stringify(fast.results) === JSON.stringify(reference.results);
   const baselinePerSec = reference.placed / (reference.totalMs / 1000);
-  log(`baseline: reference planner on ${subset.length} deployments placed ${reference.placed} in ${reference.totalMs.toFixed(0)} ms; same plans: ${agrees}`);
+  log(`baseline: on the first ${subset.length} deployments the reference planner placed ${reference.placed} in ${reference.totalMs.toFixed(0)} ms, the fast one in ${fast.totalMs.toFixed(1)} ms (median of ${rounds}); same plans: ${agrees}`);
 
   const placementsPerSec = first.placed / (medianMs / 1000);
   const wallMedianMs = percentile(measured.map((m) => m.wallMs).sort((a, b) => a - b), 50);
@@ -278,8 +283,10 @@ const bench: Bench = async ({ argv, log }) => {
     baseline: 'reference planner: every filter and score plugin on every node for every replica',
     baselineDeployments: subset.length,
     baselinePlacementsPerSec: Math.round(baselinePerSec),
+    baselineFastPlacementsPerSec: Math.round(fastPerSec),
     baselineAgrees: agrees,
-    speedup: Number((placementsPerSec / baselinePerSec).toFixed(1)),
+    speedup: Number((fastPerSec / baselinePerSec).toFixed(1)),
+    speedupOn: 'the baseline deployments: baselineFastPlacementsPerSec / baselinePlacementsPerSec',
     machine: machine(),
   };
 };

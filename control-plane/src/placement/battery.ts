@@ -1,13 +1,13 @@
 // Battery tiering: the precision cap a node's power state allows, with hysteresis so that a
 // battery hovering around a threshold does not move replicas back and forth.
-import { PRECISIONS } from '@edgeplane/api';
 import type { Power, Precision, Tiering } from '@edgeplane/api';
 
 export type BatteryThresholds = Tiering['battery'];
 
-/** Strictness of a cap: fp32 (no cap) 0, fp16 1, int8 2. */
-export function precisionRank(p: Precision): number {
-  return PRECISIONS.indexOf(p);
+/** Strictness of a cap: fp32 (no cap) 0, fp16 1, int8 2 (the order of PRECISIONS). */
+export function precisionRank(p: Precision): 0 | 1 | 2 {
+  // A comparison, not PRECISIONS.indexOf: the planner asks for every node of every plan.
+  return p === 'fp32' ? 0 : p === 'fp16' ? 1 : 2;
 }
 
 /** True when a variant of precision `p` may run under `cap`. */

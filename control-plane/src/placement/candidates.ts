@@ -1,10 +1,12 @@
-// The (accelerator, variant) pairs a node could run for a plan. One scan counts the pairs each
-// filter stage lets through (so the precision, link and fetch filters can each name their own
-// reason) and picks the pair that fits the free memory and serves the objective best. Pairs are
-// not stored: a plan touches thousands of nodes and places on few, and rescanning a node after
-// a placement costs less than keeping every pair of every node.
+// The (accelerator, variant) pairs a node could run for a plan. The first scan of a node applies
+// the pair filters' rules in order and records in the node's row how many pairs each lets through
+// (so the precision, link, fetch and backoff filters can each pass or name their own reason), and
+// every scan picks the pair that fits the free memory and serves the objective best: the tier.
+// Pairs are not stored: a plan touches thousands of nodes and places on few, and rescanning a
+// node after a placement costs less than keeping every pair of every node.
 import type { Objective } from '@edgeplane/api';
-import { precisionRank } from './battery.ts';
+import { artifactFetch, linkProfile, precisionSupport } from './filters.ts';
+import { failureBackoff } from './failure-backoff.ts';
 import type { Candidate, NodeInfo, PlanContext } from './framework.ts';
 import { measuredByDigest } from './memo.ts';
 import { joulesPerInference, predictP99Ms } from './predict.ts';
@@ -76,34 +78,34 @@ function loadCommitted(ctx: PlanContext, node: NodeInfo): void {
 }
 
 /**
- * Scans every pair of the node; the first scan also records the filter-stage counts.
- * The arithmetic is that of predictP99Ms, canFetch and joulesPerInference, on arrays.
+ * Scans every pair of the node; the first scan (`first`) also records the pair filters' counts.
+ * The arithmetic is that of predictP99Ms and joulesPerInference, on arrays.
  */
-export function scanNode(ctx: PlanContext, node: NodeInfo): void {
+function scanNode(ctx: PlanContext, node: NodeInfo, first: boolean): void {
   const view = node.view;
   const fleet = ctx.fleet;
-  const first = !node.built;
   if (first) loadCommitted(ctx, node);
-  const table = ctx.eligible[precisionRank(node.cap) as 0 | 1 | 2];
+  const table = ctx.eligible[node.capRank];
   const variants = table.variants;
   const nv = variants.length;
   const base = node.accBase;
   const nacc = fleet.accBase[node.index + 1]! - base;
-  const { efficiency, fetchDeadlineSec } = ctx.options;
+  const efficiency = ctx.options.efficiency;
   const objective = ctx.objective;
   const sloMs = ctx.sloMs;
-  const bw = view.network?.bandwidthMbps;
-  const bwBits = bw === undefined ? 0 : bw * 1e6;
-  const cached = view.cachedArtifacts.size > 0 ? view.cachedArtifacts : undefined;
   const measured = view.measuredP99Ms.size > 0 ? measuredByDigest(view.measuredP99Ms) : undefined;
-  const liteLink = node.liteLink;
   const used = ctx.usedMiB;
   const tops = fleet.tops;
+  // The pair rules, in filter order; read once so the loop calls them directly.
+  const supported = precisionSupport.admits;
+  const linkAllows = linkProfile.admits;
+  const fetchable = artifactFetch.admits;
+  const retryable = failureBackoff.admits;
+  const excluded = node.excluded;
   let supportedPairs = 0;
   let linkPairs = 0;
   let fetchablePairs = 0;
   let retryablePairs = 0;
-  const excluded = node.excluded !== undefined && node.excluded.size > 0 ? node.excluded : undefined;
   let bestAcc = -1;
   let bestVariant = -1;
   let bestP99 = 0;
@@ -117,31 +119,37 @@ export function scanNode(ctx: PlanContext, node: NodeInfo): void {
   let heldMeasured = false;
   let heldMeets = false;
   let heldJoules = 0;
+  const holding = node.holdVariant !== '';
   for (let a = 0; a < nacc; a++) {
     const slot = base + a;
     const free = fleet.memoryMiB[slot]! - used[slot]!;
-    const scale = measured === undefined ? 1 : calibration(measured, table, fleet.ids[slot]!, tops, slot, efficiency);
     // After the first scan only pairs that fit matter, and those need free memory.
     if (!first && free <= 0) continue;
+    const scale = measured === undefined ? 1 : calibration(measured, table, fleet.ids[slot]!, tops, slot, efficiency);
     const watts = fleet.watts[slot]!;
     for (let v = 0; v < nv; v++) {
+      if (first) {
+        if (!supported(ctx, node, slot, v)) continue;
+        supportedPairs++;
+        if (!linkAllows(ctx, node, slot, v)) continue;
+        linkPairs++;
+        if (!fetchable(ctx, node, slot, v)) continue;
+        fetchablePairs++;
+        if (excluded !== undefined && !retryable(ctx, node, slot, v)) continue;
+        retryablePairs++;
+        if (table.memoryMiB[v]! > free) continue;
+      } else {
+        // Memory first: on a rescan most pairs no longer fit, and the other rules cannot change.
+        if (table.memoryMiB[v]! > free) continue;
+        if (!supported(ctx, node, slot, v) || !linkAllows(ctx, node, slot, v) || !fetchable(ctx, node, slot, v)) continue;
+        if (excluded !== undefined && !retryable(ctx, node, slot, v)) continue;
+      }
       const t = tops[slot * 3 + table.rank[v]!]!;
-      if (t === 0) continue;
-      supportedPairs++;
-      const isCached = cached !== undefined && cached.has(variants[v]!.sha256);
-      if (liteLink && table.lite[v] === 0 && !isCached) continue;
-      linkPairs++;
-      if (!isCached && bw !== undefined && !((bw > 0 ? table.sizeBits[v]! / bwBits : Infinity) <= fetchDeadlineSec)) continue;
-      fetchablePairs++;
-      if (excluded !== undefined && excluded.has(variants[v]!.name)) continue;
-      retryablePairs++;
-      if (table.memoryMiB[v]! > free) continue;
       const m = measured?.get(variants[v]!.sha256)?.get(fleet.ids[slot]!);
       const p99 = m ?? predictP99Ms(table.gflops[v]!, t, efficiency) * scale;
       const joules = joulesPerInference(watts, p99);
       const meets = p99 <= sloMs;
-      const accuracy = table.accuracy[v]!;
-      if (node.holdVariant !== '' && variants[v]!.name === node.holdVariant && fleet.ids[slot] === node.holdAcc) {
+      if (holding && variants[v]!.name === node.holdVariant && fleet.ids[slot] === node.holdAcc) {
         heldAcc = a;
         heldVariant = v;
         heldP99 = p99;
@@ -149,7 +157,7 @@ export function scanNode(ctx: PlanContext, node: NodeInfo): void {
         heldMeets = meets;
         heldJoules = joules;
       }
-      if (bestAcc < 0 || betterTier(objective, meets, p99, accuracy, joules, bestMeets, bestP99, table.accuracy[bestVariant]!, bestJoules)) {
+      if (bestAcc < 0 || betterTier(objective, meets, p99, table.accuracy[v]!, joules, bestMeets, bestP99, table.accuracy[bestVariant]!, bestJoules)) {
         bestAcc = a;
         bestVariant = v;
         bestP99 = p99;
@@ -180,27 +188,25 @@ export function scanNode(ctx: PlanContext, node: NodeInfo): void {
   node.tierMeasured = bestMeasured;
   node.tierMeetsSlo = bestMeets;
   node.tierJoules = bestJoules;
-  node.tierFresh = true;
 }
 
-/** Makes sure the node's filter-stage counts exist; the static filters read them. */
-export function buildCandidates(ctx: PlanContext, node: NodeInfo): void {
-  if (!node.built) scanNode(ctx, node);
+/** Fills the node's pair counts and tier; preparing a plan calls it once per admitted node. */
+export function buildPairs(ctx: PlanContext, node: NodeInfo): void {
+  scanNode(ctx, node, true);
 }
 
 /**
- * True when some pair fits for one more replica. The choice is cached until a replica is
- * placed on or removed from the node (see invalidateTier).
+ * Chooses the node's tier again after its memory changed (a replica placed or removed);
+ * a node never scanned has no tier.
  */
-export function hasTier(ctx: PlanContext, node: NodeInfo): boolean {
-  if (!node.tierFresh) scanNode(ctx, node);
-  return node.tierAcc >= 0;
+export function refreshTier(ctx: PlanContext, node: NodeInfo): void {
+  if (node.built) scanNode(ctx, node, false);
 }
 
 function fill(ctx: PlanContext, node: NodeInfo, c: Candidate): Candidate {
   c.acc = node.tierAcc;
   c.accId = ctx.fleet.ids[node.accBase + node.tierAcc]!;
-  c.variant = ctx.eligible[precisionRank(node.cap) as 0 | 1 | 2].variants[node.tierVariant]!;
+  c.variant = ctx.eligible[node.capRank].variants[node.tierVariant]!;
   c.p99Ms = node.tierP99Ms;
   c.measured = node.tierMeasured;
   c.meetsSlo = node.tierMeetsSlo;
@@ -210,14 +216,10 @@ function fill(ctx: PlanContext, node: NodeInfo, c: Candidate): Candidate {
 
 /** The node's tier in ctx.scratch, valid until the next call; null when nothing fits. */
 export function peekTier(ctx: PlanContext, node: NodeInfo): Candidate | null {
-  return hasTier(ctx, node) ? fill(ctx, node, ctx.scratch) : null;
+  return node.tierAcc >= 0 ? fill(ctx, node, ctx.scratch) : null;
 }
 
 /** The node's tier as an object of its own, for a placement; null when nothing fits. */
 export function chooseTier(ctx: PlanContext, node: NodeInfo): Candidate | null {
-  return hasTier(ctx, node) ? fill(ctx, node, { ...ctx.scratch }) : null;
-}
-
-export function invalidateTier(node: NodeInfo): void {
-  node.tierFresh = false;
+  return node.tierAcc >= 0 ? fill(ctx, node, { ...ctx.scratch }) : null;
 }

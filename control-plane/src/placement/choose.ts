@@ -2,12 +2,11 @@
 // node with the highest total score, ties to the lower node name. The reference runs every
 // filter and score plugin on every node each time; the heap chooser keeps the static verdicts
 // and scores and re-ranks only what a placement changed.
-import { invalidateTier, peekTier } from './candidates.ts';
-import { SUCCESS } from './framework.ts';
+import { peekTier, refreshTier } from './candidates.ts';
 import type { FilterPlugin, NodeInfo, PlanContext } from './framework.ts';
-import { filterPlugins, runFilters } from './filters.ts';
+import { filterPlugins, passesAll } from './filters.ts';
 import { SegmentedHeap } from './heap.ts';
-import { nodeScore, nodeScorePlugins, spreadTerm } from './score.ts';
+import { nodeScore, spreadTerm } from './score.ts';
 
 export interface Chooser {
   /** Index of the best feasible node, or -1 when no node can take another replica. */
@@ -20,19 +19,17 @@ export interface Chooser {
 export function scoreNow(ctx: PlanContext, node: NodeInfo): number {
   const tier = peekTier(ctx, node);
   if (tier === null) return -1;
-  return nodeScore(nodeScorePlugins, ctx, node, tier) + spreadTerm(ctx, ctx.domainCount[node.domain]!);
+  return nodeScore(ctx, node, tier) + spreadTerm(ctx, ctx.domainCount[node.domain]!);
 }
 
-/** Deterministic tie-break: lower name first, then earlier input position. */
+/** Deterministic tie-break: lower name first (names are unique in a plan). */
 export function nameBefore(a: NodeInfo, b: NodeInfo): boolean {
-  const an = a.view.name;
-  const bn = b.view.name;
-  return an !== bn ? an < bn : a.index < b.index;
+  return a.rank < b.rank;
 }
 
 /** Sort order by name, for Array.prototype.sort. */
 export function compareNodes(a: NodeInfo, b: NodeInfo): number {
-  return a.index === b.index ? 0 : nameBefore(a, b) ? -1 : 1;
+  return a.rank - b.rank;
 }
 
 export function referenceChooser(ctx: PlanContext): Chooser {
@@ -42,8 +39,8 @@ export function referenceChooser(ctx: PlanContext): Chooser {
       let bestScore = -1;
       for (const node of ctx.nodes) {
         // Naive on purpose: nothing carries over from the previous replica.
-        invalidateTier(node);
-        if (runFilters(filterPlugins, ctx, node) !== SUCCESS) continue;
+        refreshTier(ctx, node);
+        if (!passesAll(filterPlugins, ctx, node)) continue;
         const score = scoreNow(ctx, node);
         if (best < 0 || score > bestScore || (score === bestScore && nameBefore(node, ctx.nodes[best]!))) {
           best = node.index;
@@ -62,15 +59,19 @@ export function heapChooser(ctx: PlanContext): Chooser {
   const nodes = ctx.nodes;
   const n = nodes.length;
   const local = new Float64Array(n);
+  const rank = new Int32Array(n);
   const staticOk = new Uint8Array(n);
   const domainOf = new Int32Array(n);
-  for (let i = 0; i < n; i++) domainOf[i] = nodes[i]!.domain;
+  for (let i = 0; i < n; i++) {
+    domainOf[i] = nodes[i]!.domain;
+    rank[i] = nodes[i]!.rank;
+  }
   const domains = ctx.domainCount.length;
 
   const nodeBefore = (a: number, b: number): boolean => {
     const la = local[a]!;
     const lb = local[b]!;
-    return la !== lb ? la > lb : nameBefore(nodes[a]!, nodes[b]!);
+    return la !== lb ? la > lb : rank[a]! < rank[b]!;
   };
   const byNode = new SegmentedHeap(domainOf, domains, nodeBefore);
   // The spread term is the same for every node of a domain, so a domain's best node is its
@@ -79,18 +80,23 @@ export function heapChooser(ctx: PlanContext): Chooser {
   const domainBefore = (a: number, b: number): boolean => {
     const ta = domainTotal[a]!;
     const tb = domainTotal[b]!;
-    return ta !== tb ? ta > tb : nameBefore(nodes[byNode.top(a)]!, nodes[byNode.top(b)]!);
+    return ta !== tb ? ta > tb : rank[byNode.top(a)]! < rank[byNode.top(b)]!;
   };
   const byDomain = new SegmentedHeap(new Int32Array(domains), 1, domainBefore);
 
-  const refresh = (i: number): void => {
+  /** The node's local score, or false when it cannot take another replica. */
+  const rescore = (i: number): boolean => {
     const node = nodes[i]!;
     const tier = node.count < ctx.maxPerNode ? peekTier(ctx, node) : null;
-    if (tier === null) {
+    if (tier === null) return false;
+    local[i] = nodeScore(ctx, node, tier);
+    return true;
+  };
+  const refresh = (i: number): void => {
+    if (!rescore(i)) {
       byNode.remove(i);
       return;
     }
-    local[i] = nodeScore(nodeScorePlugins, ctx, node, tier);
     if (byNode.has(i)) byNode.update(i);
     else byNode.insert(i);
   };
@@ -105,12 +111,21 @@ export function heapChooser(ctx: PlanContext): Chooser {
     else byDomain.insert(d);
   };
 
+  // Every feasible node at once, then each heap ordered in one pass.
   for (let i = 0; i < n; i++) {
-    if (runFilters(staticFilters, ctx, nodes[i]!) !== SUCCESS) continue;
+    const node = nodes[i]!;
+    if (!node.built || !passesAll(staticFilters, ctx, node)) continue;
     staticOk[i] = 1;
-    refresh(i);
+    if (rescore(i)) byNode.push(i);
   }
-  for (let d = 0; d < domains; d++) refreshDomain(d);
+  byNode.heapify();
+  for (let d = 0; d < domains; d++) {
+    const top = byNode.top(d);
+    if (top < 0) continue;
+    domainTotal[d] = local[top]! + spreadTerm(ctx, ctx.domainCount[d]!);
+    byDomain.push(d);
+  }
+  byDomain.heapify();
 
   return {
     best() {

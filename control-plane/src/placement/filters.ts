@@ -1,86 +1,98 @@
-// Filter plugins, run in this order; the first that fails names the node's reason.
+// Filter plugins, run in this order; the first that fails names the node's reason. Each is a pure
+// predicate over a row of the plan's node table (see NodeInfo); the pair filters also carry the
+// rule the pair scan applies to each (accelerator, variant) pair.
 import { PRECISIONS } from '@edgeplane/api';
 import type { Precision } from '@edgeplane/api';
-import { precisionRank } from './battery.ts';
-import { buildCandidates, hasTier } from './candidates.ts';
 import { SUCCESS, unschedulable } from './framework.ts';
-import type { FilterPlugin, NodeInfo, PlanContext, Status } from './framework.ts';
+import type { FilterPlugin, NodeInfo, PairFilterPlugin, PlanContext, Status } from './framework.ts';
 import { failureBackoff } from './failure-backoff.ts';
 import { matchesSelector } from './labels.ts';
 import { nodeWorkloadCap } from './workload-cap.ts';
 
-const NOT_SELECTED = unschedulable("didn't match the node selector");
-const UNSCHEDULABLE = unschedulable('unschedulable');
-const NOT_READY = unschedulable('not Ready');
-const NO_MEMORY = unschedulable('insufficient accelerator memory');
-
 export const nodeSelector: FilterPlugin = {
   name: 'NodeSelector',
   dynamic: false,
-  filter: (ctx, node) => (matchesSelector(ctx.spec.placement.selector, node.view.labels) ? SUCCESS : NOT_SELECTED),
+  passes: (ctx, node) => matchesSelector(ctx.spec.placement.selector, node.view.labels),
+  reason: () => "didn't match the node selector",
 };
 
 export const nodeUnschedulable: FilterPlugin = {
   name: 'NodeUnschedulable',
   dynamic: false,
-  filter: (_ctx, node) => (node.view.unschedulable ? UNSCHEDULABLE : SUCCESS),
+  passes: (_ctx, node) => !node.view.unschedulable,
+  reason: () => 'unschedulable',
 };
 
 export const nodeReady: FilterPlugin = {
   name: 'NodeReady',
   dynamic: false,
-  filter: (_ctx, node) => (node.view.ready ? SUCCESS : NOT_READY),
+  passes: (_ctx, node) => node.view.ready,
+  reason: () => 'not Ready',
 };
 
 export const maxPerNode: FilterPlugin = {
   name: 'MaxPerNode',
   dynamic: true,
-  filter: (ctx, node) => (node.count < ctx.maxPerNode ? SUCCESS : unschedulable(`at maxPerNode (${ctx.maxPerNode})`)),
+  passes: (ctx, node) => node.count < ctx.maxPerNode,
+  reason: (ctx) => `at maxPerNode (${ctx.maxPerNode})`,
 };
 
 /** "int8 or fp16": the precisions of the variants a node under `cap` may run. */
-function precisionList(ctx: PlanContext, cap: Precision): string {
-  const present = new Set(ctx.eligible[precisionRank(cap) as 0 | 1 | 2].variants.map((v) => v.precision));
-  return [...PRECISIONS].reverse().filter((p) => present.has(p)).join(' or ');
+function precisionList(ctx: PlanContext, capRank: number): string {
+  const present = new Set(ctx.eligible[capRank as 0 | 1 | 2].variants.map((v) => v.precision));
+  return [...PRECISIONS].reverse().filter((p: Precision) => present.has(p)).join(' or ');
 }
 
-export const precisionSupport: FilterPlugin = {
+/** True when the node has the pair's variant in its cache (its link then does not matter). */
+function isCached(ctx: PlanContext, node: NodeInfo, v: number): boolean {
+  return node.cached !== undefined && node.cached.has(ctx.eligible[node.capRank].variants[v]!.sha256);
+}
+
+/** The accelerator runs the variant's precision: it lists it and reports TOPS for it. */
+export const precisionSupport: PairFilterPlugin = {
   name: 'PrecisionSupport',
   dynamic: false,
-  filter: (ctx, node) => {
-    buildCandidates(ctx, node);
-    if (node.supportedPairs > 0) return SUCCESS;
-    const list = precisionList(ctx, node.cap);
-    if (list === '') return unschedulable(`no variant within the ${node.cap} battery cap meets minAccuracy ${Number(ctx.minAccuracy.toPrecision(3))}`);
-    return unschedulable(`no accelerator supports ${list}`);
+  admits: (ctx, node, slot, v) => ctx.fleet.tops[slot * 3 + ctx.eligible[node.capRank].rank[v]!]! !== 0,
+  passes: (_ctx, node) => node.supportedPairs > 0,
+  reason: (ctx, node) => {
+    const list = precisionList(ctx, node.capRank);
+    if (list === '') return `no variant within the ${node.cap} battery cap meets minAccuracy ${Number(ctx.minAccuracy.toPrecision(3))}`;
+    return `no accelerator supports ${list}`;
   },
 };
 
-export const linkProfile: FilterPlugin = {
+/** On a lite-only link class, only lite variants, or full ones already in the cache. */
+export const linkProfile: PairFilterPlugin = {
   name: 'LinkProfile',
   dynamic: false,
-  filter: (ctx, node) => {
-    buildCandidates(ctx, node);
-    if (node.linkPairs > 0) return SUCCESS;
-    return unschedulable(`${node.view.network?.type ?? 'link'} link needs a lite variant and no accelerator supports one`);
-  },
+  admits: (ctx, node, _slot, v) => !node.liteLink || ctx.eligible[node.capRank].lite[v] !== 0 || isCached(ctx, node, v),
+  passes: (_ctx, node) => node.linkPairs > 0,
+  reason: (_ctx, node) => `${node.view.network?.type ?? 'link'} link needs a lite variant and no accelerator supports one`,
 };
 
-export const artifactFetch: FilterPlugin = {
+/**
+ * The artifact arrives within fetchDeadlineSec over the measured link (the arithmetic of
+ * canFetch); a cached artifact or an unmeasured link passes.
+ */
+export const artifactFetch: PairFilterPlugin = {
   name: 'ArtifactFetch',
   dynamic: false,
-  filter: (ctx, node) => {
-    buildCandidates(ctx, node);
-    if (node.fetchablePairs > 0) return SUCCESS;
-    return unschedulable(`link cannot fetch the model within ${ctx.options.fetchDeadlineSec}s`);
+  admits: (ctx, node, _slot, v) => {
+    const bw = node.bwMbps;
+    if (bw === undefined) return true;
+    if ((bw > 0 ? ctx.eligible[node.capRank].sizeBits[v]! / node.bwBits : Infinity) <= ctx.options.fetchDeadlineSec) return true;
+    return isCached(ctx, node, v);
   },
+  passes: (_ctx, node) => node.fetchablePairs > 0,
+  reason: (ctx) => `link cannot fetch the model within ${ctx.options.fetchDeadlineSec}s`,
 };
 
-/** Some candidate still fits the accelerator memory left by other deployments and this plan. */
+/** Some pair still fits the accelerator memory left by other deployments and this plan. */
 export const acceleratorMemory: FilterPlugin = {
   name: 'AcceleratorMemory',
   dynamic: true,
-  filter: (ctx, node) => (hasTier(ctx, node) ? SUCCESS : NO_MEMORY),
+  passes: (_ctx, node) => node.tierAcc >= 0,
+  reason: () => 'insufficient accelerator memory',
 };
 
 export const filterPlugins: readonly FilterPlugin[] = [
@@ -96,11 +108,21 @@ export const filterPlugins: readonly FilterPlugin[] = [
   acceleratorMemory,
 ];
 
+/** The filters that look at the node alone, before any pair: a node one refuses is never scanned. */
+export const nodeLevelFilters: readonly FilterPlugin[] = [nodeSelector, nodeUnschedulable, nodeReady, nodeWorkloadCap];
+
 /** Runs the plugins in order and returns the first failure, or SUCCESS. */
 export function runFilters(plugins: readonly FilterPlugin[], ctx: PlanContext, node: NodeInfo): Status {
   for (const plugin of plugins) {
-    const status = plugin.filter(ctx, node);
-    if (status !== SUCCESS) return status;
+    if (!plugin.passes(ctx, node)) return unschedulable(plugin.reason(ctx, node));
   }
   return SUCCESS;
+}
+
+/** runFilters without the reason: true when every plugin passes. */
+export function passesAll(plugins: readonly FilterPlugin[], ctx: PlanContext, node: NodeInfo): boolean {
+  for (const plugin of plugins) {
+    if (!plugin.passes(ctx, node)) return false;
+  }
+  return true;
 }

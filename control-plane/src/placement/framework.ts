@@ -18,18 +18,33 @@ export interface Candidate {
   joules: number;
 }
 
-/** What a plan knows about one node before any replica is placed. */
+/**
+ * One row of the plan's node table: what the plan knows about one node. Preparing the plan fills
+ * every row (the static facts, then the pair counts and the tier of the nodes the node-level
+ * filters admit), so filter and score plugins only read rows; placing or removing a replica
+ * re-chooses that node's tier at once.
+ */
 export interface NodeInfo {
   /** Position in the plan's node list. */
   index: number;
+  /** Position of the node's name in name order: the tie-break, compared as a number. */
+  rank: number;
   view: NodeView;
   /** Topology domain id for spreading (the spreadBy label value, or the node itself). */
   domain: number;
   /** Precision cap from the battery, `fp32` when none. */
   cap: Precision;
+  /** precisionRank(cap): which of PlanContext.eligible the node draws from. */
+  capRank: 0 | 1 | 2;
+  /** Digests cached on the node; undefined when none. */
+  cached: ReadonlySet<string> | undefined;
+  /** Measured link bandwidth in Mbit/s; undefined when the link was never measured. */
+  bwMbps: number | undefined;
+  /** bwMbps in bit/s. */
+  bwBits: number;
   /** The link restricts this deployment to lite variants (or full ones already cached). */
   liteLink: boolean;
-  /** Filled on first use (see candidates.ts): nodes refused earlier never pay for them. */
+  /** True once the pair scan filled the counts below; nodes a node-level filter refuses skip it. */
   built: boolean;
   /** Pairs whose precision the accelerator supports, within the cap and minAccuracy. */
   supportedPairs: number;
@@ -37,7 +52,7 @@ export interface NodeInfo {
   linkPairs: number;
   /** Of those, pairs whose artifact arrives in time. */
   fetchablePairs: number;
-  /** Variant names that recently failed on this node (see failure-backoff.ts); undefined: none. */
+  /** Variant names that recently failed on this node (see failure-backoff.ts); undefined when none. */
   excluded: ReadonlySet<string> | undefined;
   /** Of the fetchable pairs, those not backing off after a failure. */
   retryablePairs: number;
@@ -56,8 +71,6 @@ export interface NodeInfo {
   tierMeasured: boolean;
   tierMeetsSlo: boolean;
   tierJoules: number;
-  /** False once the node's memory changed since the tier was chosen. */
-  tierFresh: boolean;
   /** The current variant and accelerator held against slower pairs (upgradeHoldMs); '' for none. */
   holdVariant: string;
   holdAcc: string;
@@ -107,6 +120,8 @@ export interface PlanContext {
   fleet: FleetFacts;
   /** Reused to score a node's tier without allocating; never kept by a plugin. */
   scratch: Candidate;
+  /** Weight of each node score plugin under this objective, in nodeScorePlugins order. */
+  nodeWeights: Float64Array;
   /** MiB in use per accelerator of every node (other deployments plus this plan), at NodeInfo.accBase. */
   usedMiB: Float64Array;
 }
@@ -126,11 +141,26 @@ export function unschedulable(reason: string): Status {
   return { code: StatusCode.Unschedulable, reason };
 }
 
+/**
+ * A filter: a pure predicate over one row of the node table, and the reason a refused node gives
+ * in the unplaced message.
+ */
 export interface FilterPlugin {
   readonly name: string;
   /** False when the verdict cannot change while the plan places replicas. */
   readonly dynamic: boolean;
-  filter(ctx: PlanContext, node: NodeInfo): Status;
+  passes(ctx: PlanContext, node: NodeInfo): boolean;
+  reason(ctx: PlanContext, node: NodeInfo): string;
+}
+
+/**
+ * A filter whose rule applies to each (accelerator, variant) pair of a node: the pair scan
+ * (candidates.ts) applies the pair rules in order and counts the pairs each lets through, and
+ * the node passes while some pair does.
+ */
+export interface PairFilterPlugin extends FilterPlugin {
+  /** Pure: true when the pair of accelerator slot `slot` and variant `v` of node.table passes. */
+  admits(ctx: PlanContext, node: NodeInfo, slot: number, v: number): boolean;
 }
 
 export interface ScorePlugin {

@@ -55,6 +55,26 @@ export class SegmentedHeap {
     this.down(s, this.pos[moved]!);
   }
 
+  /**
+   * Adds an item without ordering its segment: after a run of pushes, heapify() orders every
+   * segment in linear time, cheaper than inserting one by one.
+   */
+  push(item: number): void {
+    const s = this.segOf[item]!;
+    const at = this.start[s]! + this.size[s]!;
+    this.size[s]!++;
+    this.heap[at] = item;
+    this.pos[item] = at;
+  }
+
+  /** Orders every segment after push(). */
+  heapify(): void {
+    for (let s = 0; s < this.size.length; s++) {
+      const base = this.start[s]!;
+      for (let i = (this.size[s]! >> 1) - 1; i >= 0; i--) this.down(s, base + i);
+    }
+  }
+
   /** Restores order after the item's key changed either way. */
   update(item: number): void {
     const at = this.pos[item]!;

@@ -22,6 +22,10 @@ export interface FleetFacts {
   tops: Float64Array;
   /** Draw under load, watts. */
   watts: Float64Array;
+  /** Busy fraction 0..1 per accelerator slot, from each NodeView.utilization (0 when unreported). */
+  util: Float64Array;
+  /** The utilization map each node's `util` entries were read from (refreshed when replaced). */
+  utilization: Array<ReadonlyMap<string, number> | undefined>;
   /** Position of each node by name. */
   byName: Map<string, number>;
   /** One NodeInfo per node, reset by each plan (see preparePlan). */
@@ -50,12 +54,21 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
       PRECISIONS.forEach((p, rank) => (tops[slot * 3 + rank] = topsAt(acc, p)));
     });
   });
+  // Names are unique (checked above), so their order is a total order: rank it once.
+  const byOrder = nodes.map((_, i) => i).sort((a, b) => (nodes[a]!.name < nodes[b]!.name ? -1 : 1));
+  const rank = new Int32Array(nodes.length);
+  byOrder.forEach((i, r) => (rank[i] = r));
   const infos = nodes.map(
     (view, i): NodeInfo => ({
       index: i,
+      rank: rank[i]!,
       view,
       domain: i,
       cap: 'fp32',
+      capRank: 0,
+      cached: undefined,
+      bwMbps: undefined,
+      bwBits: 0,
       liteLink: false,
       built: false,
       supportedPairs: 0,
@@ -71,12 +84,31 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
       tierMeasured: false,
       tierMeetsSlo: false,
       tierJoules: 0,
-      tierFresh: false,
       holdVariant: '',
       holdAcc: '',
     }),
   );
-  return { names: nodes.map((n) => n.name), accelerators: nodes.map((n) => n.accelerators), accBase, ids, committedKeys, memoryMiB, tops, watts, byName, infos };
+  const facts: FleetFacts = {
+    names: nodes.map((n) => n.name),
+    accelerators: nodes.map((n) => n.accelerators),
+    accBase,
+    ids,
+    committedKeys,
+    memoryMiB,
+    tops,
+    watts,
+    util: new Float64Array(total),
+    utilization: nodes.map(() => undefined),
+    byName,
+    infos,
+  };
+  return facts;
+}
+
+/** Reads node i's utilization map into the per-slot column. */
+export function refreshUtilization(facts: FleetFacts, i: number, view: NodeView): void {
+  for (let slot = facts.accBase[i]!; slot < facts.accBase[i + 1]!; slot++) facts.util[slot] = view.utilization.get(facts.ids[slot]!) ?? 0;
+  facts.utilization[i] = view.utilization;
 }
 
 const fleetCache = new WeakMap<readonly NodeView[], FleetFacts>();

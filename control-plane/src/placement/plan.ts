@@ -5,15 +5,14 @@
 // 2. When scaling down, the lowest-scoring kept replicas go first.
 // 3. Each kept replica moves only when the best alternative beats its node by keepThreshold.
 // 4. New replicas go one by one to the best-scoring feasible node.
-import { chooseTier, invalidateTier } from './candidates.ts';
+import { chooseTier, refreshTier } from './candidates.ts';
 import { compareNodes, heapChooser, referenceChooser, scoreNow } from './choose.ts';
 import type { Chooser } from './choose.ts';
-import { SUCCESS } from './framework.ts';
 import type { Candidate, NodeInfo, PlanContext } from './framework.ts';
-import { filterPlugins, nodeReady, runFilters } from './filters.ts';
+import { filterPlugins, nodeReady, passesAll, runFilters } from './filters.ts';
 import { unplacedMessage } from './message.ts';
 import { preparePlan } from './prepare.ts';
-import { nodeScore, nodeScorePlugins, spreadTerm } from './score.ts';
+import { nodeScore, spreadTerm } from './score.ts';
 import { tierReason } from './tier.ts';
 import type { Placement, PlanInput, PlanResult } from './types.ts';
 
@@ -28,7 +27,7 @@ function commit(ctx: PlanContext, node: NodeInfo): Slot {
   ctx.usedMiB[node.accBase + tier.acc]! += tier.variant.memoryMiB;
   node.count++;
   ctx.domainCount[node.domain]!++;
-  invalidateTier(node);
+  refreshTier(ctx, node);
   return { node, tier };
 }
 
@@ -36,7 +35,7 @@ function release(ctx: PlanContext, slot: Slot): void {
   ctx.usedMiB[slot.node.accBase + slot.tier.acc]! -= slot.tier.variant.memoryMiB;
   slot.node.count--;
   ctx.domainCount[slot.node.domain]!--;
-  invalidateTier(slot.node);
+  refreshTier(ctx, slot.node);
 }
 
 function toPlacement(ctx: PlanContext, slot: Slot, nowMs: number | undefined, current: ReadonlyMap<string, Placement>): Placement {
@@ -80,14 +79,14 @@ function plan(input: PlanInput, makeChooser: (ctx: PlanContext) => Chooser): Pla
     const node = ctx.nodes[i]!;
     // A NotReady node within its eviction delay keeps the replicas it has (it takes no new one).
     const plugins = !node.view.ready && node.view.retainReplicas ? filterPlugins.filter((f) => f !== nodeReady) : filterPlugins;
-    if (runFilters(plugins, ctx, node) !== SUCCESS) continue;
+    if (!passesAll(plugins, ctx, node)) continue;
     kept.push(commit(ctx, node));
   }
 
   if (kept.length > replicas) {
     const scored = kept.map((slot) => ({
       slot,
-      score: nodeScore(nodeScorePlugins, ctx, slot.node, slot.tier) + spreadTerm(ctx, ctx.domainCount[slot.node.domain]!),
+      score: nodeScore(ctx, slot.node, slot.tier) + spreadTerm(ctx, ctx.domainCount[slot.node.domain]!),
     }));
     // Lowest score leaves first; among equals the higher node name leaves first.
     scored.sort((a, b) => a.score - b.score || compareNodes(b.slot.node, a.slot.node));

@@ -4,10 +4,12 @@ import { PRECISIONS } from '@edgeplane/api';
 import type { ModelVariant, Precision } from '@edgeplane/api';
 import { allowedUnder, capFor, precisionRank } from './battery.ts';
 import { PlacementErrorCode, PlacementInputError } from './errors.ts';
-import type { PlanContext, VariantTable } from './framework.ts';
-import { fleetFacts } from './memo.ts';
+import { buildPairs } from './candidates.ts';
+import { nodeLevelFilters, nodeReady } from './filters.ts';
+import type { NodeInfo, PlanContext, VariantTable } from './framework.ts';
+import { fleetFacts, refreshUtilization } from './memo.ts';
 import { isLiteLink } from './link.ts';
-import { WEIGHTS } from './score.ts';
+import { nodeScorePlugins, WEIGHTS } from './score.ts';
 import { defaultPlacementOptions } from './types.ts';
 import type { Placement, PlacementOptions, PlanInput } from './types.ts';
 
@@ -58,6 +60,16 @@ function heldPlacements(input: PlanInput, holdMs: number): Map<string, Placement
   return held;
 }
 
+/** True when every node-level filter passes, NodeReady excepted for a node keeping its replicas. */
+function admittedAlone(ctx: PlanContext, node: NodeInfo): boolean {
+  for (const plugin of nodeLevelFilters) {
+    if (plugin.passes(ctx, node)) continue;
+    if (plugin === nodeReady && node.view.retainReplicas) continue;
+    return false;
+  }
+  return true;
+}
+
 export function preparePlan(input: PlanInput): PlanContext {
   const options = resolveOptions(input.options);
   const spec = input.spec;
@@ -78,6 +90,7 @@ export function preparePlan(input: PlanInput): PlanContext {
   // Plans run one at a time and no result refers to a NodeInfo, so the node list's facts own
   // one per node and each plan resets them: no garbage per node per plan.
   const nodes = fleet.infos;
+  const excludedVariants = input.excludedVariants;
   for (let i = 0; i < input.nodes.length; i++) {
     const view = input.nodes[i]!;
     let domain = i;
@@ -92,17 +105,23 @@ export function preparePlan(input: PlanInput): PlanContext {
     info.view = view;
     info.domain = domain;
     info.cap = capFor(view.power, thresholds, prevCaps.size > 0 ? prevCaps.get(view.name) : undefined);
+    info.capRank = precisionRank(info.cap);
     info.liteLink = hasLite && isLiteLink(liteOn, view.network);
+    info.cached = view.cachedArtifacts.size > 0 ? view.cachedArtifacts : undefined;
+    const bw = view.network?.bandwidthMbps;
+    info.bwMbps = bw;
+    info.bwBits = bw === undefined ? 0 : bw * 1e6;
     info.built = false;
     info.supportedPairs = 0;
     info.linkPairs = 0;
     info.fetchablePairs = 0;
-    info.excluded = input.excludedVariants?.get(view.name);
+    const excluded = excludedVariants?.get(view.name);
+    info.excluded = excluded !== undefined && excluded.size > 0 ? excluded : undefined;
     info.retryablePairs = 0;
     info.count = 0;
     info.tierAcc = -1;
     info.tierVariant = -1;
-    info.tierFresh = false;
+    if (fleet.utilization[i] !== view.utilization) refreshUtilization(fleet, i, view);
     // Held only while the node's cap and link class are what they were: the hold damps noise
     // in measurements, not a battery that recovered or a node back on Wi-Fi.
     const hold = held.size > 0 ? held.get(view.name) : undefined;
@@ -130,6 +149,12 @@ export function preparePlan(input: PlanInput): PlanContext {
     fleet,
     scratch: { acc: -1, accId: '', variant: spec.model.variants[0]!, p99Ms: 0, measured: false, meetsSlo: false, joules: 0 },
     usedMiB: new Float64Array(fleet.accBase[nodes.length]!),
+    nodeWeights: Float64Array.from(nodeScorePlugins, (p) => p.weight(WEIGHTS[spec.tiering.objective])),
   };
+  // The node table: pair counts and tiers of every node the node-level filters admit. A NotReady
+  // node keeping its replicas is scanned too, so its current replicas can be checked.
+  for (const node of nodes) {
+    if (admittedAlone(ctx, node)) buildPairs(ctx, node);
+  }
   return ctx;
 }

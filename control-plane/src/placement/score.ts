@@ -31,7 +31,7 @@ export const accuracy: ScorePlugin = {
 export const load: ScorePlugin = {
   name: 'Load',
   weight: (w) => w.load,
-  score: (_ctx, node, tier) => 100 * (1 - clamp01(node.view.utilization.get(tier.accId) ?? 0)),
+  score: (ctx, node, tier) => 100 * (1 - clamp01(ctx.fleet.util[node.accBase + tier.acc]!)),
 };
 
 /** 100 at zero joules per inference, 50 at one joule. */
@@ -44,12 +44,16 @@ export const energy: ScorePlugin = {
 /** Plugins that depend on the node and its tier; summed in this order. */
 export const nodeScorePlugins: readonly ScorePlugin[] = [sloHeadroom, accuracy, load, energy];
 
-/** Weighted sum of the node plugins for `tier` on `node`, 0..100 times their weight share. */
-export function nodeScore(plugins: readonly ScorePlugin[], ctx: PlanContext, node: NodeInfo, tier: Candidate): number {
+/**
+ * Weighted sum of the node plugins for `tier` on `node`, 0..100 times their weight share; the
+ * weights are the plan's (PlanContext.nodeWeights), resolved once per plan.
+ */
+export function nodeScore(ctx: PlanContext, node: NodeInfo, tier: Candidate): number {
+  const weights = ctx.nodeWeights;
   let sum = 0;
-  for (const plugin of plugins) {
-    const w = plugin.weight(ctx.weights);
-    if (w !== 0) sum += w * plugin.score(ctx, node, tier);
+  for (let k = 0; k < nodeScorePlugins.length; k++) {
+    const w = weights[k]!;
+    if (w !== 0) sum += w * nodeScorePlugins[k]!.score(ctx, node, tier);
   }
   return sum;
 }

@@ -4,8 +4,8 @@ import type { Accelerator, EdgeModelDeploymentSpec, Network, Power, Precision, P
 
 /**
  * A node as placement sees it: resource status plus live telemetry from Redis. A snapshot:
- * planDeployment remembers facts derived from a node list, from each `accelerators` array and
- * each `measuredP99Ms` map by object identity, so replace those when they change instead of
+ * planDeployment remembers facts derived from a node list, from each `accelerators` array, each
+ * `measuredP99Ms` map and each `utilization` map by object identity, so replace those when they change instead of
  * editing them in place.
  */
 export interface NodeView {

@@ -2,15 +2,16 @@
 // a deployment not yet counted there is refused once the others fill it, so one more tenant
 // is an unplaced replica with a reason rather than an assignment that cannot be encoded.
 import { MAX_WORKLOADS_PER_NODE } from '@edgeplane/api';
-import { SUCCESS, unschedulable } from './framework.ts';
 import type { FilterPlugin } from './framework.ts';
 
-const FULL = unschedulable(`at the node's workload limit (${MAX_WORKLOADS_PER_NODE})`);
+// Read once: the filter runs for every node of every plan.
+const LIMIT: number = MAX_WORKLOADS_PER_NODE;
 
 export const nodeWorkloadCap: FilterPlugin = {
   name: 'NodeWorkloadCap',
   // Other deployments' workloads do not change while this plan runs, and more replicas of this
   // deployment on the node are still one workload there.
   dynamic: false,
-  filter: (ctx, node) => ((ctx.otherWorkloads.get(node.view.name) ?? 0) < MAX_WORKLOADS_PER_NODE ? SUCCESS : FULL),
+  passes: (ctx, node) => ctx.otherWorkloads.size === 0 || (ctx.otherWorkloads.get(node.view.name) ?? 0) < LIMIT,
+  reason: () => `at the node's workload limit (${LIMIT})`,
 };
