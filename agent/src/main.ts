@@ -187,6 +187,10 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
           const state = await live.read();
           return { power: state.power, network: state.network, load: manager.load(), workloads: manager.reports(), cachedArtifacts: manager.cachedArtifacts() };
         },
+        conditions: async () => {
+          const state = await live.read();
+          return { power: state.power, network: state.network };
+        },
         onAssignment: (assignment, revision) => apply(assignment, revision, true),
         ...(initialRevision !== undefined ? { initialRevision } : {}),
         ...(initialIssuedAtMs !== undefined ? { initialIssuedAtMs } : {}),

@@ -8,6 +8,7 @@ export * from './bootstrap-token.ts';
 export * from './node-identity.ts';
 export * from './duration.ts';
 export * from './heartbeat.ts';
+export * from './early-heartbeat.ts';
 export * from './half.ts';
 export * from './address.ts';
 export * from './errors.ts';

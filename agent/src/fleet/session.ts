@@ -1,5 +1,6 @@
 // The agent's session with the control plane over NATS: hello (retried until accepted),
-// heartbeats at the interval the reply sets, the assignment watch, and the link probe.
+// heartbeats at the interval the reply sets plus early ones on changes the control plane acts
+// on (the shared early-heartbeat policy), the assignment watch, and the link probe.
 // It survives outages: nats.js reconnects, and on each reconnect the session says hello
 // again, sends a full heartbeat next and re-reads its assignment.
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -7,10 +8,9 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { Hello, Heartbeat, NodeCommand, decode, encode, subjects, type Assignment, type HelloReply } from '@edgeplane/api';
 import { backoffMs, sleep, HELLO_BACKOFF, type BackoffOptions } from './backoff.ts';
-import { createHeartbeatBuilder, type Telemetry } from '@edgeplane/api';
+import { createHeartbeatBuilder, createEarlyHeartbeatDriver, CONDITIONS_POLL_MS, type Conditions, type EarlyReason, type Heartbeat as HeartbeatMessage, type Telemetry } from '@edgeplane/api';
 import { watchAssignment, type AssignmentWatch, type AssignmentWatchStats } from './assignment-watch.ts';
 import { measureLink, type LinkMeasurement } from '../hardware/link-probe.ts';
-import { createNudger } from './nudge.ts';
 import { checkHelloReply, DEFAULT_STORES, type ConfiguredStores } from './hello-reply.ts';
 
 export interface FleetSessionOptions {
@@ -21,6 +21,15 @@ export interface FleetSessionOptions {
   hello(): Promise<z.input<typeof Hello>>;
   /** Live telemetry for the next heartbeat. */
   telemetry(): Promise<Telemetry>;
+  /**
+   * Power and link as of now, read between heartbeats to notice a tier-relevant crossing
+   * (battery threshold, link class); default: those of `hello()`. Must not consume telemetry.
+   */
+  conditions?(): Promise<Conditions>;
+  /** How often conditions are read, ms; default CONDITIONS_POLL_MS, 0 turns it off. */
+  conditionsPollMs?: number;
+  /** Told of every heartbeat published: early ones with their reasons, regular ones with none. */
+  onHeartbeat?(hb: HeartbeatMessage, early: EarlyReason[] | null): void;
   onAssignment(assignment: Assignment, revision: number): Promise<void>;
   /** Revision of the assignment loaded from disk. */
   initialRevision?: number;
@@ -44,8 +53,10 @@ export interface FleetSessionStats {
   /** Replies refused as malformed or out of bounds (HelloReplyError); hello is retried. */
   helloRepliesRefused: number;
   heartbeatsSent: number;
-  /** Of those, sent early because a workload's phase or failure changed. */
+  /** Of those, sent early because a workload, the battery class or the link class changed. */
   nudges: number;
+  /** Early heartbeats by what they reported (one heartbeat may count under several). */
+  earlyReasons: Record<EarlyReason, number>;
   heartbeatBytes: number;
   heartbeatIntervalMs: number | null;
   linkProbes: number;
@@ -56,8 +67,8 @@ export interface FleetSession {
   /** Resolves with the accepted reply of the first hello. */
   readonly ready: Promise<HelloReply>;
   /**
-   * Something the control plane acts on changed (a workload phase, a failure): a heartbeat goes
-   * out now instead of at the next tick, at most one extra per quarter interval (the rest coalesce).
+   * A workload's report changed (a phase, a failure): a heartbeat goes out now instead of at the
+   * next tick, as the early-heartbeat policy paces it (a burst coalesces into one message).
    */
   nudge(): void;
   stats(): FleetSessionStats;
@@ -65,13 +76,13 @@ export interface FleetSession {
 }
 
 const METERED_FACTOR = 12;
-/** Extra heartbeats are at least this far apart, ms, however short the interval. */
-const MIN_NUDGE_GAP_MS = 250;
+/** Pacing of early heartbeats before the first hello reply sets the interval. */
+const DEFAULT_INTERVAL_MS = 5000;
 
 export function startFleetSession(opts: FleetSessionOptions): FleetSession {
   const { nc, node, log } = opts;
   const abort = new AbortController();
-  const stats: FleetSessionStats = { helloAttempts: 0, hellosAccepted: 0, helloRepliesRefused: 0, heartbeatsSent: 0, nudges: 0, heartbeatBytes: 0, heartbeatIntervalMs: null, linkProbes: 0, assignments: null };
+  const stats: FleetSessionStats = { helloAttempts: 0, hellosAccepted: 0, helloRepliesRefused: 0, heartbeatsSent: 0, nudges: 0, earlyReasons: { workload: 0, battery: 0, link: 0 }, heartbeatBytes: 0, heartbeatIntervalMs: null, linkProbes: 0, assignments: null };
   const builder = createHeartbeatBuilder(12);
   let reply: HelloReply | null = null;
   let connected = true;
@@ -80,15 +91,16 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
   let watch = null as AssignmentWatch | null;
   let helloing: Promise<HelloReply | null> | null = null;
   const configuredStores = opts.stores ?? DEFAULT_STORES;
-  // A failure shows within one heartbeat; a burst of changes costs one message. The timer
+  let conditionsTimer: NodeJS.Timeout | undefined;
+  // A change shows within one heartbeat; a burst of changes costs one message. The timer
   // fires after this function has defined sendHeartbeat.
-  const nudger = createNudger({
-    send: () => {
-      stats.nudges += 1;
-      void sendHeartbeat();
-    },
-    gapMs: () => Math.max(MIN_NUDGE_GAP_MS, (reply?.heartbeatIntervalMs ?? 0) / 4),
-  });
+  const early = createEarlyHeartbeatDriver({ intervalMs: DEFAULT_INTERVAL_MS, send: (reasons) => void sendHeartbeat(reasons) });
+  const readConditions =
+    opts.conditions ??
+    (async (): Promise<Conditions> => {
+      const h = await opts.hello();
+      return { power: h.power, network: h.network };
+    });
 
   /** Retries until accepted or closed; null when closed first. */
   const helloUntilAccepted = async (): Promise<HelloReply | null> => {
@@ -122,15 +134,25 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
     return null;
   };
 
-  const sendHeartbeat = async () => {
+  /** A regular heartbeat, or an early one reporting `reasons`. */
+  const sendHeartbeat = async (reasons: EarlyReason[] | null = null) => {
     if (!reply || !connected || nc.isClosed()) return;
     try {
-      const hb = builder.next(await opts.telemetry());
+      // Changes after this point are not in this heartbeat's telemetry: they stay pending.
+      const covered = early.policy.workloadChanges;
+      const telemetry = await opts.telemetry();
+      if (!reply || !connected || nc.isClosed()) return;
+      const hb = builder.next(telemetry);
       const data = encode(Heartbeat, 'heartbeat', hb);
       nc.publish(subjects.status(node), data);
-      nudger.sent();
+      early.sent({ power: telemetry.power, network: telemetry.network }, covered, reasons !== null);
       stats.heartbeatsSent += 1;
       stats.heartbeatBytes += data.length;
+      if (reasons) {
+        stats.nudges += 1;
+        for (const r of reasons) stats.earlyReasons[r] += 1;
+      }
+      opts.onHeartbeat?.(hb, reasons);
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'heartbeat not sent');
     }
@@ -139,7 +161,23 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
   const scheduleHeartbeats = (intervalMs: number) => {
     clearInterval(heartbeatTimer);
     stats.heartbeatIntervalMs = intervalMs;
+    early.setIntervalMs(intervalMs);
     heartbeatTimer = setInterval(() => void sendHeartbeat(), intervalMs);
+  };
+
+  // Battery and link are read between heartbeats, so a crossing goes out early too.
+  const pollConditions = async () => {
+    if (!reply || !connected || abort.signal.aborted) return;
+    try {
+      early.observe(await readConditions());
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, 'power and link not read');
+    }
+  };
+  const startConditionsPoll = () => {
+    clearInterval(conditionsTimer);
+    const every = opts.conditionsPollMs ?? CONDITIONS_POLL_MS;
+    if (every > 0) conditionsTimer = setInterval(() => void pollConditions(), every);
   };
 
   const probeLink = async () => {
@@ -169,6 +207,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
       reply = accepted;
       builder.reset(accepted.fullEvery);
       scheduleHeartbeats(accepted.heartbeatIntervalMs);
+      startConditionsPoll();
       void sendHeartbeat();
       watch ??= watchAssignment({
         nc,
@@ -189,7 +228,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
   };
 
   const nudge = (): void => {
-    if (reply && !abort.signal.aborted) nudger.nudge();
+    if (!abort.signal.aborted) early.workloadChanged();
   };
 
   // The control plane lost our telemetry (its Redis, its link): the next heartbeat carries
@@ -233,7 +272,8 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
       abort.abort();
       commands.unsubscribe();
       clearInterval(heartbeatTimer);
-      nudger.stop();
+      clearInterval(conditionsTimer);
+      early.stop();
       clearTimeout(probeTimer);
       await helloing;
       await watch?.stop();

@@ -1,5 +1,5 @@
 // The fleet simulator: public entry point.
-export { startSimulation, nodeName, SITE_LABEL, PROFILE_LABEL, SIMULATED_LABEL, type Simulation, type SimulationOptions, type SimulationStats, type SimulatedNodeInfo, type AssignmentEvent } from './simulation.ts';
+export { startSimulation, nodeName, SITE_LABEL, PROFILE_LABEL, SIMULATED_LABEL, type Simulation, type SimulationOptions, type SimulationStats, type SimulatedNodeInfo, type AssignmentEvent, type HeartbeatEvent } from './simulation.ts';
 export { runSimulate, simulateCommands, SIMULATE_USAGE } from './command.ts';
 export { parseMix, assignProfiles, mixCounts, type MixEntry } from './mix.ts';
 export { parseTimeline, conditionsAt, resolveTimeline, type Timeline, type TimelineEvent } from './timeline.ts';

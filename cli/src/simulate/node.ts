@@ -1,10 +1,12 @@
 // One simulated agent: hello (retried with backoff until accepted), delta heartbeats at the
-// interval the reply sets, simulated executors for its assignment, and live power and link
-// that the timeline or a caller changes. It shares its NATS connection with other nodes.
+// interval the reply sets and early ones as the agent sends them (the shared early-heartbeat
+// policy, power and link read on the agent's polling period), simulated executors for its
+// assignment, and live power and link that the timeline or a caller changes. It shares its
+// NATS connection with other nodes.
 import { Hello, HelloReply, Heartbeat, PROTOCOL_VERSION, decode, encode, subjects, type Assignment, type Network, type Power } from '@edgeplane/api';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { createHeartbeatBuilder } from '@edgeplane/api';
+import { createHeartbeatBuilder, createEarlyHeartbeatDriver, CONDITIONS_POLL_MS, type EarlyHeartbeatDriver, type EarlyReason } from '@edgeplane/api';
 import { SimulatedExecutors } from './executors.ts';
 import type { PhaseTimingOptions } from './phases.ts';
 import type { HardwareProfile } from './profiles.ts';
@@ -19,6 +21,8 @@ export interface SimulationCounters {
   hellosAccepted: number;
   helloFailures: number;
   heartbeats: number;
+  /** Of those, sent early by the early-heartbeat policy. */
+  earlyHeartbeats: number;
   /** JSON payload bytes of heartbeats. */
   heartbeatPayloadBytes: number;
   /** Heartbeat bytes as PUB frames on the connection, protocol overhead included. */
@@ -27,7 +31,7 @@ export interface SimulationCounters {
 }
 
 export function newCounters(): SimulationCounters {
-  return { helloRequests: 0, hellosAccepted: 0, helloFailures: 0, heartbeats: 0, heartbeatPayloadBytes: 0, heartbeatFrameBytes: 0, heartbeatErrors: 0 };
+  return { helloRequests: 0, hellosAccepted: 0, helloFailures: 0, heartbeats: 0, earlyHeartbeats: 0, heartbeatPayloadBytes: 0, heartbeatFrameBytes: 0, heartbeatErrors: 0 };
 }
 
 export interface SimulatedNodeOptions {
@@ -39,8 +43,12 @@ export interface SimulatedNodeOptions {
   random: Random;
   timing: PhaseTimingOptions;
   counters: SimulationCounters;
-  /** Send a heartbeat as soon as a workload changes phase, not only on the interval. */
+  /** Send early heartbeats as the agent does (workload changes, battery and link crossings). */
   reportChanges: boolean;
+  /** How often power and link are read for crossings, ms, as the agent's default. */
+  conditionsPollMs?: number;
+  /** Told of every heartbeat published: early ones with their reasons, regular ones with none. */
+  onHeartbeat?(node: SimulatedNode, hb: Heartbeat, atMs: number, early: EarlyReason[] | null): void;
   helloTimeoutMs: number;
   /** Runs one hello request under the simulation's concurrency limit. */
   gate<T>(fn: () => Promise<T>): Promise<T>;
@@ -64,7 +72,9 @@ export class SimulatedNode {
   #builder = createHeartbeatBuilder(12);
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
-  #reportTimer: NodeJS.Timeout | undefined;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #pollOriginMs = 0;
+  #early: EarlyHeartbeatDriver;
   #helloing = false;
 
   constructor(options: SimulatedNodeOptions) {
@@ -82,9 +92,10 @@ export class SimulatedNode {
       timing: options.timing,
       network: () => this.#network,
       onChange: () => {
-        if (this.#o.reportChanges) this.#reportSoon();
+        if (this.#o.reportChanges) this.#early.workloadChanged();
       },
     });
+    this.#early = createEarlyHeartbeatDriver({ intervalMs: 5000, send: (reasons) => this.#publish(reasons) });
   }
 
   get accepted(): boolean {
@@ -160,6 +171,11 @@ export class SimulatedNode {
     this.#builder.reset(reply.fullEvery);
     clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = setInterval(() => this.heartbeat(), reply.heartbeatIntervalMs);
+    this.#early.setIntervalMs(reply.heartbeatIntervalMs);
+    // The agent starts reading power and link on its period once hello is accepted.
+    this.#pollOriginMs = performance.now();
+    clearTimeout(this.#pollTimer);
+    this.#pollTimer = undefined;
     this.heartbeat();
     this.#o.onAccepted(this, reply);
   }
@@ -169,6 +185,10 @@ export class SimulatedNode {
    * epoch), or null when it did not.
    */
   heartbeat(): number | null {
+    return this.#publish(null);
+  }
+
+  #publish(early: EarlyReason[] | null): number | null {
     if (!this.#reply || this.#silent || this.#stopped || this.#o.nc.isClosed()) return null;
     const { counters } = this.#o;
     try {
@@ -181,10 +201,14 @@ export class SimulatedNode {
       });
       const data = encode(Heartbeat, 'heartbeat', hb);
       this.#o.nc.publish(this.#subject, data);
+      this.#early.sent({ power: this.#power, network: this.#network }, this.#early.policy.workloadChanges, early !== null);
       counters.heartbeats += 1;
+      if (early) counters.earlyHeartbeats += 1;
       counters.heartbeatPayloadBytes += data.length;
       counters.heartbeatFrameBytes += pubFrameBytes(this.#subject, data.length);
-      return Date.now();
+      const at = Date.now();
+      this.#o.onHeartbeat?.(this, hb, at, early);
+      return at;
     } catch (err) {
       counters.heartbeatErrors += 1;
       this.#o.log.warn({ node: this.name, err: (err as Error).message }, 'heartbeat not sent');
@@ -192,13 +216,20 @@ export class SimulatedNode {
     }
   }
 
-  /** Coalesces the phase changes of one turn into one extra heartbeat. */
-  #reportSoon(): void {
-    if (this.#reportTimer) return;
-    this.#reportTimer = setTimeout(() => {
-      this.#reportTimer = undefined;
-      this.heartbeat();
-    }, 5);
+  /**
+   * Power or link changed: the agent would read it on its next poll (every `conditionsPollMs`
+   * from hello), so the policy sees it then. One timer, not one per node per period.
+   */
+  #observeOnNextPoll(): void {
+    if (!this.#o.reportChanges || !this.#reply || this.#pollTimer) return;
+    const every = this.#o.conditionsPollMs ?? CONDITIONS_POLL_MS;
+    if (every <= 0) return;
+    const sinceOrigin = performance.now() - this.#pollOriginMs;
+    const wait = every - (sinceOrigin % every);
+    this.#pollTimer = setTimeout(() => {
+      this.#pollTimer = undefined;
+      if (this.#reply && !this.#silent && !this.#stopped) this.#early.observe({ power: this.#power, network: this.#network });
+    }, wait);
   }
 
   /** The control plane lost this node's telemetry: the next heartbeat carries everything, as an agent's does. */
@@ -213,10 +244,12 @@ export class SimulatedNode {
 
   setPower(power: Power): void {
     this.#power = { ...power };
+    this.#observeOnNextPoll();
   }
 
   setNetwork(network: Network): void {
     this.#network = { ...network };
+    this.#observeOnNextPoll();
   }
 
   /** A silent node sends nothing; coming back it says hello again, as after a reconnect. */
@@ -225,6 +258,8 @@ export class SimulatedNode {
     this.#silent = silent;
     if (silent) {
       clearInterval(this.#heartbeatTimer);
+      clearTimeout(this.#pollTimer);
+      this.#pollTimer = undefined;
       this.#reply = null;
     } else {
       void this.#hello(0);
@@ -236,7 +271,8 @@ export class SimulatedNode {
     this.#reply = null;
     clearInterval(this.#heartbeatTimer);
     clearTimeout(this.#retryTimer);
-    clearTimeout(this.#reportTimer);
+    clearTimeout(this.#pollTimer);
+    this.#early.stop();
     this.#executors.stop();
   }
 

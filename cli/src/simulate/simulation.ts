@@ -1,6 +1,6 @@
 // startSimulation: N simulated agents over a few shared NATS connections, their assignments
 // from one KV watch, and the scripted timeline. Usable in-process by benchmarks and tests.
-import { Assignment, NodeCommand, PROTOCOL_VERSION, decode, nodeFromSubject, stores, subjects, type HelloReply, type Network, type Power } from '@edgeplane/api';
+import { Assignment, NodeCommand, PROTOCOL_VERSION, decode, nodeFromSubject, stores, subjects, type EarlyReason, type Heartbeat, type HelloReply, type Network, type Power } from '@edgeplane/api';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import { pino, type Logger } from 'pino';
@@ -37,8 +37,10 @@ export interface SimulationOptions {
   seed?: number;
   timeline?: Timeline;
   timing?: Partial<PhaseTimingOptions>;
-  /** Heartbeat at once when a workload changes phase; default true. */
+  /** Early heartbeats as the agent sends them (workload changes, battery and link crossings); default true. */
   reportChanges?: boolean;
+  /** How often a node reads power and link for crossings, ms; default the agent's. */
+  conditionsPollMs?: number;
   /** Hello requests in flight at once over the whole fleet; default 256. */
   helloConcurrency?: number;
   helloTimeoutMs?: number;
@@ -61,6 +63,15 @@ export interface AssignmentEvent {
   assignment: Assignment;
   /** When the simulated agent received it, ms since the epoch. */
   receivedAtMs: number;
+}
+
+export interface HeartbeatEvent {
+  node: string;
+  heartbeat: Heartbeat;
+  /** When it was published, ms since the epoch. */
+  atMs: number;
+  /** What an early heartbeat reported; null for a regular one. */
+  early: EarlyReason[] | null;
 }
 
 export interface SimulationStats extends SimulationCounters {
@@ -87,6 +98,8 @@ export interface Simulation {
   reportNow(name: string): number | null;
   /** Called for every assignment a node receives; returns the unsubscribe. */
   onAssignment(listener: (event: AssignmentEvent) => void): () => void;
+  /** Called for every heartbeat a node publishes; returns the unsubscribe. */
+  onHeartbeat(listener: (event: HeartbeatEvent) => void): () => void;
   assignmentOf(name: string): AssignmentEvent | null;
   /** The phase a node's executor reports for a workload key. */
   phaseOf(name: string, key: string): string | null;
@@ -138,6 +151,7 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
   const gate = concurrencyGate(options.helloConcurrency ?? 256);
   const nodes = new Map<string, SimulatedNode>();
   const listeners = new Set<(e: AssignmentEvent) => void>();
+  const heartbeatListeners = new Set<(e: HeartbeatEvent) => void>();
   const held = new Map<string, AssignmentEvent>();
   let assignmentsReceived = 0;
   let malformedAssignments = 0;
@@ -237,6 +251,10 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
         timing,
         counters,
         reportChanges: options.reportChanges ?? true,
+        ...(options.conditionsPollMs !== undefined ? { conditionsPollMs: options.conditionsPollMs } : {}),
+        onHeartbeat: (node, heartbeat, atMs, early) => {
+          for (const l of heartbeatListeners) l({ node: node.name, heartbeat, atMs, early });
+        },
         helloTimeoutMs: options.helloTimeoutMs ?? 5000,
         gate,
         onAccepted,
@@ -310,6 +328,10 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
     onAssignment(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    onHeartbeat(listener) {
+      heartbeatListeners.add(listener);
+      return () => heartbeatListeners.delete(listener);
     },
     assignmentOf: (name) => held.get(name) ?? null,
     phaseOf: (name, key) => get(name).phaseOf(key),
