@@ -2,27 +2,26 @@
 // then a restart of the whole cluster lose no assignment and make no needless write (every
 // node's KV entry keeps its revision and value), and every agent reconnects and is heard again.
 //
-// The hub is three clustered nats-servers (JetStream on file storage, JWT auth, TLS); agents
-// know all three URLs, the control plane one (it learns the others from the cluster).
+// On the fault suite's layout (lib/topology.ts): the hub is three clustered nats-servers
+// (JetStream on file storage, JWT auth, TLS) and the control plane creates the bucket with three
+// copies (--kv-replicas 3); agents know all three URLs, the control plane one (it learns the
+// others from the cluster), the very one killed. Redis runs behind Sentinel.
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { stores } from '@edgeplane/api';
-import { kubeConfig, startNatsCluster, startRedis, type NatsCluster, type RedisServer } from '@edgeplane/env';
+import { kubeConfig, type NatsCluster } from '@edgeplane/env';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
-import { controlPlaneNats } from '../helpers/nats.ts';
 import { applyDeployment, detector, ensureNamespace, getDeployment, gpu, runId, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 import { redisKeys } from '../../control-plane/src/fleet/keys.ts';
-import { Redis } from 'ioredis';
+import { startTopology, type Topology } from './lib/topology.ts';
 
 const run = runId('nats-cluster-fault');
 const kube = inject('kube');
 const kc = kubeConfig(kube);
+let topology: Topology;
 let cluster: NatsCluster;
-let redis: RedisServer;
 let cp: ControlPlane;
-let admin: NatsConnection;
 let kv: KV;
 const agents: TestAgent[] = [];
 
@@ -37,22 +36,19 @@ async function snapshot(): Promise<Record<string, string>> {
 }
 
 beforeAll(async () => {
-  [cluster, redis] = await Promise.all([startNatsCluster(), startRedis()]);
-  await cluster.waitForJetStream();
-  admin = await connect({ ...(await cluster.hub.connectOptions('admin')), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-  // R3, as an operator creates it for a clustered install; the control plane opens what exists.
-  kv = await new Kvm(admin).create(stores.assignments, { history: 1, allow_direct: true, replicas: 3 });
+  topology = await startTopology();
+  cluster = topology.cluster;
   await ensureNamespace(kc, run);
-  const natsSettings = await controlPlaneNats(cluster.hub);
   // A grace period longer than the outages: this scenario is about the store, not node lifecycle
   // (with the suites' 600 ms grace and no eviction delay, a node the control plane could not hear
   // while it reconnected had its replica moved, and moved back: a rewrite).
-  cp = await startControlPlane(testConfig({ ...natsSettings, natsUrl: cluster.servers[1]!.url, redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run, nodeMonitorGracePeriodMs: 20_000 }));
+  cp = await startControlPlane(testConfig({ ...(await topology.controlPlane()), natsUrl: cluster.servers[1]!.url, kubeconfigPath: kube.kubeconfigPath, run, nodeMonitorGracePeriodMs: 20_000 }));
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader());
+  kv = await new Kvm(await topology.admin()).open(stores.assignments);
   for (const i of [1, 2, 3]) {
     agents.push(
-      await TestAgent.start({ nats: cluster.hub, node: `${run}-n${i}`, accelerators: [gpu()], power: { source: 'mains' }, network: { type: 'ethernet' }, labels: { 'edgeplane.io/test-run': run } }),
+      await TestAgent.start({ nats: topology.hub, node: `${run}-n${i}`, accelerators: [gpu()], power: { source: 'mains' }, network: { type: 'ethernet' }, labels: { 'edgeplane.io/test-run': run } }),
     );
   }
 }, 120_000);
@@ -60,8 +56,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(agents.map((a) => a.stop().catch(() => {})));
   await cp?.stop();
-  await admin?.close();
-  await Promise.all([cluster?.stop(), redis?.stop()]);
+  await topology?.stop();
 });
 
 it('loses nothing and rewrites nothing when one server dies and then the whole cluster restarts', async () => {
@@ -96,20 +91,16 @@ it('loses nothing and rewrites nothing when one server dies and then the whole c
   const after = await waitFor('KV readable after the restart', () => snapshot().catch(() => undefined), 20_000, 250);
   const ready = await waitFor('3/3 ready after the restart', async () => ((await getDeployment(kc, run, 'det')).status?.readyReplicas === 3 ? true : undefined), 20_000);
   // Every agent is heard again: its lastSeen moves past the restart.
-  const probe = new Redis(redis.url);
-  try {
-    await waitFor(
-      'heartbeats of every agent after the restart',
-      async () => {
-        const seen = await Promise.all(agents.map((a) => probe.zscore(redisKeys.lastSeen, a.node)));
-        return seen.every((s) => s !== null && Number(s) > restartedAt) ? true : undefined;
-      },
-      20_000,
-      200,
-    );
-  } finally {
-    probe.disconnect();
-  }
+  const probe = await topology.redisClient();
+  await waitFor(
+    'heartbeats of every agent after the restart',
+    async () => {
+      const seen = await Promise.all(agents.map((a) => probe.zscore(redisKeys.lastSeen, a.node)));
+      return seen.every((s) => s !== null && Number(s) > restartedAt) ? true : undefined;
+    },
+    20_000,
+    200,
+  );
   await new Promise((r) => setTimeout(r, 1000));
   // One object, so a failure shows every figure at once.
   expect({ after: await snapshot(), ready, unchangedAfterRestart: after }).toEqual({ after: before, ready: true, unchangedAfterRestart: before });

@@ -2,20 +2,23 @@
 // and its replicas move only after the eviction delay, while its KV entry stays as it was until
 // it returns; when two thirds of the fleet freeze at once (full disruption) no replica moves and
 // no KV revision is written.
+//
+// On the fault suite's layout (lib/topology.ts): agents dial the hub (three clustered
+// nats-servers, R3 buckets); Redis runs behind Sentinel.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Assignment, decode, GROUP, stores, VERSION } from '@edgeplane/api';
-import { kubeConfig, repoRoot, startNats, startProcess, startRedis, type NatsServer, type RedisServer, type ServerProcess } from '@edgeplane/env';
+import { kubeConfig, repoRoot, startProcess, type ServerProcess } from '@edgeplane/env';
 import { waitFor } from '../helpers/agent.ts';
-import { agentNats, controlPlaneNats } from '../helpers/nats.ts';
+import { agentNats } from '../helpers/nats.ts';
 import { apiGet, applyDeployment, customObjects, detector, ensureNamespace, getDeployment, runId, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
+import { startTopology, type Topology } from './lib/topology.ts';
 
 const run = runId('fault-silence');
 const kube = inject('kube');
@@ -24,9 +27,7 @@ const HEARTBEAT_MS = 200;
 const GRACE_MS = 1500;
 const EVICTION_MS = 2000;
 const dir = mkdtempSync(join(tmpdir(), 'ep-fault-silence-'));
-let nats: NatsServer;
-let redis: RedisServer;
-let nc: NatsConnection;
+let topology: Topology;
 let kv: KV;
 let cp: ControlPlane;
 const agents = new Map<string, ServerProcess>();
@@ -35,7 +36,7 @@ const nodeName = (i: number) => `${run}-n${i}`;
 
 async function startAgent(node: string): Promise<void> {
   const tsx = fileURLToPath(import.meta.resolve('tsx'));
-  const s = await agentNats(nats, node);
+  const s = await agentNats(topology.hub, node);
   const proc = startProcess(node, process.execPath, ['--import', tsx, join(repoRoot, 'test', 'faults', 'helpers', 'agent-child.ts')], dir, {
     EP_TEST_NODE: node,
     EP_TEST_NATS_URL: s.natsUrl,
@@ -73,16 +74,15 @@ async function entry(node: string): Promise<{ revision: number; keys: string[] }
 }
 
 async function kvLastSeq(): Promise<number> {
-  return (await (await jetstreamManager(nc)).streams.info(`KV_${stores.assignments}`)).state.last_seq;
+  return (await (await jetstreamManager(await topology.admin())).streams.info(`KV_${stores.assignments}`)).state.last_seq;
 }
 
 beforeAll(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
+  topology = await startTopology();
   await ensureNamespace(kc, run);
   cp = await startControlPlane(
     testConfig({
-      ...(await controlPlaneNats(nats)),
-      redisUrl: redis.url,
+      ...(await topology.controlPlane()),
       kubeconfigPath: kube.kubeconfigPath,
       run,
       heartbeatIntervalMs: HEARTBEAT_MS,
@@ -92,8 +92,7 @@ beforeAll(async () => {
       fullDisruptionMinNodes: 3,
     }),
   );
-  nc = await connect(await nats.connectOptions('admin'));
-  kv = await new Kvm(nc).open(stores.assignments);
+  kv = await new Kvm(await topology.admin()).open(stores.assignments);
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader());
   await Promise.all([1, 2, 3].map((i) => startAgent(nodeName(i))));
@@ -106,8 +105,7 @@ afterAll(async () => {
   for (const node of stopped) process.kill(agents.get(node)!.pid, 'SIGCONT');
   await Promise.all([...agents.values()].map((p) => p.stop()));
   await cp?.stop();
-  await nc?.close();
-  await Promise.all([nats?.stop(), redis?.stop()]);
+  await topology?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

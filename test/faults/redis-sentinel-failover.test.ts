@@ -2,57 +2,44 @@
 // agent is sent an assignment without a workload it was serving, every replica stays Ready, and
 // the control plane ingests heartbeats into the new primary (every node's lastSeen advances there).
 //
-// Redis runs as production runs it (one primary, one replica, three sentinels); the control
-// plane finds the primary through the sentinels (--redis-sentinels, --redis-master-name).
+// On the fault suite's layout (lib/topology.ts): Redis as production runs it (one primary, one
+// replica, three sentinels), found by the control plane through the sentinels
+// (--redis-sentinels, --redis-master-name); NATS a three-server cluster with R3 buckets.
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { kubeConfig, startNats, startRedisSentinel, type NatsServer, type RedisSentinelSet } from '@edgeplane/env';
+import { kubeConfig } from '@edgeplane/env';
 import type { Redis } from 'ioredis';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
-import { controlPlaneNats } from '../helpers/nats.ts';
 import { applyDeployment, detector, ensureNamespace, getDeployment, gpu, metricValue, runId, scrape, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 import { redisKeys } from '../../control-plane/src/fleet/keys.ts';
+import { startTopology, type Topology } from './lib/topology.ts';
 
 const run = runId('sentinel-fault');
 const kube = inject('kube');
 const kc = kubeConfig(kube);
-let nats: NatsServer;
-let sentinel: RedisSentinelSet;
+let topology: Topology;
 let cp: ControlPlane;
 let probe: Redis;
 const agents: TestAgent[] = [];
 
 beforeAll(async () => {
-  [nats, sentinel] = await Promise.all([startNats(), startRedisSentinel()]);
+  topology = await startTopology();
   await ensureNamespace(kc, run);
-  cp = await startControlPlane(
-    testConfig({
-      ...(await controlPlaneNats(nats)),
-      // The host here is never used: the sentinels name the primary.
-      redisUrl: 'redis://sentinel-managed',
-      redisSentinels: sentinel.sentinels.map((s) => ({ host: s.host, port: s.port })),
-      redisMasterName: sentinel.masterName,
-      kubeconfigPath: kube.kubeconfigPath,
-      run,
-    }),
-  );
+  cp = await startControlPlane(testConfig({ ...(await topology.controlPlane()), kubeconfigPath: kube.kubeconfigPath, run }));
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader());
   for (const i of [1, 2, 3]) {
     agents.push(
-      await TestAgent.start({ nats, node: `${run}-n${i}`, accelerators: [gpu()], power: { source: 'mains' }, network: { type: 'ethernet' }, labels: { 'edgeplane.io/test-run': run } }),
+      await TestAgent.start({ nats: topology.hub, node: `${run}-n${i}`, accelerators: [gpu()], power: { source: 'mains' }, network: { type: 'ethernet' }, labels: { 'edgeplane.io/test-run': run } }),
     );
   }
-  probe = sentinel.client();
-  probe.on('error', () => {});
-  await probe.connect();
-});
+  probe = await topology.redisClient();
+}, 120_000);
 
 afterAll(async () => {
-  probe?.disconnect();
   await Promise.all(agents.map((a) => a.stop()));
   await cp?.stop();
-  await Promise.all([nats?.stop(), sentinel?.stop()]);
+  await topology?.stop();
 });
 
 it('fails over without unloading anything, and ingestion resumes on the new primary', async () => {
@@ -62,6 +49,7 @@ it('fails over without unloading anything, and ingestion resumes on the new prim
   expect([...serving.values()].every((keys) => keys.size === 1)).toBe(true);
   const seenBefore = agents.map((a) => a.assignments.length);
 
+  const sentinel = topology.redis;
   const primary = await sentinel.primary();
   await sentinel.servers[0]!.process().kill('SIGKILL');
   const killedAt = Date.now();

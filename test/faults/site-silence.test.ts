@@ -2,28 +2,31 @@
 // once while the rest of the fleet heartbeats, the site is in full disruption: its nodes show
 // NotReady, yet none of its replicas moves and no KV revision is written, even past the grace
 // period plus the eviction delay; a node silent alone in a healthy site still loses its replica.
+//
+// On the fault suite's layout (lib/topology.ts): the site's agents connect through its leaf node
+// and read their assignments from the site's mirror; the other site's agents dial the hub (three
+// clustered nats-servers, R3 buckets); Redis runs behind Sentinel.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { GROUP, stores, VERSION } from '@edgeplane/api';
-import { kubeConfig, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
+import { kubeConfig } from '@edgeplane/env';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
-import { controlPlaneNats } from '../helpers/nats.ts';
 import { apiGet, applyDeployment, customObjects, detector, ensureNamespace, getDeployment, gpu, runId, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
+import { SITE, startTopology, type Topology } from './lib/topology.ts';
 
 const run = runId('fault-site');
 const kube = inject('kube');
 const kc = kubeConfig(kube);
 const GRACE_MS = 1000;
 const EVICTION_MS = 1500;
-let nats: NatsServer;
-let redis: RedisServer;
-let nc: NatsConnection;
+let topology: Topology;
 let cp: ControlPlane;
 const agents: TestAgent[] = [];
-// Site a: n1..n3 (where the replicas go: equal scores pick the lower names), site b: n4..n6.
+// Site a (the leaf's site): n1..n3, where the replicas go (equal scores pick the lower names);
+// site b: n4..n6, on the hub.
 const site = (i: number) => (i <= 3 ? 'a' : 'b');
+const zoneOf = (i: number) => (site(i) === 'a' ? SITE : 'site-b');
 
 async function reachable(node: string): Promise<boolean> {
   const n = (await customObjects(kc).getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'edgenodes', name: node })) as { status?: { conditions?: { type: string; status: string }[] } };
@@ -36,26 +39,24 @@ async function placedNodes(name: string): Promise<string[]> {
   return ((await res.json()) as { placements: { node: string }[] }).placements.map((p) => p.node).sort();
 }
 
-const kvLastSeq = async () => (await (await jetstreamManager(nc)).streams.info(`KV_${stores.assignments}`)).state.last_seq;
+const kvLastSeq = async () => (await (await jetstreamManager(await topology.admin())).streams.info(`KV_${stores.assignments}`)).state.last_seq;
 
 beforeAll(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
+  topology = await startTopology();
   await ensureNamespace(kc, run);
-  cp = await startControlPlane(
-    testConfig({ ...(await controlPlaneNats(nats)), redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run, nodeMonitorGracePeriodMs: GRACE_MS, evictionDelayMs: EVICTION_MS }),
-  );
-  nc = await connect(await nats.connectOptions('admin'));
+  cp = await startControlPlane(testConfig({ ...(await topology.controlPlane()), kubeconfigPath: kube.kubeconfigPath, run, nodeMonitorGracePeriodMs: GRACE_MS, evictionDelayMs: EVICTION_MS }));
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader());
+  await topology.mirrorAssignmentsAtSite();
   for (const i of [1, 2, 3, 4, 5, 6]) {
     agents.push(
       await TestAgent.start({
-        nats,
+        nats: site(i) === 'a' ? topology.site : topology.hub,
         node: `${run}-n${i}`,
         accelerators: [gpu()],
         power: { source: 'mains' },
         network: { type: 'ethernet', bandwidthMbps: 1000 },
-        labels: { 'edgeplane.io/test-run': run, 'topology.kubernetes.io/zone': site(i) },
+        labels: { 'edgeplane.io/test-run': run, 'topology.kubernetes.io/zone': zoneOf(i) },
         loadMs: 100,
       }),
     );
@@ -67,8 +68,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(agents.map((a) => a.stop()));
   await cp?.stop();
-  await nc?.close();
-  await Promise.all([nats?.stop(), redis?.stop()]);
+  await topology?.stop();
 });
 
 describe('a whole site goes silent', () => {
