@@ -1,28 +1,29 @@
-// Invariant: after nats-server loses its JetStream data (store directory wiped, server
+// Invariant: after the NATS servers lose their JetStream data (store directories wiped, servers
 // restarted), every node's assignment entry is back in KV, holding every replica, after the
 // first level-based sync pass that completes once JetStream answers again; nodes then run it.
 //
-// Real nats-server (JWT auth, TLS; stopped with a signal, its store removed), Redis,
-// kube-apiserver and control plane; agents are simulated nodes reading KV as agents do.
+// On the fault suite's layout (lib/topology.ts): all three hub servers are stopped with a
+// signal, their stores removed, and started again; the control plane creates the bucket again
+// with three copies (--kv-replicas 3). Redis runs behind Sentinel; agents are simulated nodes
+// reading KV as agents do, on the hub.
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Assignment, decode, stores } from '@edgeplane/api';
-import { kubeConfig, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
+import { kubeConfig } from '@edgeplane/env';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
-import { controlPlaneNats } from '../helpers/nats.ts';
 import { applyDeployment, detector, ensureNamespace, gpu, metricValue, runId, scrape, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
+import { startTopology, type Topology } from './lib/topology.ts';
 
 const RESYNC_MS = 1500;
 const run = runId('fault-jswipe');
 const kube = inject('kube');
 const kc = kubeConfig(kube);
-let nats: NatsServer;
-let redis: RedisServer;
+let topology: Topology;
 let cp: ControlPlane;
 let admin: NatsConnection;
 const agents: TestAgent[] = [];
@@ -40,32 +41,30 @@ async function entries(): Promise<Record<string, string[] | null>> {
 }
 
 beforeAll(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
+  topology = await startTopology();
   await ensureNamespace(kc, run);
   cp = await startControlPlane(
     testConfig({
-      ...(await controlPlaneNats(nats)),
-      redisUrl: redis.url,
+      ...(await topology.controlPlane()),
       kubeconfigPath: kube.kubeconfigPath,
       run,
       resyncMs: RESYNC_MS,
-      // As in production, a node silent for a moment (the server restarting) is not NotReady.
+      // As in production, a node silent for a moment (the servers restarting) is not NotReady.
       nodeMonitorGracePeriodMs: 20_000,
     }),
   );
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader());
-  admin = await connect({ ...(await nats.connectOptions('admin')), maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+  admin = await topology.admin();
   for (const i of [1, 2, 3]) {
-    agents.push(await TestAgent.start({ nats, node: `${run}-n${i}`, accelerators: [gpu()], power: { source: 'mains' }, network: { type: 'ethernet', bandwidthMbps: 1000 }, labels: { 'edgeplane.io/test-run': run } }));
+    agents.push(await TestAgent.start({ nats: topology.hub, node: `${run}-n${i}`, accelerators: [gpu()], power: { source: 'mains' }, network: { type: 'ethernet', bandwidthMbps: 1000 }, labels: { 'edgeplane.io/test-run': run } }));
   }
-});
+}, 120_000);
 
 afterAll(async () => {
   await Promise.all(agents.map((a) => a.stop()));
-  await admin?.close();
   await cp?.stop();
-  await Promise.all([nats?.stop(), redis?.stop()]);
+  await topology?.stop();
 });
 
 describe('JetStream data wiped', () => {
@@ -84,10 +83,14 @@ describe('JetStream data wiped', () => {
       return complete(e) ? e : undefined;
     });
 
-    await nats.pause();
-    for (const f of readdirSync(nats.storeDir)) rmSync(join(nats.storeDir, f), { recursive: true, force: true });
-    await nats.restart();
-    // The clock starts when JetStream answers again (it takes a moment after the process).
+    const { cluster } = topology;
+    await cluster.hub.pause();
+    for (const server of cluster.servers) {
+      for (const f of readdirSync(server.storeDir!)) rmSync(join(server.storeDir!, f), { recursive: true, force: true });
+    }
+    await Promise.all(cluster.servers.map((s) => s.start()));
+    // The clock starts when JetStream answers again: a meta leader elected among the three.
+    await cluster.waitForJetStream();
     await waitFor('JetStream answering', () => jetstreamManager(admin, { timeout: 500 }).then(() => true, () => false), 15_000, 50);
     const restarted = Date.now();
     const passes = async () => {
@@ -101,6 +104,8 @@ describe('JetStream data wiped', () => {
     const rebuiltMs = Date.now() - restarted;
     const rebuilt = await entries();
     expect(complete(rebuilt), JSON.stringify(rebuilt)).toBe(true);
+    // Created again as it was: three copies.
+    expect((await (await jetstreamManager(admin)).streams.info(`KV_${stores.assignments}`)).config.num_replicas).toBe(3);
     // And each node runs what its rebuilt entry says.
     await waitFor('nodes agree with their entries', async () => {
       const e = await entries();

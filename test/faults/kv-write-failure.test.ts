@@ -6,16 +6,18 @@
 // refusal of every write to A's key, made by wrapping the control plane's bucket handle (the
 // server and the other keys stay untouched), and agents are simulated nodes reading KV as
 // agents do.
+//
+// On the fault suite's layout (lib/topology.ts): the bucket has three copies on a three-server
+// NATS cluster (--kv-replicas 3), agents dial the hub, Redis runs behind Sentinel.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { Assignment, EMD_PLURAL, GROUP, VERSION, decode, stores } from '@edgeplane/api';
-import { kubeConfig, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
+import { kubeConfig } from '@edgeplane/env';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
-import { controlPlaneNats } from '../helpers/nats.ts';
 import { applyDeployment, customObjects, detector, ensureNamespace, gpu, runId, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
+import { startTopology, type Topology } from './lib/topology.ts';
 
 const RESYNC_MS = 1500;
 const run = runId('fault-kvfail');
@@ -24,10 +26,8 @@ const kc = kubeConfig(kube);
 const custom = customObjects(kc);
 const A = `${run}-a`;
 const B = `${run}-b`;
-let nats: NatsServer;
-let redis: RedisServer;
+let topology: Topology;
 let cp: ControlPlane;
-let admin: NatsConnection;
 let kv: KV;
 const agents: TestAgent[] = [];
 const failing = new Set<string>();
@@ -66,27 +66,25 @@ const exists = (name: string) =>
   );
 
 beforeAll(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
+  topology = await startTopology();
   await ensureNamespace(kc, run);
-  cp = await startControlPlane(testConfig({ ...(await controlPlaneNats(nats)), redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run, resyncMs: RESYNC_MS }), { wrapAssignments: refuseWrites });
+  cp = await startControlPlane(testConfig({ ...(await topology.controlPlane()), kubeconfigPath: kube.kubeconfigPath, run, resyncMs: RESYNC_MS }), { wrapAssignments: refuseWrites });
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader());
-  admin = await connect(await nats.connectOptions('admin'));
-  kv = await new Kvm(admin).open(stores.assignments);
+  kv = await new Kvm(await topology.admin()).open(stores.assignments);
   for (const [node, role] of [
     [A, 'a'],
     [B, 'b'],
   ] as const) {
-    agents.push(await TestAgent.start({ nats, node, accelerators: [gpu()], power: { source: 'mains' }, network: { type: 'ethernet', bandwidthMbps: 1000 }, labels: { 'edgeplane.io/test-run': run, role } }));
+    agents.push(await TestAgent.start({ nats: topology.hub, node, accelerators: [gpu()], power: { source: 'mains' }, network: { type: 'ethernet', bandwidthMbps: 1000 }, labels: { 'edgeplane.io/test-run': run, role } }));
   }
 });
 
 afterAll(async () => {
   failing.clear();
   await Promise.all(agents.map((a) => a.stop()));
-  await admin?.close();
   await cp?.stop();
-  await Promise.all([nats?.stop(), redis?.stop()]);
+  await topology?.stop();
 });
 
 const onRole = (role: string) => ({ placement: { selector: { matchLabels: { role } }, maxPerNode: 1 } });

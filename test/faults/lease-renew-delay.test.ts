@@ -9,11 +9,14 @@
 // TCP delay hits only when the toxic lands while a renew is in flight), or through Toxiproxy
 // with a 6 s latency on every reply; each leader writes node assignments to a real JetStream
 // KV through the fenced publisher.
+//
+// On the fault suite's layout (lib/topology.ts): the KV buckets have three copies on a
+// three-server NATS cluster; no control plane runs, so Redis behind Sentinel stands idle, and
+// "Redis down" is a port nothing listens on.
 import { CoordinationV1Api, KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { Kvm, type KV } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Assignment, decode, type WorkloadAssignment } from '@edgeplane/api';
-import { freePort, kubeConfig, startNats, startToxiproxy, type NatsServer, type ToxiProxy, type ToxiproxyServer } from '@edgeplane/env';
+import { freePort, kubeConfig, startToxiproxy, type ToxiProxy, type ToxiproxyServer } from '@edgeplane/env';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -23,6 +26,7 @@ import { createMetrics } from '../../control-plane/src/metrics.ts';
 import { waitFor } from '../helpers/agent.ts';
 import { ensureNamespace, runId } from '../helpers/control-plane.ts';
 import { startLeaseDelayProxy, type LeaseDelayProxy } from './lib/lease-delay-proxy.ts';
+import { REPLICAS, startTopology, type Topology } from './lib/topology.ts';
 
 const run = runId('lease-fault');
 const kube = inject('kube');
@@ -30,15 +34,13 @@ const kc = kubeConfig(kube);
 const log = pino({ level: 'silent' });
 const timing = { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 250 };
 const NODES = ['n-a', 'n-b'];
-let nats: NatsServer;
-let nc: NatsConnection;
+let topology: Topology;
 let proxy: LeaseDelayProxy;
 let toxiproxy: ToxiproxyServer;
 let tcp: ToxiProxy;
 
 beforeAll(async () => {
-  nats = await startNats();
-  nc = await connect(await nats.connectOptions('admin'));
+  topology = await startTopology();
   await ensureNamespace(kc, run);
   const cluster = kc.getCurrentCluster();
   proxy = await startLeaseDelayProxy({ server: cluster?.server ?? '', ...(cluster?.caData ? { ca: Buffer.from(cluster.caData, 'base64') } : {}) });
@@ -49,8 +51,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await toxiproxy?.stop();
   await proxy?.close();
-  await nc?.close();
-  await nats?.stop();
+  await topology?.stop();
 });
 
 /** The same credentials, dialling the API server through the HTTP proxy, or over TLS through Toxiproxy. */
@@ -139,7 +140,7 @@ const ms = (t: unknown): number => (t instanceof Date ? t.getTime() : Date.parse
 const sleep = (delayMs: number) => new Promise((r) => setTimeout(r, delayMs));
 
 async function bucket(name: string): Promise<KV> {
-  return new Kvm(nc).create(name, { history: 1 });
+  return new Kvm(await topology.admin()).create(name, { history: 1, replicas: REPLICAS });
 }
 
 interface Fault {

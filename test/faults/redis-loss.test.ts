@@ -2,53 +2,36 @@
 // started again empty on the same port, FLUSHALL, or FLUSHALL while the control plane restarts)
 // unloads nothing on any agent, marks no node unreachable, and writes no KV revision (a steady
 // fleet without faults writes none); the read API has every placement again.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+//
+// On the fault suite's layout (lib/topology.ts): the control plane finds the Redis primary
+// through Sentinel, and the faults hit that primary. FLUSHALL reaches its replica too. The
+// sentinels here wait 60 s before calling a primary down (production's default is 30 s), so the
+// primary killed and started again within seconds stays primary, and its replica resyncs from it
+// empty: every copy of the data is gone, not failed over to (redis-sentinel-failover covers
+// that). NATS is a three-server cluster with R3 buckets.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { GROUP, stores, VERSION } from '@edgeplane/api';
-import { freePort, kubeConfig, redisBinary, startNats, startProcess, type NatsServer, type ServerProcess } from '@edgeplane/env';
-import { Redis } from 'ioredis';
+import { kubeConfig } from '@edgeplane/env';
+import type { Redis } from 'ioredis';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
-import { controlPlaneNats } from '../helpers/nats.ts';
 import { apiGet, applyDeployment, customObjects, detector, ensureNamespace, getDeployment, gpu, metricValue, runId, scrape, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
+import { startTopology, type Topology } from './lib/topology.ts';
 
 const run = runId('fault-redis');
 const kube = inject('kube');
 const kc = kubeConfig(kube);
 const GRACE_MS = 1000;
-let nats: NatsServer;
-let nc: NatsConnection;
+let topology: Topology;
 let cp: ControlPlane;
 let cpConfig: Parameters<typeof startControlPlane>[0];
 const agents: TestAgent[] = [];
-const redisDir = mkdtempSync(join(tmpdir(), 'ep-fault-redis-'));
-let redisPort: number;
-let redisProc: ServerProcess;
 let admin: Redis;
-
-/** A redis-server without persistence on a fixed port, so "started again" is the same address. */
-async function startRedisAt(port: number): Promise<ServerProcess> {
-  const proc = startProcess('redis-server', redisBinary(), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir], redisDir);
-  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await waitFor('redis-server answers', async () => {
-      await probe.connect().catch(() => undefined);
-      return (await probe.ping().catch(() => '')) === 'PONG';
-    }, 10_000, 50);
-  } finally {
-    probe.disconnect();
-  }
-  return proc;
-}
 
 /** What must not change: per node, how many assignments its agent received; the KV stream's last sequence. */
 async function snapshot() {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetstreamManager(await topology.admin());
   const info = await jsm.streams.info(`KV_${stores.assignments}`);
   return { kvLastSeq: info.state.last_seq, received: agents.map((a) => a.assignments.length), workloads: agents.map((a) => a.latest?.workloads.map((w) => w.key).join(',')) };
 }
@@ -76,20 +59,17 @@ async function placementsInApi(): Promise<number> {
 }
 
 beforeAll(async () => {
-  redisPort = await freePort();
-  [nats, redisProc] = await Promise.all([startNats(), startRedisAt(redisPort)]);
-  admin = new Redis({ port: redisPort, host: '127.0.0.1', maxRetriesPerRequest: 1 });
-  admin.on('error', () => undefined);
+  topology = await startTopology({ redis: { downAfterMs: 60_000 } });
+  admin = await topology.redisClient();
   await ensureNamespace(kc, run);
-  cpConfig = testConfig({ ...(await controlPlaneNats(nats)), redisUrl: `redis://127.0.0.1:${redisPort}`, kubeconfigPath: kube.kubeconfigPath, run, nodeMonitorGracePeriodMs: GRACE_MS, evictionDelayMs: 0 });
+  cpConfig = testConfig({ ...(await topology.controlPlane()), kubeconfigPath: kube.kubeconfigPath, run, nodeMonitorGracePeriodMs: GRACE_MS, evictionDelayMs: 0 });
   cp = await startControlPlane(cpConfig);
-  nc = await connect(await nats.connectOptions('admin'));
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader());
   for (const i of [1, 2, 3]) {
     agents.push(
       await TestAgent.start({
-        nats,
+        nats: topology.hub,
         node: `${run}-n${i}`,
         accelerators: [gpu()],
         power: { source: 'mains' },
@@ -108,10 +88,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(agents.map((a) => a.stop()));
   await cp?.stop();
-  admin?.disconnect();
-  await nc?.close();
-  await Promise.all([nats?.stop(), redisProc?.stop()]);
-  rmSync(redisDir, { recursive: true, force: true });
+  await topology?.stop();
 });
 
 describe('Redis loses its data while every replica is Ready', () => {
@@ -134,12 +111,16 @@ describe('Redis loses its data while every replica is Ready', () => {
   it('redis-server SIGKILLed and started again empty: nothing unloaded, no node unreachable, no KV write', async () => {
     const before = await snapshot();
     const asked = agents.map((a) => a.fullHeartbeatRequests);
-    process.kill(redisProc.pid, 'SIGKILL');
-    await waitFor('redis-server gone', () => !redisProc.alive(), 5000, 20);
+    const primary = topology.redis.servers[0]!;
+    expect(await topology.redis.primary()).toEqual({ host: primary.host, port: primary.port });
+    primary.process().kill('SIGKILL');
+    await waitFor('redis-server gone', () => !primary.process().alive(), 5000, 20);
     // Down for two grace periods: the control plane hears nothing meanwhile, which is its own fault.
     const down = watchReachability(2 * GRACE_MS);
     const seenDown = await down;
-    redisProc = await startRedisAt(redisPort);
+    await primary.restart();
+    // Still the primary (no failover), so what the control plane finds is empty.
+    expect(await topology.redis.primary()).toEqual({ host: primary.host, port: primary.port });
     const seenAfter = await watchReachability(3 * GRACE_MS);
     expect({ down: seenDown, after: seenAfter }).toEqual({ down: { unreachableSeen: [], gaugeMax: 0 }, after: { unreachableSeen: [], gaugeMax: 0 } });
     expect(await snapshot()).toEqual(before);
