@@ -7,7 +7,8 @@
 import type { Objective } from '@edgeplane/api';
 import { artifactFetch, linkProfile, precisionSupport } from './filters.ts';
 import { failureBackoff } from './failure-backoff.ts';
-import type { Candidate, NodeInfo, PlanContext } from './framework.ts';
+import type { Candidate, NodeInfo, PairClass, PlanContext } from './framework.ts';
+import { MAX_CLASS_VARIANTS } from './framework.ts';
 import { measuredByDigest } from './memo.ts';
 import { joulesPerInference, predictP99Ms } from './predict.ts';
 
@@ -66,15 +67,17 @@ function calibration(
   return n === 0 ? 1 : sum / n;
 }
 
-/** MiB already in use on each accelerator of the node, from other deployments. */
-function loadCommitted(ctx: PlanContext, node: NodeInfo): void {
+/**
+ * Adds the MiB other deployments committed on an accelerator slot to its use, once per plan and
+ * only for slots a tier is checked against: most nodes of a class fit their best pair, and
+ * looking up the others' memory is a string-keyed map read per slot.
+ */
+function loadCommitted(ctx: PlanContext, slot: number): void {
+  if (ctx.committedLoaded[slot] === 1) return;
+  ctx.committedLoaded[slot] = 1;
   if (ctx.committedMiB.size === 0) return;
-  const keys = ctx.fleet.committedKeys;
-  const end = ctx.fleet.accBase[node.index + 1]!;
-  for (let slot = node.accBase; slot < end; slot++) {
-    const mib = ctx.committedMiB.get(keys[slot]!);
-    if (mib !== undefined) ctx.usedMiB[slot] = mib;
-  }
+  const mib = ctx.committedMiB.get(ctx.fleet.committedKeys[slot]!);
+  if (mib !== undefined) ctx.usedMiB[slot]! += mib;
 }
 
 /**
@@ -84,7 +87,11 @@ function loadCommitted(ctx: PlanContext, node: NodeInfo): void {
 function scanNode(ctx: PlanContext, node: NodeInfo, first: boolean): void {
   const view = node.view;
   const fleet = ctx.fleet;
-  if (first) loadCommitted(ctx, node);
+  if (first) node.pairClass = classOf(ctx, node);
+  if (node.pairClass !== null) {
+    tierFromClass(ctx, node, node.pairClass, first);
+    return;
+  }
   const table = ctx.eligible[node.capRank];
   const variants = table.variants;
   const nv = variants.length;
@@ -93,7 +100,7 @@ function scanNode(ctx: PlanContext, node: NodeInfo, first: boolean): void {
   const efficiency = ctx.options.efficiency;
   const objective = ctx.objective;
   const sloMs = ctx.sloMs;
-  const measured = view.measuredP99Ms.size > 0 ? measuredByDigest(view.measuredP99Ms) : undefined;
+  const measured = fleet.table.hasMeasured[node.index] === 1 ? measuredByDigest(view.measuredP99Ms) : undefined;
   const used = ctx.usedMiB;
   const tops = fleet.tops;
   // The pair rules, in filter order; read once so the loop calls them directly.
@@ -122,6 +129,7 @@ function scanNode(ctx: PlanContext, node: NodeInfo, first: boolean): void {
   const holding = node.holdVariant !== '';
   for (let a = 0; a < nacc; a++) {
     const slot = base + a;
+    loadCommitted(ctx, slot);
     const free = fleet.memoryMiB[slot]! - used[slot]!;
     // After the first scan only pairs that fit matter, and those need free memory.
     if (!first && free <= 0) continue;
@@ -188,6 +196,114 @@ function scanNode(ctx: PlanContext, node: NodeInfo, first: boolean): void {
   node.tierMeasured = bestMeasured;
   node.tierMeetsSlo = bestMeets;
   node.tierJoules = bestJoules;
+}
+
+/**
+ * The pair class of a node, or null when its pairs must be scanned one by one: a node with
+ * cached artifacts, failed variants, a held variant or measured latencies has pairs of its own,
+ * and a node whose hardware no other node shares gains nothing from a class.
+ */
+function classOf(ctx: PlanContext, node: NodeInfo): PairClass | null {
+  if (node.cached !== undefined || node.excluded !== undefined || node.holdVariant !== '' || ctx.fleet.table.hasMeasured[node.index] === 1) return null;
+  const fleet = ctx.fleet;
+  const signature = fleet.signature[node.index]!;
+  if (fleet.signatureCount[signature]! < 2) return null;
+  const nv = ctx.eligible[node.capRank].variants.length;
+  if (nv > MAX_CLASS_VARIANTS) return null;
+  // Which variants the link fetches in time; the bandwidth itself then does not matter.
+  let fetchMask = 0;
+  for (let v = 0; v < nv; v++) if (artifactFetch.admits(ctx, node, node.accBase, v)) fetchMask |= 1 << v;
+  const group = (signature * 3 + node.capRank) * 2 + (node.liteLink ? 1 : 0);
+  let byMask = ctx.pairClasses.get(group);
+  if (byMask === undefined) ctx.pairClasses.set(group, (byMask = new Map()));
+  let c = byMask.get(fetchMask);
+  if (c === undefined) {
+    c = buildClass(ctx, node);
+    byMask.set(fetchMask, c);
+  }
+  return c;
+}
+
+/**
+ * Ranks a class's pairs from its first node: the pair rules and the arithmetic of scanNode on
+ * every pair, memory aside, then the pairs ordered by betterTier, ties in scan order.
+ */
+function buildClass(ctx: PlanContext, node: NodeInfo): PairClass {
+  const fleet = ctx.fleet;
+  const table = ctx.eligible[node.capRank];
+  const nv = table.variants.length;
+  const base = node.accBase;
+  const nacc = fleet.accBase[node.index + 1]! - base;
+  const efficiency = ctx.options.efficiency;
+  const pairs: Array<{ acc: number; variant: number; p99: number; joules: number; meets: boolean }> = [];
+  let supportedPairs = 0;
+  let linkPairs = 0;
+  let fetchablePairs = 0;
+  for (let a = 0; a < nacc; a++) {
+    const slot = base + a;
+    for (let v = 0; v < nv; v++) {
+      if (!precisionSupport.admits(ctx, node, slot, v)) continue;
+      supportedPairs++;
+      if (!linkProfile.admits(ctx, node, slot, v)) continue;
+      linkPairs++;
+      if (!artifactFetch.admits(ctx, node, slot, v)) continue;
+      fetchablePairs++;
+      const p99 = predictP99Ms(table.gflops[v]!, fleet.tops[slot * 3 + table.rank[v]!]!, efficiency);
+      pairs.push({ acc: a, variant: v, p99, joules: joulesPerInference(fleet.watts[slot]!, p99), meets: p99 <= ctx.sloMs });
+    }
+  }
+  const objective = ctx.objective;
+  const better = (x: (typeof pairs)[number], y: (typeof pairs)[number]): boolean =>
+    betterTier(objective, x.meets, x.p99, table.accuracy[x.variant]!, x.joules, y.meets, y.p99, table.accuracy[y.variant]!, y.joules);
+  // Array.prototype.sort is stable: equal pairs keep scan order, as the scan keeps the first.
+  pairs.sort((x, y) => (better(x, y) ? -1 : better(y, x) ? 1 : 0));
+  return {
+    supportedPairs,
+    linkPairs,
+    fetchablePairs,
+    // Members have no failed variants, so the backoff rule lets every fetchable pair through.
+    retryablePairs: fetchablePairs,
+    acc: Int32Array.from(pairs, (p) => p.acc),
+    variant: Int32Array.from(pairs, (p) => p.variant),
+    p99Ms: Float64Array.from(pairs, (p) => p.p99),
+    joules: Float64Array.from(pairs, (p) => p.joules),
+    meetsSlo: Uint8Array.from(pairs, (p) => (p.meets ? 1 : 0)),
+  };
+}
+
+/** The node's tier from its class: the best-ranked pair that fits the free memory. */
+function tierFromClass(ctx: PlanContext, node: NodeInfo, c: PairClass, first: boolean): void {
+  if (first) {
+    node.built = true;
+    node.supportedPairs = c.supportedPairs;
+    node.linkPairs = c.linkPairs;
+    node.fetchablePairs = c.fetchablePairs;
+    node.retryablePairs = c.retryablePairs;
+  }
+  const memory = ctx.fleet.memoryMiB;
+  const used = ctx.usedMiB;
+  const need = ctx.eligible[node.capRank].memoryMiB;
+  const base = node.accBase;
+  for (let k = 0; k < c.acc.length; k++) {
+    const slot = base + c.acc[k]!;
+    loadCommitted(ctx, slot);
+    const free = memory[slot]! - used[slot]!;
+    if (!first && free <= 0) continue;
+    if (need[c.variant[k]!]! > free) continue;
+    node.tierAcc = c.acc[k]!;
+    node.tierVariant = c.variant[k]!;
+    node.tierP99Ms = c.p99Ms[k]!;
+    node.tierMeasured = false;
+    node.tierMeetsSlo = c.meetsSlo[k] === 1;
+    node.tierJoules = c.joules[k]!;
+    return;
+  }
+  node.tierAcc = -1;
+  node.tierVariant = -1;
+  node.tierP99Ms = 0;
+  node.tierMeasured = false;
+  node.tierMeetsSlo = false;
+  node.tierJoules = 0;
 }
 
 /** Fills the node's pair counts and tier; preparing a plan calls it once per admitted node. */

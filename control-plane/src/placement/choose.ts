@@ -4,7 +4,7 @@
 // and scores and re-ranks only what a placement changed.
 import { peekTier, refreshTier } from './candidates.ts';
 import type { FilterPlugin, NodeInfo, PlanContext } from './framework.ts';
-import { filterPlugins, passesAll } from './filters.ts';
+import { filterPlugins, nodeLevelFilters, passesAll } from './filters.ts';
 import { SegmentedHeap } from './heap.ts';
 import { nodeScore, spreadTerm } from './score.ts';
 
@@ -53,19 +53,22 @@ export function referenceChooser(ctx: PlanContext): Chooser {
   };
 }
 
-const staticFilters: readonly FilterPlugin[] = filterPlugins.filter((p) => !p.dynamic);
+/** The static filters the node-level ones leave: judged with the node's pairs, once per plan. */
+export const staticPairFilters: readonly FilterPlugin[] = filterPlugins.filter((p) => !p.dynamic && !nodeLevelFilters.includes(p));
+
+/** Score of a node for one more replica without the spread term; NaN when it can take none. */
+export function localScore(ctx: PlanContext, node: NodeInfo): number {
+  const tier = node.count < ctx.maxPerNode ? peekTier(ctx, node) : null;
+  return tier === null ? NaN : nodeScore(ctx, node, tier);
+}
 
 export function heapChooser(ctx: PlanContext): Chooser {
   const nodes = ctx.nodes;
   const n = nodes.length;
   const local = new Float64Array(n);
-  const rank = new Int32Array(n);
-  const staticOk = new Uint8Array(n);
-  const domainOf = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    domainOf[i] = nodes[i]!.domain;
-    rank[i] = nodes[i]!.rank;
-  }
+  const rank = ctx.fleet.rank;
+  const staticOk = ctx.staticOk;
+  const domainOf = ctx.domainOf;
   const domains = ctx.domainCount.length;
 
   const nodeBefore = (a: number, b: number): boolean => {
@@ -84,19 +87,13 @@ export function heapChooser(ctx: PlanContext): Chooser {
   };
   const byDomain = new SegmentedHeap(new Int32Array(domains), 1, domainBefore);
 
-  /** The node's local score, or false when it cannot take another replica. */
-  const rescore = (i: number): boolean => {
-    const node = nodes[i]!;
-    const tier = node.count < ctx.maxPerNode ? peekTier(ctx, node) : null;
-    if (tier === null) return false;
-    local[i] = nodeScore(ctx, node, tier);
-    return true;
-  };
   const refresh = (i: number): void => {
-    if (!rescore(i)) {
+    const score = localScore(ctx, nodes[i]!);
+    if (Number.isNaN(score)) {
       byNode.remove(i);
       return;
     }
+    local[i] = score;
     if (byNode.has(i)) byNode.update(i);
     else byNode.insert(i);
   };
@@ -111,12 +108,16 @@ export function heapChooser(ctx: PlanContext): Chooser {
     else byDomain.insert(d);
   };
 
-  // Every feasible node at once, then each heap ordered in one pass.
+  // Every feasible node at once from the scores the plan was prepared with (rescored where a
+  // replica came or went since), then each heap ordered in one pass.
+  const prepared = ctx.localScore;
+  const dirty = ctx.dirty;
   for (let i = 0; i < n; i++) {
-    const node = nodes[i]!;
-    if (!node.built || !passesAll(staticFilters, ctx, node)) continue;
-    staticOk[i] = 1;
-    if (rescore(i)) byNode.push(i);
+    if (staticOk[i] === 0) continue;
+    const score = dirty[i] === 1 ? localScore(ctx, nodes[i]!) : prepared[i]!;
+    if (Number.isNaN(score)) continue;
+    local[i] = score;
+    byNode.push(i);
   }
   byNode.heapify();
   for (let d = 0; d < domains; d++) {

@@ -12,21 +12,22 @@ import { nodeWorkloadCap } from './workload-cap.ts';
 export const nodeSelector: FilterPlugin = {
   name: 'NodeSelector',
   dynamic: false,
-  passes: (ctx, node) => matchesSelector(ctx.spec.placement.selector, node.view.labels),
+  // Without a selector the node's labels are never read.
+  passes: (ctx, node) => ctx.spec.placement.selector === undefined || matchesSelector(ctx.spec.placement.selector, node.view.labels),
   reason: () => "didn't match the node selector",
 };
 
 export const nodeUnschedulable: FilterPlugin = {
   name: 'NodeUnschedulable',
   dynamic: false,
-  passes: (_ctx, node) => !node.view.unschedulable,
+  passes: (ctx, node) => ctx.fleet.table.unschedulable[node.index] === 0,
   reason: () => 'unschedulable',
 };
 
 export const nodeReady: FilterPlugin = {
   name: 'NodeReady',
   dynamic: false,
-  passes: (_ctx, node) => node.view.ready,
+  passes: (ctx, node) => ctx.fleet.table.ready[node.index] === 1,
   reason: () => 'not Ready',
 };
 

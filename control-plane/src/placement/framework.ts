@@ -44,6 +44,8 @@ export interface NodeInfo {
   bwBits: number;
   /** The link restricts this deployment to lite variants (or full ones already cached). */
   liteLink: boolean;
+  /** Every node-level filter (filters.ts nodeLevelFilters) passed. */
+  admitted: boolean;
   /** True once the pair scan filled the counts below; nodes a node-level filter refuses skip it. */
   built: boolean;
   /** Pairs whose precision the accelerator supports, within the cap and minAccuracy. */
@@ -56,6 +58,8 @@ export interface NodeInfo {
   excluded: ReadonlySet<string> | undefined;
   /** Of the fetchable pairs, those not backing off after a failure. */
   retryablePairs: number;
+  /** The node's pair class, or null when its pairs are scanned one by one. */
+  pairClass: PairClass | null;
   /** Where this node's accelerators start in PlanContext.usedMiB and the fleet facts. */
   accBase: number;
   /** Replicas of this deployment placed on the node in this plan. */
@@ -82,6 +86,28 @@ export interface Weights {
   load: number;
   energy: number;
   spread: number;
+}
+
+/** Variants a pair class can tell apart: one bit each in its fetch mask (the API allows 16). */
+export const MAX_CLASS_VARIANTS = 16;
+
+/**
+ * Nodes whose pairs pass the same pair rules with the same cost: equal hardware signature
+ * (FleetFacts.signature), battery cap, link class and set of variants their link fetches in
+ * time, with no cache, failures, hold or measurements of their own. The plan ranks a class's
+ * pairs once; each member's tier is then the best-ranked pair its own free memory fits.
+ */
+export interface PairClass {
+  supportedPairs: number;
+  linkPairs: number;
+  fetchablePairs: number;
+  retryablePairs: number;
+  /** The pairs every pair rule admits, best first: accelerator index, variant index, p99, joules, SLO verdict. */
+  acc: Int32Array;
+  variant: Int32Array;
+  p99Ms: Float64Array;
+  joules: Float64Array;
+  meetsSlo: Uint8Array;
 }
 
 /** A list of variants with the fields the pair scan reads laid out in arrays. */
@@ -116,14 +142,26 @@ export interface PlanContext {
   nodes: NodeInfo[];
   /** Replicas of this plan per topology domain. */
   domainCount: Int32Array;
+  /** Topology domain of each node (NodeInfo.domain) as a column. */
+  domainOf: Int32Array;
+  /** 1 where the node passes every static filter (judged when the plan is prepared). */
+  staticOk: Uint8Array;
+  /** Where staticOk: the node's local score when prepared (see localScore in choose.ts), NaN if it took nothing. */
+  localScore: Float64Array;
+  /** 1 once a replica was placed on or removed from the node: localScore no longer holds. */
+  dirty: Uint8Array;
   /** Accelerator facts of the node list, shared by every plan over it. */
   fleet: FleetFacts;
   /** Reused to score a node's tier without allocating; never kept by a plugin. */
   scratch: Candidate;
+  /** Pair classes of this plan by hardware signature, cap and link class, then fetch mask (see candidates.ts). */
+  pairClasses: Map<number, Map<number, PairClass>>;
   /** Weight of each node score plugin under this objective, in nodeScorePlugins order. */
   nodeWeights: Float64Array;
   /** MiB in use per accelerator of every node (other deployments plus this plan), at NodeInfo.accBase. */
   usedMiB: Float64Array;
+  /** 1 where usedMiB already holds what other deployments committed (read on first use). */
+  committedLoaded: Uint8Array;
 }
 
 export const StatusCode = { Success: 'Success', Unschedulable: 'Unschedulable' } as const;

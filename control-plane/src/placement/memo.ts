@@ -7,6 +7,8 @@ import type { Accelerator } from '@edgeplane/api';
 import { PlacementErrorCode, PlacementInputError } from './errors.ts';
 import { topsAt, wattsOf } from './predict.ts';
 import type { NodeInfo } from './framework.ts';
+import { newViewTable, readView, sameView } from './view-table.ts';
+import type { ViewTable } from './view-table.ts';
 import type { NodeView } from './types.ts';
 
 /** Accelerator facts of a whole node list in flat arrays; node i owns [accBase[i], accBase[i+1]). */
@@ -22,12 +24,23 @@ export interface FleetFacts {
   tops: Float64Array;
   /** Draw under load, watts. */
   watts: Float64Array;
-  /** Busy fraction 0..1 per accelerator slot, from each NodeView.utilization (0 when unreported). */
-  util: Float64Array;
-  /** The utilization map each node's `util` entries were read from (refreshed when replaced). */
-  utilization: Array<ReadonlyMap<string, number> | undefined>;
+  /** What plans read from each view, in columns (see view-table.ts). */
+  table: ViewTable;
+  /**
+   * Hardware signature of each node: nodes with equal TOPS and draw on every accelerator, in
+   * order, share one (memory aside), so a plan can rank their pairs once (see pair-classes.ts).
+   */
+  signature: Int32Array;
+  /** Nodes per signature. */
+  signatureCount: Int32Array;
+  /** Topology domains by spreadBy label key (see topologyDomains). */
+  domains: Map<string, TopologyDomains>;
   /** Position of each node by name. */
   byName: Map<string, number>;
+  /** 0..n-1: the domains when each node is its own. */
+  positions: Int32Array;
+  /** NodeInfo.rank of each node as a column. */
+  rank: Int32Array;
   /** One NodeInfo per node, reset by each plan (see preparePlan). */
   infos: NodeInfo[];
 }
@@ -70,12 +83,14 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
       bwMbps: undefined,
       bwBits: 0,
       liteLink: false,
+      admitted: false,
       built: false,
       supportedPairs: 0,
       linkPairs: 0,
       fetchablePairs: 0,
       excluded: undefined,
       retryablePairs: 0,
+      pairClass: null,
       accBase: accBase[i]!,
       count: 0,
       tierAcc: -1,
@@ -88,6 +103,17 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
       holdAcc: '',
     }),
   );
+  const signatureIds = new Map<string, number>();
+  const signature = new Int32Array(nodes.length);
+  const counts: number[] = [];
+  for (let i = 0; i < nodes.length; i++) {
+    let key = '';
+    for (let slot = accBase[i]!; slot < accBase[i + 1]!; slot++) key += `${tops[slot * 3]},${tops[slot * 3 + 1]},${tops[slot * 3 + 2]},${watts[slot]};`;
+    let id = signatureIds.get(key);
+    if (id === undefined) signatureIds.set(key, (id = signatureIds.size));
+    signature[i] = id;
+    counts[id] = (counts[id] ?? 0) + 1;
+  }
   const facts: FleetFacts = {
     names: nodes.map((n) => n.name),
     accelerators: nodes.map((n) => n.accelerators),
@@ -97,18 +123,54 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
     memoryMiB,
     tops,
     watts,
-    util: new Float64Array(total),
-    utilization: nodes.map(() => undefined),
+    table: newViewTable(nodes.length, total),
+    signature,
+    signatureCount: Int32Array.from(counts),
+    domains: new Map(),
     byName,
+    positions: Int32Array.from(nodes, (_, i) => i),
+    rank,
     infos,
   };
   return facts;
 }
 
-/** Reads node i's utilization map into the per-slot column. */
-export function refreshUtilization(facts: FleetFacts, i: number, view: NodeView): void {
-  for (let slot = facts.accBase[i]!; slot < facts.accBase[i + 1]!; slot++) facts.util[slot] = view.utilization.get(facts.ids[slot]!) ?? 0;
-  facts.utilization[i] = view.utilization;
+/** Each node's topology domain under one spreadBy key, numbered from 0. */
+export interface TopologyDomains {
+  /** The label objects the domains were read from, to notice a replaced one. */
+  labels: ReadonlyArray<Readonly<Record<string, string>>>;
+  ids: Int32Array;
+  count: number;
+}
+
+function buildDomains(nodes: readonly NodeView[], spreadBy: string): TopologyDomains {
+  const byValue = new Map<string, number>();
+  const ids = new Int32Array(nodes.length);
+  nodes.forEach((view, i) => {
+    // Nodes without the label share one domain, keyed by a value no label can take.
+    const value = Object.hasOwn(view.labels, spreadBy) ? view.labels[spreadBy]! : '\u0000';
+    let id = byValue.get(value);
+    if (id === undefined) byValue.set(value, (id = byValue.size));
+    ids[i] = id;
+  });
+  return { labels: nodes.map((n) => n.labels), ids, count: byValue.size };
+}
+
+/** Topology domains of the node list under `spreadBy`, remembered until a node's labels are replaced. */
+export function topologyDomains(facts: FleetFacts, nodes: readonly NodeView[], spreadBy: string): TopologyDomains {
+  let domains = facts.domains.get(spreadBy);
+  let valid = domains !== undefined;
+  for (let i = 0; valid && i < nodes.length; i++) valid = domains!.labels[i] === nodes[i]!.labels;
+  if (!valid) {
+    domains = buildDomains(nodes, spreadBy);
+    facts.domains.set(spreadBy, domains);
+  }
+  return domains!;
+}
+
+/** Reads node i's row of the view table again when its view, or one of its fields, was replaced. */
+export function refreshView(facts: FleetFacts, i: number, view: NodeView): void {
+  if (!sameView(facts.table, i, view)) readView(facts.table, i, view, facts.accBase[i]!, facts.accBase[i + 1]!, facts.ids);
 }
 
 const fleetCache = new WeakMap<readonly NodeView[], FleetFacts>();

@@ -27,6 +27,7 @@ function commit(ctx: PlanContext, node: NodeInfo): Slot {
   ctx.usedMiB[node.accBase + tier.acc]! += tier.variant.memoryMiB;
   node.count++;
   ctx.domainCount[node.domain]!++;
+  ctx.dirty[node.index] = 1;
   refreshTier(ctx, node);
   return { node, tier };
 }
@@ -35,6 +36,7 @@ function release(ctx: PlanContext, slot: Slot): void {
   ctx.usedMiB[slot.node.accBase + slot.tier.acc]! -= slot.tier.variant.memoryMiB;
   slot.node.count--;
   ctx.domainCount[slot.node.domain]!--;
+  ctx.dirty[slot.node.index] = 1;
   refreshTier(ctx, slot.node);
 }
 

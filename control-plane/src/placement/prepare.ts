@@ -1,14 +1,14 @@
 // Per-plan facts derived once from the input: options, the variants each cap allows, and a
 // NodeInfo per node with its battery cap and topology domain.
-import { PRECISIONS } from '@edgeplane/api';
+import { LINK_TYPES, PRECISIONS } from '@edgeplane/api';
 import type { ModelVariant, Precision } from '@edgeplane/api';
-import { allowedUnder, capFor, precisionRank } from './battery.ts';
+import { allowedUnder, batteryCap, precisionRank } from './battery.ts';
 import { PlacementErrorCode, PlacementInputError } from './errors.ts';
 import { buildPairs } from './candidates.ts';
-import { nodeLevelFilters, nodeReady } from './filters.ts';
+import { localScore, staticPairFilters } from './choose.ts';
+import { nodeLevelFilters, nodeReady, passesAll } from './filters.ts';
 import type { NodeInfo, PlanContext, VariantTable } from './framework.ts';
-import { fleetFacts, refreshUtilization } from './memo.ts';
-import { isLiteLink } from './link.ts';
+import { fleetFacts, refreshView, topologyDomains } from './memo.ts';
 import { nodeScorePlugins, WEIGHTS } from './score.ts';
 import { defaultPlacementOptions } from './types.ts';
 import type { Placement, PlacementOptions, PlanInput } from './types.ts';
@@ -60,14 +60,32 @@ function heldPlacements(input: PlanInput, holdMs: number): Map<string, Placement
   return held;
 }
 
-/** True when every node-level filter passes, NodeReady excepted for a node keeping its replicas. */
-function admittedAlone(ctx: PlanContext, node: NodeInfo): boolean {
+/** A map keyed by node name re-keyed by node position; undefined when empty or absent. */
+function byPosition<T>(byNodeName: ReadonlyMap<string, T> | undefined, positions: ReadonlyMap<string, number>): Map<number, T> | undefined {
+  if (byNodeName === undefined || byNodeName.size === 0) return undefined;
+  const out = new Map<number, T>();
+  for (const [name, value] of byNodeName) {
+    const i = positions.get(name);
+    if (i !== undefined) out.set(i, value);
+  }
+  return out;
+}
+
+const Admission = { Admitted: 0, Retained: 1, Refused: 2 } as const;
+type Admission = (typeof Admission)[keyof typeof Admission];
+
+/**
+ * Admitted when every node-level filter passes; Retained when only NodeReady fails and the node
+ * keeps its replicas (its pairs are still needed to check them); else Refused.
+ */
+function admitAlone(ctx: PlanContext, node: NodeInfo): Admission {
+  let admission: Admission = Admission.Admitted;
   for (const plugin of nodeLevelFilters) {
     if (plugin.passes(ctx, node)) continue;
-    if (plugin === nodeReady && node.view.retainReplicas) continue;
-    return false;
+    if (plugin === nodeReady && ctx.fleet.table.retainReplicas[node.index] === 1) admission = Admission.Retained;
+    else return Admission.Refused;
   }
-  return true;
+  return admission;
 }
 
 export function preparePlan(input: PlanInput): PlanContext {
@@ -84,52 +102,20 @@ export function preparePlan(input: PlanInput): PlanContext {
   const prevCaps = previousCaps(input);
   const held = heldPlacements(input, options.upgradeHoldMs);
   const spreadBy = spec.placement.spreadBy;
-  const domainIds = new Map<string, number>();
   // Also refuses duplicate names before anything is placed.
   const fleet = fleetFacts(input.nodes);
+  const domains = spreadBy !== undefined ? topologyDomains(fleet, input.nodes, spreadBy) : undefined;
   // Plans run one at a time and no result refers to a NodeInfo, so the node list's facts own
   // one per node and each plan resets them: no garbage per node per plan.
   const nodes = fleet.infos;
-  const excludedVariants = input.excludedVariants;
-  for (let i = 0; i < input.nodes.length; i++) {
-    const view = input.nodes[i]!;
-    let domain = i;
-    if (spreadBy !== undefined) {
-      // Nodes without the label share one domain, keyed by a value no label can take.
-      const value = Object.hasOwn(view.labels, spreadBy) ? view.labels[spreadBy]! : '\u0000';
-      const known = domainIds.get(value);
-      domain = known ?? domainIds.size;
-      if (known === undefined) domainIds.set(value, domain);
-    }
-    const info = nodes[i]!;
-    info.view = view;
-    info.domain = domain;
-    info.cap = capFor(view.power, thresholds, prevCaps.size > 0 ? prevCaps.get(view.name) : undefined);
-    info.capRank = precisionRank(info.cap);
-    info.liteLink = hasLite && isLiteLink(liteOn, view.network);
-    info.cached = view.cachedArtifacts.size > 0 ? view.cachedArtifacts : undefined;
-    const bw = view.network?.bandwidthMbps;
-    info.bwMbps = bw;
-    info.bwBits = bw === undefined ? 0 : bw * 1e6;
-    info.built = false;
-    info.supportedPairs = 0;
-    info.linkPairs = 0;
-    info.fetchablePairs = 0;
-    const excluded = excludedVariants?.get(view.name);
-    info.excluded = excluded !== undefined && excluded.size > 0 ? excluded : undefined;
-    info.retryablePairs = 0;
-    info.count = 0;
-    info.tierAcc = -1;
-    info.tierVariant = -1;
-    if (fleet.utilization[i] !== view.utilization) refreshUtilization(fleet, i, view);
-    // Held only while the node's cap and link class are what they were: the hold damps noise
-    // in measurements, not a battery that recovered or a node back on Wi-Fi.
-    const hold = held.size > 0 ? held.get(view.name) : undefined;
-    const sameClass = hold !== undefined && hold.cap === info.cap && (hold.profile !== 'lite' || info.liteLink);
-    info.holdVariant = sameClass ? hold.variant : '';
-    info.holdAcc = sameClass ? hold.accelerator : '';
-  }
-
+  const table = fleet.table;
+  // Name-keyed inputs by node position: they hold a few nodes, and the loop below then never
+  // reads a node's name.
+  const prevCapAt = byPosition(prevCaps, fleet.byName);
+  const heldAt = byPosition(held, fleet.byName);
+  const excludedAt = byPosition(input.excludedVariants, fleet.byName);
+  const liteCodes = new Uint8Array(LINK_TYPES.length);
+  for (const type of liteOn) liteCodes[LINK_TYPES.indexOf(type)] = 1;
   const ctx: PlanContext = {
     key: input.key,
     spec,
@@ -145,16 +131,62 @@ export function preparePlan(input: PlanInput): PlanContext {
     committedMiB: input.committedMiB,
     otherWorkloads: input.otherWorkloads ?? NO_WORKLOADS,
     nodes,
-    domainCount: new Int32Array(spreadBy !== undefined ? domainIds.size : nodes.length),
+    domainCount: new Int32Array(domains !== undefined ? domains.count : nodes.length),
+    domainOf: domains !== undefined ? domains.ids : fleet.positions,
+    staticOk: new Uint8Array(nodes.length),
+    localScore: new Float64Array(nodes.length),
+    dirty: new Uint8Array(nodes.length),
     fleet,
     scratch: { acc: -1, accId: '', variant: spec.model.variants[0]!, p99Ms: 0, measured: false, meetsSlo: false, joules: 0 },
     usedMiB: new Float64Array(fleet.accBase[nodes.length]!),
+    committedLoaded: new Uint8Array(fleet.accBase[nodes.length]!),
+    pairClasses: new Map(),
     nodeWeights: Float64Array.from(nodeScorePlugins, (p) => p.weight(WEIGHTS[spec.tiering.objective])),
   };
-  // The node table: pair counts and tiers of every node the node-level filters admit. A NotReady
-  // node keeping its replicas is scanned too, so its current replicas can be checked.
-  for (const node of nodes) {
-    if (admittedAlone(ctx, node)) buildPairs(ctx, node);
+  for (let i = 0; i < input.nodes.length; i++) {
+    const view = input.nodes[i]!;
+    refreshView(fleet, i, view);
+    const info = nodes[i]!;
+    info.view = view;
+    info.domain = domains !== undefined ? domains.ids[i]! : i;
+    const percent = table.batteryPercent[i]!;
+    // capFor, from the columns: no cap unless on battery.
+    info.cap = Number.isNaN(percent) ? 'fp32' : batteryCap(percent, thresholds, prevCapAt?.get(i));
+    info.capRank = precisionRank(info.cap);
+    const link = table.link[i]!;
+    info.liteLink = hasLite && link >= 0 && liteCodes[link] === 1;
+    info.cached = table.hasCached[i] === 1 ? view.cachedArtifacts : undefined;
+    const bw = table.bwMbps[i]!;
+    info.bwMbps = Number.isNaN(bw) ? undefined : bw;
+    info.bwBits = Number.isNaN(bw) ? 0 : bw * 1e6;
+    info.built = false;
+    info.supportedPairs = 0;
+    info.linkPairs = 0;
+    info.fetchablePairs = 0;
+    const excluded = excludedAt?.get(i);
+    info.excluded = excluded !== undefined && excluded.size > 0 ? excluded : undefined;
+    info.retryablePairs = 0;
+    info.pairClass = null;
+    info.count = 0;
+    info.tierAcc = -1;
+    info.tierVariant = -1;
+    // Held only while the node's cap and link class are what they were: the hold damps noise
+    // in measurements, not a battery that recovered or a node back on Wi-Fi.
+    const hold = heldAt?.get(i);
+    const sameClass = hold !== undefined && hold.cap === info.cap && (hold.profile !== 'lite' || info.liteLink);
+    info.holdVariant = sameClass ? hold.variant : '';
+    info.holdAcc = sameClass ? hold.accelerator : '';
+    // The rest of the node's row while it is at hand: its pairs and tier when the node-level
+    // filters admit it (or it keeps its replicas while NotReady), then the static verdict and
+    // the score the chooser starts from.
+    const admission = admitAlone(ctx, info);
+    info.admitted = admission === Admission.Admitted;
+    if (admission !== Admission.Refused) buildPairs(ctx, info);
+    if (info.admitted && passesAll(staticPairFilters, ctx, info)) {
+      ctx.staticOk[i] = 1;
+      ctx.localScore[i] = localScore(ctx, info);
+    }
   }
+
   return ctx;
 }

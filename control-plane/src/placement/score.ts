@@ -31,7 +31,7 @@ export const accuracy: ScorePlugin = {
 export const load: ScorePlugin = {
   name: 'Load',
   weight: (w) => w.load,
-  score: (ctx, node, tier) => 100 * (1 - clamp01(ctx.fleet.util[node.accBase + tier.acc]!)),
+  score: (ctx, node, tier) => 100 * (1 - clamp01(ctx.fleet.table.util[node.accBase + tier.acc]!)),
 };
 
 /** 100 at zero joules per inference, 50 at one joule. */

@@ -5,7 +5,7 @@ import type { Accelerator, EdgeModelDeploymentSpec, Network, Power, Precision, P
 /**
  * A node as placement sees it: resource status plus live telemetry from Redis. A snapshot:
  * planDeployment remembers facts derived from a node list, from each `accelerators` array, each
- * `measuredP99Ms` map and each `utilization` map by object identity, so replace those when they change instead of
+ * `labels` object, each `measuredP99Ms` map and each `utilization` map by object identity, so replace those when they change instead of
  * editing them in place.
  */
 export interface NodeView {
