@@ -13,10 +13,13 @@
 //
 // Baseline in the same run: when the simulated agents themselves held their assignments and
 // reported Ready (the floor set by the fleet), beside when the status said so.
-import { loadavg } from 'node:os';
+import { copyFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { kubeConfig, ensureNamespace } from '@edgeplane/env';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { EdgeModelDeploymentInput } from '@edgeplane/api';
+import { connect } from '@nats-io/transport-node';
+import { Heartbeat, decode, nodeFromSubject, subjects, type EdgeModelDeploymentInput, type PlacementPhase } from '@edgeplane/api';
 import type { Bench } from './run.ts';
 import { numberFlag } from './run.ts';
 import { createDeployment, ocrDetection, waitForReadyNodes, watchDeploymentStatus } from '../test/simulate/deployment.ts';
@@ -33,6 +36,35 @@ interface Convergence {
   placementReadyMsP50: number;
   placementReadyMsP99: number;
   unplaced: number;
+}
+
+/**
+ * When each node first reported each phase in a heartbeat (delta heartbeats carry workloads
+ * only when they changed, so the first report of a phase is when it was sent).
+ */
+class PhaseReports {
+  readonly #first = new Map<string, Map<PlacementPhase, number>>();
+  record(node: string, hb: Heartbeat, atMs: number): void {
+    for (const w of hb.workloads ?? []) {
+      const phases = this.#first.get(node) ?? new Map<PlacementPhase, number>();
+      if (!phases.has(w.phase)) phases.set(w.phase, atMs);
+      this.#first.set(node, phases);
+    }
+  }
+  /** p50/p99 since t0 of the first report of `phase`, per node. */
+  since(t0: number, phase: PlacementPhase) {
+    const times = [...this.#first.values()].map((m) => m.get(phase)).filter((t): t is number => t !== undefined && t >= t0).map((t) => t - t0).sort((a, b) => a - b);
+    return { nodes: times.length, p50Ms: percentile(times, 0.5), p99Ms: percentile(times, 0.99) };
+  }
+  /** Each node's time from its first Downloading to its first Ready report. */
+  downloadToReady(t0: number) {
+    const d = [...this.#first.values()]
+      .map((m) => ({ from: m.get('Downloading') ?? m.get('Loading'), to: m.get('Ready') }))
+      .filter((x): x is { from: number; to: number } => x.from !== undefined && x.to !== undefined && x.from >= t0)
+      .map((x) => x.to - x.from)
+      .sort((a, b) => a - b);
+    return { p50Ms: percentile(d, 0.5), p99Ms: percentile(d, 0.99) };
+  }
 }
 
 /** Applies `body` and times every replica Ready in its status. */
@@ -92,6 +124,8 @@ async function simulatedRun(o: {
     const offAssign = stack.sim.onAssignment((e) => {
       if (e.assignment.workloads.length > 0 && !heldAt.has(e.node)) heldAt.set(e.node, e.receivedAtMs);
     });
+    const reports = new PhaseReports();
+    const offBeat = stack.sim.onHeartbeat((e) => reports.record(e.node, e.heartbeat, e.atMs));
     let agentsReadyAt = NaN;
     const poll = setInterval(() => {
       if (Number.isNaN(agentsReadyAt) && stack.sim.stats().readyWorkloads >= replicas) agentsReadyAt = Date.now();
@@ -102,6 +136,7 @@ async function simulatedRun(o: {
       result = await converge(stack.kc, o.deployment(stack.namespace, stack.fleetLabels), replicas, o.timeoutMs, log);
     } finally {
       offAssign();
+      offBeat();
       clearInterval(poll);
     }
     const after = stack.sim.stats();
@@ -115,6 +150,7 @@ async function simulatedRun(o: {
         assignmentHeldMsP99: percentile(held, 0.99),
         agentsReadyMs: agentsReadyAt - result.t0,
       },
+      reported: { what: 'first heartbeat reporting each phase, since apply', downloading: reports.since(result.t0, 'Downloading'), ready: reports.since(result.t0, 'Ready'), downloadToReady: reports.downloadToReady(result.t0) },
       heartbeats: after.heartbeats - before.heartbeats,
       earlyHeartbeats: after.earlyHeartbeats - before.earlyHeartbeats,
     };
@@ -148,11 +184,32 @@ async function realRun(o: { agents: number; heartbeatMs: number; timeoutMs: numb
       metadata: { name: 'converge', namespace },
       spec: { ...doc.spec, replicas: o.agents, placement: { ...doc.spec.placement, selector: { matchLabels: role }, maxPerNode: 1 } },
     } as EdgeModelDeploymentInput;
-    log(`${o.agents} real agents Ready; applying ${doc.spec.model.name} with ${o.agents} replicas`);
-    const loadBefore = load();
-    const { t0: _t0, ...figures } = await converge(kc, body, o.agents, o.timeoutMs, log);
-    return { ...figures, agents: o.agents, loadAvgAtApply: loadBefore, body };
+    // What the agents reported and when, read off the bus as the control plane reads it.
+    const nc = await connect(await stack.nats.connectOptions('admin'));
+    const reports = new PhaseReports();
+    nc.subscribe(subjects.allStatus, {
+      callback: (_err, msg) => {
+        const node = nodeFromSubject(msg.subject);
+        const hb = decode(Heartbeat, 'heartbeat', msg.data);
+        if (node && hb.ok) reports.record(node, hb.value, Date.now());
+      },
+    });
+    try {
+      log(`${o.agents} real agents Ready; applying ${doc.spec.model.name} with ${o.agents} replicas`);
+      const loadBefore = load();
+      const { t0, ...figures } = await converge(kc, body, o.agents, o.timeoutMs, log);
+      const reported = { what: 'first heartbeat reporting each phase, since apply', downloading: reports.since(t0, 'Downloading'), ready: reports.since(t0, 'Ready'), downloadToReady: reports.downloadToReady(t0) };
+      return { ...figures, reported, agents: o.agents, loadAvgAtApply: loadBefore, body };
+    } finally {
+      await nc.close();
+    }
   } finally {
+    // The control plane's log outlives the run, to explain a status that lags the agents.
+    const kept = join(tmpdir(), `converge-real-control-plane-${process.pid}.log`);
+    await copyFile(join(stack.workDir, 'control-plane.log'), kept).then(
+      () => log(`control-plane log kept in ${kept}`),
+      () => undefined,
+    );
     log('stopping the real agents');
     await stack.stop();
   }
