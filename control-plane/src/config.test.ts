@@ -59,7 +59,7 @@ describe('parseConfig', () => {
       argv: ['--heartbeat-interval-ms', '200', '--node-monitor-grace-period-ms', '1000', '--eviction-delay-ms', '0', '--full-disruption-fraction', '0.6', '--full-disruption-min-nodes', '5'],
       want: { nodeMonitorGracePeriodMs: 1000, evictionDelayMs: 0, fullDisruptionFraction: 0.6, fullDisruptionMinNodes: 5 },
     },
-    { name: 'fleet bounds defaults', want: { helloMaxInFlight: 64, helloPerNodeIntervalMs: 10_000, maxNodes: 50_000, nodeGcAfterMs: 7 * 86_400_000 } },
+    { name: 'fleet bounds defaults', want: { helloMaxInFlight: 512, helloPerNodeIntervalMs: 10_000, maxNodes: 50_000, nodeGcAfterMs: 7 * 86_400_000 } },
     {
       name: 'fleet bounds',
       argv: ['--hello-max-in-flight', '8', '--hello-per-node-interval-ms', '500', '--max-nodes', '100'],

@@ -110,7 +110,7 @@ export interface Config {
   kvReplicas?: number;
 }
 
-export const DEFAULT_HELLO_MAX_IN_FLIGHT = 64;
+export const DEFAULT_HELLO_MAX_IN_FLIGHT = 512;
 export const DEFAULT_HELLO_PER_NODE_INTERVAL_MS = 10_000;
 export const DEFAULT_MAX_NODES = 50_000;
 export const DEFAULT_NODE_GC_AFTER_MS = 7 * 86_400_000;

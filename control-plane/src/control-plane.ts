@@ -220,6 +220,7 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       maxInFlight: config.helloMaxInFlight ?? DEFAULT_HELLO_MAX_IN_FLIGHT,
       perNode: { burst: HELLO_BURST, refillMs: config.helloPerNodeIntervalMs ?? DEFAULT_HELLO_PER_NODE_INTERVAL_MS },
       nodeLimit: { max: config.maxNodes ?? DEFAULT_MAX_NODES, count: () => nodes.size, isKnown: (n) => nodes.get(n) !== undefined },
+      cached: (n) => nodes.get(n) ?? null,
       onHello: (node) => controller?.nodeChanged(node),
     });
     const reconciler = new DeploymentReconciler({

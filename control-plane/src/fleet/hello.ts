@@ -1,18 +1,26 @@
 // Answers agents' hello requests: creates or updates the EdgeNode, writes its status and
 // telemetry, and replies with the heartbeat interval. Only the leader subscribes, since a
 // hello writes to Kubernetes; an agent retries its hello until a leader answers.
+//
+// EdgeNode writes go through one keyed queue (a bounded number of requests at once, a node's
+// waiting writes collapsed into its latest hello). A new node is answered once its EdgeNode and
+// status are stored, so a failed write is a refusal the agent retries. A node whose EdgeNode
+// the cache already has (enrolled, or saying hello again after a reconnect) is answered once
+// its telemetry is in Redis: its heartbeats count already, and the refresh of its labels and
+// status follows in the queue, retried there on failure.
 import { decode, encode, Hello, HelloReply, nodeFromSubject, PROTOCOL_VERSION, subjects, type HelloReply as HelloReplyT } from '@edgeplane/api';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
-import { ensureEdgeNode } from '../kube/edgenodes.ts';
+import { ensureEdgeNode, type EnsureNodeOptions } from '../kube/edgenodes.ts';
+import { KeyedWriteQueue } from '../kube/keyed-write-queue.ts';
 import { describeKubeError } from '../kube/errors.ts';
 import { nodesKind } from '../kube/resources.ts';
 import type { StatusWriter } from '../kube/status-writer.ts';
-import type { CustomObjectsApi } from '@kubernetes/client-node';
-import { EdgeNodeStatus } from '@edgeplane/api';
+import type { CustomObjectsApi, KubernetesObject } from '@kubernetes/client-node';
+import { EdgeNodeStatus, type EdgeNode, type Hello as HelloT } from '@edgeplane/api';
 import type { MalformedReporter } from './malformed.ts';
-import { buildNodeStatus } from './node-status.ts';
+import { buildNodeStatus, isAnyChange } from './node-status.ts';
 import type { TelemetryStore } from './telemetry-store.ts';
 import { helloFields, parseTelemetry } from './telemetry.ts';
 import { RequestLoop } from './request-loop.ts';
@@ -43,10 +51,32 @@ export interface HelloResponderOptions {
    * `count()` nodes reach `max`. Absent: no bound.
    */
   nodeLimit?: { max: number; count: () => number; isKnown: (node: string) => boolean };
+  /** The cache's copy of a node's EdgeNode, or null: saves the read before each write. */
+  cached?: (node: string) => EdgeNode | null;
+  /** EdgeNode writes in flight at once. Absent: HELLO_WRITE_CONCURRENCY. */
+  writeConcurrency?: number;
 }
 
-/** Default bound on hellos handled at once: each costs several Kubernetes and Redis calls. */
-export const HELLO_MAX_IN_FLIGHT = 64;
+/** Default bound on EdgeNode requests in flight for hellos. */
+export const HELLO_WRITE_CONCURRENCY = 64;
+/** A known node's refresh that failed is tried again after this long, ms, while this replica leads. */
+const REFRESH_RETRY_MS = [1000, 5000, 15_000] as const;
+
+/** How long, and how many, EdgeNodes just written are remembered until the cache has them. */
+const RECORDED_KEPT_MS = 30_000;
+const RECORDED_KEPT = 20_000;
+
+/** What one hello asks to record in Kubernetes. */
+interface NodeRecord {
+  hello: HelloT;
+  atMs: number;
+}
+
+/**
+ * Default bound on hellos handled at once. Their Kubernetes requests are bounded apart (the write
+ * queue), so this bounds what waits: enough that a burst is queued rather than told to come back.
+ */
+export const HELLO_MAX_IN_FLIGHT = 512;
 /** How long a new node's hello waits for its EdgeNode to reach the cache, and how often it looks, ms. */
 const KNOWN_WAIT_MS = 1000;
 const KNOWN_POLL_MS = 10;
@@ -64,10 +94,21 @@ export class HelloResponder {
   readonly #refusals = new Map<string, Uint8Array>();
   /** Hellos of nodes without an EdgeNode being handled now. */
   #admitting = 0;
+  readonly #writes: KeyedWriteQueue<NodeRecord, void>;
+  readonly #retryTimers = new Set<NodeJS.Timeout>();
+  /** The latest hello of each known node whose refresh is under way, so a retry never writes an older one. */
+  readonly #refreshing = new Map<string, number>();
+  #stopped = false;
+  /**
+   * EdgeNodes this replica just wrote, until the cache has them: an agent whose hello timed out
+   * while its write waited comes back before the watch event, and must not cost a second create.
+   */
+  readonly #recorded = new Map<string, { obj: KubernetesObject & { status?: unknown }; atMs: number }>();
 
   constructor(options: HelloResponderOptions) {
     this.#o = options;
     this.#perNode = options.perNode ? new KeyedRateLimit({ ...options.perNode, maxKeys: HELLO_TRACKED_NODES }) : undefined;
+    this.#writes = new KeyedWriteQueue({ concurrency: options.writeConcurrency ?? HELLO_WRITE_CONCURRENCY, write: (node, r) => this.#record(node, r) });
     this.#loop = new RequestLoop({
       nc: options.nc,
       subject: subjects.allHello,
@@ -86,11 +127,21 @@ export class HelloResponder {
   }
 
   start(): void {
+    this.#stopped = false;
     this.#loop.start();
   }
 
-  stop(): Promise<void> {
-    return this.#loop.stop();
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const t of this.#retryTimers) clearTimeout(t);
+    this.#retryTimers.clear();
+    await this.#loop.stop();
+    await this.#writes.drained();
+  }
+
+  /** Nodes whose EdgeNode write is waiting or running. */
+  get pendingWrites(): number {
+    return this.#writes.size;
   }
 
   async handle(msg: Msg): Promise<void> {
@@ -134,24 +185,19 @@ export class HelloResponder {
     try {
       const now = Date.now();
       await this.#o.store.write([{ node: hello.node, fields: helloFields(hello, now), lastSeenMs: now }]);
-      const opts = { custom: this.#o.custom, mayWrite: this.#o.mayWrite, ...(this.#o.onKubeWrite ? { onWrite: this.#o.onKubeWrite } : {}) };
-      const obj = await ensureEdgeNode(opts, hello.node, hello.labels);
-      const telemetry = parseTelemetry(helloFields(hello, now));
-      const capability = { agentVersion: hello.agentVersion, host: hello.host, accelerators: hello.accelerators };
-      await this.#o.statusWriter.write(
-        { kind: nodesKind, name: hello.node },
-        (current) => {
-          const prev = EdgeNodeStatus.safeParse(current.status ?? {});
-          return buildNodeStatus(prev.success ? prev.data : undefined, { capability, telemetry, reachable: true, now: new Date(now) });
-        },
-        obj,
-      );
-      // Heartbeats of nodes without an EdgeNode are dropped, so reply once the cache has this one
-      // (every replica gets the same watch event about as soon): the first heartbeats then count.
-      if (isNew) await this.#untilKnown(hello.node);
-      // The Kubernetes writes can take a while; the node counts as seen from the reply on.
-      const repliedAt = Date.now();
-      await this.#o.store.write([{ node: hello.node, fields: { lastSeenMs: String(repliedAt) }, lastSeenMs: repliedAt }]);
+      const cached = this.#o.cached?.(hello.node) ?? this.#justRecorded(hello.node);
+      if (cached) {
+        // Known: heartbeats count already; the refresh follows in the queue.
+        this.#refresh(hello.node, { hello, atMs: now }, 0);
+      } else {
+        await this.#writes.submit(hello.node, { hello, atMs: now });
+        // Heartbeats of nodes without an EdgeNode are dropped, so reply once the cache has this one
+        // (every replica gets the same watch event about as soon): the first heartbeats then count.
+        if (isNew) await this.#untilKnown(hello.node);
+        // The Kubernetes writes can take a while; the node counts as seen from the reply on.
+        const repliedAt = Date.now();
+        await this.#o.store.write([{ node: hello.node, fields: { lastSeenMs: String(repliedAt) }, lastSeenMs: repliedAt }]);
+      }
       metrics.hellos.inc({ outcome: 'accepted' });
       log.info({ node: hello.node, agentVersion: hello.agentVersion, bootId: hello.bootId }, 'node said hello');
       this.#reply(msg, { accepted: true });
@@ -163,6 +209,71 @@ export class HelloResponder {
     } finally {
       if (isNew) this.#admitting--;
     }
+  }
+
+  /** Labels and status of the node from its hello; the EdgeNode is created when there is none. */
+  async #record(node: string, { hello, atMs }: NodeRecord): Promise<void> {
+    const o = this.#o;
+    const opts: EnsureNodeOptions = { custom: o.custom, mayWrite: o.mayWrite, ...(o.onKubeWrite ? { onWrite: o.onKubeWrite } : {}) };
+    // The cache's copy is the object as the API server sent it, parsed: a valid first "read".
+    const obj = await ensureEdgeNode(opts, node, hello.labels, ((o.cached?.(node) as KubernetesObject | null | undefined) ?? this.#justRecorded(node)) as (KubernetesObject & { status?: unknown }) | null);
+    const telemetry = parseTelemetry(helloFields(hello, atMs));
+    const capability = { agentVersion: hello.agentVersion, host: hello.host, accelerators: hello.accelerators };
+    const stored = await o.statusWriter.write(
+      { kind: nodesKind, name: node },
+      (current) => {
+        const parsed = EdgeNodeStatus.safeParse(current.status ?? {});
+        const prev = parsed.success && current.status ? parsed.data : undefined;
+        const next = buildNodeStatus(prev, { capability, telemetry, reachable: true, now: new Date(atMs) });
+        // A node saying hello again as it was (a reconnect): no write; the node monitor refreshes
+        // the heartbeat time on its own rhythm.
+        return isAnyChange(prev, next) ? next : null;
+      },
+      obj,
+    );
+    this.#recorded.delete(node);
+    this.#recorded.set(node, { obj: stored ?? obj, atMs: Date.now() });
+    // Oldest first: those the cache has long had.
+    for (const [name, r] of this.#recorded) {
+      if (this.#recorded.size <= RECORDED_KEPT && Date.now() - r.atMs < RECORDED_KEPT_MS) break;
+      this.#recorded.delete(name);
+    }
+  }
+
+  /** The EdgeNode as this replica last wrote it, while the cache may not have it yet. */
+  #justRecorded(node: string): (KubernetesObject & { status?: unknown }) | null {
+    const r = this.#recorded.get(node);
+    if (!r) return null;
+    if (Date.now() - r.atMs >= RECORDED_KEPT_MS || this.#o.cached?.(node)) {
+      this.#recorded.delete(node);
+      return null;
+    }
+    return r.obj;
+  }
+
+  /** A known node's refresh, after its reply: a failure is logged and tried again while leading. */
+  #refresh(node: string, r: NodeRecord, attempt: number): void {
+    if (attempt === 0) this.#refreshing.set(node, r.atMs);
+    const superseded = () => this.#refreshing.get(node) !== r.atMs;
+    const done = () => {
+      if (!superseded()) this.#refreshing.delete(node);
+    };
+    this.#writes.submit(node, r).then(done, (err: unknown) => {
+      const retryMs = REFRESH_RETRY_MS[attempt];
+      if (superseded()) return;
+      if (this.#stopped || !this.#o.mayWrite() || retryMs === undefined) {
+        done();
+        this.#o.log.warn({ node, err: describeKubeError(err) }, 'could not record the hello of a known node; its next hello records it');
+        return;
+      }
+      this.#o.log.info({ node, err: describeKubeError(err), retryInMs: retryMs }, 'could not record the hello of a known node; retrying');
+      const t = setTimeout(() => {
+        this.#retryTimers.delete(t);
+        if (this.#stopped || superseded()) return done();
+        this.#refresh(node, r, attempt + 1);
+      }, retryMs);
+      this.#retryTimers.add(t);
+    });
   }
 
   /** Waits a little for the node's EdgeNode to reach the cache; a node outside the selector never does. */

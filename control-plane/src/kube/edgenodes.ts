@@ -42,17 +42,24 @@ export interface EnsureNodeOptions {
   onWrite?: (kind: string) => void;
 }
 
-/** Creates or updates the EdgeNode's metadata; returns the stored object. */
-export async function ensureEdgeNode(o: EnsureNodeOptions, name: string, proposed: Readonly<Record<string, string>>): Promise<NodeObject> {
+/**
+ * Creates or updates the EdgeNode's metadata; returns the stored object. `cached` (the informer's
+ * copy, or null when it has none) replaces the first read: a new node costs one create, a known
+ * one no call when nothing changed. A stale copy only costs a conflict, then a real read.
+ */
+export async function ensureEdgeNode(o: EnsureNodeOptions, name: string, proposed: Readonly<Record<string, string>>, cached?: NodeObject | null): Promise<NodeObject> {
   const guard = () => {
     if (o.mayWrite && !o.mayWrite()) throw new NotLeaderError(`write EdgeNode ${name}`);
   };
   for (let attempt = 0; attempt < 5; attempt++) {
     let current: NodeObject | null = null;
-    try {
-      current = (await o.custom.getClusterCustomObject({ ...crd, plural: nodesKind.plural, name })) as NodeObject;
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
+    if (attempt === 0 && cached !== undefined) current = cached;
+    else {
+      try {
+        current = (await o.custom.getClusterCustomObject({ ...crd, plural: nodesKind.plural, name })) as NodeObject;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
     }
     if (!current) {
       guard();
@@ -90,7 +97,8 @@ export async function ensureEdgeNode(o: EnsureNodeOptions, name: string, propose
       o.onWrite?.('edgenodes');
       return updated;
     } catch (err) {
-      if (!isConflict(err)) throw err;
+      // Not found: the cached copy was of a node deleted since; read again and create it.
+      if (!isConflict(err) && !(attempt === 0 && cached && isNotFound(err))) throw err;
     }
   }
   throw new WriteConflictError(`edgenodes/${name}`, 5);
