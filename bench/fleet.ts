@@ -6,10 +6,21 @@
 //
 // Baseline in the same run: the control plane's CPU and RSS with no fleet, over 10 s before the
 // simulator starts.
+//
+// Idle traffic counts the link probe too (`idleBitsPerNodePerSec`): simulated agents do not
+// probe, so the agent's own probe code runs against the same control plane, once as on an
+// unmetered and once as on a metered link, with a node credential; each node's probe frames are
+// spread over its probe period (the agent's default, 12x longer on a metered link).
 import { readFileSync } from 'node:fs';
+import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
+import { inboxPrefix } from '@edgeplane/trust';
 import type { Bench } from './run.ts';
 import { numberFlag } from './run.ts';
+import { SETTINGS } from '../agent/src/config.ts';
+import { measureLink, probePeriodMs, type LinkMeasurement } from '../agent/src/hardware/link-probe.ts';
+import { PROFILES } from '../cli/src/simulate/profiles.ts';
+import type { FleetStack } from '../test/simulate/stack.ts';
 import { createDeployment, ocrDetection, waitForReadyNodes, watchDeploymentStatus } from '../test/simulate/deployment.ts';
 import { startFleetStack } from '../test/simulate/stack.ts';
 
@@ -59,6 +70,22 @@ function activity(before: Map<string, number>, after: Map<string, number>, secon
   const count = delta('ep_reconcile_duration_seconds_count{outcome="success"}');
   if (count > 0) out.meanReconcileMs = round((delta('ep_reconcile_duration_seconds_sum{outcome="success"}') / count) * 1000);
   return out;
+}
+
+/** The agent's default probe period on an unmetered link, ms. */
+function defaultProbePeriodMs(): number {
+  return Number(SETTINGS.find((x) => x.key === 'linkProbeIntervalMs')?.fallback?.());
+}
+
+/** One probe as the agent sends it, metered and unmetered, from a node's own connection. */
+async function measureProbes(stack: FleetStack): Promise<{ unmetered: LinkMeasurement; metered: LinkMeasurement }> {
+  const node = `${stack.runId}-probe`;
+  const nc = await connect({ ...(await stack.nats.connectOptions({ node })), inboxPrefix: inboxPrefix.node(node), name: node });
+  try {
+    return { unmetered: await measureLink(nc, node, { metered: false }), metered: await measureLink(nc, node, { metered: true }) };
+  } finally {
+    await nc.close();
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -130,6 +157,13 @@ const fleet: Bench = async ({ argv, log }) => {
     // A real agent's heartbeat is one TCP segment: 20 B IPv4 + 32 B TCP with timestamps.
     const tcpIpBytes = beats * 52;
     const perNode = (bytes: number) => round((bytes * 8) / nodes / window);
+    // Probe frames per node per second, each node by its profile's link.
+    const probes = await measureProbes(stack);
+    const basePeriodMs = defaultProbePeriodMs();
+    const meteredNodes = stack.sim.nodes.filter((n) => PROFILES[n.profile].network.metered).length;
+    const probeBitsPerSec = (m: LinkMeasurement, metered: boolean) => (m.frameBytes * 8 * 1000) / probePeriodMs(basePeriodMs, metered);
+    const probeBits = ((nodes - meteredNodes) * probeBitsPerSec(probes.unmetered, false) + meteredNodes * probeBitsPerSec(probes.metered, true)) / nodes;
+    log(`link probe: ${probes.unmetered.frameBytes} B in ${probes.unmetered.requests} requests (unmetered), ${probes.metered.frameBytes} B (metered); ${meteredNodes}/${nodes} nodes metered; every ${basePeriodMs / 1000} s (metered x12): ${round(probeBits)} bit/node/s`);
     return {
       bench: 'fleet',
       nodes,
@@ -137,7 +171,18 @@ const fleet: Bench = async ({ argv, log }) => {
       rssMiB: round(rssMiB(pid)),
       redisMiB: round(usedMemory / 2 ** 20),
       heartbeatBitsPerNodePerSec: perNode(frameBytes),
+      // What an idle node sends and receives: heartbeats plus its share of link probes.
+      idleBitsPerNodePerSec: round((frameBytes * 8) / nodes / window + probeBits),
+      probeBitsPerNodePerSec: round(probeBits),
       detail: {
+        linkProbe: {
+          periodSeconds: basePeriodMs / 1000,
+          meteredPeriodSeconds: probePeriodMs(basePeriodMs, true) / 1000,
+          meteredNodes,
+          unmetered: { frameBytes: probes.unmetered.frameBytes, requests: probes.unmetered.requests, bandwidthMbps: probes.unmetered.bandwidthMbps },
+          metered: { frameBytes: probes.metered.frameBytes, requests: probes.metered.requests, bandwidthMbps: probes.metered.bandwidthMbps },
+          what: 'the agent\'s probe code against this control plane over loopback (a fast link: the largest probe); NATS frames both ways',
+        },
         seconds: round(window),
         heartbeatIntervalMs: heartbeatMs,
         heartbeatsPerNodePerSec: round(beats / nodes / window, 3),
@@ -150,7 +195,7 @@ const fleet: Bench = async ({ argv, log }) => {
         controlPlanePerSecond: perSecond,
       },
       baseline: { what: 'control plane with no fleet, 10 s before the simulator started', ...idle },
-      goal: { heartbeatBitsPerNodePerSec: 250 },
+      goal: { heartbeatBitsPerNodePerSec: 250, idleBitsPerNodePerSec: 100 },
     };
   } finally {
     log('stopping');

@@ -10,7 +10,7 @@ import { Hello, Heartbeat, NodeCommand, decode, encode, subjects, type Assignmen
 import { backoffMs, sleep, HELLO_BACKOFF, type BackoffOptions } from './backoff.ts';
 import { createHeartbeatBuilder, createEarlyHeartbeatDriver, CONDITIONS_POLL_MS, type Conditions, type EarlyReason, type Heartbeat as HeartbeatMessage, type Telemetry } from '@edgeplane/api';
 import { watchAssignment, type AssignmentWatch, type AssignmentWatchStats } from './assignment-watch.ts';
-import { measureLink, type LinkMeasurement } from '../hardware/link-probe.ts';
+import { measureLink, probePeriodMs, type LinkMeasurement } from '../hardware/link-probe.ts';
 import { checkHelloReply, DEFAULT_STORES, type ConfiguredStores } from './hello-reply.ts';
 
 export interface FleetSessionOptions {
@@ -75,7 +75,6 @@ export interface FleetSession {
   close(): Promise<void>;
 }
 
-const METERED_FACTOR = 12;
 /** Pacing of early heartbeats before the first hello reply sets the interval. */
 const DEFAULT_INTERVAL_MS = 5000;
 
@@ -196,7 +195,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
     clearTimeout(probeTimer);
     const base = opts.linkProbeIntervalMs ?? 0;
     if (base <= 0 || abort.signal.aborted) return;
-    probeTimer = setTimeout(() => void probeLink().finally(scheduleProbe), (opts.metered?.() ? METERED_FACTOR : 1) * base);
+    probeTimer = setTimeout(() => void probeLink().finally(scheduleProbe), probePeriodMs(base, opts.metered?.() ?? false));
   };
 
   /** Hello, then (re)start heartbeats with what the reply says. One at a time. */

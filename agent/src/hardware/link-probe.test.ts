@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bandwidthMbps, parseProbeReply } from './link-probe.ts';
+import { bandwidthMbps, parseProbeReply, requestFrameBytes } from './link-probe.ts';
 
 describe('probe reply', () => {
   const rows = [
@@ -21,4 +21,15 @@ describe('bandwidth', () => {
     { name: 'elapsed under rtt does not divide by zero', bytes: 1000, elapsed: 1, rtt: 2, want: 160 },
   ];
   for (const row of rows) it(row.name, () => expect(bandwidthMbps(row.bytes, row.elapsed, row.rtt)).toBe(row.want));
+});
+
+describe('request frame bytes', () => {
+  it('counts the PUB out and the MSG back, as nats-server reads and writes them', () => {
+    const subject = 'ep.v1.node.n1.probe';
+    const reply = '_INBOX.node.n1.0123456789012345678901.abcdefgh';
+    const payload = 8192;
+    const pub = `PUB ${subject} ${reply} ${payload}\r\n`.length + payload + 2;
+    const msg = `MSG ${reply} 12 4\r\n`.length + 4 + 2;
+    expect(requestFrameBytes(subject, reply.length, payload, 4)).toBe(pub + msg);
+  });
 });

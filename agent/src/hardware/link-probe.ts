@@ -4,12 +4,17 @@
 // transfer takes long enough to measure, capped lower on metered links.
 import type { NatsConnection } from '@nats-io/transport-node';
 import { subjects } from '@edgeplane/api';
+import { inboxPrefix } from '@edgeplane/trust';
 
 export interface LinkMeasurement {
   rttMs: number;
   bandwidthMbps: number;
   /** Bytes this measurement cost on the link, both directions, payloads only. */
   bytes: number;
+  /** Requests it sent. */
+  requests: number;
+  /** Bytes in NATS client frames, both directions (what idle-traffic figures count; TCP/IP on top). */
+  frameBytes: number;
 }
 
 export interface LinkProbeOptions {
@@ -48,6 +53,30 @@ export function parseProbeReply(text: string): number | null {
   return null;
 }
 
+/** Metered links probe this many times less often than the configured period. */
+export const METERED_PROBE_FACTOR = 12;
+
+/** Pure: time between two probes of a link, ms; 0 when probing is off. */
+export function probePeriodMs(baseMs: number, metered: boolean): number {
+  return baseMs > 0 ? baseMs * (metered ? METERED_PROBE_FACTOR : 1) : 0;
+}
+
+const utf8 = new TextEncoder();
+/** nats.js replies to a request on `<inbox prefix>.<22-character nuid>.<8-character token>`. */
+const REPLY_SUFFIX_BYTES = 1 + 22 + 1 + 8;
+/** Subscription ids of an agent's connection stay in two digits. */
+const SID_DIGITS = 2;
+
+/**
+ * Pure: bytes one request/reply costs in NATS client frames: `PUB <subject> <reply> <n>\r\n<payload>\r\n`
+ * out and `MSG <reply> <sid> <n>\r\n<payload>\r\n` back.
+ */
+export function requestFrameBytes(subject: string, replySubjectBytes: number, requestBytes: number, replyBytes: number): number {
+  const pub = 4 + utf8.encode(subject).length + 1 + replySubjectBytes + 1 + String(requestBytes).length + 2 + requestBytes + 2;
+  const msg = 4 + replySubjectBytes + 1 + SID_DIGITS + 1 + String(replyBytes).length + 2 + replyBytes + 2;
+  return pub + msg;
+}
+
 /** Pure: throughput once the round trip of an empty request is taken off. */
 export function bandwidthMbps(bytes: number, elapsedMs: number, rttMs: number): number {
   const transferMs = Math.max(elapsedMs - rttMs, 0.05);
@@ -65,7 +94,11 @@ export async function measureLink(nc: NatsConnection, node: string, opts: LinkPr
   const serverMax = nc.info?.max_payload ?? 1024 * 1024;
   const maxBytes = Math.min(opts.maxBytes ?? (opts.metered ? 64 * 1024 : 256 * 1024), serverMax - 1024);
   const targetMs = opts.targetMs ?? 25;
+  // The agent's connection takes replies under its node's inbox prefix.
+  const replySubjectBytes = utf8.encode(inboxPrefix.node(node)).length + REPLY_SUFFIX_BYTES;
   let cost = 0;
+  let requests = 0;
+  let frameBytes = 0;
 
   const send = async (size: number): Promise<number> => {
     const start = performance.now();
@@ -73,6 +106,8 @@ export async function measureLink(nc: NatsConnection, node: string, opts: LinkPr
     const elapsed = performance.now() - start;
     const received = parseProbeReply(reply.string());
     cost += size + reply.data.length;
+    requests += 1;
+    frameBytes += requestFrameBytes(subject, replySubjectBytes, size, reply.data.length);
     if (received === null) throw new LinkProbeError(`probe reply on ${subject} carries no byte count`);
     if (received !== size) throw new LinkProbeError(`probe reply on ${subject} counted ${received} bytes of ${size}`);
     return elapsed;
@@ -88,5 +123,5 @@ export async function measureLink(nc: NatsConnection, node: string, opts: LinkPr
     size *= 2;
     elapsed = await send(size);
   }
-  return { rttMs: Number(rttMs.toFixed(2)), bandwidthMbps: bandwidthMbps(size, elapsed, rttMs), bytes: cost };
+  return { rttMs: Number(rttMs.toFixed(2)), bandwidthMbps: bandwidthMbps(size, elapsed, rttMs), bytes: cost, requests, frameBytes };
 }
