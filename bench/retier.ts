@@ -29,6 +29,10 @@ const retier: Bench = async ({ argv, log }) => {
   const timeoutMs = numberFlag(argv, 'timeout-s', 60) * 1000;
   const timeScale = numberFlag(argv, 'time-scale', 1);
   const loadAtStart = load();
+  // `--cpu-prof-dir DIR`: the control plane (child) writes a CPU profile there; the JSON gives
+  // the re-tier window on the same monotonic clock, to read the profile over that window only.
+  const profAt = argv.indexOf('--cpu-prof-dir');
+  const profDir = profAt >= 0 ? argv[profAt + 1] : undefined;
 
   const mixAt = argv.indexOf('--mix');
   const mix = mixAt >= 0 ? argv[mixAt + 1] : undefined;
@@ -37,6 +41,7 @@ const retier: Bench = async ({ argv, log }) => {
     ...(mix ? { mix } : {}),
     controlPlane: argv.includes('--in-process') ? 'in-process' : 'child',
     heartbeatIntervalMs: heartbeatMs,
+    ...(profDir ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` } } : {}),
     helloTimeoutMs: 300_000,
     simulation: { helloConcurrency: 32, helloTimeoutMs: 20_000, timing: { timeScale } },
     log,
@@ -109,6 +114,7 @@ const retier: Bench = async ({ argv, log }) => {
       fromCrossing.set(e.node, e.receivedAtMs - crossedAt.get(e.node)!);
       fromWant.set(e.node, precision);
     });
+    const windowStartUs = Number(process.hrtime.bigint() / 1000n);
     for (const node of chosen) {
       crossedAt.set(node, Date.now());
       stack.sim.setBattery(node, level.get(node)!, false);
@@ -116,6 +122,7 @@ const retier: Bench = async ({ argv, log }) => {
     log(`${chosen.length} batteries crossed a threshold; waiting for re-tiered assignments`);
     const deadline = Date.now() + timeoutMs;
     while (latencies.size < chosen.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const windowEndUs = Number(process.hrtime.bigint() / 1000n);
     off();
     offBeat();
     const got = sortNum([...latencies.values()]);
@@ -142,6 +149,7 @@ const retier: Bench = async ({ argv, log }) => {
       phaseTimeScale: timeScale,
       goal: { p99Ms: 150 },
       loadAvg: { start: loadAtStart, end: load() },
+      ...(profDir ? { profile: { dir: profDir, windowStartUs, windowEndUs } } : {}),
     };
   } finally {
     log('stopping');
