@@ -192,34 +192,38 @@ function scanNode(ctx: PlanContext, node: NodeInfo, first: boolean): void {
   }
   node.tierAcc = bestAcc;
   node.tierVariant = bestVariant;
-  node.tierP99Ms = bestP99;
+  ctx.tierP99Ms[node.index] = bestP99;
   node.tierMeasured = bestMeasured;
   node.tierMeetsSlo = bestMeets;
-  node.tierJoules = bestJoules;
+  ctx.tierJoules[node.index] = bestJoules;
 }
 
 /**
  * The pair class of a node, or null when its pairs must be scanned one by one: a node with
- * cached artifacts, failed variants, a held variant or measured latencies has pairs of its own,
- * and a node whose hardware no other node shares gains nothing from a class.
+ * failed variants, a held variant or measured latencies has pairs of its own, and a node whose
+ * hardware no other node shares gains nothing from a class. Cached artifacts count only through
+ * the link and fetch verdicts they change, so they are part of the key, not a reason to scan.
  */
 function classOf(ctx: PlanContext, node: NodeInfo): PairClass | null {
-  if (node.cached !== undefined || node.excluded !== undefined || node.holdVariant !== '' || ctx.fleet.table.hasMeasured[node.index] === 1) return null;
+  if (node.excluded !== undefined || node.holdVariant !== '' || ctx.fleet.table.hasMeasured[node.index] === 1) return null;
   const fleet = ctx.fleet;
   const signature = fleet.signature[node.index]!;
   if (fleet.signatureCount[signature]! < 2) return null;
   const nv = ctx.eligible[node.capRank].variants.length;
   if (nv > MAX_CLASS_VARIANTS) return null;
-  // Which variants the link fetches in time; the bandwidth itself then does not matter.
-  let fetchMask = 0;
-  for (let v = 0; v < nv; v++) if (artifactFetch.admits(ctx, node, node.accBase, v)) fetchMask |= 1 << v;
+  // Which variants the link rule and the fetch rule admit (neither depends on the accelerator):
+  // with these, the bandwidth and the cache no longer matter.
+  const slot = node.accBase;
+  let mask = 0;
+  for (let v = 0; v < nv; v++) if (artifactFetch.admits(ctx, node, slot, v)) mask |= 1 << v;
+  if (node.liteLink) for (let v = 0; v < nv; v++) if (linkProfile.admits(ctx, node, slot, v)) mask |= 1 << (v + MAX_CLASS_VARIANTS);
   const group = (signature * 3 + node.capRank) * 2 + (node.liteLink ? 1 : 0);
   let byMask = ctx.pairClasses.get(group);
   if (byMask === undefined) ctx.pairClasses.set(group, (byMask = new Map()));
-  let c = byMask.get(fetchMask);
+  let c = byMask.get(mask);
   if (c === undefined) {
     c = buildClass(ctx, node);
-    byMask.set(fetchMask, c);
+    byMask.set(mask, c);
   }
   return c;
 }
@@ -263,6 +267,7 @@ function buildClass(ctx: PlanContext, node: NodeInfo): PairClass {
     fetchablePairs,
     // Members have no failed variants, so the backoff rule lets every fetchable pair through.
     retryablePairs: fetchablePairs,
+    staticOk: -1,
     acc: Int32Array.from(pairs, (p) => p.acc),
     variant: Int32Array.from(pairs, (p) => p.variant),
     p99Ms: Float64Array.from(pairs, (p) => p.p99),
@@ -292,18 +297,18 @@ function tierFromClass(ctx: PlanContext, node: NodeInfo, c: PairClass, first: bo
     if (need[c.variant[k]!]! > free) continue;
     node.tierAcc = c.acc[k]!;
     node.tierVariant = c.variant[k]!;
-    node.tierP99Ms = c.p99Ms[k]!;
+    ctx.tierP99Ms[node.index] = c.p99Ms[k]!;
     node.tierMeasured = false;
     node.tierMeetsSlo = c.meetsSlo[k] === 1;
-    node.tierJoules = c.joules[k]!;
+    ctx.tierJoules[node.index] = c.joules[k]!;
     return;
   }
   node.tierAcc = -1;
   node.tierVariant = -1;
-  node.tierP99Ms = 0;
+  ctx.tierP99Ms[node.index] = 0;
   node.tierMeasured = false;
   node.tierMeetsSlo = false;
-  node.tierJoules = 0;
+  ctx.tierJoules[node.index] = 0;
 }
 
 /** Fills the node's pair counts and tier; preparing a plan calls it once per admitted node. */
@@ -323,10 +328,10 @@ function fill(ctx: PlanContext, node: NodeInfo, c: Candidate): Candidate {
   c.acc = node.tierAcc;
   c.accId = ctx.fleet.ids[node.accBase + node.tierAcc]!;
   c.variant = ctx.eligible[node.capRank].variants[node.tierVariant]!;
-  c.p99Ms = node.tierP99Ms;
+  c.p99Ms = ctx.tierP99Ms[node.index]!;
   c.measured = node.tierMeasured;
   c.meetsSlo = node.tierMeetsSlo;
-  c.joules = node.tierJoules;
+  c.joules = ctx.tierJoules[node.index]!;
   return c;
 }
 

@@ -65,7 +65,7 @@ export function localScore(ctx: PlanContext, node: NodeInfo): number {
 export function heapChooser(ctx: PlanContext): Chooser {
   const nodes = ctx.nodes;
   const n = nodes.length;
-  const local = new Float64Array(n);
+  const local = ctx.fleet.buffers.heapScore;
   const rank = ctx.fleet.rank;
   const staticOk = ctx.staticOk;
   const domainOf = ctx.domainOf;

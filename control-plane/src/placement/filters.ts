@@ -79,9 +79,9 @@ export const artifactFetch: PairFilterPlugin = {
   name: 'ArtifactFetch',
   dynamic: false,
   admits: (ctx, node, _slot, v) => {
-    const bw = node.bwMbps;
-    if (bw === undefined) return true;
-    if ((bw > 0 ? ctx.eligible[node.capRank].sizeBits[v]! / node.bwBits : Infinity) <= ctx.options.fetchDeadlineSec) return true;
+    const bw = ctx.fleet.table.bwMbps[node.index]!;
+    if (Number.isNaN(bw)) return true;
+    if ((bw > 0 ? ctx.eligible[node.capRank].sizeBits[v]! / (bw * 1e6) : Infinity) <= ctx.options.fetchDeadlineSec) return true;
     return isCached(ctx, node, v);
   },
   passes: (_ctx, node) => node.fetchablePairs > 0,
@@ -122,8 +122,8 @@ export function runFilters(plugins: readonly FilterPlugin[], ctx: PlanContext, n
 
 /** runFilters without the reason: true when every plugin passes. */
 export function passesAll(plugins: readonly FilterPlugin[], ctx: PlanContext, node: NodeInfo): boolean {
-  for (const plugin of plugins) {
-    if (!plugin.passes(ctx, node)) return false;
+  for (let k = 0; k < plugins.length; k++) {
+    if (!plugins[k]!.passes(ctx, node)) return false;
   }
   return true;
 }

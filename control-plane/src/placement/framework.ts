@@ -38,10 +38,6 @@ export interface NodeInfo {
   capRank: 0 | 1 | 2;
   /** Digests cached on the node; undefined when none. */
   cached: ReadonlySet<string> | undefined;
-  /** Measured link bandwidth in Mbit/s; undefined when the link was never measured. */
-  bwMbps: number | undefined;
-  /** bwMbps in bit/s. */
-  bwBits: number;
   /** The link restricts this deployment to lite variants (or full ones already cached). */
   liteLink: boolean;
   /** Every node-level filter (filters.ts nodeLevelFilters) passed. */
@@ -67,14 +63,13 @@ export interface NodeInfo {
   /**
    * The pair the node would run for one more replica, as scalars so that scanning thousands
    * of nodes allocates nothing: accelerator index (-1 when nothing fits) and variant index
-   * into the node's VariantTable, with the pair's p99, SLO verdict and joules.
+   * into the node's VariantTable, with the pair's SLO verdict (its p99 and joules are in
+   * PlanContext.tierP99Ms and tierJoules).
    */
   tierAcc: number;
   tierVariant: number;
-  tierP99Ms: number;
   tierMeasured: boolean;
   tierMeetsSlo: boolean;
-  tierJoules: number;
   /** The current variant and accelerator held against slower pairs (upgradeHoldMs); '' for none. */
   holdVariant: string;
   holdAcc: string;
@@ -93,8 +88,8 @@ export const MAX_CLASS_VARIANTS = 16;
 
 /**
  * Nodes whose pairs pass the same pair rules with the same cost: equal hardware signature
- * (FleetFacts.signature), battery cap, link class and set of variants their link fetches in
- * time, with no cache, failures, hold or measurements of their own. The plan ranks a class's
+ * (FleetFacts.signature), battery cap, link class, and the same variants admitted by the link
+ * and fetch rules, with no failures, hold or measurements of their own. The plan ranks a class's
  * pairs once; each member's tier is then the best-ranked pair its own free memory fits.
  */
 export interface PairClass {
@@ -102,6 +97,11 @@ export interface PairClass {
   linkPairs: number;
   fetchablePairs: number;
   retryablePairs: number;
+  /**
+   * Whether the static pair filters pass its members, which they judge by the pair counts alone:
+   * -1 until the first member is judged.
+   */
+  staticOk: -1 | 0 | 1;
   /** The pairs every pair rule admits, best first: accelerator index, variant index, p99, joules, SLO verdict. */
   acc: Int32Array;
   variant: Int32Array;
@@ -156,6 +156,12 @@ export interface PlanContext {
   scratch: Candidate;
   /** Pair classes of this plan by hardware signature, cap and link class, then fetch mask (see candidates.ts). */
   pairClasses: Map<number, Map<number, PairClass>>;
+  /**
+   * The tier's p99 and joules per node (the rest of the tier is in NodeInfo): numbers kept in
+   * objects are boxed, and every plan writes them for thousands of nodes.
+   */
+  tierP99Ms: Float64Array;
+  tierJoules: Float64Array;
   /** Weight of each node score plugin under this objective, in nodeScorePlugins order. */
   nodeWeights: Float64Array;
   /** MiB in use per accelerator of every node (other deployments plus this plan), at NodeInfo.accBase. */
@@ -197,6 +203,7 @@ export interface FilterPlugin {
  * the node passes while some pair does.
  */
 export interface PairFilterPlugin extends FilterPlugin {
+  // passes() reads the node's pair counts and nothing else, so nodes of one pair class share it.
   /** Pure: true when the pair of accelerator slot `slot` and variant `v` of node.table passes. */
   admits(ctx: PlanContext, node: NodeInfo, slot: number, v: number): boolean;
 }

@@ -11,6 +11,21 @@ import { newViewTable, readView, sameView } from './view-table.ts';
 import type { ViewTable } from './view-table.ts';
 import type { NodeView } from './types.ts';
 
+/** See FleetFacts.buffers; preparePlan clears what it uses. */
+export interface PlanBuffers {
+  staticOk: Uint8Array;
+  localScore: Float64Array;
+  dirty: Uint8Array;
+  /** Room for one count per node: there are never more topology domains than nodes. */
+  domainCount: Int32Array;
+  usedMiB: Float64Array;
+  committedLoaded: Uint8Array;
+  /** The heap chooser's current local scores. */
+  heapScore: Float64Array;
+  tierP99Ms: Float64Array;
+  tierJoules: Float64Array;
+}
+
 /** Accelerator facts of a whole node list in flat arrays; node i owns [accBase[i], accBase[i+1]). */
 export interface FleetFacts {
   names: readonly string[];
@@ -41,6 +56,8 @@ export interface FleetFacts {
   positions: Int32Array;
   /** NodeInfo.rank of each node as a column. */
   rank: Int32Array;
+  /** Per-plan arrays, reused by each plan over this node list (plans run one at a time). */
+  buffers: PlanBuffers;
   /** One NodeInfo per node, reset by each plan (see preparePlan). */
   infos: NodeInfo[];
 }
@@ -80,8 +97,6 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
       cap: 'fp32',
       capRank: 0,
       cached: undefined,
-      bwMbps: undefined,
-      bwBits: 0,
       liteLink: false,
       admitted: false,
       built: false,
@@ -95,10 +110,8 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
       count: 0,
       tierAcc: -1,
       tierVariant: -1,
-      tierP99Ms: 0,
       tierMeasured: false,
       tierMeetsSlo: false,
-      tierJoules: 0,
       holdVariant: '',
       holdAcc: '',
     }),
@@ -130,6 +143,17 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
     byName,
     positions: Int32Array.from(nodes, (_, i) => i),
     rank,
+    buffers: {
+      staticOk: new Uint8Array(nodes.length),
+      localScore: new Float64Array(nodes.length),
+      dirty: new Uint8Array(nodes.length),
+      domainCount: new Int32Array(nodes.length),
+      usedMiB: new Float64Array(total),
+      committedLoaded: new Uint8Array(total),
+      heapScore: new Float64Array(nodes.length),
+      tierP99Ms: new Float64Array(nodes.length),
+      tierJoules: new Float64Array(nodes.length),
+    },
     infos,
   };
   return facts;

@@ -60,6 +60,14 @@ function heldPlacements(input: PlanInput, holdMs: number): Map<string, Placement
   return held;
 }
 
+/** The static pair filters' verdict on a node, judged once per pair class. */
+function passesStaticPairFilters(ctx: PlanContext, node: NodeInfo): boolean {
+  const c = node.pairClass;
+  if (c === null) return passesAll(staticPairFilters, ctx, node);
+  if (c.staticOk === -1) c.staticOk = passesAll(staticPairFilters, ctx, node) ? 1 : 0;
+  return c.staticOk === 1;
+}
+
 /** A map keyed by node name re-keyed by node position; undefined when empty or absent. */
 function byPosition<T>(byNodeName: ReadonlyMap<string, T> | undefined, positions: ReadonlyMap<string, number>): Map<number, T> | undefined {
   if (byNodeName === undefined || byNodeName.size === 0) return undefined;
@@ -114,6 +122,11 @@ export function preparePlan(input: PlanInput): PlanContext {
   const prevCapAt = byPosition(prevCaps, fleet.byName);
   const heldAt = byPosition(held, fleet.byName);
   const excludedAt = byPosition(input.excludedVariants, fleet.byName);
+  const buffers = fleet.buffers;
+  buffers.staticOk.fill(0);
+  buffers.dirty.fill(0);
+  buffers.usedMiB.fill(0);
+  buffers.committedLoaded.fill(0);
   const liteCodes = new Uint8Array(LINK_TYPES.length);
   for (const type of liteOn) liteCodes[LINK_TYPES.indexOf(type)] = 1;
   const ctx: PlanContext = {
@@ -131,15 +144,17 @@ export function preparePlan(input: PlanInput): PlanContext {
     committedMiB: input.committedMiB,
     otherWorkloads: input.otherWorkloads ?? NO_WORKLOADS,
     nodes,
-    domainCount: new Int32Array(domains !== undefined ? domains.count : nodes.length),
+    domainCount: buffers.domainCount.subarray(0, domains !== undefined ? domains.count : nodes.length).fill(0),
     domainOf: domains !== undefined ? domains.ids : fleet.positions,
-    staticOk: new Uint8Array(nodes.length),
-    localScore: new Float64Array(nodes.length),
-    dirty: new Uint8Array(nodes.length),
+    staticOk: buffers.staticOk,
+    localScore: buffers.localScore,
+    dirty: buffers.dirty,
     fleet,
     scratch: { acc: -1, accId: '', variant: spec.model.variants[0]!, p99Ms: 0, measured: false, meetsSlo: false, joules: 0 },
-    usedMiB: new Float64Array(fleet.accBase[nodes.length]!),
-    committedLoaded: new Uint8Array(fleet.accBase[nodes.length]!),
+    usedMiB: buffers.usedMiB,
+    committedLoaded: buffers.committedLoaded,
+    tierP99Ms: buffers.tierP99Ms,
+    tierJoules: buffers.tierJoules,
     pairClasses: new Map(),
     nodeWeights: Float64Array.from(nodeScorePlugins, (p) => p.weight(WEIGHTS[spec.tiering.objective])),
   };
@@ -148,6 +163,14 @@ export function preparePlan(input: PlanInput): PlanContext {
     refreshView(fleet, i, view);
     const info = nodes[i]!;
     info.view = view;
+    info.count = 0;
+    info.built = false;
+    info.tierAcc = -1;
+    // A node a node-level filter refuses is judged by that filter alone (its reason comes first
+    // in runFilters), so the rest of its row is never read.
+    const admission = admitAlone(ctx, info);
+    info.admitted = admission === Admission.Admitted;
+    if (admission === Admission.Refused) continue;
     info.domain = domains !== undefined ? domains.ids[i]! : i;
     const percent = table.batteryPercent[i]!;
     // capFor, from the columns: no cap unless on battery.
@@ -156,10 +179,6 @@ export function preparePlan(input: PlanInput): PlanContext {
     const link = table.link[i]!;
     info.liteLink = hasLite && link >= 0 && liteCodes[link] === 1;
     info.cached = table.hasCached[i] === 1 ? view.cachedArtifacts : undefined;
-    const bw = table.bwMbps[i]!;
-    info.bwMbps = Number.isNaN(bw) ? undefined : bw;
-    info.bwBits = Number.isNaN(bw) ? 0 : bw * 1e6;
-    info.built = false;
     info.supportedPairs = 0;
     info.linkPairs = 0;
     info.fetchablePairs = 0;
@@ -167,8 +186,6 @@ export function preparePlan(input: PlanInput): PlanContext {
     info.excluded = excluded !== undefined && excluded.size > 0 ? excluded : undefined;
     info.retryablePairs = 0;
     info.pairClass = null;
-    info.count = 0;
-    info.tierAcc = -1;
     info.tierVariant = -1;
     // Held only while the node's cap and link class are what they were: the hold damps noise
     // in measurements, not a battery that recovered or a node back on Wi-Fi.
@@ -176,13 +193,10 @@ export function preparePlan(input: PlanInput): PlanContext {
     const sameClass = hold !== undefined && hold.cap === info.cap && (hold.profile !== 'lite' || info.liteLink);
     info.holdVariant = sameClass ? hold.variant : '';
     info.holdAcc = sameClass ? hold.accelerator : '';
-    // The rest of the node's row while it is at hand: its pairs and tier when the node-level
-    // filters admit it (or it keeps its replicas while NotReady), then the static verdict and
-    // the score the chooser starts from.
-    const admission = admitAlone(ctx, info);
-    info.admitted = admission === Admission.Admitted;
-    if (admission !== Admission.Refused) buildPairs(ctx, info);
-    if (info.admitted && passesAll(staticPairFilters, ctx, info)) {
+    // The rest of the node's row while it is at hand: its pairs and tier, then the static
+    // verdict and the score the chooser starts from.
+    buildPairs(ctx, info);
+    if (info.admitted && passesStaticPairFilters(ctx, info)) {
       ctx.staticOk[i] = 1;
       ctx.localScore[i] = localScore(ctx, info);
     }
