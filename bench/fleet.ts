@@ -8,9 +8,10 @@
 // simulator starts.
 //
 // Idle traffic counts the link probe too (`idleBitsPerNodePerSec`): simulated agents do not
-// probe, so the agent's own probe code runs against the same control plane, once as on an
-// unmetered and once as on a metered link, with a node credential; each node's probe frames are
-// spread over its probe period (the agent's default, 12x longer on a metered link).
+// probe, so the agent's own probe code runs against the same control plane with a node
+// credential (a full probe as on an unmetered and as on a metered link, and a round-trip check),
+// and each node's share follows the agent's probe policy once its figure exists: a full probe a
+// week and a round-trip check every period (the agent's default; 12x longer when metered).
 import { readFileSync } from 'node:fs';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
@@ -18,7 +19,8 @@ import { inboxPrefix } from '@edgeplane/trust';
 import type { Bench } from './run.ts';
 import { numberFlag } from './run.ts';
 import { SETTINGS } from '../agent/src/config.ts';
-import { measureLink, probePeriodMs, type LinkMeasurement } from '../agent/src/hardware/link-probe.ts';
+import { measureLink, type LinkMeasurement } from '../agent/src/hardware/link-probe.ts';
+import { DEFAULT_PROBE_POLICY, idleProbeBytesPerSec } from '../agent/src/hardware/probe-policy.ts';
 import { PROFILES } from '../cli/src/simulate/profiles.ts';
 import type { FleetStack } from '../test/simulate/stack.ts';
 import { createDeployment, ocrDetection, waitForReadyNodes, watchDeploymentStatus } from '../test/simulate/deployment.ts';
@@ -77,12 +79,16 @@ function defaultProbePeriodMs(): number {
   return Number(SETTINGS.find((x) => x.key === 'linkProbeIntervalMs')?.fallback?.());
 }
 
-/** One probe as the agent sends it, metered and unmetered, from a node's own connection. */
-async function measureProbes(stack: FleetStack): Promise<{ unmetered: LinkMeasurement; metered: LinkMeasurement }> {
+/** The agent's probes as it sends them (full, metered and unmetered, and a round-trip check), from a node's own connection. */
+async function measureProbes(stack: FleetStack): Promise<{ unmetered: LinkMeasurement; metered: LinkMeasurement; rtt: LinkMeasurement }> {
   const node = `${stack.runId}-probe`;
   const nc = await connect({ ...(await stack.nats.connectOptions({ node })), inboxPrefix: inboxPrefix.node(node), name: node });
   try {
-    return { unmetered: await measureLink(nc, node, { metered: false }), metered: await measureLink(nc, node, { metered: true }) };
+    return {
+      unmetered: await measureLink(nc, node, { metered: false }),
+      metered: await measureLink(nc, node, { metered: true }),
+      rtt: await measureLink(nc, node, { metered: false, rttOnly: true }),
+    };
   } finally {
     await nc.close();
   }
@@ -159,11 +165,13 @@ const fleet: Bench = async ({ argv, log }) => {
     const perNode = (bytes: number) => round((bytes * 8) / nodes / window);
     // Probe frames per node per second, each node by its profile's link.
     const probes = await measureProbes(stack);
-    const basePeriodMs = defaultProbePeriodMs();
+    const policy = { ...DEFAULT_PROBE_POLICY, checkEveryMs: defaultProbePeriodMs() };
     const meteredNodes = stack.sim.nodes.filter((n) => PROFILES[n.profile].network.metered).length;
-    const probeBitsPerSec = (m: LinkMeasurement, metered: boolean) => (m.frameBytes * 8 * 1000) / probePeriodMs(basePeriodMs, metered);
+    const probeBitsPerSec = (full: LinkMeasurement, metered: boolean) => idleProbeBytesPerSec(full.frameBytes, probes.rtt.frameBytes, metered, policy) * 8;
     const probeBits = ((nodes - meteredNodes) * probeBitsPerSec(probes.unmetered, false) + meteredNodes * probeBitsPerSec(probes.metered, true)) / nodes;
-    log(`link probe: ${probes.unmetered.frameBytes} B in ${probes.unmetered.requests} requests (unmetered), ${probes.metered.frameBytes} B (metered); ${meteredNodes}/${nodes} nodes metered; every ${basePeriodMs / 1000} s (metered x12): ${round(probeBits)} bit/node/s`);
+    // What the fixed hourly full probe the policy replaced cost, for comparison.
+    const hourlyBits = ((nodes - meteredNodes) * ((probes.unmetered.frameBytes * 8) / 3600) + meteredNodes * ((probes.metered.frameBytes * 8) / (12 * 3600))) / nodes;
+    log(`link probe: full ${probes.unmetered.frameBytes} B in ${probes.unmetered.requests} requests (unmetered), ${probes.metered.frameBytes} B (metered), round-trip check ${probes.rtt.frameBytes} B; ${meteredNodes}/${nodes} nodes metered: ${round(probeBits)} bit/node/s (a full probe every hour would cost ${round(hourlyBits)})`);
     return {
       bench: 'fleet',
       nodes,
@@ -176,9 +184,12 @@ const fleet: Bench = async ({ argv, log }) => {
       probeBitsPerNodePerSec: round(probeBits),
       detail: {
         linkProbe: {
-          periodSeconds: basePeriodMs / 1000,
-          meteredPeriodSeconds: probePeriodMs(basePeriodMs, true) / 1000,
+          fullProbeEverySeconds: policy.maxAgeMs / 1000,
+          rttCheckEverySeconds: policy.checkEveryMs / 1000,
+          meteredFactor: policy.meteredFactor,
           meteredNodes,
+          rttCheck: { frameBytes: probes.rtt.frameBytes, requests: probes.rtt.requests },
+          hourlyFullProbeBitsPerNodePerSec: round(hourlyBits),
           unmetered: { frameBytes: probes.unmetered.frameBytes, requests: probes.unmetered.requests, bandwidthMbps: probes.unmetered.bandwidthMbps },
           metered: { frameBytes: probes.metered.frameBytes, requests: probes.metered.requests, bandwidthMbps: probes.metered.bandwidthMbps },
           what: 'the agent\'s probe code against this control plane over loopback (a fast link: the largest probe); NATS frames both ways',

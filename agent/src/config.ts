@@ -37,7 +37,7 @@ export interface AgentConfig {
   /** File holding the bearer token the local endpoint requires; none: no token (loopback only). */
   httpTokenFile?: string;
   logLevel: LogLevel;
-  /** Bandwidth and RTT probe period on unmetered links, ms; metered links probe 12x less often. */
+  /** Link round-trip check period on unmetered links, ms (metered: 12x); full probes as the probe policy asks. */
   linkProbeIntervalMs: number;
   /** Which keys may sign model artifacts, and whether an artifact must be signed to load. */
   trust: TrustConfig;
@@ -141,7 +141,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'httpAddr', env: 'EP_AGENT_HTTP_ADDR', flag: 'http-addr', schema: ListenAddressText, fallback: () => '127.0.0.1:8080', help: 'local inference endpoint host:port' },
   { key: 'httpTokenFile', env: 'EP_AGENT_HTTP_TOKEN_FILE', flag: 'http-token-file', schema: z.string().min(1), help: 'file with the bearer token the local endpoint requires (all but /v2/health/*)' },
   { key: 'logLevel', env: 'EP_AGENT_LOG_LEVEL', flag: 'log-level', schema: z.enum(LOG_LEVELS), fallback: () => 'info', help: `log level: ${LOG_LEVELS.join('|')}` },
-  { key: 'linkProbeIntervalMs', env: 'EP_AGENT_LINK_PROBE_INTERVAL_MS', flag: 'link-probe-interval-ms', schema: z.coerce.number().int().min(1000).max(86_400_000), fallback: () => '3600000', help: 'bandwidth/RTT probe period on unmetered links, ms (metered: 12x)' },
+  { key: 'linkProbeIntervalMs', env: 'EP_AGENT_LINK_PROBE_INTERVAL_MS', flag: 'link-probe-interval-ms', schema: z.coerce.number().int().min(1000).max(86_400_000), fallback: () => '3600000', help: 'link round-trip check period on unmetered links, ms (metered: 12x); a full bandwidth probe runs only with no figure, a new link, a moved round trip or a week-old figure' },
   { key: 'fileRoots', env: 'EP_AGENT_FILE_ROOTS', flag: 'file-roots', schema: directoryList, fallback: () => '', help: 'directories file:// artifacts may be read from, comma-separated; none: file:// refused' },
   { key: 'maxRequestBytes', env: 'EP_AGENT_MAX_REQUEST', flag: 'max-request', schema: bytes.pipe(z.number().int().min(1024).max(2 ** 30)), fallback: () => '8MiB', help: 'largest inference request (HTTP body, NATS payload); larger ones get 413' },
   { key: 'maxTensorElements', env: 'EP_AGENT_MAX_TENSOR_ELEMENTS', flag: 'max-tensor-elements', schema: z.coerce.number().int().min(1).max(2 ** 31), fallback: () => '16777216', help: 'most elements (shape product) one input tensor may claim' },

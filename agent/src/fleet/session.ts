@@ -10,7 +10,8 @@ import { Hello, Heartbeat, NodeCommand, decode, encode, subjects, type Assignmen
 import { backoffMs, sleep, HELLO_BACKOFF, type BackoffOptions } from './backoff.ts';
 import { createHeartbeatBuilder, createEarlyHeartbeatDriver, CONDITIONS_POLL_MS, type Conditions, type EarlyReason, type Heartbeat as HeartbeatMessage, type Telemetry } from '@edgeplane/api';
 import { watchAssignment, type AssignmentWatch, type AssignmentWatchStats } from './assignment-watch.ts';
-import { measureLink, probePeriodMs, type LinkMeasurement } from '../hardware/link-probe.ts';
+import { measureLink, type LinkMeasurement } from '../hardware/link-probe.ts';
+import { afterFullProbe, afterRttCheck, afterTransfer, decideProbe, DEFAULT_PROBE_POLICY, type LinkEstimate, type ProbePolicyOptions } from '../hardware/probe-policy.ts';
 import { checkHelloReply, DEFAULT_STORES, type ConfiguredStores } from './hello-reply.ts';
 
 export interface FleetSessionOptions {
@@ -35,8 +36,14 @@ export interface FleetSessionOptions {
   initialRevision?: number;
   /** `issuedAtMs` of the assignment loaded from disk. */
   initialIssuedAtMs?: number;
-  /** Bandwidth/RTT probe period on unmetered links, ms (metered: 12x); 0 turns it off. */
+  /**
+   * Round-trip check period on unmetered links, ms (metered: 12x); 0 turns link measurement off.
+   * A full bandwidth probe runs only when the probe policy asks (no figure, link changed, round
+   * trip moved, figure a week old).
+   */
   linkProbeIntervalMs?: number;
+  /** Overrides of the probe policy (tests). */
+  probePolicy?: Partial<ProbePolicyOptions>;
   onLinkMeasured?(m: LinkMeasurement): void;
   /** Whether the current link is metered, for the probe's period and size. */
   metered?(): boolean;
@@ -59,7 +66,12 @@ export interface FleetSessionStats {
   earlyReasons: Record<EarlyReason, number>;
   heartbeatBytes: number;
   heartbeatIntervalMs: number | null;
+  /** Full link probes (bandwidth and round trip). */
   linkProbes: number;
+  /** Round-trip checks between full probes. */
+  linkRttChecks: number;
+  /** NATS frame bytes both kinds cost, both directions. */
+  linkProbeFrameBytes: number;
   assignments: AssignmentWatchStats | null;
 }
 
@@ -71,17 +83,24 @@ export interface FleetSession {
    * next tick, as the early-heartbeat policy paces it (a burst coalesces into one message).
    */
   nudge(): void;
+  /**
+   * A transfer that happened anyway (an artifact download) of `bytes` in `elapsedMs`: a free
+   * bandwidth sample that postpones the next full probe.
+   */
+  observeTransfer(bytes: number, elapsedMs: number): void;
   stats(): FleetSessionStats;
   close(): Promise<void>;
 }
 
 /** Pacing of early heartbeats before the first hello reply sets the interval. */
 const DEFAULT_INTERVAL_MS = 5000;
+/** How often the link probe policy is consulted, ms (no traffic unless it asks for a probe). */
+const LINK_CHECK_MS = 60_000;
 
 export function startFleetSession(opts: FleetSessionOptions): FleetSession {
   const { nc, node, log } = opts;
   const abort = new AbortController();
-  const stats: FleetSessionStats = { helloAttempts: 0, hellosAccepted: 0, helloRepliesRefused: 0, heartbeatsSent: 0, nudges: 0, earlyReasons: { workload: 0, battery: 0, link: 0 }, heartbeatBytes: 0, heartbeatIntervalMs: null, linkProbes: 0, assignments: null };
+  const stats: FleetSessionStats = { helloAttempts: 0, hellosAccepted: 0, helloRepliesRefused: 0, heartbeatsSent: 0, nudges: 0, earlyReasons: { workload: 0, battery: 0, link: 0 }, heartbeatBytes: 0, heartbeatIntervalMs: null, linkProbes: 0, linkRttChecks: 0, linkProbeFrameBytes: 0, assignments: null };
   const builder = createHeartbeatBuilder(12);
   let reply: HelloReply | null = null;
   let connected = true;
@@ -179,12 +198,38 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
     if (every > 0) conditionsTimer = setInterval(() => void pollConditions(), every);
   };
 
+  // The link figure and when to measure it again (hardware/probe-policy.ts). The policy is
+  // consulted every LINK_CHECK_MS at most, which costs no traffic, so a change of link is
+  // measured within that time.
+  const policy: ProbePolicyOptions = { ...DEFAULT_PROBE_POLICY, checkEveryMs: opts.linkProbeIntervalMs ?? 0, ...opts.probePolicy };
+  let linkEstimate: LinkEstimate | null = null;
+  let currentLink = 'unknown';
+  let nextProbeCheckAt = 0;
+
   const probeLink = async () => {
     if (!connected || abort.signal.aborted) return;
     try {
-      const m = await measureLink(nc, node, { metered: opts.metered?.() ?? false });
+      const metered = opts.metered?.() ?? false;
+      currentLink = (await readConditions()).network?.type ?? 'unknown';
+      let decision = decideProbe(linkEstimate, currentLink, metered, Date.now(), policy);
+      if (decision.kind === 'none') {
+        nextProbeCheckAt = decision.nextCheckAtMs;
+        return;
+      }
+      if (decision.kind === 'rtt' && linkEstimate) {
+        const m = await measureLink(nc, node, { metered, rttOnly: true });
+        stats.linkRttChecks += 1;
+        stats.linkProbeFrameBytes += m.frameBytes;
+        const after = afterRttCheck(linkEstimate, m.rttMs, Date.now(), policy);
+        linkEstimate = after.estimate;
+        if (!after.fullProbe) return;
+        decision = { kind: 'full', reason: 'rtt-shifted' };
+      }
+      const m = await measureLink(nc, node, { metered });
       stats.linkProbes += 1;
-      log.debug({ ...m }, 'link measured');
+      stats.linkProbeFrameBytes += m.frameBytes;
+      linkEstimate = afterFullProbe(m, currentLink, Date.now());
+      log.debug({ ...m, reason: decision.kind === 'full' ? decision.reason : 'rtt-shifted' }, 'link measured');
       opts.onLinkMeasured?.(m);
     } catch (err) {
       log.debug({ err: (err as Error).message }, 'link probe failed');
@@ -193,9 +238,16 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
 
   const scheduleProbe = () => {
     clearTimeout(probeTimer);
-    const base = opts.linkProbeIntervalMs ?? 0;
-    if (base <= 0 || abort.signal.aborted) return;
-    probeTimer = setTimeout(() => void probeLink().finally(scheduleProbe), probePeriodMs(base, opts.metered?.() ?? false));
+    if (policy.checkEveryMs <= 0 || abort.signal.aborted) return;
+    const wait = Math.max(1000, Math.min(LINK_CHECK_MS, nextProbeCheckAt - Date.now()));
+    probeTimer = setTimeout(() => void probeLink().finally(scheduleProbe), wait);
+  };
+
+  const observeTransfer = (bytes: number, elapsedMs: number): void => {
+    const next = afterTransfer(linkEstimate, { bytes, elapsedMs, link: currentLink, atMs: Date.now() }, policy);
+    if (!next) return;
+    linkEstimate = next;
+    opts.onLinkMeasured?.({ rttMs: next.rttMs, bandwidthMbps: next.bandwidthMbps, bytes: 0, requests: 0, frameBytes: 0 });
   };
 
   /** Hello, then (re)start heartbeats with what the reply says. One at a time. */
@@ -266,6 +318,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
   return {
     ready,
     nudge,
+    observeTransfer,
     stats: () => ({ ...stats, assignments: watch?.stats() ?? null }),
     async close() {
       abort.abort();

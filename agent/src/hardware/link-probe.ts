@@ -26,6 +26,8 @@ export interface LinkProbeOptions {
   targetMs?: number;
   /** Largest payload, bytes; further capped by the server's max_payload. */
   maxBytes?: number;
+  /** Only the round trip (empty requests); `bandwidthMbps` is then NaN. */
+  rttOnly?: boolean;
 }
 
 /** The reply did not say how many bytes arrived, or the count is wrong. */
@@ -51,14 +53,6 @@ export function parseProbeReply(text: string): number | null {
     // not JSON
   }
   return null;
-}
-
-/** Metered links probe this many times less often than the configured period. */
-export const METERED_PROBE_FACTOR = 12;
-
-/** Pure: time between two probes of a link, ms; 0 when probing is off. */
-export function probePeriodMs(baseMs: number, metered: boolean): number {
-  return baseMs > 0 ? baseMs * (metered ? METERED_PROBE_FACTOR : 1) : 0;
 }
 
 const utf8 = new TextEncoder();
@@ -116,6 +110,7 @@ export async function measureLink(nc: NatsConnection, node: string, opts: LinkPr
   const rtts: number[] = [];
   for (let i = 0; i < (opts.rttSamples ?? 3); i++) rtts.push(await send(0));
   const rttMs = median(rtts);
+  if (opts.rttOnly) return { rttMs: Number(rttMs.toFixed(2)), bandwidthMbps: Number.NaN, bytes: cost, requests, frameBytes };
 
   let size = 8 * 1024;
   let elapsed = await send(size);
