@@ -17,9 +17,11 @@ import { DeploymentFinalizer } from './kube/finalizer.ts';
 import { HeartbeatIngestor } from './fleet/heartbeats.ts';
 import { highestStoredTerm } from './fleet/stored-term.ts';
 import { HelloResponder } from './fleet/hello.ts';
+import { PendingHellos } from './fleet/hello-pending.ts';
 import { MalformedReporter } from './fleet/malformed.ts';
 import { natsSecurityOptions } from './fleet/nats-connect.ts';
 import { ProbeResponder } from './fleet/probe.ts';
+import { SiteMirrorKeeper } from './fleet/site-mirrors.ts';
 import { startIdentityServices, type IdentityServices } from './fleet/identity.ts';
 import { TelemetryStore } from './fleet/telemetry-store.ts';
 import { kubeAccessReviewer } from './kube/access-review.ts';
@@ -221,6 +223,7 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       perNode: { burst: HELLO_BURST, refillMs: config.helloPerNodeIntervalMs ?? DEFAULT_HELLO_PER_NODE_INTERVAL_MS },
       nodeLimit: { max: config.maxNodes ?? DEFAULT_MAX_NODES, count: () => nodes.size, isKnown: (n) => nodes.get(n) !== undefined },
       cached: (n) => nodes.get(n) ?? null,
+      pending: new PendingHellos(redis),
       onHello: (node) => controller?.nodeChanged(node),
     });
     const reconciler = new DeploymentReconciler({
@@ -264,7 +267,7 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       log,
       onChange: (node) => nodeChanged(node),
       // Only nodes with an EdgeNode cost a write or memory; a few times their pace is allowed.
-      isKnown: (n) => nodes.get(n) !== undefined,
+      isKnown: (n) => nodes.get(n) !== undefined || hello.isAdmitted(n),
       perNode: { burst: HEARTBEAT_BURST, refillMs: config.heartbeatIntervalMs / HEARTBEAT_PACE_FACTOR },
     });
     ingestor.start();
@@ -292,6 +295,9 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       onKubeWrite,
     });
     cleanups.push(() => collector.stop());
+    // Sites' mirrors of the assignments, back to following the hub soon after an uplink cut.
+    const siteMirrors = new SiteMirrorKeeper({ nc, domains: config.siteDomains ?? [], stream: `KV_${stores.assignments}`, log });
+    cleanups.push(() => siteMirrors.stop());
     const probe = new ProbeResponder(nc, malformed);
     probe.start();
     cleanups.push(() => probe.stop());
@@ -315,12 +321,14 @@ export async function startControlPlane(config: Config, options: StartOptions = 
         await ctl.startLeading();
         identityServices?.start();
         collector.start();
+        siteMirrors.start();
         // The leader's subscriptions (hello, enrol, renew) are on the server before it says it
         // leads, so no request meets "no responders" in between.
         await nc.flush();
       },
       onStoppedLeading: async () => {
         await collector.stop();
+        await siteMirrors.stop();
         await identityServices?.stop();
         await ctl.stopLeading();
       },

@@ -2,23 +2,29 @@
 // telemetry, and replies with the heartbeat interval. Only the leader subscribes, since a
 // hello writes to Kubernetes; an agent retries its hello until a leader answers.
 //
-// EdgeNode writes go through one keyed queue (a bounded number of requests at once, a node's
-// waiting writes collapsed into its latest hello). A new node is answered once its EdgeNode and
-// status are stored, so a failed write is a refusal the agent retries. A node whose EdgeNode
-// the cache already has (enrolled, or saying hello again after a reconnect) is answered once
-// its telemetry is in Redis: its heartbeats count already, and the refresh of its labels and
-// status follows in the queue, retried there on failure.
-import { decode, encode, Hello, HelloReply, nodeFromSubject, PROTOCOL_VERSION, subjects, type HelloReply as HelloReplyT } from '@edgeplane/api';
+// A hello is answered once the node is admitted (its telemetry in Redis), not once Kubernetes
+// has it: EdgeNode writes go through one keyed queue (a bounded number of requests at once, a
+// node's waiting writes collapsed into its latest hello), so a burst of hellos is answered at
+// Redis speed and its EdgeNodes follow at the API server's. A failed write is retried while this
+// replica leads. For a new node (no EdgeNode in the cache) the hello is first kept in Redis
+// (hello-pending.ts) until its EdgeNode is written, so a leader that dies meanwhile leaves it to
+// the next one; its heartbeats count on the leader from the reply on, and once its EdgeNode is
+// in the cache it is asked for a full heartbeat, which restores anything another replica dropped
+// before then.
+import { decode, encode, Hello, HelloReply, NodeCommand, nodeFromSubject, PROTOCOL_VERSION, subjects, type HelloReply as HelloReplyT } from '@edgeplane/api';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
 import { ensureEdgeNode, type EnsureNodeOptions } from '../kube/edgenodes.ts';
 import { KeyedWriteQueue } from '../kube/keyed-write-queue.ts';
+import { httpStatus } from '../kube/errors.ts';
+import { NotLeaderError } from '../errors.ts';
+import type { PendingHello, PendingHellos } from './hello-pending.ts';
 import { describeKubeError } from '../kube/errors.ts';
 import { nodesKind } from '../kube/resources.ts';
 import type { StatusWriter } from '../kube/status-writer.ts';
 import type { CustomObjectsApi, KubernetesObject } from '@kubernetes/client-node';
-import { EdgeNodeStatus, type EdgeNode, type Hello as HelloT } from '@edgeplane/api';
+import { EdgeNodeStatus, type EdgeNode } from '@edgeplane/api';
 import type { MalformedReporter } from './malformed.ts';
 import { buildNodeStatus, isAnyChange } from './node-status.ts';
 import type { TelemetryStore } from './telemetry-store.ts';
@@ -55,22 +61,26 @@ export interface HelloResponderOptions {
   cached?: (node: string) => EdgeNode | null;
   /** EdgeNode writes in flight at once. Absent: HELLO_WRITE_CONCURRENCY. */
   writeConcurrency?: number;
+  /**
+   * Where a new node's hello waits for its EdgeNode. Absent: a new node is answered only once its
+   * EdgeNode is written and in the cache.
+   */
+  pending?: PendingHellos;
 }
 
 /** Default bound on EdgeNode requests in flight for hellos. */
 export const HELLO_WRITE_CONCURRENCY = 64;
-/** A known node's refresh that failed is tried again after this long, ms, while this replica leads. */
-const REFRESH_RETRY_MS = [1000, 5000, 15_000] as const;
+/** A write that failed is tried again after these delays, ms, while this replica leads (a new node's, at the last one until it succeeds). */
+const RETRY_MS = [1000, 5000, 15_000] as const;
+/** How long after its EdgeNode is written a new node's full heartbeat is asked for at the latest, ms. */
+const FULL_HEARTBEAT_WAIT_MS = 5000;
 
 /** How long, and how many, EdgeNodes just written are remembered until the cache has them. */
 const RECORDED_KEPT_MS = 30_000;
 const RECORDED_KEPT = 20_000;
 
 /** What one hello asks to record in Kubernetes. */
-interface NodeRecord {
-  hello: HelloT;
-  atMs: number;
-}
+type NodeRecord = PendingHello;
 
 /**
  * Default bound on hellos handled at once. Their Kubernetes requests are bounded apart (the write
@@ -82,6 +92,7 @@ const KNOWN_WAIT_MS = 1000;
 const KNOWN_POLL_MS = 10;
 /** Refusals whose text never names the node, so one encoding serves every sender. */
 const REFUSALS_CACHED = ['the control plane is busy', 'too many hellos', 'the fleet is at its limit'];
+const FULL_HEARTBEAT_COMMAND = encode(NodeCommand, 'node command', { v: PROTOCOL_VERSION, op: 'full-heartbeat' });
 /** Names whose hello pace is tracked at most (least recently used forgotten first). */
 const HELLO_TRACKED_NODES = 100_000;
 
@@ -96,8 +107,10 @@ export class HelloResponder {
   #admitting = 0;
   readonly #writes: KeyedWriteQueue<NodeRecord, void>;
   readonly #retryTimers = new Set<NodeJS.Timeout>();
-  /** The latest hello of each known node whose refresh is under way, so a retry never writes an older one. */
+  /** The latest hello of each node whose write is under way, so a retry never writes an older one. */
   readonly #refreshing = new Map<string, number>();
+  /** New nodes answered whose EdgeNode is not written yet. */
+  readonly #pendingNew = new Set<string>();
   #stopped = false;
   /**
    * EdgeNodes this replica just wrote, until the cache has them: an agent whose hello timed out
@@ -129,6 +142,30 @@ export class HelloResponder {
   start(): void {
     this.#stopped = false;
     this.#loop.start();
+    if (this.#o.pending) void this.#resumePending(this.#o.pending);
+  }
+
+  /** Whether the node was answered and its EdgeNode is being written: its heartbeats count. */
+  isAdmitted(node: string): boolean {
+    return this.#pendingNew.has(node);
+  }
+
+  /** Hellos a previous leader answered and never wrote to Kubernetes: written now. */
+  async #resumePending(pending: PendingHellos): Promise<void> {
+    try {
+      const { pending: left, dropped } = await pending.all();
+      if (dropped.length) this.#o.log.warn({ nodes: dropped.length, node: dropped[0] }, 'dropped unreadable pending hellos');
+      if (left.length) this.#o.log.info({ nodes: left.length, node: left[0]!.hello.node }, 'writing the EdgeNodes of hellos answered before this term');
+      for (const p of left) {
+        if (this.#stopped) return;
+        if (this.#refreshing.has(p.hello.node)) continue; // a newer hello of this term
+        this.#pendingNew.add(p.hello.node);
+        this.#recordLater(p.hello.node, p, 0);
+      }
+    } catch (err) {
+      // Redis away: the next term (or the node's next hello) comes back to them.
+      this.#o.log.warn({ err }, 'could not read pending hellos');
+    }
   }
 
   async stop(): Promise<void> {
@@ -137,6 +174,9 @@ export class HelloResponder {
     this.#retryTimers.clear();
     await this.#loop.stop();
     await this.#writes.drained();
+    // What is still pending is in Redis, for the next leader.
+    this.#pendingNew.clear();
+    this.#refreshing.clear();
   }
 
   /** Nodes whose EdgeNode write is waiting or running. */
@@ -149,9 +189,9 @@ export class HelloResponder {
     const subjectNode = nodeFromSubject(msg.subject) ?? msg.subject;
     // The cheap refusals come before the message is parsed: a flood of names costs a lookup each.
     const limit = this.#o.nodeLimit;
-    const isNew = limit !== undefined && !limit.isKnown(subjectNode);
+    const isNew = limit !== undefined && !limit.isKnown(subjectNode) && !this.#pendingNew.has(subjectNode);
     // New nodes still being admitted count too, or a burst of hellos would all pass at once.
-    if (limit && isNew && limit.count() + this.#admitting >= limit.max) {
+    if (limit && isNew && limit.count() + this.#admitting + this.#pendingNew.size >= limit.max) {
       metrics.hellos.inc({ outcome: 'node-limit' });
       // Once a minute at most: a flood of new names must not become a flood of log lines.
       const now = Date.now();
@@ -186,9 +226,15 @@ export class HelloResponder {
       const now = Date.now();
       await this.#o.store.write([{ node: hello.node, fields: helloFields(hello, now), lastSeenMs: now }]);
       const cached = this.#o.cached?.(hello.node) ?? this.#justRecorded(hello.node);
+      const record: NodeRecord = { hello, atMs: now };
       if (cached) {
         // Known: heartbeats count already; the refresh follows in the queue.
-        this.#refresh(hello.node, { hello, atMs: now }, 0);
+        this.#recordLater(hello.node, record, 0);
+      } else if (this.#o.pending) {
+        // New: kept in Redis until its EdgeNode is written, then answered.
+        await this.#o.pending.add(record);
+        this.#pendingNew.add(hello.node);
+        this.#recordLater(hello.node, record, 0);
       } else {
         await this.#writes.submit(hello.node, { hello, atMs: now });
         // Heartbeats of nodes without an EdgeNode are dropped, so reply once the cache has this one
@@ -251,29 +297,61 @@ export class HelloResponder {
     return r.obj;
   }
 
-  /** A known node's refresh, after its reply: a failure is logged and tried again while leading. */
-  #refresh(node: string, r: NodeRecord, attempt: number): void {
+  /**
+   * Writes the node's hello after its reply. A failure is logged and tried again while this
+   * replica leads; a new node's write is tried until it succeeds, unless the API server refuses
+   * the object itself. Losing the Lease leaves a new node's pending hello to the next leader.
+   */
+  #recordLater(node: string, r: NodeRecord, attempt: number): void {
     if (attempt === 0) this.#refreshing.set(node, r.atMs);
     const superseded = () => this.#refreshing.get(node) !== r.atMs;
-    const done = () => {
-      if (!superseded()) this.#refreshing.delete(node);
-    };
-    this.#writes.submit(node, r).then(done, (err: unknown) => {
-      const retryMs = REFRESH_RETRY_MS[attempt];
+    const isNewNode = this.#pendingNew.has(node);
+    const finish = () => {
       if (superseded()) return;
-      if (this.#stopped || !this.#o.mayWrite() || retryMs === undefined) {
-        done();
-        this.#o.log.warn({ node, err: describeKubeError(err) }, 'could not record the hello of a known node; its next hello records it');
-        return;
-      }
-      this.#o.log.info({ node, err: describeKubeError(err), retryInMs: retryMs }, 'could not record the hello of a known node; retrying');
-      const t = setTimeout(() => {
-        this.#retryTimers.delete(t);
-        if (this.#stopped || superseded()) return done();
-        this.#refresh(node, r, attempt + 1);
-      }, retryMs);
-      this.#retryTimers.add(t);
-    });
+      this.#refreshing.delete(node);
+      this.#pendingNew.delete(node);
+    };
+    this.#writes.submit(node, r).then(
+      () => {
+        const wasNew = this.#pendingNew.has(node) && !superseded();
+        finish();
+        if (!isNewNode) return;
+        void this.#o.pending?.remove(r).catch((err: unknown) => this.#o.log.warn({ node, err }, 'could not clear a pending hello; the next leader writes it again'));
+        if (wasNew) void this.#askFullHeartbeat(node);
+      },
+      (err: unknown) => {
+        if (superseded()) return;
+        const status = httpStatus(err);
+        // The API server refuses the object itself (invalid, forbidden): retrying cannot help.
+        const refused = status !== undefined && status >= 400 && status < 500 && status !== 409 && status !== 429;
+        const leading = !this.#stopped && this.#o.mayWrite() && !(err instanceof NotLeaderError);
+        const retryMs = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]!;
+        if (!leading || refused || (!isNewNode && attempt >= RETRY_MS.length)) {
+          this.#refreshing.delete(node);
+          this.#pendingNew.delete(node);
+          if (refused && isNewNode) void this.#o.pending?.remove(r).catch(() => undefined);
+          const log = refused ? this.#o.log.error.bind(this.#o.log) : this.#o.log.warn.bind(this.#o.log);
+          log({ node, err: describeKubeError(err) }, refused ? 'the API server refused the EdgeNode of a node that said hello' : leading ? 'could not record the hello of a known node; its next hello records it' : 'not leading: the EdgeNode of a node that said hello is left to the next leader');
+          return;
+        }
+        this.#o.log.info({ node, err: describeKubeError(err), retryInMs: retryMs }, 'could not record a hello; retrying');
+        const t = setTimeout(() => {
+          this.#retryTimers.delete(t);
+          if (this.#stopped || superseded()) return;
+          this.#recordLater(node, r, attempt + 1);
+        }, retryMs);
+        this.#retryTimers.add(t);
+      },
+    );
+  }
+
+  /** Once the new node's EdgeNode is in the cache: a full heartbeat restores what was dropped before. */
+  async #askFullHeartbeat(node: string): Promise<void> {
+    for (let waited = 0; !this.#o.cached?.(node) && waited < FULL_HEARTBEAT_WAIT_MS; waited += KNOWN_POLL_MS * 10) {
+      await new Promise((resolve) => setTimeout(resolve, KNOWN_POLL_MS * 10));
+    }
+    if (this.#stopped || !this.#o.cached?.(node)) return;
+    this.#o.nc.publish(subjects.command(node), FULL_HEARTBEAT_COMMAND);
   }
 
   /** Waits a little for the node's EdgeNode to reach the cache; a node outside the selector never does. */
