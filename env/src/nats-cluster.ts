@@ -261,10 +261,14 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
         const sys = await systemConnection();
         try {
           const reply = await sys.request('$SYS.REQ.SERVER.PING.JSZ', '', { timeout: 2000 });
-          const jsz = JSON.parse(reply.string()) as { data?: { meta_cluster?: { leader?: string; replicas?: { current?: boolean }[] } } };
+          const jsz = JSON.parse(reply.string()) as { server?: { name?: string }; data?: { meta_cluster?: { leader?: string; replicas?: { name?: string; current?: boolean }[] } } };
           const meta = jsz.data?.meta_cluster;
           // Replicas list the other peers: both current means all three are in step.
-          return Boolean(meta?.leader) && (meta?.replicas ?? []).filter((r) => r.current).length >= 2;
+          if (Boolean(meta?.leader) && (meta?.replicas ?? []).filter((r) => r.current).length >= 2) return true;
+          // What was seen, for the timeout's message.
+          const peers = (meta?.replicas ?? []).map((r) => `${r.name ?? '?'}${r.current ? '' : ' (behind)'}`).join(', ');
+          const down = servers.filter((m) => !m.alive()).map((m) => m.name);
+          throw new Error(`${jsz.server?.name ?? 'a server'} sees leader ${meta?.leader ?? 'none'}, peers ${peers || 'none'}${down.length ? `; not running: ${down.join(', ')}` : ''}`);
         } finally {
           await sys.close();
         }

@@ -1,18 +1,21 @@
 // Invariant: an agent SIGKILLed in the middle of downloading an artifact resumes, once started
 // again, from exactly the bytes it had on disk (it fetches only the rest), and what it then
 // loads is the verified artifact, with no failure recorded against the variant.
+//
+// On the fault suite's layout (lib/topology.ts): the model store has three copies on a
+// three-server NATS cluster, the agent dials one hub server through Toxiproxy (the download is
+// slowed there), the control plane finds Redis through Sentinel.
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Objm } from '@nats-io/obj';
-import { kubeConfig, startNats, startRedis, startToxiproxy, type NatsServer, type RedisServer, type ToxiProxy, type ToxiproxyServer } from '@edgeplane/env';
+import { serveTag } from '@edgeplane/trust';
+import { kubeConfig, startToxiproxy, type ToxiProxy, type ToxiproxyServer } from '@edgeplane/env';
 import { waitFor } from '../helpers/agent.ts';
-import { controlPlaneNats } from '../helpers/nats.ts';
 import { applyDeployment, ensureNamespace, getDeployment, runId, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 import { classifierVariant, deployment, pushVariant, sha256, startAgentChild, type AgentChild } from './lib/failure-kit.ts';
+import { startTopology, type Topology } from './lib/topology.ts';
 
 const run = runId('fault-kill-dl');
 const kube = inject('kube');
@@ -23,11 +26,11 @@ const node = `${run}-n1`;
 const cacheDir = join(dir, 'cache');
 const model = classifierVariant('cls-fp32', 0.95);
 const partial = join(cacheDir, 'partial', `${model.sha256}.part`);
-let nats: NatsServer;
-let redis: RedisServer;
+// Serving over NATS from the start: no credential renewal (this control plane signs none) to load.
+const tags = [serveTag(run, 'cls')];
+let topology: Topology;
 let toxiproxy: ToxiproxyServer;
 let proxy: ToxiProxy;
-let admin: NatsConnection;
 let cp: ControlPlane;
 const agents: AgentChild[] = [];
 
@@ -40,13 +43,12 @@ const sizeOf = (path: string) => {
 };
 
 beforeAll(async () => {
-  [nats, redis, toxiproxy] = await Promise.all([startNats(), startRedis(), startToxiproxy()]);
-  proxy = await toxiproxy.proxy('nats', Number(new URL(nats.url).port));
+  [topology, toxiproxy] = await Promise.all([startTopology(), startToxiproxy()]);
+  proxy = await toxiproxy.proxy('nats', topology.cluster.servers[0]!.port);
   await ensureNamespace(kc, run);
-  admin = await connect(await nats.connectOptions('admin'));
-  await pushVariant(await new Objm(admin).create('ep-models', { storage: 'file' }), model);
+  await pushVariant(await topology.models(), model);
   cp = await startControlPlane(
-    testConfig({ ...(await controlPlaneNats(nats)), redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run, heartbeatIntervalMs: HEARTBEAT_MS, nodeMonitorGracePeriodMs: 20 * HEARTBEAT_MS, evictionDelayMs: 60_000 }),
+    testConfig({ ...(await topology.controlPlane()), kubeconfigPath: kube.kubeconfigPath, run, heartbeatIntervalMs: HEARTBEAT_MS, nodeMonitorGracePeriodMs: 20 * HEARTBEAT_MS, evictionDelayMs: 60_000 }),
   );
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader());
@@ -55,8 +57,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(agents.map((a) => a.proc.stop(5000)));
   await cp?.stop();
-  await admin?.close();
-  await Promise.all([nats?.stop(), redis?.stop(), toxiproxy?.stop()]);
+  await Promise.all([topology?.stop(), toxiproxy?.stop()]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -65,7 +66,7 @@ describe('an agent killed mid-download', () => {
     onTestFailed(() => agents.forEach((a, i) => console.log(`--- agent run ${i + 1}\n${a.proc.tail(30)}`)));
     // Its NATS traffic goes through Toxiproxy, so the download can be slowed down to a crawl.
     const natsUrl = `tls://127.0.0.1:${proxy.port}`;
-    agents.push(await startAgentChild({ nats, node, run, dir, cacheDir, natsUrl, logName: `${node}-1` }));
+    agents.push(await startAgentChild({ nats: topology.hub, node, run, dir, cacheDir, natsUrl, logName: `${node}-1`, tags }));
     await proxy.addToxic({ type: 'bandwidth', attributes: { rate: 48 } }, { stream: 'downstream', name: 'slow' });
     await applyDeployment(kc, deployment(run, 'cls', [model]));
 
@@ -77,7 +78,7 @@ describe('an agent killed mid-download', () => {
 
     // The restarted agent dials the server directly: taking the toxic off a link that still
     // holds the killed agent's buffered bytes can block inside Toxiproxy for seconds.
-    agents.push(await startAgentChild({ nats, node, run, dir, cacheDir, natsUrl: nats.url, logName: `${node}-2` }));
+    agents.push(await startAgentChild({ nats: topology.hub, node, run, dir, cacheDir, natsUrl: topology.hub.url, logName: `${node}-2`, tags }));
     const fetched = await waitFor('the fetch after the restart', () => agents[1]!.logLines().find((l) => l.msg === 'artifact fetched and verified'), 30_000, 100);
     // Exactly the bytes it had: nothing fetched twice, nothing lost.
     expect(fetched.resumedFrom).toBe(onDisk);

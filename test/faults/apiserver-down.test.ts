@@ -8,22 +8,25 @@
 // OUTAGE_MS. The outage is 30 s as in the production scenario: fifteen lease durations and fifty
 // grace periods at these test timings, so the leader has long stepped down and every node's
 // silence would have counted, were silence counted while the control plane cannot act.
+//
+// On the fault suite's layout (lib/topology.ts): the model store has three copies on a
+// three-server NATS cluster, agents and the inference client dial the hub, the control plane
+// finds Redis through Sentinel.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import { Objm } from '@nats-io/obj';
 import { inferHeaders, subjects } from '@edgeplane/api';
 import { serveTag } from '@edgeplane/trust';
-import { installCrds, kubeConfig, startKube, startNats, startRedis, type KubeServer, type NatsServer, type RedisServer } from '@edgeplane/env';
+import { installCrds, kubeConfig, startKube, type KubeServer } from '@edgeplane/env';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
-import { controlPlaneNats } from '../helpers/nats.ts';
 import { applyDeployment, detector, ensureNamespace, getDeployment, gpu, runId, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 import type { Config } from '../../control-plane/src/config.ts';
 import { deployment, pushVariant, startAgentChild, tinyVariant, type AgentChild } from './lib/failure-kit.ts';
+import { startTopology, type Topology } from './lib/topology.ts';
 
 const OUTAGE_MS = 30_000;
 const run = runId('fault-apiserver');
@@ -32,8 +35,7 @@ const served = tinyVariant('m-fp32', 'fp32', 0.9);
 const BATTERY = { 'edgeplane.io/test-power': 'battery' };
 let kube: KubeServer;
 let kc: KubeConfig;
-let nats: NatsServer;
-let redis: RedisServer;
+let topology: Topology;
 let cp: ControlPlane;
 let cpConfig: Config;
 let real: AgentChild;
@@ -49,23 +51,21 @@ const total = (w: Record<string, number>) => Object.values(w).reduce((a, b) => a
 const diff = (a: Record<string, number>, b: Record<string, number>) => Object.fromEntries(Object.keys(b).map((k) => [k, b[k]! - (a[k] ?? 0)]).filter(([, v]) => v !== 0));
 
 beforeAll(async () => {
-  [kube, nats, redis] = await Promise.all([startKube({ dir: join(dir, 'kube') }), startNats(), startRedis()]);
+  [kube, topology] = await Promise.all([startKube({ dir: join(dir, 'kube') }), startTopology()]);
   await installCrds(kube);
   kc = kubeConfig(kube);
   await ensureNamespace(kc, run);
-  const admin = await connect(await nats.connectOptions('admin'));
-  open.push(admin);
-  await pushVariant(await new Objm(admin).create('ep-models', { storage: 'file' }), served);
-  cpConfig = testConfig({ ...(await controlPlaneNats(nats)), redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run });
+  await pushVariant(await topology.models(), served);
+  cpConfig = testConfig({ ...(await topology.controlPlane()), kubeconfigPath: kube.kubeconfigPath, run });
   cp = await startControlPlane(cpConfig);
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader(), 20_000);
-  real = await startAgentChild({ nats, node: `${run}-real`, run, dir, cacheDir: join(dir, 'cache'), tags: [serveTag(run, 'm')] });
+  real = await startAgentChild({ nats: topology.hub, node: `${run}-real`, run, dir, cacheDir: join(dir, 'cache'), tags: [serveTag(run, 'm')] });
   await applyDeployment(kc, deployment(run, 'm', [served]));
   await waitFor('m Ready on the real agent', async () => (await getDeployment(kc, run, 'm')).status?.readyReplicas === 1, 30_000, 200);
   // Started after m is placed, and the only node det may use: det's tier follows its battery.
   battery = await TestAgent.start({
-    nats,
+    nats: topology.hub,
     node: `${run}-battery`,
     accelerators: [gpu()],
     power: { source: 'battery', batteryPercent: 80, charging: false },
@@ -82,12 +82,12 @@ afterAll(async () => {
   await real?.proc.stop();
   await cp?.stop();
   await Promise.all(open.map((nc) => nc.close()));
-  await Promise.all([nats?.stop(), redis?.stop(), kube?.stop()]);
+  await Promise.all([topology?.stop(), kube?.stop()]);
   rmSync(dir, { recursive: true, force: true });
 });
 
 it('keeps agents serving through a kube-apiserver outage and catches up after with bounded writes', { timeout: 120_000 }, async () => {
-  const client = await connect(await nats.connectOptions('client'));
+  const client = await connect(await topology.hub.connectOptions('client'));
   open.push(client);
   const row = [1, 2, 0.5, -1];
   const rest = async (): Promise<string> => {

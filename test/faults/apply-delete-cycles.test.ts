@@ -6,19 +6,24 @@
 // Real processes and code paths: nats-server (JWT auth, TLS), Redis, kube-apiserver, the
 // control plane, and three agents (startAgent: session, assignment watch, apply chain, disk);
 // only the model runtime is a recording double, so 200 cycles fit in well under a minute.
+//
+// On the fault suite's layout (lib/topology.ts): the assignments bucket has three copies on a
+// three-server NATS cluster (--kv-replicas 3), one agent connects through the site's leaf node
+// and reads the site's mirror, the others dial the hub; Redis runs behind Sentinel.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { Assignment, EMD_PLURAL, GROUP, VERSION, decode, stores } from '@edgeplane/api';
-import { kubeConfig, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
+import { kubeConfig } from '@edgeplane/env';
 import { startAgent, type RunningAgent } from '../../agent/src/main.ts';
 import { agentConfig, recordingManager, tempDir, testLogger, until, type RecordingManager } from '../agent/helpers.ts';
-import { agentNats, controlPlaneNats } from '../helpers/nats.ts';
+import { agentNats } from '../helpers/nats.ts';
 import { applyDeployment, customObjects, detector, ensureNamespace, metricValue, runId, scrape, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { waitFor } from '../helpers/agent.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
+import { startTopology, type Topology } from './lib/topology.ts';
 
 const CYCLES = 200;
 /** Per step; a stall (what this test is about) lasted minutes. */
@@ -26,8 +31,7 @@ const STEP_TIMEOUT_MS = 5_000;
 const run = runId('fault-cycles');
 const kube = inject('kube');
 const kc = kubeConfig(kube);
-let nats: NatsServer;
-let redis: RedisServer;
+let topology: Topology;
 let cp: ControlPlane;
 let admin: NatsConnection;
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -36,13 +40,14 @@ const agents: { node: string; agent: RunningAgent; manager: RecordingManager; nc
 const has = (m: RecordingManager, key: string) => m.applied.at(-1)?.workloads.some((w) => w.key === key) ?? false;
 
 beforeAll(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
+  topology = await startTopology();
   dir = await tempDir('ep-fault-cycles-');
   await ensureNamespace(kc, run);
-  cp = await startControlPlane(testConfig({ ...(await controlPlaneNats(nats)), redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run, heartbeatIntervalMs: 200, workers: 4 }));
+  cp = await startControlPlane(testConfig({ ...(await topology.controlPlane()), kubeconfigPath: kube.kubeconfigPath, run, heartbeatIntervalMs: 200, workers: 4 }));
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader());
-  admin = await connect(await nats.connectOptions('admin'));
+  admin = await topology.admin();
+  await topology.mirrorAssignmentsAtSite();
   await Promise.all(
     [1, 2, 3].map(async (i) => {
       const node = `${run}-n${i}`;
@@ -50,7 +55,7 @@ beforeAll(async () => {
       await writeFile(overrideFile, `labels: { edgeplane.io/test-run: ${run} }\n`);
       const manager = recordingManager();
       const entry: (typeof agents)[number] = { node, manager, agent: undefined as unknown as RunningAgent };
-      entry.agent = await startAgent(agentConfig({ node, ...(await agentNats(nats, node)), stateDir: join(dir.path, node), overrideFile }), {
+      entry.agent = await startAgent(agentConfig({ node, ...(await agentNats(i === 1 ? topology.site : topology.hub, node)), stateDir: join(dir.path, node), overrideFile }), {
         log: testLogger(),
         createManager: () => manager,
         onNatsConnected: (nc) => (entry.nc = nc),
@@ -64,9 +69,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(agents.map((a) => a.agent.stop()));
-  await admin?.close();
   await cp?.stop();
-  await Promise.all([nats?.stop(), redis?.stop()]);
+  await topology?.stop();
   await dir?.remove();
 });
 

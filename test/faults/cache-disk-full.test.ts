@@ -2,21 +2,25 @@
 // or filling up during the download), the placement says CacheDiskFull in status and in an
 // Event, the cache keeps nothing partial or unverified, and the replica runs the next variant
 // that fits.
+//
+// On the fault suite's layout (lib/topology.ts): the model store has three copies on a
+// three-server NATS cluster, the agent dials one hub server through Toxiproxy (a download is
+// slowed there), the control plane finds Redis through Sentinel.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Objm, type ObjectStore } from '@nats-io/obj';
-import { kubeConfig, startNats, startRedis, startToxiproxy, type NatsServer, type RedisServer, type ToxiProxy, type ToxiproxyServer } from '@edgeplane/env';
+import type { ObjectStore } from '@nats-io/obj';
+import { serveTag } from '@edgeplane/trust';
+import { kubeConfig, startToxiproxy, type ToxiProxy, type ToxiproxyServer } from '@edgeplane/env';
 import type { EdgeModelDeploymentStatus } from '@edgeplane/api';
 import { waitFor } from '../helpers/agent.ts';
-import { controlPlaneNats } from '../helpers/nats.ts';
 import { applyDeployment, ensureNamespace, getDeployment, runId, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 import { blobVariant, deployment, eventsOf, pushVariant, startAgentChild, tinyVariant, type AgentChild } from './lib/failure-kit.ts';
+import { startTopology, type Topology } from './lib/topology.ts';
 
 const run = runId('fault-disk-full');
 const kube = inject('kube');
@@ -27,11 +31,9 @@ const dir = mkdtempSync(join(tmpdir(), 'ep-fault-disk-full-'));
 const node = `${run}-n1`;
 const cacheDir = join(dir, 'cache');
 let mounted = false;
-let nats: NatsServer;
-let redis: RedisServer;
+let topology: Topology;
 let toxiproxy: ToxiproxyServer;
 let proxy: ToxiProxy;
-let admin: NatsConnection;
 let os: ObjectStore;
 let cp: ControlPlane;
 let agent: AgentChild;
@@ -50,24 +52,23 @@ beforeAll(async () => {
   // A real file system of 1 MiB: writes past it fail with ENOSPC, as on a full SD card.
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${DISK_BYTES}`, 'tmpfs', cacheDir]);
   mounted = true;
-  [nats, redis, toxiproxy] = await Promise.all([startNats(), startRedis(), startToxiproxy()]);
-  proxy = await toxiproxy.proxy('nats', Number(new URL(nats.url).port));
+  [topology, toxiproxy] = await Promise.all([startTopology(), startToxiproxy()]);
+  proxy = await toxiproxy.proxy('nats', topology.cluster.servers[0]!.port);
   await ensureNamespace(kc, run);
-  admin = await connect(await nats.connectOptions('admin'));
-  os = await new Objm(admin).create('ep-models', { storage: 'file' });
+  os = await topology.models();
   cp = await startControlPlane(
-    testConfig({ ...(await controlPlaneNats(nats)), redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run, heartbeatIntervalMs: HEARTBEAT_MS, nodeMonitorGracePeriodMs: 10 * HEARTBEAT_MS, failureBackoffInitialMs: 30_000 }),
+    testConfig({ ...(await topology.controlPlane()), kubeconfigPath: kube.kubeconfigPath, run, heartbeatIntervalMs: HEARTBEAT_MS, nodeMonitorGracePeriodMs: 10 * HEARTBEAT_MS, failureBackoffInitialMs: 30_000 }),
   );
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader());
-  agent = await startAgentChild({ nats, node, run, dir, cacheDir, natsUrl: `tls://127.0.0.1:${proxy.port}` });
+  // Serving over NATS from the start: no credential renewal (this control plane signs none) to load.
+  agent = await startAgentChild({ nats: topology.hub, node, run, dir, cacheDir, natsUrl: `tls://127.0.0.1:${proxy.port}`, tags: ['m', 'n'].map((d) => serveTag(run, d)) });
 }, 60_000);
 
 afterAll(async () => {
   await agent?.proc.stop(5000);
   await cp?.stop();
-  await admin?.close();
-  await Promise.all([nats?.stop(), redis?.stop(), toxiproxy?.stop()]);
+  await Promise.all([topology?.stop(), toxiproxy?.stop()]);
   if (mounted) execFileSync('umount', ['-l', cacheDir]);
   rmSync(dir, { recursive: true, force: true });
 });

@@ -2,6 +2,14 @@
 // failure shows in the placement's status within one heartbeat, in status.failures, in the
 // Degraded condition and in a Warning Event, the replica runs the next allowed variant, and
 // each retry of the corrupted one waits twice as long as the one before, under a new leader too.
+//
+// This scenario stays on one nats-server and one redis-server, unlike the rest of the suite
+// (lib/topology.ts): with the assignments bucket replicated three ways, the new leader's
+// assignment never reaches the agent. The agent reads its key when notified of a change, and
+// with three copies that read may be answered by a server that has not stored the write yet
+// (direct gets are served by every replica); it then waits for its next periodic read, minutes
+// away. It moves onto the layout once the agent reads again after a notification that brought
+// nothing new.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +17,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Objm } from '@nats-io/obj';
+import { serveTag } from '@edgeplane/trust';
 import { kubeConfig, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
 import type { EdgeModelDeploymentStatus } from '@edgeplane/api';
 import { waitFor } from '../helpers/agent.ts';
@@ -55,7 +64,8 @@ beforeAll(async () => {
   // Overwritten in the store after the spec was written: same name, other bytes.
   await pushVariant(os, corrupted, tinyVariant('m-fp32-overwritten', 'fp32', 0.95).bytes);
   cp = await startLeader();
-  agent = await startAgentChild({ nats, node, run, dir, cacheDir: join(dir, 'cache') });
+  // Serving over NATS from the start: no credential renewal (this control plane signs none) to load.
+  agent = await startAgentChild({ nats, node, run, dir, cacheDir: join(dir, 'cache'), tags: [serveTag(run, 'm')] });
 }, 60_000);
 
 afterAll(async () => {

@@ -6,18 +6,22 @@
 //
 // The names are sent from an administrator's connection: a node's credential can speak only for
 // itself. The control plane runs as a child process so its RSS is its own.
+//
+// On the fault suite's layout (lib/topology.ts): the flood and the real nodes reach the control
+// plane through a three-server NATS cluster (R3 buckets), and the Redis keys are counted on the
+// primary Sentinel names.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { encode, EN_PLURAL, GROUP, Heartbeat, Hello, PROTOCOL_VERSION, subjects, VERSION, type EdgeNode } from '@edgeplane/api';
-import { freePort, kubeConfig, repoRoot, startNats, startProcess, startRedis, type NatsServer, type RedisServer, type ServerProcess } from '@edgeplane/env';
-import { Redis } from 'ioredis';
+import { freePort, kubeConfig, repoRoot, startProcess, type ServerProcess } from '@edgeplane/env';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
-import { controlPlaneNats } from '../helpers/nats.ts';
 import { customObjects, ensureNamespace, gpu, metricValue, runId, scrape, testConfig, testEnv } from '../helpers/control-plane.ts';
+import { startTopology, type Topology } from './lib/topology.ts';
 
 const run = runId('flood');
 const kube = inject('kube');
@@ -37,8 +41,7 @@ const FIXED_REDIS_KEYS = 10;
 /** Growth of the control plane's RSS allowed over the flood, MiB. */
 const RSS_MARGIN_MIB = 200;
 
-let nats: NatsServer;
-let redisServer: RedisServer;
+let topology: Topology;
 let redis: Redis;
 let admin: NatsConnection;
 let cp: ServerProcess;
@@ -58,13 +61,14 @@ async function edgeNodes(): Promise<EdgeNode[]> {
 const isReady = (n: EdgeNode | undefined) => n?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 
 beforeAll(async () => {
-  [nats, redisServer] = await Promise.all([startNats(), startRedis()]);
-  redis = new Redis(redisServer.url);
+  topology = await startTopology();
+  redis = await topology.redisClient();
   await ensureNamespace(kc, run);
   const port = await freePort();
-  const config = testConfig({ ...(await controlPlaneNats(nats)), redisUrl: redisServer.url, kubeconfigPath: kube.kubeconfigPath, run, apiAddr: { host: '127.0.0.1', port } });
+  const config = testConfig({ ...(await topology.controlPlane()), kubeconfigPath: kube.kubeconfigPath, run, apiAddr: { host: '127.0.0.1', port } });
   const env = {
     ...testEnv(config, kube.kubeconfigPath),
+    ...(await topology.controlPlaneEnv()),
     EP_MAX_NODES: String(MAX_NODES),
     EP_NODE_GC_AFTER_MS: String(GC_AFTER_MS),
     EP_NODE_MONITOR_GRACE_PERIOD_MS: String(GRACE_MS),
@@ -81,15 +85,13 @@ beforeAll(async () => {
   await waitFor('control plane leading', async () => cp.alive() && metricValue(await scrape(cpUrl).catch(() => ''), 'ep_leader') === 1, 30_000, 200).catch((err: Error) => {
     throw new Error(`${err.message}\n${cp.tail()}`);
   });
-  admin = await connect(await nats.connectOptions('admin'));
-}, 60_000);
+  admin = await topology.admin();
+}, 120_000);
 
 afterAll(async () => {
   await Promise.all(agents.map((a) => a.stop()));
-  await admin?.close();
   await cp?.stop();
-  redis?.disconnect();
-  await Promise.all([nats?.stop(), redisServer?.stop()]);
+  await topology?.stop();
   if (process.env.EP_KEEP_LOGS) console.info(`logs kept in ${dir}`);
   else rmSync(dir, { recursive: true, force: true });
 });
@@ -97,7 +99,7 @@ afterAll(async () => {
 describe('10,000 node names saying hello and heartbeating', () => {
   it('keeps EdgeNodes, Redis keys and RSS bounded, real nodes Ready, and collects the names once silent', async () => {
     for (const node of REAL) {
-      agents.push(await TestAgent.start({ nats, node, accelerators: [gpu()], power: { source: 'mains' }, network: { type: 'ethernet' }, labels: { 'edgeplane.io/test-run': run } }));
+      agents.push(await TestAgent.start({ nats: topology.hub, node, accelerators: [gpu()], power: { source: 'mains' }, network: { type: 'ethernet' }, labels: { 'edgeplane.io/test-run': run } }));
     }
     await waitFor('real nodes Ready', async () => {
       const byName = new Map((await edgeNodes()).map((n) => [n.metadata.name, n]));

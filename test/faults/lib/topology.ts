@@ -73,7 +73,8 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     await Promise.all([cluster.stop(), redis.stop()]);
   };
   try {
-    await Promise.all([cluster.waitForJetStream(), cluster.waitForLeaf()]);
+    // Generous: a meta leader election is slow when the machine's cores are all busy.
+    await Promise.all([cluster.waitForJetStream(60_000), cluster.waitForLeaf(30_000)]);
   } catch (err) {
     await stop();
     throw err;
