@@ -82,6 +82,8 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
   const limits = { fileRoots: config.fileRoots, maxPayloadBytes: config.maxRequestBytes, maxTensorElements: config.maxTensorElements };
   // Set once the fleet session runs; until then a change waits for the first heartbeat.
   let nudgeHeartbeat: () => void = () => undefined;
+  // Downloads are free link samples for the probe policy once the session runs.
+  let observeTransfer: (bytes: number, elapsedMs: number) => void = () => undefined;
   const manager = await deps.createManager({
     accelerators: found.accelerators,
     cacheDir: config.cacheDir,
@@ -92,6 +94,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
     log,
     ...(serveGrant ? { serveGrant } : {}),
     onReportChange: () => nudgeHeartbeat(),
+    onTransfer: (bytes, elapsedMs) => observeTransfer(bytes, elapsedMs),
   });
   const stopServing = deps.startServing ? await deps.startServing(manager, log) : null;
 
@@ -202,6 +205,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
       });
       const started = session;
       nudgeHeartbeat = () => started.nudge();
+      observeTransfer = (bytes, elapsedMs) => started.observeTransfer(bytes, elapsedMs);
       resolveConnected(session);
     },
     (err: unknown) => {

@@ -27,9 +27,12 @@ function artifact(name: string, bytes: Uint8Array) {
 describe('ArtifactStore with file://', () => {
   it('fetches, verifies and hands out exactly the verified bytes', async () => {
     const a = artifact('a.onnx', randomBytes(5000));
-    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6, fileRoots: [dir] });
+    const transfers: number[] = [];
+    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e6, fileRoots: [dir], onTransfer: (bytes) => transfers.push(bytes) });
     const r = await store.fetch(a);
     expect(r.cached).toBe(false);
+    // A local file says nothing about the link.
+    expect(transfers).toEqual([]);
     expect(store.digests()).toEqual([a.sha256]);
     expect(Buffer.from(await store.readVerified(a.sha256)).equals(Buffer.from(a.bytes))).toBe(true);
     expect((await store.fetch(a)).cached).toBe(true);
@@ -191,8 +194,12 @@ describe('ArtifactStore with https://', () => {
 
   it('resumes with a Range request after the server dies mid-way', async () => {
     mode = 'die-midway';
-    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e7, httpsCa: tls.cert, retryDelayMs: 10 });
+    const transfers: { bytes: number; ms: number }[] = [];
+    const store = await ArtifactStore.open({ dir: join(dir, 'cache'), maxBytes: 1e7, httpsCa: tls.cert, retryDelayMs: 10, onTransfer: (bytes, ms) => transfers.push({ bytes, ms }) });
     const r = await store.fetch(target());
+    // The completed attempt is the link sample: what it fetched, in the time it took.
+    expect(transfers).toEqual([{ bytes: body.byteLength - r.resumedFrom, ms: expect.any(Number) }]);
+    expect(transfers[0]!.ms).toBeGreaterThan(0);
     expect(r.attempts).toBe(2);
     expect(r.resumedFrom).toBeGreaterThan(0);
     expect(requests[0]?.range).toBeUndefined();

@@ -37,6 +37,8 @@ export interface ArtifactStoreOptions {
   logger?: Logger;
   /** Called with bytes on disk as a download proceeds (progress reporting, tests). */
   onProgress?: (sha256: string, bytesOnDisk: number) => void | Promise<void>;
+  /** Called after each completed network download (not file://): a free sample of the link's bandwidth. */
+  onTransfer?: (bytes: number, elapsedMs: number) => void;
 }
 
 export interface FetchResult extends DownloadResult {
@@ -148,7 +150,9 @@ export class ArtifactStore {
       let first: DownloadResult | null = null;
       for (let attempt = 1; ; attempt++) {
         try {
+          const started = performance.now();
           const r = await downloadVerified(source, part, target, (n) => this.#opts.onProgress?.(target.sha256, n));
+          if (!target.uri.startsWith('file:')) this.#opts.onTransfer?.(r.fetchedBytes, performance.now() - started);
           first ??= r;
           await rename(part, join(this.#blobDir, target.sha256));
           this.#entries.set(target.sha256, { sha256: target.sha256, bytes: target.sizeBytes, lastUsedMs: Date.now(), pins: 0 });

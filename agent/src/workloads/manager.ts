@@ -58,6 +58,7 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
     ...(options.fileRoots ? { fileRoots: options.fileRoots } : {}),
     ...(options.stallTimeoutMs ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
     ...(options.fetchRetryDelayMs !== undefined ? { retryDelayMs: options.fetchRetryDelayMs } : {}),
+    ...(options.onTransfer ? { onTransfer: options.onTransfer } : {}),
   });
   const journal = await LoadJournal.open(join(options.cacheDir, 'loading'));
   const workloads = new Map<string, Workload>();

@@ -39,4 +39,6 @@ export interface WorkloadManagerOptions {
   serveGrant?: ServeGrant;
   /** A workload's phase or failure changed (the fleet session sends a heartbeat early). */
   onReportChange?: () => void;
+  /** An artifact download over the network completed: a free bandwidth sample for the link probe. */
+  onTransfer?: (bytes: number, elapsedMs: number) => void;
 }
