@@ -205,6 +205,8 @@ function scanNode(ctx: PlanContext, node: NodeInfo, first: boolean): void {
  * the link and fetch verdicts they change, so they are part of the key, not a reason to scan.
  */
 function classOf(ctx: PlanContext, node: NodeInfo): PairClass | null {
+  const classes = ctx.pairClasses;
+  if (classes === undefined) return null;
   if (node.excluded !== undefined || node.holdVariant !== '' || ctx.fleet.table.hasMeasured[node.index] === 1) return null;
   const fleet = ctx.fleet;
   const signature = fleet.signature[node.index]!;
@@ -218,8 +220,8 @@ function classOf(ctx: PlanContext, node: NodeInfo): PairClass | null {
   for (let v = 0; v < nv; v++) if (artifactFetch.admits(ctx, node, slot, v)) mask |= 1 << v;
   if (node.liteLink) for (let v = 0; v < nv; v++) if (linkProfile.admits(ctx, node, slot, v)) mask |= 1 << (v + MAX_CLASS_VARIANTS);
   const group = (signature * 3 + node.capRank) * 2 + (node.liteLink ? 1 : 0);
-  let byMask = ctx.pairClasses.get(group);
-  if (byMask === undefined) ctx.pairClasses.set(group, (byMask = new Map()));
+  let byMask = classes.get(group);
+  if (byMask === undefined) classes.set(group, (byMask = new Map()));
   let c = byMask.get(mask);
   if (c === undefined) {
     c = buildClass(ctx, node);

@@ -154,8 +154,11 @@ export interface PlanContext {
   fleet: FleetFacts;
   /** Reused to score a node's tier without allocating; never kept by a plugin. */
   scratch: Candidate;
-  /** Pair classes of this plan by hardware signature, cap and link class, then fetch mask (see candidates.ts). */
-  pairClasses: Map<number, Map<number, PairClass>>;
+  /**
+   * Pair classes of this plan by hardware signature, cap and link class, then the link and fetch
+   * verdicts (see candidates.ts); undefined when every node's pairs are scanned one by one.
+   */
+  pairClasses: Map<number, Map<number, PairClass>> | undefined;
   /**
    * The tier's p99 and joules per node (the rest of the tier is in NodeInfo): numbers kept in
    * objects are boxed, and every plan writes them for thousands of nodes.

@@ -69,8 +69,8 @@ function currentInOrder(input: PlanInput): Placement[] {
   return keyed.map((k) => k.p);
 }
 
-function plan(input: PlanInput, makeChooser: (ctx: PlanContext) => Chooser): PlanResult {
-  const ctx = preparePlan(input);
+function plan(input: PlanInput, makeChooser: (ctx: PlanContext) => Chooser, pairClasses: boolean): PlanResult {
+  const ctx = preparePlan(input, pairClasses);
   const replicas = input.spec.replicas;
   const keepThreshold = ctx.options.keepThreshold;
 
@@ -135,13 +135,14 @@ function plan(input: PlanInput, makeChooser: (ctx: PlanContext) => Chooser): Pla
 
 /** Places the replicas of one deployment; pure and deterministic. */
 export function planDeployment(input: PlanInput): PlanResult {
-  return plan(input, heapChooser);
+  return plan(input, heapChooser, true);
 }
 
 /**
- * The same plan computed naively: every filter and score plugin on every node for every replica.
+ * The same plan computed naively: every filter and score plugin on every node for every replica,
+ * every node's pairs scanned one by one (no pair classes).
  * It defines what planDeployment must return and is the baseline its speed is measured against.
  */
 export function planDeploymentReference(input: PlanInput): PlanResult {
-  return plan(input, referenceChooser);
+  return plan(input, referenceChooser, false);
 }

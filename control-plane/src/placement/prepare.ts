@@ -96,7 +96,11 @@ function admitAlone(ctx: PlanContext, node: NodeInfo): Admission {
   return admission;
 }
 
-export function preparePlan(input: PlanInput): PlanContext {
+/**
+ * The plan's context and node table. `pairClasses: false` scans every node's pairs one by one,
+ * as the reference planner does, so comparing the planners also checks the pair classes.
+ */
+export function preparePlan(input: PlanInput, pairClasses = true): PlanContext {
   const options = resolveOptions(input.options);
   const spec = input.spec;
   const minAccuracy = spec.slo.minAccuracy;
@@ -155,7 +159,7 @@ export function preparePlan(input: PlanInput): PlanContext {
     committedLoaded: buffers.committedLoaded,
     tierP99Ms: buffers.tierP99Ms,
     tierJoules: buffers.tierJoules,
-    pairClasses: new Map(),
+    pairClasses: pairClasses ? new Map() : undefined,
     nodeWeights: Float64Array.from(nodeScorePlugins, (p) => p.weight(WEIGHTS[spec.tiering.objective])),
   };
   for (let i = 0; i < input.nodes.length; i++) {
