@@ -200,19 +200,26 @@ function scanNode(ctx: PlanContext, node: NodeInfo, first: boolean): void {
 
 /**
  * The pair class of a node, or null when its pairs must be scanned one by one: a node with
- * failed variants, a held variant or measured latencies has pairs of its own, and a node whose
+ * failed variants, a held variant or measured latencies of this plan's variants has pairs of
+ * its own, and a node whose
  * hardware no other node shares gains nothing from a class. Cached artifacts count only through
  * the link and fetch verdicts they change, so they are part of the key, not a reason to scan.
  */
 function classOf(ctx: PlanContext, node: NodeInfo): PairClass | null {
   const classes = ctx.pairClasses;
   if (classes === undefined) return null;
-  if (node.excluded !== undefined || node.holdVariant !== '' || ctx.fleet.table.hasMeasured[node.index] === 1) return null;
+  if (node.excluded !== undefined || node.holdVariant !== '') return null;
   const fleet = ctx.fleet;
   const signature = fleet.signature[node.index]!;
   if (fleet.signatureCount[signature]! < 2) return null;
-  const nv = ctx.eligible[node.capRank].variants.length;
+  const variants = ctx.eligible[node.capRank].variants;
+  const nv = variants.length;
   if (nv > MAX_CLASS_VARIANTS) return null;
+  if (fleet.table.hasMeasured[node.index] === 1) {
+    // Measurements of other deployments' variants change nothing here (see calibration).
+    const measured = measuredByDigest(node.view.measuredP99Ms);
+    for (let v = 0; v < nv; v++) if (measured.has(variants[v]!.sha256)) return null;
+  }
   // Which variants the link rule and the fetch rule admit (neither depends on the accelerator):
   // with these, the bandwidth and the cache no longer matter.
   const slot = node.accBase;
@@ -220,8 +227,8 @@ function classOf(ctx: PlanContext, node: NodeInfo): PairClass | null {
   for (let v = 0; v < nv; v++) if (artifactFetch.admits(ctx, node, slot, v)) mask |= 1 << v;
   if (node.liteLink) for (let v = 0; v < nv; v++) if (linkProfile.admits(ctx, node, slot, v)) mask |= 1 << (v + MAX_CLASS_VARIANTS);
   const group = (signature * 3 + node.capRank) * 2 + (node.liteLink ? 1 : 0);
-  let byMask = classes.get(group);
-  if (byMask === undefined) classes.set(group, (byMask = new Map()));
+  let byMask = classes[group];
+  if (byMask === undefined) classes[group] = byMask = new Map();
   let c = byMask.get(mask);
   if (c === undefined) {
     c = buildClass(ctx, node);
@@ -270,11 +277,11 @@ function buildClass(ctx: PlanContext, node: NodeInfo): PairClass {
     // Members have no failed variants, so the backoff rule lets every fetchable pair through.
     retryablePairs: fetchablePairs,
     staticOk: -1,
-    acc: Int32Array.from(pairs, (p) => p.acc),
-    variant: Int32Array.from(pairs, (p) => p.variant),
-    p99Ms: Float64Array.from(pairs, (p) => p.p99),
-    joules: Float64Array.from(pairs, (p) => p.joules),
-    meetsSlo: Uint8Array.from(pairs, (p) => (p.meets ? 1 : 0)),
+    acc: pairs.map((p) => p.acc),
+    variant: pairs.map((p) => p.variant),
+    p99Ms: pairs.map((p) => p.p99),
+    joules: pairs.map((p) => p.joules),
+    meetsSlo: pairs.map((p) => p.meets),
   };
 }
 
@@ -301,7 +308,7 @@ function tierFromClass(ctx: PlanContext, node: NodeInfo, c: PairClass, first: bo
     node.tierVariant = c.variant[k]!;
     ctx.tierP99Ms[node.index] = c.p99Ms[k]!;
     node.tierMeasured = false;
-    node.tierMeetsSlo = c.meetsSlo[k] === 1;
+    node.tierMeetsSlo = c.meetsSlo[k]!;
     ctx.tierJoules[node.index] = c.joules[k]!;
     return;
   }

@@ -102,12 +102,16 @@ export interface PairClass {
    * -1 until the first member is judged.
    */
   staticOk: -1 | 0 | 1;
-  /** The pairs every pair rule admits, best first: accelerator index, variant index, p99, joules, SLO verdict. */
-  acc: Int32Array;
-  variant: Int32Array;
-  p99Ms: Float64Array;
-  joules: Float64Array;
-  meetsSlo: Uint8Array;
+  /**
+   * The pairs every pair rule admits, best first: accelerator index, variant index, p99, joules,
+   * SLO verdict. Plain arrays: a plan builds dozens of classes of a few pairs each, and small
+   * typed arrays cost more to allocate than they save.
+   */
+  acc: number[];
+  variant: number[];
+  p99Ms: number[];
+  joules: number[];
+  meetsSlo: boolean[];
 }
 
 /** A list of variants with the fields the pair scan reads laid out in arrays. */
@@ -155,10 +159,11 @@ export interface PlanContext {
   /** Reused to score a node's tier without allocating; never kept by a plugin. */
   scratch: Candidate;
   /**
-   * Pair classes of this plan by hardware signature, cap and link class, then the link and fetch
+   * Pair classes of this plan by hardware signature, cap and link class (the index
+   * (signature * 3 + capRank) * 2 + liteLink), then the link and fetch
    * verdicts (see candidates.ts); undefined when every node's pairs are scanned one by one.
    */
-  pairClasses: Map<number, Map<number, PairClass>> | undefined;
+  pairClasses: Array<Map<number, PairClass> | undefined> | undefined;
   /**
    * The tier's p99 and joules per node (the rest of the tier is in NodeInfo): numbers kept in
    * objects are boxed, and every plan writes them for thousands of nodes.

@@ -7,7 +7,7 @@ import { PlacementErrorCode, PlacementInputError } from './errors.ts';
 import { buildPairs } from './candidates.ts';
 import { localScore, staticPairFilters } from './choose.ts';
 import { nodeLevelFilters, nodeReady, passesAll } from './filters.ts';
-import type { NodeInfo, PlanContext, VariantTable } from './framework.ts';
+import type { NodeInfo, PairClass, PlanContext, VariantTable } from './framework.ts';
 import { fleetFacts, refreshView, topologyDomains } from './memo.ts';
 import { nodeScorePlugins, WEIGHTS } from './score.ts';
 import { defaultPlacementOptions } from './types.ts';
@@ -159,7 +159,7 @@ export function preparePlan(input: PlanInput, pairClasses = true): PlanContext {
     committedLoaded: buffers.committedLoaded,
     tierP99Ms: buffers.tierP99Ms,
     tierJoules: buffers.tierJoules,
-    pairClasses: pairClasses ? new Map() : undefined,
+    pairClasses: pairClasses ? new Array<Map<number, PairClass> | undefined>(fleet.signatureCount.length * 6).fill(undefined) : undefined,
     nodeWeights: Float64Array.from(nodeScorePlugins, (p) => p.weight(WEIGHTS[spec.tiering.objective])),
   };
   for (let i = 0; i < input.nodes.length; i++) {
