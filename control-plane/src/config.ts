@@ -108,6 +108,11 @@ export interface Config {
    * they are.
    */
   kvReplicas?: number;
+  /**
+   * JetStream domains of the sites' leaf nodes that mirror the assignments bucket: the leader
+   * creates a site's mirror again when it stopped following the hub after an uplink cut.
+   */
+  siteDomains?: string[];
 }
 
 export const DEFAULT_HELLO_MAX_IN_FLIGHT = 512;
@@ -161,6 +166,11 @@ const namespaceList = z
   .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
   .pipe(z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'each namespace must be a DNS label')));
 
+const domainList = z
+  .string()
+  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'each JetStream domain must be 1..64 letters, digits, dashes or underscores')));
+
 interface Setting {
   key: keyof Omit<Config, 'kube'> | 'kubeconfig';
   env: string;
@@ -211,6 +221,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'maxNodes', env: 'EP_MAX_NODES', flag: 'max-nodes', schema: z.coerce.number().int().min(1).max(10_000_000), fallback: String(DEFAULT_MAX_NODES), help: 'hellos from new nodes are refused once this many EdgeNodes exist' },
   { key: 'nodeGcAfterMs', env: 'EP_NODE_GC_AFTER_MS', flag: 'node-gc-after-ms', schema: z.coerce.number().int().min(1000).max(365 * 86_400_000), fallback: String(DEFAULT_NODE_GC_AFTER_MS), help: 'a node silent this long is removed: EdgeNode, Redis telemetry, KV assignment, ms' },
   { key: 'kvReplicas', env: 'EP_KV_REPLICAS', flag: 'kv-replicas', schema: z.coerce.number({ error: 'must be a whole number from 1 to 5' }).int('must be a whole number from 1 to 5').min(KV_REPLICAS_BOUNDS.min, 'must be at least 1').max(KV_REPLICAS_BOUNDS.max, 'must be at most 5 (JetStream keeps at most five copies)'), fallback: String(DEFAULT_KV_REPLICAS), help: 'copies of a KV bucket the control plane creates, 1..5 (3 on a three-server NATS cluster); existing buckets are kept' },
+  { key: 'siteDomains', env: 'EP_SITE_DOMAINS', flag: 'site-domains', schema: domainList, fallback: '', help: "comma-separated JetStream domains of sites' leaf nodes mirroring the assignments bucket; a mirror that stopped following the hub after an uplink cut is created again" },
   { key: 'metricsAuth', env: 'EP_METRICS_AUTH', flag: 'metrics-auth', schema: z.enum(METRICS_AUTH), fallback: 'rbac', help: `who may read /metrics: ${METRICS_AUTH.join('|')} (rbac: get on /metrics)` },
 ];
 

@@ -1,13 +1,17 @@
 // Invariant: while a site's uplink is partitioned, the site's agents are sent nothing that drops a
 // workload they serve and inference between a client and an agent inside the site keeps
 // answering through the leaf node; once the uplink heals, the site is heard again and a
-// deployment applied during the cut reaches the site's agents.
+// deployment applied during the cut reaches the site's agents within CATCH_UP_MS of the heal.
 //
 // The hub is three clustered nats-servers; the site runs a leaf node with its own JetStream
 // domain holding a mirror of the assignments bucket, and its uplink passes through Toxiproxy,
 // whose partition drops all data both ways without closing the connections (a dark link).
-// The cut lasts 15 s, 25 grace periods at these test timings (the 60 s of the production
-// scenario is one and a half default grace periods), short for the suite's time budget.
+// The cut lasts 60 s, one and a half default grace periods. After a cut that long nats-server
+// alone resumed the site's mirror 25 to 48 s after the heal (a consumer request lost in the
+// cut is waited on for 30 s, then retried 10 s later per failure); the leader, told the site's
+// JetStream domain (--site-domains), creates a mirror silent on a link that answers again.
+// Measured on a loaded 2-core machine (load average 9 to 16): heard again about 1 s and the
+// deployment 2/2 Ready 7.9 and 10.8 s after the heal.
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
@@ -21,7 +25,9 @@ import { applyDeployment, detector, ensureNamespace, getDeployment, gpu, runId, 
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 import { redisKeys } from '../../control-plane/src/fleet/keys.ts';
 
-const CUT_MS = 15_000;
+const CUT_MS = 60_000;
+/** From the heal to the deployment applied during the cut Ready at the site, at most. */
+const CATCH_UP_MS = 20_000;
 const SITE = 'site-a';
 const run = runId('uplink-fault');
 const kube = inject('kube');
@@ -46,7 +52,7 @@ beforeAll(async () => {
   await cluster.mirrorAtSite(stores.assignments);
   await ensureNamespace(kc, run);
   cp = await startControlPlane(
-    testConfig({ ...(await controlPlaneNats(cluster.hub)), natsUrl: cluster.servers[0]!.url, redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run, fullDisruptionMinNodes: 2, evictionDelayMs: 5000 }),
+    testConfig({ ...(await controlPlaneNats(cluster.hub)), natsUrl: cluster.servers[0]!.url, redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run, fullDisruptionMinNodes: 2, evictionDelayMs: 5000, siteDomains: [SITE] }),
   );
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader());
@@ -67,7 +73,7 @@ afterAll(async () => {
   await toxiproxy?.stop();
 });
 
-it('keeps the site serving through a cut uplink and catches up after', { timeout: 120_000 }, async () => {
+it('keeps the site serving through a cut uplink and catches up after', { timeout: 150_000 }, async () => {
   const siteAgents = agents.slice(0, 2);
   await applyDeployment(kc, detector(run, 'det', 3, { placement: { maxPerNode: 1 } }));
   await waitFor('3/3 ready', async () => ((await getDeployment(kc, run, 'det')).status?.readyReplicas === 3 ? true : undefined), 20_000);
@@ -118,9 +124,7 @@ it('keeps the site serving through a cut uplink and catches up after', { timeout
   }
   const heardMs = Date.now() - healedAt;
   // The deployment applied during the cut reaches the site's agents and is Ready there.
-  // The site's mirror resumes on JetStream's own retry schedule (5 s times twice the failed
-  // attempts, up to 2 min), so catching up can take tens of seconds after a long cut.
-  await waitFor('late 2/2 ready', async () => ((await getDeployment(kc, run, 'late')).status?.readyReplicas === 2 ? true : undefined), 45_000);
+  await waitFor('late 2/2 ready', async () => ((await getDeployment(kc, run, 'late')).status?.readyReplicas === 2 ? true : undefined), CATCH_UP_MS);
   const caughtUpMs = Date.now() - healedAt;
   const unloaded = siteAgents.flatMap((a, i) =>
     a.assignments.slice(seenBefore[i]).flatMap((asg) => {
