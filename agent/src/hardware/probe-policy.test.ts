@@ -21,8 +21,9 @@ describe('afterRttCheck', () => {
   const rows = [
     { name: 'same round trip: keep the bandwidth', was: 20, now: 24, full: false },
     { name: 'twice as long: measure again', was: 20, now: 40, full: true },
-    { name: 'half as long: measure again', was: 20, now: 10, full: true },
-    { name: 'sub-millisecond jitter on a LAN is no shift', was: 0.2, now: 0.9, full: false },
+    { name: 'under half as long: measure again', was: 60, now: 25, full: true },
+    { name: 'jitter on a fast link is no shift, twice as long as it may be', was: 1, now: 9, full: false },
+    { name: 'a slow link that got twice as slow: measure again', was: 45, now: 95, full: true },
   ];
   for (const r of rows) {
     it(r.name, () => {

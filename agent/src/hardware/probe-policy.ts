@@ -23,8 +23,10 @@ export interface ProbePolicyOptions {
   /** A bandwidth figure older than this is measured again, ms (metered: `meteredFactor` x). */
   maxAgeMs: number;
   meteredFactor: number;
-  /** A round trip this many times longer or shorter than the estimate's calls for a full probe. */
+  /** A round trip this many times longer or shorter than the estimate's calls for a full probe... */
   rttShiftFactor: number;
+  /** ...when it also moved by this many ms: jitter on a fast link doubles a round trip of 1 ms. */
+  rttShiftMinMs: number;
   /** A transfer counts as a bandwidth sample from this many bytes... */
   minTransferBytes: number;
   /** ...and this many ms, so the round trip does not dominate it. */
@@ -36,6 +38,7 @@ export const DEFAULT_PROBE_POLICY: ProbePolicyOptions = {
   maxAgeMs: 7 * 24 * 3_600_000,
   meteredFactor: 12,
   rttShiftFactor: 2,
+  rttShiftMinMs: 20,
   minTransferBytes: 256 * 1024,
   minTransferMs: 50,
 };
@@ -62,9 +65,8 @@ export function afterFullProbe(m: { bandwidthMbps: number; rttMs: number }, link
 
 /** After a round-trip check: the estimate kept (round trip updated), or a full probe due. */
 export function afterRttCheck(estimate: LinkEstimate, rttMs: number, nowMs: number, o: ProbePolicyOptions = DEFAULT_PROBE_POLICY): { estimate: LinkEstimate; fullProbe: boolean } {
-  // Sub-millisecond round trips (a LAN, loopback) jitter by more than the factor; 1 ms floor.
-  const ratio = Math.max(rttMs, 1) / Math.max(estimate.rttMs, 1);
-  const shifted = ratio >= o.rttShiftFactor || ratio <= 1 / o.rttShiftFactor;
+  const ratio = Math.max(rttMs, 0.01) / Math.max(estimate.rttMs, 0.01);
+  const shifted = (ratio >= o.rttShiftFactor || ratio <= 1 / o.rttShiftFactor) && Math.abs(rttMs - estimate.rttMs) >= o.rttShiftMinMs;
   return { estimate: { ...estimate, rttMs, rttAtMs: nowMs }, fullProbe: shifted };
 }
 
