@@ -183,22 +183,16 @@ export function preparePlan(input: PlanInput, pairClasses = true): PlanContext {
     const link = table.link[i]!;
     info.liteLink = hasLite && link >= 0 && liteCodes[link] === 1;
     info.cached = table.hasCached[i] === 1 ? view.cachedArtifacts : undefined;
-    info.supportedPairs = 0;
-    info.linkPairs = 0;
-    info.fetchablePairs = 0;
     const excluded = excludedAt?.get(i);
     info.excluded = excluded !== undefined && excluded.size > 0 ? excluded : undefined;
-    info.retryablePairs = 0;
-    info.pairClass = null;
-    info.tierVariant = -1;
     // Held only while the node's cap and link class are what they were: the hold damps noise
     // in measurements, not a battery that recovered or a node back on Wi-Fi.
     const hold = heldAt?.get(i);
     const sameClass = hold !== undefined && hold.cap === info.cap && (hold.profile !== 'lite' || info.liteLink);
     info.holdVariant = sameClass ? hold.variant : '';
     info.holdAcc = sameClass ? hold.accelerator : '';
-    // The rest of the node's row while it is at hand: its pairs and tier, then the static
-    // verdict and the score the chooser starts from.
+    // The rest of the node's row while it is at hand: its pairs, their counts and its tier (the
+    // first scan sets them all), then the static verdict and the score the chooser starts from.
     buildPairs(ctx, info);
     if (info.admitted && passesStaticPairFilters(ctx, info)) {
       ctx.staticOk[i] = 1;
