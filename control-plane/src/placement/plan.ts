@@ -75,7 +75,8 @@ function plan(input: PlanInput, makeChooser: (ctx: PlanContext) => Chooser, pair
   const keepThreshold = ctx.options.keepThreshold;
 
   const kept: Slot[] = [];
-  for (const p of currentInOrder(input)) {
+  const current = currentInOrder(input);
+  for (const p of current) {
     const i = ctx.fleet.byName.get(p.node);
     if (i === undefined) continue;
     const node = ctx.nodes[i]!;
@@ -120,7 +121,7 @@ function plan(input: PlanInput, makeChooser: (ctx: PlanContext) => Chooser, pair
   }
 
   const unplaced = replicas - placed.length;
-  const byNode = new Map(currentInOrder(input).map((p) => [p.node, p]));
+  const byNode = new Map(current.map((p) => [p.node, p]));
   const result: PlanResult = { placements: placed.map((slot) => toPlacement(ctx, slot, input.nowMs, byNode)), unplaced };
   if (unplaced > 0) {
     const reasons: string[] = [];
