@@ -227,13 +227,13 @@ function classOf(ctx: PlanContext, node: NodeInfo): PairClass | null {
   for (let v = 0; v < nv; v++) if (artifactFetch.admits(ctx, node, slot, v)) mask |= 1 << v;
   if (node.liteLink) for (let v = 0; v < nv; v++) if (linkProfile.admits(ctx, node, slot, v)) mask |= 1 << (v + MAX_CLASS_VARIANTS);
   const group = (signature * 3 + node.capRank) * 2 + (node.liteLink ? 1 : 0);
-  let byMask = classes[group];
-  if (byMask === undefined) classes[group] = byMask = new Map();
-  let c = byMask.get(mask);
-  if (c === undefined) {
-    c = buildClass(ctx, node);
-    byMask.set(mask, c);
-  }
+  // Most nodes of a group share its first class (every variant fetches in time): no map read.
+  const first = classes[group];
+  if (first !== undefined && first.mask === mask) return first;
+  if (first === undefined) return (classes[group] = buildClass(ctx, node, mask));
+  const others = (first.others ??= new Map());
+  let c = others.get(mask);
+  if (c === undefined) others.set(mask, (c = buildClass(ctx, node, mask)));
   return c;
 }
 
@@ -241,7 +241,7 @@ function classOf(ctx: PlanContext, node: NodeInfo): PairClass | null {
  * Ranks a class's pairs from its first node: the pair rules and the arithmetic of scanNode on
  * every pair, memory aside, then the pairs ordered by betterTier, ties in scan order.
  */
-function buildClass(ctx: PlanContext, node: NodeInfo): PairClass {
+function buildClass(ctx: PlanContext, node: NodeInfo, mask: number): PairClass {
   const fleet = ctx.fleet;
   const table = ctx.eligible[node.capRank];
   const nv = table.variants.length;
@@ -271,6 +271,8 @@ function buildClass(ctx: PlanContext, node: NodeInfo): PairClass {
   // Array.prototype.sort is stable: equal pairs keep scan order, as the scan keeps the first.
   pairs.sort((x, y) => (better(x, y) ? -1 : better(y, x) ? 1 : 0));
   return {
+    mask,
+    others: undefined,
     supportedPairs,
     linkPairs,
     fetchablePairs,

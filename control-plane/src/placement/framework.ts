@@ -93,6 +93,10 @@ export const MAX_CLASS_VARIANTS = 16;
  * pairs once; each member's tier is then the best-ranked pair its own free memory fits.
  */
 export interface PairClass {
+  /** The link and fetch verdicts of its members, one bit per variant (see candidates.ts). */
+  mask: number;
+  /** The first class of a group keeps the group's other classes by mask. */
+  others: Map<number, PairClass> | undefined;
   supportedPairs: number;
   linkPairs: number;
   fetchablePairs: number;
@@ -159,11 +163,11 @@ export interface PlanContext {
   /** Reused to score a node's tier without allocating; never kept by a plugin. */
   scratch: Candidate;
   /**
-   * Pair classes of this plan by hardware signature, cap and link class (the index
-   * (signature * 3 + capRank) * 2 + liteLink), then the link and fetch
+   * The first pair class of each group of hardware signature, cap and link class (at index
+   * (signature * 3 + capRank) * 2 + liteLink), holding the group's others by link and fetch
    * verdicts (see candidates.ts); undefined when every node's pairs are scanned one by one.
    */
-  pairClasses: Array<Map<number, PairClass> | undefined> | undefined;
+  pairClasses: Array<PairClass | undefined> | undefined;
   /**
    * The tier's p99 and joules per node (the rest of the tier is in NodeInfo): numbers kept in
    * objects are boxed, and every plan writes them for thousands of nodes.

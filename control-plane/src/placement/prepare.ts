@@ -159,7 +159,7 @@ export function preparePlan(input: PlanInput, pairClasses = true): PlanContext {
     committedLoaded: buffers.committedLoaded,
     tierP99Ms: buffers.tierP99Ms,
     tierJoules: buffers.tierJoules,
-    pairClasses: pairClasses ? new Array<Map<number, PairClass> | undefined>(fleet.signatureCount.length * 6).fill(undefined) : undefined,
+    pairClasses: pairClasses ? new Array<PairClass | undefined>(fleet.signatureCount.length * 6).fill(undefined) : undefined,
     nodeWeights: Float64Array.from(nodeScorePlugins, (p) => p.weight(WEIGHTS[spec.tiering.objective])),
   };
   for (let i = 0; i < input.nodes.length; i++) {
