@@ -226,11 +226,20 @@ async function realOnnx(log: (l: string) => void, opts: { model: RealModel; exec
   const shares: number[][] = [];
   const sliceMs = (opts.secondsPerConfig * 1000) / opts.rounds;
   for (const c of configs) await closedLoop(realClock(), null, c.b, input, opts.clients, Number.POSITIVE_INFINITY, Math.min(1000, sliceMs)); // warm-up
+  // Busy share of each lane while balanced: near 1 for both means the balancer kept every
+  // executor working, and a shortfall against the capacity sum is the executors slowing each
+  // other (shared cores, caches, memory bandwidth), not dispatch.
+  const busy: number[][] = [];
   for (let r = 0; r < opts.rounds; r++) {
     for (let i = 0; i < configs.length; i++) {
+      const c = configs[i]!;
       served.fill(0);
-      perRound[i]!.push(await closedLoop(realClock(), null, configs[i]!.b, input, opts.clients, Number.POSITIVE_INFINITY, sliceMs));
-      if (configs[i]!.name === 'balanced') shares.push(served.map((n) => n / Math.max(1, served.reduce((a, b) => a + b, 0))));
+      c.b.takeLoad();
+      perRound[i]!.push(await closedLoop(realClock(), null, c.b, input, opts.clients, Number.POSITIVE_INFINITY, sliceMs));
+      if (c.name === 'balanced') {
+        shares.push(served.map((n) => n / Math.max(1, served.reduce((a, b) => a + b, 0))));
+        busy.push(c.b.takeLoad().map((l) => l.busyMs / Math.max(1, l.intervalMs)));
+      }
     }
   }
   await Promise.all(sessions.map((s) => s.release()));
@@ -247,7 +256,7 @@ async function realOnnx(log: (l: string) => void, opts: { model: RealModel; exec
     secondsPerConfig: opts.secondsPerConfig,
     executors: opts.executors.map((e, i) => {
       const aloneRps = median(Array.from({ length: opts.rounds }, (_, r) => alone(r)[i]!));
-      return { variant: e.variant, threads: e.threads, aloneRps, msPerRequestAlone: 1000 / aloneRps, priorMs: sessions[i]!.steadyMs, shareWhenBalanced: median(shares.map((s) => s[i]!)) };
+      return { variant: e.variant, threads: e.threads, aloneRps, msPerRequestAlone: 1000 / aloneRps, priorMs: sessions[i]!.steadyMs, shareWhenBalanced: median(shares.map((s) => s[i]!)), busyWhenBalanced: median(busy.map((b) => b[i]!)) };
     }),
     bestSingleRps: median(Array.from({ length: opts.rounds }, (_, r) => Math.max(...alone(r)))),
     capacitySumRps: median(Array.from({ length: opts.rounds }, (_, r) => alone(r).reduce((a, b) => a + b, 0))),
@@ -263,7 +272,7 @@ async function realOnnx(log: (l: string) => void, opts: { model: RealModel; exec
     failed: perRound.flat().reduce((s, x) => s + x.failed, 0),
     loadAvg1m: { before: loadBefore, after: loadAfter },
   };
-  for (const e of result.executors) log(`  (b) ${e.variant}, ${e.threads} thread(s): alone ${e.aloneRps.toFixed(1)} rps (${e.msPerRequestAlone.toFixed(2)} ms/request, prior ${e.priorMs.toFixed(2)} ms); share when balanced ${(e.shareWhenBalanced * 100).toFixed(0)} %`);
+  for (const e of result.executors) log(`  (b) ${e.variant}, ${e.threads} thread(s): alone ${e.aloneRps.toFixed(1)} rps (${e.msPerRequestAlone.toFixed(2)} ms/request, prior ${e.priorMs.toFixed(2)} ms); share when balanced ${(e.shareWhenBalanced * 100).toFixed(0)} %, busy ${(e.busyWhenBalanced * 100).toFixed(0)} %`);
   log(`  (b) best single ${result.bestSingleRps.toFixed(1)} rps; sum of capacities ${result.capacitySumRps.toFixed(1)}; round robin ${result.roundRobinRps.toFixed(1)}; balanced ${result.balancedRps.toFixed(1)} (p99 ${result.balancedP99Ms.toFixed(1)} ms); balanced+batched(8) ${result.balancedBatchedRps.toFixed(1)}`);
   log(`  (b) median of per-round ratios: balanced/capacity sum ${result.balancedOverCapacitySum.toFixed(3)}, balanced/best single ${result.balancedOverBestSingle.toFixed(2)}, balanced/round robin ${result.balancedOverRoundRobin.toFixed(2)}, batched/unbatched ${result.batchedOverUnbatched.toFixed(2)}; load average ${loadBefore.toFixed(2)} -> ${loadAfter.toFixed(2)}`);
   return result;
@@ -353,7 +362,7 @@ const bench: Bench = async ({ argv, log }) => {
     },
     real: {
       ...b,
-      executors: b.executors.map((e) => ({ ...e, aloneRps: r2(e.aloneRps), msPerRequestAlone: r3(e.msPerRequestAlone), priorMs: r3(e.priorMs), shareWhenBalanced: r3(e.shareWhenBalanced) })),
+      executors: b.executors.map((e) => ({ ...e, aloneRps: r2(e.aloneRps), msPerRequestAlone: r3(e.msPerRequestAlone), priorMs: r3(e.priorMs), shareWhenBalanced: r3(e.shareWhenBalanced), busyWhenBalanced: r3(e.busyWhenBalanced) })),
       bestSingleRps: r2(b.bestSingleRps),
       capacitySumRps: r2(b.capacitySumRps),
       roundRobinRps: r2(b.roundRobinRps),
