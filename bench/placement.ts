@@ -1,7 +1,8 @@
 // `npm run bench -- placement --nodes 5000 --replicas 10000 --json`
 //
 // Plans `--deployments` deployments (replicas split evenly) over a seeded heterogeneous fleet,
-// one after another as the reconciler would, each seeing the memory the earlier ones committed.
+// one after another as the reconciler would, each seeing the memory the earlier ones committed
+// and how many workloads they put on each node (the reconciler passes both).
 // Measures placements per second and the p99 of one plan's duration over `--rounds` rounds,
 // a steady-state round that re-plans with the previous placements as current, and, as the
 // baseline, the naive reference planner (every plugin on every node for every replica) on the
@@ -167,6 +168,11 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 }
 
+/** Counts the deployment once on every node it placed a replica on. */
+function commitWorkloads(workloads: Map<string, number>, placements: readonly Placement[]): void {
+  for (const node of new Set(placements.map((p) => p.node))) workloads.set(node, (workloads.get(node) ?? 0) + 1);
+}
+
 function commitMemory(committed: Map<string, number>, spec: EdgeModelDeploymentSpec, placements: readonly Placement[]): void {
   for (const p of placements) {
     const mib = spec.model.variants.find((v) => v.name === p.variant)?.memoryMiB ?? 0;
@@ -199,9 +205,10 @@ function round(
   current: readonly PlanResult[] | undefined,
 ): Round {
   const committed = new Map<string, number>();
+  const workloads = new Map<string, number>();
   const out: Round = { placed: 0, unplaced: 0, totalMs: 0, planMs: [], wallMs: 0, results: [] };
   deployments.forEach(({ key, spec }, i) => {
-    const input: PlanInput = { key, spec, nodes, current: current?.[i]?.placements ?? [], committedMiB: committed };
+    const input: PlanInput = { key, spec, nodes, current: current?.[i]?.placements ?? [], committedMiB: committed, otherWorkloads: workloads };
     const w0 = performance.now();
     const c0 = cpuMs();
     const result = planner(input);
@@ -213,6 +220,7 @@ function round(
     out.unplaced += result.unplaced;
     out.results.push(result);
     commitMemory(committed, spec, result.placements);
+    commitWorkloads(workloads, result.placements);
   });
   return out;
 }

@@ -147,6 +147,8 @@ export interface PlanContext {
   committedMiB: ReadonlyMap<string, number>;
   /** Workloads of other deployments per node (PlanInput.otherWorkloads); empty when absent. */
   otherWorkloads: ReadonlyMap<string, number>;
+  /** 1 for each node other deployments filled (see workload-cap.ts); undefined when none is. */
+  workloadFull: Uint8Array | undefined;
   nodes: NodeInfo[];
   /** Replicas of this plan per topology domain. */
   domainCount: Int32Array;

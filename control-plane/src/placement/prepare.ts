@@ -10,6 +10,7 @@ import { nodeLevelFilters, nodeReady, passesAll } from './filters.ts';
 import type { NodeInfo, PairClass, PlanContext, VariantTable } from './framework.ts';
 import { fleetFacts, refreshView, topologyDomains } from './memo.ts';
 import { nodeScorePlugins, WEIGHTS } from './score.ts';
+import { fullNodes } from './workload-cap.ts';
 import { defaultPlacementOptions } from './types.ts';
 import type { Placement, PlacementOptions, PlanInput } from './types.ts';
 
@@ -147,6 +148,7 @@ export function preparePlan(input: PlanInput, pairClasses = true): PlanContext {
     eligible,
     committedMiB: input.committedMiB,
     otherWorkloads: input.otherWorkloads ?? NO_WORKLOADS,
+    workloadFull: input.otherWorkloads !== undefined ? fullNodes(input.otherWorkloads, fleet.byName, nodes.length) : undefined,
     nodes,
     domainCount: buffers.domainCount.subarray(0, domains !== undefined ? domains.count : nodes.length).fill(0),
     domainOf: domains !== undefined ? domains.ids : fleet.positions,
