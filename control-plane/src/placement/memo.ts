@@ -199,20 +199,20 @@ export function refreshView(facts: FleetFacts, i: number, view: NodeView): void 
 
 const fleetCache = new WeakMap<readonly NodeView[], FleetFacts>();
 
-/** True while every node still has the name and accelerator array the facts were built from. */
-function stillValid(facts: FleetFacts, nodes: readonly NodeView[]): boolean {
-  if (facts.names.length !== nodes.length) return false;
-  for (let i = 0; i < nodes.length; i++) {
-    const view = nodes[i]!;
-    if (facts.names[i] !== view.name || facts.accelerators[i] !== view.accelerators) return false;
-  }
-  return true;
+/** True while node i still has the name and accelerator array the facts were built from. */
+export function sameNode(facts: FleetFacts, i: number, view: NodeView): boolean {
+  return facts.names[i] === view.name && facts.accelerators[i] === view.accelerators;
 }
 
-/** Facts for the node list; throws PlacementInputError when two nodes share a name. */
-export function fleetFacts(nodes: readonly NodeView[]): FleetFacts {
+/**
+ * Facts for the node list as last built, built anew when `rebuild` or the list's length changed.
+ * The caller checks each node with sameNode as it reads the node (one visit to each view per
+ * plan) and asks again with `rebuild` when one changed. Throws PlacementInputError when two
+ * nodes share a name.
+ */
+export function fleetFacts(nodes: readonly NodeView[], rebuild = false): FleetFacts {
   let facts = fleetCache.get(nodes);
-  if (facts === undefined || !stillValid(facts, nodes)) {
+  if (rebuild || facts === undefined || facts.names.length !== nodes.length) {
     facts = buildFleetFacts(nodes);
     fleetCache.set(nodes, facts);
   }

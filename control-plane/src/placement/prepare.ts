@@ -8,7 +8,7 @@ import { buildPairs } from './candidates.ts';
 import { localScore, staticPairFilters } from './choose.ts';
 import { nodeLevelFilters, nodeReady, passesAll } from './filters.ts';
 import type { NodeInfo, PairClass, PlanContext, VariantTable } from './framework.ts';
-import { fleetFacts, refreshView, topologyDomains } from './memo.ts';
+import { fleetFacts, refreshView, sameNode, topologyDomains } from './memo.ts';
 import { nodeScorePlugins, WEIGHTS } from './score.ts';
 import { fullNodes } from './workload-cap.ts';
 import { defaultPlacementOptions } from './types.ts';
@@ -101,7 +101,7 @@ function admitAlone(ctx: PlanContext, node: NodeInfo): Admission {
  * The plan's context and node table. `pairClasses: false` scans every node's pairs one by one,
  * as the reference planner does, so comparing the planners also checks the pair classes.
  */
-export function preparePlan(input: PlanInput, pairClasses = true): PlanContext {
+export function preparePlan(input: PlanInput, pairClasses = true, rebuild = false): PlanContext {
   const options = resolveOptions(input.options);
   const spec = input.spec;
   const minAccuracy = spec.slo.minAccuracy;
@@ -116,7 +116,7 @@ export function preparePlan(input: PlanInput, pairClasses = true): PlanContext {
   const held = heldPlacements(input, options.upgradeHoldMs);
   const spreadBy = spec.placement.spreadBy;
   // Also refuses duplicate names before anything is placed.
-  const fleet = fleetFacts(input.nodes);
+  const fleet = fleetFacts(input.nodes, rebuild);
   const domains = spreadBy !== undefined ? topologyDomains(fleet, input.nodes, spreadBy) : undefined;
   // Plans run one at a time and no result refers to a NodeInfo, so the node list's facts own
   // one per node and each plan resets them: no garbage per node per plan.
@@ -166,6 +166,8 @@ export function preparePlan(input: PlanInput, pairClasses = true): PlanContext {
   };
   for (let i = 0; i < input.nodes.length; i++) {
     const view = input.nodes[i]!;
+    // A node renamed or given new accelerators: the facts of the whole list are built again.
+    if (!sameNode(fleet, i, view)) return preparePlan(input, pairClasses, true);
     refreshView(fleet, i, view);
     const info = nodes[i]!;
     info.view = view;
