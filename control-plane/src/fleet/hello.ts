@@ -17,10 +17,9 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
 import { ensureEdgeNode, type EnsureNodeOptions } from '../kube/edgenodes.ts';
 import { KeyedWriteQueue } from '../kube/keyed-write-queue.ts';
-import { httpStatus } from '../kube/errors.ts';
+import { describeKubeError, httpStatus } from '../kube/errors.ts';
 import { NotLeaderError } from '../errors.ts';
 import type { PendingHello, PendingHellos } from './hello-pending.ts';
-import { describeKubeError } from '../kube/errors.ts';
 import { nodesKind } from '../kube/resources.ts';
 import type { StatusWriter } from '../kube/status-writer.ts';
 import type { CustomObjectsApi, KubernetesObject } from '@kubernetes/client-node';
@@ -48,7 +47,7 @@ export interface HelloResponderOptions {
   onKubeWrite?: (resource: string) => void;
   /** The node said hello: capability, power or network may be new. */
   onHello?: (node: string) => void;
-  /** Hellos handled at once; more are answered "busy" at once, with no write. Absent: 64. */
+  /** Hellos handled at once; more are answered "busy" at once, with no write. Absent: HELLO_MAX_IN_FLIGHT. */
   maxInFlight?: number;
   /** Per-node pace of hellos: `burst`, then one more every `refillMs`. Absent: no limit. */
   perNode?: { burst: number; refillMs: number };
@@ -70,9 +69,9 @@ export interface HelloResponderOptions {
 
 /** Default bound on EdgeNode requests in flight for hellos. */
 export const HELLO_WRITE_CONCURRENCY = 64;
-/** A write that failed is tried again after these delays, ms, while this replica leads (a new node's, at the last one until it succeeds). */
+/** Delays before a failed write is tried again while this replica leads, ms; a new node's goes on at the last. */
 const RETRY_MS = [1000, 5000, 15_000] as const;
-/** How long after its EdgeNode is written a new node's full heartbeat is asked for at the latest, ms. */
+/** How long a new node whose EdgeNode is written waits for the cache to have it, at most, ms. */
 const FULL_HEARTBEAT_WAIT_MS = 5000;
 
 /** How long, and how many, EdgeNodes just written are remembered until the cache has them. */
@@ -92,6 +91,7 @@ const KNOWN_WAIT_MS = 1000;
 const KNOWN_POLL_MS = 10;
 /** Refusals whose text never names the node, so one encoding serves every sender. */
 const REFUSALS_CACHED = ['the control plane is busy', 'too many hellos', 'the fleet is at its limit'];
+/** Sent to a new node once its EdgeNode is cached. */
 const FULL_HEARTBEAT_COMMAND = encode(NodeCommand, 'node command', { v: PROTOCOL_VERSION, op: 'full-heartbeat' });
 /** Names whose hello pace is tracked at most (least recently used forgotten first). */
 const HELLO_TRACKED_NODES = 100_000;
@@ -177,11 +177,6 @@ export class HelloResponder {
     // What is still pending is in Redis, for the next leader.
     this.#pendingNew.clear();
     this.#refreshing.clear();
-  }
-
-  /** Nodes whose EdgeNode write is waiting or running. */
-  get pendingWrites(): number {
-    return this.#writes.size;
   }
 
   async handle(msg: Msg): Promise<void> {
@@ -306,18 +301,13 @@ export class HelloResponder {
     if (attempt === 0) this.#refreshing.set(node, r.atMs);
     const superseded = () => this.#refreshing.get(node) !== r.atMs;
     const isNewNode = this.#pendingNew.has(node);
-    const finish = () => {
-      if (superseded()) return;
-      this.#refreshing.delete(node);
-      this.#pendingNew.delete(node);
-    };
     this.#writes.submit(node, r).then(
       () => {
-        const wasNew = this.#pendingNew.has(node) && !superseded();
-        finish();
+        const latest = !superseded();
+        if (latest) this.#refreshing.delete(node);
         if (!isNewNode) return;
         void this.#o.pending?.remove(r).catch((err: unknown) => this.#o.log.warn({ node, err }, 'could not clear a pending hello; the next leader writes it again'));
-        if (wasNew) void this.#askFullHeartbeat(node);
+        if (latest) void this.#admitted(node);
       },
       (err: unknown) => {
         if (superseded()) return;
@@ -345,13 +335,23 @@ export class HelloResponder {
     );
   }
 
-  /** Once the new node's EdgeNode is in the cache: a full heartbeat restores what was dropped before. */
-  async #askFullHeartbeat(node: string): Promise<void> {
+  /**
+   * A new node's EdgeNode is written: it stays admitted (its heartbeats count, it counts towards
+   * the fleet's size) until the cache has it, then a full heartbeat restores what was dropped.
+   */
+  async #admitted(node: string): Promise<void> {
     for (let waited = 0; !this.#o.cached?.(node) && waited < FULL_HEARTBEAT_WAIT_MS; waited += KNOWN_POLL_MS * 10) {
       await new Promise((resolve) => setTimeout(resolve, KNOWN_POLL_MS * 10));
     }
+    // A later hello's write under way keeps it admitted.
+    if (!this.#refreshing.has(node)) this.#pendingNew.delete(node);
     if (this.#stopped || !this.#o.cached?.(node)) return;
-    this.#o.nc.publish(subjects.command(node), FULL_HEARTBEAT_COMMAND);
+    try {
+      this.#o.nc.publish(subjects.command(node), FULL_HEARTBEAT_COMMAND);
+    } catch (err) {
+      // The connection is closing: the node's next full heartbeat comes on its own rhythm.
+      this.#o.log.debug({ node, err }, 'could not ask a new node for a full heartbeat');
+    }
   }
 
   /** Waits a little for the node's EdgeNode to reach the cache; a node outside the selector never does. */
