@@ -230,7 +230,12 @@ async function realOnnx(log: (l: string) => void, opts: { model: RealModel; exec
   // executor working, and a shortfall against the capacity sum is the executors slowing each
   // other (shared cores, caches, memory bandwidth), not dispatch.
   const busy: number[][] = [];
+  // Each executor driven by its own clients at the same time, no balancer between them: what the
+  // executors deliver together on this machine, the most any dispatch could reach.
+  const concurrent: number[] = [];
   for (let r = 0; r < opts.rounds; r++) {
+    const each = await Promise.all(executors.map((_, i) => closedLoop(realClock(), null, configs[at(`alone:${i}`)]!.b, input, Math.max(1, Math.floor(opts.clients / executors.length)), Number.POSITIVE_INFINITY, sliceMs)));
+    concurrent.push(each.reduce((sum, x) => sum + x.rps, 0));
     for (let i = 0; i < configs.length; i++) {
       const c = configs[i]!;
       served.fill(0);
@@ -260,6 +265,7 @@ async function realOnnx(log: (l: string) => void, opts: { model: RealModel; exec
     }),
     bestSingleRps: median(Array.from({ length: opts.rounds }, (_, r) => Math.max(...alone(r)))),
     capacitySumRps: median(Array.from({ length: opts.rounds }, (_, r) => alone(r).reduce((a, b) => a + b, 0))),
+    concurrentSumRps: median(concurrent),
     roundRobinRps: medianRun('roundRobin').rps,
     balancedRps: medianRun('balanced').rps,
     balancedP99Ms: medianRun('balanced').p99Ms,
@@ -268,12 +274,16 @@ async function realOnnx(log: (l: string) => void, opts: { model: RealModel; exec
     balancedOverCapacitySum: ratio((r) => rps('balanced', r) / alone(r).reduce((a, b) => a + b, 0)),
     balancedOverBestSingle: ratio((r) => rps('balanced', r) / Math.max(...alone(r))),
     balancedOverRoundRobin: ratio((r) => rps('balanced', r) / rps('roundRobin', r)),
+    // The balancer against the executors run side by side without it: its own share of any shortfall.
+    balancedOverConcurrentSum: ratio((r) => rps('balanced', r) / concurrent[r]!),
+    concurrentOverCapacitySum: ratio((r) => concurrent[r]! / alone(r).reduce((a, b) => a + b, 0)),
     batchedOverUnbatched: ratio((r) => rps('batched', r) / rps('balanced', r)),
     failed: perRound.flat().reduce((s, x) => s + x.failed, 0),
     loadAvg1m: { before: loadBefore, after: loadAfter },
   };
   for (const e of result.executors) log(`  (b) ${e.variant}, ${e.threads} thread(s): alone ${e.aloneRps.toFixed(1)} rps (${e.msPerRequestAlone.toFixed(2)} ms/request, prior ${e.priorMs.toFixed(2)} ms); share when balanced ${(e.shareWhenBalanced * 100).toFixed(0)} %, busy ${(e.busyWhenBalanced * 100).toFixed(0)} %`);
   log(`  (b) best single ${result.bestSingleRps.toFixed(1)} rps; sum of capacities ${result.capacitySumRps.toFixed(1)}; round robin ${result.roundRobinRps.toFixed(1)}; balanced ${result.balancedRps.toFixed(1)} (p99 ${result.balancedP99Ms.toFixed(1)} ms); balanced+batched(8) ${result.balancedBatchedRps.toFixed(1)}`);
+  log(`  (b) executors side by side without a balancer: ${result.concurrentSumRps.toFixed(1)} rps, ${result.concurrentOverCapacitySum.toFixed(3)} of the capacity sum; balanced/side by side ${result.balancedOverConcurrentSum.toFixed(3)}`);
   log(`  (b) median of per-round ratios: balanced/capacity sum ${result.balancedOverCapacitySum.toFixed(3)}, balanced/best single ${result.balancedOverBestSingle.toFixed(2)}, balanced/round robin ${result.balancedOverRoundRobin.toFixed(2)}, batched/unbatched ${result.batchedOverUnbatched.toFixed(2)}; load average ${loadBefore.toFixed(2)} -> ${loadAfter.toFixed(2)}`);
   return result;
 }
@@ -372,6 +382,9 @@ const bench: Bench = async ({ argv, log }) => {
       balancedOverCapacitySum: r3(b.balancedOverCapacitySum),
       balancedOverBestSingle: r2(b.balancedOverBestSingle),
       balancedOverRoundRobin: r2(b.balancedOverRoundRobin),
+      concurrentSumRps: r2(b.concurrentSumRps),
+      balancedOverConcurrentSum: r3(b.balancedOverConcurrentSum),
+      concurrentOverCapacitySum: r3(b.concurrentOverCapacitySum),
       batchedOverUnbatched: r2(b.batchedOverUnbatched),
       loadAvg1m: { before: r2(b.loadAvg1m.before), after: r2(b.loadAvg1m.after) },
       goal: { balancedOverCapacitySum: 0.9 },
