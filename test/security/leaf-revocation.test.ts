@@ -7,15 +7,17 @@
 // until it restarts. A second remote, bound to the system account, carries the update to the
 // leaf's resolver as to any hub server's (and its resolver's periodic sync after a cut).
 //
-// Two leaves on the same hub, one of each kind; the revocation is pushed as the control plane
-// pushes it (FleetAccountClaims).
+// Two leaves on the same hub, one of each kind; the second links with the credentials
+// `edgeplane creds leaf` issues, its system link scoped to account updates (a server ping from
+// the hub does not reach it). The revocation is pushed as the control plane pushes it
+// (FleetAccountClaims).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { connect, createInbox, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { credsFor, freePort, goBinary, startNatsCluster, startProcess, startToxiproxy, type NatsCluster, type ServerProcess, type ToxiproxyServer } from '@edgeplane/env';
-import { publicKey, serverTrustConfig } from '@edgeplane/trust';
+import { issueLeafCreds, serverTrustConfig } from '@edgeplane/trust';
 import { issueServerCert } from '@edgeplane/trust/certs';
 import { FleetAccountClaims } from '../../control-plane/src/fleet/account-claims.ts';
 import { waitFor } from '../helpers/agent.ts';
@@ -42,8 +44,10 @@ async function startLeafWithSystemLink(site: string): Promise<void> {
     writeFileSync(file, text, { mode: 0o600 });
     return file;
   };
-  const fleetCreds = await write('leaf.creds', await credsFor(cluster.trust, { leaf: site }));
-  const systemCreds = await write('leaf-system.creds', await credsFor(cluster.trust, 'system'));
+  // The credentials `edgeplane creds leaf` writes: the system link scoped to account updates.
+  const leafCreds = await issueLeafCreds(cluster.trust, site, 3600);
+  const fleetCreds = await write('leaf.creds', leafCreds.fleet);
+  const systemCreds = await write('leaf-system.creds', leafCreds.system);
   // The uplink proxies lead to the hub servers' leafnode ports.
   const urls = `[${cluster.uplinks.map((u) => q(`tls://127.0.0.1:${u.port}`)).join(', ')}]`;
   const remote = (creds: string, account: string) => `{ urls: ${urls}, credentials: ${q(creds)}, account: ${q(account)}, tls: { ca_file: ${q(cluster.caFile)}, timeout: 5 } }`;
@@ -53,7 +57,7 @@ async function startLeafWithSystemLink(site: string): Promise<void> {
     `listen: "127.0.0.1:${port}"`,
     'leafnodes {',
     '  reconnect: 1',
-    `  remotes: [${remote(fleetCreds, publicKey(cluster.trust.fleet))}, ${remote(systemCreds, publicKey(cluster.trust.system))}]`,
+    `  remotes: [${remote(fleetCreds, leafCreds.fleetAccount)}, ${remote(systemCreds, leafCreds.systemAccount)}]`,
     '}',
     await serverTrustConfig(cluster.trust, { resolverDir: join(leafDir, 'accounts'), tls: { certFile, keyFile } }),
   ].join('\n');
@@ -124,5 +128,14 @@ it('a revocation pushed to the hub reaches a leaf linked in the system account, 
   expect(await tryConnect(leafUrl, creds)).toMatch(/Authorization Violation/);
   // The environment's leaf links the fleet account only: it never hears of the revocation.
   expect(await tryConnect(cluster.leaf!.url, creds)).toBe('accepted');
+  // The system link is scoped to account updates: a server ping from the hub, which every
+  // server linked in the system account answers, is not carried to this leaf.
+  const inbox = createInbox();
+  const answered: string[] = [];
+  const sub = system.subscribe(inbox, { callback: (_err, msg) => void answered.push((msg.json() as { server?: { name?: string } }).server?.name ?? '?') });
+  system.publish('$SYS.REQ.SERVER.PING', '', { reply: inbox });
+  await new Promise((r) => setTimeout(r, 1000));
+  sub.unsubscribe();
+  expect(answered.sort()).toEqual(['ep-hub-0', 'ep-hub-1', 'ep-hub-2']);
   console.info(`[security] revocation closed the node's connections at the hub and at the system-linked leaf within ${closedMs} ms`);
 });

@@ -3,6 +3,7 @@ export * from './material.ts';
 export * from './permissions.ts';
 export * from './accounts.ts';
 export * from './users.ts';
+export * from './leaf.ts';
 export * from './pin.ts';
 export type { CertificateAuthority, ServerCertificate } from './certs.ts';
 export * from './server-config.ts';

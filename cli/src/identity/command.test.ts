@@ -27,6 +27,7 @@ describe('help', () => {
     ['node', '--help'],
     ['node', 'revoke', '--help'],
     ['creds', 'client', '--help'],
+    ['creds', 'leaf', '--help'],
   ])('%s %s prints usage and exits 0', async (...argv) => {
     const r = await run(...argv);
     expect(r.code).toBe(0);
@@ -56,6 +57,9 @@ describe('bad arguments are refused with the code and the usage, exit 2', () => 
     { argv: ['creds', 'client'], says: 'expected one client name' },
     { argv: ['creds', 'client', 'Cam_1', '--trust-file', trustFile], says: 'expected one client name' },
     { argv: ['creds', 'client', 'cam-1'], says: '--trust-file F is required' },
+    { argv: ['creds', 'leaf', 'Site_A', '--trust-file', trustFile, '--out-dir', dir], says: 'expected one site name' },
+    { argv: ['creds', 'leaf', 'site-a', '--out-dir', dir], says: '--trust-file F is required' },
+    { argv: ['creds', 'leaf', 'site-a', '--trust-file', trustFile], says: '--out-dir DIR is required' },
   ])('$argv', async ({ argv, says }) => {
     const r = await run(...argv);
     expect(r.code).toBe(2);
@@ -135,5 +139,31 @@ describe('edgeplane creds client', () => {
     const raw = decode<{ issuer_account?: string; pub?: { allow?: string[] } }>(creds!.jwt);
     expect(raw.nats.issuer_account).toBe(publicKey(trust.clients));
     expect(raw.nats.pub?.allow).toEqual(['ep.v1.infer.>']);
+  });
+});
+
+describe('edgeplane creds leaf', () => {
+  it('issues the fleet link and a system link scoped to account updates, mode 0600, expiring', async () => {
+    const out = join(dir, 'fleet4');
+    expect((await run('certs', '--out', out)).code).toBe(0);
+    const trust = parseTrustMaterial(readFileSync(join(out, 'trust.json'), 'utf8'));
+    const r = await run('creds', 'leaf', 'site-a', '--trust-file', join(out, 'trust.json'), '--ttl', '30d', '--out-dir', dir);
+    expect(r.code, r.err).toBe(0);
+    const read = (name: string) => {
+      const file = join(dir, name);
+      expect((statSync(file).mode & 0o777).toString(8)).toBe('600');
+      const creds = parseCredsFile(readFileSync(file, 'utf8'))!;
+      expect(readUserJwt(creds.jwt)!.expiresAtS! - readUserJwt(creds.jwt)!.issuedAtS).toBe(30 * 86_400);
+      return decode<{ issuer_account?: string; pub?: { allow?: string[] }; sub?: { allow?: string[] } }>(creds.jwt);
+    };
+    const fleet = read('leaf-site-a.creds');
+    const system = read('leaf-site-a-system.creds');
+    expect(fleet.name).toBe('leaf-site-a');
+    expect(fleet.nats.issuer_account).toBe(publicKey(trust.fleet));
+    // Signed by the system account itself, and able to hear account updates, nothing else.
+    expect(system.iss).toBe(publicKey(trust.system));
+    expect(system.nats.sub?.allow).toEqual(['$SYS.REQ.CLAIMS.UPDATE', '$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE', '$SYS.ACCOUNT.*.CLAIMS.UPDATE', '$SYS._INBOX.>']);
+    expect(r.out).toContain(`account: "${publicKey(trust.system)}"`);
+    expect(r.out).toContain(`account: "${publicKey(trust.fleet)}"`);
   });
 });

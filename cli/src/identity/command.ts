@@ -2,8 +2,9 @@
 // parsing and output only; the work lives in certs.ts, tokens.ts and revoke.ts.
 import { parseArgs } from 'node:util';
 import { NodeNamePattern, durationText, formatDurationMs, tokenState } from '@edgeplane/api';
-import { caHash, issueClientCreds } from '@edgeplane/trust';
+import { caHash, issueClientCreds, issueLeafCreds } from '@edgeplane/trust';
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import type { CommandGroup, CommandIO } from '../command.ts';
 import { writeCerts } from './certs.ts';
@@ -52,10 +53,16 @@ export const NODE_USAGE = `usage: edgeplane node revoke NODE [--kubeconfig F]
 `;
 
 export const CREDS_USAGE = `usage: edgeplane creds client NAME --trust-file F [--ttl 30d] [--out FILE]
+       edgeplane creds leaf SITE --trust-file F [--ttl 365d] --out-dir DIR
 
   client NAME   credentials (user JWT and nkey seed) for an inference client, in the clients' own
                 account: it may send requests on ep.v1.infer.> and read its replies, and sees no
                 fleet subject. Written to --out (mode 0600), else printed.
+  leaf SITE     the two credentials of a site's leaf node uplink, instead of an administrator's:
+                DIR/leaf-SITE.creds binds the fleet account (the site's traffic), and
+                DIR/leaf-SITE-system.creds binds the system account, scoped to account updates,
+                so that a node revoked at the hub is refused at the site too (mode 0600). Prints
+                the leafnodes remotes to put in the leaf server's configuration.
 `;
 
 const TTL = durationText(60_000, 365 * 86_400_000);
@@ -228,6 +235,37 @@ async function credsClient(argv: string[], io: CommandIO): Promise<void> {
   }
 }
 
+async function credsLeaf(argv: string[], io: CommandIO): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { 'trust-file': { type: 'string' }, ttl: { type: 'string' }, 'out-dir': { type: 'string' } },
+  });
+  const site = positionals[0];
+  if (positionals.length !== 1 || !site || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(site)) throw new IdentityError('BAD_ARGUMENT', 'expected one site name, a DNS label');
+  if (!values['trust-file']) throw new IdentityError('BAD_ARGUMENT', '--trust-file F is required: the credentials are signed with it');
+  if (!values['out-dir']) throw new IdentityError('BAD_ARGUMENT', '--out-dir DIR is required: two credentials are written there');
+  const ttl = TTL.safeParse(values.ttl ?? '365d');
+  if (!ttl.success) throw new IdentityError('BAD_ARGUMENT', `--ttl ${ttl.error.issues[0]?.message ?? 'is invalid'}`);
+  const leaf = await issueLeafCreds(readTrustFile(values['trust-file']), site, Math.floor(ttl.data / 1000));
+  const fleetFile = join(values['out-dir'], `leaf-${site}.creds`);
+  const systemFile = join(values['out-dir'], `leaf-${site}-system.creds`);
+  writeFileSync(fleetFile, leaf.fleet, { mode: 0o600 });
+  writeFileSync(systemFile, leaf.system, { mode: 0o600 });
+  io.err(`credentials for the leaf node of site ${site} in ${fleetFile} and ${systemFile} (0600), valid ${formatDurationMs(ttl.data)}\n`);
+  io.out(
+    [
+      'leafnodes {',
+      '  remotes: [',
+      `    { urls: ["tls://HUB:7422"], credentials: "/etc/nats/leaf-${site}.creds", account: "${leaf.fleetAccount}", tls: { ca_file: "/etc/nats/ca.pem" } },`,
+      `    { urls: ["tls://HUB:7422"], credentials: "/etc/nats/leaf-${site}-system.creds", account: "${leaf.systemAccount}", tls: { ca_file: "/etc/nats/ca.pem" } }`,
+      '  ]',
+      '}',
+      '',
+    ].join('\n'),
+  );
+}
+
 /** A group whose commands each take their own flags. */
 function group(name: string, summary: string, usage: string, commands: Record<string, (argv: string[], io: CommandIO) => Promise<void>>): CommandGroup {
   return {
@@ -257,6 +295,6 @@ export const tokenCommands = group('token', 'bootstrap tokens that enrol agents 
   delete: tokenDelete,
 });
 
-export const credsCommands = group('creds', 'credentials for inference clients (client)', CREDS_USAGE, { client: credsClient });
+export const credsCommands = group('creds', 'credentials for inference clients (client) and site leaf nodes (leaf)', CREDS_USAGE, { client: credsClient, leaf: credsLeaf });
 
 export const nodeCommands = group('node', "revoke a node's credential (revoke)", NODE_USAGE, { revoke: nodeRevoke });
