@@ -56,6 +56,11 @@ describe('summarise', () => {
     });
   }
 
+  it('reads a Jest-shaped failureMessage as the file\'s error', () => {
+    const raw = { ...report({ numFailedTestSuites: 1, success: false }), testResults: [{ name: '/r/d.test.ts', status: 'failed', failureMessage: 'SyntaxError', assertionResults: [] }] };
+    expect(summarise(parseReport(raw)).errors).toEqual([{ file: '/r/d.test.ts', message: 'SyntaxError' }]);
+  });
+
   it('names a missing field', () => {
     const bad = { ...report({}), numFailedTestSuites: 'x' };
     expect(() => parseReport(bad)).toThrowError(TestReportError);

@@ -72,7 +72,8 @@ export function parseReport(raw: unknown): VitestJsonReport {
     return {
       name: o.name,
       status: o.status,
-      message: typeof o.message === 'string' ? o.message : '',
+      // vitest writes `message`; Jest-shaped reports (and older vitest) `failureMessage`.
+      message: typeof o.message === 'string' && o.message !== '' ? o.message : typeof o.failureMessage === 'string' ? o.failureMessage : '',
       assertionResults: o.assertionResults.map((a: unknown) => {
         const ao = (typeof a === 'object' && a !== null ? a : {}) as Record<string, unknown>;
         return { title: String(ao.title ?? ''), status: String(ao.status ?? '') };
