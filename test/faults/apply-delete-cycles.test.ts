@@ -8,8 +8,8 @@
 // only the model runtime is a recording double, so 200 cycles fit in well under a minute.
 //
 // On the fault suite's layout (lib/topology.ts): the assignments bucket has three copies on a
-// three-server NATS cluster (--kv-replicas 3), one agent connects through the site's leaf node
-// and reads the site's mirror, the others dial the hub; Redis runs behind Sentinel.
+// three-server NATS cluster (--kv-replicas 3), the agents dial the hub, Redis runs behind
+// Sentinel.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -47,7 +47,6 @@ beforeAll(async () => {
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader());
   admin = await topology.admin();
-  await topology.mirrorAssignmentsAtSite();
   await Promise.all(
     [1, 2, 3].map(async (i) => {
       const node = `${run}-n${i}`;
@@ -55,7 +54,7 @@ beforeAll(async () => {
       await writeFile(overrideFile, `labels: { edgeplane.io/test-run: ${run} }\n`);
       const manager = recordingManager();
       const entry: (typeof agents)[number] = { node, manager, agent: undefined as unknown as RunningAgent };
-      entry.agent = await startAgent(agentConfig({ node, ...(await agentNats(i === 1 ? topology.site : topology.hub, node)), stateDir: join(dir.path, node), overrideFile }), {
+      entry.agent = await startAgent(agentConfig({ node, ...(await agentNats(topology.hub, node)), stateDir: join(dir.path, node), overrideFile }), {
         log: testLogger(),
         createManager: () => manager,
         onNatsConnected: (nc) => (entry.nc = nc),
