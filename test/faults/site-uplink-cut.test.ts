@@ -10,8 +10,8 @@
 // alone resumed the site's mirror 25 to 48 s after the heal (a consumer request lost in the
 // cut is waited on for 30 s, then retried 10 s later per failure); the leader, told the site's
 // JetStream domain (--site-domains), creates a mirror silent on a link that answers again.
-// Measured on a loaded 2-core machine (load average 9 to 16): heard again about 1 s and the
-// deployment 2/2 Ready 7.9 and 10.8 s after the heal.
+// Measured on a loaded 2-core machine (load average 9 to 16): heard again 0.5 to 1.3 s and the
+// deployment 2/2 Ready 6.8 to 10.8 s after the heal (three runs).
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
