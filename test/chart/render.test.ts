@@ -99,6 +99,12 @@ describe('default values', () => {
     expect(env(container).get('EP_KV_REPLICAS')?.value).toBe('3');
   });
 
+  it("tell the control plane the sites' JetStream domains, whose mirrors it keeps following the hub", async () => {
+    const container = async (set: string[]) => as<V1Deployment>(findObject(await render({ set }), 'Deployment')).spec!.template.spec!.containers[0]!;
+    expect(env(await container([])).has('EP_SITE_DOMAINS')).toBe(false);
+    expect(env(await container(['nats.siteDomains={site-a,site-b}'])).get('EP_SITE_DOMAINS')?.value).toBe('site-a,site-b');
+  });
+
   it('expose the API port through the Service', async () => {
     const objects = await render();
     const service = as<V1Service>(findObject(objects, 'Service'));
