@@ -314,7 +314,9 @@ export class HelloResponder {
         const status = httpStatus(err);
         // The API server refuses the object itself (invalid, forbidden): retrying cannot help.
         const refused = status !== undefined && status >= 400 && status < 500 && status !== 409 && status !== 429;
-        const leading = !this.#stopped && this.#o.mayWrite() && !(err instanceof NotLeaderError);
+        // A renewal running late refuses writes (NotLeaderError) while this replica still leads:
+        // retried like any failure. Only stop() (the Lease lost) leaves them to the next leader.
+        const leading = !this.#stopped;
         const retryMs = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]!;
         if (!leading || refused || (!isNewNode && attempt >= RETRY_MS.length)) {
           this.#refreshing.delete(node);
@@ -324,7 +326,7 @@ export class HelloResponder {
           log({ node, err: describeKubeError(err) }, refused ? 'the API server refused the EdgeNode of a node that said hello' : leading ? 'could not record the hello of a known node; its next hello records it' : 'not leading: the EdgeNode of a node that said hello is left to the next leader');
           return;
         }
-        this.#o.log.info({ node, err: describeKubeError(err), retryInMs: retryMs }, 'could not record a hello; retrying');
+        this.#o.log[err instanceof NotLeaderError ? 'debug' : 'info']({ node, err: describeKubeError(err), retryInMs: retryMs }, 'could not record a hello; retrying');
         const t = setTimeout(() => {
           this.#retryTimers.delete(t);
           if (this.#stopped || superseded()) return;
