@@ -39,6 +39,7 @@ import { NodeMonitor } from './reconcile/node-monitor.ts';
 import { PlacementIndex } from './reconcile/placement-index.ts';
 import { PlacementStore } from './reconcile/placement-store.ts';
 import { DeploymentReconciler } from './reconcile/reconciler.ts';
+import { TelemetryView } from './reconcile/telemetry-view.ts';
 import { NodeCollector } from './reconcile/node-gc.ts';
 import { DEFAULT_HELLO_MAX_IN_FLIGHT, DEFAULT_HELLO_PER_NODE_INTERVAL_MS, DEFAULT_MAX_NODES, DEFAULT_NODE_GC_AFTER_MS } from './config.ts';
 import { PlacementRebuilder } from './reconcile/placement-rebuild.ts';
@@ -154,6 +155,8 @@ export async function startControlPlane(config: Config, options: StartOptions = 
     const deployments = new ResourceInformer<EdgeModelDeployment>({ ...kube, kind: deploymentsKind, namespaces: config.namespaces, log });
     const nodes = new ResourceInformer<EdgeNode>({ ...kube, kind: nodesKind, labelSelector: config.nodeSelector, log });
     const telemetry = new TelemetryStore(redis);
+    // Planning's copy of node telemetry: what the monitor read on a change, the rest at most a heartbeat old.
+    const telemetryView = new TelemetryView(telemetry, config.heartbeatIntervalMs);
     const placementStore = new PlacementStore(redis);
     const index = new PlacementIndex();
     const malformed = new MalformedReporter(metrics, log);
@@ -177,6 +180,7 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       nodes,
       deployments,
       telemetry,
+      telemetryView,
       statusWriter,
       index,
       metrics,
@@ -230,6 +234,7 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       deployments,
       nodes,
       telemetry,
+      telemetryView,
       placementStore,
       index,
       publisher,

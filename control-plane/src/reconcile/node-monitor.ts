@@ -18,6 +18,7 @@ import type { Metrics } from '../metrics.ts';
 import { crossesTierBoundary, type NodeTelemetry as TierTelemetry } from '../placement/index.ts';
 import { disruption, inDisruption, mayEvict, nodeReadiness, SITE_LABEL, type Disruption, type LifecycleSettings, type NodeLifecycle, type Readiness } from './node-lifecycle.ts';
 import type { PlacementIndex } from './placement-index.ts';
+import type { TelemetryView } from './telemetry-view.ts';
 import { sameStatus } from './status.ts';
 
 interface Seen extends TierTelemetry {
@@ -32,6 +33,8 @@ export interface NodeMonitorOptions {
   nodes: ResourceInformer<EdgeNode>;
   deployments: ResourceInformer<EdgeModelDeployment>;
   telemetry: TelemetryStore;
+  /** Given the telemetry of each changed node as read here, so reconciles need not read it again. */
+  telemetryView?: TelemetryView;
   statusWriter: StatusWriter;
   index: PlacementIndex;
   metrics: Metrics;
@@ -132,6 +135,7 @@ export class NodeMonitor {
     const nodes = this.#o.nodes.keys();
     this.#o.log.warn({ reason, nodes: nodes.length }, 'telemetry lost on the control plane side: grace period restarted, full heartbeats requested');
     for (const n of nodes) this.#askedAt.set(n, now);
+    this.#o.telemetryView?.clear();
     if (reason === 'redis-data-lost') {
       // Workload reports were lost with the data: the first one each node sends again must
       // reach its deployments' status even when it says what it said before, and even before
@@ -148,6 +152,7 @@ export class NodeMonitor {
 
   /** The node is gone (its EdgeNode deleted): nothing about it stays in memory. */
   forgetNode(node: string): void {
+    this.#o.telemetryView?.forget(node);
     this.#seen.delete(node);
     this.#reportsLost.delete(node);
     this.#lastWrite.delete(node);
@@ -239,7 +244,9 @@ export class NodeMonitor {
       while (this.#dirty.size > 0 && !this.#stopped) {
         const nodes = [...this.#dirty];
         this.#dirty.clear();
+        const readAt = Date.now();
         const telemetry = await this.#o.telemetry.readMany(nodes);
+        this.#o.telemetryView?.put(nodes, telemetry, readAt);
         const now = Date.now();
         for (const name of nodes) await this.#evaluate(name, telemetry.get(name), now);
       }

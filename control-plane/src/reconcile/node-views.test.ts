@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EdgeNode } from '@edgeplane/api';
 import type { Placement } from '../placement/types.ts';
 import { nodeView } from './node-views.ts';
-import { describeChange, samePlacements } from './reconciler.ts';
+import { changedNodes, describeChange, samePlacements } from './reconciler.ts';
 
 const node = EdgeNode.parse({
   apiVersion: 'edgeplane.io/v1alpha1',
@@ -82,5 +82,11 @@ describe('placement changes', () => {
   });
   it('describes what changed', () => {
     expect(describeChange([p('a', 'x'), p('b', 'x')], [p('a', 'y'), p('c', 'x')])).toMatch(/^placed 2 replicas \(1 new, 1 removed, 1 re-tiered\)/);
+  });
+  it('names the nodes whose placements changed, and only those', () => {
+    const before = [p('a', 'x'), p('b', 'x'), p('c', 'x'), p('c', 'x')];
+    const after = [p('b', 'x'), p('a', 'y'), p('c', 'x'), p('d', 'x')];
+    expect([...changedNodes(before, after)].sort()).toEqual(['a', 'c', 'd']);
+    expect([...changedNodes(before, [...before].reverse())]).toEqual([]);
   });
 });

@@ -49,6 +49,34 @@ describe('PlacementIndex', () => {
     const committed = idx.committedMiB('ns/a', () => 100);
     expect(Object.fromEntries(committed)).toEqual({ 'n1/gpu0': 200 });
   });
+
+  it('keeps committed memory as running totals equal to a sum from scratch', () => {
+    const idx = new PlacementIndex();
+    const mem = new Map([['v-fp16', 100]]);
+    const memoryOf = (q: Placement) => mem.get(q.variant) ?? 0;
+    let version = 1;
+    const versionOf = () => version;
+    // The same sum over a new index holding the same placements.
+    const fresh = (except: string) => {
+      const c = new PlacementIndex();
+      for (const k of idx.keys()) c.set(k, idx.get(k));
+      return Object.fromEntries(c.committedMiB(except, memoryOf));
+    };
+    idx.set('ns/a', [p('ns/a', 'n1'), p('ns/a', 'n2')]);
+    idx.set('ns/b', [p('ns/b', 'n1'), p('ns/b', 'n3', 'npu0')]);
+    expect(Object.fromEntries(idx.committedMiB('ns/a', memoryOf, versionOf))).toEqual({ 'n1/gpu0': 100, 'n3/npu0': 100 });
+    expect(Object.fromEntries(idx.committedMiB('ns/b', memoryOf, versionOf))).toEqual(fresh('ns/b'));
+    // A moved replica, a deleted deployment and a changed variant size are all reflected.
+    idx.set('ns/b', [p('ns/b', 'n2')]);
+    expect(Object.fromEntries(idx.committedMiB('ns/a', memoryOf, versionOf))).toEqual({ 'n2/gpu0': 100 });
+    mem.set('v-fp16', 250);
+    version = 2;
+    expect(Object.fromEntries(idx.committedMiB('ns/c', memoryOf, versionOf))).toEqual({ 'n1/gpu0': 250, 'n2/gpu0': 500 });
+    expect(Object.fromEntries(idx.committedMiB('ns/c', memoryOf, versionOf))).toEqual(fresh('ns/c'));
+    idx.delete('ns/a');
+    expect(Object.fromEntries(idx.committedMiB('ns/c', memoryOf, versionOf))).toEqual({ 'n2/gpu0': 250 });
+    expect(Object.fromEntries(idx.committedMiB('ns/b', memoryOf, versionOf))).toEqual({});
+  });
 });
 
 describe('nodeWorkloads', () => {
@@ -70,7 +98,8 @@ describe('PlacementIndex workload counts', () => {
     idx.set('ns/b', [p('ns/b', 'n1')]);
     expect(idx.workloadsOn('n1')).toBe(2);
     expect(idx.workloadsOn('n3')).toBe(0);
-    expect(Object.fromEntries(idx.otherWorkloads('ns/a'))).toEqual({ n1: 1, n2: 0 });
+    // A node with none left is absent (absent: none).
+    expect(Object.fromEntries(idx.otherWorkloads('ns/a'))).toEqual({ n1: 1 });
     expect(Object.fromEntries(idx.otherWorkloads('ns/c'))).toEqual({ n1: 2, n2: 1 });
   });
 

@@ -17,7 +17,8 @@ import type { StatusWriter } from '../kube/status-writer.ts';
 import type { Metrics } from '../metrics.ts';
 import { isPlacementInputError, planDeployment } from '../placement/index.ts';
 import type { Placement, PlacementOptions, PlanResult } from '../placement/types.ts';
-import { nodeView } from './node-views.ts';
+import { FleetViews } from './fleet-views.ts';
+import { TelemetryView } from './telemetry-view.ts';
 import type { PlacementIndex } from './placement-index.ts';
 import type { PlacementStore } from './placement-store.ts';
 import type { ReconcileResult } from './queue.ts';
@@ -31,6 +32,11 @@ export interface ReconcilerOptions {
   deployments: ResourceInformer<EdgeModelDeployment>;
   nodes: ResourceInformer<EdgeNode>;
   telemetry: TelemetryStore;
+  /**
+   * Telemetry kept current by the node monitor, shared with it; absent: the reconciler keeps its
+   * own, reading every node from Redis each time.
+   */
+  telemetryView?: TelemetryView;
   placementStore: PlacementStore;
   index: PlacementIndex;
   publisher: AssignmentPublisher;
@@ -78,6 +84,28 @@ export function describeChange(before: readonly Placement[], after: readonly Pla
   return `placed ${after.length} replicas (${added} new, ${removed} removed, ${retiered} re-tiered)${sample ? `: ${sample}` : ''}${after.length > 5 ? '; ...' : ''}`;
 }
 
+/** Nodes where a deployment's placements differ between two lists (added, removed or changed there). */
+export function changedNodes(before: readonly Placement[], after: readonly Placement[]): Set<string> {
+  const ids = (list: readonly Placement[]) => {
+    const out = new Map<string, string[]>();
+    for (const p of list) {
+      const l = out.get(p.node);
+      if (l) l.push(placementId(p));
+      else out.set(p.node, [placementId(p)]);
+    }
+    return out;
+  };
+  const prev = ids(before);
+  const next = ids(after);
+  const changed = new Set<string>();
+  for (const [node, l] of next) {
+    const old = prev.get(node);
+    if (!old || old.length !== l.length || old.sort().join(';') !== l.sort().join(';')) changed.add(node);
+  }
+  for (const node of prev.keys()) if (!next.has(node)) changed.add(node);
+  return changed;
+}
+
 /** A re-plan after a node went past its workload limit, ms. */
 const OVERFULL_REQUEUE_MS = 1000;
 
@@ -99,15 +127,23 @@ export class DeploymentReconciler {
   readonly #reconciled = new Set<string>();
   /** Each placement list split by node, computed once per list (the index replaces, never mutates, them). */
   readonly #byNode = new WeakMap<readonly Placement[], Map<string, Placement[]>>();
+  readonly #telemetry: TelemetryView;
+  readonly #views = new FleetViews();
+  /** The spec each deployment's last complete publish wrote, as text; a different one rewrites every node. */
+  readonly #publishedSpec = new Map<string, string>();
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
+    this.#telemetry = options.telemetryView ?? new TelemetryView(options.telemetry, 0);
   }
 
   /** A new term: nothing counts as reconciled until it is again. */
   startTerm(): void {
     this.#reconciled.clear();
     this.#unpublished.clear();
+    this.#publishedSpec.clear();
+    this.#telemetry.clear();
+    this.#views.clear();
   }
 
   /** A node's whole desired assignment, from the placements as they are now. */
@@ -162,9 +198,10 @@ export class DeploymentReconciler {
     if (o.finalizer && !hasFinalizer(emd)) await o.finalizer.add(emd);
     const spec = emd.spec;
     const nodes = o.nodes.list();
-    const telemetry = await o.telemetry.readMany(nodes.map((n) => n.metadata.name ?? ''));
+    const telemetry = await this.#telemetry.read(nodes.map((n) => n.metadata.name ?? ''));
     const now = Date.now();
-    const views = nodes.map((n) => nodeView(n, telemetry.get(n.metadata.name ?? ''), now, o.lifecycle?.(n.metadata.name ?? ''), this.#variantDigest));
+    // Built right before the plan, with no await between: the list is reused by the next reconcile.
+    const views = this.#views.views(nodes, telemetry, now, o.lifecycle, this.#variantDigest);
     const current = o.index.get(key);
     // Failed (node, variant) pairs, from what agents report now and what was remembered (in
     // memory, or in status when this replica has just become the leader).
@@ -185,7 +222,7 @@ export class DeploymentReconciler {
         spec,
         nodes: views,
         current,
-        committedMiB: o.index.committedMiB(key, this.#memoryOf),
+        committedMiB: o.index.committedMiB(key, this.#memoryOf, this.#variantsOf),
         otherWorkloads: o.index.otherWorkloads(key),
         nowMs: now,
         ...(failures.excluded.size > 0 ? { excludedVariants: failures.excluded } : {}),
@@ -205,8 +242,13 @@ export class DeploymentReconciler {
     }
     const touched = o.index.set(key, plan.placements);
     this.#reconciled.add(key);
-    // Also the nodes that keep their placement: the spec (variant uri, SLO) may have changed.
-    await this.#publish(key, touched);
+    // Every node when the spec (variant uri, SLO) differs from the one last published; otherwise
+    // only the nodes whose placements of this deployment changed.
+    const specText = JSON.stringify(spec);
+    const allNodes = this.#publishedSpec.get(key) !== specText;
+    this.#publishedSpec.delete(key);
+    await this.#publish(key, allNodes ? touched : changedNodes(current, plan.placements));
+    this.#publishedSpec.set(key, specText);
     this.#updatePlacementGauge();
     // Two plans raced past a node's workload limit: plan again, and the node's filter refuses one.
     const overfull = [...touched].some((n) => o.index.workloadsOn(n) > MAX_WORKLOADS_PER_NODE);
@@ -316,6 +358,7 @@ export class DeploymentReconciler {
 
   async #remove(key: string): Promise<void> {
     const o = this.#o;
+    this.#publishedSpec.delete(key);
     this.#lastFailure.delete(key);
     this.#variantFailures.delete(key);
     if (!o.index.has(key)) {
@@ -347,6 +390,9 @@ export class DeploymentReconciler {
     const d = this.#o.deployments.get(p.deployment);
     return d?.spec.model.variants.find((v) => v.name === p.variant)?.memoryMiB ?? 0;
   };
+
+  /** What #memoryOf reads of a deployment: a replaced variants list may change its committed memory. */
+  #variantsOf = (key: string): unknown => this.#o.deployments.get(key)?.spec.model.variants;
 
   #variantDigest = (deploymentKey: string, variant: string): string | undefined =>
     this.#o.deployments.get(deploymentKey)?.spec.model.variants.find((v) => v.name === variant)?.sha256;

@@ -1,0 +1,72 @@
+// The node list each plan reads, kept from one reconcile to the next: the same array while the
+// fleet's members are the same, and the same NodeView object for a node whose EdgeNode,
+// telemetry and lifecycle decision are the same objects and values as last time. The planner
+// remembers facts per list and per view (placement/memo.ts, view-table.ts), so a node's change
+// then costs one view and one table row instead of the whole fleet's.
+import type { EdgeNode } from '@edgeplane/api';
+import type { NodeTelemetry } from '../fleet/telemetry.ts';
+import type { NodeView } from '../placement/types.ts';
+import type { NodeLifecycle } from './node-lifecycle.ts';
+import { nodeView, type VariantDigest } from './node-views.ts';
+
+interface Entry {
+  node: EdgeNode;
+  t: NodeTelemetry | undefined;
+  ready: boolean | undefined;
+  evicted: boolean | undefined;
+  /** The variant digests the view's measured latencies were keyed by. */
+  digests: string;
+  view: NodeView;
+}
+
+/** Digests of the variants a node reports latency for: a spec's new sha256 re-keys them. */
+function digestsOf(t: NodeTelemetry | undefined, digestOf: VariantDigest): string {
+  let out = '';
+  for (const w of t?.workloads ?? []) if (w.p99Ms !== undefined && w.phase === 'Ready') out += `${w.key}|${w.variant}|${digestOf(w.key, w.variant) ?? ''};`;
+  return out;
+}
+
+export class FleetViews {
+  readonly #entries = new Map<string, Entry>();
+  #list: NodeView[] = [];
+
+  /**
+   * Views of `nodes` in their order. Replaces elements of the previous list in place when the
+   * names are the same in the same order (the planner checks each element against what it
+   * remembered), and builds a new list otherwise. Plans must read the list before the next call.
+   */
+  views(
+    nodes: readonly EdgeNode[],
+    telemetry: ReadonlyMap<string, NodeTelemetry>,
+    nowMs: number,
+    lifecycle: ((node: string) => NodeLifecycle | undefined) | undefined,
+    digestOf: VariantDigest,
+  ): readonly NodeView[] {
+    const sameMembers = nodes.length === this.#list.length && nodes.every((n, i) => (n.metadata.name ?? '') === this.#list[i]!.name);
+    const list = sameMembers ? this.#list : new Array<NodeView>(nodes.length);
+    const seen = new Set<string>();
+    nodes.forEach((node, i) => {
+      const name = node.metadata.name ?? '';
+      seen.add(name);
+      const t = telemetry.get(name);
+      const life = lifecycle?.(name);
+      const digests = digestsOf(t, digestOf);
+      const e = this.#entries.get(name);
+      if (e && e.node === node && e.t === t && e.ready === life?.ready && e.evicted === life?.evicted && e.digests === digests) {
+        list[i] = e.view;
+        return;
+      }
+      const view = nodeView(node, t, nowMs, life, digestOf);
+      this.#entries.set(name, { node, t, ready: life?.ready, evicted: life?.evicted, digests, view });
+      list[i] = view;
+    });
+    if (this.#entries.size > seen.size) for (const name of this.#entries.keys()) if (!seen.has(name)) this.#entries.delete(name);
+    this.#list = list;
+    return list;
+  }
+
+  clear(): void {
+    this.#entries.clear();
+    this.#list = [];
+  }
+}
