@@ -267,8 +267,9 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
           if (Boolean(meta?.leader) && (meta?.replicas ?? []).filter((r) => r.current).length >= 2) return true;
           // What was seen, for the timeout's message.
           const peers = (meta?.replicas ?? []).map((r) => `${r.name ?? '?'}${r.current ? '' : ' (behind)'}`).join(', ');
-          const down = servers.filter((m) => !m.alive()).map((m) => m.name);
-          throw new Error(`${jsz.server?.name ?? 'a server'} sees leader ${meta?.leader ?? 'none'}, peers ${peers || 'none'}${down.length ? `; not running: ${down.join(', ')}` : ''}`);
+          const down = servers.filter((m) => !m.alive());
+          const why = down.map((m) => `${m.name} exited:\n${m.process().tail(5)}`).join('\n');
+          throw new Error(`${jsz.server?.name ?? 'a server'} sees leader ${meta?.leader ?? 'none'}, peers ${peers || 'none'}${why ? `; ${why}` : ''}`);
         } finally {
           await sys.close();
         }

@@ -60,14 +60,39 @@ export interface Topology {
   stop(): Promise<void>;
 }
 
+/** The cluster with its site leaf, once JetStream has a leader and the leaf is linked. */
+async function startCluster(options: TopologyOptions, attempt = 1): Promise<NatsCluster> {
+  const cluster = await startNatsCluster({ site: SITE, ...(options.toxiproxy ? { toxiproxy: options.toxiproxy } : {}) });
+  try {
+    // Generous: a meta leader election is slow when the machine's cores are all busy.
+    await Promise.all([cluster.waitForJetStream(60_000), cluster.waitForLeaf(30_000)]);
+    return cluster;
+  } catch (err) {
+    await cluster.stop();
+    // A server that exited at start (a port it was given taken meanwhile by another process on
+    // the machine) gets one more try on fresh ports; a slow election does not.
+    const exited = [...cluster.servers, cluster.leafServer].some((m) => m && !m.alive());
+    if (!exited || attempt > 1) throw err;
+    console.warn(`[topology] NATS cluster start failed, starting it again on fresh ports: ${(err as Error).message}`);
+    return startCluster(options, attempt + 1);
+  }
+}
+
 export async function startTopology(options: TopologyOptions = {}): Promise<Topology> {
-  const [cluster, redis] = await Promise.all([
-    startNatsCluster({ site: SITE, ...(options.toxiproxy ? { toxiproxy: options.toxiproxy } : {}) }),
+  const [natsStart, redisStart] = await Promise.allSettled([
+    startCluster(options),
     // Not the environment's 1 s: on a machine whose cores are all busy a primary can be slow to
     // answer that long, and a failover nobody asked for (its last writes lost) is not what the
     // other scenarios test.
     startRedisSentinel({ downAfterMs: 5000, ...options.redis }),
   ]);
+  if (natsStart.status === 'rejected' || redisStart.status === 'rejected') {
+    // Whichever started is stopped, so a failed start leaves no servers behind.
+    await Promise.all([natsStart.status === 'fulfilled' && natsStart.value.stop(), redisStart.status === 'fulfilled' && redisStart.value.stop()]);
+    throw natsStart.status === 'rejected' ? natsStart.reason : (redisStart as PromiseRejectedResult).reason;
+  }
+  const cluster = natsStart.value;
+  const redis = redisStart.value;
   const connections: NatsConnection[] = [];
   const clients: Redis[] = [];
   const stop = async () => {
@@ -75,13 +100,6 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     await Promise.all(connections.map((nc) => nc.close().catch(() => {})));
     await Promise.all([cluster.stop(), redis.stop()]);
   };
-  try {
-    // Generous: a meta leader election is slow when the machine's cores are all busy.
-    await Promise.all([cluster.waitForJetStream(60_000), cluster.waitForLeaf(30_000)]);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
   let adminConnection: Promise<NatsConnection> | undefined;
   let modelStore: Promise<ObjectStore> | undefined;
   // Keeps reconnecting: scenarios restart servers under it.
