@@ -50,6 +50,9 @@ export interface NodeMonitorOptions {
   onNodeReturned?: (node: string) => void;
 }
 
+/** EdgeNode status writes in flight at once. */
+const STATUS_CONCURRENCY = 8;
+
 export class NodeMonitor {
   readonly #o: NodeMonitorOptions;
   readonly #seen = new Map<string, Seen>();
@@ -71,6 +74,14 @@ export class NodeMonitor {
   #epoch: string | undefined;
   #redisOutage = false;
   #processing: Promise<void> | undefined;
+  /**
+   * Status writes waiting, the newest per node (insertion order is arrival order). They run
+   * apart from the change processing, so one node's API server round trip never delays the
+   * re-plan another node's change asks for.
+   */
+  readonly #statusPending = new Map<string, () => Promise<void>>();
+  readonly #statusInFlight = new Set<string>();
+  #statusIdle: (() => void)[] = [];
   #timer: NodeJS.Timeout | undefined;
   #stopped = true;
 
@@ -101,6 +112,8 @@ export class NodeMonitor {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#processing;
+    this.#statusPending.clear();
+    if (this.#statusInFlight.size > 0) await new Promise<void>((resolve) => this.#statusIdle.push(resolve));
     this.#seen.clear();
     this.#reportsLost.clear();
     this.#dirty.clear();
@@ -167,6 +180,8 @@ export class NodeMonitor {
   /** Something about the node may have changed; look at it soon. */
   nodeChanged(node: string): void {
     if (this.#stopped) return;
+    // Before anything else: a reconcile that starts now must not plan with what was held.
+    this.#o.telemetryView?.changed(node);
     this.#dirty.add(node);
     this.#processing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#process());
   }
@@ -244,11 +259,11 @@ export class NodeMonitor {
       while (this.#dirty.size > 0 && !this.#stopped) {
         const nodes = [...this.#dirty];
         this.#dirty.clear();
-        const readAt = Date.now();
+        const token = this.#o.telemetryView?.readStarted();
         const telemetry = await this.#o.telemetry.readMany(nodes);
-        this.#o.telemetryView?.put(nodes, telemetry, readAt);
+        if (token) this.#o.telemetryView?.put(nodes, telemetry, token);
         const now = Date.now();
-        for (const name of nodes) await this.#evaluate(name, telemetry.get(name), now);
+        for (const name of nodes) this.#evaluate(name, telemetry.get(name), now);
       }
     } catch (err) {
       // Redis away: the sweep notices the outage and comes back to every node.
@@ -260,7 +275,7 @@ export class NodeMonitor {
     }
   }
 
-  async #evaluate(name: string, t: NodeTelemetry | undefined, now: number): Promise<void> {
+  #evaluate(name: string, t: NodeTelemetry | undefined, now: number): void {
     const node = this.#o.nodes.get(name);
     if (!node) return;
     // A heartbeat may have arrived since the sweep: decide again with it, eviction as swept.
@@ -283,7 +298,34 @@ export class NodeMonitor {
       for (const w of t.workloads) if (this.#o.deployments.get(w.key)) this.#o.enqueue(w.key);
     }
     this.#enqueueAffected(name, before, after);
-    await this.#writeStatus(node, t, reachable, now);
+    // Written from the EdgeNode as cached when the write runs; a node deleted meanwhile is skipped.
+    this.#queueStatus(name, async () => {
+      const current = this.#o.nodes.get(name);
+      if (current) await this.#writeStatus(current, t, reachable, now);
+    });
+  }
+
+  /** Queues a node's status write behind its earlier one; a newer one for the same node replaces a waiting one. */
+  #queueStatus(name: string, write: () => Promise<void>): void {
+    this.#statusPending.delete(name);
+    this.#statusPending.set(name, write);
+    this.#pumpStatus();
+  }
+
+  #pumpStatus(): void {
+    for (const [name, write] of this.#statusPending) {
+      if (this.#statusInFlight.size >= STATUS_CONCURRENCY || this.#stopped) break;
+      if (this.#statusInFlight.has(name)) continue;
+      this.#statusPending.delete(name);
+      this.#statusInFlight.add(name);
+      void write()
+        .catch((err: unknown) => this.#o.log.warn({ node: name, err }, 'could not write node status'))
+        .finally(() => {
+          this.#statusInFlight.delete(name);
+          if (this.#statusInFlight.size === 0) for (const resolve of this.#statusIdle.splice(0)) resolve();
+          this.#pumpStatus();
+        });
+    }
   }
 
   #enqueueAffected(name: string, before: Seen | undefined, after: Seen): void {

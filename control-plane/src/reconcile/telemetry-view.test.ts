@@ -22,7 +22,7 @@ describe('TelemetryView', () => {
     const view = new TelemetryView(store, 5000, () => now);
     await view.read(['a', 'b']);
     store.reads.length = 0;
-    view.put(['a'], new Map([['a', tel(45, 2)]]), now);
+    view.put(['a'], new Map([['a', tel(45, 2)]]), view.readStarted());
     now += 100;
     const got = await view.read(['a', 'b']);
     expect(store.reads).toEqual([]);
@@ -47,10 +47,28 @@ describe('TelemetryView', () => {
     expect(changed?.power).toEqual({ source: 'battery', batteryPercent: 15 });
   });
 
+  it('reads a node again after its change notice, even when a read older than the notice lands later', async () => {
+    const data = new Map([['a', tel(80)]]);
+    const store = fakeStore(data);
+    const view = new TelemetryView(store, 60_000, () => 0);
+    await view.read(['a']);
+    const early = view.readStarted();
+    data.set('a', tel(15, 2));
+    view.changed('a');
+    // A read that started before the change lands after the notice: still stale.
+    view.put(['a'], new Map([['a', tel(80)]]), early);
+    store.reads.length = 0;
+    expect((await view.read(['a'])).get('a')?.power).toEqual({ source: 'battery', batteryPercent: 15 });
+    expect(store.reads).toEqual([['a']]);
+    await view.read(['a']);
+    expect(store.reads).toEqual([['a']]);
+  });
+
   it('leaves out nodes without a record and lets an older read not replace a newer one', async () => {
     const view = new TelemetryView(fakeStore(new Map()), 1000, () => 50);
-    view.put(['a'], new Map([['a', tel(45, 2)]]), 100);
-    view.put(['a'], new Map([['a', tel(80, 1)]]), 40);
+    const older = view.readStarted();
+    view.put(['a'], new Map([['a', tel(45, 2)]]), view.readStarted());
+    view.put(['a'], new Map([['a', tel(80, 1)]]), older);
     expect((await view.read(['a', 'gone'])).get('a')?.power).toEqual({ source: 'battery', batteryPercent: 45 });
     expect((await view.read(['gone'])).has('gone')).toBe(false);
     view.clear();
