@@ -4,6 +4,7 @@ import { makeInformer, type CustomObjectsApi, type Informer, type KubeConfig, ty
 import type { Logger } from 'pino';
 import { crd, keyOf, watchPath, type ResourceKind } from './resources.ts';
 import { describeKubeError } from './errors.ts';
+import { dropManagedFields, skeletonize } from './slim.ts';
 
 export type CacheEventType = 'add' | 'update' | 'delete';
 export type CacheHandler<T> = (type: CacheEventType, key: string, obj: T) => void;
@@ -112,7 +113,10 @@ export class ResourceInformer<T> {
       this.#items.delete(key);
       if (obj === undefined) return;
     } else {
+      dropManagedFields(raw);
       const parsed = this.#opts.kind.schema.safeParse(raw);
+      // ListWatch keeps `raw` to compare versions; the typed cache below is the one copy in use.
+      skeletonize(raw);
       if (!parsed.success) {
         this.#opts.log.warn({ resource: this.#opts.kind.plural, key, issues: parsed.error.issues.slice(0, 3) }, 'object does not match the schema; ignored');
         return;
