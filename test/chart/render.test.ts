@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { V1Container, V1DaemonSet, V1Deployment, V1EnvVar, V1NetworkPolicy, V1PodSpec, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { SETTINGS as CONTROL_PLANE_SETTINGS } from '../../control-plane/src/config.ts';
+import { CONTROL_PLANE_NODE_FLAGS } from '../../control-plane/src/node-flags.ts';
 import { SETTINGS as AGENT_SETTINGS, usage as agentUsage } from '../../agent/src/config.ts';
 import { crdDir } from '@edgeplane/env';
 import { chartDir, ciValuesDir, findObject, helm, render, type K8sObject } from './helm.ts';
@@ -79,9 +80,11 @@ describe('default values', () => {
   it('set only environment variables the control plane reads, with the Lease in the release namespace', async () => {
     const objects = await render({ namespace: 'ops', set: ['controlPlane.edgeNodeSelector=site=plant-a'] });
     const container = as<V1Deployment>(findObject(objects, 'Deployment')).spec!.template.spec!.containers[0]!;
-    const known = new Set(CONTROL_PLANE_SETTINGS.map((s) => s.env));
+    const known = new Set([...CONTROL_PLANE_SETTINGS.map((s) => s.env), 'NODE_OPTIONS']);
     const vars = env(container);
     for (const name of vars.keys()) expect(known, `${name} is not a control-plane setting`).toContain(name);
+    // The heap settings the benchmarks measure the control plane with.
+    expect(vars.get('NODE_OPTIONS')?.value).toBe(CONTROL_PLANE_NODE_FLAGS.join(' '));
     expect(vars.get('EP_LEASE_NAMESPACE')?.value).toBe('ops');
     expect(vars.get('EP_IDENTITY')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
     expect(vars.get('EP_API_ADDR')?.value).toBe('0.0.0.0:8080');

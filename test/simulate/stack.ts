@@ -11,6 +11,7 @@ import { ensureNamespace } from '@edgeplane/env';
 import { freePort, installCrds, kubeConfig, repoRoot, startKube, startNats, startRedis, type KubeAccess, type NatsServer, type RedisServer } from '@edgeplane/env';
 import { parseConfig } from '../../control-plane/src/config.ts';
 import { startControlPlane } from '../../control-plane/src/index.ts';
+import { CONTROL_PLANE_NODE_FLAGS } from '../../control-plane/src/node-flags.ts';
 import { startSimulation, type Simulation, type SimulationOptions } from '../../cli/src/simulate/index.ts';
 import { controlPlaneNats, controlPlaneNatsEnv } from '../helpers/nats.ts';
 
@@ -75,7 +76,7 @@ async function waitReady(address: string, timeoutMs: number, alive: () => boolea
 
 /** A control-plane replica as a child process with this environment (EP_* settings). */
 export async function startControlPlaneChild(env: Record<string, string>): Promise<ControlPlaneHandle> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'control-plane/src/main.ts'], {
+  const child: ChildProcess = spawn(process.execPath, [...CONTROL_PLANE_NODE_FLAGS, '--import', 'tsx', 'control-plane/src/main.ts'], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
