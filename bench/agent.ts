@@ -2,7 +2,8 @@
 // of executors on a discrete-event clock (JSON `simulated`: it measures the policy, not this
 // machine) and (b) unequal real ONNX Runtime CPU sessions on this machine (JSON `real`): an
 // int8-static and an fp32 session of the same PP-OCR model, their capacities measured alone and
-// balanced together; plus the RSS of an idle agent process.
+// balanced together; plus the RSS of an idle agent process, and (c) of the shipped binary idle
+// and connected to NATS (JSON `rssIdleConnectedMiB`; `--rss-only` measures just that).
 //
 // (a) Service times, derived from the devices of the design brief for a ResNet-50-class int8
 // classifier of 8.2 GOP per image (4.1 GMAC):
@@ -26,6 +27,7 @@ import { loadSession, sessionExecutor, type InferInputs, type LoadedSession, typ
 import { ppocrFile } from '../cli/src/model/ocr/models.ts';
 import { makeSamples } from '../cli/src/model/ocr/tasks.ts';
 import { numberFlag, type Bench } from './run.ts';
+import { measureBinaryIdleRss } from './agent-rss.ts';
 
 const GOP = 8.2;
 export const SIMULATED = [
@@ -344,6 +346,15 @@ const bench: Bench = async ({ argv, log }) => {
     rounds: numberFlag(argv, 'real-rounds', 5),
     clients: numberFlag(argv, 'real-clients', 8),
   };
+  // The shipped binary's idle footprint first, before the sessions below load the machine.
+  log('(c) the shipped binary idle, connected to a secure nats-server, nothing assigned');
+  const connected = await measureBinaryIdleRss({ idleSeconds: numberFlag(argv, 'rss-idle-seconds', 30), samples: 5, log });
+  log(`  VmRSS ${connected.rssMiB.toFixed(1)} MiB (anonymous ${connected.anonMiB.toFixed(1)}, the executable's own pages ${(connected.rssMiB - connected.anonMiB).toFixed(1)}), peak ${connected.peakMiB.toFixed(1)}; load average ${loadavg()[0]!.toFixed(2)}`);
+  const rssConnected = {
+    rssIdleConnectedMiB: Math.round(connected.rssMiB * 100) / 100,
+    rssIdleConnected: { ...connected, what: 'dist/edgeplane-agent (make agent-binary) on the x86-vnni-server fixture, own node credential, TLS nats-server, hello answered, empty assignment; VmRSS median of samples 1 s apart', loadAvg1m: loadavg()[0], goalMiB: 70 },
+  };
+  if (argv.includes('--rss-only')) return { bench: 'agent', ...rssConnected };
   log('(a) simulated heterogeneous executors on a discrete-event clock');
   const a = await simulated(log, simTotal);
   log(`(b) real ONNX Runtime CPU sessions on this machine: ${real.executors.map((e) => `${e.variant} x${e.threads} thread(s)`).join(', ')}`);
@@ -391,6 +402,7 @@ const bench: Bench = async ({ argv, log }) => {
     },
     rssIdleMiB: r2(rssIdleMiB),
     rssIdleMaxSemiSpace1MiB: r2(rssIdleSmallYoungMiB),
+    ...rssConnected,
   };
 };
 

@@ -1,0 +1,141 @@
+// The shipped agent binary's idle footprint: dist/edgeplane-agent (built by `make agent-binary`
+// when a source is newer) runs on a fixture root with its own node credential against a real
+// nats-server (JWT auth and TLS, JetStream); a responder answers hello and the link probe as the
+// control plane does, and the node's assignment in `ep-assignments` holds no workloads. After
+// the agent said hello and sat idle, its `VmRSS` (from /proc/<pid>/status) is sampled.
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { connect } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { stores, subjects } from '@edgeplane/api';
+import { freePort, startNats } from '@edgeplane/env';
+import { agentNats, agentNatsEnv } from '../test/helpers/nats.ts';
+import { controlPlaneResponder, fixtureRoot, tempDir, until } from '../test/agent/helpers.ts';
+
+const run = promisify(execFile);
+const repo = fileURLToPath(new URL('../', import.meta.url));
+export const AGENT_BINARY = join(repo, 'dist', 'edgeplane-agent');
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds dist/edgeplane-agent when it is missing or older than a source it is built from. */
+export async function ensureAgentBinary(log: (line: string) => void): Promise<void> {
+  const sources = Math.max(...['agent/src', 'agent/scripts', 'api/src', 'trust/src'].map((d) => newestMtime(join(repo, d))));
+  if (existsSync(AGENT_BINARY) && statSync(AGENT_BINARY).mtimeMs >= sources) return;
+  log('  building dist/edgeplane-agent (make agent-binary)');
+  await run('npm', ['run', '--silent', '-w', '@edgeplane/agent', 'build:binary'], { cwd: repo, timeout: 300_000, env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
+}
+
+export interface BinaryRss {
+  /** Median of the samples, MiB. */
+  rssMiB: number;
+  samplesMiB: number[];
+  /** Of rssMiB, anonymous memory (heap, stacks, malloc), MiB; the rest is the executable's pages read from disk. */
+  anonMiB: number;
+  /** Largest VmRSS the process reached (VmHWM), MiB. */
+  peakMiB: number;
+  idleSeconds: number;
+  heartbeatIntervalMs: number;
+  /** Heartbeats the node sent while sampled: it was connected and talking. */
+  heartbeats: number;
+}
+
+const statusMiB = (pid: number, field: 'VmRSS' | 'VmHWM'): number => {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`/proc/${pid}/status has no ${field}`);
+  return Number(m[1]) / 1024;
+};
+
+export interface MeasureOptions {
+  idleSeconds: number;
+  samples: number;
+  heartbeatIntervalMs?: number;
+  /** Another way to start the agent (a bundle under plain node, other V8 flags); the shipped binary by default. */
+  command?: readonly string[];
+  log: (line: string) => void;
+}
+
+export async function measureBinaryIdleRss(opts: MeasureOptions): Promise<BinaryRss> {
+  const heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 5000;
+  const [file, ...args] = opts.command ?? [AGENT_BINARY];
+  if (!opts.command) await ensureAgentBinary(opts.log);
+  const nats = await startNats();
+  const cp = await connect(await nats.connectOptions('control-plane'));
+  const dir = await tempDir('ep-agent-rss-');
+  const node = 'edge-rss-1';
+  const child = spawn(file!, args, {
+    env: {
+      PATH: process.env.PATH ?? '',
+      EP_AGENT_NODE: node,
+      ...agentNatsEnv(await agentNats(nats, node)),
+      EP_AGENT_ROOT: fixtureRoot('x86-vnni-server'),
+      EP_AGENT_STATE_DIR: join(dir.path, 'state'),
+      EP_AGENT_CACHE_DIR: join(dir.path, 'cache'),
+      EP_AGENT_HTTP_ADDR: `127.0.0.1:${await freePort()}`,
+      EP_AGENT_LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+  child.stderr.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
+  try {
+    // The control plane's side: the assignments bucket with this node's empty assignment.
+    const kv = await new Kvm(cp).create(stores.assignments, { history: 1 });
+    await kv.put(node, JSON.stringify({ v: 1, node, workloads: [], issuedAtMs: Date.now() }));
+    const responder = controlPlaneResponder(cp, { heartbeatIntervalMs, fullEvery: 12, assignmentsBucket: stores.assignments });
+    let heartbeats = 0;
+    const hb = cp.subscribe(subjects.status(node), { callback: () => void heartbeats++ });
+    await until(() => responder.hellos.find((h) => h.node === node), 'hello from the binary', 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${output}`);
+    });
+    opts.log(`  binary said hello; idle for ${opts.idleSeconds} s, then ${opts.samples} VmRSS samples 1 s apart`);
+    await new Promise((r) => setTimeout(r, opts.idleSeconds * 1000));
+    const before = heartbeats;
+    const samplesMiB: number[] = [];
+    const anon: number[] = [];
+    for (let i = 0; i < opts.samples; i++) {
+      if (child.exitCode !== null) throw new Error(`the agent exited (${child.exitCode})\n${output}`);
+      samplesMiB.push(statusMiB(child.pid!, 'VmRSS'));
+      anon.push(Number(/^Anonymous:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child.pid}/smaps_rollup`, 'utf8'))?.[1] ?? NaN) / 1024);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const peakMiB = statusMiB(child.pid!, 'VmHWM');
+    hb.unsubscribe();
+    responder.stop();
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    return { rssMiB: median(samplesMiB), anonMiB: median(anon), samplesMiB, peakMiB, idleSeconds: opts.idleSeconds, heartbeatIntervalMs, heartbeats: heartbeats - before };
+  } finally {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    await cp.close();
+    await nats.stop();
+    await dir.remove();
+  }
+}
+
+// `npx tsx bench/agent-rss.ts [idleSeconds]`: this figure alone, without the rest of `bench agent`.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const idleSeconds = Number(process.argv[2] ?? 20);
+  measureBinaryIdleRss({ idleSeconds, samples: 5, log: (l) => process.stderr.write(`${l}\n`) }).then(
+    (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
+    (err: unknown) => {
+      process.stderr.write(`${(err as Error).stack}\n`);
+      process.exit(1);
+    },
+  );
+}
