@@ -11,7 +11,12 @@
 // An entry is known by its revision and the time the control plane issued it, not by the
 // revision alone: a bucket rebuilt after JetStream lost its data numbers its revisions from 1
 // again, so a new document can carry the revision of the one applied before it (or a lower one).
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+//
+// With a replicated bucket every replica answers direct gets, including one that has not stored
+// the write yet: a read that returns something older than the notification announced is read
+// again a few times (the notification itself is never applied: a write the stream refused, such
+// as an older leader's, is still delivered to subscribers).
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { Assignment, PROTOCOL_VERSION, decode } from '@edgeplane/api';
@@ -31,6 +36,8 @@ export interface AssignmentWatchOptions {
   /** Reads the key again this often even without a notification, ms. */
   resyncMs?: number;
   retry?: BackoffOptions;
+  /** Re-reads after a read older than its notification (a lagging replica), ms each. */
+  lagRetryMs?: readonly number[];
 }
 
 export interface AssignmentWatchStats {
@@ -42,6 +49,28 @@ export interface AssignmentWatchStats {
   revision: number;
   /** Values written under an older leader term than one already applied; each is ignored. */
   staleTerm: number;
+  /** Reads that returned something older than their notification announced, each read again. */
+  lagging: number;
+}
+
+/** What a change notification announces: the issue time of the value written, or a removal. */
+export type Announced = { removed: true } | { removed: false; issuedAtMs: number };
+
+/** Pure: what a `$KV.<bucket>.<key>` message announces, or null when it says nothing usable. */
+export function announced(msg: Pick<Msg, 'headers' | 'data'>): Announced | null {
+  const op = msg.headers?.get('KV-Operation');
+  if (op === 'DEL' || op === 'PURGE') return { removed: true };
+  try {
+    const issuedAtMs = (JSON.parse(new TextDecoder().decode(msg.data)) as { issuedAtMs?: unknown }).issuedAtMs;
+    return typeof issuedAtMs === 'number' && Number.isFinite(issuedAtMs) ? { removed: false, issuedAtMs } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Pure: whether what was read is at least what was announced. */
+export function caughtUp(want: Announced, read: { removed: boolean; issuedAtMs: number }): boolean {
+  return want.removed ? read.removed : !read.removed && read.issuedAtMs >= want.issuedAtMs;
 }
 
 export interface AssignmentWatch {
@@ -56,7 +85,12 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
   // Reads are one small request: after an outage (JetStream recovering its streams) the node
   // should pick up its desired state within seconds of the store answering again.
   const retry = opts.retry ?? { initialMs: 500, maxMs: 5_000 };
-  const stats: AssignmentWatchStats = { malformed: 0, applied: 0, errors: 0, revision: opts.initialRevision ?? 0, staleTerm: 0 };
+  const stats: AssignmentWatchStats = { malformed: 0, applied: 0, errors: 0, revision: opts.initialRevision ?? 0, staleTerm: 0, lagging: 0 };
+  const lagRetryMs = opts.lagRetryMs ?? [100, 200, 400, 800];
+  /** What the latest notification announced, until a read has caught up with it. */
+  let want: Announced | null = null;
+  let lagAttempts = 0;
+  let lagTimer: NodeJS.Timeout | undefined;
   // Highest leader term applied: a control plane that lost its Lease may still land a write.
   let appliedTerm: number | undefined;
   let kv: KV | undefined;
@@ -73,9 +107,12 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
   const read = async (myGen: number): Promise<void> => {
     // Direct get with the key in the subject: the only read a node's credential allows.
     kv ??= await new Kvm(nc).open(bucket, { allow_direct: true });
+    const asked = want;
     const entry = await kv.get(node);
     // A newer read started (after a reconnect) and owns what is applied now.
-    if (entry === null || myGen !== gen) return;
+    if (myGen !== gen) return;
+    if (asked) checkCaughtUp(asked, entry);
+    if (entry === null) return;
     let assignment: Assignment;
     if (entry.operation !== 'PUT') {
       // The control plane removed the key: this node should run nothing.
@@ -110,6 +147,28 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
     if (assignment.term !== undefined) appliedTerm = Math.max(appliedTerm ?? 0, assignment.term);
     stats.revision = entry.revision;
     stats.applied += 1;
+  };
+
+  /** Reads again shortly when a replica answered with less than the notification announced. */
+  const checkCaughtUp = (asked: Announced, entry: Awaited<ReturnType<KV['get']>>): void => {
+    let issuedAtMs = entry?.created.getTime() ?? 0;
+    if (entry?.operation === 'PUT') {
+      try {
+        issuedAtMs = (JSON.parse(entry.string()) as { issuedAtMs?: number }).issuedAtMs ?? 0;
+      } catch {
+        // Malformed: counted by the read itself.
+      }
+    }
+    if (caughtUp(asked, { removed: entry === null || entry.operation !== 'PUT', issuedAtMs }) || lagAttempts >= lagRetryMs.length) {
+      if (want === asked) want = null;
+      lagAttempts = 0;
+      return;
+    }
+    stats.lagging += 1;
+    const delay = lagRetryMs[lagAttempts++]!;
+    log.debug({ bucket, revision: entry?.revision, retryInMs: delay, lagging: stats.lagging }, 'read an older value than announced; reading again');
+    clearTimeout(lagTimer);
+    if (!stopped) lagTimer = setTimeout(() => schedule(), delay);
   };
 
   const run = async (myGen: number) => {
@@ -148,7 +207,16 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
     running = current;
   }
 
-  const sub: Subscription = nc.subscribe(`$KV.${bucket}.${node}`, { callback: () => schedule() });
+  const sub: Subscription = nc.subscribe(`$KV.${bucket}.${node}`, {
+    callback: (_err, msg) => {
+      const a = msg ? announced(msg) : null;
+      if (a) {
+        want = a;
+        lagAttempts = 0;
+      }
+      schedule();
+    },
+  });
   const resyncTimer = setInterval(() => schedule(), opts.resyncMs ?? 10 * 60_000);
   resyncTimer.unref();
   schedule();
@@ -160,6 +228,7 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
       stopped = true;
       clearInterval(resyncTimer);
       clearTimeout(retryTimer);
+      clearTimeout(lagTimer);
       if (!nc.isClosed()) sub.unsubscribe();
       await running;
     },
