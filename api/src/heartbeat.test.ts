@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createHeartbeatBuilder, type Telemetry } from './heartbeat.ts';
+import { createHeartbeatBuilder, encodeHeartbeat, type Telemetry } from './heartbeat.ts';
+import { decode } from './codec.ts';
+import { Heartbeat } from './messages.ts';
 
 const idle: Telemetry = {
   power: { source: 'battery', batteryPercent: 76.2, charging: false },
@@ -54,5 +56,27 @@ describe('heartbeat builder', () => {
     expect(b.next(idle).full).toBe(true);
     expect(b.next(idle).full).toBeUndefined();
     expect(b.next(idle).full).toBe(true);
+  });
+});
+
+describe('heartbeat on the wire', () => {
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+  it('sends an idle delta as its bare seq and reads it back as the object', () => {
+    const wire = encodeHeartbeat({ v: 1, seq: 1234 });
+    expect(text(wire)).toBe('1234');
+    expect(decode(Heartbeat, 'heartbeat', wire)).toEqual({ ok: true, value: { v: 1, seq: 1234 } });
+  });
+
+  it('keeps the object for a full heartbeat or any section, and still reads the long idle form', () => {
+    expect(JSON.parse(text(encodeHeartbeat({ v: 1, seq: 0, full: true })))).toEqual({ v: 1, seq: 0, full: true });
+    expect(JSON.parse(text(encodeHeartbeat({ v: 1, seq: 3, power: { source: 'mains' } })))).toEqual({ v: 1, seq: 3, power: { source: 'mains' } });
+    expect(decode(Heartbeat, 'heartbeat', '{"v":1,"seq":5}')).toEqual({ ok: true, value: { v: 1, seq: 5 } });
+  });
+
+  it('refuses a negative or fractional bare seq, and validates before sending', () => {
+    expect(decode(Heartbeat, 'heartbeat', '-1').ok).toBe(false);
+    expect(decode(Heartbeat, 'heartbeat', '1.5').ok).toBe(false);
+    expect(() => encodeHeartbeat({ v: 1, seq: -1 })).toThrowError(/seq/);
   });
 });

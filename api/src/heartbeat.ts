@@ -2,8 +2,9 @@
 // every `fullEvery`-th heartbeat carries everything, so an idle node sends little more than
 // `{"v":1,"seq":n}`. Values are rounded first, so noise does not count as change. The agent and
 // the fleet simulator both send through this builder, so the simulator is protocol-true.
+import { encode } from './codec.ts';
 import type { Network, Power } from './hardware.ts';
-import { PROTOCOL_VERSION, type AcceleratorLoad, type Heartbeat, type WorkloadReport } from './messages.ts';
+import { HeartbeatObject, PROTOCOL_VERSION, type AcceleratorLoad, type Heartbeat, type WorkloadReport } from './messages.ts';
 
 export interface Telemetry {
   power: Power;
@@ -76,4 +77,16 @@ export function createHeartbeatBuilder(fullEvery: number): HeartbeatBuilder {
       sinceFull = 0;
     },
   };
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * A heartbeat as it goes on the wire, validated first: an idle delta (no section, not full)
+ * as its bare `seq`, anything else as the object. `decode(Heartbeat, ...)` reads both.
+ */
+export function encodeHeartbeat(hb: Heartbeat): Uint8Array {
+  const data = encode(HeartbeatObject, 'heartbeat', hb);
+  const idle = !hb.full && SECTIONS.every((section) => hb[section] === undefined);
+  return idle ? utf8.encode(String(hb.seq)) : data;
 }

@@ -147,7 +147,7 @@ export const NodeCommand = z.object({
 });
 export type NodeCommand = z.infer<typeof NodeCommand>;
 
-export const Heartbeat = z.object({
+export const HeartbeatObject = z.object({
   v: z.literal(PROTOCOL_VERSION),
   seq: z.int().min(0),
   full: z.boolean().optional(),
@@ -157,7 +157,13 @@ export const Heartbeat = z.object({
   workloads: z.array(WorkloadReport).max(256).optional(),
   cachedArtifacts: z.array(Sha256Hex).max(1024).optional(),
 });
-export type Heartbeat = z.infer<typeof Heartbeat>;
+/**
+ * On the wire a heartbeat is either the object above or, when nothing changed (no section, not
+ * full), its bare `seq` as a JSON number: `1234` instead of `{"v":1,"seq":1234}`, 12 bytes less
+ * on the beat an idle node sends every interval. Both decode to the object.
+ */
+export const Heartbeat = z.preprocess((wire) => (typeof wire === 'number' ? { v: PROTOCOL_VERSION, seq: wire } : wire), HeartbeatObject);
+export type Heartbeat = z.infer<typeof HeartbeatObject>;
 
 /** The variant an agent must fetch and run: what it needs of ModelVariant, no more. */
 export const AssignedVariant = z.object({

@@ -6,9 +6,9 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { Hello, Heartbeat, NodeCommand, decode, encode, subjects, type Assignment, type HelloReply } from '@edgeplane/api';
+import { Hello, NodeCommand, decode, encode, subjects, type Assignment, type HelloReply } from '@edgeplane/api';
 import { backoffMs, sleep, HELLO_BACKOFF, type BackoffOptions } from './backoff.ts';
-import { createHeartbeatBuilder, createEarlyHeartbeatDriver, CONDITIONS_POLL_MS, type Conditions, type EarlyReason, type Heartbeat as HeartbeatMessage, type Telemetry } from '@edgeplane/api';
+import { createHeartbeatBuilder, createEarlyHeartbeatDriver, encodeHeartbeat, CONDITIONS_POLL_MS, type Conditions, type EarlyReason, type Heartbeat as HeartbeatMessage, type Telemetry } from '@edgeplane/api';
 import { watchAssignment, type AssignmentWatch, type AssignmentWatchStats } from './assignment-watch.ts';
 import { measureLink, type LinkMeasurement } from '../hardware/link-probe.ts';
 import { afterFullProbe, afterRttCheck, afterTransfer, decideProbe, DEFAULT_PROBE_POLICY, type LinkEstimate, type ProbePolicyOptions } from '../hardware/probe-policy.ts';
@@ -161,7 +161,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
       const telemetry = await opts.telemetry();
       if (!reply || !connected || nc.isClosed()) return;
       const hb = builder.next(telemetry);
-      const data = encode(Heartbeat, 'heartbeat', hb);
+      const data = encodeHeartbeat(hb);
       nc.publish(subjects.status(node), data);
       early.sent({ power: telemetry.power, network: telemetry.network }, covered, reasons !== null);
       stats.heartbeatsSent += 1;

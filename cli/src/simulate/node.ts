@@ -6,7 +6,7 @@
 import { Hello, HelloReply, Heartbeat, PROTOCOL_VERSION, decode, encode, subjects, type Assignment, type Network, type Power } from '@edgeplane/api';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { createHeartbeatBuilder, createEarlyHeartbeatDriver, CONDITIONS_POLL_MS, type EarlyHeartbeatDriver, type EarlyReason } from '@edgeplane/api';
+import { createHeartbeatBuilder, createEarlyHeartbeatDriver, encodeHeartbeat, CONDITIONS_POLL_MS, type EarlyHeartbeatDriver, type EarlyReason } from '@edgeplane/api';
 import { SimulatedExecutors } from './executors.ts';
 import type { PhaseTimingOptions } from './phases.ts';
 import type { HardwareProfile } from './profiles.ts';
@@ -199,7 +199,7 @@ export class SimulatedNode {
         workloads: this.#executors.reports(),
         cachedArtifacts: this.#executors.cachedArtifacts(),
       });
-      const data = encode(Heartbeat, 'heartbeat', hb);
+      const data = encodeHeartbeat(hb);
       this.#o.nc.publish(this.#subject, data);
       this.#early.sent({ power: this.#power, network: this.#network }, this.#early.policy.workloadChanges, early !== null);
       counters.heartbeats += 1;
