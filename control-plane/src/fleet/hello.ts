@@ -68,7 +68,7 @@ export interface HelloResponderOptions {
 }
 
 /** Default bound on EdgeNode requests in flight for hellos. */
-export const HELLO_WRITE_CONCURRENCY = 64;
+export const HELLO_WRITE_CONCURRENCY = 32;
 /** Delays before a failed write is tried again while this replica leads, ms; a new node's goes on at the last. */
 const RETRY_MS = [1000, 5000, 15_000] as const;
 /** How long a new node whose EdgeNode is written waits for the cache to have it, at most, ms. */
@@ -173,7 +173,8 @@ export class HelloResponder {
     for (const t of this.#retryTimers) clearTimeout(t);
     this.#retryTimers.clear();
     await this.#loop.stop();
-    await this.#writes.drained();
+    // The writes still queued fail at their leadership check; those in flight end on their own.
+    // Waiting for them would hold up the next leadership transition behind a slow API server.
     // What is still pending is in Redis, for the next leader.
     this.#pendingNew.clear();
     this.#refreshing.clear();
