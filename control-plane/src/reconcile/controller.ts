@@ -105,6 +105,7 @@ export class Controller {
       },
     });
     this.#queue = queue;
+    o.reconciler.setRequeue((key) => queue.addRateLimited(key));
     queue.start(o.reconciler.reconcile);
     // Lifecycle decisions exist before the first reconcile reads them.
     await o.monitor.start();
@@ -151,6 +152,8 @@ export class Controller {
     await o.hello.stop();
     await o.monitor.stop();
     await queue?.shutdown();
+    o.reconciler.setRequeue(undefined);
+    await o.reconciler.drainStatusWrites();
     o.index.clear();
     o.publisher.reset();
     o.metrics.leader.set(0);

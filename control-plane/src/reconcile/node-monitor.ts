@@ -50,8 +50,8 @@ export interface NodeMonitorOptions {
   onNodeReturned?: (node: string) => void;
 }
 
-/** EdgeNode status writes in flight at once. */
-const STATUS_CONCURRENCY = 8;
+/** EdgeNode status writes in flight at once; deployment status and Events share the API server. */
+const STATUS_CONCURRENCY = 4;
 
 export class NodeMonitor {
   readonly #o: NodeMonitorOptions;
@@ -298,6 +298,9 @@ export class NodeMonitor {
       for (const w of t.workloads) if (this.#o.deployments.get(w.key)) this.#o.enqueue(w.key);
     }
     this.#enqueueAffected(name, before, after);
+    // Only what would be written is queued (decided again when it runs), so writes that are
+    // needed do not wait behind a thousand that are not.
+    if (!shouldWriteNodeStatus(node.status, buildNodeStatus(node.status, { telemetry: t, reachable, now: new Date(now) }), this.#lastWrite.get(name), now)) return;
     // Written from the EdgeNode as cached when the write runs; a node deleted meanwhile is skipped.
     this.#queueStatus(name, async () => {
       const current = this.#o.nodes.get(name);

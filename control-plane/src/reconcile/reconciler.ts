@@ -131,10 +131,26 @@ export class DeploymentReconciler {
   readonly #views = new FleetViews();
   /** The spec each deployment's last complete publish wrote, as text; a different one rewrites every node. */
   readonly #publishedSpec = new Map<string, string>();
+  /** The newest status write per deployment not started yet; older ones are superseded. */
+  readonly #statusPending = new Map<string, () => Promise<void>>();
+  /** Deployments whose status writes are running, with the promise of that run. */
+  readonly #statusRunning = new Map<string, Promise<void>>();
+  /** Where a failed status write sends its deployment back to (the queue, with backoff). */
+  #requeue: ((key: string) => void) | undefined;
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
     this.#telemetry = options.telemetryView ?? new TelemetryView(options.telemetry, 0);
+  }
+
+  /** The queue a failed status write sends its deployment back to; undefined: none. */
+  setRequeue(requeue: ((key: string) => void) | undefined): void {
+    this.#requeue = requeue;
+  }
+
+  /** Resolves once no status write is waiting or running. */
+  async drainStatusWrites(): Promise<void> {
+    while (this.#statusRunning.size > 0) await Promise.all(this.#statusRunning.values());
   }
 
   /** A new term: nothing counts as reconciled until it is again. */
@@ -270,25 +286,31 @@ export class DeploymentReconciler {
       prev: emd.status,
       now: new Date(now),
     });
+    // Status and Events go to the API server beside the queue: a 1,000-replica status takes a
+    // few hundred ms there under load, and the next re-plan of this deployment (another node's
+    // crossing) must not wait for it. A failed status write sends the deployment back to the queue.
     if (!sameStatus(emd.status, status)) {
       const { namespace, name } = splitKey(key);
-      await o.statusWriter.write({ kind: deploymentsKind, namespace, name }, () => status, emd as unknown as KubernetesObject);
+      this.#writeStatusSoon(key, () =>
+        o.statusWriter.write({ kind: deploymentsKind, namespace, name }, (cur) => (sameStatus((cur as { status?: typeof status }).status, status) ? null : status), emd as unknown as KubernetesObject),
+      );
     }
 
+    // EventRecorder logs its own failures and never rejects.
     for (const f of failures.fresh) {
       o.log.warn({ deployment: key, node: f.node, variant: f.variant, reason: f.reason, failures: f.count, retryAfter: f.retryAfter }, 'variant failed on node; placing another variant or node meanwhile');
-      await o.events.record(emd, 'Warning', 'VariantFailed', 'Load', describeFailure(f, now));
+      void o.events.record(emd, 'Warning', 'VariantFailed', 'Load', describeFailure(f, now));
     }
     if (changed) {
       o.log.info({ deployment: key, replicas: plan.placements.length, unplaced: plan.unplaced, tiers: status.tiers }, 'placements changed');
-      await o.events.record(emd, 'Normal', 'Placed', 'Place', describeChange(current, plan.placements));
+      void o.events.record(emd, 'Normal', 'Placed', 'Place', describeChange(current, plan.placements));
     }
     if (plan.unplaced > 0) {
       const message = `${plan.unplaced} of ${spec.replicas} replicas unplaced: ${plan.message ?? 'no node fits'}`;
       if (this.#lastFailure.get(key) !== message) {
         this.#lastFailure.set(key, message);
         o.log.warn({ deployment: key, unplaced: plan.unplaced, reason: plan.message }, 'replicas could not be placed');
-        await o.events.record(emd, 'Warning', 'FailedPlacement', 'Place', message);
+        void o.events.record(emd, 'Warning', 'FailedPlacement', 'Place', message);
       }
     } else {
       this.#lastFailure.delete(key);
@@ -297,6 +319,34 @@ export class DeploymentReconciler {
     const requeue = [overfull ? OVERFULL_REQUEUE_MS : undefined, failures.nextRetryMs].filter((v): v is number => v !== undefined);
     return requeue.length > 0 ? { requeueAfterMs: Math.min(...requeue) } : {};
   };
+
+  /** Runs a deployment's newest status write once the one running (if any) is done. */
+  #writeStatusSoon(key: string, write: () => Promise<unknown>): void {
+    this.#statusPending.set(key, async () => {
+      await write();
+    });
+    if (!this.#statusRunning.has(key)) this.#runStatusWrites(key);
+  }
+
+  #runStatusWrites(key: string): void {
+    const run = (async () => {
+      for (let next = this.#statusPending.get(key); next; next = this.#statusPending.get(key)) {
+        this.#statusPending.delete(key);
+        try {
+          await next();
+        } catch (err) {
+          if (err instanceof NotLeaderError) continue;
+          this.#o.log.warn({ deployment: key, err }, 'could not write deployment status; reconciling again');
+          this.#requeue?.(key);
+        }
+      }
+    })().finally(() => {
+      this.#statusRunning.delete(key);
+      // One queued after the loop's last look and before this.
+      if (this.#statusPending.has(key)) this.#runStatusWrites(key);
+    });
+    this.#statusRunning.set(key, run);
+  }
 
   /** Keeps the current placements and reports a plan input placement refused. */
   async #refuse(emd: EdgeModelDeployment, key: string, code: string, message: string, now: number): Promise<void> {
