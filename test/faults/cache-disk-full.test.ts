@@ -3,29 +3,26 @@
 // Event, the cache keeps nothing partial or unverified, and the replica runs the next variant
 // that fits.
 //
-// This scenario stays on one nats-server and one redis-server, unlike the rest of the suite
-// (lib/topology.ts): with the assignments bucket replicated three ways, the fallback variant's
-// assignment can miss the agent. The agent reads its key when notified of a change, and with
-// three copies that read may be answered by a server that has not stored the write yet (direct
-// gets are served by every replica); it then waits for its next periodic read, minutes away.
-// It moves onto the layout once the agent reads again after a notification that brought
-// nothing new.
+// On the fault suite's layout (lib/topology.ts): the assignments bucket and the model store have
+// three copies on a three-server NATS cluster, the agent dials one hub server through Toxiproxy
+// (the download is slowed there), the control plane finds Redis through Sentinel. A replica that
+// has not stored the fallback's assignment yet may answer the agent's read; the agent then reads
+// again, so the fallback still arrives.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Objm, type ObjectStore } from '@nats-io/obj';
+import type { ObjectStore } from '@nats-io/obj';
 import { serveTag } from '@edgeplane/trust';
-import { kubeConfig, startNats, startRedis, startToxiproxy, type NatsServer, type RedisServer, type ToxiProxy, type ToxiproxyServer } from '@edgeplane/env';
+import { kubeConfig, startToxiproxy, type ToxiProxy, type ToxiproxyServer } from '@edgeplane/env';
 import type { EdgeModelDeploymentStatus } from '@edgeplane/api';
 import { waitFor } from '../helpers/agent.ts';
-import { controlPlaneNats } from '../helpers/nats.ts';
 import { applyDeployment, ensureNamespace, getDeployment, runId, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 import { blobVariant, deployment, eventsOf, pushVariant, startAgentChild, tinyVariant, type AgentChild } from './lib/failure-kit.ts';
+import { startTopology, type Topology } from './lib/topology.ts';
 
 const run = runId('fault-disk-full');
 const kube = inject('kube');
@@ -36,11 +33,9 @@ const dir = mkdtempSync(join(tmpdir(), 'ep-fault-disk-full-'));
 const node = `${run}-n1`;
 const cacheDir = join(dir, 'cache');
 let mounted = false;
-let nats: NatsServer;
-let redis: RedisServer;
+let topology: Topology;
 let toxiproxy: ToxiproxyServer;
 let proxy: ToxiProxy;
-let admin: NatsConnection;
 let os: ObjectStore;
 let cp: ControlPlane;
 let agent: AgentChild;
@@ -59,25 +54,23 @@ beforeAll(async () => {
   // A real file system of 1 MiB: writes past it fail with ENOSPC, as on a full SD card.
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${DISK_BYTES}`, 'tmpfs', cacheDir]);
   mounted = true;
-  [nats, redis, toxiproxy] = await Promise.all([startNats(), startRedis(), startToxiproxy()]);
-  proxy = await toxiproxy.proxy('nats', Number(new URL(nats.url).port));
+  [topology, toxiproxy] = await Promise.all([startTopology(), startToxiproxy()]);
+  proxy = await toxiproxy.proxy('nats', topology.cluster.servers[0]!.port);
   await ensureNamespace(kc, run);
-  admin = await connect(await nats.connectOptions('admin'));
-  os = await new Objm(admin).create('ep-models', { storage: 'file' });
+  os = await topology.models();
   cp = await startControlPlane(
-    testConfig({ ...(await controlPlaneNats(nats)), redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run, heartbeatIntervalMs: HEARTBEAT_MS, nodeMonitorGracePeriodMs: 10 * HEARTBEAT_MS, failureBackoffInitialMs: 30_000 }),
+    testConfig({ ...(await topology.controlPlane()), kubeconfigPath: kube.kubeconfigPath, run, heartbeatIntervalMs: HEARTBEAT_MS, nodeMonitorGracePeriodMs: 10 * HEARTBEAT_MS, failureBackoffInitialMs: 30_000 }),
   );
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader());
   // Serving over NATS from the start: no credential renewal (this control plane signs none) to load.
-  agent = await startAgentChild({ nats, node, run, dir, cacheDir, natsUrl: `tls://127.0.0.1:${proxy.port}`, tags: ['m', 'n'].map((d) => serveTag(run, d)) });
+  agent = await startAgentChild({ nats: topology.hub, node, run, dir, cacheDir, natsUrl: `tls://127.0.0.1:${proxy.port}`, tags: ['m', 'n'].map((d) => serveTag(run, d)) });
 }, 60_000);
 
 afterAll(async () => {
   await agent?.proc.stop(5000);
   await cp?.stop();
-  await admin?.close();
-  await Promise.all([nats?.stop(), redis?.stop(), toxiproxy?.stop()]);
+  await Promise.all([topology?.stop(), toxiproxy?.stop()]);
   if (mounted) execFileSync('umount', ['-l', cacheDir]);
   rmSync(dir, { recursive: true, force: true });
 });

@@ -3,28 +3,23 @@
 // Degraded condition and in a Warning Event, the replica runs the next allowed variant, and
 // each retry of the corrupted one waits twice as long as the one before, under a new leader too.
 //
-// This scenario stays on one nats-server and one redis-server, unlike the rest of the suite
-// (lib/topology.ts): with the assignments bucket replicated three ways, the new leader's
-// assignment never reaches the agent. The agent reads its key when notified of a change, and
-// with three copies that read may be answered by a server that has not stored the write yet
-// (direct gets are served by every replica); it then waits for its next periodic read, minutes
-// away. It moves onto the layout once the agent reads again after a notification that brought
-// nothing new.
+// On the fault suite's layout (lib/topology.ts): the assignments bucket and the model store have
+// three copies on a three-server NATS cluster, the control plane finds Redis through Sentinel.
+// A replica that has not stored the new leader's write yet may answer the agent's read; the
+// agent then reads again, so the assignment still arrives.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Objm } from '@nats-io/obj';
 import { serveTag } from '@edgeplane/trust';
-import { kubeConfig, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
+import { kubeConfig } from '@edgeplane/env';
 import type { EdgeModelDeploymentStatus } from '@edgeplane/api';
 import { waitFor } from '../helpers/agent.ts';
-import { controlPlaneNats } from '../helpers/nats.ts';
 import { applyDeployment, ensureNamespace, getDeployment, runId, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 import { deployment, eventsOf, pushVariant, startAgentChild, tinyVariant, type AgentChild } from './lib/failure-kit.ts';
+import { startTopology, type Topology } from './lib/topology.ts';
 
 const run = runId('fault-corrupt');
 const kube = inject('kube');
@@ -36,9 +31,7 @@ const node = `${run}-n1`;
 // The most accurate variant is the one whose stored bytes are corrupted.
 const good = tinyVariant('m-fp16', 'fp16', 0.9);
 const corrupted = tinyVariant('m-fp32', 'fp32', 0.95);
-let nats: NatsServer;
-let redis: RedisServer;
-let admin: NatsConnection;
+let topology: Topology;
 let cp: ControlPlane;
 let agent: AgentChild;
 
@@ -46,7 +39,7 @@ const status = async (): Promise<EdgeModelDeploymentStatus | undefined> => (awai
 
 async function startLeader(): Promise<ControlPlane> {
   const started = await startControlPlane(
-    testConfig({ ...(await controlPlaneNats(nats)), redisUrl: redis.url, kubeconfigPath: kube.kubeconfigPath, run, heartbeatIntervalMs: HEARTBEAT_MS, nodeMonitorGracePeriodMs: 5 * HEARTBEAT_MS, failureBackoffInitialMs: BACKOFF_MS, failureBackoffMaxMs: 60_000 }),
+    testConfig({ ...(await topology.controlPlane()), kubeconfigPath: kube.kubeconfigPath, run, heartbeatIntervalMs: HEARTBEAT_MS, nodeMonitorGracePeriodMs: 5 * HEARTBEAT_MS, failureBackoffInitialMs: BACKOFF_MS, failureBackoffMaxMs: 60_000 }),
     // No stabilisation window: the retry of the better variant comes when its backoff ends.
     { placementOptions: { upgradeHoldMs: 0 }, logger: pino({ level: 'info' }, pino.destination({ dest: join(dir, 'control-plane.log'), sync: true })) },
   );
@@ -56,23 +49,21 @@ async function startLeader(): Promise<ControlPlane> {
 }
 
 beforeAll(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
+  topology = await startTopology();
   await ensureNamespace(kc, run);
-  admin = await connect(await nats.connectOptions('admin'));
-  const os = await new Objm(admin).create('ep-models', { storage: 'file' });
+  const os = await topology.models();
   await pushVariant(os, good);
   // Overwritten in the store after the spec was written: same name, other bytes.
   await pushVariant(os, corrupted, tinyVariant('m-fp32-overwritten', 'fp32', 0.95).bytes);
   cp = await startLeader();
   // Serving over NATS from the start: no credential renewal (this control plane signs none) to load.
-  agent = await startAgentChild({ nats, node, run, dir, cacheDir: join(dir, 'cache'), tags: [serveTag(run, 'm')] });
+  agent = await startAgentChild({ nats: topology.hub, node, run, dir, cacheDir: join(dir, 'cache'), tags: [serveTag(run, 'm')] });
 }, 60_000);
 
 afterAll(async () => {
   await agent?.proc.stop(5000);
   await cp?.stop();
-  await admin?.close();
-  await Promise.all([nats?.stop(), redis?.stop()]);
+  await topology?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
