@@ -27,6 +27,12 @@ describe('FleetViews', () => {
     expect(second[2]).toBe(c);
     expect(second[1]).not.toBe(b);
     expect(second[1]?.power).toEqual({ source: 'battery', batteryPercent: 15 });
+    // A new EdgeNode object with equal accelerators and labels keeps the ones the planner knows.
+    const replaced = structuredClone(nodes[2]!);
+    const third = views.views([nodes[0]!, nodes[1]!, replaced], t, 2, ready, () => undefined);
+    expect(third[2]).not.toBe(c);
+    expect(third[2]?.accelerators).toBe(c?.accelerators);
+    expect(third[2]?.labels).toBe(c?.labels);
   });
 
   it('builds a new view when the lifecycle decision or a variant digest changes, a new list when members change', () => {

@@ -26,6 +26,8 @@ function digestsOf(t: NodeTelemetry | undefined, digestOf: VariantDigest): strin
   return out;
 }
 
+const sameJson = (a: unknown, b: unknown) => a === b || JSON.stringify(a) === JSON.stringify(b);
+
 export class FleetViews {
   readonly #entries = new Map<string, Entry>();
   #list: NodeView[] = [];
@@ -56,7 +58,15 @@ export class FleetViews {
         list[i] = e.view;
         return;
       }
-      const view = nodeView(node, t, nowMs, life, digestOf);
+      let view = nodeView(node, t, nowMs, life, digestOf);
+      // A status write replaces the EdgeNode and every object in it; the planner rebuilds the
+      // whole list's facts for new accelerators and its topology domains for new labels, so
+      // equal ones keep the objects the planner already knows.
+      if (e && e.node !== node) {
+        const accelerators = sameJson(e.view.accelerators, view.accelerators) ? e.view.accelerators : view.accelerators;
+        const labels = sameJson(e.view.labels, view.labels) ? e.view.labels : view.labels;
+        if (accelerators !== view.accelerators || labels !== view.labels) view = { ...view, accelerators, labels };
+      }
       this.#entries.set(name, { node, t, ready: life?.ready, evicted: life?.evicted, digests, view });
       list[i] = view;
     });
