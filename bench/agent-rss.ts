@@ -62,6 +62,8 @@ export interface MeasureOptions {
   heartbeatIntervalMs?: number;
   /** Another way to start the agent (a bundle under plain node, other V8 flags); the shipped binary by default. */
   command?: readonly string[];
+  /** Extra environment for the agent (MALLOC_ARENA_MAX, NODE_OPTIONS). */
+  env?: Readonly<Record<string, string>>;
   log: (line: string) => void;
 }
 
@@ -83,6 +85,7 @@ export async function measureBinaryIdleRss(opts: MeasureOptions): Promise<Binary
       EP_AGENT_CACHE_DIR: join(dir.path, 'cache'),
       EP_AGENT_HTTP_ADDR: `127.0.0.1:${await freePort()}`,
       EP_AGENT_LOG_LEVEL: 'info',
+      ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
