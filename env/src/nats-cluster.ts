@@ -2,14 +2,16 @@
 // storage, so the KV and object store can be replicated three ways) and a leaf node per site
 // that the site's agents connect to, with a mirror of the assignments bucket in its own
 // JetStream domain. Every server is in operator mode with JWT authentication
-// and TLS, as startNats() is; routes use mutual TLS, and a leaf's uplink authenticates as a
-// user of the fleet account over TLS.
+// and TLS, as startNats() is; routes use mutual TLS, and a leaf's uplink binds two users over
+// TLS, as `edgeplane creds leaf` issues them: one in the fleet account for the site's traffic
+// and one in the system account scoped to account updates, so that a node credential revoked
+// at the hub is refused at the site too.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createInbox, type ConnectionOptions } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { createTrustMaterial, publicKey, serverTrustConfig, type TrustMaterial } from '@edgeplane/trust';
+import { createTrustMaterial, issueLeafCreds, serverTrustConfig, type TrustMaterial } from '@edgeplane/trust';
 import { createCa, issueServerCert } from '@edgeplane/trust/certs';
 import { goBinary } from './binaries.ts';
 import type { NatsServer } from './nats.ts';
@@ -64,7 +66,7 @@ export interface NatsCluster {
    * as an operator sets a site up; agents there read it with plain JetStream calls.
    */
   mirrorAtSite(bucket: string): Promise<void>;
-  /** Resolves once the leaf's uplink is connected (the hub sees the leaf connection). */
+  /** Resolves once both of the leaf's links are connected (the hub sees two leaf connections). */
   waitForLeaf(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -73,6 +75,8 @@ const HOST = '127.0.0.1';
 /** The hub's JetStream domain. */
 export const JS_DOMAIN = 'hub';
 const q = (s: string) => JSON.stringify(s);
+/** A leaf's connections to the hub: the fleet account's and the system account's. */
+const LEAF_LINKS = 2;
 
 function member(name: string, dir: string, port: number, storeDir: string | null, confFile: string): NatsMember {
   let proc: ServerProcess | undefined;
@@ -160,7 +164,14 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
       mkdirSync(join(dir, 'accounts'), { recursive: true });
       const port = await freePort();
       const remotePorts = ports.map((p, i) => uplinks[i]?.port ?? p.leaf);
-      const creds = await writeCredsFile(dir, trust, { leaf: site });
+      const leafCreds = await issueLeafCreds(trust, site);
+      const credsFile = (name: string, text: string) => {
+        const file = join(dir, name);
+        writeFileSync(file, text, { mode: 0o600 });
+        return file;
+      };
+      const remote = (creds: string, account: string) =>
+        `{ urls: [${remotePorts.map((rp) => q(`tls://${HOST}:${rp}`)).join(', ')}], credentials: ${q(creds)}, account: ${q(account)}, tls: { ca_file: ${q(caFile)}, timeout: 5 } }`;
       const conf = [
         `server_name: "ep-leaf-${site}"`,
         `listen: "${HOST}:${port}"`,
@@ -175,12 +186,12 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
         `jetstream { store_dir: ${q(join(dir, 'jetstream'))}, max_memory_store: 64MB, max_file_store: 1GB, domain: ${q(site)} }`,
         'leafnodes {',
         '  reconnect: 1',
-        '  remotes: [{',
-        `    urls: [${remotePorts.map((rp) => q(`tls://${HOST}:${rp}`)).join(', ')}]`,
-        `    credentials: ${q(creds)}`,
-        `    account: ${q(publicKey(trust.fleet))}`,
-        `    tls: { ca_file: ${q(caFile)}, timeout: 5 }`,
-        '  }]',
+        // The system link carries account updates to the leaf's resolver (a revocation pushed at
+        // the hub, and the resolver's periodic sync after a cut); nothing else crosses it.
+        '  remotes: [',
+        `    ${remote(credsFile('leaf.creds', leafCreds.fleet), leafCreds.fleetAccount)},`,
+        `    ${remote(credsFile('leaf-system.creds', leafCreds.system), leafCreds.systemAccount)}`,
+        '  ]',
         '}',
         await serverTrustConfig(trust, { resolverDir: join(dir, 'accounts'), tls: { certFile, keyFile } }),
       ].join('\n');
@@ -296,17 +307,18 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
       await until('the leaf did not connect to the hub', timeoutMs, async () => {
         const sys = await systemConnection();
         try {
-          // Every server answers the ping; any one with a leaf connection will do.
+          // Every hub server answers the ping with its own leaf connections; the two links may
+          // land on different servers, so the counts are added up.
           const inbox = sys.subscribe(createInbox());
           sys.publish('$SYS.REQ.SERVER.PING.LEAFZ', '', { reply: inbox.getSubject() });
           const timer = setTimeout(() => inbox.unsubscribe(), 1000);
           let leafs = 0;
           for await (const m of inbox) {
             leafs += (JSON.parse(m.string()) as { data?: { leafnodes?: number } }).data?.leafnodes ?? 0;
-            if (leafs > 0) break;
+            if (leafs >= LEAF_LINKS) break;
           }
           clearTimeout(timer);
-          return leafs > 0;
+          return leafs >= LEAF_LINKS;
         } finally {
           await sys.close();
         }
