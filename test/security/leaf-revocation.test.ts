@@ -7,9 +7,9 @@
 // until it restarts. A second remote, bound to the system account, carries the update to the
 // leaf's resolver as to any hub server's (and its resolver's periodic sync after a cut).
 //
-// Two leaves on the same hub, one of each kind; the second links with the credentials
-// `edgeplane creds leaf` issues, its system link scoped to account updates (a server ping from
-// the hub does not reach it). The revocation is pushed as the control plane pushes it
+// Two leaves of our own on the same hub, one of each kind, both with the credentials
+// `edgeplane creds leaf` issues; the system link is scoped to account updates (a server ping
+// from the hub does not reach it). The environment's leaf links both accounts too. The revocation is pushed as the control plane pushes it
 // (FleetAccountClaims).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,12 +26,15 @@ let toxiproxy: ToxiproxyServer;
 let cluster: NatsCluster;
 let leaf: ServerProcess;
 let leafUrl: string;
+/** A leaf linked only in the fleet account: what the system link is measured against. */
+let fleetOnly: ServerProcess;
+let fleetOnlyUrl: string;
 const dir = mkdtempSync(join(tmpdir(), 'ep-leaf-revocation-'));
 const open: NatsConnection[] = [];
 const q = (s: string) => JSON.stringify(s);
 
-/** A leaf node for `site` with two remotes to the hub: the fleet account and the system account. */
-async function startLeafWithSystemLink(site: string): Promise<void> {
+/** A leaf node for `site` with a remote to the hub's fleet account and, with `systemLink`, one to its system account. */
+async function startLeaf(site: string, systemLink: boolean): Promise<{ proc: ServerProcess; url: string }> {
   const leafDir = join(dir, site);
   mkdirSync(join(leafDir, 'accounts'), { recursive: true });
   const cert = await issueServerCert(cluster.trust.ca, { commonName: 'nats', dnsNames: ['localhost'], ips: ['127.0.0.1'] });
@@ -57,13 +60,12 @@ async function startLeafWithSystemLink(site: string): Promise<void> {
     `listen: "127.0.0.1:${port}"`,
     'leafnodes {',
     '  reconnect: 1',
-    `  remotes: [${remote(fleetCreds, leafCreds.fleetAccount)}, ${remote(systemCreds, leafCreds.systemAccount)}]`,
+    `  remotes: [${[remote(fleetCreds, leafCreds.fleetAccount), ...(systemLink ? [remote(systemCreds, leafCreds.systemAccount)] : [])].join(', ')}]`,
     '}',
     await serverTrustConfig(cluster.trust, { resolverDir: join(leafDir, 'accounts'), tls: { certFile, keyFile } }),
   ].join('\n');
   const confFile = await write('nats.conf', `${conf}\n`);
-  leaf = startProcess(`nats-leaf-${site}`, goBinary('nats-server'), ['-c', confFile], leafDir);
-  leafUrl = `tls://127.0.0.1:${port}`;
+  return { proc: startProcess(`nats-leaf-${site}`, goBinary('nats-server'), ['-c', confFile], leafDir), url: `tls://127.0.0.1:${port}` };
 }
 
 /** A node's credentials, and the public key a revocation names. */
@@ -92,15 +94,18 @@ beforeAll(async () => {
   cluster = await startNatsCluster({ site: 'site-a', toxiproxy });
   await cluster.waitForJetStream();
   await cluster.waitForLeaf();
-  await startLeafWithSystemLink('site-b');
+  ({ proc: leaf, url: leafUrl } = await startLeaf('site-b', true));
+  ({ proc: fleetOnly, url: fleetOnlyUrl } = await startLeaf('site-c', false));
   // Both leaves linked: a node credential is accepted at each.
   const probe = await nodeCredential('probe');
-  await waitFor('the second leaf accepting node credentials', async () => (await tryConnect(leafUrl, probe.creds)) === 'accepted', 20_000, 200);
+  await waitFor('the leaf with a system link accepting node credentials', async () => (await tryConnect(leafUrl, probe.creds)) === 'accepted', 20_000, 200);
+  await waitFor('the fleet-only leaf accepting node credentials', async () => (await tryConnect(fleetOnlyUrl, probe.creds)) === 'accepted', 20_000, 200);
 }, 90_000);
 
 afterAll(async () => {
   await Promise.all(open.map((nc) => nc.close().catch(() => {})));
   await leaf?.stop();
+  await fleetOnly?.stop();
   await cluster?.stop();
   await toxiproxy?.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -126,8 +131,10 @@ it('a revocation pushed to the hub reaches a leaf linked in the system account, 
   expect(Object.fromEntries(closed)).toEqual({ hub: 'User Authentication Revoked', leaf: 'User Authentication Revoked' });
   expect(await tryConnect(cluster.servers[0]!.url, creds)).toMatch(/Authorization Violation/);
   expect(await tryConnect(leafUrl, creds)).toMatch(/Authorization Violation/);
-  // The environment's leaf links the fleet account only: it never hears of the revocation.
-  expect(await tryConnect(cluster.leaf!.url, creds)).toBe('accepted');
+  // The environment's leaf links the system account too; a leaf linked only in the fleet
+  // account never hears of the revocation.
+  expect(await tryConnect(cluster.leaf!.url, creds)).toMatch(/Authorization Violation/);
+  expect(await tryConnect(fleetOnlyUrl, creds)).toBe('accepted');
   // The system link is scoped to account updates: a server ping from the hub, which every
   // server linked in the system account answers, is not carried to this leaf.
   const inbox = createInbox();
