@@ -251,7 +251,9 @@ export class DeploymentReconciler {
       return {};
     }
 
-    const changed = !samePlacements(current, plan.placements);
+    // Placement ids include the node: equal on every node is equal as a whole (samePlacements).
+    const moved = changedNodes(current, plan.placements);
+    const changed = moved.size > 0;
     if (changed) {
       if (!o.mayWrite()) throw new NotLeaderError(`store placements of ${key}`);
       await o.placementStore.save(key, plan.placements);
@@ -263,7 +265,7 @@ export class DeploymentReconciler {
     const specText = JSON.stringify(spec);
     const allNodes = this.#publishedSpec.get(key) !== specText;
     this.#publishedSpec.delete(key);
-    await this.#publish(key, allNodes ? touched : changedNodes(current, plan.placements));
+    await this.#publish(key, allNodes ? touched : moved);
     this.#publishedSpec.set(key, specText);
     this.#updatePlacementGauge();
     // Two plans raced past a node's workload limit: plan again, and the node's filter refuses one.
