@@ -130,7 +130,9 @@ describe('simulator protocol against nats-server', () => {
 
   it('an assignment in KV goes Downloading, Loading, Ready in the heartbeats', async () => {
     const node = sim.nodes.find((n) => n.profile === 'rpi-battery')!.name;
-    await kv.put(node, JSON.stringify(assignment(node, 'det-int8', sha('a'))));
+    // 40 MB: a download of several heartbeat intervals, so a loaded machine's late timer cannot
+    // coalesce Downloading away (the agent reports the phase current when its beat goes out).
+    await kv.put(node, JSON.stringify(assignment(node, 'det-int8', sha('a'), 40_000_000)));
     const ready = await until('Ready', () =>
       beats.get(node)?.flatMap((b) => b.hb.workloads ?? []).find((w) => w.phase === 'Ready'),
     );
