@@ -3,38 +3,16 @@
 // nats-server (JWT auth and TLS, JetStream); a responder answers hello and the link probe as the
 // control plane does, and the node's assignment in `ep-assignments` holds no workloads. After
 // the agent said hello and sat idle, its `VmRSS` (from /proc/<pid>/status) is sampled.
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { stores, subjects } from '@edgeplane/api';
-import { freePort, startNats } from '@edgeplane/env';
+import { AGENT_BINARY, ensureAgentBinary, freePort, startNats } from '@edgeplane/env';
 import { agentNats, agentNatsEnv } from '../test/helpers/nats.ts';
 import { controlPlaneResponder, fixtureRoot, tempDir, until } from '../test/agent/helpers.ts';
-
-const run = promisify(execFile);
-const repo = fileURLToPath(new URL('../', import.meta.url));
-export const AGENT_BINARY = join(repo, 'dist', 'edgeplane-agent');
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds dist/edgeplane-agent when it is missing or older than a source it is built from. */
-export async function ensureAgentBinary(log: (line: string) => void): Promise<void> {
-  const sources = Math.max(...['agent/src', 'agent/scripts', 'api/src', 'trust/src'].map((d) => newestMtime(join(repo, d))));
-  if (existsSync(AGENT_BINARY) && statSync(AGENT_BINARY).mtimeMs >= sources) return;
-  log('  building dist/edgeplane-agent (make agent-binary)');
-  await run('npm', ['run', '--silent', '-w', '@edgeplane/agent', 'build:binary'], { cwd: repo, timeout: 300_000, env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
-}
 
 export interface BinaryRss {
   /** Median of the samples, MiB. */

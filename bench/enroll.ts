@@ -14,7 +14,7 @@
 // handles enrolments at once (256): the floor the API server sets under the figure.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EN_PLURAL, EnrollReply, GROUP, NODE_IDENTITY_ANNOTATIONS, VERSION, bootstrapSecretName, decode, stores, subjects } from '@edgeplane/api';
@@ -32,6 +32,7 @@ import { connectNats } from '../agent/src/fleet/connect.ts';
 import { enrolAndKeep, planIdentity, resolveCa, type IdentitySettings } from '../agent/src/trust/bootstrap.ts';
 import { NodeIdentity } from '../agent/src/trust/identity.ts';
 import { createNodeKey } from '../agent/src/trust/proof.ts';
+import { serversCpuSeconds } from './servers-cpu.ts';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
 const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -143,26 +144,6 @@ function cpuSecondsOf(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   return ticks / 100; // USER_HZ is 100 on Linux
-}
-
-/** CPU seconds of this process's child servers (nats-server, etcd, kube-apiserver, ...) by name. */
-function serversCpuSeconds(except: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Node processes (the control plane, measured apart; tsx's esbuild) are not servers.
-    if (Number(fields[1]) !== process.pid || Number(entry) === except || ['node', 'MainThread', 'esbuild', 'sh'].includes(name)) continue;
-    out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
-  }
-  return out;
 }
 
 interface ControlPlaneChild {
@@ -335,7 +316,7 @@ const bench: Bench = async ({ argv, log }) => {
         .catch(() => undefined);
     }, 1000);
     const cpuBefore = cpuSecondsOf(cp.pid);
-    const serversBefore = serversCpuSeconds(cp.pid);
+    const serversBefore = serversCpuSeconds();
     const ownBefore = process.cpuUsage();
     let times: AgentTimes[];
     try {
@@ -347,7 +328,7 @@ const bench: Bench = async ({ argv, log }) => {
     const first = Math.min(...times.map((t) => t.startedAt));
     const seconds = (end - first) / 1000;
     const controlPlaneCpuSeconds = cpuSecondsOf(cp.pid) - cpuBefore;
-    const serversAfter = serversCpuSeconds(cp.pid);
+    const serversAfter = serversCpuSeconds();
     const serversCpu = Object.fromEntries(Object.entries(serversAfter).map(([k, v]) => [k, round(v - (serversBefore[k] ?? 0), 2)]));
     const own = process.cpuUsage(ownBefore);
     if (tally.refused.size > 0) throw new Error(`refusals other than UNAVAILABLE: ${JSON.stringify(Object.fromEntries(tally.refused))}; last: ${tally.lastProblem}`);

@@ -11,7 +11,7 @@
 // Baseline in the same run, once the control plane has stopped: the Kubernetes work of a new
 // node's hello alone (EdgeNode read, absent; created; status replaced), one node at a time per
 // worker, with the control plane's client, as many workers as the control plane's hello bound.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { API_VERSION, EN_KIND } from '@edgeplane/api';
 import type { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
@@ -24,6 +24,7 @@ import { startSimulation } from '../cli/src/simulate/index.ts';
 import { kubeClients, loadKubeConfig } from '../control-plane/src/kube/client.ts';
 import { crd, nodesKind } from '../control-plane/src/kube/resources.ts';
 import { DEFAULT_HELLO_MAX_IN_FLIGHT } from '../control-plane/src/config.ts';
+import { serversCpuSeconds } from './servers-cpu.ts';
 
 /** The agent's own hello timeout (agent/src/fleet/session.ts): a slower reply is a retry. */
 const AGENT_HELLO_TIMEOUT_MS = 3000;
@@ -97,25 +98,6 @@ function apiServerLatency(before: Map<string, number>, after: Map<string, number
 
 function counter(m: Map<string, number>, key: string): number {
   return m.get(key) ?? 0;
-}
-
-/** CPU seconds of this process's child servers (etcd, kube-apiserver, nats-server, redis-server). */
-function serversCpuSeconds(): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) !== process.pid || !['etcd', 'kube-apiserver', 'nats-server', 'redis-server'].includes(name)) continue;
-    out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
-  }
-  return out;
 }
 
 /** EdgeNodes of this run's fleet, and how many carry the status a hello writes. */

@@ -9,6 +9,7 @@ export { startKube, type KubeServer, type KubeAccess, type KubeOptions } from '.
 export { installCrds, kubeConfig, readCrds, repoRoot, crdDir } from './crds.ts';
 export { serverVersions, goBinary, redisBinary, binDir, cacheDir } from './binaries.ts';
 export { freePort } from './ports.ts';
+export { AGENT_BINARY, agentBinaryStale, ensureAgentBinary } from './agent-binary.ts';
 export { ensureNamespace, applyDeployment, applyDeploymentFile } from './apply.ts';
 export { TABLE, getTable, formatTable } from './table.ts';
 export { kubeRequest, message as kubeMessage, type KubeResponse } from './kube-http.ts';

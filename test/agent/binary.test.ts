@@ -2,35 +2,17 @@
 // it answers --version and --help, refuses bad settings naming them, and run on a fixture
 // root it says hello over NATS, serves /v2/health/ready and stops cleanly on SIGTERM.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { freePort, startNats, type NatsServer } from '@edgeplane/env';
+import { AGENT_BINARY, ensureAgentBinary, freePort, startNats, type NatsServer } from '@edgeplane/env';
 import { agentNats, agentNatsEnv } from '../helpers/nats.ts';
 import { controlPlaneResponder, fixtureRoot, tempDir, until, type Responder } from './helpers.ts';
 
 const run = promisify(execFile);
-const repo = fileURLToPath(new URL('../../', import.meta.url));
-const binary = join(repo, 'dist', 'edgeplane-agent');
+const binary = AGENT_BINARY;
 const version = (await import('../../agent/package.json', { with: { type: 'json' } })).default.version;
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-function stale(): boolean {
-  if (!existsSync(binary) || !existsSync(join(repo, 'dist', 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64', 'onnxruntime_binding.node'))) return true;
-  const sources = Math.max(...['agent/src', 'agent/scripts', 'api/src'].map((d) => newestMtime(join(repo, d))), statSync(join(repo, 'agent/package.json')).mtimeMs);
-  return sources > statSync(binary).mtimeMs;
-}
 
 describe('edgeplane-agent binary', () => {
   let nats: NatsServer;
@@ -40,7 +22,7 @@ describe('edgeplane-agent binary', () => {
   let child: ChildProcess | undefined;
 
   beforeAll(async () => {
-    if (stale()) await run('npm', ['run', '--silent', '-w', '@edgeplane/agent', 'build:binary'], { cwd: repo, timeout: 170_000 });
+    await ensureAgentBinary();
     nats = await startNats();
     cp = await connect(await nats.connectOptions('control-plane'));
     responder = controlPlaneResponder(cp, { heartbeatIntervalMs: 500 });

@@ -63,7 +63,9 @@ it('mirrors a hub bucket at the site, where a node reads its key with plain JetS
   const hubAdmin = await connect(await cluster.hub.connectOptions('admin'));
   open.push(hubAdmin);
   const hubKv = await new Kvm(hubAdmin).create('ep-assignments', { history: 1, allow_direct: true, replicas: 3 });
-  await hubKv.put('site-a-n2', 'assigned');
+  // A new R3 stream takes a moment to elect its leader and spread its interest over the
+  // routes; a put meanwhile meets no responders.
+  await expect.poll(() => hubKv.put('site-a-n2', 'assigned').then(() => true, () => false), { timeout: 20_000, interval: 200 }).toBe(true);
   await cluster.mirrorAtSite('ep-assignments');
   // A node credential at the leaf: the same subjects it uses against the hub.
   const node = await connect(await cluster.leaf!.connectOptions({ node: 'site-a-n2' }));
