@@ -135,7 +135,9 @@ describe('edgeplane creds client', () => {
     expect(creds).not.toBeNull();
     const claims = readUserJwt(creds!.jwt)!;
     expect(claims.name).toBe('cam-1');
-    expect(claims.expiresAtS! - claims.issuedAtS).toBe(7 * 86_400);
+    // The JWT library stamps iat itself while signing, after the expiry is computed: a second may tick between.
+    expect(claims.expiresAtS! - claims.issuedAtS).toBeGreaterThanOrEqual(7 * 86_400 - 1);
+    expect(claims.expiresAtS! - claims.issuedAtS).toBeLessThanOrEqual(7 * 86_400);
     const raw = decode<{ issuer_account?: string; pub?: { allow?: string[] } }>(creds!.jwt);
     expect(raw.nats.issuer_account).toBe(publicKey(trust.clients));
     expect(raw.nats.pub?.allow).toEqual(['ep.v1.infer.>']);
@@ -153,7 +155,9 @@ describe('edgeplane creds leaf', () => {
       const file = join(dir, name);
       expect((statSync(file).mode & 0o777).toString(8)).toBe('600');
       const creds = parseCredsFile(readFileSync(file, 'utf8'))!;
-      expect(readUserJwt(creds.jwt)!.expiresAtS! - readUserJwt(creds.jwt)!.issuedAtS).toBe(30 * 86_400);
+      const c = readUserJwt(creds.jwt)!;
+      expect(c.expiresAtS! - c.issuedAtS).toBeGreaterThanOrEqual(30 * 86_400 - 1);
+      expect(c.expiresAtS! - c.issuedAtS).toBeLessThanOrEqual(30 * 86_400);
       return decode<{ issuer_account?: string; pub?: { allow?: string[] }; sub?: { allow?: string[] } }>(creds.jwt);
     };
     const fleet = read('leaf-site-a.creds');
