@@ -223,6 +223,21 @@ async function waitPlaced(what: string, want: number, timeoutMs: number): Promis
 /** Setup phases, ms: servers and two replicas ready, every hello accepted, every EdgeNode Ready. */
 const setupMs: number[] = [];
 
+/** The watch's ordered consumer is created by a request a loaded R3 cluster may time out: try again. */
+async function startWatch(): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const entries = await kv.watch();
+      void (async () => {
+        for await (const e of entries) watchAll(e);
+      })();
+      return;
+    } catch (err) {
+      if (attempt >= 5) throw err;
+    }
+  }
+}
+
 beforeAll(async () => {
   const t0 = Date.now();
   topology = await startTopology();
@@ -237,9 +252,7 @@ beforeAll(async () => {
   setupMs.push(Date.now() - t0);
   nc = await topology.admin();
   kv = await new Kvm(nc).open(stores.assignments);
-  void (async () => {
-    for await (const e of await kv.watch()) watchAll(e);
-  })();
+  await startWatch();
   sim = await startSimulation({
     natsUrl: topology.cluster.servers[0]!.url,
     natsCreds: await topology.hub.credsFile('admin'),
