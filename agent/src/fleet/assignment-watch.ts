@@ -111,14 +111,19 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
     const entry = await kv.get(node);
     // A newer read started (after a reconnect) and owns what is applied now.
     if (myGen !== gen) return;
-    if (asked) checkCaughtUp(asked, entry);
-    if (entry === null) return;
+    if (entry === null) {
+      if (asked) checkCaughtUp(asked, { removed: true, issuedAtMs: 0 }, undefined);
+      return;
+    }
     let assignment: Assignment;
     if (entry.operation !== 'PUT') {
       // The control plane removed the key: this node should run nothing.
       assignment = { v: PROTOCOL_VERSION, node, workloads: [], issuedAtMs: entry.created.getTime() };
+      if (asked) checkCaughtUp(asked, { removed: true, issuedAtMs: assignment.issuedAtMs }, entry.revision);
     } else {
       const decoded = decode(Assignment, 'assignment', entry.value);
+      // What was read, against what was announced; a malformed value counts as the oldest.
+      if (asked) checkCaughtUp(asked, { removed: false, issuedAtMs: decoded.ok ? decoded.value.issuedAtMs : 0 }, entry.revision);
       if (!decoded.ok || decoded.value.node !== node) {
         if (seen === `${entry.revision}@malformed`) return;
         seen = `${entry.revision}@malformed`;
@@ -150,23 +155,15 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
   };
 
   /** Reads again shortly when a replica answered with less than the notification announced. */
-  const checkCaughtUp = (asked: Announced, entry: Awaited<ReturnType<KV['get']>>): void => {
-    let issuedAtMs = entry?.created.getTime() ?? 0;
-    if (entry?.operation === 'PUT') {
-      try {
-        issuedAtMs = (JSON.parse(entry.string()) as { issuedAtMs?: number }).issuedAtMs ?? 0;
-      } catch {
-        // Malformed: counted by the read itself.
-      }
-    }
-    if (caughtUp(asked, { removed: entry === null || entry.operation !== 'PUT', issuedAtMs }) || lagAttempts >= lagRetryMs.length) {
+  const checkCaughtUp = (asked: Announced, read: { removed: boolean; issuedAtMs: number }, revision: number | undefined): void => {
+    if (caughtUp(asked, read) || lagAttempts >= lagRetryMs.length) {
       if (want === asked) want = null;
       lagAttempts = 0;
       return;
     }
     stats.lagging += 1;
     const delay = lagRetryMs[lagAttempts++]!;
-    log.debug({ bucket, revision: entry?.revision, retryInMs: delay, lagging: stats.lagging }, 'read an older value than announced; reading again');
+    log.debug({ bucket, revision, retryInMs: delay, lagging: stats.lagging }, 'read an older value than announced; reading again');
     clearTimeout(lagTimer);
     if (!stopped) lagTimer = setTimeout(() => schedule(), delay);
   };
