@@ -4,9 +4,11 @@
 // and scores and re-ranks only what a placement changed.
 import { peekTier, refreshTier } from './candidates.ts';
 import type { FilterPlugin, NodeInfo, PlanContext } from './framework.ts';
-import { filterPlugins, nodeLevelFilters, passesAll } from './filters.ts';
+import { signatureBounds, nodeBound } from './bound.ts';
+import { filterPlugins, nodeLevelFilters, nodeReady, nodeUnschedulable, passesAll } from './filters.ts';
 import { SegmentedHeap } from './heap.ts';
 import { nodeScore, spreadTerm } from './score.ts';
+import { nodeWorkloadCap } from './workload-cap.ts';
 
 export interface Chooser {
   /** Index of the best feasible node, or -1 when no node can take another replica. */
@@ -62,12 +64,19 @@ export function localScore(ctx: PlanContext, node: NodeInfo): number {
   return tier === null ? NaN : nodeScore(ctx, node, tier);
 }
 
-export function heapChooser(ctx: PlanContext): Chooser {
+/**
+ * The heap chooser. Rows the plan has not evaluated yet (see preparePlan's `lazy`) enter the
+ * heaps keyed by an upper bound of their score (bound.ts); `evaluate` fills a row when its bound
+ * reaches the top, so the nodes that cannot win a replica are never evaluated. A node's score
+ * never exceeds its bound, so the top is the naive planner's choice once it is evaluated.
+ */
+export function heapChooser(ctx: PlanContext, evaluate: (ctx: PlanContext, i: number) => void): Chooser {
   const nodes = ctx.nodes;
   const n = nodes.length;
   const local = ctx.fleet.buffers.heapScore;
   const rank = ctx.fleet.rank;
   const staticOk = ctx.staticOk;
+  const evaluated = ctx.evaluated;
   const domainOf = ctx.domainOf;
   const domains = ctx.domainCount.length;
 
@@ -88,7 +97,7 @@ export function heapChooser(ctx: PlanContext): Chooser {
   const byDomain = new SegmentedHeap(new Int32Array(domains), 1, domainBefore);
 
   const refresh = (i: number): void => {
-    const score = localScore(ctx, nodes[i]!);
+    const score = staticOk[i] === 1 ? localScore(ctx, nodes[i]!) : NaN;
     if (Number.isNaN(score)) {
       byNode.remove(i);
       return;
@@ -109,13 +118,24 @@ export function heapChooser(ctx: PlanContext): Chooser {
   };
 
   // Every feasible node at once from the scores the plan was prepared with (rescored where a
-  // replica came or went since), then each heap ordered in one pass.
+  // replica came or went since), every node not evaluated yet from its bound, then each heap
+  // ordered in one pass. The node-level filters that read a column judge a node before its bound:
+  // a node they refuse can take no replica.
   const prepared = ctx.localScore;
   const dirty = ctx.dirty;
+  const bounds = signatureBounds(ctx);
   for (let i = 0; i < n; i++) {
-    if (staticOk[i] === 0) continue;
-    const score = dirty[i] === 1 ? localScore(ctx, nodes[i]!) : prepared[i]!;
-    if (Number.isNaN(score)) continue;
+    let score: number;
+    if (evaluated[i] === 0) {
+      const node = nodes[i]!;
+      if (!nodeUnschedulable.passes(ctx, node) || !nodeReady.passes(ctx, node) || !nodeWorkloadCap.passes(ctx, node)) continue;
+      score = nodeBound(ctx, bounds, node);
+      if (score === -Infinity) continue;
+    } else {
+      if (staticOk[i] === 0) continue;
+      score = dirty[i] === 1 ? localScore(ctx, nodes[i]!) : prepared[i]!;
+      if (Number.isNaN(score)) continue;
+    }
     local[i] = score;
     byNode.push(i);
   }
@@ -130,8 +150,21 @@ export function heapChooser(ctx: PlanContext): Chooser {
 
   return {
     best() {
-      const d = byDomain.top(0);
-      return d < 0 ? -1 : byNode.top(d);
+      for (;;) {
+        const d = byDomain.top(0);
+        if (d < 0) return -1;
+        const top = byNode.top(d);
+        if (evaluated[top] === 1) return top;
+        // Its bound leads: its score decides whether it does.
+        evaluate(ctx, top);
+        const score = staticOk[top] === 1 ? prepared[top]! : NaN;
+        if (Number.isNaN(score)) byNode.remove(top);
+        else {
+          local[top] = score;
+          byNode.update(top);
+        }
+        refreshDomain(d);
+      }
     },
     changed(i) {
       if (staticOk[i] === 1) refresh(i);

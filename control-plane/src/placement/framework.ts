@@ -3,7 +3,7 @@
 // plan (NodeInfo) and keeps the state that placing replicas changes (PlanState).
 import type { EdgeModelDeploymentSpec, LinkType, ModelVariant, Objective, Precision } from '@edgeplane/api';
 import type { FleetFacts } from './memo.ts';
-import type { NodeView, PlacementOptions } from './types.ts';
+import type { NodeView, Placement, PlacementOptions } from './types.ts';
 
 /** One runnable (accelerator, variant) pair on a node, with its predicted cost. */
 export interface Candidate {
@@ -182,6 +182,26 @@ export interface PlanContext {
   usedMiB: Float64Array;
   /** 1 where usedMiB already holds what other deployments committed (read on first use). */
   committedLoaded: Uint8Array;
+  /**
+   * 1 once the node's row past its view was filled (evaluateRow in prepare.ts): every row when
+   * the plan was prepared eagerly, else each row when the chooser or the plan first needs it.
+   */
+  evaluated: Uint8Array;
+  /** The per-plan inputs evaluating a row reads. */
+  rows: RowInputs;
+}
+
+/** Per-plan inputs of evaluateRow (prepare.ts), by node position. */
+export interface RowInputs {
+  /** Topology domain of each node under spreadBy; undefined when each node is its own. */
+  domains: Int32Array | undefined;
+  /** Caps this deployment's placements were made under, where it has some. */
+  prevCapAt: Map<number, Precision> | undefined;
+  /** Placements within upgradeHoldMs of their variant change. */
+  heldAt: Map<number, Placement> | undefined;
+  excludedAt: Map<number, ReadonlySet<string>> | undefined;
+  /** 1 at each LINK_TYPES position the deployment restricts to lite variants. */
+  liteCodes: Uint8Array;
 }
 
 export const StatusCode = { Success: 'Success', Unschedulable: 'Unschedulable' } as const;

@@ -6,6 +6,7 @@ import { PRECISIONS } from '@edgeplane/api';
 import type { Accelerator } from '@edgeplane/api';
 import { PlacementErrorCode, PlacementInputError } from './errors.ts';
 import { topsAt, wattsOf } from './predict.ts';
+import type { SignatureBounds } from './bound.ts';
 import type { NodeInfo } from './framework.ts';
 import { newViewTable, readView, sameView } from './view-table.ts';
 import type { ViewTable } from './view-table.ts';
@@ -24,6 +25,10 @@ export interface PlanBuffers {
   heapScore: Float64Array;
   tierP99Ms: Float64Array;
   tierJoules: Float64Array;
+  /** 1 once the node's row was evaluated by this plan (see evaluateRow in prepare.ts). */
+  evaluated: Uint8Array;
+  /** See bound.ts. */
+  signatureBounds: SignatureBounds;
 }
 
 /** Accelerator facts of a whole node list in flat arrays; node i owns [accBase[i], accBase[i+1]). */
@@ -48,6 +53,10 @@ export interface FleetFacts {
   signature: Int32Array;
   /** Nodes per signature. */
   signatureCount: Int32Array;
+  /** The first node of each signature: its accelerators stand for every member's. */
+  signatureFirst: Int32Array;
+  /** Where each signature's accelerators start in per-signature accelerator arrays. */
+  signatureSlotBase: Int32Array;
   /** Topology domains by spreadBy label key (see topologyDomains). */
   domains: Map<string, TopologyDomains>;
   /** Position of each node by name. */
@@ -119,14 +128,21 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
   const signatureIds = new Map<string, number>();
   const signature = new Int32Array(nodes.length);
   const counts: number[] = [];
+  const firsts: number[] = [];
   for (let i = 0; i < nodes.length; i++) {
     let key = '';
     for (let slot = accBase[i]!; slot < accBase[i + 1]!; slot++) key += `${tops[slot * 3]},${tops[slot * 3 + 1]},${tops[slot * 3 + 2]},${watts[slot]};`;
     let id = signatureIds.get(key);
-    if (id === undefined) signatureIds.set(key, (id = signatureIds.size));
+    if (id === undefined) {
+      signatureIds.set(key, (id = signatureIds.size));
+      firsts.push(i);
+    }
     signature[i] = id;
     counts[id] = (counts[id] ?? 0) + 1;
   }
+  const signatureSlotBase = new Int32Array(firsts.length + 1);
+  firsts.forEach((first, s) => (signatureSlotBase[s + 1] = signatureSlotBase[s]! + accBase[first + 1]! - accBase[first]!));
+  const signatureSlots = signatureSlotBase[firsts.length]!;
   const facts: FleetFacts = {
     names: nodes.map((n) => n.name),
     accelerators: nodes.map((n) => n.accelerators),
@@ -139,6 +155,8 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
     table: newViewTable(nodes.length, total),
     signature,
     signatureCount: Int32Array.from(counts),
+    signatureFirst: Int32Array.from(firsts),
+    signatureSlotBase,
     domains: new Map(),
     byName,
     positions: Int32Array.from(nodes, (_, i) => i),
@@ -153,6 +171,8 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
       heapScore: new Float64Array(nodes.length),
       tierP99Ms: new Float64Array(nodes.length),
       tierJoules: new Float64Array(nodes.length),
+      evaluated: new Uint8Array(nodes.length),
+      signatureBounds: { predicted: new Float64Array(signatureSlots), measured: new Float64Array(signatureSlots) },
     },
     infos,
   };

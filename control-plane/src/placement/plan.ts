@@ -11,7 +11,7 @@ import type { Chooser } from './choose.ts';
 import type { Candidate, NodeInfo, PlanContext } from './framework.ts';
 import { filterPlugins, nodeReady, passesAll, runFilters } from './filters.ts';
 import { unplacedMessage } from './message.ts';
-import { preparePlan } from './prepare.ts';
+import { ensureRow, evaluateRow, preparePlan } from './prepare.ts';
 import { nodeScore, spreadTerm } from './score.ts';
 import { tierReason } from './tier.ts';
 import type { Placement, PlanInput, PlanResult } from './types.ts';
@@ -70,7 +70,8 @@ function currentInOrder(input: PlanInput): Placement[] {
 }
 
 function plan(input: PlanInput, makeChooser: (ctx: PlanContext) => Chooser, pairClasses: boolean): PlanResult {
-  const ctx = preparePlan(input, pairClasses);
+  // The fast planner evaluates rows as it needs them (see heapChooser); the reference, all at once.
+  const ctx = preparePlan(input, pairClasses, pairClasses);
   const replicas = input.spec.replicas;
   const keepThreshold = ctx.options.keepThreshold;
 
@@ -80,6 +81,7 @@ function plan(input: PlanInput, makeChooser: (ctx: PlanContext) => Chooser, pair
     const i = ctx.fleet.byName.get(p.node);
     if (i === undefined) continue;
     const node = ctx.nodes[i]!;
+    ensureRow(ctx, i);
     // A NotReady node within its eviction delay keeps the replicas it has (it takes no new one).
     const plugins = !node.view.ready && node.view.retainReplicas ? filterPlugins.filter((f) => f !== nodeReady) : filterPlugins;
     if (!passesAll(plugins, ctx, node)) continue;
@@ -126,6 +128,7 @@ function plan(input: PlanInput, makeChooser: (ctx: PlanContext) => Chooser, pair
   if (unplaced > 0) {
     const reasons: string[] = [];
     for (const node of ctx.nodes) {
+      ensureRow(ctx, node.index);
       const status = runFilters(filterPlugins, ctx, node);
       if (status.reason !== undefined) reasons.push(status.reason);
     }
@@ -136,7 +139,7 @@ function plan(input: PlanInput, makeChooser: (ctx: PlanContext) => Chooser, pair
 
 /** Places the replicas of one deployment; pure and deterministic. */
 export function planDeployment(input: PlanInput): PlanResult {
-  return plan(input, heapChooser, true);
+  return plan(input, (ctx) => heapChooser(ctx, evaluateRow), true);
 }
 
 /**

@@ -98,10 +98,57 @@ function admitAlone(ctx: PlanContext, node: NodeInfo): Admission {
 }
 
 /**
+ * Fills node i's row past its view: the node-level filters' verdict, battery cap, link class,
+ * cache, backoff and hold, then its pairs, counts and tier (the first scan sets them all), the
+ * static verdict and the score the chooser starts from. Runs once per node per plan, when the
+ * plan was prepared (eagerly) or when the row is first needed (see preparePlan).
+ */
+export function evaluateRow(ctx: PlanContext, i: number): void {
+  ctx.evaluated[i] = 1;
+  const info = ctx.nodes[i]!;
+  const view = info.view;
+  const table = ctx.fleet.table;
+  const rows = ctx.rows;
+  // A node a node-level filter refuses is judged by that filter alone (its reason comes first
+  // in runFilters), so the rest of its row is never read.
+  const admission = admitAlone(ctx, info);
+  info.admitted = admission === Admission.Admitted;
+  if (admission === Admission.Refused) return;
+  info.domain = rows.domains !== undefined ? rows.domains[i]! : i;
+  const percent = table.batteryPercent[i]!;
+  // capFor, from the columns: no cap unless on battery.
+  info.cap = Number.isNaN(percent) ? 'fp32' : batteryCap(percent, ctx.spec.tiering.battery, rows.prevCapAt?.get(i));
+  info.capRank = precisionRank(info.cap);
+  const link = table.link[i]!;
+  info.liteLink = ctx.hasLite && link >= 0 && rows.liteCodes[link] === 1;
+  info.cached = table.hasCached[i] === 1 ? view.cachedArtifacts : undefined;
+  const excluded = rows.excludedAt?.get(i);
+  info.excluded = excluded !== undefined && excluded.size > 0 ? excluded : undefined;
+  // Held only while the node's cap and link class are what they were: the hold damps noise
+  // in measurements, not a battery that recovered or a node back on Wi-Fi.
+  const hold = rows.heldAt?.get(i);
+  const sameClass = hold !== undefined && hold.cap === info.cap && (hold.profile !== 'lite' || info.liteLink);
+  info.holdVariant = sameClass ? hold.variant : '';
+  info.holdAcc = sameClass ? hold.accelerator : '';
+  buildPairs(ctx, info);
+  if (info.admitted && passesStaticPairFilters(ctx, info)) {
+    ctx.staticOk[i] = 1;
+    ctx.localScore[i] = localScore(ctx, info);
+  }
+}
+
+/** Evaluates node i's row unless the plan already did. */
+export function ensureRow(ctx: PlanContext, i: number): void {
+  if (ctx.evaluated[i] === 0) evaluateRow(ctx, i);
+}
+
+/**
  * The plan's context and node table. `pairClasses: false` scans every node's pairs one by one,
  * as the reference planner does, so comparing the planners also checks the pair classes.
+ * `lazy`: each row is read from its view now and evaluated (evaluateRow) only when first needed;
+ * otherwise every row is evaluated here.
  */
-export function preparePlan(input: PlanInput, pairClasses = true, rebuild = false): PlanContext {
+export function preparePlan(input: PlanInput, pairClasses = true, lazy = false, rebuild = false): PlanContext {
   const options = resolveOptions(input.options);
   const spec = input.spec;
   const minAccuracy = spec.slo.minAccuracy;
@@ -111,7 +158,6 @@ export function preparePlan(input: PlanInput, pairClasses = true, rebuild = fals
   const liteOn = spec.tiering.network.liteOn;
   // Forcing lite needs a lite variant that is accurate enough; without one the rule cannot apply.
   const hasLite = accurate.some((v) => v.profile === 'lite');
-  const thresholds = spec.tiering.battery;
   const prevCaps = previousCaps(input);
   const held = heldPlacements(input, options.upgradeHoldMs);
   const spreadBy = spec.placement.spreadBy;
@@ -121,17 +167,12 @@ export function preparePlan(input: PlanInput, pairClasses = true, rebuild = fals
   // Plans run one at a time and no result refers to a NodeInfo, so the node list's facts own
   // one per node and each plan resets them: no garbage per node per plan.
   const nodes = fleet.infos;
-  const table = fleet.table;
-  // Name-keyed inputs by node position: they hold a few nodes, and the loop below then never
-  // reads a node's name.
-  const prevCapAt = byPosition(prevCaps, fleet.byName);
-  const heldAt = byPosition(held, fleet.byName);
-  const excludedAt = byPosition(input.excludedVariants, fleet.byName);
   const buffers = fleet.buffers;
   buffers.staticOk.fill(0);
   buffers.dirty.fill(0);
   buffers.usedMiB.fill(0);
   buffers.committedLoaded.fill(0);
+  buffers.evaluated.fill(0);
   const liteCodes = new Uint8Array(LINK_TYPES.length);
   for (const type of liteOn) liteCodes[LINK_TYPES.indexOf(type)] = 1;
   const ctx: PlanContext = {
@@ -163,45 +204,28 @@ export function preparePlan(input: PlanInput, pairClasses = true, rebuild = fals
     tierJoules: buffers.tierJoules,
     pairClasses: pairClasses ? new Array<PairClass | undefined>(fleet.signatureCount.length * 6).fill(undefined) : undefined,
     nodeWeights: Float64Array.from(nodeScorePlugins, (p) => p.weight(WEIGHTS[spec.tiering.objective])),
+    evaluated: buffers.evaluated,
+    rows: {
+      domains: domains?.ids,
+      // Name-keyed inputs by node position: they hold a few nodes, and evaluating a row then
+      // never reads a node's name.
+      prevCapAt: byPosition(prevCaps, fleet.byName),
+      heldAt: byPosition(held, fleet.byName),
+      excludedAt: byPosition(input.excludedVariants, fleet.byName),
+      liteCodes,
+    },
   };
   for (let i = 0; i < input.nodes.length; i++) {
     const view = input.nodes[i]!;
     // A node renamed or given new accelerators: the facts of the whole list are built again.
-    if (!sameNode(fleet, i, view)) return preparePlan(input, pairClasses, true);
+    if (!sameNode(fleet, i, view)) return preparePlan(input, pairClasses, lazy, true);
     refreshView(fleet, i, view);
     const info = nodes[i]!;
     info.view = view;
     info.count = 0;
     info.built = false;
     info.tierAcc = -1;
-    // A node a node-level filter refuses is judged by that filter alone (its reason comes first
-    // in runFilters), so the rest of its row is never read.
-    const admission = admitAlone(ctx, info);
-    info.admitted = admission === Admission.Admitted;
-    if (admission === Admission.Refused) continue;
-    info.domain = domains !== undefined ? domains.ids[i]! : i;
-    const percent = table.batteryPercent[i]!;
-    // capFor, from the columns: no cap unless on battery.
-    info.cap = Number.isNaN(percent) ? 'fp32' : batteryCap(percent, thresholds, prevCapAt?.get(i));
-    info.capRank = precisionRank(info.cap);
-    const link = table.link[i]!;
-    info.liteLink = hasLite && link >= 0 && liteCodes[link] === 1;
-    info.cached = table.hasCached[i] === 1 ? view.cachedArtifacts : undefined;
-    const excluded = excludedAt?.get(i);
-    info.excluded = excluded !== undefined && excluded.size > 0 ? excluded : undefined;
-    // Held only while the node's cap and link class are what they were: the hold damps noise
-    // in measurements, not a battery that recovered or a node back on Wi-Fi.
-    const hold = heldAt?.get(i);
-    const sameClass = hold !== undefined && hold.cap === info.cap && (hold.profile !== 'lite' || info.liteLink);
-    info.holdVariant = sameClass ? hold.variant : '';
-    info.holdAcc = sameClass ? hold.accelerator : '';
-    // The rest of the node's row while it is at hand: its pairs, their counts and its tier (the
-    // first scan sets them all), then the static verdict and the score the chooser starts from.
-    buildPairs(ctx, info);
-    if (info.admitted && passesStaticPairFilters(ctx, info)) {
-      ctx.staticOk[i] = 1;
-      ctx.localScore[i] = localScore(ctx, info);
-    }
+    if (!lazy) evaluateRow(ctx, i);
   }
 
   return ctx;
