@@ -11,8 +11,8 @@ import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { stores, subjects } from '@edgeplane/api';
 import { AGENT_BINARY, ensureAgentBinary, freePort, startNats } from '@edgeplane/env';
-import { agentNats, agentNatsEnv } from '../test/helpers/nats.ts';
-import { controlPlaneResponder, fixtureRoot, tempDir, until } from '../test/agent/helpers.ts';
+import { agentNats, agentNatsEnv } from '@edgeplane/env';
+import { controlPlaneResponder, fixtureRoot, tempDir, until } from '@edgeplane/env';
 
 export interface BinaryRss {
   /** Median of the samples, MiB. */

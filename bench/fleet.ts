@@ -22,9 +22,9 @@ import { SETTINGS } from '../agent/src/config.ts';
 import { measureLink, type LinkMeasurement } from '../agent/src/hardware/link-probe.ts';
 import { DEFAULT_PROBE_POLICY, idleProbeBytesPerSec } from '../agent/src/hardware/probe-policy.ts';
 import { PROFILES } from '../cli/src/simulate/profiles.ts';
-import type { FleetStack } from '../test/simulate/stack.ts';
-import { createDeployment, ocrDetection, waitForReadyNodes, watchDeploymentStatus } from '../test/simulate/deployment.ts';
-import { startFleetStack } from '../test/simulate/stack.ts';
+import type { FleetStack } from '@edgeplane/env/fleet-stack';
+import { createDeployment, ocrDetection, waitForReadyNodes, watchDeploymentStatus } from '@edgeplane/env';
+import { startFleetStack } from '@edgeplane/env/fleet-stack';
 
 /** Kernel clock ticks per second; 100 on every mainstream Linux configuration. */
 const CLK_TCK = 100;

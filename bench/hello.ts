@@ -19,7 +19,7 @@ import { installCrds, kubeConfig, startKube } from '@edgeplane/env';
 import type { Bench } from './run.ts';
 import { numberFlag } from './run.ts';
 import { cpuSeconds, parseCounters } from './fleet.ts';
-import { startFleetStack } from '../test/simulate/stack.ts';
+import { startFleetStack } from '@edgeplane/env/fleet-stack';
 import { startSimulation } from '../cli/src/simulate/index.ts';
 import { kubeClients, loadKubeConfig } from '../control-plane/src/kube/client.ts';
 import { crd, nodesKind } from '../control-plane/src/kube/resources.ts';

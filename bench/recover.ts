@@ -22,8 +22,8 @@ import { Redis } from 'ioredis';
 import { freePort, redisBinary, startProcess, type ServerProcess } from '@edgeplane/env';
 import type { Bench } from './run.ts';
 import { numberFlag } from './run.ts';
-import { createDeployment, ocrDetection, waitForReadyNodes, watchDeploymentStatus } from '../test/simulate/deployment.ts';
-import { startControlPlaneChild, startFleetStack, type ControlPlaneHandle } from '../test/simulate/stack.ts';
+import { createDeployment, ocrDetection, waitForReadyNodes, watchDeploymentStatus } from '@edgeplane/env';
+import { startControlPlaneChild, startFleetStack, type ControlPlaneHandle } from '@edgeplane/env/fleet-stack';
 import { redisKeys } from '../control-plane/src/fleet/keys.ts';
 
 interface Replica {

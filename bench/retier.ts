@@ -15,8 +15,8 @@ import { Kvm } from '@nats-io/kv';
 import { stores } from '@edgeplane/api';
 import type { Bench } from './run.ts';
 import { numberFlag } from './run.ts';
-import { createDeployment, ocrDetection, waitForReadyNodes, watchDeploymentStatus } from '../test/simulate/deployment.ts';
-import { startFleetStack } from '../test/simulate/stack.ts';
+import { createDeployment, ocrDetection, waitForReadyNodes, watchDeploymentStatus } from '@edgeplane/env';
+import { startFleetStack } from '@edgeplane/env/fleet-stack';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
 const sortNum = (xs: number[]) => [...xs].sort((a, b) => a - b);

@@ -7,13 +7,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ensureNamespace } from '@edgeplane/env';
-import { freePort, installCrds, kubeConfig, repoRoot, startKube, startNats, startRedis, type KubeAccess, type NatsServer, type RedisServer } from '@edgeplane/env';
+import { ensureNamespace } from './index.ts';
+import { freePort, installCrds, kubeConfig, repoRoot, startKube, startNats, startRedis, type KubeAccess, type NatsServer, type RedisServer } from './index.ts';
 import { parseConfig } from '../../control-plane/src/config.ts';
 import { startControlPlane } from '../../control-plane/src/index.ts';
 import { CONTROL_PLANE_NODE_FLAGS } from '../../control-plane/src/node-flags.ts';
 import { startSimulation, type Simulation, type SimulationOptions } from '../../cli/src/simulate/index.ts';
-import { controlPlaneNats, controlPlaneNatsEnv } from '../helpers/nats.ts';
+import { controlPlaneNats, controlPlaneNatsEnv } from './nats-settings.ts';
 
 export const FLEET_LABEL = 'edgeplane.io/fleet';
 

@@ -28,3 +28,16 @@ export {
   type ToxicStream,
   type ToxicOptions,
 } from './toxiproxy.ts';
+export { agentNats, controlPlaneNats, controlPlaneNatsEnv, agentNatsEnv, recordViolations, type NatsSettings, type Violation } from './nats-settings.ts';
+export {
+  ocrDetection,
+  createDeployment,
+  deleteDeployment,
+  readyNodes,
+  waitForReadyNodes,
+  watchDeploymentStatus,
+  type StatusWatch,
+} from './fleet-deployments.ts';
+export { fixtureRoot, controlPlaneResponder, until, tempDir, type Responder } from './agent-harness.ts';
+// The fleet stack (control plane + simulated agents) is `@edgeplane/env/fleet-stack`: it loads
+// the control plane and the simulator, which most users of this module never need.

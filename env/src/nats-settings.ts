@@ -1,5 +1,5 @@
-// How the processes a test starts reach its nats-server (JWT auth and TLS): each gets its own
-// credentials file and the CA, as a deployment gives them.
+// How the processes the environment starts reach its nats-server (JWT auth and TLS): each gets
+// its own credentials file and the CA, as a deployment gives them.
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { NatsServer } from '@edgeplane/env';
 

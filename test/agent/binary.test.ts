@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AGENT_BINARY, ensureAgentBinary, freePort, startNats, type NatsServer } from '@edgeplane/env';
-import { agentNats, agentNatsEnv } from '../helpers/nats.ts';
+import { agentNats, agentNatsEnv } from '@edgeplane/env';
 import { controlPlaneResponder, fixtureRoot, tempDir, until, type Responder } from './helpers.ts';
 
 const run = promisify(execFile);

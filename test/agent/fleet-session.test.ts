@@ -10,7 +10,7 @@ import { Heartbeat, decode, stores, subjects, type Assignment } from '@edgeplane
 import { startNats, type NatsServer } from '@edgeplane/env';
 import { startAgent, type RunningAgent } from '../../agent/src/main.ts';
 import { agentConfig, controlPlaneResponder, recordingManager, tempDir, testLogger, until, type RecordingManager } from './helpers.ts';
-import { agentNats, type NatsSettings } from '../helpers/nats.ts';
+import { agentNats, type NatsSettings } from '@edgeplane/env';
 
 const NODE = 'edge-session-1';
 const assignment = (variant: string, issuedAtMs = Date.now()): Assignment => ({

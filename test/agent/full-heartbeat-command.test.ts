@@ -6,7 +6,7 @@ import { Heartbeat, NodeCommand, decode, encode, subjects } from '@edgeplane/api
 import { startNats, type NatsServer } from '@edgeplane/env';
 import { startAgent, type RunningAgent } from '../../agent/src/main.ts';
 import { agentConfig, controlPlaneResponder, recordingManager, tempDir, testLogger, until } from './helpers.ts';
-import { agentNats, recordViolations, type Violation } from '../helpers/nats.ts';
+import { agentNats, recordViolations, type Violation } from '@edgeplane/env';
 
 const NODE = 'edge-command-1';
 

@@ -1,18 +1,14 @@
 // Helpers for the agent's integration tests: a recording workload manager (the workload
-// side is not a server, so a test double stands in for it), a minimal control-plane hello
-// and probe responder, a byte-counting TCP relay in front of nats-server, and polling.
+// side is not a server, so a test double stands in for it) and a byte-counting TCP relay in front
+// of nats-server; the hello responder and polling come from the environment (env/src/agent-harness.ts).
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { Hello, HelloReply, decode, encode, subjects, type AcceleratorLoad, type Assignment, type WorkloadReport } from '@edgeplane/api';
+import { type AcceleratorLoad, type Assignment, type WorkloadReport } from '@edgeplane/api';
+import { fixtureRoot, until } from '@edgeplane/env';
+export { fixtureRoot, controlPlaneResponder, until, tempDir, type Responder } from '@edgeplane/env';
 import type { WorkloadManager } from '../../agent/src/workloads/types.ts';
 import type { AgentConfig } from '../../agent/src/config.ts';
-
-export const fixtureRoot = (name: string) => fileURLToPath(new URL(`../../agent/fixtures/${name}`, import.meta.url));
 
 export function testLogger(): Logger {
   return pino({ level: process.env.EP_TEST_LOG_LEVEL ?? 'silent' });
@@ -45,55 +41,6 @@ export function recordingManager(): RecordingManager {
     },
   };
   return m;
-}
-
-export interface Responder {
-  hellos: Hello[];
-  probes: number[];
-  stop(): void;
-}
-
-/**
- * Answers hello as the control plane would, refusing the first `refuse` ones, and the
- * bandwidth probe with the byte count it received.
- */
-export function controlPlaneResponder(nc: NatsConnection, reply: Partial<HelloReply> = {}, refuse = 0): Responder {
-  const hellos: Hello[] = [];
-  const probes: number[] = [];
-  const subs: Subscription[] = [
-    nc.subscribe(subjects.allHello, {
-      callback: (_err, msg) => {
-        const decoded = decode(Hello, 'hello', msg.data);
-        if (!decoded.ok) return;
-        hellos.push(decoded.value);
-        const accepted = hellos.length > refuse;
-        msg.respond(encode(HelloReply, 'hello reply', { v: 1, accepted, heartbeatIntervalMs: 200, fullEvery: 12, ...reply, ...(accepted ? {} : { accepted, reason: 'control plane not leading yet' }) }));
-      },
-    }),
-    nc.subscribe(subjects.allProbe, {
-      callback: (_err, msg) => {
-        probes.push(msg.data.length);
-        msg.respond(JSON.stringify({ bytes: msg.data.length }));
-      },
-    }),
-  ];
-  return { hellos, probes, stop: () => subs.forEach((s) => s.unsubscribe()) };
-}
-
-/** Polls `fn` until it returns a truthy value; bounded wait, no speed asserted. */
-export async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-export async function tempDir(prefix: string): Promise<{ path: string; remove(): Promise<void> }> {
-  const path = await mkdtemp(join(tmpdir(), prefix));
-  return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
 export function agentConfig(over: Partial<AgentConfig> & Pick<AgentConfig, 'node' | 'natsUrl' | 'stateDir'>): AgentConfig {

@@ -8,7 +8,7 @@ import { Kvm } from '@nats-io/kv';
 import { stores, subjects } from '@edgeplane/api';
 import { startNats, type NatsServer } from '@edgeplane/env';
 import { startAgent, type RunningAgent } from '../../agent/src/main.ts';
-import { agentNats } from '../helpers/nats.ts';
+import { agentNats } from '@edgeplane/env';
 import { agentConfig, controlPlaneResponder, countingRelay, fixtureRoot, measureIdleRate, recordingManager, tempDir, testLogger, until, type CountingRelay } from './helpers.ts';
 
 const BUDGET_BITS_PER_SECOND = 250;

@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
-import { controlPlaneNats } from '../helpers/nats.ts';
+import { controlPlaneNats } from '@edgeplane/env';
 import { customObjects, ensureNamespace, gpu, metricValue, runId, scrape, testConfig, waitReady } from '../helpers/control-plane.ts';
 
 const run = runId('cp-bounds');

@@ -6,7 +6,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { decode, EMD_PLURAL, HelloReply, subjects } from '@edgeplane/api';
 import { kubeConfig, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
-import { controlPlaneNats } from '../helpers/nats.ts';
+import { controlPlaneNats } from '@edgeplane/env';
 import { applyDeployment, customObjects, detector, ensureNamespace, getDeployment, gpu, metricValue, runId, scrape, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 import { StatusWriter } from '../../control-plane/src/kube/status-writer.ts';

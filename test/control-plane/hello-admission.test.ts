@@ -10,7 +10,7 @@ import { startControlPlane, type ControlPlane } from '../../control-plane/src/in
 import { encodePending, PENDING_HELLOS_KEY } from '../../control-plane/src/fleet/hello-pending.ts';
 import type { Config } from '../../control-plane/src/config.ts';
 import { waitFor } from '../helpers/agent.ts';
-import { controlPlaneNats } from '../helpers/nats.ts';
+import { controlPlaneNats } from '@edgeplane/env';
 import { customObjects, ensureNamespace, gpu, metricValue, runId, scrape, testConfig, waitReady } from '../helpers/control-plane.ts';
 
 const run = runId('cp-hello');

@@ -13,7 +13,7 @@ import { stores } from '@edgeplane/api';
 import { freePort, kubeConfig, repoRoot, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
 import { startProcess, type ServerProcess } from '@edgeplane/env';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
-import { controlPlaneNats } from '../helpers/nats.ts';
+import { controlPlaneNats } from '@edgeplane/env';
 import { applyDeployment, detector, ensureNamespace, getDeployment, gpu, metricValue, runId, scrape, testConfig, testEnv } from '../helpers/control-plane.ts';
 
 const run = runId('cp-lead');

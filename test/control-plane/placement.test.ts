@@ -6,7 +6,7 @@ import type { EdgeModelDeployment } from '@edgeplane/api';
 import { EventsV1Api } from '@kubernetes/client-node';
 import { kubeConfig, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
-import { controlPlaneNats } from '../helpers/nats.ts';
+import { controlPlaneNats } from '@edgeplane/env';
 import { apiGet, applyDeployment, customObjects, detector, ensureNamespace, getDeployment, gpu, metricValue, runId, scrape, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 

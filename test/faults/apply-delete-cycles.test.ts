@@ -19,7 +19,7 @@ import { Assignment, EMD_PLURAL, GROUP, VERSION, decode, stores } from '@edgepla
 import { kubeConfig } from '@edgeplane/env';
 import { startAgent, type RunningAgent } from '../../agent/src/main.ts';
 import { agentConfig, recordingManager, tempDir, testLogger, until, type RecordingManager } from '../agent/helpers.ts';
-import { agentNats } from '../helpers/nats.ts';
+import { agentNats } from '@edgeplane/env';
 import { applyDeployment, customObjects, detector, ensureNamespace, metricValue, runId, scrape, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { waitFor } from '../helpers/agent.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';

@@ -29,7 +29,7 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { SITE_LABEL, startSimulation, type Simulation } from '../../cli/src/simulate/index.ts';
 import { waitFor } from '../helpers/agent.ts';
 import { customObjects, ensureNamespace, getDeployment, runId, testConfig, testEnv } from '../helpers/control-plane.ts';
-import { createDeployment, deleteDeployment, ocrDetection, waitForReadyNodes } from '../simulate/deployment.ts';
+import { createDeployment, deleteDeployment, ocrDetection, waitForReadyNodes } from '@edgeplane/env';
 import { startTopology, type Topology } from './lib/topology.ts';
 
 const NODES = 200;

@@ -15,7 +15,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { Assignment, decode, GROUP, stores, VERSION } from '@edgeplane/api';
 import { kubeConfig, repoRoot, startProcess, type ServerProcess } from '@edgeplane/env';
 import { waitFor } from '../helpers/agent.ts';
-import { agentNats } from '../helpers/nats.ts';
+import { agentNats } from '@edgeplane/env';
 import { apiGet, applyDeployment, customObjects, detector, ensureNamespace, getDeployment, runId, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 import { startTopology, type Topology } from './lib/topology.ts';

@@ -20,7 +20,7 @@ import { stores } from '@edgeplane/api';
 import { kubeConfig, startNatsCluster, startRedis, startToxiproxy, type NatsCluster, type RedisServer, type ToxiproxyServer } from '@edgeplane/env';
 import { Redis } from 'ioredis';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
-import { controlPlaneNats } from '../helpers/nats.ts';
+import { controlPlaneNats } from '@edgeplane/env';
 import { applyDeployment, detector, ensureNamespace, getDeployment, gpu, runId, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 import { redisKeys } from '../../control-plane/src/fleet/keys.ts';

@@ -42,7 +42,7 @@ import { createNodeKey } from '../../agent/src/trust/proof.ts';
 import { tinyModel } from '../../agent/src/runtime/fixtures/tiny-models.ts';
 import { CPU, sha256 } from '../../agent/src/workloads/fixtures/assignments.ts';
 import { fixtureRoot, tempDir, until } from '../agent/helpers.ts';
-import { recordViolations } from '../helpers/nats.ts';
+import { recordViolations } from '@edgeplane/env';
 
 const MODEL = tinyModel({ precision: 'fp32', tag: 'identity' });
 const OBJECT = 'vision/tiny-fp32.onnx';

@@ -12,7 +12,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { subjects } from '@edgeplane/api';
 import { serveTag } from '@edgeplane/trust';
 import { startNats, type NatsServer } from '@edgeplane/env';
-import { recordViolations, type Violation } from '../helpers/nats.ts';
+import { recordViolations, type Violation } from '@edgeplane/env';
 
 async function until(check: () => boolean, ms = 3000): Promise<void> {
   const end = Date.now() + ms;

@@ -3,7 +3,7 @@
 // verify rather than talk to it in the clear.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kubeConfig, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
-import { controlPlaneNats } from '../helpers/nats.ts';
+import { controlPlaneNats } from '@edgeplane/env';
 import { ensureNamespace, runId, testConfig, waitReady } from '../helpers/control-plane.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 

@@ -2,8 +2,8 @@
 // nats-server and redis-server): a deployment over the whole fleet converges to all
 // replicas Ready, and a battery drained below a threshold moves a node to a lower tier.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDeployment, ocrDetection, waitForReadyNodes, watchDeploymentStatus, type StatusWatch } from './deployment.ts';
-import { startFleetStack, type FleetStack } from './stack.ts';
+import { createDeployment, ocrDetection, waitForReadyNodes, watchDeploymentStatus, type StatusWatch } from '@edgeplane/env';
+import { startFleetStack, type FleetStack } from '@edgeplane/env/fleet-stack';
 
 const NODES = 200;
 

@@ -11,7 +11,7 @@ import { API_VERSION, EMD_KIND, type EdgeModelDeploymentInput, type Precision } 
 import { freePort, repoRoot, startProcess, type NatsServer, type ServerProcess } from '@edgeplane/env';
 import type { ObjectStore } from '@nats-io/obj';
 import { waitFor } from '../../helpers/agent.ts';
-import { agentNats } from '../../helpers/nats.ts';
+import { agentNats } from '@edgeplane/env';
 import { tinyModel } from '../../../agent/src/runtime/fixtures/tiny-models.ts';
 import { ppocrClassifier } from '../../../agent/src/runtime/fixtures/ppocr.ts';
 

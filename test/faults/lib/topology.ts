@@ -16,7 +16,7 @@ import {
   type ToxiproxyServer,
 } from '@edgeplane/env';
 import type { Redis } from 'ioredis';
-import { controlPlaneNats, type NatsSettings } from '../../helpers/nats.ts';
+import { controlPlaneNats, type NatsSettings } from '@edgeplane/env';
 import type { Config } from '../../../control-plane/src/config.ts';
 
 /** The site the leaf node serves (its JetStream domain, and the zone label of its nodes). */
