@@ -91,6 +91,85 @@ describe('KServe v2 REST', () => {
   }
 });
 
+describe('Open Inference Protocol REST: metadata, versions, content types and the binary extension', () => {
+  const row = [1, 2, 0.5, -1];
+  const f32 = (v: number[]) => Buffer.from(new Float32Array(v).buffer);
+
+  it('answers server metadata at /v2 with the binary extension listed', async () => {
+    const r = await app.inject({ method: 'GET', url: '/v2' });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({ name: 'edgeplane-agent', extensions: ['binary_tensor_data'] });
+  });
+
+  it('serves every model route under /versions/{version} too, and 404s another version', async () => {
+    expect((await app.inject({ method: 'GET', url: '/v2/models/tiny/versions/fp32' })).json()).toMatchObject({ name: 'tiny', versions: ['fp32'] });
+    expect((await app.inject({ method: 'GET', url: '/v2/models/tiny/versions/fp32/ready' })).statusCode).toBe(200);
+    const ok = await app.inject({ method: 'POST', url: '/v2/models/tiny/versions/fp32/infer', payload: { inputs: [{ name: 'X', shape: [1, 4], datatype: 'FP32', data: row }] } });
+    expect(ok.statusCode).toBe(200);
+    const other = await app.inject({ method: 'GET', url: '/v2/models/tiny/versions/int8/ready' });
+    expect([other.statusCode, other.json().code]).toEqual([404, 'MODEL_NOT_FOUND']);
+  });
+
+  for (const contentType of [undefined, 'application/octet-stream', 'text/plain']) {
+    it(`takes a JSON body sent with content type ${contentType ?? '(none)'}`, async () => {
+      const r = await app.inject({
+        method: 'POST',
+        url: '/v2/models/tiny/infer',
+        headers: contentType ? { 'content-type': contentType } : {},
+        payload: JSON.stringify({ inputs: [{ name: 'X', shape: [1, 4], datatype: 'FP32', data: row }] }),
+      });
+      expect(r.statusCode).toBe(200);
+      expect(r.json().outputs[0].data).toEqual(expected(row));
+    });
+  }
+
+  it('reads binary inputs and answers binary outputs when asked', async () => {
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'X', shape: [2, 4], datatype: 'FP32', parameters: { binary_data_size: 32 } }], outputs: [{ name: 'Y', parameters: { binary_data: true } }] }));
+    const r = await app.inject({
+      method: 'POST',
+      url: '/v2/models/tiny/infer',
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.byteLength) },
+      payload: Buffer.concat([header, f32([...row, 0, 0, 0, 1])]),
+    });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toBe('application/octet-stream');
+    const n = Number(r.headers['inference-header-content-length']);
+    const json = JSON.parse(r.rawPayload.subarray(0, n).toString());
+    expect(json.outputs).toEqual([{ name: 'Y', datatype: 'FP32', shape: [2, 3], parameters: { binary_data_size: 24 } }]);
+    const y = r.rawPayload.subarray(n);
+    const values = Array.from(new Float32Array(y.buffer.slice(y.byteOffset, y.byteOffset + y.byteLength)));
+    const want = [...expected(row), ...expected([0, 0, 0, 1])];
+    values.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5));
+  });
+
+  it('answers every output binary with parameters.binary_data_output', async () => {
+    const r = await app.inject({ method: 'POST', url: '/v2/models/tiny/infer', payload: { parameters: { binary_data_output: true }, inputs: [{ name: 'X', shape: [1, 4], datatype: 'FP32', data: row }] } });
+    expect(r.statusCode).toBe(200);
+    expect(r.rawPayload.byteLength - Number(r.headers['inference-header-content-length'])).toBe(12);
+  });
+
+  const badBinary: { name: string; header: string | undefined; json: object; tail: Buffer; code: string }[] = [
+    { name: 'binary data shorter than declared', header: 'auto', json: { inputs: [{ name: 'X', shape: [1, 4], datatype: 'FP32', parameters: { binary_data_size: 16 } }] }, tail: Buffer.alloc(12), code: 'INVALID_REQUEST' },
+    { name: 'a size that does not fit the shape', header: 'auto', json: { inputs: [{ name: 'X', shape: [1, 4], datatype: 'FP32', parameters: { binary_data_size: 12 } }] }, tail: Buffer.alloc(12), code: 'INVALID_SIZE' },
+    { name: 'bytes nobody claims', header: 'auto', json: { inputs: [{ name: 'X', shape: [1, 4], datatype: 'FP32', parameters: { binary_data_size: 16 } }] }, tail: Buffer.alloc(20), code: 'INVALID_REQUEST' },
+    { name: 'a header length past the body', header: '9999', json: { inputs: [] }, tail: Buffer.alloc(0), code: 'INVALID_REQUEST' },
+    { name: 'BYTES inputs', header: 'auto', json: { inputs: [{ name: 'X', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: 5 } }] }, tail: Buffer.from([1, 0, 0, 0, 65]), code: 'INVALID_REQUEST' },
+  ];
+  for (const c of badBinary) {
+    it(`refuses ${c.name} with 400`, async () => {
+      const json = Buffer.from(JSON.stringify(c.json));
+      const r = await app.inject({
+        method: 'POST',
+        url: '/v2/models/tiny/infer',
+        headers: { 'inference-header-content-length': c.header === 'auto' ? String(json.byteLength) : c.header! },
+        payload: Buffer.concat([json, c.tail]),
+      });
+      expect([r.statusCode, r.json().code]).toEqual([400, c.code]);
+      expect(typeof r.json().error).toBe('string');
+    });
+  }
+});
+
 describe('KServe v2 REST: bodies past the limit', () => {
   it('answers 413 with an error body to a chunked body that declares no length', async () => {
     const big = JSON.stringify({ inputs: [{ name: 'X', shape: [1, 4], datatype: 'FP32', data: Array.from({ length: 4000 }, () => 1.5) }] });

@@ -1,12 +1,13 @@
-// Local HTTP endpoint for clients on the gateway itself, following KServe's Open Inference
-// Protocol v2 (REST). It depends on nothing but the registry, so it keeps answering while
+// Local HTTP endpoint for clients on the gateway itself: the Open Inference Protocol's REST
+// form with the binary tensor extension. It depends on nothing but the registry, so it keeps answering while
 // NATS or the uplink is down. `build()` returns the app; the caller decides when to listen.
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { InvalidRequestError, ModelNotFoundError, ModelNotReadyError, PayloadTooLargeError, replyError } from '../workloads/errors.ts';
-import { fromJson, metadataOf, toJson, type JsonTensor } from './kserve.ts';
+import { InvalidRequestError, PayloadTooLargeError, replyError } from '../workloads/errors.ts';
 import { requireBearer } from './http-auth.ts';
-import type { ModelRegistry, ServedModel } from './registry.ts';
+import { infer, modelMetadata, modelReady, serverMetadata, serverReady } from './oip.ts';
+import type { ModelRegistry } from './registry.ts';
+import { encodeRestInfer, HEADER_LENGTH, parseRestInfer } from './rest-body.ts';
 
 export interface HttpOptions {
   registry: ModelRegistry;
@@ -32,52 +33,25 @@ const tensorMeta = {
 
 const modelParams = {
   type: 'object',
-  properties: { name: { type: 'string', minLength: 1, maxLength: 317 } },
+  properties: { name: { type: 'string', minLength: 1, maxLength: 317 }, version: { type: 'string', minLength: 1, maxLength: 253 } },
   required: ['name'],
 } as const;
 
-const inferBody = {
+const readyBody = { type: 'object', properties: { ready: { type: 'boolean' } } } as const;
+const modelReadyBody = { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } } as const;
+const metadataBody = {
   type: 'object',
   properties: {
-    id: { type: 'string' },
-    inputs: {
-      type: 'array',
-      minItems: 1,
-      maxItems: 16,
-      items: {
-        type: 'object',
-        properties: {
-          name: { type: 'string', minLength: 1, maxLength: 256 },
-          shape: { type: 'array', maxItems: 8, items: { type: 'integer', minimum: 0 } },
-          datatype: { type: 'string' },
-          data: { type: 'array' },
-          parameters: { type: 'object' },
-        },
-        required: ['name', 'shape', 'datatype', 'data'],
-      },
-    },
-    outputs: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } },
-    parameters: { type: 'object' },
+    name: { type: 'string' },
+    versions: { type: 'array', items: { type: 'string' } },
+    platform: { type: 'string' },
+    inputs: { type: 'array', items: tensorMeta },
+    outputs: { type: 'array', items: tensorMeta },
   },
-  required: ['inputs'],
 } as const;
 
-interface InferBody {
-  id?: string;
-  inputs: JsonTensor[];
-  outputs?: { name: string }[];
-}
-
-function lookup(registry: ModelRegistry, name: string): ServedModel {
-  const m = registry.model(name);
-  if (!m) throw new ModelNotFoundError(name);
-  return m;
-}
-
-function readyModel(registry: ModelRegistry, name: string): ServedModel {
-  const m = lookup(registry, name);
-  if (!m.ready) throw new ModelNotReadyError(name, m.phase);
-  return m;
+interface ModelRoute {
+  Params: { name: string; version?: string };
 }
 
 export function build(options: HttpOptions): FastifyInstance {
@@ -104,115 +78,52 @@ export function build(options: HttpOptions): FastifyInstance {
 
   app.get('/v2/health/live', { schema: { response: { 200: { type: 'object', properties: { live: { type: 'boolean' } } } } } }, async () => ({ live: true }));
 
-  // Ready when every assigned model is ready (and, with none assigned, at once).
+  // Ready once nothing assigned is still loading; a failed placement is that model's not-ready, not the server's.
+  app.get('/v2/health/ready', { schema: { response: { 200: readyBody, 503: readyBody } } }, async (_req, reply) => {
+    const ready = serverReady(registry);
+    return reply.status(ready ? 200 : 503).send({ ready });
+  });
+
   app.get(
-    '/v2/health/ready',
-    { schema: { response: { 200: { type: 'object', properties: { ready: { type: 'boolean' } } }, 503: { type: 'object', properties: { ready: { type: 'boolean' } } } } } },
-    async (_req, reply) => {
-      const ready = registry.models().every((m) => m.ready);
-      return reply.status(ready ? 200 : 503).send({ ready });
-    },
+    '/v2',
+    { schema: { response: { 200: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } } } } } },
+    async () => serverMetadata(),
   );
 
-  app.get<{ Params: { name: string } }>(
-    '/v2/models/:name',
-    {
-      schema: {
-        params: modelParams,
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              name: { type: 'string' },
-              versions: { type: 'array', items: { type: 'string' } },
-              platform: { type: 'string' },
-              inputs: { type: 'array', items: tensorMeta },
-              outputs: { type: 'array', items: tensorMeta },
-            },
-          },
-          '4xx': errorBody,
-          '5xx': errorBody,
-        },
-      },
-    },
-    async (req) => {
-      const m = readyModel(registry, req.params.name);
-      return {
-        name: m.assignment.deployment,
-        versions: [m.assignment.variant.name],
-        platform: 'onnxruntime_onnx',
-        inputs: metadataOf(m.inputs),
-        outputs: metadataOf(m.outputs),
-      };
-    },
-  );
+  // Every model route with and without `/versions/{version}`.
+  const both = (suffix: string): string[] => [`/v2/models/:name${suffix}`, `/v2/models/:name/versions/:version${suffix}`];
 
-  app.get<{ Params: { name: string } }>(
-    '/v2/models/:name/ready',
-    {
-      schema: {
-        params: modelParams,
-        response: {
-          200: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } },
-          503: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } },
-          '4xx': errorBody,
-        },
-      },
-    },
-    async (req, reply) => {
-      const m = lookup(registry, req.params.name);
-      return reply.status(m.ready ? 200 : 503).send({ name: m.assignment.deployment, ready: m.ready });
-    },
-  );
+  for (const url of both('')) {
+    app.get<ModelRoute>(url, { schema: { params: modelParams, response: { 200: metadataBody, '4xx': errorBody, '5xx': errorBody } } }, async (req) =>
+      modelMetadata(registry, req.params.name, req.params.version),
+    );
+  }
 
-  app.post<{ Params: { name: string }; Body: InferBody }>(
-    '/v2/models/:name/infer',
-    {
-      schema: {
-        params: modelParams,
-        body: inferBody,
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              model_name: { type: 'string' },
-              model_version: { type: 'string' },
-              id: { type: 'string' },
-              outputs: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
-                    name: { type: 'string' },
-                    datatype: { type: 'string' },
-                    shape: { type: 'array', items: { type: 'integer' } },
-                    data: { type: 'array', items: { type: ['number', 'boolean'] } },
-                  },
-                },
-              },
-            },
-          },
-          '4xx': errorBody,
-          '5xx': errorBody,
-        },
-      },
-    },
-    async (req) => {
-      const m = readyModel(registry, req.params.name);
-      const inputs = req.body.inputs.map((t) => fromJson(t, options.maxTensorElements));
-      const header = req.headers['ep-deadline-ms'];
-      const timeoutMs = typeof header === 'string' && Number(header) > 0 ? Number(header) : undefined;
-      const outputs = await m.infer(inputs, timeoutMs !== undefined ? { timeoutMs } : {});
-      const wanted = req.body.outputs?.map((o) => o.name);
-      const chosen = wanted ? outputs.filter((o) => wanted.includes(o.name)) : outputs;
-      return {
-        model_name: m.assignment.deployment,
-        model_version: m.assignment.variant.name,
-        ...(req.body.id !== undefined ? { id: req.body.id } : {}),
-        outputs: chosen.map(toJson),
-      };
-    },
-  );
+  for (const url of both('/ready')) {
+    app.get<ModelRoute>(url, { schema: { params: modelParams, response: { 200: modelReadyBody, 503: modelReadyBody, '4xx': errorBody } } }, async (req, reply) => {
+      const r = modelReady(registry, req.params.name, req.params.version);
+      return reply.status(r.ready ? 200 : 503).send(r);
+    });
+  }
+
+  // Inference takes its body as bytes whatever the content type says: the protocol demands
+  // none, and the binary extension's body is JSON followed by raw tensors.
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    for (const url of both('/infer')) {
+      scope.post<ModelRoute & { Body: Buffer | undefined }>(url, { schema: { params: modelParams } }, async (req, reply) => {
+        const header = req.headers[HEADER_LENGTH];
+        const parsed = parseRestInfer(req.body ?? new Uint8Array(0), typeof header === 'string' ? header : undefined, options.maxTensorElements);
+        const deadline = req.headers['ep-deadline-ms'];
+        const timeoutMs = typeof deadline === 'string' && Number(deadline) > 0 ? Number(deadline) : undefined;
+        const result = await infer(registry, req.params.name, req.params.version, { ...parsed, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+        const out = encodeRestInfer(result, parsed);
+        if (out.headerLength !== undefined) return reply.header(HEADER_LENGTH, out.headerLength).type('application/octet-stream').send(out.body);
+        return reply.type('application/json').send(out.body);
+      });
+    }
+  });
 
   return app;
 }

@@ -1,6 +1,8 @@
-// KServe Open Inference Protocol v2, JSON form: tensors with name, shape, datatype and data
-// (flat or nested, row-major). Pure conversions to and from wire tensors.
-import { DATATYPES, float16ToFloat32, float32ToFloat16, type Datatype } from '@edgeplane/api';
+// The one tensor codec of the Open Inference Protocol, used by REST (JSON and the binary
+// extension), gRPC and the NATS path: JSON tensors (name, shape, datatype and data, flat or
+// nested, row-major), raw little-endian tensors checked against their shape, and BYTES
+// elements with their 4-byte length prefixes. Pure conversions to and from wire tensors.
+import { DATATYPE_BYTES, DATATYPES, float16ToFloat32, float32ToFloat16, type Datatype } from '@edgeplane/api';
 import { checkedElementCount, DEFAULT_MAX_TENSOR_ELEMENTS, isFreeDim, type TensorSpec, type WireTensor } from '../runtime/index.ts';
 import { InvalidRequestError, SizeMismatchError } from '../workloads/errors.ts';
 
@@ -41,8 +43,62 @@ function flatten(data: unknown[], name: string, rank: number, want: number): Fla
   return out;
 }
 
-function isDatatype(s: string): s is Datatype {
+export function isDatatype(s: string): s is Datatype {
   return (DATATYPES as readonly string[]).includes(s);
+}
+
+/** The datatype as the runtime takes it, or a typed refusal naming the input. */
+export function datatypeOf(name: string, datatype: unknown): Datatype {
+  if (typeof datatype === 'string' && isDatatype(datatype)) return datatype;
+  const shown = String(datatype).slice(0, 32);
+  if (shown === 'BYTES') throw new InvalidRequestError(`input ${name} has datatype BYTES: the models served here take numeric tensors only (${DATATYPES.join(', ')})`);
+  throw new InvalidRequestError(`input ${name} has unknown datatype ${shown}; expected one of ${DATATYPES.join(', ')}`);
+}
+
+/** Bytes a raw tensor of this shape and datatype holds; the shape is checked against `maxElements` first. */
+export function rawByteLength(name: string, datatype: Datatype, shape: readonly number[], maxElements = DEFAULT_MAX_TENSOR_ELEMENTS): number {
+  return checkedElementCount(name, shape, maxElements) * DATATYPE_BYTES[datatype];
+}
+
+/**
+ * A raw tensor (binary extension, gRPC raw contents): a view of `bytes`, whose length must be
+ * what the shape and datatype need. Nothing is allocated from what the shape claims.
+ */
+export function fromRaw(name: string, datatype: unknown, shape: readonly number[], bytes: Uint8Array, maxElements = DEFAULT_MAX_TENSOR_ELEMENTS): WireTensor {
+  const dt = datatypeOf(name, datatype);
+  const want = rawByteLength(name, dt, shape, maxElements);
+  if (bytes.byteLength !== want) throw new SizeMismatchError(name, bytes.byteLength, want);
+  return { name, datatype: dt, shape: [...shape], data: bytes };
+}
+
+/** BYTES elements as the protocol's raw form has them: each a 4-byte little-endian length, then its bytes. */
+export function encodeBytesElements(elements: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(elements.reduce((n, e) => n + 4 + e.byteLength, 0));
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const e of elements) {
+    view.setUint32(at, e.byteLength, true);
+    out.set(e, at + 4);
+    at += 4 + e.byteLength;
+  }
+  return out;
+}
+
+/** Splits length-prefixed BYTES elements; the count must be `want` and no byte may be left over. */
+export function decodeBytesElements(name: string, raw: Uint8Array, want: number): Uint8Array[] {
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const out: Uint8Array[] = [];
+  let at = 0;
+  while (at < raw.byteLength) {
+    if (at + 4 > raw.byteLength) throw new InvalidRequestError(`input ${name}: BYTES element ${out.length} has a truncated length prefix`);
+    const len = view.getUint32(at, true);
+    if (at + 4 + len > raw.byteLength) throw new InvalidRequestError(`input ${name}: BYTES element ${out.length} claims ${len} bytes, ${raw.byteLength - at - 4} remain`);
+    if (out.length >= want) throw new InvalidRequestError(`input ${name} carries more than the ${want} BYTES elements its shape needs`);
+    out.push(raw.subarray(at + 4, at + 4 + len));
+    at += 4 + len;
+  }
+  if (out.length !== want) throw new InvalidRequestError(`input ${name} carries ${out.length} BYTES elements, its shape needs ${want}`);
+  return out;
 }
 
 /**
@@ -50,7 +106,7 @@ function isDatatype(s: string): s is Datatype {
  * against `maxElements` before the data is walked or anything is allocated.
  */
 export function fromJson(t: JsonTensor, maxElements = DEFAULT_MAX_TENSOR_ELEMENTS): WireTensor {
-  if (!isDatatype(t.datatype)) throw new InvalidRequestError(`input ${t.name} has unknown datatype ${String(t.datatype).slice(0, 32)}; expected one of ${DATATYPES.join(', ')}`);
+  const datatype = datatypeOf(t.name, t.datatype);
   if (!Array.isArray(t.shape)) throw new InvalidRequestError(`input ${t.name} has no shape`);
   const want = checkedElementCount(t.name, t.shape, maxElements);
   if (!Array.isArray(t.data)) throw new InvalidRequestError(`input ${t.name} has no data array`);
@@ -58,7 +114,7 @@ export function fromJson(t: JsonTensor, maxElements = DEFAULT_MAX_TENSOR_ELEMENT
   if (values.length !== want) throw new SizeMismatchError(t.name, values.length, want);
   const nums = values.map(Number);
   let data: ArrayBufferView;
-  switch (t.datatype) {
+  switch (datatype) {
     case 'FP32':
       data = Float32Array.from(nums);
       break;
@@ -79,7 +135,7 @@ export function fromJson(t: JsonTensor, maxElements = DEFAULT_MAX_TENSOR_ELEMENT
       data = BigInt64Array.from(nums, (n) => BigInt(Math.trunc(n)));
       break;
   }
-  return { name: t.name, datatype: t.datatype, shape: t.shape, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  return { name: t.name, datatype, shape: t.shape, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
 export function toJson(t: WireTensor): { name: string; shape: number[]; datatype: Datatype; data: (number | boolean)[] } {

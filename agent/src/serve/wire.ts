@@ -1,7 +1,8 @@
 // NATS inference messages: tensor metadata in the `ep-tensors` header, raw little-endian
 // bytes concatenated in the same order as the payload. Pure functions, no I/O.
-import { DATATYPE_BYTES, TensorList, decode, encode, inferHeaders, type TensorMeta } from '@edgeplane/api';
-import { checkedElementCount, DEFAULT_MAX_TENSOR_ELEMENTS, type WireTensor } from '../runtime/index.ts';
+import { TensorList, decode, encode, inferHeaders, type TensorMeta } from '@edgeplane/api';
+import { DEFAULT_MAX_TENSOR_ELEMENTS, type WireTensor } from '../runtime/index.ts';
+import { rawByteLength } from './kserve.ts';
 import { InvalidRequestError, PayloadTooLargeError, SizeMismatchError } from '../workloads/errors.ts';
 
 export interface HeaderReader {
@@ -19,7 +20,7 @@ export function decodeRequest(headers: HeaderReader | undefined, payload: Uint8A
   if (raw === '') throw new InvalidRequestError(`missing ${inferHeaders.tensors} header`);
   const meta = decode(TensorList, 'tensor list', raw);
   if (!meta.ok) throw new InvalidRequestError(`bad ${inferHeaders.tensors} header: ${meta.error.message}`, { cause: meta.error });
-  const sizes = meta.value.map((m) => checkedElementCount(m.name, m.shape, maxElements) * DATATYPE_BYTES[m.datatype]);
+  const sizes = meta.value.map((m) => rawByteLength(m.name, m.datatype, m.shape, maxElements));
   const total = sizes.reduce((a, b) => a + b, 0);
   if (total !== payload.byteLength) {
     // Name the tensor that runs past the payload, or the last one when bytes are left over.
