@@ -71,10 +71,18 @@ interface CrdInput {
   plural: string;
   shortName: string;
   scope: 'Namespaced' | 'Cluster';
+  /** What `kubectl explain <kind>` says about the resource. */
+  description: string;
   spec: z.ZodType;
   status: z.ZodType;
   columns: PrinterColumn[];
 }
+
+/** The API conventions' own words for the fields every object has. */
+const META_DESCRIPTIONS = {
+  apiVersion: 'APIVersion defines the versioned schema of this representation of an object: edgeplane.io/v1alpha1.',
+  kind: 'Kind is a string value representing the REST resource this object represents.',
+} as const;
 
 function crd(input: CrdInput): JSONSchema {
   const singular = input.kind.toLowerCase();
@@ -103,10 +111,12 @@ function crd(input: CrdInput): JSONSchema {
           schema: {
             openAPIV3Schema: {
               type: 'object',
+              description: input.description,
               required: ['spec'],
               properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
+                apiVersion: { type: 'string', description: META_DESCRIPTIONS.apiVersion },
+                kind: { type: 'string', description: META_DESCRIPTIONS.kind },
+                // The API server refuses anything here but name and generateName; it documents ObjectMeta itself.
                 metadata: { type: 'object' },
                 spec: openApiOf(input.spec),
                 status: openApiOf(input.status),
@@ -125,12 +135,22 @@ export function edgeModelDeploymentCrd(): JSONSchema {
     plural: EMD_PLURAL,
     shortName: 'emd',
     scope: 'Namespaced',
+    description:
+      'A model served by a fleet of edge nodes: its variants (precision and profile), replicas, placement, SLO and tiering rules. ' +
+      'The control plane places each replica on a node and keeps it at the best tier its accelerator, battery and link afford.',
     spec: EdgeModelDeploymentSpec,
     status: EdgeModelDeploymentStatus,
     columns: [
       { name: 'Model', type: 'string', jsonPath: '.spec.model.name' },
       { name: 'Ready', type: 'string', jsonPath: '.status.ready', description: 'Ready replicas over desired replicas' },
       { name: 'Tiers', type: 'string', jsonPath: '.status.tiers', description: 'Replicas per precision tier' },
+      { name: 'Unplaced', type: 'integer', jsonPath: '.status.unplacedReplicas', description: 'Desired replicas no node could take', priority: 1 },
+      {
+        name: 'Degraded',
+        type: 'string',
+        jsonPath: '.status.conditions[?(@.type=="Degraded")].reason',
+        description: 'Reason of the Degraded condition: AsExpected, Unschedulable, VariantFailed or PlacementFailed',
+      },
       { name: 'Objective', type: 'string', jsonPath: '.spec.tiering.objective', priority: 1 },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     ],
@@ -143,6 +163,9 @@ export function edgeNodeCrd(): JSONSchema {
     plural: EN_PLURAL,
     shortName: 'en',
     scope: 'Cluster',
+    description:
+      'An edge device running the edgeplane agent, created by the control plane when the agent first says hello. ' +
+      'Labels live in metadata.labels; spec.unschedulable cordons it; status is what the agent observed.',
     spec: EdgeNodeSpec,
     status: EdgeNodeStatus,
     columns: [

@@ -31,9 +31,9 @@ export const ArtifactSignature = z
   });
 
 export const ModelVariant = z.object({
-  name: z.string().min(1).max(63),
-  precision: Precision,
-  profile: Profile.default('full'),
+  name: z.string().min(1).max(63).describe('Variant name, unique within the model, e.g. `fp16-full`.'),
+  precision: Precision.describe('Numeric precision the artifact runs in: fp32, fp16 or int8.'),
+  profile: Profile.default('full').describe('`full`, or `lite` for the smaller, faster-to-fetch model.'),
   uri: z
     .string()
     .min(1)
@@ -45,7 +45,8 @@ export const ModelVariant = z.object({
           message: 'uri must start with https://, file:// or nats-obj://',
         },
       ],
-    }),
+    })
+    .describe('Where agents fetch the artifact: https://, file://, or nats-obj://<bucket>/<object> in the JetStream object store.'),
   sha256: z
     .string()
     .max(64)
@@ -53,21 +54,19 @@ export const ModelVariant = z.object({
       'x-kubernetes-validations': [
         { rule: "self.matches('^[0-9a-f]{64}$')", message: 'sha256 must be 64 lowercase hexadecimal characters' },
       ],
-    }),
-  sizeBytes: z.int().min(1),
+    })
+    .describe("SHA-256 of the artifact's bytes, 64 lowercase hexadecimal characters; agents refuse an artifact that does not match."),
+  sizeBytes: z.int().min(1).describe('Artifact size, bytes.'),
   signature: ArtifactSignature.optional(),
-  /** Task accuracy in [0, 1] measured on the model's evaluation set. */
-  accuracy: z.number().min(0).max(1),
-  /** Giga floating-point (or integer) operations per inference at batch 1. */
-  gflops: z.number().min(0),
-  /** Resident memory once loaded, MiB. */
-  memoryMiB: z.int().min(1),
+  accuracy: z.number().min(0).max(1).describe("Task accuracy in [0, 1] measured on the model's evaluation set."),
+  gflops: z.number().min(0).describe('Giga floating-point (or integer) operations per inference at batch 1.'),
+  memoryMiB: z.int().min(1).describe('Resident memory once loaded, MiB.'),
 });
 export type ModelVariant = z.infer<typeof ModelVariant>;
 
 export const ModelSpec = z.object({
-  name: z.string().min(1).max(253),
-  task: z.string().min(1).max(128),
+  name: z.string().min(1).max(253).describe('Model name, e.g. `ppocr-v4-cls`.'),
+  task: z.string().min(1).max(128).describe('What the model does, e.g. `text-direction-classification`.'),
   variants: z
     .array(ModelVariant)
     .min(1)
@@ -76,13 +75,13 @@ export const ModelSpec = z.object({
       'x-kubernetes-validations': [
         { rule: 'self.all(v, self.exists_one(w, w.name == v.name))', message: 'variant names must be unique' },
       ],
-    }),
+    })
+    .describe('The artifacts of the model, one per precision and profile; placement picks one per replica.'),
 });
 
 export const PlacementSpec = z
   .object({
-    selector: LabelSelector.optional(),
-    /** EdgeNode label whose values replicas spread over, e.g. `topology.edgeplane.io/site`. */
+    selector: LabelSelector.optional().describe('Only EdgeNodes whose labels match are considered; all nodes when absent.'),
     spreadBy: z
       .string()
       .max(317)
@@ -94,8 +93,9 @@ export const PlacementSpec = z
           },
         ],
       })
-      .optional(),
-    maxPerNode: z.int().default(1),
+      .optional()
+      .describe('EdgeNode label whose values replicas spread over, e.g. `topology.edgeplane.io/site`.'),
+    maxPerNode: z.int().default(1).describe('Most replicas of this deployment on one node.'),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -104,10 +104,9 @@ export const PlacementSpec = z
   });
 
 export const Slo = z.object({
-  /** p99 latency per inference, milliseconds. */
-  latencyMs: z.number().gt(0),
-  minAccuracy: z.number().min(0).max(1).default(0),
-  throughputRps: z.number().min(0).optional(),
+  latencyMs: z.number().gt(0).describe('Target p99 latency per inference, milliseconds.'),
+  minAccuracy: z.number().min(0).max(1).default(0).describe('Variants below this accuracy are never placed.'),
+  throughputRps: z.number().min(0).optional().describe('Inferences per second the deployment should sustain in total.'),
 });
 
 export const Objective = z.enum(['accuracy', 'latency', 'energy']);
@@ -115,12 +114,14 @@ export type Objective = z.infer<typeof Objective>;
 
 export const BatteryTiering = z
   .object({
-    /** Below this battery percentage the precision is capped at fp16. */
-    fp16BelowPercent: z.number().min(0).max(100).default(50),
-    /** Below this battery percentage the precision is capped at int8. */
-    int8BelowPercent: z.number().min(0).max(100).default(20),
-    /** A cap is lifted only once the battery is this many points above its threshold. */
-    hysteresisPercent: z.number().min(0).max(50).default(5),
+    fp16BelowPercent: z.number().min(0).max(100).default(50).describe('Below this battery percentage the precision is capped at fp16.'),
+    int8BelowPercent: z.number().min(0).max(100).default(20).describe('Below this battery percentage the precision is capped at int8.'),
+    hysteresisPercent: z
+      .number()
+      .min(0)
+      .max(50)
+      .default(5)
+      .describe('A cap is lifted only once the battery is this many points above its threshold.'),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -138,14 +139,19 @@ export const BatteryTiering = z
   });
 
 export const NetworkTiering = z.object({
-  /** Link classes that force the lite profile unless the full variant is already cached. */
-  liteOn: z.array(LinkType).max(5).default(['cellular-4g', 'lora']),
+  liteOn: z
+    .array(LinkType)
+    .max(5)
+    .default(['cellular-4g', 'lora'])
+    .describe('Link classes that force the lite profile unless the full variant is already cached on the node.'),
 });
 
 export const Tiering = z.object({
-  objective: Objective.default('accuracy'),
-  battery: BatteryTiering.prefault({}),
-  network: NetworkTiering.prefault({}),
+  objective: Objective.default('accuracy').describe(
+    'What placement favours: accuracy (the most accurate variant that meets the latency SLO), latency (the fastest) or energy (the least energy per inference that meets the SLO).',
+  ),
+  battery: BatteryTiering.prefault({}).describe('Precision caps on battery-powered nodes.'),
+  network: NetworkTiering.prefault({}).describe('Profile rules per uplink class.'),
 });
 export type Tiering = z.infer<typeof Tiering>;
 
@@ -155,8 +161,12 @@ const intOrString = z
 
 export const Rollout = z
   .object({
-    maxUnavailable: intOrString.default(1),
-    maxSurge: intOrString.default(1),
+    maxUnavailable: intOrString
+      .default(1)
+      .describe('Replicas (a number, or a percentage of spec.replicas) that may be not Ready during a rollout.'),
+    maxSurge: intOrString
+      .default(1)
+      .describe('Replicas (a number, or a percentage of spec.replicas) placed above spec.replicas during a rollout.'),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -170,19 +180,24 @@ export const Rollout = z
 
 export const EdgeModelDeploymentSpec = z
   .object({
-    model: ModelSpec,
-    replicas: z.int().min(0).max(100000).default(1),
-    placement: PlacementSpec.prefault({}),
-    slo: Slo,
-    tiering: Tiering.prefault({}),
-    rollout: Rollout.prefault({}),
-    /** Dynamic batching on the agent: largest batch and the longest a request waits for one. */
+    model: ModelSpec.describe('The model and its variants.'),
+    replicas: z.int().min(0).max(100000).default(1).describe('Nodes that should serve the model.'),
+    placement: PlacementSpec.prefault({}).describe('Which nodes may serve it and how replicas spread over them.'),
+    slo: Slo.describe('Latency, accuracy and throughput the deployment must meet.'),
+    tiering: Tiering.prefault({}).describe('How precision and profile follow battery and link.'),
+    rollout: Rollout.prefault({}).describe('How fast a changed spec replaces running replicas.'),
     batching: z
       .object({
-        maxBatch: z.int().min(1).max(256).default(1),
-        maxQueueDelayMs: z.number().min(0).max(1000).default(0),
+        maxBatch: z.int().min(1).max(256).default(1).describe('Largest batch the agent runs at once; 1 turns batching off.'),
+        maxQueueDelayMs: z
+          .number()
+          .min(0)
+          .max(1000)
+          .default(0)
+          .describe('Longest a request waits for others to fill a batch, milliseconds.'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('Dynamic batching on the agent: largest batch and the longest a request waits for one.'),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -192,7 +207,8 @@ export const EdgeModelDeploymentSpec = z
         fieldPath: '.slo.minAccuracy',
       },
     ],
-  });
+  })
+  .describe('What the user wants: the model and its variants, how many replicas, where, and the SLO.');
 export type EdgeModelDeploymentSpec = z.infer<typeof EdgeModelDeploymentSpec>;
 
 export const PLACEMENT_PHASES = ['Pending', 'Downloading', 'Loading', 'Ready', 'Failed'] as const;
@@ -200,15 +216,15 @@ export const PlacementPhase = z.enum(PLACEMENT_PHASES);
 export type PlacementPhase = z.infer<typeof PlacementPhase>;
 
 export const PlacementStatus = z.object({
-  node: z.string(),
-  accelerator: z.string(),
-  variant: z.string(),
-  precision: Precision,
-  profile: Profile,
-  phase: PlacementPhase,
-  reason: z.string().optional(),
-  message: z.string().optional(),
-  p99LatencyMs: z.number().optional(),
+  node: z.string().describe('EdgeNode serving the replica.'),
+  accelerator: z.string().describe('Accelerator id on that node, e.g. `gpu0`.'),
+  variant: z.string().describe('Variant placed, a name from spec.model.variants.'),
+  precision: Precision.describe("The variant's precision."),
+  profile: Profile.describe("The variant's profile."),
+  phase: PlacementPhase.describe('Pending, Downloading, Loading, Ready or Failed, as the agent reports it.'),
+  reason: z.string().optional().describe('Why this tier or why the phase, one CamelCase word.'),
+  message: z.string().optional().describe('The reason in a sentence.'),
+  p99LatencyMs: z.number().optional().describe('p99 latency the agent measured, milliseconds.'),
 });
 export type PlacementStatus = z.infer<typeof PlacementStatus>;
 
@@ -221,45 +237,58 @@ export const MAX_STATUS_FAILURES = 64;
  * a new leader backs off the same pairs.
  */
 export const VariantFailure = z.object({
-  node: z.string().max(253),
-  variant: z.string().max(63),
-  /** The digest that failed: a variant given a new artifact starts with a clean slate. */
-  sha256: z.string().max(64),
-  reason: z.string().max(256),
-  message: z.string().max(1024).optional(),
-  /** Failures of this pair in a row. */
-  count: z.int().min(1),
-  lastFailureTime: z.string(),
-  /** RFC 3339; the pair is not placed before this. */
-  retryAfter: z.string(),
+  node: z.string().max(253).describe('EdgeNode the variant failed on.'),
+  variant: z.string().max(63).describe('Variant that failed.'),
+  sha256: z.string().max(64).describe('The digest that failed: a variant given a new artifact starts with a clean slate.'),
+  reason: z.string().max(256).describe('What failed, one CamelCase word, e.g. `DigestMismatch`, `OutOfMemory`.'),
+  message: z.string().max(1024).optional().describe("The agent's account of the failure."),
+  count: z.int().min(1).describe('Failures of this pair in a row.'),
+  lastFailureTime: z.string().describe('When the pair last failed, RFC 3339.'),
+  retryAfter: z.string().describe('RFC 3339; the pair is not placed before this.'),
 });
 export type VariantFailure = z.infer<typeof VariantFailure>;
 
-const counts = <T extends readonly [string, ...string[]]>(keys: T) =>
-  z.object(Object.fromEntries(keys.map((k) => [k, z.int().min(0).optional()])) as { [K in T[number]]: z.ZodOptional<z.ZodInt> });
+const counts = <T extends readonly [string, ...string[]]>(keys: T, what: (key: string) => string) =>
+  z.object(
+    Object.fromEntries(keys.map((k) => [k, z.int().min(0).optional().describe(what(k))])) as { [K in T[number]]: z.ZodOptional<z.ZodInt> },
+  );
 
-export const EdgeModelDeploymentStatus = z.object({
-  observedGeneration: z.int().optional(),
-  replicas: z.int().min(0).optional(),
-  readyReplicas: z.int().min(0).optional(),
-  unplacedReplicas: z.int().min(0).optional(),
-  /** `ready/desired`, for the READY printer column. */
-  ready: z.string().optional(),
-  /** Precision mix such as `fp16:2 int8:1`, for the TIERS printer column. */
-  tiers: z.string().optional(),
-  precisionCounts: counts(['fp32', 'fp16', 'int8'] as const).optional(),
-  phaseCounts: counts(PLACEMENT_PHASES).optional(),
-  placements: z.array(PlacementStatus).max(MAX_STATUS_PLACEMENTS).optional(),
-  /** True when `placements` lists only the first MAX_STATUS_PLACEMENTS; the API has all. */
-  placementsTruncated: z.boolean().optional(),
-  /** Recent failures per (node, variant), newest first. */
-  failures: z.array(VariantFailure).max(MAX_STATUS_FAILURES).optional(),
-  conditions: z
-    .array(Condition)
-    .max(16)
-    .optional()
-    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
-});
+export const EdgeModelDeploymentStatus = z
+  .object({
+    observedGeneration: z.int().optional().describe('metadata.generation this status was computed from.'),
+    replicas: z.int().min(0).optional().describe('Replicas placed on a node, whatever their phase.'),
+    readyReplicas: z.int().min(0).optional().describe('Replicas whose phase is Ready.'),
+    unplacedReplicas: z.int().min(0).optional().describe('Desired replicas no node could take.'),
+    ready: z.string().optional().describe('`ready/desired`, for the READY printer column.'),
+    tiers: z.string().optional().describe('Precision mix such as `fp16:2 int8:1`, for the TIERS printer column.'),
+    precisionCounts: counts(['fp32', 'fp16', 'int8'] as const, (k) => `Replicas placed at ${k}.`)
+      .optional()
+      .describe('Replicas per precision, for any number of replicas.'),
+    phaseCounts: counts(PLACEMENT_PHASES, (k) => `Replicas in phase ${k}.`)
+      .optional()
+      .describe('Replicas per phase, for any number of replicas.'),
+    placements: z
+      .array(PlacementStatus)
+      .max(MAX_STATUS_PLACEMENTS)
+      .optional()
+      .describe(`Each replica's node, accelerator, variant and phase; at most ${MAX_STATUS_PLACEMENTS} (the control plane's API lists all).`),
+    placementsTruncated: z
+      .boolean()
+      .optional()
+      .describe(`True when placements lists only the first ${MAX_STATUS_PLACEMENTS}.`),
+    failures: z
+      .array(VariantFailure)
+      .max(MAX_STATUS_FAILURES)
+      .optional()
+      .describe('Recent failures per (node, variant), newest first; placement backs off each pair, doubling the wait.'),
+    conditions: z
+      .array(Condition)
+      .max(16)
+      .optional()
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] })
+      .describe('Ready: every desired replica is Ready. Progressing: replicas are being rolled out. Degraded: replicas are unplaced or failed; its reason (Unschedulable, VariantFailed, PlacementFailed) says why.'),
+  })
+  .describe('What the control plane decided and observed: placements, counts and conditions.');
 export type EdgeModelDeploymentStatus = z.infer<typeof EdgeModelDeploymentStatus>;
 
 export const EdgeModelDeployment = z.object({

@@ -21,12 +21,12 @@ export const ConditionStatus = z.enum(['True', 'False', 'Unknown']);
 
 /** metav1.Condition, as the API conventions define it. */
 export const Condition = z.object({
-  type: z.string().min(1).max(316),
-  status: ConditionStatus,
-  reason: z.string().min(1).max(1024),
-  message: z.string().max(32768).default(''),
-  lastTransitionTime: z.string(),
-  observedGeneration: z.int().min(0).optional(),
+  type: z.string().min(1).max(316).describe('Condition type in CamelCase, e.g. `Ready`.'),
+  status: ConditionStatus.describe('True, False or Unknown.'),
+  reason: z.string().min(1).max(1024).describe('Why the condition last changed, one CamelCase word for machines.'),
+  message: z.string().max(32768).default('').describe('Why the condition last changed, in a sentence for people.'),
+  lastTransitionTime: z.string().describe('When the status last changed, RFC 3339.'),
+  observedGeneration: z.int().min(0).optional().describe('metadata.generation the condition was computed from.'),
 });
 export type Condition = z.infer<typeof Condition>;
 
@@ -34,9 +34,13 @@ export const LabelSelectorOperator = z.enum(['In', 'NotIn', 'Exists', 'DoesNotEx
 
 export const LabelSelectorRequirement = z
   .object({
-    key: z.string().min(1).max(317),
-    operator: LabelSelectorOperator,
-    values: z.array(z.string().max(63)).max(64).optional(),
+    key: z.string().min(1).max(317).describe('EdgeNode label key the requirement applies to.'),
+    operator: LabelSelectorOperator.describe("How the label's value relates to `values`: In, NotIn, Exists or DoesNotExist."),
+    values: z
+      .array(z.string().max(63))
+      .max(64)
+      .optional()
+      .describe('Label values; non-empty for In and NotIn, absent for Exists and DoesNotExist.'),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -50,8 +54,15 @@ export const LabelSelectorRequirement = z
 
 /** metav1.LabelSelector over EdgeNode labels. */
 export const LabelSelector = z.object({
-  matchLabels: z.record(z.string(), z.string().max(63)).optional(),
-  matchExpressions: z.array(LabelSelectorRequirement).max(32).optional(),
+  matchLabels: z
+    .record(z.string(), z.string().max(63))
+    .optional()
+    .describe('Labels an EdgeNode must carry with exactly these values.'),
+  matchExpressions: z
+    .array(LabelSelectorRequirement)
+    .max(32)
+    .optional()
+    .describe('Requirements on EdgeNode labels; all must hold.'),
 });
 export type LabelSelector = z.infer<typeof LabelSelector>;
 
