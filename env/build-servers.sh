@@ -3,7 +3,7 @@
 # outside the checkout (CI clones afresh; a cache in the repo would be cold every run).
 # Binaries are keyed by version, so a warm run only checks that the files exist.
 #   EDGEPLANE_CACHE  cache root (default ~/.cache/edgeplane)
-#   only=<name,...>  build only these (kube-apiserver,etcd,nats-server,helm,toxiproxy-server)
+#   only=<name,...>  build only these (kube-apiserver,kubectl,etcd,nats-server,helm,toxiproxy-server)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${EDGEPLANE_CACHE:-$HOME/.cache/edgeplane}
@@ -46,11 +46,13 @@ kminor=${k8s#v1.}; kminor=${kminor%%.*}
 kver="-X k8s.io/component-base/version.gitVersion=$k8s -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$kminor -X k8s.io/component-base/version.gitTreeState=clean"
 kver="$kver -X k8s.io/client-go/pkg/version.gitVersion=$k8s -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$kminor"
 build kube-apiserver kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$k8s-stamped" "$kver"
+# kubectl from the same release, for the tests of kubectl explain, apply and the kubectl plugin.
+build kubectl kube-apiserver k8s.io/kubernetes/cmd/kubectl "$k8s-stamped" "$kver"
 build helm helm helm.sh/helm/v3/cmd/helm "$helm"
 # TCP faults (latency, resets, partitions) for the fault tests.
 build toxiproxy-server toxiproxy github.com/Shopify/toxiproxy/v2/cmd/server "$toxiproxy" "-X github.com/Shopify/toxiproxy/v2.Version=$toxiproxy"
 
 # One file the TypeScript side reads to find the binaries and report their versions.
 cat > "$bin/versions.json" <<JSON
-{"kube-apiserver":"$k8s","etcd":"$etcd","nats-server":"$nats","helm":"$helm","toxiproxy-server":"$toxiproxy"}
+{"kube-apiserver":"$k8s","kubectl":"$k8s","etcd":"$etcd","nats-server":"$nats","helm":"$helm","toxiproxy-server":"$toxiproxy"}
 JSON
