@@ -98,3 +98,36 @@ export class RangeTracker {
     return { min: at(tail), max: at(1 - tail) };
   }
 }
+
+/**
+ * uint8 parameters whose representable range lies inside [lo, hi] as ORT checks it in float32
+ * (scale * (255 - zeroPoint) <= hi + epsilon), so that a Clip or Relu in front of the
+ * QuantizeLinear is redundant and ORT removes it.
+ */
+export function uint8ParamsWithin(min: number, max: number, lo: number, hi: number): AffineParams {
+  const p = uint8Params(Math.max(min, lo), Math.min(max, hi));
+  const eps = 1.1920928955078125e-7;
+  let scale = Math.fround(p.scale);
+  const fits = (s: number) => Math.fround(s * (255 - p.zeroPoint)) <= hi + eps && Math.fround(s * (0 - p.zeroPoint)) >= lo - eps;
+  // Step down one float32 ulp at a time; a few steps at most.
+  for (let i = 0; i < 64 && !fits(scale); i++) scale = Math.fround(scale * (1 - 2 ** -23));
+  return { scale, zeroPoint: p.zeroPoint };
+}
+
+/**
+ * Parameters for a quantized tensor x in [min, max] read back as a * x + b (a > 0) by its
+ * DequantizeLinear alone: dq(q) = a * s * (q - z') with z' = z - b / (a * s) an integer, the
+ * scale widened as little as needed to make it one. Undefined when no such uint8 z' exists.
+ */
+export function affineReadBack(min: number, max: number, a: number, b: number): { q: AffineParams; dq: AffineParams } | undefined {
+  if (!(a > 0)) return undefined;
+  const base = uint8Params(min, max);
+  if (b === 0) return { q: base, dq: { scale: base.scale * a, zeroPoint: base.zeroPoint } };
+  const steps = Math.floor(Math.abs(b) / (a * base.scale));
+  if (steps < 1) return undefined;
+  const scale = Math.abs(b) / (a * steps);
+  const zeroPoint = Math.max(0, Math.min(255, Math.round(-Math.min(0, min) / scale)));
+  const shifted = zeroPoint - Math.sign(b) * steps;
+  if (shifted < 0 || shifted > 255) return undefined;
+  return { q: { scale, zeroPoint }, dq: { scale: scale * a, zeroPoint: shifted } };
+}

@@ -17,6 +17,7 @@ import { calibrate, type CalibrationOptions } from './calibrate.ts';
 import { foldBatchNorm } from './fold.ts';
 import { toFp16Storage } from './fp16.ts';
 import { ortFusion, type FusionReport } from './fusion.ts';
+import { simplifyForInt8 } from './simplify.ts';
 import { activationTensors, insertQdq } from './static.ts';
 import { quantizeWeights } from './weights.ts';
 
@@ -112,13 +113,15 @@ export async function quantizeModel(source: string, options: QuantizeOptions): P
   log(`int8: ${new Set(weights.values()).size} weights per-channel int8`);
 
   const prepared = prepareForInt8(bytes, options.shape).model;
+  const simplified = simplifyForInt8(prepared.graph ?? {});
+  log(`int8-static: ${simplified.divToMul} Div by a constant made Mul, ${simplified.convAffine} Mul/Add and ${simplified.hardSigmoid} HardSigmoid folded into Conv`);
   const tensors = activationTensors(prepared.graph ?? {});
   const ranges = await calibrate(prepared, tensors, calib.inputs, dims, options.calibration);
   const staticReport = insertQdq(prepared.graph ?? {}, ranges);
   compactGraph(prepared.graph ?? {});
   const int8Static = encodeModel(prepared);
   const fusion = await ortFusion(int8Static);
-  log(`int8-static: ${staticReport.activations} activations calibrated (${options.calibration.method}, ${calib.inputs.length} samples); ORT fused ${fusion.qlinear} quantized kernels, ${fusion.remainingQdq} Q/DQ left`);
+  log(`int8-static: ${staticReport.activations} activations calibrated (${options.calibration.method}, ${calib.inputs.length} samples); ${staticReport.absorbed} scalar Mul/Add read back by DequantizeLinear; planned int8 ${JSON.stringify(staticReport.int8Nodes)}; ORT fused ${fusion.qlinear} quantized kernels, ${fusion.remainingQdq} Q/DQ left`);
 
   const files: [VariantEntry, Uint8Array][] = [
     [{ name: 'fp32', precision: 'fp32', profile: 'full', file: `${name}-fp32.onnx`, method: 'source model, unchanged' }, bytes],
