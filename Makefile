@@ -6,12 +6,13 @@ export ONNXRUNTIME_NODE_INSTALL := skip
 export EDGEPLANE_CACHE ?= $(HOME)/.cache/edgeplane
 NPX := npx --no-install
 
-.PHONY: help deps npm-deps apt-deps servers typecheck crds check-crds test test-unit test-integration up bench agent-binary clean
+.PHONY: help deps npm-deps apt-deps servers typecheck crds check-crds test test-unit test-integration test-cluster up bench agent-binary control-plane-binary images clean
 
 help:
 	@echo "make up            run the main job: servers, CRDs, control plane, agents, live table"
 	@echo "make test          install what is missing, type-check, check crds/, run every test"
 	@echo "make agent-binary  build dist/edgeplane-agent (Node single-executable application)"
+	@echo "make images        build OCI images (layout + k3s archive) under dist/images/"
 	@echo "make crds          regenerate crds/ from the zod schemas"
 
 deps: npm-deps apt-deps servers
@@ -24,8 +25,12 @@ node_modules/.installed: package-lock.json package.json */package.json
 
 # redis-server for the tests' Redis; shellcheck for the agent install script's check.
 APT_TOOLS := redis-server:redis-server shellcheck:shellcheck
+# The test cluster (docs/cluster.md): runc's seccomp (libseccomp-dev), the pod network's
+# masquerade and kube-proxy (iptables), the probe image's static busybox.
+APT_FILES := /usr/include/seccomp.h:libseccomp-dev /usr/sbin/iptables:iptables /usr/share/doc/busybox-static:busybox-static
 apt-deps:
 	@missing=""; for pair in $(APT_TOOLS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	for pair in $(APT_FILES); do [ -e $${pair%%:*} ] || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then echo "[deps] installing from Debian:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 	@# Debian's package starts a system redis on 6379; the tests start their own on free ports.
@@ -56,6 +61,11 @@ test-unit: npm-deps
 test-integration: deps
 	$(NPX) vitest run --project integration
 
+# The single-node cluster suite alone (make test runs it too: test/cluster is integration).
+# Without root, cgroups, overlayfs or iptables it is skipped with the reason in its name.
+test-cluster: deps
+	$(NPX) vitest run --project integration test/cluster
+
 up: deps
 	npm run --silent up
 
@@ -64,6 +74,14 @@ bench: deps
 
 agent-binary: npm-deps
 	npm run --silent -w @edgeplane/agent build:binary
+
+control-plane-binary: npm-deps
+	npm run --silent -w @edgeplane/control-plane build:binary
+
+# OCI image layouts dist/images/<name>/ and archives dist/images/<name>.oci.tar (k3s air-gap
+# folder, ctr images import) for control-plane, agent, nats-server and redis-server.
+images: agent-binary control-plane-binary servers
+	$(NPX) tsx images/src/build.ts
 
 clean:
 	rm -rf dist node_modules/.installed

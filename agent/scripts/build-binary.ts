@@ -1,7 +1,6 @@
 // Builds the agent as a Node single-executable application:
-//   1. esbuild bundles src/cli.ts and its dependencies into one CommonJS file;
-//   2. Node 24 (the node_modules/node binary) turns it into a SEA blob;
-//   3. postject injects the blob into a copy of that node binary: dist/edgeplane-agent;
+//   1-3. src/cli.ts bundled, made a SEA blob and injected into a copy of Node 24 (scripts/sea.ts,
+//      shared with the control plane's build): dist/edgeplane-agent;
 //   4. onnxruntime-node (JS, native addon and libonnxruntime) and onnxruntime-common go beside
 //      it in dist/node_modules/: the session worker threads load the library from there (they
 //      cannot reach code bundled into the executable), and the bundle's own copy loads the
@@ -13,10 +12,11 @@
 // Run with `npm run -w @edgeplane/agent build:binary` (or `make agent-binary`).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import type { Plugin } from 'esbuild';
+import { buildSea, mib } from './sea.ts';
 
 const agentDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const repoRoot = resolve(agentDir, '..');
@@ -24,7 +24,6 @@ const dist = join(repoRoot, 'dist');
 const work = join(dist, '.agent-build');
 const version = (JSON.parse(readFileSync(join(agentDir, 'package.json'), 'utf8')) as { version: string }).version;
 const platform = `${process.platform}-${process.arch}`;
-const node24 = join(repoRoot, 'node_modules', 'node', 'bin', 'node');
 const ortPackages = ['onnxruntime-node', 'onnxruntime-common'] as const;
 const addonRelative = join('node_modules', 'onnxruntime-node', 'bin', 'napi-v6', process.platform, process.arch);
 const addonSource = join(repoRoot, addonRelative);
@@ -35,10 +34,8 @@ const addonSource = join(repoRoot, addonRelative);
  * --single-threaded (1-2 MiB less, garbage collection and compilation then on the main thread).
  */
 const EXEC_ARGV = ['--max-semi-space-size=1'];
-const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 const step = (what: string) => process.stdout.write(`[agent-binary] ${what}\n`);
-const mib = (path: string) => `${(statSync(path).size / 2 ** 20).toFixed(1)} MiB`;
 
 /**
  * onnxruntime-node requires its addon by a path relative to its own JS file, which does not
@@ -61,23 +58,6 @@ const onnxruntimeAddonBesideExecutable: Plugin = {
 };
 
 /**
- * V8 keeps a script's source in memory for lazy compilation, as a one-byte string only when
- * every character is Latin-1; one em dash left in a comment doubled the 3.4 MB bundle to a
- * 6.6 MB two-byte string (measured: 3.5 MiB less RSS escaped). esbuild escapes strings but not
- * comments or regular expression literals; `\uXXXX` means the same character in every place
- * it can appear in JavaScript source (comment, string, template, regular expression, identifier).
- */
-function escapeAboveLatin1(file: string): number {
-  let count = 0;
-  const source = readFileSync(file, 'utf8').replace(/[^\u0000-\u00ff]/g, (c) => {
-    count++;
-    return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
-  });
-  writeFileSync(file, source);
-  return count;
-}
-
-/**
  * `<tarball>.sha256` and a line in `dist/SHA256SUMS` (other tarballs' lines kept), in the
  * format of `sha256sum`, so install.sh and `sha256sum -c` both verify the download.
  */
@@ -92,49 +72,9 @@ function writeChecksums(tarball: string): void {
 }
 
 async function main(): Promise<void> {
-  if (process.platform !== 'linux') throw new Error('the agent binary is built for Linux');
-  if (!existsSync(node24)) throw new Error(`${node24} is missing: run npm install at the repository root`);
   if (!existsSync(join(addonSource, 'onnxruntime_binding.node'))) throw new Error(`${addonSource} has no onnxruntime_binding.node`);
-  rmSync(work, { recursive: true, force: true });
-  mkdirSync(work, { recursive: true });
-
-  step('bundling src/cli.ts with esbuild');
-  const bundle = join(work, 'edgeplane-agent.cjs');
-  const result = await build({
-    entryPoints: [join(agentDir, 'src', 'cli.ts')],
-    outfile: bundle,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node24',
-    legalComments: 'none',
-    logLevel: 'warning',
-    plugins: [onnxruntimeAddonBesideExecutable],
-  });
-  if (result.errors.length) throw new Error('esbuild failed');
-  const escaped = escapeAboveLatin1(bundle);
-  step(`bundle ${mib(bundle)} (${escaped} characters above U+00FF escaped)`);
-
-  step('making the SEA blob with node --experimental-sea-config');
-  const blob = join(work, 'sea-prep.blob');
-  const seaConfig = join(work, 'sea-config.json');
-  writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: true, execArgv: EXEC_ARGV }));
-  execFileSync(node24, ['--experimental-sea-config', seaConfig], { stdio: 'inherit' });
-
-  step('injecting the blob into a copy of node with postject');
   const exe = join(dist, 'edgeplane-agent');
-  rmSync(exe, { force: true });
-  copyFileSync(node24, exe);
-  chmodSync(exe, 0o755);
-  // The node binary from npm carries debug info; dropping it halves the download.
-  try {
-    execFileSync('strip', ['--strip-debug', exe], { stdio: 'inherit' });
-  } catch {
-    step('strip not available; keeping debug info');
-  }
-  const postject = join(repoRoot, 'node_modules', 'postject', 'dist', 'cli.js');
-  execFileSync(node24, [postject, exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], { stdio: 'inherit' });
-  step(`dist/edgeplane-agent ${mib(exe)}`);
+  await buildSea({ entry: join(agentDir, 'src', 'cli.ts'), output: exe, workDir: work, execArgv: EXEC_ARGV, useCodeCache: true, plugins: [onnxruntimeAddonBesideExecutable], step });
 
   step('copying onnxruntime-node and onnxruntime-common to dist/node_modules/');
   rmSync(join(dist, 'node_modules'), { recursive: true, force: true });
