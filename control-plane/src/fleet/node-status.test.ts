@@ -50,6 +50,30 @@ describe('buildNodeStatus', () => {
     expect(s.conditions?.map((c) => `${c.type}=${c.status}`).sort()).toEqual(['Reachable=True', 'Ready=True']);
   });
 
+  it('carries accelerator load and each workload\'s rate and p99 for kubectl edgeplane top', () => {
+    const s = buildNodeStatus(undefined, {
+      capability,
+      telemetry: {
+        seq: 3,
+        lastSeenMs: now.getTime(),
+        load: [{ id: 'gpu0', util: 0.4267, queue: 2 }],
+        workloads: [
+          { key: 'ns/b', variant: 'v-int8', accelerator: 'gpu0', phase: 'Ready', rps: 12.5, p99Ms: 8.1, p50Ms: 4 },
+          { key: 'ns/a', variant: 'v-fp16', accelerator: 'gpu0', phase: 'Loading' },
+        ],
+      },
+      reachable: true,
+      now,
+    });
+    expect(s.utilization).toEqual([{ id: 'gpu0', utilization: 0.43, queue: 2 }]);
+    expect(s.workloads).toEqual([
+      { deployment: 'ns/a', variant: 'v-fp16', accelerator: 'gpu0', phase: 'Loading' },
+      { deployment: 'ns/b', variant: 'v-int8', accelerator: 'gpu0', phase: 'Ready', rps: 12.5, p99Ms: 8.1 },
+    ]);
+    // A heartbeat without those sections (a delta) keeps what the last one said.
+    expect(buildNodeStatus(s, { telemetry: { seq: 4, lastSeenMs: now.getTime() }, reachable: true, now }).workloads).toEqual(s.workloads);
+  });
+
   it('an unreachable node is not Ready and keeps its capability', () => {
     const prev = buildNodeStatus(undefined, { capability, reachable: true, now });
     const s = buildNodeStatus(prev, { reachable: false, now });

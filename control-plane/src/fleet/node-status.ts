@@ -1,5 +1,5 @@
 // EdgeNode status from what agents report. Pure: the writer decides when to send it.
-import { NodeConditionType, type Accelerator, type Condition, type EdgeNodeStatus, type HostInfo, type Power } from '@edgeplane/api';
+import { MAX_STATUS_WORKLOADS, NodeConditionType, type Accelerator, type Condition, type EdgeNodeStatus, type HostInfo, type NodeWorkload, type Power, type WorkloadReport } from '@edgeplane/api';
 import type { NodeTelemetry } from './telemetry.ts';
 
 /** Battery classes the node status tracks; crossing one is a meaningful change. */
@@ -63,6 +63,21 @@ export interface NodeStatusInput {
   now: Date;
 }
 
+/** What `kubectl edgeplane top nodes` shows of each workload: its key, tier, phase, rate and p99. */
+function nodeWorkloads(reports: readonly WorkloadReport[]): NodeWorkload[] {
+  return [...reports]
+    .sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0))
+    .slice(0, MAX_STATUS_WORKLOADS)
+    .map((w) => ({
+      deployment: w.key,
+      variant: w.variant,
+      accelerator: w.accelerator,
+      phase: w.phase,
+      ...(w.rps !== undefined ? { rps: w.rps } : {}),
+      ...(w.p99Ms !== undefined ? { p99Ms: w.p99Ms } : {}),
+    }));
+}
+
 /** The EdgeNode status for what is known now, starting from the current one. */
 export function buildNodeStatus(prev: EdgeNodeStatus | undefined, input: NodeStatusInput): EdgeNodeStatus {
   const { capability, telemetry, reachable, now } = input;
@@ -97,6 +112,8 @@ export function buildNodeStatus(prev: EdgeNodeStatus | undefined, input: NodeSta
     power,
     network,
     cachedArtifacts: telemetry?.cachedArtifacts ?? prev?.cachedArtifacts,
+    utilization: telemetry?.load ? telemetry.load.map((l) => ({ id: l.id, utilization: Math.round(l.util * 100) / 100, queue: l.queue })) : prev?.utilization,
+    workloads: telemetry?.workloads ? nodeWorkloads(telemetry.workloads) : prev?.workloads,
     acceleratorSummary: acceleratorSummary(accelerators),
     powerSummary: powerSummary(power),
     lastHeartbeatTime: telemetry ? new Date(telemetry.lastSeenMs).toISOString().replace(/\.\d{3}Z$/, 'Z') : prev?.lastHeartbeatTime,

@@ -13,3 +13,4 @@ export { PlacementErrorCode, PlacementInputError, isPlacementInputError } from '
 export { filterPlugins } from './filters.ts';
 export { scorePlugins, WEIGHTS } from './score.ts';
 export type { FilterPlugin, ScorePlugin, Status } from './framework.ts';
+export { explainPlacement, type NodeVerdict, type PlacementExplanation } from './explain.ts';
