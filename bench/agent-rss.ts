@@ -74,7 +74,7 @@ export async function measureBinaryIdleRss(opts: MeasureOptions): Promise<Binary
     // The control plane's side: the assignments bucket with this node's empty assignment.
     const kv = await new Kvm(cp).create(stores.assignments, { history: 1 });
     await kv.put(node, JSON.stringify({ v: 1, node, workloads: [], issuedAtMs: Date.now() }));
-    const responder = controlPlaneResponder(cp, { heartbeatIntervalMs, fullEvery: 12, assignmentsBucket: stores.assignments });
+    const responder = controlPlaneResponder(cp, { heartbeatIntervalMs, fullEvery: 60, assignmentsBucket: stores.assignments });
     let heartbeats = 0;
     const hb = cp.subscribe(subjects.status(node), { callback: () => void heartbeats++ });
     await until(() => responder.hellos.find((h) => h.node === node), 'hello from the binary', 60_000).catch((err: Error) => {

@@ -274,6 +274,8 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       // Only nodes with an EdgeNode cost a write or memory; a few times their pace is allowed.
       isKnown: (n) => nodes.get(n) !== undefined || hello.isAdmitted(n),
       perNode: { burst: HEARTBEAT_BURST, refillMs: config.heartbeatIntervalMs / HEARTBEAT_PACE_FACTOR },
+      // A node asked for a full heartbeat sends it within an interval; not again before two.
+      gapRepair: { perNodeMs: 2 * config.heartbeatIntervalMs },
     });
     ingestor.start();
     cleanups.push(() => ingestor.stop());

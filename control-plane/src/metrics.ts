@@ -15,6 +15,7 @@ export interface Metrics {
   heartbeatsIngested: Counter;
   heartbeatsDropped: Counter;
   heartbeatsRefused: Counter<'reason'>;
+  heartbeatGaps: Counter<'outcome'>;
   nodesCollected: Counter<'what'>;
   malformedMessages: Counter<'kind'>;
   hellos: Counter<'outcome'>;
@@ -53,6 +54,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       labelNames: ['reason'],
       registers: [registry],
     }),
+    heartbeatGaps: new Counter({
+      name: 'ep_heartbeat_gaps_total',
+      help: 'Heartbeats that showed a lost delta (a gap in the node\'s seq): a full heartbeat requested, or not (limited) because the node or the control plane was at its request pace.',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
     nodesCollected: new Counter({
       name: 'ep_nodes_collected_total',
       help: 'Departed nodes garbage-collected, by what was removed (edgenode, telemetry, assignment).',
@@ -86,6 +93,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   // Zero series up front, so a scrape shows every label before the first event.
   for (const kind of MALFORMED_KINDS) m.malformedMessages.inc({ kind }, 0);
   for (const reason of ['unknown-node', 'rate-limited']) m.heartbeatsRefused.inc({ reason }, 0);
+  for (const outcome of ['requested', 'limited']) m.heartbeatGaps.inc({ outcome }, 0);
   for (const outcome of OUTCOMES) m.reconcileTotal.inc({ outcome }, 0);
   for (const precision of PRECISIONS) m.placements.set({ precision }, 0);
   m.leader.set(0);

@@ -1,7 +1,11 @@
 // Heartbeat ingestion: every replica subscribes in the queue group, so each heartbeat is
 // handled once. Messages are decoded synchronously in the subscription callback and
 // written to Redis in pipelined batches, so one round trip carries many heartbeats.
-import { decode, Heartbeat, NodeName, nodeFromSubject, subjects } from '@edgeplane/api';
+// A delta's `seq` is checked against the one stored before it (read in the same pipeline, so
+// every replica of the queue group sees the node's whole sequence): a gap means a delta was
+// lost (core NATS dropped it, or this side dropped or failed its batch), so the node is asked
+// for a full heartbeat at once instead of leaving a section stale until its next full one.
+import { decode, encode, Heartbeat, NodeCommand, NodeName, nodeFromSubject, PROTOCOL_VERSION, subjects } from '@edgeplane/api';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
@@ -34,7 +38,17 @@ export interface HeartbeatIngestorOptions {
    * dropped. Absent: no limit.
    */
   perNode?: { burst: number; refillMs: number };
+  /**
+   * Full-heartbeat requests on a gap: at most one per node every `perNodeMs` (its full heartbeat
+   * is on the way; default 10 s, two default intervals) and `perSecond` in all (default 200; a
+   * gap left unrepaired is still covered by the node's periodic full heartbeat).
+   */
+  gapRepair?: { perNodeMs?: number; perSecond?: number };
 }
+
+const FULL_HEARTBEAT = encode(NodeCommand, 'node command', { v: PROTOCOL_VERSION, op: 'full-heartbeat' });
+const DEFAULT_GAP_REPAIR_PER_NODE_MS = 10_000;
+const DEFAULT_GAP_REPAIR_PER_SECOND = 200;
 
 /** How often a summary of refused heartbeats is logged at most, ms. */
 const REFUSED_LOG_WINDOW_MS = 60_000;
@@ -43,6 +57,8 @@ type RefusedReason = 'unknown-node' | 'rate-limited';
 
 interface Batch {
   writes: TelemetryWrite[];
+  /** Per write: the delta's seq, checked against the stored one; undefined for a full heartbeat. */
+  seqs: (number | undefined)[];
   /** Nodes whose heartbeat in this batch changed something the leader looks at. */
   changed: string[];
 }
@@ -51,6 +67,9 @@ export class HeartbeatIngestor {
   readonly #o: HeartbeatIngestorOptions;
   readonly #digests = new Map<string, ChangeDigest>();
   #batch: TelemetryWrite[] = [];
+  #seqs: (number | undefined)[] = [];
+  readonly #gapPerNode: KeyedRateLimit;
+  readonly #gapAll: KeyedRateLimit;
   #scheduled = false;
   #inFlight = 0;
   #waiting: Batch[] = [];
@@ -66,6 +85,9 @@ export class HeartbeatIngestor {
     this.#o = options;
     // Only known nodes reach the limiter, so the key bound is a backstop, not the usual case.
     this.#perNode = options.perNode ? new KeyedRateLimit({ ...options.perNode, maxKeys: 1_000_000 }) : undefined;
+    const perSecond = options.gapRepair?.perSecond ?? DEFAULT_GAP_REPAIR_PER_SECOND;
+    this.#gapPerNode = new KeyedRateLimit({ burst: 1, refillMs: options.gapRepair?.perNodeMs ?? DEFAULT_GAP_REPAIR_PER_NODE_MS, maxKeys: 1_000_000 });
+    this.#gapAll = new KeyedRateLimit({ burst: perSecond, refillMs: 1000 / perSecond, maxKeys: 1 });
   }
 
   start(): void {
@@ -97,7 +119,9 @@ export class HeartbeatIngestor {
     const now = Date.now();
     if (this.#o.isKnown && !this.#o.isKnown(node)) return this.#refuse('unknown-node', node, now);
     if (this.#perNode && !this.#perNode.take(node, now)) return this.#refuse('rate-limited', node, now);
-    this.#batch.push({ node, fields: heartbeatFields(hb, now), lastSeenMs: now });
+    const delta = !hb.full;
+    this.#batch.push({ node, fields: heartbeatFields(hb, now), lastSeenMs: now, ...(delta ? { readPrevSeq: true } : {}) });
+    this.#seqs.push(delta ? hb.seq : undefined);
     const digest = heartbeatChanges(this.#digests.get(node), hb);
     if (digest) {
       this.#digests.set(node, digest);
@@ -135,6 +159,19 @@ export class HeartbeatIngestor {
   forgetNode(node: string): void {
     this.#digests.delete(node);
     this.#perNode?.forget(node);
+    this.#gapPerNode.forget(node);
+  }
+
+  /** A delta whose predecessor never reached Redis: ask the node for everything, paced. */
+  #gap(node: string): void {
+    const now = Date.now();
+    if (!this.#gapPerNode.take(node, now) || !this.#gapAll.take('', now)) {
+      this.#o.metrics.heartbeatGaps.inc({ outcome: 'limited' });
+      return;
+    }
+    this.#o.metrics.heartbeatGaps.inc({ outcome: 'requested' });
+    this.#o.log.debug({ node }, 'heartbeat gap; full heartbeat requested');
+    this.#o.nc.publish(subjects.command(node), FULL_HEARTBEAT);
   }
 
   /** Counted, and summarised in one log line per window however many senders there are. */
@@ -154,8 +191,9 @@ export class HeartbeatIngestor {
   #flush(): void {
     this.#scheduled = false;
     if (this.#batch.length === 0) return;
-    const batch: Batch = { writes: this.#batch, changed: [...this.#pendingChanges] };
+    const batch: Batch = { writes: this.#batch, seqs: this.#seqs, changed: [...this.#pendingChanges] };
     this.#batch = [];
+    this.#seqs = [];
     this.#pendingChanges.clear();
     if (this.#inFlight >= (this.#o.maxInFlight ?? 4)) {
       this.#waiting.push(batch);
@@ -165,7 +203,10 @@ export class HeartbeatIngestor {
     this.#send(batch);
   }
 
-  /** Telemetry is a latest-value store: a node's next heartbeat supersedes a dropped one. */
+  /**
+   * Telemetry is a latest-value store: a node's next heartbeat supersedes a dropped one, and
+   * since the dropped seq never reached Redis, that next one shows the gap and is repaired.
+   */
   #drop({ writes, changed }: Batch): void {
     this.#o.metrics.heartbeatsDropped.inc(writes.length);
     this.#o.log.warn({ heartbeats: writes.length }, 'Redis is behind; dropped the oldest waiting heartbeats');
@@ -173,12 +214,18 @@ export class HeartbeatIngestor {
     for (const node of changed) this.#digests.delete(node);
   }
 
-  #send({ writes, changed }: Batch): void {
+  #send({ writes, seqs, changed }: Batch): void {
     this.#inFlight++;
     this.#o.store
       .write(writes)
       .then(
-        () => {
+        (prevSeqs) => {
+          for (let i = 0; i < writes.length; i++) {
+            const seq = seqs[i];
+            const prev = prevSeqs[i];
+            // No stored seq: the node's telemetry is gone, which the node monitor handles.
+            if (seq !== undefined && typeof prev === 'number' && seq !== prev + 1) this.#gap(writes[i]!.node);
+          }
           this.#ingested += writes.length;
           this.#o.metrics.heartbeatsIngested.inc(writes.length);
           // Only after the write, so whoever reacts reads the new telemetry.

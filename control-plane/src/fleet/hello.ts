@@ -31,8 +31,12 @@ import { helloFields, parseTelemetry } from './telemetry.ts';
 import { RequestLoop } from './request-loop.ts';
 import { KeyedRateLimit } from './rate-limit.ts';
 
-/** Every n-th heartbeat carries the full state. */
-export const FULL_EVERY = 12;
+/**
+ * Every n-th heartbeat carries the full state: every 5 min at the default 5 s interval. A lost
+ * delta does not wait for it: the heartbeat ingestor sees the gap in `seq` and asks the node
+ * for a full heartbeat at once, so the periodic one is only the backstop.
+ */
+export const FULL_EVERY = 60;
 
 export interface HelloResponderOptions {
   nc: NatsConnection;

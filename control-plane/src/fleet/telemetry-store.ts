@@ -7,6 +7,8 @@ export interface TelemetryWrite {
   node: string;
   fields: Record<string, string>;
   lastSeenMs: number;
+  /** Read the node's stored `seq` just before this write (heartbeat gap detection). */
+  readPrevSeq?: boolean;
 }
 
 export class TelemetryStore {
@@ -16,19 +18,39 @@ export class TelemetryStore {
     this.#redis = redis;
   }
 
-  /** Writes many nodes' updates in one pipeline: one round trip for the whole batch. */
-  async write(batch: readonly TelemetryWrite[]): Promise<void> {
-    if (batch.length === 0) return;
+  /**
+   * Writes many nodes' updates in one pipeline: one round trip for the whole batch. Returns, per
+   * write, the `seq` stored before it when `readPrevSeq` asked for it (null when the node had
+   * none), else undefined. The read and the write are adjacent commands of one pipeline on one
+   * connection, and a node's heartbeats are an interval apart, so nothing lands between them.
+   */
+  async write(batch: readonly TelemetryWrite[]): Promise<(number | null | undefined)[]> {
+    if (batch.length === 0) return [];
     const pipe = this.#redis.pipeline();
     const zargs: (string | number)[] = [];
+    /** Result index of each write's seq read, or -1. */
+    const reads: number[] = [];
+    let index = 0;
     for (const w of batch) {
+      if (w.readPrevSeq) {
+        pipe.hget(redisKeys.node(w.node), TelemetryField.seq);
+        reads.push(index++);
+      } else reads.push(-1);
       pipe.hset(redisKeys.node(w.node), w.fields);
+      index++;
       zargs.push(w.lastSeenMs, w.node);
     }
     pipe.zadd(redisKeys.lastSeen, ...zargs);
     const results = await pipe.exec();
     const failed = results?.find(([err]) => err);
     if (failed?.[0]) throw failed[0];
+    return reads.map((i) => {
+      if (i < 0) return undefined;
+      const raw = results?.[i]?.[1];
+      if (typeof raw !== 'string') return null;
+      const seq = Number(raw);
+      return Number.isSafeInteger(seq) ? seq : null;
+    });
   }
 
   async read(node: string): Promise<NodeTelemetry | null> {
