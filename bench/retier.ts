@@ -9,6 +9,7 @@
 //
 // Baseline in the same run: the KV path alone, from a put of an unchanged assignment by a
 // plain client to the agent holding it, on 100 other nodes.
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
@@ -21,6 +22,18 @@ import { startFleetStack } from '@edgeplane/env/fleet-stack';
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
 const sortNum = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const load = () => loadavg().map((l) => Math.round(l * 100) / 100);
+
+/** User + system CPU ms of a process (all its threads), from /proc; NaN when unknown. */
+function processCpuMs(pid: number | null): number {
+  if (pid === null) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
 
 const retier: Bench = async ({ argv, log }) => {
   const nodes = numberFlag(argv, 'nodes', 1000);
@@ -114,7 +127,15 @@ const retier: Bench = async ({ argv, log }) => {
       fromCrossing.set(e.node, e.receivedAtMs - crossedAt.get(e.node)!);
       fromWant.set(e.node, precision);
     });
+    // The control plane's CPU while the fleet idles, over as long as a re-tier window usually takes,
+    // so the window's CPU can be counted net of the fleet's regular heartbeats.
+    const idleFrom = Date.now();
+    const idleCpuFrom = processCpuMs(stack.controlPlane.pid);
+    await new Promise((r) => setTimeout(r, 2000));
+    const idleCpuMsPerSec = ((processCpuMs(stack.controlPlane.pid) - idleCpuFrom) * 1000) / (Date.now() - idleFrom);
     const windowStartUs = Number(process.hrtime.bigint() / 1000n);
+    const windowFrom = Date.now();
+    const cpuFrom = processCpuMs(stack.controlPlane.pid);
     for (const node of chosen) {
       crossedAt.set(node, Date.now());
       stack.sim.setBattery(node, level.get(node)!, false);
@@ -123,6 +144,8 @@ const retier: Bench = async ({ argv, log }) => {
     const deadline = Date.now() + timeoutMs;
     while (latencies.size < chosen.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const windowEndUs = Number(process.hrtime.bigint() / 1000n);
+    const windowMs = Date.now() - windowFrom;
+    const windowCpuMs = processCpuMs(stack.controlPlane.pid) - cpuFrom;
     off();
     offBeat();
     const got = sortNum([...latencies.values()]);
@@ -145,6 +168,13 @@ const retier: Bench = async ({ argv, log }) => {
       retiered: got.length,
       newTiers: tiers,
       baseline: { what: 'KV put of an unchanged assignment to the simulated agent holding it', p50Ms: percentile(base, 0.5), p99Ms: percentile(base, 0.99), samples: base.length },
+      controlPlaneCpu: {
+        what: "the control plane process's CPU (all threads, /proc) from the crossings until the last re-tiered assignment arrived, and that net of its CPU rate while the fleet idled just before, per crossing",
+        windowMs,
+        cpuMs: windowCpuMs,
+        idleCpuMsPerSec: Math.round(idleCpuMsPerSec * 10) / 10,
+        netPerEventMs: Math.round(((windowCpuMs - (idleCpuMsPerSec * windowMs) / 1000) / Math.max(1, chosen.length)) * 100) / 100,
+      },
       heartbeatIntervalMs: heartbeatMs,
       phaseTimeScale: timeScale,
       goal: { p99Ms: 150 },

@@ -50,6 +50,15 @@ export class PlacementStore {
     await tx.exec();
   }
 
+  /**
+   * Rewrites the placements at these positions of a list whose length and other entries are
+   * those last saved (a re-tier in place), instead of the whole list.
+   */
+  async saveAt(key: string, placements: readonly Placement[], positions: readonly number[]): Promise<void> {
+    if (positions.length === 0) return;
+    await this.#redis.hset(redisKeys.placements(key), Object.fromEntries(positions.map((i) => [String(i), JSON.stringify(placements[i])])));
+  }
+
   async load(key: string): Promise<Placement[]> {
     return parse(await this.#redis.hgetall(redisKeys.placements(key)));
   }

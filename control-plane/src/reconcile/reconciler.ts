@@ -2,7 +2,7 @@
 // placements against the fleet as it is now, persists them, publishes the assignment of
 // every node they touch, and writes status and Events. Level-based: it never looks at the
 // event that queued it, so a missed event costs nothing.
-import { MAX_WORKLOADS_PER_NODE, type EdgeModelDeployment, type EdgeNode, type VariantFailure } from '@edgeplane/api';
+import { MAX_WORKLOADS_PER_NODE, type EdgeModelDeployment, type EdgeNode, type PlacementStatus, type VariantFailure, type WorkloadReport } from '@edgeplane/api';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { NotLeaderError } from '../errors.ts';
@@ -16,8 +16,9 @@ import { deploymentsKind, splitKey } from '../kube/resources.ts';
 import type { StatusWriter } from '../kube/status-writer.ts';
 import type { Metrics } from '../metrics.ts';
 import { isPlacementInputError, planDeployment } from '../placement/index.ts';
-import type { Placement, PlacementOptions, PlanResult } from '../placement/types.ts';
+import type { Placement, PlacementOptions, PlanInput, PlanResult } from '../placement/types.ts';
 import { FleetViews } from './fleet-views.ts';
+import { planChangedNodes, type IncrementalPlan, type PlanBasis } from './incremental.ts';
 import { TelemetryView } from './telemetry-view.ts';
 import type { PlacementIndex } from './placement-index.ts';
 import type { PlacementStore } from './placement-store.ts';
@@ -106,6 +107,27 @@ export function changedNodes(before: readonly Placement[], after: readonly Place
   return changed;
 }
 
+/** A deployment's last plan and the inputs besides node views that a shortcut needs unchanged. */
+interface LastPlan {
+  basis: PlanBasis;
+  specText: string;
+  excluded: string;
+  /** Every other deployment's placement list and generation: they set committed memory and workloads. */
+  others: Map<string, { list: readonly Placement[]; generation: number | undefined }>;
+  /** What those gave the plan: the same while they are the same. */
+  committedMiB: ReadonlyMap<string, number>;
+  otherWorkloads: ReadonlyMap<string, number>;
+}
+
+function sameOthers(a: LastPlan['others'], b: LastPlan['others']): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) {
+    const w = b.get(k);
+    if (!w || w.list !== v.list || w.generation !== v.generation) return false;
+  }
+  return true;
+}
+
 /** A re-plan after a node went past its workload limit, ms. */
 const OVERFULL_REQUEUE_MS = 1000;
 
@@ -131,6 +153,12 @@ export class DeploymentReconciler {
   readonly #views = new FleetViews();
   /** The spec each deployment's last complete publish wrote, as text; a different one rewrites every node. */
   readonly #publishedSpec = new Map<string, string>();
+  /** Each placement's status as last built, with the reports it was built from. */
+  readonly #statusOf = new WeakMap<Placement, { reports: readonly WorkloadReport[]; status: PlacementStatus }>();
+  /** The placement list whose entries Redis holds at the same positions, per deployment. */
+  readonly #saved = new Map<string, readonly Placement[]>();
+  /** Each deployment's last plan, to re-plan only the nodes that changed since (incremental.ts). */
+  readonly #lastPlan = new Map<string, LastPlan>();
   /** The newest status write per deployment not started yet; older ones are superseded. */
   readonly #statusPending = new Map<string, () => Promise<void>>();
   /** Deployments whose status writes are running, with the promise of that run. */
@@ -158,6 +186,8 @@ export class DeploymentReconciler {
     this.#reconciled.clear();
     this.#unpublished.clear();
     this.#publishedSpec.clear();
+    this.#lastPlan.clear();
+    this.#saved.clear();
     this.#telemetry.clear();
     this.#views.clear();
   }
@@ -231,20 +261,35 @@ export class DeploymentReconciler {
       nowMs: now,
     });
     this.#variantFailures.set(key, failures.failures);
+    const specText = JSON.stringify(spec);
+    const excluded = failures.excluded.size === 0 ? '' : JSON.stringify([...failures.excluded].map(([n, v]) => [n, [...v].sort()]).sort());
+    const others = this.#otherLists(key);
+    const last = this.#lastPlan.get(key);
+    const othersSame = last !== undefined && sameOthers(last.others, others);
+    // Both depend on the other deployments alone: computed again only when one of them changed.
+    const committedMiB = othersSame ? last.committedMiB : o.index.committedMiB(key, this.#memoryOf, this.#variantsOf);
+    const otherWorkloads = othersSame ? last.otherWorkloads : o.index.otherWorkloads(key);
     let plan: PlanResult;
+    let fast: IncrementalPlan | null = null;
     try {
-      plan = planDeployment({
+      const input: PlanInput = {
         key,
         spec,
         nodes: views,
         current,
-        committedMiB: o.index.committedMiB(key, this.#memoryOf, this.#variantsOf),
-        otherWorkloads: o.index.otherWorkloads(key),
+        committedMiB,
+        otherWorkloads,
         nowMs: now,
         ...(failures.excluded.size > 0 ? { excludedVariants: failures.excluded } : {}),
         ...(o.placementOptions ? { options: o.placementOptions } : {}),
-      });
+      };
+      // A node's battery or link change re-plans only the replicas on the nodes that changed,
+      // when that is provably the full plan's result; otherwise (and on every resync, where no
+      // view changed) the whole deployment is planned.
+      if (othersSame && last.specText === specText && last.excluded === excluded) fast = planChangedNodes(input, last.basis);
+      plan = fast ? { placements: fast.placements, unplaced: 0 } : planDeployment(input);
     } catch (err) {
+      this.#lastPlan.delete(key);
       if (!isPlacementInputError(err)) throw err;
       // Terminal: retrying cannot help until the input changes, so say so and stop.
       await this.#refuse(emd, key, err.code, err.message, now);
@@ -252,17 +297,29 @@ export class DeploymentReconciler {
     }
 
     // Placement ids include the node: equal on every node is equal as a whole (samePlacements).
-    const moved = changedNodes(current, plan.placements);
+    // A re-plan of the changed nodes compares only their positions; the rest are the same objects.
+    const moved = fast
+      ? changedNodes(
+          fast.positions.map((i) => current[i]!),
+          fast.positions.map((i) => plan.placements[i]!),
+        )
+      : changedNodes(current, plan.placements);
     const changed = moved.size > 0;
     if (changed) {
       if (!o.mayWrite()) throw new NotLeaderError(`store placements of ${key}`);
-      await o.placementStore.save(key, plan.placements);
+      // Positions are rewritten only over the very list Redis holds, entry for entry.
+      if (fast && this.#saved.get(key) === current) await o.placementStore.saveAt(key, plan.placements, fast.positions);
+      else await o.placementStore.save(key, plan.placements);
+      this.#saved.set(key, plan.placements);
+    } else if (fast && this.#saved.get(key) === current) {
+      // Same nodes, accelerators and variants at the same positions as the list Redis holds.
+      this.#saved.set(key, plan.placements);
     }
     const touched = o.index.set(key, plan.placements);
+    this.#lastPlan.set(key, { basis: { views: views.slice(), nowMs: now, placements: plan.placements }, specText, excluded, others, committedMiB, otherWorkloads });
     this.#reconciled.add(key);
     // Every node when the spec (variant uri, SLO) differs from the one last published; otherwise
     // only the nodes whose placements of this deployment changed.
-    const specText = JSON.stringify(spec);
     const allNodes = this.#publishedSpec.get(key) !== specText;
     this.#publishedSpec.delete(key);
     await this.#publish(key, allNodes ? touched : moved);
@@ -275,8 +332,13 @@ export class DeploymentReconciler {
     // unknown is not Pending.
     const statuses = plan.placements.map((p) => {
       const reports = telemetry.get(p.node)?.workloads;
-      const last = reports === undefined ? emd.status?.placements?.find((s) => s.node === p.node && s.variant === p.variant && s.accelerator === p.accelerator) : undefined;
-      return last ?? placementStatus(p, reports);
+      if (reports === undefined) return emd.status?.placements?.find((s) => s.node === p.node && s.variant === p.variant && s.accelerator === p.accelerator) ?? placementStatus(p, reports);
+      // The same placement and the same reports give the same status: reused, not rebuilt.
+      const known = this.#statusOf.get(p);
+      if (known?.reports === reports) return known.status;
+      const built = placementStatus(p, reports);
+      this.#statusOf.set(p, { reports, status: built });
+      return built;
     });
     const status = deploymentStatus({
       generation: emd.metadata.generation,
@@ -411,6 +473,8 @@ export class DeploymentReconciler {
   async #remove(key: string): Promise<void> {
     const o = this.#o;
     this.#publishedSpec.delete(key);
+    this.#lastPlan.delete(key);
+    this.#saved.delete(key);
     this.#lastFailure.delete(key);
     this.#variantFailures.delete(key);
     if (!o.index.has(key)) {
@@ -431,6 +495,15 @@ export class DeploymentReconciler {
     await o.placementStore.delete(key);
     this.#updatePlacementGauge();
     o.log.info({ deployment: key }, 'deployment gone; placements removed');
+  }
+
+  /** Every other deployment's placement list in the index, with its generation. */
+  #otherLists(key: string): LastPlan['others'] {
+    const out: LastPlan['others'] = new Map();
+    for (const k of this.#o.index.keys()) {
+      if (k !== key) out.set(k, { list: this.#o.index.get(k), generation: this.#o.deployments.get(k)?.metadata.generation });
+    }
+    return out;
   }
 
   #updatePlacementGauge(): void {

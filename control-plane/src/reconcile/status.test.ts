@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_STATUS_PLACEMENTS, type PlacementStatus, type WorkloadReport } from '@edgeplane/api';
 import type { Placement } from '../placement/types.ts';
@@ -116,5 +117,40 @@ describe('deploymentStatus', () => {
     const b = deploymentStatus({ generation: 1, replicas: 1, placements: [ps('a', 'Ready')], unplaced: 0, prev: a, now: new Date('2031-01-01T00:00:00Z') });
     expect(sameStatus(a, b)).toBe(true);
     expect(sameStatus(a, { ...b, readyReplicas: 0 })).toBe(false);
+  });
+});
+
+describe('sameStatus', () => {
+  // What it must agree with: JSON with sorted keys and undefined members left out.
+  const canonical = (v: unknown): string | undefined =>
+    JSON.stringify(v, (_k, value: unknown) =>
+      value && typeof value === 'object' && !Array.isArray(value)
+        ? Object.fromEntries(
+            Object.entries(value as Record<string, unknown>)
+              .filter(([, x]) => x !== undefined)
+              .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+          )
+        : value,
+    );
+  const shuffled = (v: unknown, seed: number): unknown => {
+    if (Array.isArray(v)) return v.map((x, i) => shuffled(x, seed + i));
+    if (!v || typeof v !== 'object') return v;
+    const entries = Object.entries(v as Record<string, unknown>);
+    const rotated = entries.slice(seed % Math.max(1, entries.length)).concat(entries.slice(0, seed % Math.max(1, entries.length)));
+    return Object.fromEntries(rotated.map(([k, x]) => [k, shuffled(x, seed + 1)]));
+  };
+  const value = fc.letrec((tie) => ({
+    leaf: fc.oneof(fc.constant(undefined), fc.constant(null), fc.boolean(), fc.integer({ min: -3, max: 3 }), fc.constantFrom('a', 'b', ''), fc.constantFrom(Number.NaN, Infinity)),
+    node: fc.oneof({ depthSize: 'small' }, tie('leaf'), fc.array(tie('node'), { maxLength: 3 }), fc.dictionary(fc.constantFrom('a', 'b', 'c'), tie('node'), { maxKeys: 3 })),
+  })).node;
+
+  it('agrees with comparing canonical JSON', () => {
+    fc.assert(
+      fc.property(value, value, fc.nat(), (a, b, seed) => {
+        expect(sameStatus(a, b)).toBe(canonical(a) === canonical(b));
+        expect(sameStatus(a, shuffled(a, seed))).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
