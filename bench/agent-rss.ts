@@ -4,7 +4,7 @@
 // control plane does, and the node's assignment in `ep-assignments` holds no workloads. After
 // the agent said hello and sat idle, its `VmRSS` (from /proc/<pid>/status) is sampled.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
@@ -26,6 +26,45 @@ export interface BinaryRss {
   heartbeatIntervalMs: number;
   /** Heartbeats the node sent while sampled: it was connected and talking. */
   heartbeats: number;
+  /** Resident MiB by mapping at the last sample (/proc/<pid>/smaps): what bounds the figure. */
+  smapsMiB: SmapsBreakdown;
+}
+
+/**
+ * Resident memory grouped the way it can be acted on: the executable's code (`r-xp`), its
+ * read-only data and the SEA blob (`r--p`), its writable data; shared libraries; malloc's
+ * `[heap]`; other anonymous mappings (V8's heap pages, thread stacks, mmap'd malloc arenas).
+ */
+export interface SmapsBreakdown {
+  executableText: number;
+  executableReadOnly: number;
+  executableData: number;
+  sharedLibraries: number;
+  mallocHeap: number;
+  otherAnonymous: number;
+  other: number;
+}
+
+/** Pure: sums `Rss:` per mapping class of an smaps text. */
+export function smapsBreakdown(smaps: string, executable: string): SmapsBreakdown {
+  const out: SmapsBreakdown = { executableText: 0, executableReadOnly: 0, executableData: 0, sharedLibraries: 0, mallocHeap: 0, otherAnonymous: 0, other: 0 };
+  let key: keyof SmapsBreakdown = 'other';
+  for (const line of smaps.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ (\S{4}) \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (head) {
+      const [, perms, path] = head as unknown as [string, string, string];
+      if (path === executable) key = perms.includes('x') ? 'executableText' : perms.includes('w') ? 'executableData' : 'executableReadOnly';
+      else if (path === '[heap]') key = 'mallocHeap';
+      else if (path === '' || path === '[stack]' || path.startsWith('[anon')) key = 'otherAnonymous';
+      else if (/\.so(\.|$)/.test(path)) key = 'sharedLibraries';
+      else key = 'other';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) out[key] += Number(rss[1]) / 1024;
+  }
+  for (const k of Object.keys(out) as (keyof SmapsBreakdown)[]) out[k] = Number(out[k].toFixed(1));
+  return out;
 }
 
 const statusMiB = (pid: number, field: 'VmRSS' | 'VmHWM'): number => {
@@ -92,10 +131,11 @@ export async function measureBinaryIdleRss(opts: MeasureOptions): Promise<Binary
       await new Promise((r) => setTimeout(r, 1000));
     }
     const peakMiB = statusMiB(child.pid!, 'VmHWM');
+    const smapsMiB = smapsBreakdown(readFileSync(`/proc/${child.pid}/smaps`, 'utf8'), readlinkSync(`/proc/${child.pid}/exe`));
     hb.unsubscribe();
     responder.stop();
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    return { rssMiB: median(samplesMiB), anonMiB: median(anon), samplesMiB, peakMiB, idleSeconds: opts.idleSeconds, heartbeatIntervalMs, heartbeats: heartbeats - before };
+    return { rssMiB: median(samplesMiB), anonMiB: median(anon), samplesMiB, peakMiB, idleSeconds: opts.idleSeconds, heartbeatIntervalMs, heartbeats: heartbeats - before, smapsMiB };
   } finally {
     if (child.exitCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
@@ -106,6 +146,22 @@ export async function measureBinaryIdleRss(opts: MeasureOptions): Promise<Binary
     await cp.close();
     await nats.stop();
     await dir.remove();
+  }
+}
+
+/**
+ * The floor under any Node agent: this Node executable (the version the binary is made from)
+ * running an empty timer, sampled the same way, with the same breakdown.
+ */
+export async function measurePlainNodeRss(idleSeconds: number): Promise<{ rssMiB: number; anonMiB: number; smapsMiB: SmapsBreakdown }> {
+  const child = spawn(process.execPath, ['--max-semi-space-size=1', '-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+    if (child.exitCode !== null) throw new Error(`plain node exited (${child.exitCode})`);
+    const anonMiB = Number(/^Anonymous:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child.pid}/smaps_rollup`, 'utf8'))?.[1] ?? NaN) / 1024;
+    return { rssMiB: statusMiB(child.pid!, 'VmRSS'), anonMiB, smapsMiB: smapsBreakdown(readFileSync(`/proc/${child.pid}/smaps`, 'utf8'), readlinkSync(`/proc/${child.pid}/exe`)) };
+  } finally {
+    child.kill('SIGKILL');
   }
 }
 

@@ -27,7 +27,7 @@ import { loadSession, sessionExecutor, type InferInputs, type LoadedSession, typ
 import { ppocrFile } from '../cli/src/model/ocr/models.ts';
 import { makeSamples } from '../cli/src/model/ocr/tasks.ts';
 import { numberFlag, type Bench } from './run.ts';
-import { measureBinaryIdleRss } from './agent-rss.ts';
+import { measureBinaryIdleRss, measurePlainNodeRss } from './agent-rss.ts';
 
 const GOP = 8.2;
 export const SIMULATED = [
@@ -350,9 +350,12 @@ const bench: Bench = async ({ argv, log }) => {
   log('(c) the shipped binary idle, connected to a secure nats-server, nothing assigned');
   const connected = await measureBinaryIdleRss({ idleSeconds: numberFlag(argv, 'rss-idle-seconds', 30), samples: 5, log });
   log(`  VmRSS ${connected.rssMiB.toFixed(1)} MiB (anonymous ${connected.anonMiB.toFixed(1)}, the executable's own pages ${(connected.rssMiB - connected.anonMiB).toFixed(1)}), peak ${connected.peakMiB.toFixed(1)}; load average ${loadavg()[0]!.toFixed(2)}`);
+  log(`  by mapping (MiB): ${JSON.stringify(connected.smapsMiB)}`);
+  const plainNode = await measurePlainNodeRss(10);
+  log(`  plain node with an empty timer, same executable version: VmRSS ${plainNode.rssMiB.toFixed(1)} MiB (anonymous ${plainNode.anonMiB.toFixed(1)}); by mapping ${JSON.stringify(plainNode.smapsMiB)}`);
   const rssConnected = {
     rssIdleConnectedMiB: Math.round(connected.rssMiB * 100) / 100,
-    rssIdleConnected: { ...connected, what: 'dist/edgeplane-agent (make agent-binary) on the x86-vnni-server fixture, own node credential, TLS nats-server, hello answered, empty assignment; VmRSS median of samples 1 s apart', loadAvg1m: loadavg()[0], goalMiB: 70 },
+    rssIdleConnected: { ...connected, plainNode: { ...plainNode, what: 'node --max-semi-space-size=1 -e "setInterval(() => {}, 1000)" after 10 s, the floor under any Node agent' }, what: 'dist/edgeplane-agent (make agent-binary) on the x86-vnni-server fixture, own node credential, TLS nats-server, hello answered, empty assignment; VmRSS median of samples 1 s apart', loadAvg1m: loadavg()[0], goalMiB: 70 },
   };
   if (argv.includes('--rss-only')) return { bench: 'agent', ...rssConnected };
   log('(a) simulated heterogeneous executors on a discrete-event clock');

@@ -1,6 +1,7 @@
 // `npm run bench -- fleet --nodes 5000 --json`: a simulated fleet in steady state against the
 // control plane running as a child process, with a deployment Ready on every node. Over a
-// window of --seconds (default 60, at most 300): the control plane's CPU share and RSS from
+// window of --seconds (default 300, at most 300: one whole cycle of the full heartbeat, every
+// 60th at 5 s, so each node's full one weighs in once): the control plane's CPU share and RSS from
 // /proc, Redis memory from INFO, and heartbeat bytes per node per second on the wire, counted
 // as the PUB frames the simulated agents write (NATS protocol overhead included).
 //
@@ -99,7 +100,7 @@ const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 
 const fleet: Bench = async ({ argv, log }) => {
   const nodes = numberFlag(argv, 'nodes', 5000);
-  const seconds = Math.min(300, numberFlag(argv, 'seconds', 60));
+  const seconds = Math.min(300, numberFlag(argv, 'seconds', 300));
   const heartbeatMs = numberFlag(argv, 'heartbeat-ms', 5000);
   const idleSeconds = 10;
 

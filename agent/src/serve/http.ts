@@ -71,7 +71,9 @@ export function build(options: HttpOptions): FastifyInstance {
       e = replyError(new InvalidRequestError(err.message));
     }
     if (e.code === 'UNAUTHENTICATED') void reply.header('www-authenticate', 'Bearer realm="edgeplane-agent"');
-    void reply.status(e.status).send({ error: e.message, code: e.code });
+    // Exactly `application/json` (an object would get `; charset=utf-8`): KServe's client reads
+    // the error only under that type.
+    void reply.status(e.status).type('application/json').send(Buffer.from(JSON.stringify({ error: e.message, code: e.code })));
   });
 
   if (options.bearerToken) app.addHook('onRequest', requireBearer(options.bearerToken));
