@@ -6,7 +6,7 @@ export ONNXRUNTIME_NODE_INSTALL := skip
 export EDGEPLANE_CACHE ?= $(HOME)/.cache/edgeplane
 NPX := npx --no-install
 
-.PHONY: help deps npm-deps apt-deps servers typecheck crds check-crds test test-unit test-integration test-cluster up bench agent-binary control-plane-binary images clean
+.PHONY: help deps npm-deps apt-deps servers python-env typecheck crds check-crds test test-unit test-integration test-cluster up bench agent-binary control-plane-binary images clean
 
 help:
 	@echo "make up            run the main job: servers, CRDs, control plane, agents, live table"
@@ -15,7 +15,7 @@ help:
 	@echo "make images        build OCI images (layout + k3s archive) under dist/images/"
 	@echo "make crds          regenerate crds/ from the zod schemas"
 
-deps: npm-deps apt-deps servers
+deps: npm-deps apt-deps servers python-env
 
 # npm ci only when package-lock.json changed since the last install.
 npm-deps: node_modules/.installed
@@ -37,6 +37,12 @@ apt-deps:
 
 servers:
 	@bash env/build-servers.sh
+
+# The Python clients the conformance suite drives the agent with (Triton's, KServe's,
+# perf_analyzer), in a virtualenv under the cache keyed by their pinned versions. Without one
+# the suite skips and says why, so this never fails the build.
+python-env:
+	@bash test/conformance/python-env.sh >/dev/null || echo "[deps] no Python client environment: the conformance suite will be skipped"
 
 typecheck: npm-deps
 	$(NPX) tsc -p tsconfig.json --noEmit
