@@ -235,14 +235,41 @@ async function realOnnx(log: (l: string) => void, opts: { model: RealModel; exec
   // Each executor driven by its own clients at the same time, no balancer between them: what the
   // executors deliver together on this machine, the most any dispatch could reach.
   const concurrent: number[] = [];
+  // CPU time of this process (every thread: the sessions' workers and the dispatching main
+  // thread) per configuration: cores it got, and CPU ms per request. Requests that cost the
+  // same CPU together as alone, on fewer cores than running threads, mean the scheduler's
+  // share bounds the figure (Linux's autogroup gives a process group one fair share however
+  // many threads it runs), not contention between the sessions nor dispatch.
+  const cpuUse: Record<string, { cores: number[]; msPerRequest: number[] }> = {};
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const timed = async (name: string, run: () => Promise<number>) => {
+    const c0 = cpuMs();
+    const t0 = performance.now();
+    const rps = await run();
+    const used = cpuMs() - c0;
+    const wall = performance.now() - t0;
+    const entry = (cpuUse[name] ??= { cores: [], msPerRequest: [] });
+    entry.cores.push(used / wall);
+    entry.msPerRequest.push(used / Math.max(1, (rps * wall) / 1000));
+    return rps;
+  };
   for (let r = 0; r < opts.rounds; r++) {
-    const each = await Promise.all(executors.map((_, i) => closedLoop(realClock(), null, configs[at(`alone:${i}`)]!.b, input, Math.max(1, Math.floor(opts.clients / executors.length)), Number.POSITIVE_INFINITY, sliceMs)));
-    concurrent.push(each.reduce((sum, x) => sum + x.rps, 0));
+    concurrent.push(
+      await timed('sideBySide', async () => {
+        const each = await Promise.all(executors.map((_, i) => closedLoop(realClock(), null, configs[at(`alone:${i}`)]!.b, input, Math.max(1, Math.floor(opts.clients / executors.length)), Number.POSITIVE_INFINITY, sliceMs)));
+        return each.reduce((sum, x) => sum + x.rps, 0);
+      }),
+    );
     for (let i = 0; i < configs.length; i++) {
       const c = configs[i]!;
       served.fill(0);
       c.b.takeLoad();
-      perRound[i]!.push(await closedLoop(realClock(), null, c.b, input, opts.clients, Number.POSITIVE_INFINITY, sliceMs));
+      let run: RunResult | undefined;
+      await timed(c.name, async () => (run = await closedLoop(realClock(), null, c.b, input, opts.clients, Number.POSITIVE_INFINITY, sliceMs)).rps);
+      perRound[i]!.push(run!);
       if (c.name === 'balanced') {
         shares.push(served.map((n) => n / Math.max(1, served.reduce((a, b) => a + b, 0))));
         busy.push(c.b.takeLoad().map((l) => l.busyMs / Math.max(1, l.intervalMs)));
@@ -281,10 +308,12 @@ async function realOnnx(log: (l: string) => void, opts: { model: RealModel; exec
     concurrentOverCapacitySum: ratio((r) => concurrent[r]! / alone(r).reduce((a, b) => a + b, 0)),
     batchedOverUnbatched: ratio((r) => rps('batched', r) / rps('balanced', r)),
     failed: perRound.flat().reduce((s, x) => s + x.failed, 0),
+    cpu: Object.fromEntries(Object.entries(cpuUse).map(([name, c]) => [name, { cores: Number(median(c.cores).toFixed(2)), msPerRequest: Number(median(c.msPerRequest).toFixed(1)) }])),
     loadAvg1m: { before: loadBefore, after: loadAfter },
   };
   for (const e of result.executors) log(`  (b) ${e.variant}, ${e.threads} thread(s): alone ${e.aloneRps.toFixed(1)} rps (${e.msPerRequestAlone.toFixed(2)} ms/request, prior ${e.priorMs.toFixed(2)} ms); share when balanced ${(e.shareWhenBalanced * 100).toFixed(0)} %, busy ${(e.busyWhenBalanced * 100).toFixed(0)} %`);
   log(`  (b) best single ${result.bestSingleRps.toFixed(1)} rps; sum of capacities ${result.capacitySumRps.toFixed(1)}; round robin ${result.roundRobinRps.toFixed(1)}; balanced ${result.balancedRps.toFixed(1)} (p99 ${result.balancedP99Ms.toFixed(1)} ms); balanced+batched(8) ${result.balancedBatchedRps.toFixed(1)}`);
+  log(`  (b) CPU of this process per configuration (median cores, CPU ms per request): ${JSON.stringify(result.cpu)}`);
   log(`  (b) executors side by side without a balancer: ${result.concurrentSumRps.toFixed(1)} rps, ${result.concurrentOverCapacitySum.toFixed(3)} of the capacity sum; balanced/side by side ${result.balancedOverConcurrentSum.toFixed(3)}`);
   log(`  (b) median of per-round ratios: balanced/capacity sum ${result.balancedOverCapacitySum.toFixed(3)}, balanced/best single ${result.balancedOverBestSingle.toFixed(2)}, balanced/round robin ${result.balancedOverRoundRobin.toFixed(2)}, batched/unbatched ${result.batchedOverUnbatched.toFixed(2)}; load average ${loadBefore.toFixed(2)} -> ${loadAfter.toFixed(2)}`);
   return result;

@@ -127,6 +127,29 @@ describe('Balancer', () => {
     expect(late.filter((x) => x.length === 1).length / late.length).toBeGreaterThan(0.9);
   });
 
+  it('reads an unmeasured executor\'s prior on the scale the measured ones showed', async () => {
+    // Both priors a tenth of the truth (a warm-up on a tiny synthetic input): once the fast
+    // executor has run one, the slow one's 2 ms prior reads as 20, so requests one at a time
+    // stay on the 10 ms executor instead of trying the 20 ms one on its prior.
+    const clock = new SimClock();
+    const fast: number[][] = [];
+    const slow: number[][] = [];
+    const b = new Balancer<number, number>({
+      name: 't',
+      executors: [
+        { ...simExecutor(clock, 'fast', (n) => 10 * n, fast), priorMs: 1 },
+        { ...simExecutor(clock, 'slow', (n) => 20 * n, slow), priorMs: 2 },
+      ],
+      maxBatch: 1,
+      maxQueueDelayMs: 0,
+      maxQueue: 8,
+      clock,
+    });
+    await closedLoop(clock, b, 1, 5);
+    expect(fast.flat()).toEqual([0, 1, 2, 3, 4]);
+    expect(slow).toEqual([]);
+  });
+
   it('waits at most maxQueueDelayMs for a batch to fill', async () => {
     const clock = new SimClock();
     const ran: number[][] = [];

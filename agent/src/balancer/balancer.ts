@@ -287,6 +287,7 @@ export class Balancer<T, R> {
     if (failure === null) {
       lane.times.observe(rows, took);
       lane.batchLimit = lane.times.preferredBatch(this.#opts.maxBatch);
+      if (rows === 1) this.#calibratePriors();
     }
     lane.busy = false;
     this.#inflight -= batch.length;
@@ -325,6 +326,25 @@ export class Balancer<T, R> {
       }
     }
     if (lane.queue.length > 1) lane.queue.sort((a, b) => a.enqueuedAt - b.enqueuedAt);
+  }
+
+  /**
+   * Lanes that have not measured a batch of one read their prior on the scale of those that
+   * have (geometric mean of measured over prior), so a prior far below real requests does not
+   * draw requests to a lane until it has run one.
+   */
+  #calibratePriors(): void {
+    let logSum = 0;
+    let n = 0;
+    for (const l of this.#lanes) {
+      const bias = l.times.priorBias();
+      if (bias === undefined) continue;
+      logSum += Math.log(bias);
+      n++;
+    }
+    if (n === 0 || n === this.#lanes.length) return;
+    const bias = Math.exp(logSum / n);
+    for (const l of this.#lanes) if (l.times.priorBias() === undefined) l.times.calibratePrior(bias);
   }
 
   #maybeIdle(): void {

@@ -20,6 +20,33 @@ describe('ServiceTimes', () => {
   }
 });
 
+describe('ServiceTimes prior calibration', () => {
+  it('has no bias before a batch of one is measured, then measured over the prior as given', () => {
+    const t = new ServiceTimes(2);
+    expect(t.priorBias()).toBeUndefined();
+    t.observe(4, 80);
+    expect(t.priorBias()).toBeUndefined();
+    t.observe(1, 30);
+    expect(t.priorBias()).toBeCloseTo(15, 9);
+  });
+
+  it('scales the prior it estimates from, never a measurement', () => {
+    const t = new ServiceTimes(2);
+    t.calibratePrior(10);
+    expect(t.estimate(3)).toBeCloseTo(60, 9);
+    // The bias stays measured over the prior as given, not the calibrated one.
+    t.observe(1, 40);
+    expect(t.priorBias()).toBeCloseTo(20, 9);
+    t.calibratePrior(100);
+    expect(t.estimate(1)).toBeCloseTo(40, 9);
+    // Nonsense is ignored.
+    const u = new ServiceTimes(2);
+    u.calibratePrior(Number.NaN);
+    u.calibratePrior(0);
+    expect(u.estimate(1)).toBeCloseTo(2, 9);
+  });
+});
+
 describe('ServiceTimes.preferredBatch', () => {
   const cases: { name: string; prior: number; observe: [number, number][]; want: number }[] = [
     { name: 'tries maxBatch before judging', prior: 1, observe: [], want: 8 },

@@ -3,13 +3,31 @@
 
 export class ServiceTimes {
   readonly #alpha: number;
-  readonly #priorMs: number;
+  #priorMs: number;
+  readonly #rawPriorMs: number;
   readonly #measured = new Map<number, number>();
 
   /** `priorMs`: expected time of a batch of one before anything is measured. */
   constructor(priorMs: number, alpha = 0.2) {
     this.#priorMs = priorMs;
+    this.#rawPriorMs = priorMs;
     this.#alpha = alpha;
+  }
+
+  /** Measured batch-of-one time over the prior as given; undefined before that is measured. */
+  priorBias(): number | undefined {
+    const one = this.#measured.get(1);
+    return one === undefined || !(this.#rawPriorMs > 0) ? undefined : one / this.#rawPriorMs;
+  }
+
+  /**
+   * Scales the prior by how far other executors' priors were from what they measured. Priors
+   * come from a warm-up on a synthetic input (free dimensions set to 1), so they compare with
+   * each other far better than with a real request: a recogniser's 2.5 ms prior against its
+   * 42 ms requests. Once one executor has measured, the others' priors are read on its scale.
+   */
+  calibratePrior(bias: number): void {
+    if (Number.isFinite(bias) && bias > 0) this.#priorMs = this.#rawPriorMs * bias;
   }
 
   has(batchRows: number): boolean {
