@@ -119,6 +119,17 @@ interface LastPlan {
   otherWorkloads: ReadonlyMap<string, number>;
 }
 
+/** Equal placement ids position by position (what Redis stores of a list, less its predictions). */
+function sameInOrder(a: readonly Placement[], b: readonly Placement[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x !== y && (x.node !== y.node || x.accelerator !== y.accelerator || x.variant !== y.variant || x.precision !== y.precision || x.profile !== y.profile || x.cap !== y.cap)) return false;
+  }
+  return true;
+}
+
 function sameOthers(a: LastPlan['others'], b: LastPlan['others']): boolean {
   if (a.size !== b.size) return false;
   for (const [k, v] of a) {
@@ -311,9 +322,19 @@ export class DeploymentReconciler {
       if (fast && this.#saved.get(key) === current) await o.placementStore.saveAt(key, plan.placements, fast.positions);
       else await o.placementStore.save(key, plan.placements);
       this.#saved.set(key, plan.placements);
-    } else if (fast && this.#saved.get(key) === current) {
-      // Same nodes, accelerators and variants at the same positions as the list Redis holds.
-      this.#saved.set(key, plan.placements);
+    } else {
+      const saved = this.#saved.get(key);
+      if (saved === undefined) {
+        // Not known what order Redis holds (a new term): the next change writes the whole list.
+      } else if ((fast && saved === current) || sameInOrder(saved, plan.placements)) {
+        this.#saved.set(key, plan.placements);
+      } else {
+        // The same placements in another order (a first plan's are in placing order, a re-plan's
+        // sorted): written once more, so that a later re-tier rewrites only its own entries.
+        if (!o.mayWrite()) throw new NotLeaderError(`store placements of ${key}`);
+        await o.placementStore.save(key, plan.placements);
+        this.#saved.set(key, plan.placements);
+      }
     }
     const touched = o.index.set(key, plan.placements);
     this.#lastPlan.set(key, { basis: { views: views.slice(), nowMs: now, placements: plan.placements }, specText, excluded, others, committedMiB, otherWorkloads });
