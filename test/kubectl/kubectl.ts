@@ -25,8 +25,9 @@ export function kubectlFor(kubeconfigPath: string): Kubectl {
     new Promise((resolve) => {
       const child = execFile(
         bin,
-        [`--cache-dir=${cacheDir}`, ...args],
-        { env: { ...process.env, KUBECONFIG: kubeconfigPath, ...options.env }, maxBuffer: 16 * 1024 * 1024, timeout: 60_000 },
+        args,
+        // KUBECACHEDIR, not --cache-dir: kubectl refuses flags before a plugin's name.
+        { env: { ...process.env, KUBECONFIG: kubeconfigPath, KUBECACHEDIR: cacheDir, ...options.env }, maxBuffer: 16 * 1024 * 1024, timeout: 60_000 },
         (err, stdout, stderr) => {
           const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
           resolve({ code, stdout, stderr });
