@@ -19,6 +19,8 @@ export interface ServedModelFile {
   /** ONNX bytes. */
   bytes: Uint8Array;
   maxBatch?: number;
+  /** The deployment default, 0: a request waits only while the model is busy, and then batches with what queued meanwhile. */
+  maxQueueDelayMs?: number;
 }
 
 export interface ServingAgent {
@@ -81,7 +83,7 @@ export async function startServingAgent(models: readonly ServedModelFile[], opti
         variant: { name: m.precision, precision: m.precision, profile: 'full', uri: pathToFileURL(path).href, sha256: sha256(m.bytes), sizeBytes: m.bytes.byteLength, memoryMiB: 1 },
         accelerator: 'cpu0',
         maxBatch: m.maxBatch ?? 8,
-        maxQueueDelayMs: 1,
+        maxQueueDelayMs: m.maxQueueDelayMs ?? 0,
         latencySloMs: 1000,
       };
     });
