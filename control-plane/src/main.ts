@@ -3,8 +3,14 @@ import { pathToFileURL } from 'node:url';
 import { parseConfig } from './config.ts';
 import { isConfigError } from './errors.ts';
 import { startControlPlane } from './control-plane.ts';
+import { versionLine } from './version.ts';
 
 export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
+  // Before the settings are parsed: --version answers whatever else is on the line.
+  if (argv.includes('--version')) {
+    process.stdout.write(`${versionLine()}\n`);
+    return 0;
+  }
   let parsed;
   try {
     parsed = parseConfig({ argv, env });
