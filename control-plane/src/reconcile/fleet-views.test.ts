@@ -54,4 +54,26 @@ describe('FleetViews', () => {
     expect(third).not.toBe(second);
     expect(third[0]).toBe(second[1]);
   });
+
+  it('reads variant digests again only when their version changes', () => {
+    const nodes = [edgeNode('a')];
+    const t = new Map<string, NodeTelemetry>([['a', { seq: 1, lastSeenMs: 1, workloads: [{ key: 'ns/d', variant: 'v', accelerator: 'cpu0', phase: 'Ready', p99Ms: 9 }] }]]);
+    let asked = 0;
+    let sha = 'x'.repeat(64);
+    const digestOf = () => (asked++, sha);
+    const views = new FleetViews();
+    const [a] = views.views(nodes, t, 0, ready, digestOf, 'g1');
+    const built = asked;
+    const [same] = views.views(nodes, t, 1, ready, digestOf, 'g1');
+    expect(same).toBe(a);
+    expect(asked).toBe(built);
+    sha = 'y'.repeat(64);
+    const [respecified] = views.views(nodes, t, 2, ready, digestOf, 'g2');
+    expect(asked).toBeGreaterThan(built);
+    expect([...respecified!.measuredP99Ms.keys()]).toEqual([`${sha}@cpu0`]);
+    // Without a version every call asks.
+    const before = asked;
+    views.views(nodes, t, 3, ready, digestOf);
+    expect(asked).toBeGreaterThan(before);
+  });
 });

@@ -16,6 +16,8 @@ interface Entry {
   evicted: boolean | undefined;
   /** The variant digests the view's measured latencies were keyed by. */
   digests: string;
+  /** The caller's digestVersion when `digests` was computed. */
+  digestVersion: string | undefined;
   view: NodeView;
 }
 
@@ -36,6 +38,8 @@ export class FleetViews {
    * Views of `nodes` in their order. Replaces elements of the previous list in place when the
    * names are the same in the same order (the planner checks each element against what it
    * remembered), and builds a new list otherwise. Plans must read the list before the next call.
+   * `digestVersion` changes whenever `digestOf` may answer differently (a deployment's spec);
+   * while it is the same, a node with the same telemetry object keeps its digests uncomputed.
    */
   views(
     nodes: readonly EdgeNode[],
@@ -43,18 +47,21 @@ export class FleetViews {
     nowMs: number,
     lifecycle: ((node: string) => NodeLifecycle | undefined) | undefined,
     digestOf: VariantDigest,
+    digestVersion?: string,
   ): readonly NodeView[] {
     const sameMembers = nodes.length === this.#list.length && nodes.every((n, i) => (n.metadata.name ?? '') === this.#list[i]!.name);
     const list = sameMembers ? this.#list : new Array<NodeView>(nodes.length);
-    const seen = new Set<string>();
+    // Entries of nodes no longer listed are dropped; with the same members there are none.
+    const seen = sameMembers && this.#entries.size === nodes.length ? undefined : new Set<string>();
     nodes.forEach((node, i) => {
       const name = node.metadata.name ?? '';
-      seen.add(name);
+      seen?.add(name);
       const t = telemetry.get(name);
       const life = lifecycle?.(name);
-      const digests = digestsOf(t, digestOf);
       const e = this.#entries.get(name);
+      const digests = digestVersion !== undefined && e !== undefined && e.t === t && e.digestVersion === digestVersion ? e.digests : digestsOf(t, digestOf);
       if (e && e.node === node && e.t === t && e.ready === life?.ready && e.evicted === life?.evicted && e.digests === digests) {
+        e.digestVersion = digestVersion;
         list[i] = e.view;
         return;
       }
@@ -67,10 +74,10 @@ export class FleetViews {
         const labels = sameJson(e.view.labels, view.labels) ? e.view.labels : view.labels;
         if (accelerators !== view.accelerators || labels !== view.labels) view = { ...view, accelerators, labels };
       }
-      this.#entries.set(name, { node, t, ready: life?.ready, evicted: life?.evicted, digests, view });
+      this.#entries.set(name, { node, t, ready: life?.ready, evicted: life?.evicted, digests, digestVersion, view });
       list[i] = view;
     });
-    if (this.#entries.size > seen.size) for (const name of this.#entries.keys()) if (!seen.has(name)) this.#entries.delete(name);
+    if (seen && this.#entries.size > seen.size) for (const name of this.#entries.keys()) if (!seen.has(name)) this.#entries.delete(name);
     this.#list = list;
     return list;
   }

@@ -258,7 +258,7 @@ export class DeploymentReconciler {
     const telemetry = await this.#telemetry.read(nodes.map((n) => n.metadata.name ?? ''));
     const now = Date.now();
     // Built right before the plan, with no await between: the list is reused by the next reconcile.
-    const views = this.#views.views(nodes, telemetry, now, o.lifecycle, this.#variantDigest);
+    const views = this.#views.views(nodes, telemetry, now, o.lifecycle, this.#variantDigest, this.#digestVersion());
     const current = o.index.get(key);
     // Failed (node, variant) pairs, from what agents report now and what was remembered (in
     // memory, or in status when this replica has just become the leader).
@@ -539,6 +539,13 @@ export class DeploymentReconciler {
 
   /** What #memoryOf reads of a deployment: a replaced variants list may change its committed memory. */
   #variantsOf = (key: string): unknown => this.#o.deployments.get(key)?.spec.model.variants;
+
+  /** Changes whenever #variantDigest may answer differently: a deployment created, deleted or respecified. */
+  #digestVersion(): string {
+    let out = '';
+    for (const d of this.#o.deployments.list()) out += `${d.metadata.uid ?? d.metadata.name}@${d.metadata.generation};`;
+    return out;
+  }
 
   #variantDigest = (deploymentKey: string, variant: string): string | undefined =>
     this.#o.deployments.get(deploymentKey)?.spec.model.variants.find((v) => v.name === variant)?.sha256;
