@@ -6,6 +6,8 @@ export interface SessionOptions {
   threads?: number;
   /** Where ORT writes the graph after its optimisations (to see which kernels it fused). */
   optimizedModelPath?: string;
+  /** Turns on ORT's profiler, writing `<prefix>_<date>.json` when the session ends profiling. */
+  profilePrefix?: string;
 }
 
 export type Session = ort.InferenceSession;
@@ -19,6 +21,10 @@ export async function openSession(model: string | Uint8Array, options: SessionOp
     logSeverityLevel: 3,
   };
   if (options.optimizedModelPath) opts.optimizedModelFilePath = options.optimizedModelPath;
+  if (options.profilePrefix) {
+    opts.enableProfiling = true;
+    opts.profileFilePrefix = options.profilePrefix;
+  }
   return typeof model === 'string' ? ort.InferenceSession.create(model, opts) : ort.InferenceSession.create(model, opts);
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dequantizePerChannel, quantizePerChannel, RangeTracker, uint8Params } from './math.ts';
+import { affineReadBack, dequantizePerChannel, quantizePerChannel, RangeTracker, uint8Params, uint8ParamsWithin } from './math.ts';
 
 describe('quantizePerChannel', () => {
   it('scales each output channel by its own largest magnitude', () => {
@@ -47,5 +47,38 @@ describe('RangeTracker', () => {
     expect(p.min).toBeGreaterThan(-1);
     expect(p.max).toBeLessThan(1.01);
     expect(t.count()).toBe(10_000);
+  });
+});
+
+describe('uint8ParamsWithin', () => {
+  it('keeps the representable range inside the clip bounds as ORT checks them in float32', () => {
+    const p = uint8ParamsWithin(-1, 7, 0, 6);
+    expect(p.zeroPoint).toBe(0);
+    expect(Math.fround(p.scale * 255)).toBeLessThanOrEqual(6 + 1.2e-7);
+    expect(p.scale).toBeGreaterThan(6 / 255 - 1e-6);
+  });
+  it('uses the calibrated range when it is narrower than the bounds', () => {
+    expect(uint8ParamsWithin(0, 2, 0, Number.POSITIVE_INFINITY).scale).toBeCloseTo(2 / 255, 7);
+  });
+});
+
+describe('affineReadBack', () => {
+  const dq = (q: number, p: { scale: number; zeroPoint: number }) => p.scale * (q - p.zeroPoint);
+  it('reads a quantized x back as a * x + b through the DequantizeLinear alone', () => {
+    const r = affineReadBack(-0.4, 5, 0.7, -0.1);
+    expect(r).toBeDefined();
+    for (const x of [-0.4, 0, 1.3, 5]) {
+      const q = Math.max(0, Math.min(255, Math.round(x / r!.q.scale) + r!.q.zeroPoint));
+      expect(Math.abs(dq(q, r!.dq) - (0.7 * x - 0.1))).toBeLessThanOrEqual(0.7 * r!.q.scale);
+    }
+    // The scale only widens, so the calibrated range is still covered.
+    expect(r!.q.scale).toBeGreaterThanOrEqual(uint8Params(-0.4, 5).scale);
+  });
+  it('scales without shifting when b is 0, and refuses a negative slope or a shift below one step', () => {
+    expect(affineReadBack(0, 6, 1 / 6, 0)?.dq.scale).toBeCloseTo(1 / 255, 9);
+    expect(affineReadBack(0, 6, -1, 0)).toBeUndefined();
+    expect(affineReadBack(0, 6, 1, 0.001)).toBeUndefined();
+    // a * x + b > 0 over the whole range: the shifted zero point would be negative.
+    expect(affineReadBack(-0.4, 5, 0.7, 0.3)).toBeUndefined();
   });
 });
