@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { EMD_PLURAL, GROUP, VERSION } from '@edgeplane/api';
 import { applyDeployment, applyDeploymentFile } from '@edgeplane/env';
-import { kubeConfig, repoRoot, serverVersions } from '@edgeplane/env';
+import { binDir, kubeConfig, repoRoot, serverVersions } from '@edgeplane/env';
 import { formatTable, getTable } from '@edgeplane/env';
 import { demoAgents } from './agents.ts';
 import {
@@ -22,6 +22,7 @@ import {
   waitReady,
 } from './demo.ts';
 import { startStack, type Stack } from './stack.ts';
+import { tryText } from './try.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -75,6 +76,16 @@ async function main(): Promise<void> {
     const doc = ocrDeployment(pushed);
     const ns = doc.metadata.namespace ?? 'default';
     const name = doc.metadata.name ?? '';
+    // Shown now and kept under the live table, so it is on screen whenever someone looks.
+    const tryIt = tryText({
+      kubeconfigPath: stack.kube.kubeconfigPath,
+      binDir,
+      pluginDir: join(repoRoot, 'cli', 'bin'),
+      repoRoot,
+      deployment: { namespace: ns, name },
+      cwd: process.env.INIT_CWD ?? process.cwd(),
+    });
+    say(`\n${tryIt}\n`);
     await applyDeployment(kc, doc);
     say(`[up] applied ${ns}/${name}; waiting for every replica to be Ready`);
     let lastReady = '';
@@ -119,7 +130,8 @@ async function main(): Promise<void> {
       const detail = await deploymentDetail(api, ns, name).catch(() => null);
       if (detail) {
         const table = `${ns}/${name}  ready ${detail.ready}  tiers ${detail.tiers}\n\n${formatRows(rowsOf(detail))}\n\n${events.slice(-8).join('\n')}`;
-        if (tty) process.stdout.write(`\x1b[H\x1b[2J${table}\n`);
+        const screen = `${table}\n\n${tryIt}`;
+        if (tty) process.stdout.write(`\x1b[H\x1b[2J${screen}\n`);
         else if (table !== lastTable) say(`${table}\n`);
         lastTable = table;
       }
