@@ -22,7 +22,7 @@ const MODELS = [
 function tritonChecks(protocol: 'http' | 'grpc'): string[] {
   const names = ['server live', 'server ready', 'server metadata'];
   for (const m of MODELS) {
-    names.push(`model metadata ${m.name}`, `model metadata ${m.name} by version`, `model ready ${m.name}`, `model ready ${m.name} by version`);
+    names.push(`model metadata ${m.name}`, `model metadata ${m.name} by version`, `model config ${m.name}`, `model ready ${m.name}`, `model ready ${m.name} by version`);
     for (const batch of [1, 8]) {
       if (protocol === 'http') {
         for (const [i, o] of [['JSON', 'JSON'], ['binary', 'binary'], ['binary', 'JSON'], ['JSON', 'binary']]) names.push(`infer ${m.name} batch ${batch} ${i} in, ${o} out`);

@@ -1,6 +1,7 @@
 // The Open Inference Protocol's gRPC schema (proto/open_inference_grpc.proto) as a protobufjs
 // JSON descriptor: the single executable bundles it as code, with no .proto file to find at run
-// time. grpc-descriptor.test.ts checks it against the .proto file, field by field.
+// time. grpc.test.ts checks it against the .proto file, field by field; after changing the
+// .proto, regenerate it from protobufjs's `parse(text, { keepCase: true }).root.toJSON()`.
 export const OPEN_INFERENCE_DESCRIPTOR = {
   nested: {
     inference: {
@@ -30,6 +31,10 @@ export const OPEN_INFERENCE_DESCRIPTOR = {
             ModelInfer: {
               requestType: 'ModelInferRequest',
               responseType: 'ModelInferResponse'
+            },
+            ModelConfig: {
+              requestType: 'ModelConfigRequest',
+              responseType: 'ModelConfigResponse'
             }
           }
         },
@@ -365,6 +370,109 @@ export const OPEN_INFERENCE_DESCRIPTOR = {
               rule: 'repeated',
               type: 'bytes',
               id: 8
+            }
+          }
+        },
+        ModelConfigRequest: {
+          fields: {
+            name: {
+              type: 'string',
+              id: 1
+            },
+            version: {
+              type: 'string',
+              id: 2
+            }
+          }
+        },
+        ModelConfigResponse: {
+          fields: {
+            config: {
+              type: 'ModelConfig',
+              id: 1
+            }
+          }
+        },
+        DataType: {
+          values: {
+            TYPE_INVALID: 0,
+            TYPE_BOOL: 1,
+            TYPE_UINT8: 2,
+            TYPE_UINT16: 3,
+            TYPE_UINT32: 4,
+            TYPE_UINT64: 5,
+            TYPE_INT8: 6,
+            TYPE_INT16: 7,
+            TYPE_INT32: 8,
+            TYPE_INT64: 9,
+            TYPE_FP16: 10,
+            TYPE_FP32: 11,
+            TYPE_FP64: 12,
+            TYPE_STRING: 13,
+            TYPE_BF16: 14
+          }
+        },
+        ModelInput: {
+          fields: {
+            name: {
+              type: 'string',
+              id: 1
+            },
+            data_type: {
+              type: 'DataType',
+              id: 2
+            },
+            dims: {
+              rule: 'repeated',
+              type: 'int64',
+              id: 4
+            }
+          }
+        },
+        ModelOutput: {
+          fields: {
+            name: {
+              type: 'string',
+              id: 1
+            },
+            data_type: {
+              type: 'DataType',
+              id: 2
+            },
+            dims: {
+              rule: 'repeated',
+              type: 'int64',
+              id: 3
+            }
+          }
+        },
+        ModelConfig: {
+          fields: {
+            name: {
+              type: 'string',
+              id: 1
+            },
+            platform: {
+              type: 'string',
+              id: 2
+            },
+            max_batch_size: {
+              type: 'int32',
+              id: 4
+            },
+            input: {
+              rule: 'repeated',
+              type: 'ModelInput',
+              id: 5
+            },
+            output: {
+              rule: 'repeated',
+              type: 'ModelOutput',
+              id: 6
+            },
+            backend: {
+              type: 'string',
+              id: 17
             }
           }
         }

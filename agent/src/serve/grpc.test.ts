@@ -19,8 +19,9 @@ function wireShape(def: ReturnType<typeof loadSync>): unknown {
   const out: Record<string, unknown> = {};
   for (const [name, v] of Object.entries(def)) {
     if ('format' in v) {
-      const type = (v as { type: { field: { name: string; number: number; type: string; label: string; typeName: string }[] } }).type;
-      out[name] = type.field.map((f) => [f.name, f.number, f.type, f.label, f.typeName]);
+      // A message lists fields; an enum lists values.
+      const type = (v as { type: { field?: { name: string; number: number; type: string; label: string; typeName: string }[]; value?: { name: string; number: number }[] } }).type;
+      out[name] = type.field ? type.field.map((f) => [f.name, f.number, f.type, f.label, f.typeName]) : type.value?.map((e) => [e.name, e.number]);
     } else {
       out[name] = Object.entries(v as Record<string, { path: string; requestType: { type: { name: string } } }>).map(([m, d]) => [m, d.path, d.requestType.type.name]);
     }
@@ -78,7 +79,10 @@ describe('Open Inference Protocol over gRPC', () => {
     expect(await call('ServerLive', {}, null)).toEqual({ live: true });
     expect(await call('ServerReady', {}, null)).toEqual({ ready: true });
     expect(await call('ModelReady', { name: 'tiny', version: 'fp32' })).toEqual({ ready: true });
-    expect(await call('ServerMetadata', {})).toMatchObject({ name: 'edgeplane-agent', extensions: ['binary_tensor_data'] });
+    expect(await call('ServerMetadata', {})).toMatchObject({ name: 'edgeplane-agent', extensions: ['binary_tensor_data', 'model_configuration'] });
+    expect(await call('ModelConfig', { name: 'tiny' })).toMatchObject({
+      config: { name: 'tiny', max_batch_size: 4, input: [{ name: 'X', data_type: 'TYPE_FP32', dims: [4] }], output: [{ name: 'Y', data_type: 'TYPE_FP32', dims: [3] }] },
+    });
     expect(await call('ModelMetadata', { name: 'tiny' })).toMatchObject({ name: 'tiny', versions: ['fp32'], platform: 'onnxruntime_onnx', inputs: [{ name: 'X', datatype: 'FP32', shape: [-1, 4] }] });
   });
 

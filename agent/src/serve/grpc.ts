@@ -12,7 +12,7 @@ import { InvalidRequestError, replyError, UnauthenticatedError } from '../worklo
 import { OPEN_INFERENCE_DESCRIPTOR } from './grpc-descriptor.ts';
 import { tokenMatches } from './http-auth.ts';
 import { fromJson, fromRaw } from './kserve.ts';
-import { infer, modelMetadata, modelReady, serverMetadata, serverReady } from './oip.ts';
+import { infer, modelConfig, modelMetadata, modelReady, serverMetadata, serverReady } from './oip.ts';
 import type { ModelRegistry } from './registry.ts';
 
 export interface GrpcOptions {
@@ -182,6 +182,7 @@ export async function listenGrpc(options: GrpcOptions): Promise<GrpcServing> {
     ServerMetadata: unary('ServerMetadata', () => serverMetadata()),
     ModelReady: unary('ModelReady', (req: { name: string; version: string }) => ({ ready: modelReady(registry, req.name, req.version).ready })),
     ModelMetadata: unary('ModelMetadata', (req: { name: string; version: string }) => modelMetadata(registry, req.name, req.version)),
+    ModelConfig: unary('ModelConfig', (req: { name: string; version: string }) => ({ config: modelConfig(registry, req.name, req.version) })),
     ModelInfer: unary('ModelInfer', async (req: ModelInferRequest, call) => {
       const inputs = decodeGrpcInputs(req, options.maxTensorElements);
       const timeoutMs = deadlineMs(call);

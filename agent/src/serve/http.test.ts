@@ -98,7 +98,20 @@ describe('Open Inference Protocol REST: metadata, versions, content types and th
   it('answers server metadata at /v2 with the binary extension listed', async () => {
     const r = await app.inject({ method: 'GET', url: '/v2' });
     expect(r.statusCode).toBe(200);
-    expect(r.json()).toMatchObject({ name: 'edgeplane-agent', extensions: ['binary_tensor_data'] });
+    expect(r.json()).toMatchObject({ name: 'edgeplane-agent', extensions: ['binary_tensor_data', 'model_configuration'] });
+  });
+
+  it('answers Triton model configuration: the batch dimension left out of dims', async () => {
+    const r = await app.inject({ method: 'GET', url: '/v2/models/tiny/versions/fp32/config' });
+    expect(r.json()).toEqual({
+      name: 'tiny',
+      platform: 'onnxruntime_onnx',
+      backend: 'onnxruntime',
+      max_batch_size: 4,
+      input: [{ name: 'X', data_type: 'TYPE_FP32', dims: [4] }],
+      output: [{ name: 'Y', data_type: 'TYPE_FP32', dims: [3] }],
+    });
+    expect((await app.inject({ method: 'GET', url: '/v2/models/nope/config' })).statusCode).toBe(404);
   });
 
   it('serves every model route under /versions/{version} too, and 404s another version', async () => {

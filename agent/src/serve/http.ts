@@ -5,7 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { Logger } from 'pino';
 import { InvalidRequestError, PayloadTooLargeError, replyError } from '../workloads/errors.ts';
 import { requireBearer } from './http-auth.ts';
-import { infer, modelMetadata, modelReady, serverMetadata, serverReady } from './oip.ts';
+import { infer, modelConfig, modelMetadata, modelReady, serverMetadata, serverReady } from './oip.ts';
 import type { ModelRegistry } from './registry.ts';
 import { encodeRestInfer, HEADER_LENGTH, parseRestInfer } from './rest-body.ts';
 
@@ -106,6 +106,11 @@ export function build(options: HttpOptions): FastifyInstance {
       const r = modelReady(registry, req.params.name, req.params.version);
       return reply.status(r.ready ? 200 : 503).send(r);
     });
+  }
+
+  // Triton's model configuration extension: batch size and per-sample dims, which its tools read.
+  for (const url of both('/config')) {
+    app.get<ModelRoute>(url, { schema: { params: modelParams, response: { '4xx': errorBody, '5xx': errorBody } } }, async (req) => modelConfig(registry, req.params.name, req.params.version));
   }
 
   // Inference takes its body as bytes whatever the content type says: the protocol demands

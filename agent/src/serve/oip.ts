@@ -8,7 +8,7 @@ import type { ModelRegistry, ServedModel } from './registry.ts';
 
 export const SERVER_NAME = 'edgeplane-agent';
 /** Protocol extensions this server implements (Triton's names, which its clients know). */
-export const EXTENSIONS = ['binary_tensor_data'] as const;
+export const EXTENSIONS = ['binary_tensor_data', 'model_configuration'] as const;
 /** What model metadata says the platform is: every model here runs on ONNX Runtime. */
 export const PLATFORM = 'onnxruntime_onnx';
 
@@ -88,6 +88,37 @@ export function modelMetadata(registry: ModelRegistry, name: string, version?: s
     platform: PLATFORM,
     inputs: metadataOf(m.inputs),
     outputs: metadataOf(m.outputs),
+  };
+}
+
+/** Triton's model configuration (its extension), reduced to what clients read to shape requests. */
+export interface ModelConfig {
+  name: string;
+  platform: string;
+  backend: string;
+  /** > 0: the first dimension is the batch, left out of `dims`; 0: no batch dimension. */
+  max_batch_size: number;
+  input: { name: string; data_type: string; dims: number[] }[];
+  output: { name: string; data_type: string; dims: number[] }[];
+}
+
+/**
+ * A model whose tensors all start with a free dimension batches along it, up to the
+ * deployment's maxBatch; its dims leave that dimension out, as Triton's do.
+ */
+export function modelConfig(registry: ModelRegistry, name: string, version?: string): ModelConfig {
+  const m = readyModel(registry, name, version);
+  const inputs = metadataOf(m.inputs);
+  const outputs = metadataOf(m.outputs);
+  const batched = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
+  const dims = (shape: number[]) => (batched ? shape.slice(1) : shape);
+  return {
+    name: m.assignment.deployment,
+    platform: PLATFORM,
+    backend: 'onnxruntime',
+    max_batch_size: batched ? m.assignment.maxBatch : 0,
+    input: inputs.map((t) => ({ name: t.name, data_type: `TYPE_${t.datatype}`, dims: dims(t.shape) })),
+    output: outputs.map((t) => ({ name: t.name, data_type: `TYPE_${t.datatype}`, dims: dims(t.shape) })),
   };
 }
 

@@ -37,6 +37,20 @@ def model_metadata(name, version=""):
     assert m["inputs"][0]["datatype"] == datatype and list(m["inputs"][0]["shape"]) == [-1, 4], m
 
 
+def model_config(name):
+    _, _, datatype = MODELS[name]
+    c = client.get_model_config(name)
+    c = c if protocol == "http" else {"max_batch_size": c.config.max_batch_size, "input": [{"data_type": mc_type_name(i.data_type), "dims": list(i.dims)} for i in c.config.input]}
+    assert c["max_batch_size"] == 8, c
+    assert c["input"][0]["data_type"] == f"TYPE_{datatype}" and list(c["input"][0]["dims"]) == [4], c
+
+
+def mc_type_name(value):
+    from tritonclient.grpc import model_config_pb2
+
+    return model_config_pb2.DataType.Name(value)
+
+
 def infer(name, batch, binary_in, binary_out, version=""):
     path, dtype, datatype = MODELS[name]
     x = rows(batch, dtype)
@@ -101,6 +115,7 @@ checks.run("server metadata", server_metadata)
 for name in MODELS:
     checks.run(f"model metadata {name}", lambda name=name: model_metadata(name))
     checks.run(f"model metadata {name} by version", lambda name=name: model_metadata(name, MODELS[name][2].lower()))
+    checks.run(f"model config {name}", lambda name=name: model_config(name))
     checks.run(f"model ready {name}", lambda name=name: true(client.is_model_ready(name), "ready"))
     checks.run(f"model ready {name} by version", lambda name=name: true(client.is_model_ready(name, MODELS[name][2].lower()), "ready"))
     for batch in (1, 8):
