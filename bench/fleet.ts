@@ -65,7 +65,7 @@ async function scrape(address: string, token: string): Promise<Map<string, numbe
 function activity(before: Map<string, number>, after: Map<string, number>, seconds: number): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [key, value] of after) {
-    if (!/^ep_(reconcile_total|kube_writes_total|kv_writes_total|heartbeats_ingested_total|hellos_total)/.test(key)) continue;
+    if (!/^ep_(reconcile_total|kube_writes_total|kv_writes_total|heartbeats_ingested_total|heartbeat_gaps_total|hellos_total)/.test(key)) continue;
     const rate = (value - (before.get(key) ?? 0)) / seconds;
     if (rate > 0) out[key] = round(rate, 2);
   }
