@@ -4,10 +4,12 @@
 // term. The heap chooser ranks a node it has not evaluated by this bound and evaluates it only
 // when the bound reaches the top, so a plan evaluates the nodes that can still win a replica
 // instead of every node, and returns the naive planner's plan all the same.
+import { nodeReady, nodeUnschedulable } from './filters.ts';
 import type { NodeInfo, PlanContext } from './framework.ts';
 import { measuredByDigest } from './memo.ts';
 import { joulesPerInference, predictP99Ms } from './predict.ts';
 import { accuracy, energy, load, nodeScorePlugins, sloHeadroom } from './score.ts';
+import { nodeWorkloadCap } from './workload-cap.ts';
 
 /**
  * Added to every bound: the bound sums the plugins in another order than nodeScore, and a
@@ -26,7 +28,7 @@ export interface SignatureBounds {
 }
 
 /** Fills the signature bounds for this plan: one pass over each signature's accelerators. */
-export function signatureBounds(ctx: PlanContext): SignatureBounds {
+function signatureBounds(ctx: PlanContext): SignatureBounds {
   const fleet = ctx.fleet;
   const table = ctx.eligible[0]; // the widest list: every cap allows a subset of it
   const nv = table.variants.length;
@@ -38,6 +40,12 @@ export function signatureBounds(ctx: PlanContext): SignatureBounds {
   const { predicted, measured } = fleet.buffers.signatureBounds;
   const tier = ctx.scratch;
   const signatures = fleet.signatureFirst.length;
+  // Read once: each is a module binding, and this loop runs for every accelerator signature.
+  const headroomScore = sloHeadroom.score;
+  const accuracyScore = accuracy.score;
+  const energyScore = energy.score;
+  const predict = predictP99Ms;
+  const joulesOf = joulesPerInference;
   for (let s = 0; s < signatures; s++) {
     const first = fleet.signatureFirst[s]!;
     const base = fleet.accBase[first]!;
@@ -51,13 +59,13 @@ export function signatureBounds(ctx: PlanContext): SignatureBounds {
         const t = fleet.tops[slot * 3 + table.rank[v]!]!;
         if (t === 0) continue;
         tier.variant = table.variants[v]!;
-        const byAccuracy = wAccuracy * accuracy.score(ctx, NO_NODE, tier);
+        const byAccuracy = wAccuracy * accuracyScore(ctx, NO_NODE, tier);
         tier.p99Ms = 0;
         tier.joules = 0;
-        const any = wHeadroom * sloHeadroom.score(ctx, NO_NODE, tier) + byAccuracy + wEnergy * energy.score(ctx, NO_NODE, tier);
-        tier.p99Ms = predictP99Ms(table.gflops[v]!, t, efficiency);
-        tier.joules = joulesPerInference(fleet.watts[slot]!, tier.p99Ms);
-        const score = wHeadroom * sloHeadroom.score(ctx, NO_NODE, tier) + byAccuracy + wEnergy * energy.score(ctx, NO_NODE, tier);
+        const any = wHeadroom * headroomScore(ctx, NO_NODE, tier) + byAccuracy + wEnergy * energyScore(ctx, NO_NODE, tier);
+        tier.p99Ms = predict(table.gflops[v]!, t, efficiency);
+        tier.joules = joulesOf(fleet.watts[slot]!, tier.p99Ms);
+        const score = wHeadroom * headroomScore(ctx, NO_NODE, tier) + byAccuracy + wEnergy * energyScore(ctx, NO_NODE, tier);
         if (score > best) best = score;
         if (any > bestAny) bestAny = any;
       }
@@ -72,35 +80,55 @@ export function signatureBounds(ctx: PlanContext): SignatureBounds {
 const NO_NODE = undefined as unknown as NodeInfo;
 
 /** True when the node reports a measured latency of one of the plan's variants. */
-function measuresPlanVariants(ctx: PlanContext, node: NodeInfo): boolean {
-  const measured = measuredByDigest(node.view.measuredP99Ms);
+function measuresPlanVariants(ctx: PlanContext, i: number): boolean {
+  const measured = measuredByDigest(ctx.fleet.table.measuredP99Ms[i]!);
   const variants = ctx.eligible[0].variants;
   for (let v = 0; v < variants.length; v++) if (measured.has(variants[v]!.sha256)) return true;
   return false;
 }
 
 /**
- * The upper bound of the node's local score for a replica of this plan while it holds none;
- * -Infinity when none of its accelerators runs one of the plan's variants.
+ * The upper bound of each node's local score for a replica of this plan, for every node whose
+ * row is not evaluated yet (it holds no replica of the plan) and which the node-level filters
+ * that read a column admit; -Infinity for the others, and for a node none of whose
+ * accelerators runs one of the plan's variants.
  */
-export function nodeBound(ctx: PlanContext, bounds: SignatureBounds, node: NodeInfo): number {
+export function nodeBounds(ctx: PlanContext): Float64Array {
   const fleet = ctx.fleet;
-  const i = node.index;
+  const out = fleet.buffers.bound;
+  const bounds = signatureBounds(ctx);
+  const nodes = ctx.nodes;
+  const evaluated = ctx.evaluated;
+  const hasMeasured = fleet.table.hasMeasured;
+  const signature = fleet.signature;
+  const slotBase = fleet.signatureSlotBase;
+  const accBase = fleet.accBase;
   const wLoad = ctx.nodeWeights[LOAD]!;
-  const pairs = fleet.table.hasMeasured[i] === 1 && measuresPlanVariants(ctx, node) ? bounds.measured : bounds.predicted;
-  const out = fleet.signatureSlotBase[fleet.signature[i]!]!;
-  const base = node.accBase;
-  const nacc = fleet.accBase[i + 1]! - base;
+  // Read once: each is a module binding, and this loop visits every node of every plan.
+  const schedulable = nodeUnschedulable.passes;
+  const ready = nodeReady.passes;
+  const belowCap = nodeWorkloadCap.passes;
+  const loadScore = load.score;
   const tier = ctx.scratch;
-  let best = -Infinity;
-  for (let a = 0; a < nacc; a++) {
-    const pair = pairs[out + a]!;
-    if (pair === -Infinity) continue;
-    tier.acc = a;
-    const score = pair + (wLoad === 0 ? 0 : wLoad * load.score(ctx, node, tier));
-    if (score > best) best = score;
+  for (let i = 0; i < nodes.length; i++) {
+    out[i] = -Infinity;
+    if (evaluated[i] === 1) continue;
+    const node = nodes[i]!;
+    if (!schedulable(ctx, node) || !ready(ctx, node) || !belowCap(ctx, node)) continue;
+    const pairs = hasMeasured[i] === 1 && measuresPlanVariants(ctx, i) ? bounds.measured : bounds.predicted;
+    const at = slotBase[signature[i]!]!;
+    const nacc = accBase[i + 1]! - accBase[i]!;
+    let best = -Infinity;
+    for (let a = 0; a < nacc; a++) {
+      const pair = pairs[at + a]!;
+      if (pair === -Infinity) continue;
+      tier.acc = a;
+      const score = pair + (wLoad === 0 ? 0 : wLoad * loadScore(ctx, node, tier));
+      if (score > best) best = score;
+    }
+    if (best !== -Infinity) out[i] = best + SLACK;
   }
-  return best === -Infinity ? best : best + SLACK;
+  return out;
 }
 
 const LOAD = nodeScorePlugins.indexOf(load);

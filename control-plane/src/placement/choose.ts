@@ -4,11 +4,10 @@
 // and scores and re-ranks only what a placement changed.
 import { peekTier, refreshTier } from './candidates.ts';
 import type { FilterPlugin, NodeInfo, PlanContext } from './framework.ts';
-import { signatureBounds, nodeBound } from './bound.ts';
-import { filterPlugins, nodeLevelFilters, nodeReady, nodeUnschedulable, passesAll } from './filters.ts';
+import { nodeBounds } from './bound.ts';
+import { filterPlugins, nodeLevelFilters, passesAll } from './filters.ts';
 import { SegmentedHeap } from './heap.ts';
 import { nodeScore, spreadTerm } from './score.ts';
-import { nodeWorkloadCap } from './workload-cap.ts';
 
 export interface Chooser {
   /** Index of the best feasible node, or -1 when no node can take another replica. */
@@ -62,6 +61,34 @@ export const staticPairFilters: readonly FilterPlugin[] = filterPlugins.filter((
 export function localScore(ctx: PlanContext, node: NodeInfo): number {
   const tier = node.count < ctx.maxPerNode ? peekTier(ctx, node) : null;
   return tier === null ? NaN : nodeScore(ctx, node, tier);
+}
+
+/** Nodes kept in the heaps per replica of the plan; the others wait in the reserve. */
+const RESERVE_PER_REPLICA = 4;
+/** Reserve nodes to keep out of the heaps at the least: fewer are not worth a reserve. */
+const MIN_RESERVE = 512;
+/** Up to this many topology domains, the reserve's ceiling reads the domains' counts. */
+const MAX_DOMAINS_SCANNED = 256;
+
+/**
+ * A bound under which about all but `keep` of the nodes not evaluated yet wait in the reserve,
+ * estimated from an even sample of the bounds; -Infinity when a reserve is not worth it.
+ */
+function reserveThreshold(bounds: Float64Array, evaluated: Uint8Array, sample: Float64Array, keep: number): number {
+  let candidates = 0;
+  for (let i = 0; i < bounds.length; i++) if (evaluated[i] === 0 && bounds[i] !== -Infinity) candidates++;
+  if (candidates - keep < MIN_RESERVE) return -Infinity;
+  const stride = Math.ceil(candidates / sample.length);
+  let m = 0;
+  let seen = 0;
+  for (let i = 0; i < bounds.length; i++) {
+    if (evaluated[i] === 1 || bounds[i] === -Infinity) continue;
+    if (seen++ % stride === 0) sample[m++] = bounds[i]!;
+  }
+  const sorted = sample.subarray(0, m).sort();
+  // The sampled bound with about `keep` of the candidates at or above it.
+  const above = Math.min(m - 1, Math.floor((keep / candidates) * m));
+  return sorted[m - 1 - above]!;
 }
 
 /**
@@ -119,18 +146,27 @@ export function heapChooser(ctx: PlanContext, evaluate: (ctx: PlanContext, i: nu
 
   // Every feasible node at once from the scores the plan was prepared with (rescored where a
   // replica came or went since), every node not evaluated yet from its bound, then each heap
-  // ordered in one pass. The node-level filters that read a column judge a node before its bound:
-  // a node they refuse can take no replica.
+  // ordered in one pass. Nodes whose bound is under `reserveBelow` wait outside the heaps (most
+  // nodes of a large fleet cannot win any replica), until the best node no longer beats every
+  // bound there plus the spread term it could have.
   const prepared = ctx.localScore;
   const dirty = ctx.dirty;
-  const bounds = signatureBounds(ctx);
+  const bounds = nodeBounds(ctx);
+  let reserveBelow = reserveThreshold(bounds, evaluated, ctx.fleet.buffers.sample, RESERVE_PER_REPLICA * ctx.spec.replicas);
+  const inReserve = ctx.fleet.buffers.inReserve;
+  let reserved = 0;
+  // With few domains, which hold reserve nodes: the reserve's ceiling then reads their counts.
+  const reserveIn = domains <= MAX_DOMAINS_SCANNED ? new Uint8Array(domains) : undefined;
   for (let i = 0; i < n; i++) {
     let score: number;
     if (evaluated[i] === 0) {
-      const node = nodes[i]!;
-      if (!nodeUnschedulable.passes(ctx, node) || !nodeReady.passes(ctx, node) || !nodeWorkloadCap.passes(ctx, node)) continue;
-      score = nodeBound(ctx, bounds, node);
+      score = bounds[i]!;
       if (score === -Infinity) continue;
+      if (score < reserveBelow) {
+        inReserve[reserved++] = i;
+        if (reserveIn !== undefined) reserveIn[domainOf[i]!] = 1;
+        continue;
+      }
     } else {
       if (staticOk[i] === 0) continue;
       score = dirty[i] === 1 ? localScore(ctx, nodes[i]!) : prepared[i]!;
@@ -148,22 +184,53 @@ export function heapChooser(ctx: PlanContext, evaluate: (ctx: PlanContext, i: nu
   }
   byDomain.heapify();
 
+  /**
+   * True when `total` beats every node of the reserve: strictly, as a reserve node totalling as
+   * much could come first by name. A reserve node's bound is under reserveBelow, and its spread
+   * term at most an empty domain's or, with few domains, the emptiest of those holding one.
+   */
+  const beatsReserve = (total: number): boolean => {
+    if (total > reserveBelow + spreadTerm(ctx, 0)) return true;
+    if (reserveIn === undefined) return false;
+    let fewest = Infinity;
+    for (let d = 0; d < domains; d++) {
+      if (reserveIn[d] === 1 && ctx.domainCount[d]! < fewest) fewest = ctx.domainCount[d]!;
+    }
+    return total > reserveBelow + spreadTerm(ctx, fewest);
+  };
+  /** Moves every node of the reserve into the heaps. */
+  const release = (): void => {
+    for (let k = 0; k < reserved; k++) {
+      const i = inReserve[k]!;
+      if (evaluated[i] === 1) continue;
+      local[i] = bounds[i]!;
+      byNode.insert(i);
+    }
+    reserved = 0;
+    reserveBelow = -Infinity;
+    for (let d = 0; d < domains; d++) refreshDomain(d);
+  };
+
   return {
     best() {
       for (;;) {
         const d = byDomain.top(0);
-        if (d < 0) return -1;
-        const top = byNode.top(d);
-        if (evaluated[top] === 1) return top;
-        // Its bound leads: its score decides whether it does.
-        evaluate(ctx, top);
-        const score = staticOk[top] === 1 ? prepared[top]! : NaN;
-        if (Number.isNaN(score)) byNode.remove(top);
-        else {
-          local[top] = score;
-          byNode.update(top);
+        const top = d < 0 ? -1 : byNode.top(d);
+        if (top >= 0 && evaluated[top] === 0) {
+          // Its bound leads: its score decides whether it does.
+          evaluate(ctx, top);
+          const score = staticOk[top] === 1 ? prepared[top]! : NaN;
+          if (Number.isNaN(score)) byNode.remove(top);
+          else {
+            local[top] = score;
+            byNode.update(top);
+          }
+          refreshDomain(d);
+          continue;
         }
-        refreshDomain(d);
+        // Strictly above: a reserve node totalling as much could come first by name.
+        if (reserved === 0 || (top >= 0 && beatsReserve(domainTotal[d]!))) return top;
+        release();
       }
     },
     changed(i) {

@@ -8,7 +8,7 @@ import { PlacementErrorCode, PlacementInputError } from './errors.ts';
 import { topsAt, wattsOf } from './predict.ts';
 import type { SignatureBounds } from './bound.ts';
 import type { NodeInfo } from './framework.ts';
-import { newViewTable, readView, sameView } from './view-table.ts';
+import { newViewTable, refreshRows } from './view-table.ts';
 import type { ViewTable } from './view-table.ts';
 import type { NodeView } from './types.ts';
 
@@ -29,6 +29,11 @@ export interface PlanBuffers {
   evaluated: Uint8Array;
   /** See bound.ts. */
   signatureBounds: SignatureBounds;
+  /** Each node's bound (see nodeBounds in bound.ts). */
+  bound: Float64Array;
+  /** The heap chooser's reserve: nodes outside the heaps, and a sample of bounds. */
+  inReserve: Int32Array;
+  sample: Float64Array;
 }
 
 /** Accelerator facts of a whole node list in flat arrays; node i owns [accBase[i], accBase[i+1]). */
@@ -172,6 +177,10 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
       tierP99Ms: new Float64Array(nodes.length),
       tierJoules: new Float64Array(nodes.length),
       evaluated: new Uint8Array(nodes.length),
+      bound: new Float64Array(nodes.length),
+      inReserve: new Int32Array(nodes.length),
+      // Bounds sampled to choose the reserve threshold.
+      sample: new Float64Array(256),
       signatureBounds: { predicted: new Float64Array(signatureSlots), measured: new Float64Array(signatureSlots) },
     },
     infos,
@@ -212,22 +221,20 @@ export function topologyDomains(facts: FleetFacts, nodes: readonly NodeView[], s
   return domains!;
 }
 
-/** Reads node i's row of the view table again when its view, or one of its fields, was replaced. */
-export function refreshView(facts: FleetFacts, i: number, view: NodeView): void {
-  if (!sameView(facts.table, i, view)) readView(facts.table, i, view, facts.accBase[i]!, facts.accBase[i + 1]!, facts.ids);
-}
-
 const fleetCache = new WeakMap<readonly NodeView[], FleetFacts>();
 
-/** True while node i still has the name and accelerator array the facts were built from. */
-export function sameNode(facts: FleetFacts, i: number, view: NodeView): boolean {
-  return facts.names[i] === view.name && facts.accelerators[i] === view.accelerators;
+/**
+ * Reads the row of every node whose view was replaced (see refreshRows in view-table.ts); false
+ * when a node was renamed or given new accelerators, and the facts must be built anew.
+ */
+export function refreshFleetRows(facts: FleetFacts, nodes: readonly NodeView[]): boolean {
+  return refreshRows(facts.table, nodes, facts.names, facts.accelerators, facts.accBase, facts.ids);
 }
 
 /**
  * Facts for the node list as last built, built anew when `rebuild` or the list's length changed.
- * The caller checks each node with sameNode as it reads the node (one visit to each view per
- * plan) and asks again with `rebuild` when one changed. Throws PlacementInputError when two
+ * The caller checks each node with refreshFleetRows as it reads the rows (one visit to each view
+ * per plan) and asks again with `rebuild` when one changed. Throws PlacementInputError when two
  * nodes share a name.
  */
 export function fleetFacts(nodes: readonly NodeView[], rebuild = false): FleetFacts {

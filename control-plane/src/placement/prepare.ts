@@ -8,7 +8,7 @@ import { buildPairs } from './candidates.ts';
 import { localScore, staticPairFilters } from './choose.ts';
 import { nodeLevelFilters, nodeReady, passesAll } from './filters.ts';
 import type { NodeInfo, PairClass, PlanContext, VariantTable } from './framework.ts';
-import { fleetFacts, refreshView, sameNode, topologyDomains } from './memo.ts';
+import { fleetFacts, refreshFleetRows, topologyDomains } from './memo.ts';
 import { nodeScorePlugins, WEIGHTS } from './score.ts';
 import { fullNodes } from './workload-cap.ts';
 import { defaultPlacementOptions } from './types.ts';
@@ -106,8 +106,12 @@ function admitAlone(ctx: PlanContext, node: NodeInfo): Admission {
 export function evaluateRow(ctx: PlanContext, i: number): void {
   ctx.evaluated[i] = 1;
   const info = ctx.nodes[i]!;
-  const view = info.view;
   const table = ctx.fleet.table;
+  const view = table.views[i]!;
+  info.view = view;
+  info.count = 0;
+  info.built = false;
+  info.tierAcc = -1;
   const rows = ctx.rows;
   // A node a node-level filter refuses is judged by that filter alone (its reason comes first
   // in runFilters), so the rest of its row is never read.
@@ -215,18 +219,8 @@ export function preparePlan(input: PlanInput, pairClasses = true, lazy = false, 
       liteCodes,
     },
   };
-  for (let i = 0; i < input.nodes.length; i++) {
-    const view = input.nodes[i]!;
-    // A node renamed or given new accelerators: the facts of the whole list are built again.
-    if (!sameNode(fleet, i, view)) return preparePlan(input, pairClasses, lazy, true);
-    refreshView(fleet, i, view);
-    const info = nodes[i]!;
-    info.view = view;
-    info.count = 0;
-    info.built = false;
-    info.tierAcc = -1;
-    if (!lazy) evaluateRow(ctx, i);
-  }
-
+  // A node renamed or given new accelerators: the facts of the whole list are built again.
+  if (!refreshFleetRows(fleet, input.nodes)) return preparePlan(input, pairClasses, lazy, true);
+  if (!lazy) for (let i = 0; i < nodes.length; i++) evaluateRow(ctx, i);
   return ctx;
 }

@@ -84,3 +84,24 @@ export function sameView(t: ViewTable, i: number, view: NodeView): boolean {
     t.utilization[i] === view.utilization
   );
 }
+
+/**
+ * Reads row i again for every node whose view, or one of the view's fields, was replaced. False,
+ * with the rows from the first such node on left unread, when a node no longer has the name or
+ * accelerator array the rows were laid out for (`names`, `accelerators`): the caller builds them anew.
+ */
+export function refreshRows(
+  t: ViewTable,
+  nodes: readonly NodeView[],
+  names: readonly string[],
+  accelerators: ReadonlyArray<NodeView['accelerators']>,
+  accBase: Int32Array,
+  ids: readonly string[],
+): boolean {
+  for (let i = 0; i < nodes.length; i++) {
+    const view = nodes[i]!;
+    if (names[i] !== view.name || accelerators[i] !== view.accelerators) return false;
+    if (!sameView(t, i, view)) readView(t, i, view, accBase[i]!, accBase[i + 1]!, ids);
+  }
+  return true;
+}
