@@ -8,6 +8,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort, startNats, startRedis, type NatsServer, type RedisServer } from '@edgeplane/env';
 import { buildImages, type BuiltImage } from '../../images/src/build.ts';
@@ -113,6 +114,17 @@ describe('image layouts and archives', () => {
     expect(files.map((f) => f.path).sort()).toEqual(expected);
     for (const f of files) expect(sha256(archive.subarray(f.offset, f.offset + f.size))).toBe(sha256(readFileSync(join(IMAGES_DIR, name, f.path))));
     expect(readFileSync(join(IMAGES_DIR, 'SHA256SUMS'), 'utf8')).toContain(`${sha256(archive).replace('sha256:', '')}  ${name}.oci.tar\n`);
+  });
+});
+
+describe('the chart', () => {
+  it('names the control-plane and agent images make images writes', () => {
+    const chart = join(import.meta.dirname, '..', '..', 'charts', 'edgeplane');
+    const appVersion = (parseYaml(readFileSync(join(chart, 'Chart.yaml'), 'utf8')) as { appVersion: string }).appVersion;
+    const values = parseYaml(readFileSync(join(chart, 'values.yaml'), 'utf8')) as Record<'controlPlane' | 'agent', { image: { repository: string; tag: string } }>;
+    const ref = (i: { repository: string; tag: string }) => `${i.repository}:${i.tag || appVersion}`;
+    expect(ref(values.controlPlane.image)).toBe(image('control-plane').reference);
+    expect(ref(values.agent.image)).toBe(image('agent').reference);
   });
 });
 
