@@ -9,7 +9,7 @@ import { isTrustKeyError } from './artifacts/trust.ts';
 import { isIdentityError } from './trust/errors.ts';
 import { createWorkloadManager, type WorkloadManagerImpl } from './workloads/manager.ts';
 import { build as buildHttp } from './serve/http.ts';
-import { listenGrpc, type GrpcServing } from './serve/grpc.ts';
+import { defaultGrpcAddress, listenGrpc, type GrpcServing } from './serve/grpc.ts';
 import { isLoopbackHost, readHttpToken } from './serve/http-auth.ts';
 
 async function run(config: AgentConfig): Promise<RunningAgent> {
@@ -32,18 +32,24 @@ async function run(config: AgentConfig): Promise<RunningAgent> {
           'THE LOCAL INFERENCE ENDPOINT LISTENS BEYOND LOOPBACK WITHOUT A TOKEN: anyone on the network can run and read every model here; set --http-token-file',
         );
       }
-      // gRPC on its own port, answering from the same registry and handlers.
+      // gRPC on its own port, answering from the same registry and handlers. A port taken
+      // under the default address is logged and gRPC left off (HTTP keeps serving); a port
+      // taken under an address the operator set stops the start, as HTTP's does.
+      const grpcAddr = config.grpcAddr ?? defaultGrpcAddress(config.httpAddr);
       let grpcServing: GrpcServing | undefined;
-      if (config.grpcAddr) {
-        try {
-          grpcServing = await listenGrpc({ registry: manager, host: config.grpcAddr.host, port: config.grpcAddr.port, logger: agentLog, maxRequestBytes: config.maxRequestBytes, maxTensorElements: config.maxTensorElements, ...(bearerToken ? { bearerToken } : {}) });
-        } catch (err) {
+      try {
+        grpcServing = await listenGrpc({ registry: manager, host: grpcAddr.host, port: grpcAddr.port, logger: agentLog, maxRequestBytes: config.maxRequestBytes, maxTensorElements: config.maxTensorElements, ...(bearerToken ? { bearerToken } : {}) });
+      } catch (err) {
+        if (config.grpcAddr) {
           await app.close();
           throw err;
         }
-        agentLog.info({ address: `${config.grpcAddr.host}:${grpcServing.port}`, bearerToken: bearerToken ? 'required' : 'none' }, 'local gRPC inference endpoint listening');
-        if (!bearerToken && !isLoopbackHost(config.grpcAddr.host)) {
-          agentLog.warn({ address: `${config.grpcAddr.host}:${grpcServing.port}`, setting: 'EP_AGENT_HTTP_TOKEN_FILE (--http-token-file)' }, 'THE gRPC INFERENCE ENDPOINT LISTENS BEYOND LOOPBACK WITHOUT A TOKEN: set --http-token-file');
+        agentLog.error({ err, address: `${grpcAddr.host}:${grpcAddr.port}`, setting: 'EP_AGENT_GRPC_ADDR (--grpc-addr)' }, 'the gRPC inference endpoint could not listen on its default address; serving REST only');
+      }
+      if (grpcServing) {
+        agentLog.info({ address: `${grpcAddr.host}:${grpcServing.port}`, bearerToken: bearerToken ? 'required' : 'none' }, 'local gRPC inference endpoint listening');
+        if (!bearerToken && !isLoopbackHost(grpcAddr.host)) {
+          agentLog.warn({ address: `${grpcAddr.host}:${grpcServing.port}`, setting: 'EP_AGENT_HTTP_TOKEN_FILE (--http-token-file)' }, 'THE gRPC INFERENCE ENDPOINT LISTENS BEYOND LOOPBACK WITHOUT A TOKEN: set --http-token-file');
         }
       }
       return async () => {

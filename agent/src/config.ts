@@ -36,7 +36,7 @@ export interface AgentConfig {
   httpAddr: ListenAddress;
   /** File holding the bearer token the local endpoint requires; none: no token (loopback only). */
   httpTokenFile?: string;
-  /** Local inference endpoint over gRPC (the Open Inference Protocol's GRPCInferenceService), same token; absent: not served. */
+  /** Local inference endpoint over gRPC (the Open Inference Protocol's GRPCInferenceService), same token; absent: the HTTP host, the HTTP port + 1. */
   grpcAddr?: ListenAddress;
   logLevel: LogLevel;
   /** Link round-trip check period on unmetered links, ms (metered: 12x); full probes as the probe policy asks. */
@@ -141,7 +141,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'cacheDir', env: 'EP_AGENT_CACHE_DIR', flag: 'cache-dir', schema: z.string().min(1), fallback: () => '/var/cache/edgeplane-agent', help: 'model artifact cache' },
   { key: 'cacheMaxBytes', env: 'EP_AGENT_CACHE_MAX', flag: 'cache-max', schema: bytes, fallback: () => '10GiB', help: 'artifact cache cap, e.g. 512MiB' },
   { key: 'httpAddr', env: 'EP_AGENT_HTTP_ADDR', flag: 'http-addr', schema: ListenAddressText, fallback: () => '127.0.0.1:8080', help: 'local inference endpoint host:port' },
-  { key: 'grpcAddr', env: 'EP_AGENT_GRPC_ADDR', flag: 'grpc-addr', schema: ListenAddressText, fallback: () => '127.0.0.1:8081', help: 'local inference endpoint over gRPC (Open Inference Protocol) host:port' },
+  { key: 'grpcAddr', env: 'EP_AGENT_GRPC_ADDR', flag: 'grpc-addr', schema: ListenAddressText, help: 'local inference endpoint over gRPC (Open Inference Protocol) host:port [the HTTP host, HTTP port + 1: 127.0.0.1:8081]' },
   { key: 'httpTokenFile', env: 'EP_AGENT_HTTP_TOKEN_FILE', flag: 'http-token-file', schema: z.string().min(1), help: 'file with the bearer token the local endpoint requires (all but /v2/health/*)' },
   { key: 'logLevel', env: 'EP_AGENT_LOG_LEVEL', flag: 'log-level', schema: z.enum(LOG_LEVELS), fallback: () => 'info', help: `log level: ${LOG_LEVELS.join('|')}` },
   { key: 'linkProbeIntervalMs', env: 'EP_AGENT_LINK_PROBE_INTERVAL_MS', flag: 'link-probe-interval-ms', schema: z.coerce.number().int().min(1000).max(86_400_000), fallback: () => '3600000', help: 'link round-trip check period on unmetered links, ms (metered: 12x); a full bandwidth probe runs only with no figure, a new link, a moved round trip or a week-old figure' },

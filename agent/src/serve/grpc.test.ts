@@ -9,7 +9,7 @@ import { float16ToFloat32, float32ToFloat16 } from '@edgeplane/api';
 import { CPU, assignment, workload, writeVariant } from '../workloads/fixtures/assignments.ts';
 import { createWorkloadManager, type WorkloadManagerImpl } from '../workloads/manager.ts';
 import { OPEN_INFERENCE_DESCRIPTOR } from './grpc-descriptor.ts';
-import { listenGrpc, type GrpcServing } from './grpc.ts';
+import { defaultGrpcAddress, listenGrpc, type GrpcServing } from './grpc.ts';
 
 const PROTO = join(dirname(fileURLToPath(import.meta.url)), 'proto', 'open_inference_grpc.proto');
 const OPTIONS = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true } as const;
@@ -34,6 +34,14 @@ describe('gRPC schema', () => {
     const embedded = fromJSON(OPEN_INFERENCE_DESCRIPTOR as unknown as Parameters<typeof fromJSON>[0], OPTIONS);
     expect(wireShape(embedded)).toEqual(wireShape(loadSync(PROTO, OPTIONS)));
     expect(Object.keys(embedded)).toContain('inference.GRPCInferenceService');
+  });
+});
+
+describe('gRPC address', () => {
+  it('defaults beside HTTP: its port + 1, or a free port when HTTP takes one', () => {
+    expect(defaultGrpcAddress({ host: '127.0.0.1', port: 8080 })).toEqual({ host: '127.0.0.1', port: 8081 });
+    expect(defaultGrpcAddress({ host: '::1', port: 0 })).toEqual({ host: '::1', port: 0 });
+    expect(defaultGrpcAddress({ host: '0.0.0.0', port: 65535 })).toEqual({ host: '0.0.0.0', port: 0 });
   });
 });
 
@@ -113,6 +121,10 @@ describe('Open Inference Protocol over gRPC', () => {
       await expect(call('ModelInfer', c.req, c.token === undefined ? TOKEN : c.token)).rejects.toMatchObject({ code: c.code, details: expect.any(String) });
     });
   }
+
+  it('refuses to listen on a port another server holds (the caller decides whether that is fatal)', async () => {
+    await expect(listenGrpc({ registry: manager, host: '127.0.0.1', port: server.port })).rejects.toThrow();
+  });
 
   it('takes FP16 as raw contents (the model wants FP32: refused with INVALID_ARGUMENT naming the datatype)', async () => {
     const half = Buffer.from(Uint16Array.from([1, 2, 0.5, -1], float32ToFloat16).buffer);

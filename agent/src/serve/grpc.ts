@@ -142,6 +142,15 @@ function deadlineMs(call: grpc.ServerUnaryCall<unknown, unknown>): number | unde
   return Math.max(1, at - Date.now());
 }
 
+/**
+ * The gRPC address when none is set: beside the HTTP endpoint, on its port + 1 (8080 -> 8081,
+ * as Triton pairs 8000 and 8001), or a free port when HTTP takes one (port 0), so agents
+ * started side by side with their own HTTP ports do not contend for one fixed gRPC port.
+ */
+export function defaultGrpcAddress(http: { host: string; port: number }): { host: string; port: number } {
+  return { host: http.host, port: http.port === 0 || http.port >= 65535 ? 0 : http.port + 1 };
+}
+
 export async function listenGrpc(options: GrpcOptions): Promise<GrpcServing> {
   const { registry } = options;
   const log = options.logger?.child({ component: 'grpc' });
