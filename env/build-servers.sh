@@ -3,7 +3,9 @@
 # outside the checkout (CI clones afresh; a cache in the repo would be cold every run).
 # Binaries are keyed by version, so a warm run only checks that the files exist.
 #   EDGEPLANE_CACHE  cache root (default ~/.cache/edgeplane)
-#   only=<name,...>  build only these (kube-apiserver,kubectl,etcd,nats-server,helm,toxiproxy-server)
+#   only=<name,...>  build only these (kube-apiserver,kubectl,etcd,nats-server,helm,toxiproxy-server,
+#                    and the test cluster's kubelet,kube-controller-manager,kube-scheduler,kube-proxy,
+#                    containerd,containerd-shim-runc-v2,ctr,runc,cni-bridge,cni-host-local,cni-loopback,cni-portmap)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${EDGEPLANE_CACHE:-$HOME/.cache/edgeplane}
@@ -25,7 +27,8 @@ build() { # name, module dir, package, version, [ldflags]
   else
     echo "[servers] $name $ver: building from the Go module proxy (first time only; this takes minutes)..."
     local start=$SECONDS
-    (cd "$here/go/$dir" && go build -trimpath -ldflags="-s -w $ldflags" -o "$out.tmp" "$pkg")
+    # cgo=1 and tags=... set by a caller for the few that need them (runc).
+    (cd "$here/go/$dir" && CGO_ENABLED=${cgo:-0} go build -trimpath ${tags:+-tags "$tags"} -ldflags="-s -w $ldflags" -o "$out.tmp" "$pkg")
     mv "$out.tmp" "$out"
     echo "[servers] $name $ver: built in $((SECONDS - start)) s"
   fi
@@ -52,7 +55,31 @@ build helm helm helm.sh/helm/v3/cmd/helm "$helm"
 # TCP faults (latency, resets, partitions) for the fault tests.
 build toxiproxy-server toxiproxy github.com/Shopify/toxiproxy/v2/cmd/server "$toxiproxy" "-X github.com/Shopify/toxiproxy/v2.Version=$toxiproxy"
 
+# The test cluster (docs/cluster.md): kubelet, kube-controller-manager, kube-scheduler and
+# kube-proxy from the same Kubernetes release as kube-apiserver; containerd with its runc shim
+# and ctr (image import); runc; the CNI plugins of the pod network.
+knode=$(modver kubernetes-node k8s.io/kubernetes)
+if [[ "$knode" != "$k8s" ]]; then
+  echo "[servers] env/go/kubernetes-node pins k8s.io/kubernetes $knode, kube-apiserver $k8s: pin both to one release" >&2
+  exit 1
+fi
+for c in kubelet kube-controller-manager kube-scheduler kube-proxy; do
+  build $c kubernetes-node k8s.io/kubernetes/cmd/$c "$k8s-stamped" "$kver"
+done
+containerd=$(modver containerd github.com/containerd/containerd/v2)
+for c in containerd containerd-shim-runc-v2 ctr; do
+  tags=no_btrfs build $c containerd github.com/containerd/containerd/v2/cmd/$c "$containerd" "-X github.com/containerd/containerd/v2/version.Version=$containerd"
+done
+runc=$(modver runc github.com/opencontainers/runc)
+# runc's namespace setup (nsenter) is C and its seccomp filters come from libseccomp
+# (Debian's libseccomp-dev), linked in statically so the binary runs in any mount namespace.
+cgo=1 tags="seccomp netgo osusergo" build runc runc github.com/opencontainers/runc "$runc" "-X main.version=${runc#v} -extldflags=-static"
+cni=$(modver cni-plugins github.com/containernetworking/plugins)
+for c in main/bridge ipam/host-local main/loopback meta/portmap; do
+  build "cni-${c#*/}" cni-plugins github.com/containernetworking/plugins/plugins/$c "$cni"
+done
+
 # One file the TypeScript side reads to find the binaries and report their versions.
 cat > "$bin/versions.json" <<JSON
-{"kube-apiserver":"$k8s","kubectl":"$k8s","etcd":"$etcd","nats-server":"$nats","helm":"$helm","toxiproxy-server":"$toxiproxy"}
+{"kube-apiserver":"$k8s","kubectl":"$k8s","etcd":"$etcd","nats-server":"$nats","helm":"$helm","toxiproxy-server":"$toxiproxy","kubelet":"$k8s","containerd":"$containerd","runc":"$runc","cni-plugins":"$cni"}
 JSON

@@ -41,3 +41,16 @@ export {
 export { fixtureRoot, controlPlaneResponder, until, tempDir, type Responder } from './agent-harness.ts';
 // The fleet stack (control plane + simulated agents) is `@edgeplane/env/fleet-stack`: it loads
 // the control plane and the simulator, which most users of this module never need.
+// The single-node test cluster: kubelet, containerd, runc, CNI, controllers (docs/cluster.md).
+export {
+  startCluster,
+  clusterUnsupportedReason,
+  clusterBinary,
+  ClusterError,
+  POD_SUBNET,
+  type KubeCluster,
+  type ClusterOptions,
+  type ClusterErrorCode,
+  type ClusterBinary,
+} from './cluster.ts';
+export { writeOciArchive, ensurePauseImage, ensureProbeImage, PAUSE_IMAGE, PROBE_IMAGE, type ImageConfig } from './cluster-images.ts';

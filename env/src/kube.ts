@@ -31,6 +31,12 @@ export interface KubeOptions {
   /** Working directory (etcd data, certificates, logs); a temp dir by default. */
   dir?: string;
   log?: (line: string) => void;
+  /**
+   * For a cluster with a kubelet and controllers (cluster.ts): the API server listens on every
+   * address and advertises this one (pods reach it through the kubernetes Service, so it must
+   * not be loopback), ServiceAccount admission is on and the Service's endpoints are kept.
+   */
+  advertiseAddress?: string;
 }
 
 export async function startKube(options: KubeOptions = {}): Promise<KubeServer> {
@@ -78,8 +84,8 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeServer> 
 
     const apiArgs = [
       `--etcd-servers=http://127.0.0.1:${clientPort}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${options.advertiseAddress ? '0.0.0.0' : '127.0.0.1'}`,
+      `--advertise-address=${options.advertiseAddress ?? '127.0.0.1'}`,
       `--secure-port=${securePort}`,
       `--cert-dir=${certDir}`,
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
@@ -89,14 +95,14 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeServer> 
       '--authorization-mode=RBAC',
       '--service-cluster-ip-range=10.0.0.0/24',
       // No controller-manager runs, so nothing would mint service-account tokens for pods.
-      '--disable-admission-plugins=ServiceAccount',
+      ...(options.advertiseAddress ? [] : ['--disable-admission-plugins=ServiceAccount']),
       '--allow-privileged=true',
-      '--endpoint-reconciler-type=none',
+      `--endpoint-reconciler-type=${options.advertiseAddress ? 'lease' : 'none'}`,
       '--profiling=false',
     ];
     let api = startProcess('kube-apiserver', apiBin, apiArgs, dir);
     procs.push(api);
-    const server = `https://127.0.0.1:${securePort}`;
+    const server = `https://${options.advertiseAddress ?? '127.0.0.1'}:${securePort}`;
     await waitForPort(securePort, 60_000, () => api.alive()).catch((err: Error) => {
       throw new Error(`kube-apiserver did not start: ${err.message}\n${api.tail()}`);
     });
