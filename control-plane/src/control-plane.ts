@@ -27,6 +27,7 @@ import { TelemetryStore } from './fleet/telemetry-store.ts';
 import { kubeAccessReviewer } from './kube/access-review.ts';
 import { kubeClients, loadKubeConfig } from './kube/client.ts';
 import { EventRecorder } from './kube/events.ts';
+import { NodeEvents } from './kube/node-events.ts';
 import { ResourceInformer } from './kube/informers.ts';
 import { LeaderElector } from './kube/leader.ts';
 import { deploymentsKind, nodesKind } from './kube/resources.ts';
@@ -162,6 +163,9 @@ export async function startControlPlane(config: Config, options: StartOptions = 
     const malformed = new MalformedReporter(metrics, log);
     const statusWriter = new StatusWriter({ custom: kube.custom, log, mayWrite, onWrite: onKubeWrite });
     const events = new EventRecorder({ events: kube.events, identity: config.identity, log, mayWrite, onWrite: onKubeWrite });
+    // Registered, NotReady, Ready, cordoned, revoked: from the informer's changes, aggregated into series.
+    const nodeEvents = new NodeEvents({ events: kube.events, identity: config.identity, log, mayWrite, onWrite: onKubeWrite });
+    nodes.on((type, name, node) => nodeEvents.observe(type, name, node));
     // A bucket lost with JetStream's data is created again before the next level-based sync.
     // A node away (NotReady) keeps its entry as it is, so it keeps serving; see node-lifecycle.ts.
     const away = (node: string): boolean => {
@@ -279,6 +283,7 @@ export async function startControlPlane(config: Config, options: StartOptions = 
     });
     ingestor.start();
     cleanups.push(() => ingestor.stop());
+    cleanups.push(() => nodeEvents.stop());
     // An EdgeNode gone (collected or deleted) leaves nothing about it in this replica's memory.
     nodes.on((type, name) => {
       if (type !== 'delete') return;

@@ -172,5 +172,6 @@ Arguments: root, backend (nats|redis), env (EP_NATS_URL|EP_REDIS_URL).
   verbs: ["get", "update"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
-  verbs: ["create"]
+  # patch: a repeated Event becomes a series (its count), as client-go's recorder does.
+  verbs: ["create", "patch"]
 {{- end }}
