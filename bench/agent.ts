@@ -26,6 +26,7 @@ import { Balancer, SimClock, type Clock, type Executor, type Policy, percentile,
 import { loadSession, sessionExecutor, type InferInputs, type LoadedSession, type WireTensor } from '../agent/src/runtime/index.ts';
 import { ppocrFile } from '../cli/src/model/ocr/models.ts';
 import { makeSamples } from '../cli/src/model/ocr/tasks.ts';
+import { isCurrentQuantization } from '../cli/src/model/manifest.ts';
 import { numberFlag, type Bench } from './run.ts';
 import { measureBinaryIdleRss, measurePlainNodeRss } from './agent-rss.ts';
 
@@ -146,7 +147,7 @@ type RealModel = keyof typeof REAL_MODELS;
 function cachedVariants(model: RealModel, log: (l: string) => void): (variant: string) => string {
   const m = REAL_MODELS[model];
   const dir = join(cacheDir, 'models', m.name);
-  if (!existsSync(join(dir, 'manifest.json'))) {
+  if (!isCurrentQuantization(dir)) {
     log(`  quantizing ${m.name} into ${dir} (first time only)`);
     const root = join(dirname(fileURLToPath(import.meta.url)), '..');
     const args = ['model', 'quantize', ppocrFile(model), '--out', dir, '--name', m.name, '--task', model, '--shape', `x=${m.shape.join('x')}`];

@@ -9,6 +9,7 @@ import { inferHeaders, subjects, type EdgeModelDeployment } from '@edgeplane/api
 import type { DeploymentDetail } from '@edgeplane/control-plane';
 import { parse } from 'yaml';
 import { quantizeModel } from '../../cli/src/model/quantize/pipeline.ts';
+import { isCurrentQuantization } from '../../cli/src/model/manifest.ts';
 import { pushDir, type PushedObject } from '../../cli/src/model/push/push.ts';
 import { ppocrFile } from '../../cli/src/model/ocr/models.ts';
 import { lineTensor } from '../../cli/src/model/ocr/preprocess.ts';
@@ -33,7 +34,7 @@ export type SignedObject = PushedObject & { signature?: string };
  */
 export async function publishOcrVariants(nats: NatsServer, log: (line: string) => void): Promise<SignedObject[]> {
   const cache = join(process.env.EDGEPLANE_CACHE ?? join(homedir(), '.cache', 'edgeplane'), 'models', 'ppocr-v4-cls');
-  if (!existsSync(join(cache, 'manifest.json'))) {
+  if (!isCurrentQuantization(cache)) {
     log(`quantizing the PP-OCR direction classifier into ${cache} (first time only)`);
     await quantizeModel(ppocrFile('cls'), { out: cache, name: 'ppocr-v4-cls', task: 'cls', shape: new Map([['x', [1, 3, CLS_HEIGHT, CLS_WIDTH]]]), calibration: { method: 'percentile', percentile: 99.99, samples: 64 }, force: true, log });
   }

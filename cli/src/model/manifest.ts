@@ -8,6 +8,12 @@ import { TASKS } from './ocr/tasks.ts';
 
 export const MANIFEST_FILE = 'manifest.json';
 
+/**
+ * Names the quantizer's output format: a folder quantized by another version is stale and
+ * caches rebuild it (bump on any change to what the variants contain).
+ */
+export const QUANTIZER_VERSION = 'qdq-elementwise-1';
+
 export const VariantEntry = z.object({
   name: z.string().min(1),
   precision: Precision,
@@ -21,6 +27,8 @@ export type VariantEntry = z.infer<typeof VariantEntry>;
 
 export const Manifest = z.object({
   model: z.string().min(1),
+  /** QUANTIZER_VERSION of the quantizer that wrote the folder (absent before versions were recorded). */
+  quantizer: z.string().optional(),
   task: z.enum(TASKS),
   source: z.string(),
   sourceSha256: z.string(),
@@ -45,4 +53,13 @@ export function readManifest(dir: string): Manifest {
     if (!existsSync(join(dir, v.file))) throw new ModelError('NOT_A_VARIANT_DIR', `${dir} lacks ${v.file} listed in its manifest`);
   }
   return parsed.data;
+}
+
+/** True when `dir` holds variants written by this quantizer version (a cache may reuse them). */
+export function isCurrentQuantization(dir: string): boolean {
+  try {
+    return readManifest(dir).quantizer === QUANTIZER_VERSION;
+  } catch {
+    return false;
+  }
 }

@@ -3,7 +3,7 @@
 import type { ModelSummary } from '../onnx/analyse.ts';
 import { seededRandom } from '../../random.ts';
 import { lineSamples, pageSamples, type LineSample, type PageSample } from '../samples/lines.ts';
-import { characterAccuracy, ctcGreedy, loadDictionary } from './ctc.ts';
+import { characterAccuracy, ctcGreedy, editDistance, loadDictionary } from './ctc.ts';
 import { lineTensor, pageTensor } from './preprocess.ts';
 import { recall, regions, type Box } from './boxes.ts';
 
@@ -41,7 +41,8 @@ export function makeSamples(task: Task, dims: readonly number[], count: number, 
   switch (task) {
     case 'cls':
     case 'rec':
-      return lineSamples(count, seed).map((line) => ({ input: lineTensor(line.image, h, w), line }));
+      // The recogniser reads lines the classifier has already turned upright.
+      return lineSamples(count, seed, undefined, task === 'cls').map((line) => ({ input: lineTensor(line.image, h, w), line }));
     case 'det':
       return pageSamples(count, w, h, seed).map((page) => ({ input: pageTensor(page.image, h, w), page }));
     case 'generic': {
@@ -69,6 +70,42 @@ export function decode(task: Task, output: { data: Float32Array; dims: number[] 
       for (let i = 1; i < output.data.length; i++) if ((output.data[i] ?? 0) > (output.data[best] ?? 0)) best = i;
       return { kind: 'raw', argmax: best };
     }
+  }
+}
+
+/**
+ * Task accuracy as a count, for confidence intervals: lines with the right direction (cls),
+ * reference characters minus edits on the upright lines (rec), ground-truth boxes found at
+ * IoU 0.5 (det); for generic models, undefined.
+ */
+export function scoreCounts(task: Task, samples: readonly Sample[], predictions: readonly Prediction[]): { correct: number; total: number } | undefined {
+  switch (task) {
+    case 'cls':
+      return { correct: samples.filter((s, i) => { const p = predictions[i]; return p?.kind === 'cls' && p.rotated === s.line?.rotated; }).length, total: samples.length };
+    case 'rec': {
+      let total = 0;
+      let edits = 0;
+      samples.forEach((s, i) => {
+        const p = predictions[i];
+        if (!s.line || s.line.rotated || p?.kind !== 'rec') return;
+        total += [...s.line.text].length;
+        edits += editDistance(p.text, s.line.text);
+      });
+      return { correct: Math.max(0, total - edits), total };
+    }
+    case 'det': {
+      let total = 0;
+      let found = 0;
+      samples.forEach((s, i) => {
+        const p = predictions[i];
+        const truth = s.page?.boxes ?? [];
+        total += truth.length;
+        if (p?.kind === 'det') found += Math.round(recall(truth, p.boxes) * truth.length);
+      });
+      return { correct: found, total };
+    }
+    case 'generic':
+      return undefined;
   }
 }
 

@@ -8,12 +8,12 @@ import type { ModelVariant } from '@edgeplane/api';
 import { analyse } from '../onnx/analyse.ts';
 import { decodeModel } from '../onnx/proto.ts';
 import { readManifest, type Manifest } from '../manifest.ts';
-import { agreement, decode, makeSamples, score, TASK_LABEL, type Prediction, type Sample } from '../ocr/tasks.ts';
+import { agreement, decode, makeSamples, score, scoreCounts, TASK_LABEL, type Prediction, type Sample } from '../ocr/tasks.ts';
 import { loadDictionary } from '../ocr/ctc.ts';
 import { openSession, run } from '../runtime.ts';
 import { sha256 } from '../quantize/pipeline.ts';
 import { loadedMemoryMiB } from './memory.ts';
-import { percentile, round, type Latency } from './stats.ts';
+import { percentile, round, wilson, type Interval, type Latency } from './stats.ts';
 import type { Session } from '../runtime.ts';
 
 export interface ProfileOptions {
@@ -41,6 +41,10 @@ export interface VariantProfile {
   memoryMiB: number;
   /** Task accuracy on the generated samples; for a generic model, agreement with fp32. */
   accuracy: number;
+  /** What `accuracy` counts (lines, characters or boxes right out of all), when the task has labels. */
+  accuracyCounts?: { correct: number; total: number };
+  /** 95 % Wilson interval of `accuracy`. */
+  accuracyInterval?: Interval;
   agreementWithFp32: number;
   latency: Latency[];
 }
@@ -110,6 +114,7 @@ export async function profileDir(dir: string, options: ProfileOptions = DEFAULT_
       }
       reference ??= predictions;
       const agree = agreement(reference, predictions);
+      const counts = scoreCounts(manifest.task, samples, predictions);
       variants.push({
         name: v.name,
         precision: v.precision,
@@ -121,6 +126,7 @@ export async function profileDir(dir: string, options: ProfileOptions = DEFAULT_
         gflops: round(gflops, 4),
         memoryMiB: await loadedMemoryMiB(resolve(path), dims),
         accuracy: round(score(manifest.task, samples, predictions) ?? agree, 4),
+        ...(counts ? { accuracyCounts: counts, accuracyInterval: { low: round(wilson(counts.correct, counts.total).low, 4), high: round(wilson(counts.correct, counts.total).high, 4) } } : {}),
         agreementWithFp32: round(agree, 4),
         latency: [],
       });

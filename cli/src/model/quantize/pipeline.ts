@@ -10,7 +10,7 @@ import { dropUnusedInitializers } from '../onnx/graph.ts';
 import { upgradeToOpset13 } from '../onnx/opset.ts';
 import { decodeModel, encodeModel, type Model } from '../onnx/proto.ts';
 import { detectTask, makeSamples, type Task } from '../ocr/tasks.ts';
-import { MANIFEST_FILE, type Manifest, type VariantEntry } from '../manifest.ts';
+import { MANIFEST_FILE, QUANTIZER_VERSION, type Manifest, type VariantEntry } from '../manifest.ts';
 import { writeDirAtomically } from '../output.ts';
 import { openSession, run } from '../runtime.ts';
 import { calibrate, type CalibrationOptions } from './calibrate.ts';
@@ -128,7 +128,7 @@ export async function quantizeModel(source: string, options: QuantizeOptions): P
     [{ name: 'fp16', precision: 'fp16', profile: 'full', file: `${name}-fp16.onnx`, method: 'float16 storage, float32 compute (Cast after load)' }, fp16],
     [{ name: 'int8', precision: 'int8', profile: 'lite', file: `${name}-int8.onnx`, method: 'int8 weight-only, per-channel symmetric, DequantizeLinear' }, int8],
     [
-      { name: 'int8-static', precision: 'int8', profile: 'full', file: `${name}-int8-static.onnx`, method: `int8 static QDQ, uint8 activations (${options.calibration.method}), int8 per-channel weights` },
+      { name: 'int8-static', precision: 'int8', profile: 'full', file: `${name}-int8-static.onnx`, method: `int8 static QDQ, uint8 activations (${options.calibration.method}), int8 per-channel weights; Add, Mul, Sigmoid, pools and Concat in int8 too, first and output layers float` },
       int8Static,
     ],
   ];
@@ -136,6 +136,7 @@ export async function quantizeModel(source: string, options: QuantizeOptions): P
 
   const manifest: Manifest = {
     model: name,
+    quantizer: QUANTIZER_VERSION,
     task,
     source: basename(source),
     sourceSha256: sha256(bytes),

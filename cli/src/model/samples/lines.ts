@@ -1,6 +1,6 @@
 // Labelled samples rendered from known strings: single text lines (half of them turned by
 // 180 degrees) for the direction classifier and the recogniser, and pages for the detector.
-import { sampleFont, textAdvance, textPath } from './font.ts';
+import { SAMPLE_FONTS, sampleFont, textAdvance, textPath, type SampleFont } from './font.ts';
 import { fill } from './raster.ts';
 import { seededRandom } from '../../random.ts';
 import { rotate180, type Gray } from './image.ts';
@@ -8,6 +8,7 @@ import { rotate180, type Gray } from './image.ts';
 export interface LineSample {
   text: string;
   rotated: boolean;
+  font: SampleFont;
   image: Gray;
 }
 
@@ -33,8 +34,8 @@ function randomText(rand: () => number, words: number): string {
   return parts.join(' ');
 }
 
-function ink(image: Gray, text: string, x: number, baseline: number, size: number, paper: number, tone: number): void {
-  const cover = fill(textPath(text, x, baseline, size), image.width, image.height);
+function ink(image: Gray, text: string, x: number, baseline: number, size: number, paper: number, tone: number, font?: SampleFont): void {
+  const cover = fill(textPath(text, x, baseline, size, font), image.width, image.height);
   for (let i = 0; i < cover.length; i++) {
     const c = Math.min(1, cover[i] ?? 0);
     if (c > 0) image.data[i] = (image.data[i] ?? paper) * (1 - c) + tone * c;
@@ -48,29 +49,33 @@ function noise(image: Gray, rand: () => number, amount: number): void {
 }
 
 /** One line of text, 48 pixels high, dark ink on light paper with a little noise. */
-export function renderLine(text: string, rand: () => number, height = 48): Gray {
-  const font = sampleFont();
+export function renderLine(text: string, rand: () => number, height = 48, name: SampleFont = 'DejaVuSans'): Gray {
+  const font = sampleFont(name);
   const size = height * (0.55 + rand() * 0.15);
   const pad = Math.round(height * 0.25);
-  const width = Math.ceil(textAdvance(text, size)) + 2 * pad;
+  const width = Math.ceil(textAdvance(text, size, name)) + 2 * pad;
   const paper = 215 + rand() * 40;
   const image: Gray = { width, height, data: new Float32Array(width * height).fill(paper) };
   const ascent = (font.ascender / font.unitsPerEm) * size;
   const descent = (-font.descender / font.unitsPerEm) * size;
   const baseline = (height - (ascent + descent)) / 2 + ascent;
-  ink(image, text, pad, baseline, size, paper, rand() * 60);
+  ink(image, text, pad, baseline, size, paper, rand() * 60, name);
   noise(image, rand, 12);
   return image;
 }
 
-/** `count` labelled lines; every second one is turned by 180 degrees. */
-export function lineSamples(count: number, seed = 1): LineSample[] {
+/**
+ * `count` labelled lines; with `turn`, every second one is turned by 180 degrees; each pair
+ * pair is set in the next of `fonts`, so every font has as many lines of each kind.
+ */
+export function lineSamples(count: number, seed = 1, fonts: readonly SampleFont[] = SAMPLE_FONTS, turn = true): LineSample[] {
   const rand = seededRandom(seed);
   return Array.from({ length: count }, (_, i) => {
+    const font = fonts[Math.floor(i / 2) % fonts.length] ?? 'DejaVuSans';
     const text = randomText(rand, 1 + Math.floor(rand() * 3));
-    const upright = renderLine(text, rand);
-    const rotated = i % 2 === 1;
-    return { text, rotated, image: rotated ? rotate180(upright) : upright };
+    const upright = renderLine(text, rand, 48, font);
+    const rotated = turn && i % 2 === 1;
+    return { text, rotated, font, image: rotated ? rotate180(upright) : upright };
   });
 }
 
