@@ -15,6 +15,13 @@ beforeAll(async () => {
   kube = await startKube();
   await installCrds(kube);
   kubectl = kubectlFor(kube.kubeconfigPath);
+  // The API server publishes a new CRD's OpenAPI a moment after it is Established.
+  for (let i = 0; ; i++) {
+    const [emd, en] = await Promise.all([kubectl(['explain', 'emd']), kubectl(['explain', 'en'])]);
+    if (emd.code === 0 && en.code === 0) break;
+    if (i >= 60) throw new Error(`kubectl explain never found the CRDs: ${emd.stderr}${en.stderr}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 });
 
 afterAll(async () => {
