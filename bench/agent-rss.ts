@@ -101,6 +101,7 @@ export async function measureBinaryIdleRss(opts: MeasureOptions): Promise<Binary
       EP_AGENT_STATE_DIR: join(dir.path, 'state'),
       EP_AGENT_CACHE_DIR: join(dir.path, 'cache'),
       EP_AGENT_HTTP_ADDR: `127.0.0.1:${await freePort()}`,
+      EP_AGENT_GRPC_ADDR: `127.0.0.1:${await freePort()}`,
       EP_AGENT_LOG_LEVEL: 'info',
       ...opts.env,
     },

@@ -75,6 +75,9 @@ export async function startAgentProcess(spec: AgentSpec, nats: AgentNats, workDi
       '1GiB',
       '--http-addr',
       `127.0.0.1:${port}`,
+      // gRPC on a port of its own: its default (HTTP's port + 1) may be the next agent's HTTP port.
+      '--grpc-addr',
+      `127.0.0.1:${await freePort()}`,
       // Only variants signed by the demo's key load.
       ...(await requireSignatureArgs()),
     ],

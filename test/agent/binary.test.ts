@@ -62,6 +62,7 @@ describe('edgeplane-agent binary', () => {
         EP_AGENT_STATE_DIR: join(dir.path, 'state'),
         EP_AGENT_CACHE_DIR: join(dir.path, 'cache'),
         EP_AGENT_HTTP_ADDR: `127.0.0.1:${port}`,
+        EP_AGENT_GRPC_ADDR: '127.0.0.1:0',
         EP_AGENT_LOG_LEVEL: 'warn',
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -58,6 +58,8 @@ export async function startAgentChild(o: AgentChildOptions): Promise<AgentChild>
     '--state-dir', join(o.dir, `${o.node}-state`),
     '--cache-dir', o.cacheDir,
     '--http-addr', `127.0.0.1:${port}`,
+    // gRPC on a port of its own: its default (HTTP's port + 1) may be another agent's HTTP port.
+    '--grpc-addr', '127.0.0.1:0',
     '--log-level', 'info',
   ];
   const proc = startProcess(o.logName ?? o.node, process.execPath, args, o.dir);
