@@ -4,7 +4,7 @@
 // term. The heap chooser ranks a node it has not evaluated by this bound and evaluates it only
 // when the bound reaches the top, so a plan evaluates the nodes that can still win a replica
 // instead of every node, and returns the naive planner's plan all the same.
-import { nodeReady, nodeUnschedulable } from './filters.ts';
+import { nodeReady, nodeSelector, nodeUnschedulable } from './filters.ts';
 import type { NodeInfo, PlanContext } from './framework.ts';
 import { measuredByDigest } from './memo.ts';
 import { joulesPerInference, predictP99Ms } from './predict.ts';
@@ -90,7 +90,7 @@ function measuresPlanVariants(ctx: PlanContext, i: number): boolean {
 /**
  * The upper bound of each node's local score for a replica of this plan, for every node whose
  * row is not evaluated yet (it holds no replica of the plan) and which the node-level filters
- * that read a column admit; -Infinity for the others, and for a node none of whose
+ * admit (each reads a column); -Infinity for the others, and for a node none of whose
  * accelerators runs one of the plan's variants.
  */
 export function nodeBounds(ctx: PlanContext): Float64Array {
@@ -108,13 +108,14 @@ export function nodeBounds(ctx: PlanContext): Float64Array {
   const schedulable = nodeUnschedulable.passes;
   const ready = nodeReady.passes;
   const belowCap = nodeWorkloadCap.passes;
+  const selected = nodeSelector.passes;
   const loadScore = load.score;
   const tier = ctx.scratch;
   for (let i = 0; i < nodes.length; i++) {
     out[i] = -Infinity;
     if (evaluated[i] === 1) continue;
     const node = nodes[i]!;
-    if (!schedulable(ctx, node) || !ready(ctx, node) || !belowCap(ctx, node)) continue;
+    if (!selected(ctx, node) || !schedulable(ctx, node) || !ready(ctx, node) || !belowCap(ctx, node)) continue;
     const pairs = hasMeasured[i] === 1 && measuresPlanVariants(ctx, i) ? bounds.measured : bounds.predicted;
     const at = slotBase[signature[i]!]!;
     const nacc = accBase[i + 1]! - accBase[i]!;

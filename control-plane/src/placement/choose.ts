@@ -63,7 +63,7 @@ export function localScore(ctx: PlanContext, node: NodeInfo): number {
   return tier === null ? NaN : nodeScore(ctx, node, tier);
 }
 
-/** Nodes kept in the heaps per replica of the plan; the others wait in the reserve. */
+/** Nodes let into the heaps per replica of the plan at first; each later admission doubles it. */
 const RESERVE_PER_REPLICA = 4;
 /** Reserve nodes to keep out of the heaps at the least: fewer are not worth a reserve. */
 const MIN_RESERVE = 512;
@@ -71,23 +71,16 @@ const MIN_RESERVE = 512;
 const MAX_DOMAINS_SCANNED = 256;
 
 /**
- * A bound under which about all but `keep` of the nodes not evaluated yet wait in the reserve,
- * estimated from an even sample of the bounds; -Infinity when a reserve is not worth it.
+ * A bound with about `keep` of the reserve's `count` nodes at or above it, estimated from an even
+ * sample of their bounds; -Infinity (all of them) when what would stay is not worth a reserve.
  */
-function reserveThreshold(bounds: Float64Array, evaluated: Uint8Array, sample: Float64Array, keep: number): number {
-  let candidates = 0;
-  for (let i = 0; i < bounds.length; i++) if (evaluated[i] === 0 && bounds[i] !== -Infinity) candidates++;
-  if (candidates - keep < MIN_RESERVE) return -Infinity;
-  const stride = Math.ceil(candidates / sample.length);
+function reserveThreshold(bounds: Float64Array, reserve: Int32Array, count: number, sample: Float64Array, keep: number): number {
+  if (count - keep < MIN_RESERVE) return -Infinity;
+  const stride = Math.ceil(count / sample.length);
   let m = 0;
-  let seen = 0;
-  for (let i = 0; i < bounds.length; i++) {
-    if (evaluated[i] === 1 || bounds[i] === -Infinity) continue;
-    if (seen++ % stride === 0) sample[m++] = bounds[i]!;
-  }
+  for (let k = 0; k < count; k += stride) sample[m++] = bounds[reserve[k]!]!;
   const sorted = sample.subarray(0, m).sort();
-  // The sampled bound with about `keep` of the candidates at or above it.
-  const above = Math.min(m - 1, Math.floor((keep / candidates) * m));
+  const above = Math.min(m - 1, Math.floor((keep / count) * m));
   return sorted[m - 1 - above]!;
 }
 
@@ -146,35 +139,55 @@ export function heapChooser(ctx: PlanContext, evaluate: (ctx: PlanContext, i: nu
 
   // Every feasible node at once from the scores the plan was prepared with (rescored where a
   // replica came or went since), every node not evaluated yet from its bound, then each heap
-  // ordered in one pass. Nodes whose bound is under `reserveBelow` wait outside the heaps (most
-  // nodes of a large fleet cannot win any replica), until the best node no longer beats every
-  // bound there plus the spread term it could have.
+  // ordered in one pass. Most nodes of a large fleet cannot win any replica: those not evaluated
+  // wait in a reserve, and only the best-bounded enter the heaps, more whenever the best node no
+  // longer beats every bound left there plus the spread term it could have.
   const prepared = ctx.localScore;
   const dirty = ctx.dirty;
   const bounds = nodeBounds(ctx);
-  let reserveBelow = reserveThreshold(bounds, evaluated, ctx.fleet.buffers.sample, RESERVE_PER_REPLICA * ctx.spec.replicas);
-  const inReserve = ctx.fleet.buffers.inReserve;
+  const reserve = ctx.fleet.buffers.inReserve;
+  const sample = ctx.fleet.buffers.sample;
   let reserved = 0;
-  // With few domains, which hold reserve nodes: the reserve's ceiling then reads their counts.
-  const reserveIn = domains <= MAX_DOMAINS_SCANNED ? new Uint8Array(domains) : undefined;
   for (let i = 0; i < n; i++) {
-    let score: number;
     if (evaluated[i] === 0) {
-      score = bounds[i]!;
-      if (score === -Infinity) continue;
-      if (score < reserveBelow) {
-        inReserve[reserved++] = i;
-        if (reserveIn !== undefined) reserveIn[domainOf[i]!] = 1;
-        continue;
-      }
-    } else {
-      if (staticOk[i] === 0) continue;
-      score = dirty[i] === 1 ? localScore(ctx, nodes[i]!) : prepared[i]!;
-      if (Number.isNaN(score)) continue;
+      if (bounds[i]! !== -Infinity) reserve[reserved++] = i;
+      continue;
     }
+    if (staticOk[i] === 0) continue;
+    const score = dirty[i] === 1 ? localScore(ctx, nodes[i]!) : prepared[i]!;
+    if (Number.isNaN(score)) continue;
     local[i] = score;
     byNode.push(i);
   }
+  /** Every node of the reserve has a bound under this. */
+  let reserveBelow = Infinity;
+  // With few domains, which hold reserve nodes: the reserve's ceiling then reads their counts.
+  const reserveIn = domains <= MAX_DOMAINS_SCANNED ? new Uint8Array(domains) : undefined;
+  let keep = RESERVE_PER_REPLICA * Math.max(1, ctx.spec.replicas);
+  /** Lets about the `keep` best-bounded nodes of the reserve into the heaps. */
+  const admit = (heapsBuilt: boolean): void => {
+    reserveBelow = reserveThreshold(bounds, reserve, reserved, sample, keep);
+    keep *= 2;
+    let left = 0;
+    reserveIn?.fill(0);
+    for (let k = 0; k < reserved; k++) {
+      const i = reserve[k]!;
+      const bound = bounds[i]!;
+      if (bound < reserveBelow) {
+        reserve[left++] = i;
+        if (reserveIn !== undefined) reserveIn[domainOf[i]!] = 1;
+        continue;
+      }
+      local[i] = bound;
+      if (!heapsBuilt) byNode.push(i);
+      else {
+        byNode.insert(i);
+        refreshDomain(domainOf[i]!);
+      }
+    }
+    reserved = left;
+  };
+  admit(false);
   byNode.heapify();
   for (let d = 0; d < domains; d++) {
     const top = byNode.top(d);
@@ -198,18 +211,6 @@ export function heapChooser(ctx: PlanContext, evaluate: (ctx: PlanContext, i: nu
     }
     return total > reserveBelow + spreadTerm(ctx, fewest);
   };
-  /** Moves every node of the reserve into the heaps. */
-  const release = (): void => {
-    for (let k = 0; k < reserved; k++) {
-      const i = inReserve[k]!;
-      if (evaluated[i] === 1) continue;
-      local[i] = bounds[i]!;
-      byNode.insert(i);
-    }
-    reserved = 0;
-    reserveBelow = -Infinity;
-    for (let d = 0; d < domains; d++) refreshDomain(d);
-  };
 
   return {
     best() {
@@ -230,7 +231,7 @@ export function heapChooser(ctx: PlanContext, evaluate: (ctx: PlanContext, i: nu
         }
         // Strictly above: a reserve node totalling as much could come first by name.
         if (reserved === 0 || (top >= 0 && beatsReserve(domainTotal[d]!))) return top;
-        release();
+        admit(true);
       }
     },
     changed(i) {

@@ -6,14 +6,13 @@ import type { Precision } from '@edgeplane/api';
 import { SUCCESS, unschedulable } from './framework.ts';
 import type { FilterPlugin, NodeInfo, PairFilterPlugin, PlanContext, Status } from './framework.ts';
 import { failureBackoff } from './failure-backoff.ts';
-import { matchesSelector } from './labels.ts';
 import { nodeWorkloadCap } from './workload-cap.ts';
 
 export const nodeSelector: FilterPlugin = {
   name: 'NodeSelector',
   dynamic: false,
-  // Without a selector the node's labels are never read.
-  passes: (ctx, node) => ctx.spec.placement.selector === undefined || matchesSelector(ctx.spec.placement.selector, node.view.labels),
+  // The selector's verdict on every node, read from the labels once per selector and labels.
+  passes: (ctx, node) => ctx.selectorMatch === undefined || ctx.selectorMatch[node.index] === 1,
   reason: () => "didn't match the node selector",
 };
 

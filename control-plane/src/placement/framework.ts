@@ -189,6 +189,8 @@ export interface PlanContext {
   evaluated: Uint8Array;
   /** The per-plan inputs evaluating a row reads. */
   rows: RowInputs;
+  /** 1 for each node the spec's label selector matches; undefined without a selector. */
+  selectorMatch: Uint8Array | undefined;
 }
 
 /** Per-plan inputs of evaluateRow (prepare.ts), by node position. */

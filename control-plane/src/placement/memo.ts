@@ -3,7 +3,8 @@
 // object identity in WeakMaps: nothing outlives its input, and the planner stays pure as long
 // as inputs are replaced rather than changed in place (see NodeView).
 import { PRECISIONS } from '@edgeplane/api';
-import type { Accelerator } from '@edgeplane/api';
+import type { Accelerator, LabelSelector } from '@edgeplane/api';
+import { matchesSelector } from './labels.ts';
 import { PlacementErrorCode, PlacementInputError } from './errors.ts';
 import { topsAt, wattsOf } from './predict.ts';
 import type { SignatureBounds } from './bound.ts';
@@ -64,6 +65,8 @@ export interface FleetFacts {
   signatureSlotBase: Int32Array;
   /** Topology domains by spreadBy label key (see topologyDomains). */
   domains: Map<string, TopologyDomains>;
+  /** Which nodes each label selector matches (see selectorMatches). */
+  selectors: WeakMap<LabelSelector, { epoch: number; match: Uint8Array }>;
   /** Position of each node by name. */
   byName: Map<string, number>;
   /** 0..n-1: the domains when each node is its own. */
@@ -163,6 +166,7 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
     signatureFirst: Int32Array.from(firsts),
     signatureSlotBase,
     domains: new Map(),
+    selectors: new WeakMap(),
     byName,
     positions: Int32Array.from(nodes, (_, i) => i),
     rank,
@@ -219,6 +223,22 @@ export function topologyDomains(facts: FleetFacts, nodes: readonly NodeView[], s
     facts.domains.set(spreadBy, domains);
   }
   return domains!;
+}
+
+/**
+ * 1 for each node whose labels `selector` matches, remembered per selector object until a node's
+ * labels are replaced; read after refreshFleetRows.
+ */
+export function selectorMatches(facts: FleetFacts, selector: LabelSelector): Uint8Array {
+  const table = facts.table;
+  let known = facts.selectors.get(selector);
+  if (known === undefined || known.epoch !== table.labelsEpoch) {
+    const match = new Uint8Array(facts.names.length);
+    for (let i = 0; i < match.length; i++) match[i] = matchesSelector(selector, table.labels[i]!) ? 1 : 0;
+    known = { epoch: table.labelsEpoch, match };
+    facts.selectors.set(selector, known);
+  }
+  return known.match;
 }
 
 const fleetCache = new WeakMap<readonly NodeView[], FleetFacts>();

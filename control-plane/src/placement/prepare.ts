@@ -8,7 +8,7 @@ import { buildPairs } from './candidates.ts';
 import { localScore, staticPairFilters } from './choose.ts';
 import { nodeLevelFilters, nodeReady, passesAll } from './filters.ts';
 import type { NodeInfo, PairClass, PlanContext, VariantTable } from './framework.ts';
-import { fleetFacts, refreshFleetRows, topologyDomains } from './memo.ts';
+import { fleetFacts, refreshFleetRows, selectorMatches, topologyDomains } from './memo.ts';
 import { nodeScorePlugins, WEIGHTS } from './score.ts';
 import { fullNodes } from './workload-cap.ts';
 import { defaultPlacementOptions } from './types.ts';
@@ -167,6 +167,8 @@ export function preparePlan(input: PlanInput, pairClasses = true, lazy = false, 
   const spreadBy = spec.placement.spreadBy;
   // Also refuses duplicate names before anything is placed.
   const fleet = fleetFacts(input.nodes, rebuild);
+  // A node renamed or given new accelerators: the facts of the whole list are built again.
+  if (!refreshFleetRows(fleet, input.nodes)) return preparePlan(input, pairClasses, lazy, true);
   const domains = spreadBy !== undefined ? topologyDomains(fleet, input.nodes, spreadBy) : undefined;
   // Plans run one at a time and no result refers to a NodeInfo, so the node list's facts own
   // one per node and each plan resets them: no garbage per node per plan.
@@ -209,6 +211,7 @@ export function preparePlan(input: PlanInput, pairClasses = true, lazy = false, 
     pairClasses: pairClasses ? new Array<PairClass | undefined>(fleet.signatureCount.length * 6).fill(undefined) : undefined,
     nodeWeights: Float64Array.from(nodeScorePlugins, (p) => p.weight(WEIGHTS[spec.tiering.objective])),
     evaluated: buffers.evaluated,
+    selectorMatch: spec.placement.selector !== undefined ? selectorMatches(fleet, spec.placement.selector) : undefined,
     rows: {
       domains: domains?.ids,
       // Name-keyed inputs by node position: they hold a few nodes, and evaluating a row then
@@ -219,8 +222,6 @@ export function preparePlan(input: PlanInput, pairClasses = true, lazy = false, 
       liteCodes,
     },
   };
-  // A node renamed or given new accelerators: the facts of the whole list are built again.
-  if (!refreshFleetRows(fleet, input.nodes)) return preparePlan(input, pairClasses, lazy, true);
   if (!lazy) for (let i = 0; i < nodes.length; i++) evaluateRow(ctx, i);
   return ctx;
 }

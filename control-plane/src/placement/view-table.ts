@@ -14,6 +14,9 @@ export interface ViewTable {
   cachedArtifacts: Array<NodeView['cachedArtifacts'] | undefined>;
   measuredP99Ms: Array<NodeView['measuredP99Ms'] | undefined>;
   utilization: Array<NodeView['utilization'] | undefined>;
+  labels: Array<NodeView['labels'] | undefined>;
+  /** Counts the rows whose labels object was replaced: facts derived from labels keep the count they were read at. */
+  labelsEpoch: number;
   ready: Uint8Array;
   unschedulable: Uint8Array;
   retainReplicas: Uint8Array;
@@ -39,6 +42,8 @@ export function newViewTable(nodes: number, slots: number): ViewTable {
     cachedArtifacts: new Array<NodeView['cachedArtifacts'] | undefined>(nodes).fill(undefined),
     measuredP99Ms: new Array<NodeView['measuredP99Ms'] | undefined>(nodes).fill(undefined),
     utilization: new Array<NodeView['utilization'] | undefined>(nodes).fill(undefined),
+    labels: new Array<NodeView['labels'] | undefined>(nodes).fill(undefined),
+    labelsEpoch: 0,
     ready: new Uint8Array(nodes),
     unschedulable: new Uint8Array(nodes),
     retainReplicas: new Uint8Array(nodes),
@@ -59,6 +64,10 @@ export function readView(t: ViewTable, i: number, view: NodeView, slotStart: num
   t.cachedArtifacts[i] = view.cachedArtifacts;
   t.measuredP99Ms[i] = view.measuredP99Ms;
   t.utilization[i] = view.utilization;
+  if (t.labels[i] !== view.labels) {
+    t.labels[i] = view.labels;
+    t.labelsEpoch++;
+  }
   t.ready[i] = view.ready ? 1 : 0;
   t.unschedulable[i] = view.unschedulable ? 1 : 0;
   t.retainReplicas[i] = view.retainReplicas ? 1 : 0;
@@ -81,7 +90,8 @@ export function sameView(t: ViewTable, i: number, view: NodeView): boolean {
     t.network[i] === view.network &&
     t.cachedArtifacts[i] === view.cachedArtifacts &&
     t.measuredP99Ms[i] === view.measuredP99Ms &&
-    t.utilization[i] === view.utilization
+    t.utilization[i] === view.utilization &&
+    t.labels[i] === view.labels
   );
 }
 
