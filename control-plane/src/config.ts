@@ -327,5 +327,5 @@ function checkTimings(c: Config): void {
 
 export function usage(): string {
   const rows = SETTINGS.map((s) => `  --${s.flag.padEnd(24)} ${s.env.padEnd(26)} ${s.help}${s.fallback !== undefined ? ` [${s.fallback || 'empty'}]` : ''}`);
-  return ['usage: control-plane [flags]', '', '  flag                       environment                meaning [default]', ...rows, '  --help'].join('\n');
+  return ['usage: control-plane [flags]', '', '  flag                       environment                meaning [default]', ...rows, '  --help', '  --version'].join('\n');
 }
