@@ -3,14 +3,27 @@
 // its probes, reads its mounted ServiceAccount token and uses it against the API server through
 // the kubernetes Service, is reachable through a Service of its own, and is deleted cleanly.
 // On a machine that cannot run a cluster the suite is skipped with the reason in its name.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterUnsupportedReason, ensureProbeImage, kubeRequest, PROBE_IMAGE, startCluster, type KubeCluster } from '@edgeplane/env';
+import { clusterUnsupportedReason, ensureProbeImage, kubeRequest, PROBE_IMAGE, repoRoot, startCluster, type KubeCluster } from '@edgeplane/env';
 
 const reason = clusterUnsupportedReason();
 if (reason) console.warn(`[cluster] test/cluster skipped: ${reason}`);
+
+// The product's images, when `make images` has written them (one cluster per machine, so they
+// run on this suite's cluster rather than one of their own).
+const imagesDir = join(repoRoot, 'dist', 'images');
+interface BuiltImage {
+  name: string;
+  reference: string;
+  archive: string;
+}
+const builtImages: BuiltImage[] = existsSync(join(imagesDir, 'images.json')) ? (JSON.parse(readFileSync(join(imagesDir, 'images.json'), 'utf8')) as BuiltImage[]) : [];
+const image = (name: string) => builtImages.find((i) => i.name === name && existsSync(join(imagesDir, i.archive)));
+const imagesMissing = ['control-plane', 'agent', 'nats-server', 'redis-server'].filter((n) => !image(n));
+if (!reason && imagesMissing.length) console.warn(`[cluster] image checks skipped: ${imagesMissing.join(', ')} not in dist/images (make images)`);
 
 interface PodStatus {
   phase?: string;
@@ -21,7 +34,9 @@ interface PodStatus {
 
 function httpGet(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { timeout: 5000 }, (res) => {
+    // A fresh connection each time: a kept-alive one opened before kube-proxy's rule for a new
+    // ClusterIP existed went out of the default route, and would keep doing so.
+    const req = request(url, { timeout: 5000, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
@@ -43,6 +58,23 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 }
 
 const TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+const RESTRICTED = { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
+
+/** A pod of one of the product's images, as the chart runs them: non-root, restricted, no pulls. */
+function imagePod(name: string, reference: string, container: Record<string, unknown>, restartPolicy = 'Always'): unknown {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      restartPolicy,
+      terminationGracePeriodSeconds: 2,
+      securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [{ name, image: reference, imagePullPolicy: 'Never', securityContext: RESTRICTED, volumeMounts: [{ name: 'data', mountPath: '/data' }], ...container }],
+      volumes: [{ name: 'data', emptyDir: {} }],
+    },
+  };
+}
 // The workload: copy the token where httpd serves it, connect to the API server through the
 // kubernetes Service (kube-proxy and the pod network on the path), serve. (busybox's TLS client
 // cannot talk to the API server's ECDSA certificate, so the connection is TCP only; the token
@@ -175,6 +207,36 @@ describe.runIf(!reason)('single-node cluster', () => {
       throw new Error(`${err.message}; last: ${last}; endpoint slices: ${JSON.stringify((slices.body as { items?: unknown[] }).items)}`);
     });
     expect(answer.body.trim()).toBe('ok');
+  });
+
+  it.runIf(imagesMissing.length === 0)('runs the product images: nats-server and redis-server Ready, control plane and agent --version', { timeout: 180_000 }, async () => {
+    const started = Date.now();
+    for (const name of ['control-plane', 'agent', 'nats-server', 'redis-server']) cluster.importImage(join(imagesDir, image(name)!.archive));
+    console.log(`[cluster] dist/images imported in ${Date.now() - started} ms`);
+    const pods = [
+      imagePod('img-nats', image('nats-server')!.reference, { args: ['-js', '-sd', '/data', '-m', '8222'], readinessProbe: { httpGet: { path: '/healthz', port: 8222 }, periodSeconds: 1 } }),
+      imagePod('img-redis', image('redis-server')!.reference, { args: ['--port', '6379', '--save', '', '--dir', '/data'], readinessProbe: { tcpSocket: { port: 6379 }, periodSeconds: 1 } }),
+      imagePod('img-cp', image('control-plane')!.reference, { args: ['--version'] }, 'Never'),
+      imagePod('img-agent', image('agent')!.reference, { args: ['--version'] }, 'Never'),
+    ];
+    const created = Date.now();
+    for (const p of pods) {
+      const res = await kubeRequest(cluster, 'POST', '/api/v1/namespaces/default/pods', p);
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+    }
+    for (const name of ['img-nats', 'img-redis']) {
+      await until(`${name} Ready`, async () => ((await pod(name))?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined), 120_000);
+      console.log(`[cluster] ${name} Ready ${Date.now() - created} ms after create`);
+    }
+    for (const name of ['img-cp', 'img-agent']) {
+      const status = await until(`${name} finished`, async () => {
+        const s = await pod(name);
+        return s?.phase === 'Succeeded' || s?.phase === 'Failed' ? s : undefined;
+      }, 120_000);
+      const log = await kubeRequest(cluster, 'GET', `/api/v1/namespaces/default/pods/${name}`);
+      expect(status.phase, JSON.stringify((log.body as { status: unknown }).status)).toBe('Succeeded');
+    }
+    for (const p of ['img-nats', 'img-redis', 'img-cp', 'img-agent']) await kubeRequest(cluster, 'DELETE', `/api/v1/namespaces/default/pods/${p}?gracePeriodSeconds=1`);
   });
 
   it('deletes the pod cleanly: object gone, containers stopped, IP released', { timeout: 120_000 }, async () => {
