@@ -93,7 +93,16 @@ export function clusterUnsupportedReason(): string | null {
   if (!v2 && missing.length) return `cgroup v1 controllers not mounted: ${missing.join(', ')}`;
   if (!onPath('iptables')) return 'iptables is not installed (the CNI bridge masquerade and kube-proxy need it): apt-get install iptables';
   if (!hostAddress()) return 'no non-loopback IPv4 address: pods reach the API server through the host address';
+  const holder = lockHolder();
+  if (holder) return `another test cluster runs on this machine (pid ${holder} holds ${LOCK})`;
   return null;
+}
+
+/** The live process holding the one-cluster-per-machine lock, if any. */
+function lockHolder(): number | null {
+  if (!existsSync(LOCK)) return null;
+  const pid = Number(readFileSync(LOCK, 'utf8').trim());
+  return pid && pid !== process.pid && pidAlive(pid) ? pid : null;
 }
 
 function onPath(command: string): string | null {
@@ -122,12 +131,8 @@ export function clusterBinary(name: ClusterBinary): string {
 
 function takeLock(): void {
   mkdirSync(dirname(LOCK), { recursive: true });
-  if (existsSync(LOCK)) {
-    const pid = Number(readFileSync(LOCK, 'utf8').trim());
-    if (pid && pidAlive(pid)) {
-      throw new ClusterError('busy', `another test cluster runs on this machine (pid ${pid} holds ${LOCK}): kube-proxy's iptables chains and the ${BRIDGE} bridge are per machine`);
-    }
-  }
+  const pid = lockHolder();
+  if (pid) throw new ClusterError('busy', `another test cluster runs on this machine (pid ${pid} holds ${LOCK}): kube-proxy's iptables chains and the ${BRIDGE} bridge are per machine`);
   writeFileSync(LOCK, `${process.pid}\n`);
 }
 
@@ -195,7 +200,7 @@ async function waitFor(what: string, timeoutMs: number, check: () => Promise<boo
 export async function startCluster(options: ClusterOptions = {}): Promise<KubeCluster> {
   const log = options.log ?? (() => {});
   const reason = clusterUnsupportedReason();
-  if (reason) throw new ClusterError('unsupported', reason);
+  if (reason) throw new ClusterError(lockHolder() ? 'busy' : 'unsupported', reason);
   const address = hostAddress()!;
   const bins = Object.fromEntries(BINARIES.map((b) => [b, clusterBinary(b)])) as Record<ClusterBinary, string>;
   const pauseArchive = ensurePauseImage();
