@@ -131,7 +131,15 @@ export function why(target: EdgeModelDeployment, nodes: readonly EdgeNode[], all
       const parts = v.score.plugins.filter((p) => p.weight > 0).map((p) => `${p.plugin} ${p.score.toFixed(0)}`).join(', ');
       const total = Number(v.score.total.toFixed(1));
       if (v.placed.length > 0) return { node: v.node, verdict: 'WouldPlace', reason: `score ${total} (${parts}): the next reconcile places a replica here`, score: total };
-      const vs = bar === undefined ? '' : ` < ${Number(bar.toFixed(1))}, the lowest of the chosen nodes`;
+      const shown = Number(bar?.toFixed(1));
+      const vs =
+        bar === undefined
+          ? ''
+          : Math.abs(v.score.total - bar) < 0.05
+            ? ` = ${shown}, the lowest of the chosen nodes; a tie goes to the lower node name`
+            : v.score.total < bar
+              ? ` < ${shown}, the lowest of the chosen nodes`
+              : ` > ${shown}, but a placed replica moves only when another node beats it by the keep threshold`;
       return { node: v.node, verdict: 'ScoredLower', reason: `score ${total}${vs} (${parts}; ${v.score.variant} on ${v.score.accelerator})`, score: total };
     })
     .sort((a, b) => (a.verdict === b.verdict ? (b.score ?? 0) - (a.score ?? 0) || (a.node < b.node ? -1 : 1) : a.verdict < b.verdict ? -1 : 1));
