@@ -72,6 +72,20 @@ function observe(key: string, node: string, reports: readonly WorkloadReport[] |
   return { failed, ready };
 }
 
+type Observed = ReturnType<typeof observe>;
+const NOTHING: Observed = { failed: [], ready: undefined };
+/** Each node's last reports as observed for one deployment: a reconcile reads the same arrays again. */
+const observed = new WeakMap<readonly WorkloadReport[], { key: string; node: string; seen: Observed }>();
+
+function observeOnce(key: string, node: string, reports: readonly WorkloadReport[] | undefined): Observed {
+  if (reports === undefined) return NOTHING;
+  const known = observed.get(reports);
+  if (known !== undefined && known.key === key && known.node === node) return known.seen;
+  const seen = observe(key, node, reports);
+  observed.set(reports, { key, node, seen });
+  return seen;
+}
+
 export function trackFailures(input: FailureInput): FailureResult {
   const { key, backoff, nowMs } = input;
   const digests = new Map(input.variants.map((v) => [v.name, v.sha256]));
@@ -89,9 +103,9 @@ export function trackFailures(input: FailureInput): FailureResult {
 
   const fresh: VariantFailure[] = [];
   for (const [node, placement] of placedOn) {
-    const { failed, ready } = observe(key, node, input.reports(node));
+    const { failed, ready } = observeOnce(key, node, input.reports(node));
     // The variant runs: whatever failed there before has passed.
-    if (ready !== undefined && !failed.some((f) => f.variant === ready)) byPair.delete(pairKey(node, ready));
+    if (ready !== undefined && byPair.size > 0 && !failed.some((f) => f.variant === ready)) byPair.delete(pairKey(node, ready));
     for (const seen of failed) {
       const sha256 = digests.get(seen.variant);
       if (sha256 === undefined) continue;
