@@ -6,7 +6,7 @@
 // instead of every node, and returns the naive planner's plan all the same.
 import { nodeReady, nodeSelector, nodeUnschedulable } from './filters.ts';
 import type { NodeInfo, PlanContext } from './framework.ts';
-import { measuredByDigest } from './memo.ts';
+import { measuredNodes } from './memo.ts';
 import { joulesPerInference, predictP99Ms } from './predict.ts';
 import { accuracy, energy, load, nodeScorePlugins, sloHeadroom } from './score.ts';
 import { nodeWorkloadCap } from './workload-cap.ts';
@@ -79,12 +79,16 @@ function signatureBounds(ctx: PlanContext): SignatureBounds {
 /** The pair plugins read the tier alone; the Load plugin reads the node's row (see nodeBound). */
 const NO_NODE = undefined as unknown as NodeInfo;
 
-/** True when the node reports a measured latency of one of the plan's variants. */
-function measuresPlanVariants(ctx: PlanContext, i: number): boolean {
-  const measured = measuredByDigest(ctx.fleet.table.measuredP99Ms[i]!);
-  const variants = ctx.eligible[0].variants;
-  for (let v = 0; v < variants.length; v++) if (measured.has(variants[v]!.sha256)) return true;
-  return false;
+/** 1 for each node that reports a measured latency of one of the plan's variants. */
+function measuringPlanVariants(ctx: PlanContext): Uint8Array {
+  const out = ctx.fleet.buffers.measuresPlan.fill(0);
+  const byDigest = measuredNodes(ctx.fleet);
+  if (byDigest.size === 0) return out;
+  for (const variant of ctx.eligible[0].variants) {
+    const nodes = byDigest.get(variant.sha256);
+    if (nodes !== undefined) for (const i of nodes) out[i] = 1;
+  }
+  return out;
 }
 
 /**
@@ -99,7 +103,7 @@ export function nodeBounds(ctx: PlanContext): Float64Array {
   const bounds = signatureBounds(ctx);
   const nodes = ctx.nodes;
   const evaluated = ctx.evaluated;
-  const hasMeasured = fleet.table.hasMeasured;
+  const measuresPlan = measuringPlanVariants(ctx);
   const signature = fleet.signature;
   const slotBase = fleet.signatureSlotBase;
   const accBase = fleet.accBase;
@@ -116,7 +120,7 @@ export function nodeBounds(ctx: PlanContext): Float64Array {
     if (evaluated[i] === 1) continue;
     const node = nodes[i]!;
     if (!selected(ctx, node) || !schedulable(ctx, node) || !ready(ctx, node) || !belowCap(ctx, node)) continue;
-    const pairs = hasMeasured[i] === 1 && measuresPlanVariants(ctx, i) ? bounds.measured : bounds.predicted;
+    const pairs = measuresPlan[i] === 1 ? bounds.measured : bounds.predicted;
     const at = slotBase[signature[i]!]!;
     const nacc = accBase[i + 1]! - accBase[i]!;
     let best = -Infinity;

@@ -84,22 +84,29 @@ function reserveThreshold(bounds: Float64Array, reserve: Int32Array, count: numb
   return sorted[m - 1 - above]!;
 }
 
-/**
- * The heap chooser. Rows the plan has not evaluated yet (see preparePlan's `lazy`) enter the
- * heaps keyed by an upper bound of their score (bound.ts); `evaluate` fills a row when its bound
- * reaches the top, so the nodes that cannot win a replica are never evaluated. A node's score
- * never exceeds its bound, so the top is the naive planner's choice once it is evaluated.
- */
-export function heapChooser(ctx: PlanContext, evaluate: (ctx: PlanContext, i: number) => void): Chooser {
-  const nodes = ctx.nodes;
-  const n = nodes.length;
+interface ChooserHeaps {
+  /** Feasible nodes per topology domain, by local score (FleetFacts.buffers.heapScore), ties by name. */
+  byNode: SegmentedHeap;
+  /** Domains by their top node's total (domainTotal), ties by that node's name. */
+  byDomain: SegmentedHeap;
+  domainTotal: Float64Array;
+}
+
+/** Heaps per domain column (a fleet's own, or one of its TopologyDomains), emptied for each plan. */
+const heapsByDomains = new WeakMap<Int32Array, ChooserHeaps>();
+
+function chooserHeaps(ctx: PlanContext): ChooserHeaps {
+  const domainOf = ctx.domainOf;
+  let heaps = heapsByDomains.get(domainOf);
+  if (heaps !== undefined) {
+    heaps.byNode.clear();
+    heaps.byDomain.clear();
+    return heaps;
+  }
+  // Both orders read arrays the node list's facts own, as the domain column is.
   const local = ctx.fleet.buffers.heapScore;
   const rank = ctx.fleet.rank;
-  const staticOk = ctx.staticOk;
-  const evaluated = ctx.evaluated;
-  const domainOf = ctx.domainOf;
   const domains = ctx.domainCount.length;
-
   const nodeBefore = (a: number, b: number): boolean => {
     const la = local[a]!;
     const lb = local[b]!;
@@ -115,6 +122,27 @@ export function heapChooser(ctx: PlanContext, evaluate: (ctx: PlanContext, i: nu
     return ta !== tb ? ta > tb : rank[byNode.top(a)]! < rank[byNode.top(b)]!;
   };
   const byDomain = new SegmentedHeap(new Int32Array(domains), 1, domainBefore);
+  heaps = { byNode, byDomain, domainTotal };
+  heapsByDomains.set(domainOf, heaps);
+  return heaps;
+}
+
+/**
+ * The heap chooser. Rows the plan has not evaluated yet (see preparePlan's `lazy`) enter the
+ * heaps keyed by an upper bound of their score (bound.ts); `evaluate` fills a row when its bound
+ * reaches the top, so the nodes that cannot win a replica are never evaluated. A node's score
+ * never exceeds its bound, so the top is the naive planner's choice once it is evaluated.
+ */
+export function heapChooser(ctx: PlanContext, evaluate: (ctx: PlanContext, i: number) => void): Chooser {
+  const nodes = ctx.nodes;
+  const n = nodes.length;
+  const local = ctx.fleet.buffers.heapScore;
+  const staticOk = ctx.staticOk;
+  const evaluated = ctx.evaluated;
+  const domainOf = ctx.domainOf;
+  const domains = ctx.domainCount.length;
+
+  const { byNode, byDomain, domainTotal } = chooserHeaps(ctx);
 
   const refresh = (i: number): void => {
     const score = staticOk[i] === 1 ? localScore(ctx, nodes[i]!) : NaN;

@@ -22,6 +22,12 @@ export class SegmentedHeap {
     for (let s = 0; s < segments; s++) this.start[s + 1]! += this.start[s]!;
   }
 
+  /** Empties every segment. */
+  clear(): void {
+    this.size.fill(0);
+    this.pos.fill(-1);
+  }
+
   has(item: number): boolean {
     return this.pos[item]! >= 0;
   }

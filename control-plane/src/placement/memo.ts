@@ -32,6 +32,8 @@ export interface PlanBuffers {
   signatureBounds: SignatureBounds;
   /** Each node's bound (see nodeBounds in bound.ts). */
   bound: Float64Array;
+  /** 1 for each node with a measured latency of one of the plan's variants (see bound.ts). */
+  measuresPlan: Uint8Array;
   /** The heap chooser's reserve: nodes outside the heaps, and a sample of bounds. */
   inReserve: Int32Array;
   sample: Float64Array;
@@ -65,6 +67,8 @@ export interface FleetFacts {
   signatureSlotBase: Int32Array;
   /** Topology domains by spreadBy label key (see topologyDomains). */
   domains: Map<string, TopologyDomains>;
+  /** Positions of the nodes with a measured latency of each variant digest (see measuredNodes). */
+  measured: { epoch: number; byDigest: Map<string, number[]> } | undefined;
   /** Which nodes each label selector matches (see selectorMatches). */
   selectors: WeakMap<LabelSelector, { epoch: number; match: Uint8Array }>;
   /** Position of each node by name. */
@@ -167,6 +171,7 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
     signatureSlotBase,
     domains: new Map(),
     selectors: new WeakMap(),
+    measured: undefined,
     byName,
     positions: Int32Array.from(nodes, (_, i) => i),
     rank,
@@ -182,6 +187,7 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
       tierJoules: new Float64Array(nodes.length),
       evaluated: new Uint8Array(nodes.length),
       bound: new Float64Array(nodes.length),
+      measuresPlan: new Uint8Array(nodes.length),
       inReserve: new Int32Array(nodes.length),
       // Bounds sampled to choose the reserve threshold.
       sample: new Float64Array(256),
@@ -239,6 +245,27 @@ export function selectorMatches(facts: FleetFacts, selector: LabelSelector): Uin
     facts.selectors.set(selector, known);
   }
   return known.match;
+}
+
+/**
+ * Positions of the nodes that report a measured latency of each variant digest, remembered until
+ * a node's measurements are replaced; read after refreshFleetRows.
+ */
+export function measuredNodes(facts: FleetFacts): Map<string, number[]> {
+  const table = facts.table;
+  if (facts.measured === undefined || facts.measured.epoch !== table.measuredEpoch) {
+    const byDigest = new Map<string, number[]>();
+    for (let i = 0; i < facts.names.length; i++) {
+      if (table.hasMeasured[i] === 0) continue;
+      for (const digest of measuredByDigest(table.measuredP99Ms[i]!).keys()) {
+        let list = byDigest.get(digest);
+        if (list === undefined) byDigest.set(digest, (list = []));
+        list.push(i);
+      }
+    }
+    facts.measured = { epoch: table.measuredEpoch, byDigest };
+  }
+  return facts.measured.byDigest;
 }
 
 const fleetCache = new WeakMap<readonly NodeView[], FleetFacts>();

@@ -17,6 +17,8 @@ export interface ViewTable {
   labels: Array<NodeView['labels'] | undefined>;
   /** Counts the rows whose labels object was replaced: facts derived from labels keep the count they were read at. */
   labelsEpoch: number;
+  /** The same for the measuredP99Ms maps. */
+  measuredEpoch: number;
   ready: Uint8Array;
   unschedulable: Uint8Array;
   retainReplicas: Uint8Array;
@@ -44,6 +46,7 @@ export function newViewTable(nodes: number, slots: number): ViewTable {
     utilization: new Array<NodeView['utilization'] | undefined>(nodes).fill(undefined),
     labels: new Array<NodeView['labels'] | undefined>(nodes).fill(undefined),
     labelsEpoch: 0,
+    measuredEpoch: 0,
     ready: new Uint8Array(nodes),
     unschedulable: new Uint8Array(nodes),
     retainReplicas: new Uint8Array(nodes),
@@ -62,7 +65,10 @@ export function readView(t: ViewTable, i: number, view: NodeView, slotStart: num
   t.power[i] = view.power;
   t.network[i] = view.network;
   t.cachedArtifacts[i] = view.cachedArtifacts;
-  t.measuredP99Ms[i] = view.measuredP99Ms;
+  if (t.measuredP99Ms[i] !== view.measuredP99Ms) {
+    t.measuredP99Ms[i] = view.measuredP99Ms;
+    t.measuredEpoch++;
+  }
   t.utilization[i] = view.utilization;
   if (t.labels[i] !== view.labels) {
     t.labels[i] = view.labels;
