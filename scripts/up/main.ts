@@ -2,7 +2,9 @@
 // plane and three real agents on hardware fixtures, publishes the PP-OCR classifier's variants,
 // deploys the OCR line, classifies text lines through NATS and an agent's local endpoint, then
 // shows a live table while the battery gateway drains and its link changes. Ctrl-C stops all.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { EMD_PLURAL, GROUP, VERSION } from '@edgeplane/api';
 import { applyDeployment, applyDeploymentFile } from '@edgeplane/env';
 import { binDir, kubeConfig, repoRoot, serverVersions } from '@edgeplane/env';
@@ -15,6 +17,7 @@ import {
   deploymentDetail,
   formatRows,
   inputName,
+  OCR_EXAMPLE,
   ocrDeployment,
   publishOcrVariants,
   rowsOf,
@@ -65,6 +68,18 @@ async function main(): Promise<void> {
     say(`[up] versions: kube-apiserver ${v['kube-apiserver']}, etcd ${v.etcd}, nats-server ${v['nats-server']}, redis-server ${v['redis-server']}`);
     const kc = kubeConfig(stack.kube);
     const api = stack.api;
+    // Shown as soon as the cluster is up and kept under the live table, so it is on screen
+    // whenever someone looks.
+    const example = parse(readFileSync(OCR_EXAMPLE, 'utf8')) as { metadata: { namespace?: string; name: string } };
+    const tryIt = tryText({
+      kubeconfigPath: stack.kube.kubeconfigPath,
+      binDir,
+      pluginDir: join(repoRoot, 'cli', 'bin'),
+      repoRoot,
+      deployment: { namespace: example.metadata.namespace ?? 'default', name: example.metadata.name },
+      cwd: process.env.INIT_CWD ?? process.cwd(),
+    });
+    say(`\n${tryIt}\n`);
     say(`[up] the API takes a bearer token (a read-only ServiceAccount's): curl -H "Authorization: Bearer $(cat ${api.tokenFile})" ${api.url}/api/v1/deployments/warehouse`);
 
     say('[up] publishing the PP-OCR direction classifier variants to the ep-models object store');
@@ -76,16 +91,6 @@ async function main(): Promise<void> {
     const doc = ocrDeployment(pushed);
     const ns = doc.metadata.namespace ?? 'default';
     const name = doc.metadata.name ?? '';
-    // Shown now and kept under the live table, so it is on screen whenever someone looks.
-    const tryIt = tryText({
-      kubeconfigPath: stack.kube.kubeconfigPath,
-      binDir,
-      pluginDir: join(repoRoot, 'cli', 'bin'),
-      repoRoot,
-      deployment: { namespace: ns, name },
-      cwd: process.env.INIT_CWD ?? process.cwd(),
-    });
-    say(`\n${tryIt}\n`);
     await applyDeployment(kc, doc);
     say(`[up] applied ${ns}/${name}; waiting for every replica to be Ready`);
     let lastReady = '';
