@@ -93,7 +93,7 @@ describe('planChangedNodes', () => {
         for (const p of moved) expect(fast.nodes.has(p.node)).toBe(true);
         if (moved.length > 0) retiered++;
       }),
-      { numRuns: 600 },
+      { numRuns: 1000 },
     );
     // The shortcut must actually be exercised, including plans where a changed node re-tiers.
     expect(applied).toBeGreaterThan(40);
