@@ -8,53 +8,37 @@ import { isOverrideFileError } from './hardware/override.ts';
 import { isTrustKeyError } from './artifacts/trust.ts';
 import { isIdentityError } from './trust/errors.ts';
 import { createWorkloadManager, type WorkloadManagerImpl } from './workloads/manager.ts';
-import { build as buildHttp } from './serve/http.ts';
-import { defaultGrpcAddress, listenGrpc, type GrpcServing } from './serve/grpc.ts';
-import { isLoopbackHost, readHttpToken } from './serve/http-auth.ts';
+import { startLocalEndpoints } from './serve/endpoints.ts';
+import { readHttpToken } from './serve/http-auth.ts';
+import { createAgentMetrics } from './metrics/index.ts';
 
 async function run(config: AgentConfig): Promise<RunningAgent> {
   const log = createLogger(config.logLevel);
   // Read once, before anything starts: a missing or empty token file is a configuration error.
   const bearerToken = config.httpTokenFile ? readHttpToken(config.httpTokenFile) : undefined;
   let manager: WorkloadManagerImpl | undefined;
+  const metrics = createAgentMetrics({ defaultMetrics: true });
   return startAgent(config, {
     log,
-    createManager: async (options) => (manager = await createWorkloadManager(options)),
+    createManager: async (options) => {
+      manager = await createWorkloadManager({ ...options, instrument: metrics.instrument });
+      metrics.watch(manager);
+      return manager;
+    },
     onNatsConnected: (nc) => manager?.attachNats(nc),
     startServing: async (_manager, agentLog) => {
       if (!manager) return async () => undefined;
-      const app = buildHttp({ registry: manager, logger: agentLog, bodyLimitBytes: config.maxRequestBytes, maxTensorElements: config.maxTensorElements, ...(bearerToken ? { bearerToken } : {}) });
-      await app.listen({ host: config.httpAddr.host, port: config.httpAddr.port });
-      agentLog.info({ address: app.server.address(), bearerToken: bearerToken ? 'required' : 'none' }, 'local inference endpoint listening');
-      if (!bearerToken && !isLoopbackHost(config.httpAddr.host)) {
-        agentLog.warn(
-          { address: `${config.httpAddr.host}:${config.httpAddr.port}`, setting: 'EP_AGENT_HTTP_TOKEN_FILE (--http-token-file)' },
-          'THE LOCAL INFERENCE ENDPOINT LISTENS BEYOND LOOPBACK WITHOUT A TOKEN: anyone on the network can run and read every model here; set --http-token-file',
-        );
-      }
-      // gRPC on its own port, answering from the same registry and handlers. A port taken
-      // under the default address is logged and gRPC left off (HTTP keeps serving); a port
-      // taken under an address the operator set stops the start, as HTTP's does.
-      const grpcAddr = config.grpcAddr ?? defaultGrpcAddress(config.httpAddr);
-      let grpcServing: GrpcServing | undefined;
-      try {
-        grpcServing = await listenGrpc({ registry: manager, host: grpcAddr.host, port: grpcAddr.port, logger: agentLog, maxRequestBytes: config.maxRequestBytes, maxTensorElements: config.maxTensorElements, ...(bearerToken ? { bearerToken } : {}) });
-      } catch (err) {
-        if (config.grpcAddr) {
-          await app.close();
-          throw err;
-        }
-        agentLog.error({ err, address: `${grpcAddr.host}:${grpcAddr.port}`, setting: 'EP_AGENT_GRPC_ADDR (--grpc-addr)' }, 'the gRPC inference endpoint could not listen on its default address; serving REST only');
-      }
-      if (grpcServing) {
-        agentLog.info({ address: `${grpcAddr.host}:${grpcServing.port}`, bearerToken: bearerToken ? 'required' : 'none' }, 'local gRPC inference endpoint listening');
-        if (!bearerToken && !isLoopbackHost(grpcAddr.host)) {
-          agentLog.warn({ address: `${grpcAddr.host}:${grpcServing.port}`, setting: 'EP_AGENT_HTTP_TOKEN_FILE (--http-token-file)' }, 'THE gRPC INFERENCE ENDPOINT LISTENS BEYOND LOOPBACK WITHOUT A TOKEN: set --http-token-file');
-        }
-      }
-      return async () => {
-        await Promise.all([app.close(), grpcServing?.close()]);
-      };
+      const endpoints = await startLocalEndpoints({
+        registry: manager,
+        log: agentLog,
+        httpAddr: config.httpAddr,
+        ...(config.grpcAddr ? { grpcAddr: config.grpcAddr } : {}),
+        maxRequestBytes: config.maxRequestBytes,
+        maxTensorElements: config.maxTensorElements,
+        ...(bearerToken ? { bearerToken } : {}),
+        metrics: () => metrics.scrape(),
+      });
+      return () => endpoints.close();
     },
   });
 }

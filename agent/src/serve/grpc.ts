@@ -13,19 +13,25 @@ import { OPEN_INFERENCE_DESCRIPTOR } from './grpc-descriptor.ts';
 import { tokenMatches } from './http-auth.ts';
 import { fromJson, fromRaw } from './kserve.ts';
 import { infer, modelConfig, modelMetadata, modelReady, serverMetadata, serverReady } from './oip.ts';
+import type { ConnectionSink } from './lazy-listen.ts';
 import type { ModelRegistry } from './registry.ts';
 
-export interface GrpcOptions {
+export { defaultGrpcAddress } from './endpoints.ts';
+
+export interface GrpcServiceOptions {
   registry: ModelRegistry;
-  host: string;
-  /** 0 picks a free port. */
-  port: number;
   /** Largest request message, bytes (default 8 MiB). */
   maxRequestBytes?: number;
   maxTensorElements?: number;
   /** When set, every RPC but ServerLive and ServerReady needs `authorization: Bearer <this>`. */
   bearerToken?: string;
   logger?: Logger;
+}
+
+export interface GrpcOptions extends GrpcServiceOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
 }
 
 export interface GrpcServing {
@@ -142,16 +148,8 @@ function deadlineMs(call: grpc.ServerUnaryCall<unknown, unknown>): number | unde
   return Math.max(1, at - Date.now());
 }
 
-/**
- * The gRPC address when none is set: beside the HTTP endpoint, on its port + 1 (8080 -> 8081,
- * as Triton pairs 8000 and 8001), or a free port when HTTP takes one (port 0), so agents
- * started side by side with their own HTTP ports do not contend for one fixed gRPC port.
- */
-export function defaultGrpcAddress(http: { host: string; port: number }): { host: string; port: number } {
-  return { host: http.host, port: http.port === 0 || http.port >= 65535 ? 0 : http.port + 1 };
-}
-
-export async function listenGrpc(options: GrpcOptions): Promise<GrpcServing> {
+/** The server with every RPC added, not yet bound to any port. */
+function buildGrpc(options: GrpcServiceOptions): grpc.Server {
   const { registry } = options;
   const log = options.logger?.child({ component: 'grpc' });
   const maxBytes = options.maxRequestBytes ?? 8 * 1024 * 1024;
@@ -211,20 +209,35 @@ export async function listenGrpc(options: GrpcOptions): Promise<GrpcServing> {
     }),
   });
 
+  return server;
+}
+
+/** In-flight calls finish; after 5 s whatever is left is cut. */
+function shutdown(server: grpc.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const force = setTimeout(() => server.forceShutdown(), 5_000);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
+}
+
+export async function listenGrpc(options: GrpcOptions): Promise<GrpcServing> {
+  const server = buildGrpc(options);
   const host = options.host.includes(':') && !options.host.startsWith('[') ? `[${options.host}]` : options.host;
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
   );
+  return { port, close: () => shutdown(server) };
+}
+
+/** The service for connections accepted elsewhere (a port listened on before this module loaded). */
+export function grpcConnectionSink(options: GrpcServiceOptions): ConnectionSink {
+  const server = buildGrpc(options);
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   return {
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        // In-flight calls finish; after 5 s whatever is left is cut.
-        const force = setTimeout(() => server.forceShutdown(), 5_000);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      }),
+    accept: (socket) => injector.injectConnection(socket),
+    close: () => shutdown(server),
   };
 }

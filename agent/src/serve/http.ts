@@ -1,11 +1,14 @@
 // Local HTTP endpoint for clients on the gateway itself: the Open Inference Protocol's REST
 // form with the binary tensor extension. It depends on nothing but the registry, so it keeps answering while
 // NATS or the uplink is down. `build()` returns the app; the caller decides when to listen.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { InvalidRequestError, PayloadTooLargeError, replyError } from '../workloads/errors.ts';
 import { requireBearer } from './http-auth.ts';
 import { infer, modelConfig, modelMetadata, modelReady, serverMetadata, serverReady } from './oip.ts';
+import type { ConnectionSink } from './lazy-listen.ts';
 import type { ModelRegistry } from './registry.ts';
 import { encodeRestInfer, HEADER_LENGTH, parseRestInfer } from './rest-body.ts';
 
@@ -18,6 +21,8 @@ export interface HttpOptions {
   /** When set, every route but the health checks needs `Authorization: Bearer <this>`. */
   bearerToken?: string;
   logger?: Logger;
+  /** Serves GET /metrics (Prometheus text) from this, behind the bearer token when one is set. */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
 const errorBody = {
@@ -78,6 +83,13 @@ export function build(options: HttpOptions): FastifyInstance {
 
   if (options.bearerToken) app.addHook('onRequest', requireBearer(options.bearerToken));
 
+  const { metrics } = options;
+  if (metrics) {
+    app.get('/metrics', async (_req, reply) => {
+      const { contentType, body } = await metrics();
+      return reply.type(contentType).send(body);
+    });
+  }
   app.get('/v2/health/live', { schema: { response: { 200: { type: 'object', properties: { live: { type: 'boolean' } } } } } }, async () => ({ live: true }));
 
   // Ready once nothing assigned is still loading; a failed placement is that model's not-ready, not the server's.
@@ -142,4 +154,52 @@ export async function listenHttp(options: HttpOptions & { host: string; port: nu
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   return { port, close: () => app.close() };
+}
+
+/**
+ * The app, ready, for connections accepted elsewhere (a port listened on before this module
+ * loaded); its HTTP server never listens itself. Closing lets requests in flight finish (new
+ * ones are answered 503 meanwhile), closes each connection once idle, and cuts what is left after 5 s.
+ */
+export async function httpConnectionSink(options: HttpOptions): Promise<ConnectionSink> {
+  const app = build(options);
+  await app.ready();
+  // Requests in flight per connection: Node tracks idle connections only for a server that listens.
+  const inFlight = new Map<Socket, number>();
+  let closing = false;
+  const settle = (socket: Socket) => {
+    if (closing && !inFlight.get(socket)) socket.end();
+  };
+  app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      if (inFlight.has(socket)) inFlight.set(socket, inFlight.get(socket)! - 1);
+      settle(socket);
+    });
+  });
+  return {
+    accept: (socket) => {
+      inFlight.set(socket, 0);
+      socket.once('close', () => inFlight.delete(socket));
+      app.server.emit('connection', socket);
+    },
+    close: async () => {
+      closing = true;
+      await app.close();
+      for (const socket of inFlight.keys()) settle(socket);
+      if (inFlight.size === 0) return;
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          for (const socket of inFlight.keys()) socket.destroy();
+        }, 5_000);
+        const check = setInterval(() => {
+          if (inFlight.size > 0) return;
+          clearInterval(check);
+          clearTimeout(force);
+          resolve();
+        }, 20);
+      });
+    },
+  };
 }
