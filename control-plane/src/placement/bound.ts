@@ -4,6 +4,7 @@
 // term. The heap chooser ranks a node it has not evaluated by this bound and evaluates it only
 // when the bound reaches the top, so a plan evaluates the nodes that can still win a replica
 // instead of every node, and returns the naive planner's plan all the same.
+import { batteryCap, precisionRank } from './battery.ts';
 import { nodeReady, nodeSelector, nodeUnschedulable } from './filters.ts';
 import type { NodeInfo, PlanContext } from './framework.ts';
 import { measuredNodes } from './memo.ts';
@@ -19,12 +20,13 @@ const SLACK = 1e-9;
 
 /**
  * The best pair score (every node plugin but Load) per accelerator of each hardware signature,
- * at FleetFacts.signatureSlotBase; -Infinity on an accelerator that runs none of the plan's
- * variants. `measured`: the same with p99 and joules at 0, the most a measurement could give.
+ * at FleetFacts.signatureSlotBase, under each battery cap (by precision rank: the variants that
+ * cap allows); -Infinity on an accelerator that runs none of them. `measured`: the same with p99
+ * and joules at 0, the most a measurement could give.
  */
 export interface SignatureBounds {
-  predicted: Float64Array;
-  measured: Float64Array;
+  predicted: [Float64Array, Float64Array, Float64Array];
+  measured: [Float64Array, Float64Array, Float64Array];
 }
 
 /** Fills the signature bounds for this plan: one pass over each signature's accelerators. */
@@ -53,8 +55,12 @@ function signatureBounds(ctx: PlanContext): SignatureBounds {
     const out = fleet.signatureSlotBase[s]!;
     for (let a = 0; a < nacc; a++) {
       const slot = base + a;
-      let best = -Infinity;
-      let bestAny = -Infinity;
+      let best0 = -Infinity;
+      let best1 = -Infinity;
+      let best2 = -Infinity;
+      let any0 = -Infinity;
+      let any1 = -Infinity;
+      let any2 = -Infinity;
       for (let v = 0; v < nv; v++) {
         const t = fleet.tops[slot * 3 + table.rank[v]!]!;
         if (t === 0) continue;
@@ -66,11 +72,21 @@ function signatureBounds(ctx: PlanContext): SignatureBounds {
         tier.p99Ms = predict(table.gflops[v]!, t, efficiency);
         tier.joules = joulesOf(fleet.watts[slot]!, tier.p99Ms);
         const score = wHeadroom * headroomScore(ctx, NO_NODE, tier) + byAccuracy + wEnergy * energyScore(ctx, NO_NODE, tier);
-        if (score > best) best = score;
-        if (any > bestAny) bestAny = any;
+        // A cap allows the variants of its precision rank or above (allowedUnder).
+        const rank = table.rank[v]!;
+        if (score > best0) best0 = score;
+        if (any > any0) any0 = any;
+        if (rank >= 1 && score > best1) best1 = score;
+        if (rank >= 1 && any > any1) any1 = any;
+        if (rank === 2 && score > best2) best2 = score;
+        if (rank === 2 && any > any2) any2 = any;
       }
-      predicted[out + a] = best;
-      measured[out + a] = bestAny;
+      predicted[0][out + a] = best0;
+      predicted[1][out + a] = best1;
+      predicted[2][out + a] = best2;
+      measured[0][out + a] = any0;
+      measured[1][out + a] = any1;
+      measured[2][out + a] = any2;
     }
   }
   return fleet.buffers.signatureBounds;
@@ -104,6 +120,10 @@ export function nodeBounds(ctx: PlanContext): Float64Array {
   const nodes = ctx.nodes;
   const evaluated = ctx.evaluated;
   const measuresPlan = measuringPlanVariants(ctx);
+  const batteryPercent = fleet.table.batteryPercent;
+  const thresholds = ctx.spec.tiering.battery;
+  const capOf = batteryCap;
+  const rankOf = precisionRank;
   const signature = fleet.signature;
   const slotBase = fleet.signatureSlotBase;
   const accBase = fleet.accBase;
@@ -120,7 +140,10 @@ export function nodeBounds(ctx: PlanContext): Float64Array {
     if (evaluated[i] === 1) continue;
     const node = nodes[i]!;
     if (!selected(ctx, node) || !schedulable(ctx, node) || !ready(ctx, node) || !belowCap(ctx, node)) continue;
-    const pairs = measuresPlan[i] === 1 ? bounds.measured : bounds.predicted;
+    // The cap the battery sets without hysteresis: the one in force is as strict or stricter.
+    const percent = batteryPercent[i]!;
+    const capRank = Number.isNaN(percent) ? 0 : rankOf(capOf(percent, thresholds));
+    const pairs = (measuresPlan[i] === 1 ? bounds.measured : bounds.predicted)[capRank];
     const at = slotBase[signature[i]!]!;
     const nacc = accBase[i + 1]! - accBase[i]!;
     let best = -Infinity;

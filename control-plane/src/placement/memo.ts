@@ -191,7 +191,10 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
       inReserve: new Int32Array(nodes.length),
       // Bounds sampled to choose the reserve threshold.
       sample: new Float64Array(256),
-      signatureBounds: { predicted: new Float64Array(signatureSlots), measured: new Float64Array(signatureSlots) },
+      signatureBounds: {
+        predicted: [new Float64Array(signatureSlots), new Float64Array(signatureSlots), new Float64Array(signatureSlots)],
+        measured: [new Float64Array(signatureSlots), new Float64Array(signatureSlots), new Float64Array(signatureSlots)],
+      },
     },
     infos,
   };
