@@ -14,13 +14,13 @@ describe('make up: commands to try', () => {
     const lines = tryLines(o);
     expect(lines.slice(0, 2)).toEqual(['export KUBECONFIG=/tmp/ep-kube-x/kubeconfig', 'export PATH=/home/u/.cache/edgeplane/bin:/repo/cli/bin:$PATH']);
     expect(lines).toContain('kubectl get emd -A -w');
-    expect(lines).toContain('kubectl apply -f deploy/examples/');
+    expect(lines).toContain('kubectl apply -f deploy/examples/00-namespaces.yaml -f deploy/examples/vibration-anomaly.yaml');
     expect(lines).toContain('kubectl edgeplane top nodes');
     expect(lines).toContain('kubectl edgeplane why emd/ocr-line -n warehouse');
   });
 
   it("gives the examples' path from the shell's directory", () => {
-    expect(tryLines({ ...o, cwd: '/repo/scripts' })).toContain('kubectl apply -f ../deploy/examples/');
+    expect(tryLines({ ...o, cwd: '/repo/scripts' })).toContain('kubectl apply -f ../deploy/examples/00-namespaces.yaml -f ../deploy/examples/vibration-anomaly.yaml');
   });
 
   it('indents each command under one heading', () => {

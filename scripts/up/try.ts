@@ -22,7 +22,8 @@ export function tryLines(o: TryOptions): string[] {
     `export KUBECONFIG=${o.kubeconfigPath}`,
     `export PATH=${o.binDir}:${o.pluginDir}:$PATH`,
     'kubectl get emd -A -w',
-    `kubectl apply -f ${examples}/`,
+    // Not the whole directory: ocr-line.yaml as written would replace the variants this run published.
+    `kubectl apply -f ${examples}/00-namespaces.yaml -f ${examples}/vibration-anomaly.yaml`,
     'kubectl edgeplane top nodes',
     `kubectl edgeplane why emd/${o.deployment.name} -n ${o.deployment.namespace}`,
     'kubectl edgeplane describe node pi-handheld-1',
