@@ -310,7 +310,7 @@ const bench: Bench = async ({ argv, log }) => {
       void fetch(metricsUrl, { headers: { authorization: `Bearer ${kube!.token}` } })
         .then((r) => r.text())
         .then((text) => {
-          const accepted = /ep_enrollments_total\{outcome="accepted"\} (\d+)/.exec(text)?.[1] ?? '0';
+          const accepted = /edgeplane_enrollments_total\{outcome="accepted"\} (\d+)/.exec(text)?.[1] ?? '0';
           log(`${at} s: CA kept ${progress.ca}, enrolled ${progress.enrolled}, connected with own credential ${progress.done} of ${nodes}; control plane accepted ${accepted}; busy answers ${tally.busy}, unanswered ${tally.unanswered}`);
         })
         .catch(() => undefined);

@@ -65,13 +65,13 @@ async function scrape(address: string, token: string): Promise<Map<string, numbe
 function activity(before: Map<string, number>, after: Map<string, number>, seconds: number): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [key, value] of after) {
-    if (!/^ep_(reconcile_total|kube_writes_total|kv_writes_total|heartbeats_ingested_total|heartbeat_gaps_total|hellos_total)/.test(key)) continue;
+    if (!/^edgeplane_(reconcile_total|kube_writes_total|kv_writes_total|heartbeats_ingested_total|heartbeat_gaps_total|hellos_total)/.test(key)) continue;
     const rate = (value - (before.get(key) ?? 0)) / seconds;
     if (rate > 0) out[key] = round(rate, 2);
   }
   const delta = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
-  const count = delta('ep_reconcile_duration_seconds_count{outcome="success"}');
-  if (count > 0) out.meanReconcileMs = round((delta('ep_reconcile_duration_seconds_sum{outcome="success"}') / count) * 1000);
+  const count = delta('edgeplane_reconcile_duration_seconds_count{outcome="success"}');
+  if (count > 0) out.meanReconcileMs = round((delta('edgeplane_reconcile_duration_seconds_sum{outcome="success"}') / count) * 1000);
   return out;
 }
 

@@ -184,7 +184,7 @@ const hello: Bench = async ({ argv, log }) => {
       const servers1 = serversCpuSeconds();
       const calls = edgeNodeCalls(api0, api1);
       const totalCalls = Object.values(calls).reduce((a, b) => a + b, 0);
-      const outcome = (o: string) => counter(cp1, `ep_hellos_total{outcome="${o}"}`) - counter(cp0, `ep_hellos_total{outcome="${o}"}`);
+      const outcome = (o: string) => counter(cp1, `edgeplane_hellos_total{outcome="${o}"}`) - counter(cp0, `edgeplane_hellos_total{outcome="${o}"}`);
       const s = stack.sim.stats();
 
       // The same fleet again: known nodes.
@@ -218,7 +218,7 @@ const hello: Bench = async ({ argv, log }) => {
           seconds: round(againSeconds, 2),
           hellosPerSecond: round(nodes / againSeconds),
           apiCalls: { edgeNodes: againTotal, perNode: round(againTotal / nodes, 2), byVerb: againCalls },
-          hellos: { requests: as.helloRequests, busy: counter(c1, 'ep_hellos_total{outcome="busy"}') - counter(c0, 'ep_hellos_total{outcome="busy"}') },
+          hellos: { requests: as.helloRequests, busy: counter(c1, 'edgeplane_hellos_total{outcome="busy"}') - counter(c0, 'edgeplane_hellos_total{outcome="busy"}') },
           controlPlaneCpuSeconds: round(againCpu, 2),
         };
         log(`${nodes} known nodes said hello again in ${againSeconds.toFixed(2)} s; EdgeNode calls ${JSON.stringify(againCalls)}`);

@@ -4,8 +4,8 @@
 // processes), nats-server stopped and started again (its JetStream store kept).
 //
 // Converged again means every one of these holds at once (first moment, polled every 100 ms):
-// a live replica holds the Lease and says so (ep_leader 1) with no node unreachable
-// (ep_unreachable_nodes 0); every node was heard since the fault (its Redis last-seen entry is
+// a live replica holds the Lease and says so (edgeplane_leader 1) with no node unreachable
+// (edgeplane_unreachable_nodes 0); every node was heard since the fault (its Redis last-seen entry is
 // newer); the read API lists every placement (Redis rebuilt); the deployment's status counts
 // every replica Ready; and every simulated agent runs its workload Ready.
 //
@@ -115,7 +115,7 @@ const recover: Bench = async ({ argv, log }) => {
       const text = await fetch(`${holder.handle.address}/metrics`, { headers: auth, signal: AbortSignal.timeout(2000) })
         .then((r) => (r.ok ? r.text() : ''))
         .catch(() => '');
-      return metric(text, 'ep_leader') === 1 && metric(text, 'ep_unreachable_nodes') === 0 ? holder : undefined;
+      return metric(text, 'edgeplane_leader') === 1 && metric(text, 'edgeplane_unreachable_nodes') === 0 ? holder : undefined;
     };
     const placementsInApi = async (at: Replica): Promise<number> => {
       const res = await fetch(`${at.handle.address}/api/v1/deployments/${stack.namespace}/${name}`, { headers: auth, signal: AbortSignal.timeout(2000) }).catch(() => undefined);
@@ -208,7 +208,7 @@ const recover: Bench = async ({ argv, log }) => {
       downMs: { redis: redisDownMs, nats: natsDownMs },
       initialRolloutMs: initial.ms,
       simulated: 'agents: simulated nodes (cli/src/simulate) over shared NATS connections, executors that pretend to download and load; real: kube-apiserver + etcd, nats-server (JWT auth, TLS), redis-server, two control-plane replicas as child processes',
-      converged: 'a live replica leads (ep_leader 1, ep_unreachable_nodes 0), every node heard since the fault, the read API lists every placement, status counts every replica Ready, every simulated agent runs its workload Ready',
+      converged: 'a live replica leads (edgeplane_leader 1, edgeplane_unreachable_nodes 0), every node heard since the fault, the read API lists every placement, status counts every replica Ready, every simulated agent runs its workload Ready',
       settings: { heartbeatIntervalMs: heartbeatMs, leaseDurationMs: Number(env.EP_LEASE_DURATION_MS ?? 6000), renewDeadlineMs: Number(env.EP_RENEW_DEADLINE_MS ?? 4000), retryPeriodMs: Number(env.EP_RETRY_PERIOD_MS ?? 1000) },
     };
   } finally {

@@ -3,7 +3,7 @@
 # outside the checkout (CI clones afresh; a cache in the repo would be cold every run).
 # Binaries are keyed by version, so a warm run only checks that the files exist.
 #   EDGEPLANE_CACHE  cache root (default ~/.cache/edgeplane)
-#   only=<name,...>  build only these (kube-apiserver,kubectl,etcd,nats-server,helm,toxiproxy-server,
+#   only=<name,...>  build only these (kube-apiserver,kubectl,etcd,nats-server,helm,toxiproxy-server,promtool,
 #                    and the test cluster's kubelet,kube-controller-manager,kube-scheduler,kube-proxy,
 #                    containerd,containerd-shim-runc-v2,ctr,runc,cni-bridge,cni-host-local,cni-loopback,cni-portmap)
 set -euo pipefail
@@ -54,6 +54,9 @@ build kubectl kube-apiserver k8s.io/kubernetes/cmd/kubectl "$k8s-stamped" "$kver
 build helm helm helm.sh/helm/v3/cmd/helm "$helm"
 # TCP faults (latency, resets, partitions) for the fault tests.
 build toxiproxy-server toxiproxy github.com/Shopify/toxiproxy/v2/cmd/server "$toxiproxy" "-X github.com/Shopify/toxiproxy/v2.Version=$toxiproxy"
+# promtool: checks the /metrics output of both components and unit-tests the chart's alerts.
+promtool=$(modver promtool github.com/prometheus/prometheus)
+build promtool promtool github.com/prometheus/prometheus/cmd/promtool "$promtool" "-X github.com/prometheus/common/version.Version=${promtool#v}"
 
 # The test cluster (docs/cluster.md): kubelet, kube-controller-manager, kube-scheduler and
 # kube-proxy from the same Kubernetes release as kube-apiserver; containerd with its runc shim
@@ -81,5 +84,5 @@ done
 
 # One file the TypeScript side reads to find the binaries and report their versions.
 cat > "$bin/versions.json" <<JSON
-{"kube-apiserver":"$k8s","kubectl":"$k8s","etcd":"$etcd","nats-server":"$nats","helm":"$helm","toxiproxy-server":"$toxiproxy","kubelet":"$k8s","containerd":"$containerd","runc":"$runc","cni-plugins":"$cni"}
+{"kube-apiserver":"$k8s","kubectl":"$k8s","etcd":"$etcd","nats-server":"$nats","helm":"$helm","toxiproxy-server":"$toxiproxy","promtool":"$promtool","kubelet":"$k8s","containerd":"$containerd","runc":"$runc","cni-plugins":"$cni"}
 JSON

@@ -125,7 +125,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
     }
   } catch (err) {
     if (!isStateFileError(err)) throw err;
-    log.warn({ err: err.message }, 'ignoring the state file; waiting for the control plane');
+    log.warn({ err }, 'ignoring the state file; waiting for the control plane');
   }
 
   let session: FleetSession | null = null;

@@ -106,7 +106,7 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       try {
         await fn();
       } catch (err) {
-        log.warn({ err: (err as Error).message }, 'error during shutdown');
+        log.warn({ err }, 'error during shutdown');
       }
     }
   };
@@ -117,7 +117,7 @@ export async function startControlPlane(config: Config, options: StartOptions = 
     const redisCa = config.redisCa ? await readFile(config.redisCa, 'utf8') : undefined;
     const target = redisTarget(config, { lazyConnect: true, maxRetriesPerRequest: 3, connectionName: `ep-control-plane-${config.identity}` }, redisCa);
     const redis = target.url ? new Redis(target.url, target.options) : new Redis(target.options);
-    redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis error'));
+    redis.on('error', (err: Error) => log.warn({ err }, 'redis error'));
     await redis.connect().catch((cause: unknown) => {
       throw new Error(`cannot connect to Redis at ${target.describe}: ${redactSecrets((cause as Error).message)}`, { cause });
     });
@@ -154,6 +154,7 @@ export async function startControlPlane(config: Config, options: StartOptions = 
     const onKubeWrite = (resource: string) => metrics.kubeWrites.inc({ resource });
 
     const deployments = new ResourceInformer<EdgeModelDeployment>({ ...kube, kind: deploymentsKind, namespaces: config.namespaces, log });
+    metrics.watchDeployments(() => deployments.list());
     const nodes = new ResourceInformer<EdgeNode>({ ...kube, kind: nodesKind, labelSelector: config.nodeSelector, log });
     const telemetry = new TelemetryStore(redis);
     // Planning's copy of node telemetry: what the monitor read on a change, the rest at most a heartbeat old.
@@ -353,6 +354,7 @@ export async function startControlPlane(config: Config, options: StartOptions = 
         return { ready: Object.values(checks).every(Boolean), checks };
       },
       registry: metrics.registry,
+      log,
       read: new LiveReadModel({ nodes, deployments, telemetry, placements: placementStore, gracePeriodMs: config.nodeMonitorGracePeriodMs }),
     });
     await app.listen({ host: config.apiAddr.host, port: config.apiAddr.port });

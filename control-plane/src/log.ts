@@ -3,10 +3,11 @@
 import { pino, type Logger } from 'pino';
 import { redactChildBindings, redactingLogOptions } from '@edgeplane/api';
 import type { LogLevel } from './config.ts';
+import { logContextMixin } from './log-context.ts';
 
 export type { Logger };
 
 export function createLogger(level: LogLevel, identity: string, destination?: pino.DestinationStream): Logger {
-  const options = { level, base: { component: 'control-plane', instance: identity }, ...redactingLogOptions(pino.stdSerializers.err) };
+  const options = { level, base: { component: 'control-plane', instance: identity }, mixin: logContextMixin, ...redactingLogOptions(pino.stdSerializers.err) };
   return redactChildBindings(destination ? pino(options, destination) : pino(options));
 }

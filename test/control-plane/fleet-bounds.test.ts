@@ -85,14 +85,14 @@ describe('fleet bounds', () => {
     expect(burst.some((r) => r.accepted)).toBe(true);
     expect(burst.filter((r) => !r.accepted).every((r) => /busy/.test(r.reason ?? ''))).toBe(true);
     expect(burst.some((r) => !r.accepted)).toBe(true);
-    expect(metricValue(await scrape(cp.address), 'ep_hellos_total', { outcome: 'busy' })).toBe(burst.filter((r) => !r.accepted).length);
+    expect(metricValue(await scrape(cp.address), 'edgeplane_hellos_total', { outcome: 'busy' })).toBe(burst.filter((r) => !r.accepted).length);
   });
 
   it('counts and drops heartbeats from nodes with no EdgeNode, writing nothing', async () => {
     const ghost = `${run}-ghost`;
     for (let seq = 1; seq <= 5; seq++) admin.publish(subjects.status(ghost), encode(Heartbeat, 'heartbeat', { v: 1, seq, power: { source: 'mains' } }));
     await admin.flush();
-    await waitFor('counted', async () => metricValue(await scrape(cp.address), 'ep_heartbeats_refused_total', { reason: 'unknown-node' }) >= 5);
+    await waitFor('counted', async () => metricValue(await scrape(cp.address), 'edgeplane_heartbeats_refused_total', { reason: 'unknown-node' }) >= 5);
     expect(await redis.exists(`ep:node:${ghost}`)).toBe(0);
     expect(await redis.zscore('ep:nodes:last-seen', ghost)).toBeNull();
   });
@@ -100,7 +100,7 @@ describe('fleet bounds', () => {
   it("drops a known node's heartbeats past its pace, and keeps ingesting it", async () => {
     const fast = await TestAgent.start({ nats, node: `${run}-fast`, accelerators: [gpu()], power: { source: 'mains' }, network: { type: 'ethernet' }, labels: { 'edgeplane.io/test-run': run } });
     agents.push(fast);
-    const refused = async () => metricValue(await scrape(cp.address), 'ep_heartbeats_refused_total', { reason: 'rate-limited' });
+    const refused = async () => metricValue(await scrape(cp.address), 'edgeplane_heartbeats_refused_total', { reason: 'rate-limited' });
     const before = await refused();
     // A burst of 10 is allowed, then one per half interval (100 ms here): of 100 at once, most go.
     for (let seq = 1; seq <= 100; seq++) admin.publish(subjects.status(fast.node), encode(Heartbeat, 'heartbeat', { v: 1, seq }));
@@ -135,6 +135,6 @@ describe('fleet bounds', () => {
     expect(await edgeNodeExists(live.node)).toBe(true);
     expect(await redis.exists(`ep:node:${live.node}`)).toBe(1);
     expect((await kv.get(live.node))?.operation).toBe('PUT');
-    expect(metricValue(await scrape(cp.address), 'ep_nodes_collected_total', { what: 'assignment' })).toBeGreaterThanOrEqual(1);
+    expect(metricValue(await scrape(cp.address), 'edgeplane_nodes_collected_total', { what: 'assignment' })).toBeGreaterThanOrEqual(1);
   }, 30_000);
 });

@@ -60,11 +60,11 @@ describe('malformed fleet messages', () => {
 
     const text = await waitFor('counted', async () => {
       const t = await scrape(cp.address);
-      return metricValue(t, 'ep_malformed_messages_total', { kind: 'heartbeat' }) >= 4 ? t : undefined;
+      return metricValue(t, 'edgeplane_malformed_messages_total', { kind: 'heartbeat' }) >= 4 ? t : undefined;
     });
-    expect(metricValue(text, 'ep_malformed_messages_total', { kind: 'hello' })).toBe(3);
-    expect(metricValue(text, 'ep_malformed_messages_total', { kind: 'heartbeat' })).toBe(4);
-    expect(metricValue(text, 'ep_heartbeats_ingested_total')).toBe(0);
+    expect(metricValue(text, 'edgeplane_malformed_messages_total', { kind: 'hello' })).toBe(3);
+    expect(metricValue(text, 'edgeplane_malformed_messages_total', { kind: 'heartbeat' })).toBe(4);
+    expect(metricValue(text, 'edgeplane_heartbeats_ingested_total')).toBe(0);
     expect((await fetch(`${cp.address}/healthz`)).status).toBe(200);
     expect((await fetch(`${cp.address}/readyz`)).status).toBe(200);
 
@@ -91,7 +91,7 @@ describe('malformed fleet messages', () => {
     });
     const reply = decode(HelloReply, 'hello reply', (await nc.request(subjects.hello(`${run}-good`), enc.encode(spoofed), { timeout: 5000 })).data);
     expect(reply.ok && reply.value.accepted).toBe(false);
-    expect(metricValue(await scrape(cp.address), 'ep_malformed_messages_total', { kind: 'hello' })).toBe(4);
+    expect(metricValue(await scrape(cp.address), 'edgeplane_malformed_messages_total', { kind: 'hello' })).toBe(4);
   });
 });
 

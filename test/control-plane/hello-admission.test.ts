@@ -73,7 +73,7 @@ describe('hello admission', () => {
     const node = `${run}-new`;
     const commands: string[] = [];
     const sub = admin.subscribe(subjects.command(node), { callback: (_e, m) => void commands.push(m.string()) });
-    const refused = async () => metricValue(await scrape(cp!.address), 'ep_heartbeats_refused_total', { reason: 'unknown-node' });
+    const refused = async () => metricValue(await scrape(cp!.address), 'edgeplane_heartbeats_refused_total', { reason: 'unknown-node' });
     const refusedBefore = await refused();
     const reply = decode(HelloReply, 'hello reply', (await admin.request(subjects.hello(node), encode(Hello, 'hello', helloOf(node)), { timeout: 5000 })).data);
     expect(reply.ok && reply.value.accepted).toBe(true);

@@ -47,7 +47,7 @@ async function startReplica(name: string): Promise<Replica> {
   return r;
 }
 
-const leaderMetric = async (r: Replica) => metricValue(await scrape(r.url), 'ep_leader');
+const leaderMetric = async (r: Replica) => metricValue(await scrape(r.url), 'edgeplane_leader');
 
 beforeAll(async () => {
   [nats, redis] = await Promise.all([startNats(), startRedis()]);
@@ -88,20 +88,20 @@ describe('leader election between two control-plane processes', () => {
 
     // The queue group picks a member at random per heartbeat: within a few seconds each replica
     // has taken some (a replica that never does is what this catches).
-    const ingested = async (r: Replica) => metricValue(await scrape(r.url), 'ep_heartbeats_ingested_total') > 0;
+    const ingested = async (r: Replica) => metricValue(await scrape(r.url), 'edgeplane_heartbeats_ingested_total') > 0;
     await waitFor('both replicas ingest', async () => (await ingested(a)) && (await ingested(b)), 10_000, 200).catch(() => undefined);
     const [ma, mb] = [await scrape(a.url), await scrape(b.url)];
     // One object, so a failure shows every figure at once.
     expect({
-      aLeader: metricValue(ma, 'ep_leader'),
-      aKubeWrites: metricValue(ma, 'ep_kube_writes_total') > 0,
-      aKvCreated: metricValue(ma, 'ep_kv_writes_total', { outcome: 'created' }),
-      bLeader: metricValue(mb, 'ep_leader'),
-      bKubeWrites: metricValue(mb, 'ep_kube_writes_total'),
-      bKvWrites: metricValue(mb, 'ep_kv_writes_total'),
+      aLeader: metricValue(ma, 'edgeplane_leader'),
+      aKubeWrites: metricValue(ma, 'edgeplane_kube_writes_total') > 0,
+      aKvCreated: metricValue(ma, 'edgeplane_kv_writes_total', { outcome: 'created' }),
+      bLeader: metricValue(mb, 'edgeplane_leader'),
+      bKubeWrites: metricValue(mb, 'edgeplane_kube_writes_total'),
+      bKvWrites: metricValue(mb, 'edgeplane_kv_writes_total'),
       // Every replica ingests: the queue group spreads heartbeats over both.
-      aIngests: metricValue(ma, 'ep_heartbeats_ingested_total') > 0,
-      bIngests: metricValue(mb, 'ep_heartbeats_ingested_total') > 0,
+      aIngests: metricValue(ma, 'edgeplane_heartbeats_ingested_total') > 0,
+      bIngests: metricValue(mb, 'edgeplane_heartbeats_ingested_total') > 0,
     }).toEqual({ aLeader: 1, aKubeWrites: true, aKvCreated: 3, bLeader: 0, bKubeWrites: 0, bKvWrites: 0, aIngests: true, bIngests: true });
 
     const kv = await new Kvm(nc).open(stores.assignments);
@@ -115,18 +115,18 @@ describe('leader election between two control-plane processes', () => {
     await waitFor('cp-b leads', async () => (await leaderMetric(b)) === 1, t.leaseDurationMs + 2 * t.retryPeriodMs + 1500, 50);
 
     // The new leader starts from the stored placements: same state, nothing rewritten.
-    await waitFor('cp-b reconciled', async () => metricValue(await scrape(b.url), 'ep_reconcile_total', { outcome: 'success' }) >= 1, 10_000);
+    await waitFor('cp-b reconciled', async () => metricValue(await scrape(b.url), 'edgeplane_reconcile_total', { outcome: 'success' }) >= 1, 10_000);
     const after = (await getDeployment(kc, run, 'det')).status;
     const summary = (s: typeof before | undefined) => (s?.placements ?? []).map((p) => `${p.node}:${p.variant}:${p.phase}`).sort();
     expect(summary(after)).toEqual(summary(before));
     expect(after?.ready).toBe('3/3');
     expect(await revisions()).toEqual(revisionsBefore);
-    expect(metricValue(await scrape(b.url), 'ep_kv_writes_total', { outcome: 'unchanged' })).toBeGreaterThan(0);
+    expect(metricValue(await scrape(b.url), 'edgeplane_kv_writes_total', { outcome: 'unchanged' })).toBeGreaterThan(0);
 
     // And it acts on what changes next.
     agents[0]!.setPower({ source: 'battery', batteryPercent: 10 });
     await waitFor('re-tiered by the new leader', () => agents[0]!.variantOf(`${run}/det`) === 'det-int8', 10_000, 50);
-    expect(metricValue(await scrape(b.url), 'ep_kv_writes_total', { outcome: 'updated' })).toBeGreaterThan(0);
+    expect(metricValue(await scrape(b.url), 'edgeplane_kv_writes_total', { outcome: 'updated' })).toBeGreaterThan(0);
 
     // SIGTERM: a clean shutdown releases the Lease for the next replica.
     await b.proc.stop(10_000);

@@ -143,7 +143,7 @@ describe('control plane with five agents', () => {
       return s?.unplacedReplicas === 1 ? s : undefined;
     });
     expect(det.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'Unschedulable' });
-    expect(metricValue(await scrape(cp.address), 'ep_unreachable_nodes')).toBe(1);
+    expect(metricValue(await scrape(cp.address), 'edgeplane_unreachable_nodes')).toBe(1);
 
     // Back on the air: Reachable again and the replica returns.
     victim.resume();

@@ -111,7 +111,7 @@ describe(`${CYCLES} apply/delete cycles over three agents`, () => {
     }
     const metrics = await scrape(cp.address);
     console.info(
-      `[faults] ${CYCLES} apply/delete cycles over 3 agents in ${Date.now() - started} ms; slowest cycle ${slowestMs} ms; reconciles ok ${metricValue(metrics, 'ep_reconcile_total', { outcome: 'success' })}, failed ${metricValue(metrics, 'ep_reconcile_total', { outcome: 'error' })}; entries re-published for disagreeing agents ${metricValue(metrics, 'ep_assignment_republishes_total')}`,
+      `[faults] ${CYCLES} apply/delete cycles over 3 agents in ${Date.now() - started} ms; slowest cycle ${slowestMs} ms; reconciles ok ${metricValue(metrics, 'edgeplane_reconcile_total', { outcome: 'success' })}, failed ${metricValue(metrics, 'edgeplane_reconcile_total', { outcome: 'error' })}; entries re-published for disagreeing agents ${metricValue(metrics, 'edgeplane_assignment_republishes_total')}`,
     );
   }, 120_000);
 });

@@ -95,7 +95,7 @@ describe('JetStream data wiped', () => {
     const restarted = Date.now();
     const passes = async () => {
       const m = await scrape(cp.address);
-      return metricValue(m, 'ep_assignment_syncs_total', { outcome: 'repaired' }) + metricValue(m, 'ep_assignment_syncs_total', { outcome: 'clean' });
+      return metricValue(m, 'edgeplane_assignment_syncs_total', { outcome: 'repaired' }) + metricValue(m, 'edgeplane_assignment_syncs_total', { outcome: 'clean' });
     };
     const passesBefore = await passes();
 

@@ -82,7 +82,7 @@ beforeAll(async () => {
   const tsx = fileURLToPath(import.meta.resolve('tsx'));
   cp = startProcess('control-plane', process.execPath, ['--import', tsx, join(repoRoot, 'control-plane', 'src', 'main.ts')], dir, env);
   cpUrl = `http://127.0.0.1:${port}`;
-  await waitFor('control plane leading', async () => cp.alive() && metricValue(await scrape(cpUrl).catch(() => ''), 'ep_leader') === 1, 30_000, 200).catch((err: Error) => {
+  await waitFor('control plane leading', async () => cp.alive() && metricValue(await scrape(cpUrl).catch(() => ''), 'edgeplane_leader') === 1, 30_000, 200).catch((err: Error) => {
     throw new Error(`${err.message}\n${cp.tail()}`);
   });
   admin = await topology.admin();
@@ -166,18 +166,18 @@ describe('10,000 node names saying hello and heartbeating', () => {
     const admitted = (await edgeNodes()).length;
     console.info(
       `flood of ${FLOOD_NAMES} names: EdgeNodes peak ${peakNodes} (bound ${MAX_NODES}), Redis keys peak ${peakKeys} (bound ${MAX_NODES + FIXED_REDIS_KEYS}), ` +
-        `RSS ${rssBefore.toFixed(0)} -> peak ${peakRss.toFixed(0)} MiB (bound +${RSS_MARGIN_MIB}), hellos busy ${metricValue(text, 'ep_hellos_total', { outcome: 'busy' })}, ` +
-        `node-limit ${metricValue(text, 'ep_hellos_total', { outcome: 'node-limit' })}, rate-limited ${metricValue(text, 'ep_hellos_total', { outcome: 'rate-limited' })}, ` +
-        `accepted ${metricValue(text, 'ep_hellos_total', { outcome: 'accepted' })}, error ${metricValue(text, 'ep_hellos_total', { outcome: 'error' })}, ` +
-        `heartbeats refused unknown ${metricValue(text, 'ep_heartbeats_refused_total', { reason: 'unknown-node' })}, admitted ${admitted}`,
+        `RSS ${rssBefore.toFixed(0)} -> peak ${peakRss.toFixed(0)} MiB (bound +${RSS_MARGIN_MIB}), hellos busy ${metricValue(text, 'edgeplane_hellos_total', { outcome: 'busy' })}, ` +
+        `node-limit ${metricValue(text, 'edgeplane_hellos_total', { outcome: 'node-limit' })}, rate-limited ${metricValue(text, 'edgeplane_hellos_total', { outcome: 'rate-limited' })}, ` +
+        `accepted ${metricValue(text, 'edgeplane_hellos_total', { outcome: 'accepted' })}, error ${metricValue(text, 'edgeplane_hellos_total', { outcome: 'error' })}, ` +
+        `heartbeats refused unknown ${metricValue(text, 'edgeplane_heartbeats_refused_total', { reason: 'unknown-node' })}, admitted ${admitted}`,
     );
     expect(staleReal).toEqual([]);
     expect(peakNodes).toBeLessThanOrEqual(MAX_NODES);
     expect(peakKeys).toBeLessThanOrEqual(MAX_NODES + FIXED_REDIS_KEYS);
     expect(peakRss - rssBefore).toBeLessThan(RSS_MARGIN_MIB);
     // The names past the bound were refused, and their heartbeats dropped before any write.
-    expect(metricValue(text, 'ep_hellos_total', { outcome: 'node-limit' })).toBeGreaterThan(0);
-    expect(metricValue(text, 'ep_heartbeats_refused_total', { reason: 'unknown-node' })).toBeGreaterThan(FLOOD_NAMES);
+    expect(metricValue(text, 'edgeplane_hellos_total', { outcome: 'node-limit' })).toBeGreaterThan(0);
+    expect(metricValue(text, 'edgeplane_heartbeats_refused_total', { reason: 'unknown-node' })).toBeGreaterThan(FLOOD_NAMES);
 
     // Silent now: the admitted names go after GC_AFTER_MS, the real nodes stay.
     await waitFor('flood names collected', async () => {
@@ -189,6 +189,6 @@ describe('10,000 node names saying hello and heartbeating', () => {
     expect(await redis.zcard('ep:nodes:last-seen')).toBe(REAL.length);
     const after = new Map((await edgeNodes()).map((n) => [n.metadata.name, n]));
     expect(REAL.every((r) => isReady(after.get(r)))).toBe(true);
-    expect(metricValue(await scrape(cpUrl), 'ep_nodes_collected_total', { what: 'edgenode' })).toBeGreaterThanOrEqual(Math.max(1, admitted - REAL.length));
+    expect(metricValue(await scrape(cpUrl), 'edgeplane_nodes_collected_total', { what: 'edgenode' })).toBeGreaterThanOrEqual(Math.max(1, admitted - REAL.length));
   }, 90_000);
 });

@@ -48,7 +48,7 @@ async function watchReachability(ms: number): Promise<{ unreachableSeen: string[
       items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[];
     };
     for (const n of list.items) if (n.status?.conditions?.find((c) => c.type === 'Reachable')?.status === 'False') unreachableSeen.add(n.metadata.name);
-    gaugeMax = Math.max(gaugeMax, metricValue(await scrape(cp.address), 'ep_unreachable_nodes'));
+    gaugeMax = Math.max(gaugeMax, metricValue(await scrape(cp.address), 'edgeplane_unreachable_nodes'));
     await new Promise((r) => setTimeout(r, 100));
   }
   return { unreachableSeen: [...unreachableSeen], gaugeMax };

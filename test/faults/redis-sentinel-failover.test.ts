@@ -70,8 +70,8 @@ it('fails over without unloading anything, and ingestion resumes on the new prim
     15_000,
     200,
   );
-  const ingestedBefore = metricValue(await scrape(cp.address), 'ep_heartbeats_ingested_total');
-  await waitFor('more heartbeats ingested', async () => metricValue(await scrape(cp.address), 'ep_heartbeats_ingested_total') > ingestedBefore + 10, 5000, 200);
+  const ingestedBefore = metricValue(await scrape(cp.address), 'edgeplane_heartbeats_ingested_total');
+  await waitFor('more heartbeats ingested', async () => metricValue(await scrape(cp.address), 'edgeplane_heartbeats_ingested_total') > ingestedBefore + 10, 5000, 200);
 
   // Several grace periods after the primary came back: nothing moved or unloaded meanwhile.
   await new Promise((r) => setTimeout(r, 3000));

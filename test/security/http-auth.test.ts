@@ -127,7 +127,7 @@ describe('the control plane API with authentication on (the default)', () => {
   it('serves /metrics and nodes to a user with the rights (the API server admin)', async () => {
     const metrics = await get(cp.address, '/metrics', kube.token);
     expect(metrics.status).toBe(200);
-    expect(metrics.text).toContain('ep_leader');
+    expect(metrics.text).toContain('edgeplane_leader');
     expect((await get(cp.address, '/metrics')).status).toBe(401);
     expect((await get(cp.address, '/api/v1/nodes', kube.token)).status).toBe(200);
     expect((await get(cp.address, '/api/v1/deployments', kube.token)).body.items?.length).toBeGreaterThanOrEqual(2);

@@ -53,6 +53,9 @@ export class ArtifactStore {
   readonly #entries = new Map<string, CacheEntry>();
   readonly #inflight = new Map<string, Promise<FetchResult>>();
   #reserved = 0;
+  /** Fetches answered from the cache and those that fetched, since open (for metrics). */
+  #hits = 0;
+  #misses = 0;
 
   private constructor(options: ArtifactStoreOptions) {
     this.#opts = options;
@@ -88,6 +91,10 @@ export class ArtifactStore {
     return [...this.#entries.keys()].sort();
   }
 
+  fetchCounts(): { hits: number; misses: number } {
+    return { hits: this.#hits, misses: this.#misses };
+  }
+
   usedBytes(): number {
     let n = 0;
     for (const e of this.#entries.values()) n += e.bytes;
@@ -108,9 +115,13 @@ export class ArtifactStore {
   fetch(target: DownloadTarget): Promise<FetchResult> {
     // The digest names files below: nothing but 64 lowercase hex may reach a path.
     if (!SHA256.test(target.sha256)) return Promise.reject(new InvalidDigestError());
-    if (this.#entries.has(target.sha256)) return Promise.resolve({ cached: true, attempts: 0, resumedFrom: 0, fetchedBytes: 0 });
+    if (this.#entries.has(target.sha256)) {
+      this.#hits++;
+      return Promise.resolve({ cached: true, attempts: 0, resumedFrom: 0, fetchedBytes: 0 });
+    }
     const running = this.#inflight.get(target.sha256);
     if (running) return running;
+    this.#misses++;
     const p = this.#fetch(target).finally(() => this.#inflight.delete(target.sha256));
     this.#inflight.set(target.sha256, p);
     return p;

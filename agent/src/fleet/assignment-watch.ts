@@ -178,7 +178,7 @@ export function watchAssignment(opts: AssignmentWatchOptions): AssignmentWatch {
         if (myGen !== gen) return;
         stats.errors += 1;
         const delay = backoffMs(failures++, retry);
-        log.warn({ bucket, err: (err as Error).message, retryInMs: delay }, 'cannot read or apply assignment');
+        log.warn({ bucket, err, retryInMs: delay }, 'cannot read or apply assignment');
         clearTimeout(retryTimer);
         if (!stopped) retryTimer = setTimeout(() => schedule(), delay);
         return;

@@ -59,7 +59,7 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection 
       return nc;
     } catch (err) {
       const delay = backoffMs(attempt, { initialMs: 500, maxMs: 15_000 });
-      opts.log[attempt < 3 ? 'info' : 'warn']({ err: (err as Error).message, retryInMs: delay }, 'NATS not reachable; serving on and retrying');
+      opts.log[attempt < 3 ? 'info' : 'warn']({ err, retryInMs: delay }, 'NATS not reachable; serving on and retrying');
       await sleep(delay, opts.signal);
     }
   }

@@ -172,7 +172,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
       }
       opts.onHeartbeat?.(hb, reasons);
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'heartbeat not sent');
+      log.warn({ err }, 'heartbeat not sent');
     }
   };
 
@@ -189,7 +189,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
     try {
       early.observe(await readConditions());
     } catch (err) {
-      log.debug({ err: (err as Error).message }, 'power and link not read');
+      log.debug({ err }, 'power and link not read');
     }
   };
   const startConditionsPoll = () => {
@@ -232,7 +232,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
       log.debug({ ...m, reason: decision.kind === 'full' ? decision.reason : 'rtt-shifted' }, 'link measured');
       opts.onLinkMeasured?.(m);
     } catch (err) {
-      log.debug({ err: (err as Error).message }, 'link probe failed');
+      log.debug({ err }, 'link probe failed');
     }
   };
 

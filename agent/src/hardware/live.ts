@@ -53,7 +53,7 @@ export function createLiveProbe(opts: LiveProbeOptions): LiveProbe {
       override = await readOverride(opts.overrideFile);
       opts.log.info({ file: opts.overrideFile }, 'override file re-read');
     } catch (err) {
-      opts.log.warn({ err: (err as Error).message }, 'override file invalid; keeping the last good one');
+      opts.log.warn({ err }, 'override file invalid; keeping the last good one');
     }
   };
 

@@ -8,7 +8,7 @@ import { ArtifactStore } from '../artifacts/index.ts';
 import { TrustPolicy } from '../artifacts/trust.ts';
 import type { Isolation } from '../runtime/index.ts';
 import { serveNats, type NatsServing } from '../serve/nats.ts';
-import type { ModelRegistry } from '../serve/registry.ts';
+import type { ModelRegistry, ServedModel } from '../serve/registry.ts';
 import type { WorkloadManager, WorkloadManagerOptions } from './types.ts';
 import { LoadJournal } from './load-journal.ts';
 import { Workload, type WorkloadEvent } from './workload.ts';
@@ -37,6 +37,8 @@ export interface ManagerOptions extends WorkloadManagerOptions {
   fetchRetryDelayMs?: number;
   /** Warnings and notable changes (provider fallback, digest mismatch), for Events. */
   onEvent?: (e: WorkloadEvent) => void;
+  /** Wraps each served model (metrics count and time its inference); the same wrapper per model. */
+  instrument?: <M extends ServedModel>(model: M) => M;
 }
 
 export interface WorkloadManagerImpl extends WorkloadManager, ModelRegistry {
@@ -44,6 +46,8 @@ export interface WorkloadManagerImpl extends WorkloadManager, ModelRegistry {
   attachNats(nc: NatsConnection | null): void;
   /** Resolves once no workload is Downloading or Loading (tests, start-up). */
   settled(): Promise<void>;
+  /** The artifact cache's size and fetch counts, for metrics. */
+  cacheStats(): { usedBytes: number; artifacts: number; hits: number; misses: number };
 }
 
 export async function createWorkloadManager(options: ManagerOptions): Promise<WorkloadManagerImpl> {
@@ -63,6 +67,8 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
   const journal = await LoadJournal.open(join(options.cacheDir, 'loading'));
   const workloads = new Map<string, Workload>();
   const serving = new Map<string, NatsServing>();
+  // Counts and times every inference, whichever front end it came through (metrics).
+  const instrument = options.instrument ?? (<M extends ServedModel>(m: M): M => m);
   const pending = new Set<Promise<void>>();
   const ctx = {
     store,
@@ -90,7 +96,7 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
     if (!nc || !w.ready || serving.has(w.key) || !workloads.has(w.key)) return;
     serving.set(
       w.key,
-      serveNats(nc, w, {
+      serveNats(nc, instrument(w), {
         node: options.node ?? '',
         maxPayloadBytes: options.maxPayloadBytes ?? 8 * 1024 * 1024,
         ...(options.maxTensorElements ? { maxTensorElements: options.maxTensorElements } : {}),
@@ -166,6 +172,10 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
       return store.digests();
     },
 
+    cacheStats() {
+      return { usedBytes: store.usedBytes(), artifacts: store.digests().length, ...store.fetchCounts() };
+    },
+
     async close() {
       const all = [...workloads.values()];
       workloads.clear();
@@ -187,13 +197,13 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
 
     model(name) {
       const direct = workloads.get(name) ?? workloads.get(name.replace('.', '/'));
-      if (direct) return direct;
+      if (direct) return instrument(direct);
       const matches = [...workloads.values()].filter((w) => w.assignment.deployment === name);
-      return matches.length === 1 ? matches[0]! : null;
+      return matches.length === 1 ? instrument(matches[0]!) : null;
     },
 
     models() {
-      return [...workloads.values()];
+      return [...workloads.values()].map(instrument);
     },
   };
   return manager;

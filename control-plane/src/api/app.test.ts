@@ -51,9 +51,9 @@ describe('HTTP API', () => {
     metrics.malformedMessages.inc({ kind: 'heartbeat' }, 3);
     const res = await app.inject('/metrics');
     expect(res.headers['content-type']).toContain('text/plain');
-    expect(res.body).toContain('ep_malformed_messages_total{kind="heartbeat"} 3');
-    expect(res.body).toContain('# TYPE ep_reconcile_duration_seconds histogram');
-    expect(res.body).toContain('ep_leader 0');
+    expect(res.body).toContain('edgeplane_malformed_messages_total{kind="heartbeat"} 3');
+    expect(res.body).toContain('# TYPE edgeplane_reconcile_duration_seconds histogram');
+    expect(res.body).toContain('edgeplane_leader 0');
   });
 
   it('lists nodes with live telemetry and no undeclared fields', async () => {

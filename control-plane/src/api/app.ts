@@ -1,4 +1,5 @@
 // The HTTP API, built separately from listen() so tests drive it with inject().
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { EMD_PLURAL, EN_PLURAL, GROUP } from '@edgeplane/api';
 import type { Logger } from 'pino';
@@ -25,6 +26,8 @@ export interface BuildOptions {
    */
   auth: ApiAuth;
   logger?: FastifyServerOptions['logger'];
+  /** Where failed requests (500s) are logged, each with its request id. */
+  log?: Logger;
 }
 
 export type ApiAuth = { mode: 'rbac'; check: AccessCheck; metrics: MetricsAuth; log?: Logger } | { mode: 'none' };
@@ -45,7 +48,16 @@ const readinessSchema = {
 } as const;
 
 export function build(options: BuildOptions): FastifyInstance {
-  const app = Fastify({ logger: options.logger ?? false });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // Every response names its request id, so a user can quote the one a 500 carried and the
+    // log line with its stack can be found; only failures are logged, not each request.
+    genReqId: () => randomUUID(),
+  });
+  const failures = options.log?.child({ component: 'api' });
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
   requireAccessRules(app);
 
   app.setErrorHandler((err, request, reply) => {
@@ -57,8 +69,8 @@ export function build(options: BuildOptions): FastifyInstance {
     if (e.validation || (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)) {
       return reply.status(400).send({ code: 'BAD_REQUEST', message: e.message ?? API_ERRORS.BAD_REQUEST.message });
     }
-    request.log.error({ err }, 'request failed');
-    return reply.status(500).send({ code: 'INTERNAL', message: API_ERRORS.INTERNAL.message });
+    (failures ?? request.log).error({ err, reqId: request.id, method: request.method, url: request.url.split('?')[0] }, 'request failed');
+    return reply.status(500).send({ code: 'INTERNAL', message: API_ERRORS.INTERNAL.message, requestId: request.id });
   });
   app.setNotFoundHandler((request, reply) => {
     reply.status(404).send({ code: 'ROUTE_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });

@@ -34,7 +34,8 @@ export function isApiError(err: unknown): err is ApiError {
 /** JSON Schema of the error body, for route response schemas. */
 export const errorBodySchema = {
   type: 'object',
-  properties: { code: { type: 'string' }, message: { type: 'string' } },
+  // requestId: set on 500s, the id the failure's log line carries (also the x-request-id header).
+  properties: { code: { type: 'string' }, message: { type: 'string' }, requestId: { type: 'string' } },
   required: ['code', 'message'],
 } as const;
 

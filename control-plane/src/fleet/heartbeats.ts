@@ -95,7 +95,7 @@ export class HeartbeatIngestor {
       queue: subjects.ingestQueue,
       callback: (err, msg) => {
         if (err) {
-          this.#o.log.warn({ err: err.message }, 'heartbeat subscription error');
+          this.#o.log.warn({ err }, 'heartbeat subscription error');
           return;
         }
         this.ingest(msg.subject, msg.data);
@@ -233,7 +233,7 @@ export class HeartbeatIngestor {
         },
         (err: unknown) => {
           // Telemetry is refreshed by the next heartbeat; losing one batch is not fatal.
-          this.#o.log.error({ err: (err as Error).message, heartbeats: writes.length }, 'heartbeat batch write failed');
+          this.#o.log.error({ err, heartbeats: writes.length }, 'heartbeat batch write failed');
           for (const node of changed) this.#digests.delete(node);
         },
       )

@@ -98,13 +98,15 @@ export class Controller {
     const queue = new WorkQueue({
       workers: o.workers,
       onDepth: (d) => o.metrics.queueDepth.set(d),
+      metrics: o.metrics.workQueue,
       onResult: (key, outcome, ms, err) => {
         o.metrics.reconcileTotal.inc({ outcome });
         o.metrics.reconcileDuration.observe({ outcome }, ms / 1000);
-        if (err) o.log.warn({ deployment: key, err: err instanceof Error ? err.message : String(err), failures: queue.failures(key) }, 'reconcile failed; will retry');
+        if (err) o.log.warn({ deployment: key, err, failures: queue.failures(key) }, 'reconcile failed; will retry');
       },
     });
     this.#queue = queue;
+    o.metrics.setUnfinished(() => queue.unfinished());
     o.reconciler.setRequeue((key) => queue.addRateLimited(key));
     queue.start(o.reconciler.reconcile);
     // Lifecycle decisions exist before the first reconcile reads them.
@@ -158,6 +160,7 @@ export class Controller {
     o.publisher.reset();
     o.metrics.leader.set(0);
     o.metrics.queueDepth.set(0);
+    o.metrics.setUnfinished(undefined);
     o.log.info('stopped leading');
   }
 }

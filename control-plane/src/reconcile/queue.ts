@@ -1,6 +1,7 @@
 // A de-duplicated, rate-limited work queue as controller-runtime has it: a key waits in the
 // queue at most once, is never handled by two workers at once, and a key that changes while
 // it is being handled runs again afterwards.
+import { inReconcile } from '../log-context.ts';
 import { defaultControllerRateLimiter, type RateLimiter } from './rate-limiter.ts';
 
 export interface ReconcileResult {
@@ -20,6 +21,28 @@ export interface QueueOptions {
   onResult?: (key: string, outcome: Outcome, durationMs: number, err?: unknown) => void;
   /** Called whenever the number of waiting keys changes. */
   onDepth?: (depth: number) => void;
+  /** Work-queue metrics as client-go's workqueue reports them. */
+  metrics?: QueueMetrics;
+}
+
+/** What client-go's workqueue measures; durations in seconds. */
+export interface QueueMetrics {
+  /** A key was added (counted even when it was already waiting, as client-go does). */
+  added(): void;
+  /** A key left the queue for a worker after waiting this long. */
+  queued(seconds: number): void;
+  /** A worker finished a key after this long. */
+  worked(seconds: number): void;
+  /** A key was added back with rate-limited backoff. */
+  retried(): void;
+}
+
+/** Reconciles in progress, read at scrape time (client-go's unfinished work gauges). */
+export interface Unfinished {
+  /** Seconds of work in progress, summed over the keys being handled. */
+  totalSeconds: number;
+  /** How long the longest-running key has been handled. */
+  longestSeconds: number;
 }
 
 export class WorkQueue {
@@ -32,6 +55,11 @@ export class WorkQueue {
   readonly #workers: number;
   readonly #onResult: NonNullable<QueueOptions['onResult']>;
   readonly #onDepth: NonNullable<QueueOptions['onDepth']>;
+  readonly #metrics: QueueMetrics | undefined;
+  /** When each waiting key was first added, for the queue-duration metric. */
+  readonly #addedAt = new Map<string, number>();
+  /** When each key in progress was handed to its worker. */
+  readonly #startedAt = new Map<string, number>();
   #waiters: ((key: string | null) => void)[] = [];
   #shuttingDown = false;
   #running: Promise<void>[] = [];
@@ -41,6 +69,19 @@ export class WorkQueue {
     this.#rateLimiter = options.rateLimiter ?? defaultControllerRateLimiter();
     this.#onResult = options.onResult ?? (() => {});
     this.#onDepth = options.onDepth ?? (() => {});
+    this.#metrics = options.metrics;
+  }
+
+  unfinished(): Unfinished {
+    const now = performance.now();
+    let totalSeconds = 0;
+    let longestSeconds = 0;
+    for (const started of this.#startedAt.values()) {
+      const s = (now - started) / 1000;
+      totalSeconds += s;
+      if (s > longestSeconds) longestSeconds = s;
+    }
+    return { totalSeconds, longestSeconds };
   }
 
   /** Waiting keys, not counting the ones in progress or delayed. */
@@ -49,14 +90,22 @@ export class WorkQueue {
   }
 
   add(key: string): void {
+    if (this.#shuttingDown) return;
+    this.#metrics?.added();
+    this.#add(key);
+  }
+
+  #add(key: string): void {
     if (this.#shuttingDown || this.#dirty.has(key)) return;
     this.#dirty.add(key);
+    if (!this.#addedAt.has(key)) this.#addedAt.set(key, performance.now());
     // A key being handled is queued again when its worker finishes.
     if (this.#processing.has(key)) return;
     const waiter = this.#waiters.shift();
     if (waiter) {
       this.#dirty.delete(key);
       this.#processing.add(key);
+      this.#taken(key);
       waiter(key);
       return;
     }
@@ -81,6 +130,7 @@ export class WorkQueue {
   }
 
   addRateLimited(key: string): void {
+    if (!this.#shuttingDown) this.#metrics?.retried();
     this.addAfter(key, this.#rateLimiter.when(key));
   }
 
@@ -114,17 +164,29 @@ export class WorkQueue {
     if (key !== undefined) {
       this.#dirty.delete(key);
       this.#processing.add(key);
+      this.#taken(key);
       this.#onDepth(this.#queue.length);
       return Promise.resolve(key);
     }
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
+  #taken(key: string): void {
+    const now = performance.now();
+    const added = this.#addedAt.get(key);
+    this.#addedAt.delete(key);
+    if (added !== undefined) this.#metrics?.queued((now - added) / 1000);
+    this.#startedAt.set(key, now);
+  }
+
   #done(key: string): void {
+    const started = this.#startedAt.get(key);
+    this.#startedAt.delete(key);
+    if (started !== undefined) this.#metrics?.worked((performance.now() - started) / 1000);
     this.#processing.delete(key);
     if (this.#dirty.has(key)) {
       this.#dirty.delete(key);
-      this.add(key);
+      this.#add(key);
     }
   }
 
@@ -132,23 +194,28 @@ export class WorkQueue {
     for (;;) {
       const key = await this.#get();
       if (key === null) return;
-      const started = performance.now();
-      try {
-        const result = await reconcile(key);
-        this.forget(key);
-        if (result.requeueAfterMs !== undefined) {
-          this.#onResult(key, 'requeue', performance.now() - started);
-          this.addAfter(key, result.requeueAfterMs);
-        } else {
-          this.#onResult(key, 'success', performance.now() - started);
-        }
-      } catch (err) {
-        // The queue owns retries: a failed reconcile comes back with per-key backoff.
-        this.#onResult(key, 'error', performance.now() - started, err);
-        this.addRateLimited(key);
-      } finally {
-        this.#done(key);
+      await inReconcile(() => this.#handle(key, reconcile));
+    }
+  }
+
+  /** One reconcile, under its own reconcileID (every log line inside carries it). */
+  async #handle(key: string, reconcile: Reconciler): Promise<void> {
+    const started = performance.now();
+    try {
+      const result = await reconcile(key);
+      this.forget(key);
+      if (result.requeueAfterMs !== undefined) {
+        this.#onResult(key, 'requeue', performance.now() - started);
+        this.addAfter(key, result.requeueAfterMs);
+      } else {
+        this.#onResult(key, 'success', performance.now() - started);
       }
+    } catch (err) {
+      // The queue owns retries: a failed reconcile comes back with per-key backoff.
+      this.#onResult(key, 'error', performance.now() - started, err);
+      this.addRateLimited(key);
+    } finally {
+      this.#done(key);
     }
   }
 }
