@@ -13,6 +13,7 @@
 //
 // Baseline in the same run: when the simulated agents themselves held their assignments and
 // reported Ready (the floor set by the fleet), beside when the status said so.
+import { readdirSync, readFileSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,17 +40,63 @@ interface Convergence {
 }
 
 /**
+ * User + system CPU seconds of this process's descendants whose command line runs the agent,
+ * from /proc (the real agents this run started, not any other process on the machine).
+ */
+function agentsCpuSeconds(): number {
+  const parentOf = new Map<number, number>();
+  const cpuOf = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parentOf.set(Number(entry), Number(fields[1]));
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('agent/src/cli.ts')) cpuOf.set(Number(entry), (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let sum = 0;
+  for (const [pid, cpu] of cpuOf) {
+    for (let p = parentOf.get(pid); p !== undefined && p > 1; p = parentOf.get(p)) {
+      if (p === process.pid) {
+        sum += cpu;
+        break;
+      }
+    }
+  }
+  return sum;
+}
+
+/**
  * When each node first reported each phase in a heartbeat (delta heartbeats carry workloads
  * only when they changed, so the first report of a phase is when it was sent).
  */
 class PhaseReports {
   readonly #first = new Map<string, Map<PlacementPhase, number>>();
+  /** The first report of a loaded model waiting for its serve grant (Loading, AwaitingServeGrant). */
+  readonly #awaitingGrant = new Map<string, number>();
   record(node: string, hb: Heartbeat, atMs: number): void {
     for (const w of hb.workloads ?? []) {
       const phases = this.#first.get(node) ?? new Map<PlacementPhase, number>();
       if (!phases.has(w.phase)) phases.set(w.phase, atMs);
       this.#first.set(node, phases);
+      if (w.reason === 'AwaitingServeGrant' && !this.#awaitingGrant.has(node)) this.#awaitingGrant.set(node, atMs);
     }
+  }
+  /**
+   * Nodes that reported a loaded model waiting for its serve grant, and each one's time from
+   * that report to Ready: the credential renewal's round trip after the load.
+   */
+  grantWait(t0: number) {
+    const d: number[] = [];
+    for (const [node, at] of this.#awaitingGrant) {
+      const ready = this.#first.get(node)?.get('Ready');
+      if (at >= t0 && ready !== undefined) d.push(ready - at);
+    }
+    d.sort((a, b) => a - b);
+    return { nodes: d.length, p50Ms: percentile(d, 0.5), p99Ms: percentile(d, 0.99) };
   }
   /** p50/p99 since t0 of the first report of `phase`, per node. */
   since(t0: number, phase: PlacementPhase) {
@@ -197,9 +244,31 @@ async function realRun(o: { agents: number; heartbeatMs: number; timeoutMs: numb
     try {
       log(`${o.agents} real agents Ready; applying ${doc.spec.model.name} with ${o.agents} replicas`);
       const loadBefore = load();
+      // CPU the agents and this process (the control plane runs in it here) use while converging:
+      // near the machine's two cores, the agents' load and download times are bound by CPU.
+      const agentsCpuFrom = agentsCpuSeconds();
+      const ownCpuFrom = process.cpuUsage();
       const { t0, ...figures } = await converge(kc, body, o.agents, o.timeoutMs, log);
-      const reported = { what: 'first heartbeat reporting each phase, since apply', downloading: reports.since(t0, 'Downloading'), ready: reports.since(t0, 'Ready'), downloadToReady: reports.downloadToReady(t0) };
-      return { ...figures, reported, agents: o.agents, loadAvgAtApply: loadBefore, body };
+      const wallS = (Date.now() - t0) / 1000;
+      const agentsCpuS = agentsCpuSeconds() - agentsCpuFrom;
+      const own = process.cpuUsage(ownCpuFrom);
+      const controlPlaneCpuS = (own.user + own.system) / 1e6;
+      const reported = {
+        what: 'first heartbeat reporting each phase, since apply; grantWait: from a loaded model reported waiting for its serve grant to Ready',
+        downloading: reports.since(t0, 'Downloading'),
+        loading: reports.since(t0, 'Loading'),
+        ready: reports.since(t0, 'Ready'),
+        downloadToReady: reports.downloadToReady(t0),
+        grantWait: reports.grantWait(t0),
+      };
+      const cpu = {
+        what: "CPU seconds from apply to all Ready: the real agents' processes, and the benchmark process that runs the control plane in this check",
+        wallS: Math.round(wallS * 100) / 100,
+        agentsS: Math.round(agentsCpuS * 100) / 100,
+        controlPlaneAndBenchS: Math.round(controlPlaneCpuS * 100) / 100,
+        coresBusy: Math.round(((agentsCpuS + controlPlaneCpuS) / wallS) * 100) / 100,
+      };
+      return { ...figures, reported, cpu, agents: o.agents, loadAvgAtApply: loadBefore, body };
     } finally {
       await nc.close();
     }
