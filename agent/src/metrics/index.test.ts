@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { WorkloadAssignment } from '@edgeplane/api';
 import type { ServedModel } from '../serve/registry.ts';
 import type { WireTensor } from '../runtime/index.ts';
+import { build } from '../serve/http.ts';
 import { createAgentMetrics, type CacheStats } from './index.ts';
 
 class FakeModel implements ServedModel {
@@ -79,5 +80,21 @@ describe('agent metrics', () => {
     body = (await m.scrape()).body;
     expect(value(body, 'edgeplane_agent_cache_hits_total')).toBe(5);
     for (const [, name] of body.matchAll(/^# TYPE (\S+)/gm)) expect(name).toMatch(/^edgeplane_agent_/);
+  });
+
+  it('is served at GET /metrics on the REST port, behind the bearer token when one is set', async () => {
+    const m = createAgentMetrics();
+    const model = m.instrument(new FakeModel());
+    await model.infer([tensor(2)]);
+    const app = build({ registry: { model: () => model, models: () => [model] }, bearerToken: 's3cret', metrics: () => m.scrape() });
+    try {
+      expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
+      const res = await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer s3cret' } });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toContain('text/plain');
+      expect(res.body).toContain('edgeplane_agent_inference_requests_total{workload="ns/det",variant="det-fp32",accelerator="cpu0",code="OK"} 1');
+    } finally {
+      await app.close();
+    }
   });
 });
