@@ -165,11 +165,12 @@ export interface PlanContext {
   /** Reused to score a node's tier without allocating; never kept by a plugin. */
   scratch: Candidate;
   /**
-   * The first pair class of each group of hardware signature, cap and link class (at index
-   * (signature * 3 + capRank) * 2 + liteLink), holding the group's others by link and fetch
-   * verdicts (see candidates.ts); undefined when every node's pairs are scanned one by one.
+   * The first pair class of each group of hardware signature, cap and link class (keyed
+   * (signature * 3 + capRank) * 2 + liteLink: a plan meets few of the groups), holding the
+   * group's others by link and fetch verdicts (see candidates.ts); undefined when every node's
+   * pairs are scanned one by one.
    */
-  pairClasses: Array<PairClass | undefined> | undefined;
+  pairClasses: Map<number, PairClass> | undefined;
   /**
    * The tier's p99 and joules per node (the rest of the tier is in NodeInfo): numbers kept in
    * objects are boxed, and every plan writes them for thousands of nodes.

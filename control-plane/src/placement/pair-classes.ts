@@ -39,10 +39,14 @@ export function classOf(ctx: PlanContext, node: NodeInfo): PairClass | null {
   for (let v = 0; v < nv; v++) if (artifactFetch.admits(ctx, node, slot, v)) mask |= 1 << v;
   if (node.liteLink) for (let v = 0; v < nv; v++) if (linkProfile.admits(ctx, node, slot, v)) mask |= 1 << (v + MAX_CLASS_VARIANTS);
   const group = (signature * 3 + node.capRank) * 2 + (node.liteLink ? 1 : 0);
-  // Most nodes of a group share its first class (every variant fetches in time): no map read.
-  const first = classes[group];
+  // Most nodes of a group share its first class (every variant fetches in time): one map read.
+  const first = classes.get(group);
   if (first !== undefined && first.mask === mask) return first;
-  if (first === undefined) return (classes[group] = buildClass(ctx, node, mask));
+  if (first === undefined) {
+    const c = buildClass(ctx, node, mask);
+    classes.set(group, c);
+    return c;
+  }
   const others = (first.others ??= new Map());
   let c = others.get(mask);
   if (c === undefined) others.set(mask, (c = buildClass(ctx, node, mask)));

@@ -7,7 +7,7 @@ import { PlacementErrorCode, PlacementInputError } from './errors.ts';
 import { buildPairs } from './candidates.ts';
 import { localScore, staticPairFilters } from './choose.ts';
 import { nodeLevelFilters, nodeReady, passesAll } from './filters.ts';
-import type { NodeInfo, PairClass, PlanContext, VariantTable } from './framework.ts';
+import type { NodeInfo, PlanContext, VariantTable } from './framework.ts';
 import { fleetFacts, refreshFleetRows, selectorMatches, topologyDomains } from './memo.ts';
 import { nodeScorePlugins, WEIGHTS } from './score.ts';
 import { fullNodes } from './workload-cap.ts';
@@ -208,7 +208,7 @@ export function preparePlan(input: PlanInput, pairClasses = true, lazy = false, 
     committedLoaded: buffers.committedLoaded,
     tierP99Ms: buffers.tierP99Ms,
     tierJoules: buffers.tierJoules,
-    pairClasses: pairClasses ? new Array<PairClass | undefined>(fleet.signatureCount.length * 6).fill(undefined) : undefined,
+    pairClasses: pairClasses ? new Map() : undefined,
     nodeWeights: Float64Array.from(nodeScorePlugins, (p) => p.weight(WEIGHTS[spec.tiering.objective])),
     evaluated: buffers.evaluated,
     selectorMatch: spec.placement.selector !== undefined ? selectorMatches(fleet, spec.placement.selector) : undefined,
