@@ -58,7 +58,7 @@ describe('agent metrics', () => {
     expect(value(body, `edgeplane_agent_inference_duration_seconds_count{${fp32}}`)).toBe(3);
     expect(value(body, `edgeplane_agent_inference_duration_seconds_sum{${fp32}}`)).toBeGreaterThan(0.012);
     expect(value(body, `edgeplane_agent_inference_batch_size_sum{${fp32}}`)).toBe(11);
-    expect(value(body, `edgeplane_agent_inference_batch_size_bucket{le="1",${fp32}}`)).toBe(1);
+    expect(value(body, `edgeplane_agent_inference_batch_size_bucket{${fp32},le="1"}`)).toBe(1);
     expect(value(body, 'edgeplane_agent_tier_switches_total{workload="ns/det",from="det-fp32",to="det-fp16"}')).toBe(1);
   });
 

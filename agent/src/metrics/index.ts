@@ -1,10 +1,11 @@
-// The agent's Prometheus metrics, on their own registry (two agents in one process in tests
-// keep their own counts). Inference is counted where every front end meets, the served model,
-// so NATS, REST and gRPC requests land in the same series; the rest is read from the workload
-// manager when Prometheus scrapes, so nothing on the inference path keeps gauges up to date.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+// The agent's Prometheus metrics. Inference is counted where every front end meets, the served
+// model, so NATS, REST and gRPC requests land in the same series; the rest is read from the
+// workload manager when Prometheus scrapes, so nothing on the inference path keeps gauges up to
+// date. Plain numbers until a scrape (exposition.ts): an agent nobody scrapes never loads
+// prom-client.
 import type { AcceleratorLoad, WorkloadReport } from '@edgeplane/api';
 import type { ServedModel } from '../serve/registry.ts';
+import { CounterFamily, HistogramFamily, writeSampled } from './exposition.ts';
 
 /** What the agent reads at scrape time. */
 export interface AgentMetricsSource {
@@ -24,7 +25,6 @@ export interface CacheStats {
 }
 
 export interface AgentMetrics {
-  readonly registry: Registry;
   /** The model with every infer() counted and timed; the same wrapper for the same model. */
   instrument<M extends ServedModel>(model: M): M;
   /** Where scrape-time gauges come from (the workload manager). */
@@ -42,37 +42,27 @@ function codeOf(err: unknown): string {
   return typeof code === 'string' && /^[A-Z0-9_]{1,64}$/.test(code) ? code : 'INTERNAL';
 }
 
+const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
 export function createAgentMetrics(options: { defaultMetrics?: boolean } = {}): AgentMetrics {
-  const registry = new Registry();
-  if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'edgeplane_agent_' });
-  const registers = [registry];
   const modelLabels = ['workload', 'variant', 'accelerator'] as const;
-  const requests = new Counter({
-    name: 'edgeplane_agent_inference_requests_total',
-    help: 'Inference requests by workload, the variant and accelerator that answered, and code (OK or the error code).',
-    labelNames: [...modelLabels, 'code'],
-    registers,
-  });
-  const latency = new Histogram({
-    name: 'edgeplane_agent_inference_duration_seconds',
-    help: 'Time to answer one inference request, queueing included, by workload, variant and accelerator.',
-    labelNames: modelLabels,
-    buckets: LATENCY_BUCKETS,
-    registers,
-  });
-  const batch = new Histogram({
-    name: 'edgeplane_agent_inference_batch_size',
-    help: 'Rows (the first dimension of the first input) per inference request.',
-    labelNames: modelLabels,
-    buckets: BATCH_BUCKETS,
-    registers,
-  });
-  const switches = new Counter({
-    name: 'edgeplane_agent_tier_switches_total',
-    help: 'Variant switches seen per workload (a tier change: the new variant loaded, then swapped in).',
-    labelNames: ['workload', 'from', 'to'],
-    registers,
-  });
+  const requests = new CounterFamily(
+    'edgeplane_agent_inference_requests_total',
+    'Inference requests by workload, the variant and accelerator that answered, and code (OK or the error code).',
+    [...modelLabels, 'code'],
+  );
+  const latency = new HistogramFamily(
+    'edgeplane_agent_inference_duration_seconds',
+    'Time to answer one inference request, queueing included, by workload, variant and accelerator.',
+    modelLabels,
+    LATENCY_BUCKETS,
+  );
+  const batch = new HistogramFamily('edgeplane_agent_inference_batch_size', 'Rows (the first dimension of the first input) per inference request.', modelLabels, BATCH_BUCKETS);
+  const switches = new CounterFamily(
+    'edgeplane_agent_tier_switches_total',
+    'Variant switches seen per workload (a tier change: the new variant loaded, then swapped in).',
+    ['workload', 'from', 'to'],
+  );
 
   let source: AgentMetricsSource | undefined;
   const lastVariant = new Map<string, string>();
@@ -82,66 +72,14 @@ export function createAgentMetrics(options: { defaultMetrics?: boolean } = {}): 
     lastVariant.set(workload, variant);
   };
 
-  new Gauge({
-    name: 'edgeplane_agent_queue_depth',
-    help: 'Inference requests waiting for an executor, per accelerator.',
-    labelNames: ['accelerator'],
-    registers,
-    collect() {
-      this.reset();
-      for (const l of source?.load() ?? []) this.set({ accelerator: l.id }, l.queue);
-    },
-  });
-  new Gauge({
-    name: 'edgeplane_agent_executor_utilization_ratio',
-    help: 'Busy fraction of the accelerator\'s executors over the last interval, 0 to 1.',
-    labelNames: ['accelerator'],
-    registers,
-    collect() {
-      this.reset();
-      for (const l of source?.load() ?? []) this.set({ accelerator: l.id }, l.util);
-    },
-  });
-  new Gauge({
-    name: 'edgeplane_agent_workloads',
-    help: 'Workloads by phase, variant and accelerator (1 per workload).',
-    labelNames: [...modelLabels, 'phase'],
-    registers,
-    collect() {
-      this.reset();
-      for (const r of source?.reports() ?? []) {
-        this.set({ workload: r.key, variant: r.variant, accelerator: r.accelerator, phase: r.phase }, 1);
-        // A switch shows in the report even when no request reached the new variant yet.
-        sawVariant(r.key, r.variant);
-      }
-    },
-  });
-  const cacheGauge = (name: string, help: string, pick: (s: CacheStats) => number) =>
-    new Gauge({
-      name,
-      help,
-      registers,
-      collect() {
-        const s = source?.cacheStats();
-        this.set(s ? pick(s) : 0);
-      },
-    });
-  cacheGauge('edgeplane_agent_cache_bytes', 'Bytes of verified artifacts in the artifact cache.', (s) => s.usedBytes);
-  cacheGauge('edgeplane_agent_cache_artifacts', 'Artifacts in the artifact cache.', (s) => s.artifacts);
-  // Counters read from the store's own counts, so the store needs no prom-client.
-  const cacheCounter = (name: string, help: string, pick: (s: CacheStats) => number) =>
-    new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        const s = source?.cacheStats();
-        this.reset();
-        if (s) this.inc(pick(s));
-      },
-    });
-  cacheCounter('edgeplane_agent_cache_hits_total', 'Artifact fetches answered from the cache.', (s) => s.hits);
-  cacheCounter('edgeplane_agent_cache_misses_total', 'Artifact fetches that downloaded (or read a file:// source) into the cache.', (s) => s.misses);
+  // Process and runtime metrics from prom-client, loaded on the first scrape.
+  let runtime: Promise<{ metrics(): Promise<string> }> | undefined;
+  const runtimeMetrics = (): Promise<{ metrics(): Promise<string> }> =>
+    (runtime ??= import('prom-client').then(({ Registry, collectDefaultMetrics }) => {
+      const registry = new Registry();
+      collectDefaultMetrics({ register: registry, prefix: 'edgeplane_agent_' });
+      return registry;
+    }));
 
   const wrapped = new WeakMap<ServedModel, ServedModel>();
   const instrument = <M extends ServedModel>(model: M): M => {
@@ -153,16 +91,16 @@ export function createAgentMetrics(options: { defaultMetrics?: boolean } = {}): 
       sawVariant(labels.workload, labels.variant);
       const rows = tensors[0]?.shape[0];
       if (rows !== undefined && rows > 0) batch.observe(labels, rows);
-      const end = latency.startTimer(labels);
+      const started = performance.now();
+      let code = 'OK';
       try {
-        const out = await model.infer(tensors, opts);
-        requests.inc({ ...labels, code: 'OK' });
-        return out;
+        return await model.infer(tensors, opts);
       } catch (err) {
-        requests.inc({ ...labels, code: codeOf(err) });
+        code = codeOf(err);
         throw err;
       } finally {
-        end();
+        latency.observe(labels, (performance.now() - started) / 1000);
+        requests.inc({ ...labels, code });
       }
     };
     // Everything but infer reads through to the model as it is now (its variant and phase change).
@@ -177,14 +115,41 @@ export function createAgentMetrics(options: { defaultMetrics?: boolean } = {}): 
     return proxy;
   };
 
+  const scrape = async (): Promise<{ contentType: string; body: string }> => {
+    const out: string[] = [];
+    const reports = source?.reports() ?? [];
+    // A switch shows in the report even when no request reached the new variant yet.
+    for (const r of reports) sawVariant(r.key, r.variant);
+    const load = source?.load() ?? [];
+    const cache = source?.cacheStats();
+    requests.write(out);
+    latency.write(out);
+    batch.write(out);
+    switches.write(out);
+    writeSampled(out, 'gauge', 'edgeplane_agent_queue_depth', 'Inference requests waiting for an executor, per accelerator.', ['accelerator'], load.map((l) => ({ labels: { accelerator: l.id }, value: l.queue })));
+    writeSampled(out, 'gauge', 'edgeplane_agent_executor_utilization_ratio', "Busy fraction of the accelerator's executors over the last interval, 0 to 1.", ['accelerator'], load.map((l) => ({ labels: { accelerator: l.id }, value: l.util })));
+    writeSampled(
+      out,
+      'gauge',
+      'edgeplane_agent_workloads',
+      'Workloads by phase, variant and accelerator (1 per workload).',
+      [...modelLabels, 'phase'],
+      reports.map((r) => ({ labels: { workload: r.key, variant: r.variant, accelerator: r.accelerator, phase: r.phase }, value: 1 })),
+    );
+    writeSampled(out, 'gauge', 'edgeplane_agent_cache_bytes', 'Bytes of verified artifacts in the artifact cache.', [], [{ labels: {}, value: cache?.usedBytes ?? 0 }]);
+    writeSampled(out, 'gauge', 'edgeplane_agent_cache_artifacts', 'Artifacts in the artifact cache.', [], [{ labels: {}, value: cache?.artifacts ?? 0 }]);
+    writeSampled(out, 'counter', 'edgeplane_agent_cache_hits_total', 'Artifact fetches answered from the cache.', [], [{ labels: {}, value: cache?.hits ?? 0 }]);
+    writeSampled(out, 'counter', 'edgeplane_agent_cache_misses_total', 'Artifact fetches that downloaded (or read a file:// source) into the cache.', [], [{ labels: {}, value: cache?.misses ?? 0 }]);
+    let body = `${out.join('\n')}\n`;
+    if (options.defaultMetrics) body = `${(await (await runtimeMetrics()).metrics()).trimEnd()}\n${body}`;
+    return { contentType: CONTENT_TYPE, body };
+  };
+
   return {
-    registry,
     instrument,
     watch(s) {
       source = s;
     },
-    async scrape() {
-      return { contentType: registry.contentType, body: await registry.metrics() };
-    },
+    scrape,
   };
 }
