@@ -102,7 +102,9 @@ export class Controller {
       onResult: (key, outcome, ms, err) => {
         o.metrics.reconcileTotal.inc({ outcome });
         o.metrics.reconcileDuration.observe({ outcome }, ms / 1000);
+        // Inside the reconcile's scope: both lines carry its reconcileID.
         if (err) o.log.warn({ deployment: key, err, failures: queue.failures(key) }, 'reconcile failed; will retry');
+        else o.log.debug({ deployment: key, outcome, durationMs: Math.round(ms * 10) / 10 }, 'reconciled');
       },
     });
     this.#queue = queue;
