@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { lookup } from 'node:dns/promises';
 import { connect as http2Connect } from 'node:http2';
 import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +79,28 @@ describe('local endpoints', () => {
       endpoints = await startLocalEndpoints({ registry: EMPTY, log, httpAddr: { host: '127.0.0.1', port: taken - 1 } }).catch(() => undefined);
       // Port taken - 1 may belong to someone else; when it was free, gRPC's default (taken) is left off.
       if (endpoints) expect(endpoints.grpc).toBeUndefined();
+    }
+  });
+
+  it('on localhost, listens on every address it resolves to that can be bound, as Fastify and grpc-js do', async () => {
+    const canBind = (host: string) =>
+      new Promise<boolean>((resolve) => {
+        const s = createServer();
+        s.once('error', () => resolve(false));
+        s.listen({ host, port: 0 }, () => s.close(() => resolve(true)));
+      });
+    const resolved = (await lookup('localhost', { all: true })).map((a) => a.address);
+    const bindable = [];
+    for (const a of resolved) if (await canBind(a)) bindable.push(a);
+    endpoints = await startLocalEndpoints({ registry: EMPTY, log, httpAddr: { host: 'localhost', port: 0 }, grpcAddr: { host: 'localhost', port: 0 } });
+    for (const listener of [endpoints.http, endpoints.grpc!]) {
+      const bound = listener.addresses();
+      expect(bound.map((a) => a.address).sort()).toEqual([...bindable].sort());
+      expect(new Set(bound.map((a) => a.port))).toEqual(new Set([listener.address().port]));
+    }
+    for (const a of endpoints.http.addresses()) {
+      const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+      expect((await fetch(`http://${host}:${a.port}/v2/health/live`)).status).toBe(200);
     }
   });
 

@@ -59,10 +59,9 @@ export async function startLocalEndpoints(options: LocalEndpointsOptions): Promi
     logger: log,
     load: async () => (await import('./http.ts')).httpConnectionSink(limits),
   });
-  const httpAddress = http.address();
-  // The line Fastify writes when it listens itself.
-  log.info(`Server listening at http://${httpAddress.family === 'IPv6' ? `[${httpAddress.address}]` : httpAddress.address}:${httpAddress.port}`);
-  log.info({ address: httpAddress, bearerToken: bearerToken ? 'required' : 'none' }, 'local inference endpoint listening');
+  // The lines Fastify writes when it listens itself.
+  for (const a of http.addresses()) log.info(`Server listening at http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
+  log.info({ address: http.address(), bearerToken: bearerToken ? 'required' : 'none' }, 'local inference endpoint listening');
   if (!bearerToken && !isLoopbackHost(options.httpAddr.host)) {
     log.warn(
       { address: `${options.httpAddr.host}:${options.httpAddr.port}`, setting: 'EP_AGENT_HTTP_TOKEN_FILE (--http-token-file)' },

@@ -1,7 +1,8 @@
 // A port taken at start whose server is built on its first connection. An idle gateway then
 // never loads an endpoint no client uses (Fastify with its validators, gRPC with its
 // descriptors: about 14 MiB resident together), while a port in use still fails at start.
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 
 /** What takes over the accepted connections once built. */
@@ -25,6 +26,8 @@ export interface LazyListenOptions {
 
 export interface LazyListener {
   address(): AddressInfo;
+  /** Every address listened on: `localhost` takes each address it resolves to, as Fastify and grpc-js do. */
+  addresses(): AddressInfo[];
   /** Whether the sink has been built: false until the first connection. */
   readonly loaded: boolean;
   close(): Promise<void>;
@@ -32,8 +35,6 @@ export interface LazyListener {
 
 /** Listens on `host:port`; rejects with the listen error (EADDRINUSE, EACCES, ...) as a server's listen does. */
 export async function listenLazily(options: LazyListenOptions): Promise<LazyListener> {
-  // Paused: no byte is read before the sink owns the socket, so none is lost in the handover.
-  const server = createServer({ pauseOnConnect: true });
   let sink: Promise<ConnectionSink> | undefined;
   let built: ConnectionSink | undefined;
   let closing = false;
@@ -47,7 +48,7 @@ export async function listenLazily(options: LazyListenOptions): Promise<LazyList
     return loading;
   };
 
-  server.on('connection', (socket: Socket) => {
+  const onConnection = (socket: Socket) => {
     if (closing) return void socket.destroy();
     sink ??= load();
     sink.then(
@@ -59,26 +60,44 @@ export async function listenLazily(options: LazyListenOptions): Promise<LazyList
       },
       () => socket.destroy(),
     );
-  });
+  };
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    server.once('error', onError);
-    server.listen({ host: options.host, port: options.port }, () => {
-      server.off('error', onError);
-      resolve();
+  const listen = async (host: string, port: number): Promise<Server> => {
+    // Paused: no byte is read before the sink owns the socket, so none is lost in the handover.
+    const server = createServer({ pauseOnConnect: true }, onConnection);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
-  server.on('error', (err) => options.logger?.error({ err, endpoint: options.endpoint }, 'inference endpoint listener error'));
+    server.on('error', (err) => options.logger?.error({ err, endpoint: options.endpoint }, 'inference endpoint listener error'));
+    return server;
+  };
+
+  const server = await listen(options.host, options.port);
+  const servers = [server];
+  if (options.host === 'localhost') {
+    // The other addresses on the same port, each optional: the first one decides success.
+    const main = server.address() as AddressInfo;
+    const all = await lookup('localhost', { all: true }).catch(() => []);
+    for (const a of all) {
+      if (a.address === main.address) continue;
+      const extra = await listen(a.address, main.port).catch(() => undefined);
+      if (extra) servers.push(extra);
+    }
+  }
 
   return {
     address: () => server.address() as AddressInfo,
+    addresses: () => servers.map((s) => s.address() as AddressInfo),
     get loaded() {
       return built !== undefined;
     },
     close: async () => {
       closing = true;
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      const stopped = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       const s = sink ? await sink.catch(() => undefined) : undefined;
       await s?.close();
       await stopped;
