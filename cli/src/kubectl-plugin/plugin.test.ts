@@ -77,6 +77,33 @@ describe('why', () => {
   });
 });
 
+describe('why wording', () => {
+  const cpu = { id: 'cpu0', type: 'CPU' as const, memoryMiB: 4096, precisions: ['fp32' as const, 'int8' as const], tops: { fp32: 0.5, int8: 2 } };
+  const ready = [{ type: 'Ready', status: 'True' as const, reason: 'R', message: '', lastTransitionTime: '2030-01-01T00:00:00Z' }];
+  const twin = (name: string) => node(name, { status: { accelerators: [cpu], conditions: ready, network: { type: 'ethernet', bandwidthMbps: 100 } } });
+  const variant = { name: 'v', precision: 'int8' as const, profile: 'full' as const, uri: 'file:///m', sha256: 'a'.repeat(64), sizeBytes: 1, accuracy: 0.9, gflops: 1, memoryMiB: 100 };
+  const target: EdgeModelDeployment = {
+    apiVersion: 'edgeplane.io/v1alpha1',
+    kind: 'EdgeModelDeployment',
+    metadata: { name: 'd', namespace: 'ns' },
+    spec: {
+      model: { name: 'm', task: 't', variants: [variant] },
+      replicas: 1,
+      placement: { maxPerNode: 1 },
+      slo: { latencyMs: 50, minAccuracy: 0 },
+      tiering: { objective: 'accuracy', battery: { fp16BelowPercent: 50, int8BelowPercent: 20, hysteresisPercent: 5 }, network: { liteOn: [] } },
+      rollout: { maxUnavailable: 1, maxSurge: 1 },
+      batching: { maxBatch: 1, maxQueueDelayMs: 0 },
+    },
+    status: { placements: [{ node: 'a', accelerator: 'cpu0', variant: 'v', precision: 'int8', profile: 'full', phase: 'Ready' }] },
+  };
+  it('an identical node lost a tie, broken by name', async () => {
+    const { why } = await import('./why.ts');
+    const report = why(target, [twin('a'), twin('b')], [target], 0);
+    expect(report.otherNodes).toEqual([expect.objectContaining({ node: 'b', verdict: 'ScoredLower', reason: expect.stringMatching(/= [\d.]+, the lowest of the chosen nodes; a tie goes to the lower node name/) })]);
+  });
+});
+
 describe('arguments', () => {
   it('takes emd/NAME, NAME and NAMESPACE/NAME', () => {
     expect(parseDeploymentRef('emd/x', 'dflt')).toEqual({ namespace: 'dflt', name: 'x' });
