@@ -3,7 +3,7 @@
 // containerd (CRI) with runc, the CNI bridge, kube-proxy and a kubelet, every one with its state
 // under one temp root. Needs root, cgroups, overlayfs and iptables (docs/cluster.md).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,7 +101,7 @@ export function clusterUnsupportedReason(): string | null {
 /** The live process holding the one-cluster-per-machine lock, if any. */
 function lockHolder(): number | null {
   if (!existsSync(LOCK)) return null;
-  const pid = Number(readFileSync(LOCK, 'utf8').trim());
+  const pid = Number(readFileSync(LOCK, 'utf8').split('\n')[0]);
   return pid && pid !== process.pid && pidAlive(pid) ? pid : null;
 }
 
@@ -129,11 +129,52 @@ export function clusterBinary(name: ClusterBinary): string {
   return path;
 }
 
-function takeLock(): void {
+/**
+ * Takes the one-cluster-per-machine lock. The lock names its cluster's root and cgroup root, so
+ * a run that died without stop() (its shims and containers outlive it) is cleaned up here.
+ */
+function takeLock(dir: string, cgroupRoot: string, kubeProxy: string, log: (line: string) => void): void {
   mkdirSync(dirname(LOCK), { recursive: true });
   const pid = lockHolder();
   if (pid) throw new ClusterError('busy', `another test cluster runs on this machine (pid ${pid} holds ${LOCK}): kube-proxy's iptables chains and the ${BRIDGE} bridge are per machine`);
-  writeFileSync(LOCK, `${process.pid}\n`);
+  if (existsSync(LOCK)) {
+    const [, oldDir, oldCgroupRoot] = readFileSync(LOCK, 'utf8').split('\n');
+    if (oldDir?.startsWith('/tmp/ep-cluster-') && oldCgroupRoot?.startsWith('/edgeplane-')) {
+      log(`cleaning up after a cluster that was not stopped (${oldDir})`);
+      killLeftovers(oldDir, oldCgroupRoot);
+      cleanupHost(oldDir, oldCgroupRoot, kubeProxy, log);
+    }
+  }
+  writeFileSync(LOCK, `${process.pid}\n${dir}\n${cgroupRoot}\n`);
+}
+
+/** SIGKILLs what a dead run left: its containers (by cgroup) and its shims and servers (by root). */
+function killLeftovers(dir: string, cgroupRoot: string): void {
+  const pids = new Set<number>();
+  const collect = (path: string) => {
+    if (!existsSync(path)) return;
+    for (const line of readFileSync(join(path, 'cgroup.procs'), 'utf8').split('\n')) if (line) pids.add(Number(line));
+    for (const entry of readdirSync(path, { withFileTypes: true })) if (entry.isDirectory()) collect(join(path, entry.name));
+  };
+  for (const h of cgroupHierarchies(true)) collect(join(h, cgroupRoot));
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Servers name the root in their arguments; a shim only in its working directory (the bundle).
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`${dir}/`) || readlinkSync(`/proc/${entry}/cwd`).startsWith(`${dir}/`)) pids.add(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  pids.delete(process.pid);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  execFileSync('sleep', ['1']);
 }
 
 function pidAlive(pid: number): boolean {
@@ -204,13 +245,18 @@ export async function startCluster(options: ClusterOptions = {}): Promise<KubeCl
   const address = hostAddress()!;
   const bins = Object.fromEntries(BINARIES.map((b) => [b, clusterBinary(b)])) as Record<ClusterBinary, string>;
   const pauseArchive = ensurePauseImage();
-  takeLock();
 
   // Short path: containerd's sockets live under it and a unix socket path has 108 bytes.
   const dir = mkdtempSync('/tmp/ep-cluster-');
   const id = dir.slice(dir.lastIndexOf('-') + 1);
   const nodeName = `ep-node-${id.toLowerCase()}`;
   const cgroupRoot = `/edgeplane-${id}`;
+  try {
+    takeLock(dir, cgroupRoot, bins['kube-proxy'], log);
+  } catch (err) {
+    rmdirSync(dir);
+    throw err;
+  }
   const logDir = join(dir, 'logs');
   for (const d of ['logs', 'containerd', 'cni/bin', 'cni/net.d', 'cni/ipam', 'kubelet', 'pod-logs']) mkdirSync(join(dir, d), { recursive: true });
   const procs: ServerProcess[] = [];
@@ -248,7 +294,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<KubeCl
     await kube?.stop();
     cleanupHost(dir, cgroupRoot, bins['kube-proxy'], log);
     try {
-      if (readFileSync(LOCK, 'utf8').trim() === String(process.pid)) unlinkSync(LOCK);
+      if (readFileSync(LOCK, 'utf8').split('\n')[0] === String(process.pid)) unlinkSync(LOCK);
     } catch {
       // lock already gone
     }
