@@ -45,7 +45,12 @@ export interface Metrics {
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   const wq = workQueueMetrics(registry);
-  if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'edgeplane_' });
+  if (options.defaultMetrics) {
+    collectDefaultMetrics({ register: registry, prefix: 'edgeplane_' });
+    // Gauges named like counters, which promtool refuses; nodejs_active_{handles,requests,resources}
+    // (by type) carry the same counts.
+    for (const n of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`edgeplane_nodejs_active_${n}_total`);
+  }
   const m: Metrics = {
     registry,
     reconcileDuration: new Histogram({

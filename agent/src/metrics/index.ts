@@ -78,6 +78,8 @@ export function createAgentMetrics(options: { defaultMetrics?: boolean } = {}): 
     (runtime ??= import('prom-client').then(({ Registry, collectDefaultMetrics }) => {
       const registry = new Registry();
       collectDefaultMetrics({ register: registry, prefix: 'edgeplane_agent_' });
+      // Gauges named like counters, which promtool refuses; the by-type gauges carry the same counts.
+      for (const n of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`edgeplane_agent_nodejs_active_${n}_total`);
       return registry;
     }));
 
