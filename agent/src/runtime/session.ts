@@ -86,7 +86,7 @@ export async function loadSession(model: Uint8Array, accelerator: Accelerator, o
         throw new ModelLoadError(label, { cause });
       }
       fallbackReason = `${attempt.join('+').toUpperCase()} provider not loadable, running on CPU`;
-      log.warn({ session: label, accelerator: accelerator.id, providers: attempt, err: (cause as Error).message }, fallbackReason);
+      log.warn({ session: label, accelerator: accelerator.id, providers: attempt, err: cause }, fallbackReason);
     }
   }
   if (!session) {

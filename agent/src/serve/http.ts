@@ -75,6 +75,7 @@ export function build(options: HttpOptions): FastifyInstance {
     } else if (err.validation || err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (err.statusCode === 400 && !('httpStatus' in err))) {
       e = replyError(new InvalidRequestError(err.message));
     }
+    if (e.status >= 500) req.log.error({ err, code: e.code }, 'request failed');
     if (e.code === 'UNAUTHENTICATED') void reply.header('www-authenticate', 'Bearer realm="edgeplane-agent"');
     // Exactly `application/json` (an object would get `; charset=utf-8`): KServe's client reads
     // the error only under that type.

@@ -88,7 +88,7 @@ export function serveNats(nc: NatsConnection, model: ServedModel, options: NatsS
     } catch (err) {
       stats.failed++;
       const e = replyError(err);
-      if (e.status >= 500) log.warn({ code: e.code, err: e.message }, 'inference failed');
+      if (e.status >= 500) log.warn({ code: e.code, err }, 'inference failed');
       else {
         stats.refused++;
         log.debug({ code: e.code, err: e.message, refused: stats.refused }, 'inference request refused');
