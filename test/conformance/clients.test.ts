@@ -101,19 +101,23 @@ if (!setup.ok) {
 
     describe('perf_analyzer', () => {
       for (const protocol of ['http', 'grpc'] as const) {
+        // This checks that perf_analyzer can drive the agent, not the figures: on a shared machine
+        // three windows in a row rarely agree within its default 10%, so any agreement is accepted.
         it.skipIf(!perfAnalyzer)(`${protocol}: a short run completes with throughput above zero${perfAnalyzer ? '' : ` (skipped: ${perfAnalyzerMissing})`}`, async () => {
           const url = protocol === 'http' ? agent.httpUrl.replace(/^http:\/\//, '') : agent.grpcAddress;
           const csv = join(dir.path, `pa-${protocol}.csv`);
-          await promisify(execFile)(
+          const { stdout } = await promisify(execFile)(
             perfAnalyzer!,
-            ['-m', 'tiny', '--service-kind', 'triton', '-i', protocol, '-u', url, '-b', '1', '--shape', 'X:4', '--concurrency-range', '1', '--measurement-interval', '1000', '-f', csv],
+            ['-m', 'tiny', '--service-kind', 'triton', '-i', protocol, '-u', url, '-b', '1', '--shape', 'X:4', '--concurrency-range', '1:2', '--measurement-interval', '1000', '--stability-percentage', '1000', '-f', csv],
             { timeout: 90_000 },
           );
           const { readFileSync } = await import('node:fs');
-          const [header, row] = readFileSync(csv, 'utf8').trim().split('\n');
-          const throughput = Number(row!.split(',')[header!.split(',').indexOf('Inferences/Second')]);
-          expect(throughput).toBeGreaterThan(0);
-        });
+          const [header, ...rows] = readFileSync(csv, 'utf8').trim().split('\n');
+          const cols = header!.split(',');
+          const byConcurrency = new Map(rows.map((r) => [Number(r.split(',')[cols.indexOf('Concurrency')]), Number(r.split(',')[cols.indexOf('Inferences/Second')])]));
+          expect([...byConcurrency.keys()].sort(), stdout).toEqual([1, 2]);
+          for (const throughput of byConcurrency.values()) expect(throughput).toBeGreaterThan(0);
+        }, 120_000);
       }
     });
   });
