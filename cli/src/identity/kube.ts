@@ -3,6 +3,7 @@
 // flag's, else the current context's, else `default`.
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
 import { IdentityError } from './errors.ts';
+import { statusMessage } from '../kube-message.ts';
 
 export interface KubeAccess {
   kc: KubeConfig;
@@ -27,12 +28,7 @@ export const kubeStatus = (err: unknown): number | undefined => (err instanceof 
 /** A Kubernetes refusal in one line (status and the server's message), without headers. */
 export function kubeError(action: string, err: unknown): IdentityError {
   if (err instanceof ApiException) {
-    let message: string | undefined;
-    try {
-      message = (typeof err.body === 'string' ? (JSON.parse(err.body) as { message?: string }) : (err.body as { message?: string } | undefined))?.message;
-    } catch {
-      message = undefined;
-    }
+    const message = statusMessage(err);
     return new IdentityError(err.code === 404 ? 'NOT_FOUND' : 'KUBE', `${action}: HTTP ${err.code}${message ? `: ${message}` : ''}`, { cause: err });
   }
   return new IdentityError('KUBE', `${action}: ${(err as Error).message}`, { cause: err });

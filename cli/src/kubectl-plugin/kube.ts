@@ -11,6 +11,7 @@ import {
 } from '@kubernetes/client-node';
 import { EMD_PLURAL, EN_PLURAL, GROUP, VERSION, type EdgeModelDeployment, type EdgeNode } from '@edgeplane/api';
 import { PluginError } from './errors.ts';
+import { statusMessage } from '../kube-message.ts';
 
 export interface Kube {
   /** The current context's namespace, else `default`. */
@@ -28,12 +29,7 @@ export interface Kube {
 /** A Kubernetes refusal in one line: the action, the status and the server's message. */
 export function kubeFailure(action: string, err: unknown): PluginError {
   if (err instanceof ApiException) {
-    let message: string | undefined;
-    try {
-      message = (typeof err.body === 'string' ? (JSON.parse(err.body) as { message?: string }) : (err.body as { message?: string } | undefined))?.message;
-    } catch {
-      message = undefined;
-    }
+    const message = statusMessage(err);
     return new PluginError(err.code === 404 ? 'NOT_FOUND' : 'KUBE', `${action}: ${message ?? `HTTP ${err.code}`}`, { cause: err });
   }
   return new PluginError('KUBE', `${action}: ${(err as Error).message}`, { cause: err });
