@@ -11,10 +11,11 @@
 // batch 1, a warm-up and then a measured window; throughput, p50 and p99.
 //
 // The load generator is the same for every target: a closed loop in this process (node:http
-// with keep-alive, one connection per caller; @grpc/grpc-js on one channel). perf_analyzer
-// would be the usual tool, but it needs Triton's model configuration extension, which
-// neither the protocol nor KServe's server has, and its wheels need glibc 2.38; when it runs
-// here, it also measures the agent (JSON `perfAnalyzer`), beside the same-generator figures.
+// with keep-alive, one connection per caller; @grpc/grpc-js on one channel). perf_analyzer,
+// the usual tool, needs Triton's model configuration extension, which the agent serves and
+// KServe's server does not, so it measures the agent only (JSON `perfAnalyzer`, REST with the
+// binary extension and gRPC), beside the same-generator figures. The conformance venv provides
+// it (perf-analyzer's wheel, or on glibc before 2.38 the binary of tritonclient 2.51.0's wheel).
 //
 // JSON `agentOverRaw`: agent throughput over raw at concurrency 8, the worse of REST and gRPC
 // (goal >= 0.9). On a shared 2-core machine the load generator, the agent and the model share
@@ -127,17 +128,35 @@ async function waitHttpReady(url: string, child: ChildProcess, log: () => string
   throw new Error(`not ready after ${timeoutMs} ms: ${log().slice(-2000)}`);
 }
 
-/** perf_analyzer's figures for one target and protocol, when it runs here. */
-async function perfAnalyzer(binary: string, protocol: 'http' | 'grpc', url: string, input: string, concurrency: number, measureMs: number, csv: string): Promise<Point> {
-  await promisify(execFile)(
-    binary,
-    ['-m', MODEL, '--service-kind', 'triton', '-i', protocol, '-u', url, '-b', '1', '--shape', `${input}:${SHAPE.slice(1).join(',')}`, '--concurrency-range', String(concurrency), '--measurement-interval', String(measureMs), '-f', csv],
-    { timeout: 10 * measureMs + 60_000 },
-  );
-  const [head, row] = readFileSync(csv, 'utf8').trim().split('\n');
-  const cols = head!.split(',');
-  const at = (name: string) => Number(row!.split(',')[cols.indexOf(name)]);
-  return { concurrency, rps: at('Inferences/Second'), p50Ms: at('p50 latency') / 1000, p99Ms: at('p99 latency') / 1000, requests: 0, failed: 0 };
+/** A perf_analyzer point: `stabilityPercent` is how far apart its last three windows were allowed to be. */
+type PerfPoint = Point & { stabilityPercent: number };
+
+/**
+ * perf_analyzer's figures for one target, protocol and concurrency. Its default demand (three
+ * windows within 10%) is rarely met on a busy machine; the point is then measured again accepting
+ * any spread, and says so, rather than losing every figure.
+ */
+async function perfAnalyzer(binary: string, protocol: 'http' | 'grpc', url: string, input: string, concurrency: number, measureMs: number, csv: string): Promise<PerfPoint> {
+  const run = async (stabilityPercent: number): Promise<PerfPoint> => {
+    await promisify(execFile)(
+      binary,
+      [
+        ...['-m', MODEL, '--service-kind', 'triton', '-i', protocol, '-u', url, '-b', '1', '--shape', `${input}:${SHAPE.slice(1).join(',')}`],
+        ...['--concurrency-range', String(concurrency), '--measurement-interval', String(measureMs), '--stability-percentage', String(stabilityPercent), '-f', csv],
+      ],
+      { timeout: 12 * measureMs + 60_000 },
+    );
+    const [head, row] = readFileSync(csv, 'utf8').trim().split('\n');
+    const cols = head!.split(',');
+    const at = (name: string) => Number(row!.split(',')[cols.indexOf(name)]);
+    return { concurrency, rps: at('Inferences/Second'), p50Ms: at('p50 latency') / 1000, p99Ms: at('p99 latency') / 1000, requests: 0, failed: 0, stabilityPercent };
+  };
+  try {
+    return await run(10);
+  } catch (err) {
+    if (!/stable measurement/.test((err as Error).message)) throw err;
+    return await run(1000);
+  }
 }
 
 const bench: Bench = async ({ argv, log }) => {
@@ -163,7 +182,7 @@ const bench: Bench = async ({ argv, log }) => {
 
   const python = await pythonEnv();
   const results: Record<string, { http: Point[]; grpc: Point[] }> = {};
-  let perf: Record<string, Point[]> | string = python.ok && python.env.perfAnalyzer ? {} : `perf_analyzer not run: ${python.ok ? python.env.perfAnalyzerMissing : python.reason}`;
+  let perf: Record<string, PerfPoint[]> | string = python.ok && python.env.perfAnalyzer ? {} : `perf_analyzer not run: ${python.ok ? python.env.perfAnalyzerMissing : python.reason}`;
 
   const measureServer = async (name: string, httpBase: string, grpcAddress: string) => {
     results[name] = { http: [], grpc: [] };
@@ -188,7 +207,10 @@ const bench: Bench = async ({ argv, log }) => {
         const url = protocol === 'http' ? agent.httpUrl.replace(/^http:\/\//, '') : agent.grpcAddress;
         try {
           perf[protocol] = [];
-          for (const c of CONCURRENCY) perf[protocol].push(await perfAnalyzer(python.env.perfAnalyzer!, protocol, url, input, c, measureMs, join(dir.path, `pa-${protocol}-${c}.csv`)));
+          for (const c of CONCURRENCY) {
+            perf[protocol].push(await perfAnalyzer(python.env.perfAnalyzer!, protocol, url, input, c, measureMs, join(dir.path, `pa-${protocol}-${c}.csv`)));
+            log(`perf_analyzer ${protocol} c=${c}: ${JSON.stringify(perf[protocol].at(-1))}`);
+          }
         } catch (err) {
           perf = `perf_analyzer failed: ${(err as Error).message.slice(0, 500)}`;
           break;
