@@ -25,8 +25,8 @@ cache=${EDGEPLANE_CACHE:-$HOME/.cache/edgeplane}
 key=$( (printf '%s\n' "${PINS[@]}" "$PERF_ANALYZER_PIN"; "$PYTHON" -c 'import sys; print(sys.version_info[:2])') | sha256sum | cut -c1-12)
 venv="$cache/venv/oip-$key"
 
-# Installs the older perf_analyzer under $cache/perf-analyzer/<version>/ (once; a failure is remembered
-# there too) and links it into the venv. Returns 1 with the reason on stdout when it cannot.
+# Installs the older perf_analyzer under $cache/perf-analyzer/<version>/ (once; a binary that does not
+# run is remembered there too) and links it into the venv. Returns 1 with the reason on stdout when it cannot.
 fallback_perf_analyzer() {
   local dir="$cache/perf-analyzer/$PA_FALLBACK_VERSION" tmp
   if [ ! -f "$dir/.complete" ] && [ ! -f "$dir/.failed" ]; then
@@ -50,7 +50,10 @@ fallback_perf_analyzer() {
       chmod +x "$dir/bin/perf_analyzer"
       if "$dir/bin/perf_analyzer" --version >/dev/null 2>&1; then touch "$dir/.complete"; else echo "does not run: $("$dir/bin/perf_analyzer" --version 2>&1 | head -1)" >"$dir/.failed"; fi
     else
-      echo "could not download tritonclient==$PA_FALLBACK_VERSION, $PA_CUDART_PIN or $PA_B64_DEB" >"$dir/.failed"
+      # Not remembered: the next run tries again (the index or network may be back).
+      rm -rf "$tmp" "$dir"
+      echo "perf_analyzer $PA_FALLBACK_VERSION from tritonclient's wheel: could not download tritonclient==$PA_FALLBACK_VERSION, $PA_CUDART_PIN or $PA_B64_DEB"
+      return 1
     fi
     rm -rf "$tmp"
   fi
