@@ -148,12 +148,12 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
       if (!Array.isArray(reply) || reply.length !== 2) throw new Error(`sentinel does not know master ${masterName}`);
       return { host: String(reply[0]), port: Number(reply[1]) };
     };
-    const until = async <T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> => {
+    const until = async <T>(what: string, timeoutMs: number, probe: () => Promise<T | null>, detail: () => string = () => ''): Promise<T> => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const value = await probe().catch(() => null);
         if (value !== null) return value;
-        if (Date.now() > deadline) throw new Error(`redis sentinel: ${what} within ${timeoutMs} ms`);
+        if (Date.now() > deadline) throw new Error(`redis sentinel: ${what} within ${timeoutMs} ms${detail() ? ` (${detail()})` : ''}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     };
@@ -169,7 +169,12 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
       }
     });
     // Ready when every sentinel sees the replica and the two other sentinels: a failover needs both.
-    await until('sentinels did not discover the replica and each other', 20_000, async () => {
+    // A sentinel learns of replicas from the primary's INFO every 10 s and of other sentinels from
+    // hellos every 2 s, so on a loaded machine two INFO rounds can pass: allow 45 s, and say
+    // what each sentinel saw when even that is not enough.
+    let seen: string[] = [];
+    await until('sentinels did not discover the replica and each other', 45_000, async () => {
+      seen = [];
       for (const s of sentinels) {
         const conn = new Redis({ host: s.host, port: s.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
         conn.on('error', () => {});
@@ -177,13 +182,14 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
           await conn.connect();
           const master = (await conn.call('SENTINEL', 'master', masterName)) as string[];
           const field = (k: string) => Number(master[master.indexOf(k) + 1]);
+          seen.push(`${s.port}: ${field('num-slaves')} replica(s), ${field('num-other-sentinels')} other sentinel(s)`);
           if (field('num-slaves') < 1 || field('num-other-sentinels') < 2) return null;
         } finally {
           conn.disconnect();
         }
       }
       return true;
-    });
+    }, () => seen.join('; '));
 
     const sentinelsText = sentinels.map((s) => `${s.host}:${s.port}`).join(',');
     return {

@@ -48,6 +48,7 @@ const stubCrd = (group: string, version: string, kind: string, plural: string) =
 /** The Prometheus Operator's ServiceMonitor and cert-manager's Certificate. */
 const thirdPartyCrds = [
   stubCrd('monitoring.coreos.com', 'v1', 'ServiceMonitor', 'servicemonitors'),
+  stubCrd('monitoring.coreos.com', 'v1', 'PrometheusRule', 'prometheusrules'),
   stubCrd('cert-manager.io', 'v1', 'Certificate', 'certificates'),
 ];
 
