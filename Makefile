@@ -42,7 +42,7 @@ servers:
 # perf_analyzer), in a virtualenv under the cache keyed by their pinned versions. Without one
 # the suite skips and says why, so this never fails the build.
 python-env:
-	@bash test/conformance/python-env.sh >/dev/null || echo "[deps] no Python client environment: the conformance suite will be skipped"
+	@bash env/python/python-env.sh >/dev/null || echo "[deps] no Python client environment: the conformance suite will be skipped"
 
 typecheck: npm-deps
 	$(NPX) tsc -p tsconfig.json --noEmit

@@ -24,7 +24,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
@@ -32,12 +32,22 @@ import * as ort from 'onnxruntime-node';
 import { freePort, repoRoot, tempDir } from '@edgeplane/env';
 import { percentile } from '../agent/src/balancer/index.ts';
 import { ppocrFile } from '../cli/src/model/ocr/models.ts';
-import { CLIENTS_DIR, pythonEnv } from '../test/conformance/python-env.ts';
-import { startServingAgent } from '../test/conformance/serving-agent.ts';
+import { KSERVE_SERVER, pythonEnv } from '@edgeplane/env';
+import { startServingAgent } from '@edgeplane/env/serving-agent';
 import { numberFlag, type Bench } from './run.ts';
 
-const MODEL = 'cls';
-const SHAPE = [1, 3, 48, 192];
+/**
+ * The served model: `--model cls` (default; the direction classifier, about 1 ms of compute, so
+ * the per-request cost of serving shows) or `--model rec` (the recogniser, tens of ms per
+ * request, where compute dominates).
+ */
+const MODELS = { cls: [1, 3, 48, 192], rec: [1, 3, 48, 320] } as const;
+type ModelKey = keyof typeof MODELS;
+// Read here, not from the bench's argv: the senders below are module functions that need the shape.
+const MODEL_ARG = process.argv.includes('--model') ? process.argv[process.argv.indexOf('--model') + 1] : 'cls';
+if (!(MODEL_ARG! in MODELS)) throw new Error(`--model takes ${Object.keys(MODELS).join(' or ')}, got ${MODEL_ARG ?? 'nothing'}`);
+const MODEL: ModelKey = MODEL_ARG as ModelKey;
+const SHAPE: readonly number[] = MODELS[MODEL];
 const CONCURRENCY = [1, 4, 8];
 const THREADS = 1;
 
@@ -162,7 +172,7 @@ async function perfAnalyzer(binary: string, protocol: 'http' | 'grpc', url: stri
 const bench: Bench = async ({ argv, log }) => {
   const warmupMs = numberFlag(argv, 'warmup-ms', 1500);
   const measureMs = numberFlag(argv, 'measure-ms', 5000);
-  const file = ppocrFile('cls');
+  const file = ppocrFile(MODEL);
   const bytes = readFileSync(file);
   const loadBefore = loadavg();
   const dir = await tempDir('ep-bench-serving-');
@@ -226,8 +236,8 @@ const bench: Bench = async ({ argv, log }) => {
   if (python.ok) {
     const [httpPort, grpcPort] = [await freePort(), await freePort()];
     let output = '';
-    const child = spawn(python.env.python, [join(CLIENTS_DIR, 'kserve_server.py'), '--http_port', String(httpPort), '--grpc_port', String(grpcPort), '--model_path', file, '--model_name', MODEL, '--threads', String(THREADS)], {
-      cwd: CLIENTS_DIR,
+    const child = spawn(python.env.python, [KSERVE_SERVER, '--http_port', String(httpPort), '--grpc_port', String(grpcPort), '--model_path', file, '--model_name', MODEL, '--threads', String(THREADS)], {
+      cwd: dirname(KSERVE_SERVER),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     // Drained and kept short: its per-request access and timing log is part of its default cost.
@@ -255,7 +265,7 @@ const bench: Bench = async ({ argv, log }) => {
   const agentHttp = ratio(at8(results.agent?.http));
   const agentGrpc = ratio(at8(results.agent?.grpc));
   return {
-    model: 'ch_ppocr_mobile_v2.0_cls (fp32), input [1,3,48,192]',
+    model: MODEL === 'cls' ? 'ch_ppocr_mobile_v2.0_cls (fp32), input [1,3,48,192]' : 'ch_PP-OCRv4_rec (fp32), input [1,3,48,320]',
     threads: { intraOp: THREADS, interOp: 1 },
     warmupMs,
     measureMs,

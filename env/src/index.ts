@@ -39,8 +39,10 @@ export {
   type StatusWatch,
 } from './fleet-deployments.ts';
 export { fixtureRoot, controlPlaneResponder, until, tempDir, type Responder } from './agent-harness.ts';
+export { pythonEnv, KSERVE_SERVER, type PythonEnv, type PythonEnvResult } from './python-env.ts';
 // The fleet stack (control plane + simulated agents) is `@edgeplane/env/fleet-stack`: it loads
-// the control plane and the simulator, which most users of this module never need.
+// the control plane and the simulator, which most users of this module never need. Likewise
+// `@edgeplane/env/serving-agent`, an agent process serving given models (it loads agent code).
 // The single-node test cluster: kubelet, containerd, runc, CNI, controllers (docs/cluster.md).
 export {
   startCluster,

@@ -10,8 +10,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '@edgeplane/env';
 import { tinyModel } from '../../agent/src/runtime/fixtures/tiny-models.ts';
-import { pythonEnv, runChecks, type CheckLine } from './python-env.ts';
-import { startServingAgent, type ServingAgent } from './serving-agent.ts';
+import { pythonEnv } from '@edgeplane/env';
+import { runChecks, type CheckLine } from './checks.ts';
+import { startServingAgent, type ServingAgent } from '@edgeplane/env/serving-agent';
 
 const setup = await pythonEnv();
 const MODELS = [

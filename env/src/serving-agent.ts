@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Assignment, Precision, WorkloadAssignment } from '@edgeplane/api';
-import { agentNats, agentNatsEnv, controlPlaneResponder, fixtureRoot, freePort, repoRoot, startNats, tempDir, type NatsServer, type Responder } from '@edgeplane/env';
+import { agentNats, agentNatsEnv, controlPlaneResponder, fixtureRoot, freePort, repoRoot, startNats, tempDir, type NatsServer, type Responder } from './index.ts';
 import { serveTag } from '@edgeplane/trust';
 import { sha256 } from '../../agent/src/workloads/fixtures/assignments.ts';
 
