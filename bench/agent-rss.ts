@@ -11,8 +11,8 @@ import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { stores, subjects } from '@edgeplane/api';
 import { AGENT_BINARY, ensureAgentBinary, freePort, startNats } from '@edgeplane/env';
-import { agentNats, agentNatsEnv } from '@edgeplane/env';
-import { controlPlaneResponder, fixtureRoot, tempDir, until } from '@edgeplane/env';
+import { agentNats, agentProcessEnv } from '@edgeplane/env';
+import { controlPlaneResponder, tempDir, until } from '@edgeplane/env';
 
 export interface BinaryRss {
   /** Median of the samples, MiB. */
@@ -93,18 +93,16 @@ export async function measureBinaryIdleRss(opts: MeasureOptions): Promise<Binary
   const dir = await tempDir('ep-agent-rss-');
   const node = 'edge-rss-1';
   const child = spawn(file!, args, {
-    env: {
-      PATH: process.env.PATH ?? '',
-      EP_AGENT_NODE: node,
-      ...agentNatsEnv(await agentNats(nats, node)),
-      EP_AGENT_ROOT: fixtureRoot('x86-vnni-server'),
-      EP_AGENT_STATE_DIR: join(dir.path, 'state'),
-      EP_AGENT_CACHE_DIR: join(dir.path, 'cache'),
-      EP_AGENT_HTTP_ADDR: `127.0.0.1:${await freePort()}`,
-      EP_AGENT_GRPC_ADDR: `127.0.0.1:${await freePort()}`,
-      EP_AGENT_LOG_LEVEL: 'info',
-      ...opts.env,
-    },
+    env: agentProcessEnv({
+      node,
+      nats: await agentNats(nats, node),
+      fixture: 'x86-vnni-server',
+      dir: dir.path,
+      httpAddr: `127.0.0.1:${await freePort()}`,
+      grpcAddr: `127.0.0.1:${await freePort()}`,
+      logLevel: 'info',
+      extra: opts.env,
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

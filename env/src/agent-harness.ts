@@ -7,9 +7,46 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Hello, HelloReply, decode, encode, subjects } from '@edgeplane/api';
+import { agentNatsEnv, type NatsSettings } from './nats-settings.ts';
 
 /** A hardware fixture root under agent/fixtures (sysfs and procfs as a given machine shows them). */
 export const fixtureRoot = (name: string) => fileURLToPath(new URL(`../../agent/fixtures/${name}`, import.meta.url));
+
+export interface AgentProcessOptions {
+  node: string;
+  nats: NatsSettings;
+  /** A fixture name under agent/fixtures, or an absolute root. */
+  fixture: string;
+  /** The agent's scratch directory: state/ and cache/ are made under it. */
+  dir: string;
+  httpAddr: string;
+  /** Defaults to an ephemeral port, so a test that does not call gRPC never collides on HTTP port + 1. */
+  grpcAddr?: string;
+  logLevel?: string;
+  /** Added last, so they override any of the above. */
+  extra?: Record<string, string | undefined>;
+}
+
+/**
+ * The environment of an agent process run on its own, as the packaged service passes its
+ * settings: node credential and CA, hardware root, state and cache directories, listen addresses.
+ */
+export function agentProcessEnv(o: AgentProcessOptions): Record<string, string> {
+  const env: Record<string, string | undefined> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    EP_AGENT_NODE: o.node,
+    ...agentNatsEnv(o.nats),
+    EP_AGENT_ROOT: o.fixture.startsWith('/') ? o.fixture : fixtureRoot(o.fixture),
+    EP_AGENT_STATE_DIR: join(o.dir, 'state'),
+    EP_AGENT_CACHE_DIR: join(o.dir, 'cache'),
+    EP_AGENT_HTTP_ADDR: o.httpAddr,
+    EP_AGENT_GRPC_ADDR: o.grpcAddr ?? '127.0.0.1:0',
+    EP_AGENT_LOG_LEVEL: o.logLevel ?? 'warn',
+    ...o.extra,
+  };
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+}
 
 export interface Responder {
   hellos: Hello[];

@@ -38,7 +38,7 @@ export {
   watchDeploymentStatus,
   type StatusWatch,
 } from './fleet-deployments.ts';
-export { fixtureRoot, controlPlaneResponder, until, tempDir, type Responder } from './agent-harness.ts';
+export { fixtureRoot, controlPlaneResponder, until, tempDir, agentProcessEnv, type AgentProcessOptions, type Responder } from './agent-harness.ts';
 export { pythonEnv, KSERVE_SERVER, type PythonEnv, type PythonEnvResult } from './python-env.ts';
 // The fleet stack (control plane + simulated agents) is `@edgeplane/env/fleet-stack`: it loads
 // the control plane and the simulator, which most users of this module never need. Likewise

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Assignment, Precision, WorkloadAssignment } from '@edgeplane/api';
-import { agentNats, agentNatsEnv, controlPlaneResponder, fixtureRoot, freePort, repoRoot, startNats, tempDir, type NatsServer, type Responder } from './index.ts';
+import { agentNats, agentProcessEnv, controlPlaneResponder, freePort, repoRoot, startNats, tempDir, type NatsServer, type Responder } from './index.ts';
 import { serveTag } from '@edgeplane/trust';
 import { sha256 } from '../../agent/src/workloads/fixtures/assignments.ts';
 
@@ -98,21 +98,17 @@ export async function startServingAgent(models: readonly ServedModelFile[], opti
     const [httpPort, grpcPort] = [await freePort(), await freePort()];
     let output = '';
     child = spawn(join(repoRoot, 'node_modules', '.bin', 'tsx'), [join(repoRoot, 'agent', 'src', 'cli.ts')], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        EP_AGENT_NODE: NODE,
+      env: agentProcessEnv({
+        node: NODE,
         // Granted to serve each deployment, as the control plane's credential would be.
-        ...agentNatsEnv(await agentNats(nats, NODE, models.map((m) => serveTag('default', m.name)))),
-        EP_AGENT_ROOT: fixtureRoot('x86-vnni-server'),
-        EP_AGENT_STATE_DIR: stateDir,
-        EP_AGENT_CACHE_DIR: join(dir.path, 'cache'),
-        EP_AGENT_FILE_ROOTS: modelDir,
-        EP_AGENT_HTTP_ADDR: `127.0.0.1:${httpPort}`,
-        EP_AGENT_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
-        EP_AGENT_LOG_LEVEL: 'error',
-        ...options.env,
-      },
+        nats: await agentNats(nats, NODE, models.map((m) => serveTag('default', m.name))),
+        fixture: 'x86-vnni-server',
+        dir: dir.path,
+        httpAddr: `127.0.0.1:${httpPort}`,
+        grpcAddr: `127.0.0.1:${grpcPort}`,
+        logLevel: 'error',
+        extra: { EP_AGENT_FILE_ROOTS: modelDir, ...options.env },
+      }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.on('data', (b: Buffer) => (output += b.toString()));

@@ -7,8 +7,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AGENT_BINARY, ensureAgentBinary, freePort, startNats, type NatsServer } from '@edgeplane/env';
-import { agentNats, agentNatsEnv } from '@edgeplane/env';
-import { controlPlaneResponder, fixtureRoot, tempDir, until, type Responder } from './helpers.ts';
+import { agentNats, agentProcessEnv } from '@edgeplane/env';
+import { controlPlaneResponder, tempDir, until, type Responder } from './helpers.ts';
 
 const run = promisify(execFile);
 const binary = AGENT_BINARY;
@@ -53,18 +53,8 @@ describe('edgeplane-agent binary', () => {
     const port = await freePort();
     const node = 'edge-binary-1';
     child = spawn(binary, [], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        EP_AGENT_NODE: node,
-        // Its own node credential and the CA, from the environment as the packaged service passes them.
-        ...agentNatsEnv(await agentNats(nats, node)),
-        EP_AGENT_ROOT: fixtureRoot('jetson-agx-xavier'),
-        EP_AGENT_STATE_DIR: join(dir.path, 'state'),
-        EP_AGENT_CACHE_DIR: join(dir.path, 'cache'),
-        EP_AGENT_HTTP_ADDR: `127.0.0.1:${port}`,
-        EP_AGENT_GRPC_ADDR: '127.0.0.1:0',
-        EP_AGENT_LOG_LEVEL: 'warn',
-      },
+      // Its own node credential and the CA, from the environment as the packaged service passes them.
+      env: agentProcessEnv({ node, nats: await agentNats(nats, node), fixture: 'jetson-agx-xavier', dir: dir.path, httpAddr: `127.0.0.1:${port}` }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -4,7 +4,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { agentNats, agentNatsEnv, controlPlaneResponder, fixtureRoot, freePort, goBinary, repoRoot, startNats, tempDir, until, type NatsServer, type Responder } from '@edgeplane/env';
+import { agentNats, agentProcessEnv, controlPlaneResponder, freePort, goBinary, repoRoot, startNats, tempDir, until, type NatsServer, type Responder } from '@edgeplane/env';
 
 describe('agent /metrics', () => {
   let nats: NatsServer;
@@ -32,17 +32,7 @@ describe('agent /metrics', () => {
     const node = 'edge-metrics-1';
     child = spawn(process.execPath, [join(repoRoot, 'agent', 'src', 'cli.ts')], {
       cwd: join(repoRoot, 'agent'),
-      env: {
-        PATH: process.env.PATH ?? '',
-        EP_AGENT_NODE: node,
-        ...agentNatsEnv(await agentNats(nats, node)),
-        EP_AGENT_ROOT: fixtureRoot('jetson-agx-xavier'),
-        EP_AGENT_STATE_DIR: join(dir.path, 'state'),
-        EP_AGENT_CACHE_DIR: join(dir.path, 'cache'),
-        EP_AGENT_HTTP_ADDR: `127.0.0.1:${port}`,
-        EP_AGENT_GRPC_ADDR: '127.0.0.1:0',
-        EP_AGENT_LOG_LEVEL: 'warn',
-      },
+      env: agentProcessEnv({ node, nats: await agentNats(nats, node), fixture: 'jetson-agx-xavier', dir: dir.path, httpAddr: `127.0.0.1:${port}` }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
