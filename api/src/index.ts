@@ -15,3 +15,4 @@ export * from './errors.ts';
 export * from './codec.ts';
 export * from './crd.ts';
 export * from './redact.ts';
+export * from './dashboard.ts';
