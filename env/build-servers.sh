@@ -5,7 +5,7 @@
 #   EDGEPLANE_CACHE  cache root (default ~/.cache/edgeplane)
 #   only=<name,...>  build only these (kube-apiserver,kubectl,etcd,nats-server,helm,toxiproxy-server,promtool,
 #                    and the test cluster's kubelet,kube-controller-manager,kube-scheduler,kube-proxy,
-#                    containerd,containerd-shim-runc-v2,ctr,runc,cni-bridge,cni-host-local,cni-loopback,cni-portmap)
+#                    containerd,containerd-shim-runc-v2,ctr,runc,cni-bridge,cni-host-local,cni-loopback,cni-portmap,coredns)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${EDGEPLANE_CACHE:-$HOME/.cache/edgeplane}
@@ -82,7 +82,11 @@ for c in main/bridge ipam/host-local main/loopback meta/portmap; do
   build "cni-${c#*/}" cni-plugins github.com/containernetworking/plugins/plugins/$c "$cni"
 done
 
+# The test cluster's DNS: CoreDNS with its kubernetes plugin, run as a pod (env/src/cluster-dns.ts).
+coredns=$(modver coredns github.com/coredns/coredns)
+build coredns coredns github.com/coredns/coredns "$coredns" "-X github.com/coredns/coredns/coremain.GitCommit=$coredns"
+
 # One file the TypeScript side reads to find the binaries and report their versions.
 cat > "$bin/versions.json" <<JSON
-{"kube-apiserver":"$k8s","kubectl":"$k8s","etcd":"$etcd","nats-server":"$nats","helm":"$helm","toxiproxy-server":"$toxiproxy","promtool":"$promtool","kubelet":"$k8s","containerd":"$containerd","runc":"$runc","cni-plugins":"$cni"}
+{"kube-apiserver":"$k8s","kubectl":"$k8s","etcd":"$etcd","nats-server":"$nats","helm":"$helm","toxiproxy-server":"$toxiproxy","promtool":"$promtool","kubelet":"$k8s","containerd":"$containerd","runc":"$runc","cni-plugins":"$cni","coredns":"$coredns"}
 JSON

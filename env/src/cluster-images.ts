@@ -125,3 +125,25 @@ export function ensureProbeImage(): string {
     rmSync(rootfs, { recursive: true, force: true });
   }
 }
+
+/**
+ * CoreDNS (the cluster DNS), distroless style: the static binary built by build-servers.sh,
+ * accounts for nonroot (65532) and nothing else. Keyed by the CoreDNS version.
+ */
+export function ensureCoreDnsImage(binary: string, version: string): { archive: string; reference: string } {
+  const reference = `edgeplane.test/coredns:${version.replace(/^v/, '')}`;
+  const archive = join(imageDir, `coredns-${version}.oci.tar`);
+  if (existsSync(archive)) return { archive, reference };
+  const rootfs = mkdtempSync(join(tmpdir(), 'ep-coredns-'));
+  try {
+    copyFileSync(binary, join(rootfs, 'coredns'));
+    chmodSync(join(rootfs, 'coredns'), 0o755);
+    mkdirSync(join(rootfs, 'etc'));
+    writeFileSync(join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n');
+    writeFileSync(join(rootfs, 'etc', 'group'), 'root:x:0:\nnonroot:x:65532:\n');
+    writeOciArchive(rootfs, { name: reference, entrypoint: ['/coredns'], user: '65532:65532' }, archive);
+    return { archive, reference };
+  } finally {
+    rmSync(rootfs, { recursive: true, force: true });
+  }
+}

@@ -9,7 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { binDir } from './binaries.ts';
-import { ensurePauseImage, PAUSE_IMAGE } from './cluster-images.ts';
+import { clusterDns, CLUSTER_DNS_IP, CLUSTER_DOMAIN, deployClusterDns, resolveInCluster, type ClusterDns } from './cluster-dns.ts';
+import { ensureCoreDnsImage, ensurePauseImage, PAUSE_IMAGE } from './cluster-images.ts';
 import { startKube, type KubeAccess, type KubeServer } from './kube.ts';
 import { kubeRequest } from './kube-http.ts';
 import { freePort } from './ports.ts';
@@ -27,7 +28,8 @@ export type ClusterBinary =
   | 'cni-bridge'
   | 'cni-host-local'
   | 'cni-loopback'
-  | 'cni-portmap';
+  | 'cni-portmap'
+  | 'coredns';
 const BINARIES: ClusterBinary[] = [
   'kubelet',
   'kube-controller-manager',
@@ -41,6 +43,7 @@ const BINARIES: ClusterBinary[] = [
   'cni-host-local',
   'cni-loopback',
   'cni-portmap',
+  'coredns',
 ];
 
 /** The pod network: one bridge, one subnet; the Service range is kube.ts's 10.0.0.0/24. */
@@ -64,6 +67,12 @@ export interface ClusterOptions {
   log?: (line: string) => void;
   /** How long to wait for the node to be Ready (default 180 s; a loaded 2-core machine is slow). */
   readyTimeoutMs?: number;
+  /**
+   * Cluster DNS (default true): CoreDNS in kube-system behind the kube-dns Service, the kubelet
+   * giving it to pods as their nameserver; startCluster() returns once it answers. With false,
+   * pods use the host's resolver and Service names do not resolve.
+   */
+  dns?: boolean;
 }
 
 export interface KubeCluster extends KubeAccess {
@@ -79,6 +88,8 @@ export interface KubeCluster extends KubeAccess {
   ctr(args: string[]): string;
   /** Log files by component. */
   logs: Record<string, string>;
+  /** The cluster DNS (null when started with `dns: false`). */
+  dns: ClusterDns | null;
   stop(): Promise<void>;
 }
 
@@ -245,6 +256,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<KubeCl
   const address = hostAddress()!;
   const bins = Object.fromEntries(BINARIES.map((b) => [b, clusterBinary(b)])) as Record<ClusterBinary, string>;
   const pauseArchive = ensurePauseImage();
+  const withDns = options.dns ?? true;
+  const coreDns = withDns ? ensureCoreDnsImage(bins.coredns, readlinkSync(bins.coredns).replace(/^coredns-/, '')) : null;
 
   // Short path: containerd's sockets live under it and a unix socket path has 108 bytes.
   const dir = mkdtempSync('/tmp/ep-cluster-');
@@ -319,6 +332,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<KubeCl
       `--secure-port=${await freePort()}`,
     ]);
     start('kube-scheduler', bins['kube-scheduler'], [`--kubeconfig=${kubeconfig}`, '--leader-elect=false', '--bind-address=127.0.0.1', `--secure-port=${await freePort()}`]);
+    // Its Deployment and Service wait for the node; the image is imported before the kubelet starts.
+    if (coreDns) await deployClusterDns(kube, coreDns.reference);
 
     // containerd: CRI with runc, a base spec without rlimits (runc's setrlimit is refused on
     // machines of this kind), CNI from this root, network namespaces under its state dir.
@@ -336,6 +351,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<KubeCl
     await waitFor('containerd answers', 30_000, () => trySh(bins.ctr, ['--address', containerdSocket, 'version']).includes('Server:'), dead(containerd));
     log('containerd ready');
     ctr(['images', 'import', '--platform', 'linux/amd64', '--label', 'io.cri-containerd.pinned=pinned', pauseArchive]);
+    if (coreDns) ctr(['images', 'import', '--platform', 'linux/amd64', coreDns.archive]);
 
     const kubeProxyConfig = join(dir, 'kube-proxy.yaml');
     writeFileSync(
@@ -365,7 +381,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<KubeCl
       }
     }
     const kubeletConfig = join(dir, 'kubelet.yaml');
-    writeFileSync(kubeletConfig, stringify(kubeletConfiguration(dir, containerdSocket, cgroupRoot, await freePort(), await freePort())));
+    writeFileSync(kubeletConfig, stringify(kubeletConfiguration(dir, containerdSocket, cgroupRoot, await freePort(), await freePort(), withDns)));
     const kubelet = start(
       'kubelet',
       bins.kubelet,
@@ -382,6 +398,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<KubeCl
     // Pods need their namespace's default ServiceAccount, which the controller-manager makes.
     await waitFor('default ServiceAccount', 60_000, async () => (await kubeRequest(kube!, 'GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200, () => null);
     log(`node ${nodeName} Ready (${address})`);
+    if (coreDns) {
+      const apiName = `kubernetes.default.svc.${CLUSTER_DOMAIN}`;
+      await waitFor(`cluster DNS (${CLUSTER_DNS_IP}) answers ${apiName}`, 120_000, async () => (await resolveInCluster(apiName)).includes('10.0.0.1'), () => null).catch(async (err: Error) => {
+        const pods = await kubeRequest(kube!, 'GET', '/api/v1/namespaces/kube-system/pods?labelSelector=k8s-app%3Dkube-dns').catch(() => null);
+        throw new ClusterError('start-failed', `${err.message}\ncoredns pods: ${JSON.stringify((pods?.body as { items?: { status?: unknown }[] } | undefined)?.items?.map((p) => p.status))}`);
+      });
+      log(`cluster DNS answers at ${CLUSTER_DNS_IP}`);
+    }
 
     return {
       server: kube.server,
@@ -395,6 +419,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<KubeCl
       importImage: (archive) => void ctr(['images', 'import', '--platform', 'linux/amd64', archive]),
       ctr,
       logs,
+      dns: coreDns ? clusterDns(coreDns.reference) : null,
       stop,
     };
   } catch (err) {
@@ -529,7 +554,7 @@ function cniConfig(dir: string): unknown {
   };
 }
 
-function kubeletConfiguration(dir: string, socket: string, cgroupRoot: string, port: number, healthzPort: number): unknown {
+function kubeletConfiguration(dir: string, socket: string, cgroupRoot: string, port: number, healthzPort: number, dns: boolean): unknown {
   return {
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
     kind: 'KubeletConfiguration',
@@ -548,6 +573,8 @@ function kubeletConfiguration(dir: string, socket: string, cgroupRoot: string, p
     authorization: { mode: 'AlwaysAllow' },
     podLogsDir: join(dir, 'pod-logs'),
     resolvConf: '/etc/resolv.conf',
+    // Pods get the kube-dns Service as nameserver and <ns>.svc.cluster.local in their search path.
+    ...(dns ? { clusterDNS: [CLUSTER_DNS_IP], clusterDomain: CLUSTER_DOMAIN } : {}),
     // A shared disk that other work fills must not evict the test's pods or its images.
     evictionHard: { 'memory.available': '50Mi', 'nodefs.available': '1%', 'imagefs.available': '1%', 'nodefs.inodesFree': '1%' },
     imageGCHighThresholdPercent: 100,

@@ -55,7 +55,17 @@ export {
   type ClusterErrorCode,
   type ClusterBinary,
 } from './cluster.ts';
-export { writeOciArchive, ensurePauseImage, ensureProbeImage, PAUSE_IMAGE, PROBE_IMAGE, type ImageConfig } from './cluster-images.ts';
+export { writeOciArchive, ensurePauseImage, ensureProbeImage, ensureCoreDnsImage, PAUSE_IMAGE, PROBE_IMAGE, type ImageConfig } from './cluster-images.ts';
+export {
+  CLUSTER_DNS_IP,
+  CLUSTER_DOMAIN,
+  CLUSTER_DNS_NAMESPACE,
+  CLUSTER_DNS_SERVICE,
+  COREFILE,
+  clusterDnsManifests,
+  resolveInCluster,
+  type ClusterDns,
+} from './cluster-dns.ts';
 // The chart on the test cluster: product images imported, NATS and Redis as pods, helm install.
 export {
   importProductImages,

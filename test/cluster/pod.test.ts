@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterUnsupportedReason, ensureProbeImage, kubeRequest, PROBE_IMAGE, repoRoot, startCluster, type KubeCluster } from '@edgeplane/env';
+import { clusterUnsupportedReason, ensureProbeImage, kubeRequest, PROBE_IMAGE, repoRoot, resolveInCluster, startCluster, type KubeCluster } from '@edgeplane/env';
 
 const reason = clusterUnsupportedReason();
 if (reason) console.warn(`[cluster] test/cluster skipped: ${reason}`);
@@ -207,6 +207,52 @@ describe.runIf(!reason)('single-node cluster', () => {
       throw new Error(`${err.message}; last: ${last}; endpoint slices: ${JSON.stringify((slices.body as { items?: unknown[] }).items)}`);
     });
     expect(answer.body.trim()).toBe('ok');
+  });
+
+  it('resolves the API server and a Service of its own through the cluster DNS', { timeout: 120_000 }, async () => {
+    expect(cluster.dns?.serviceIP).toBe('10.0.0.10');
+    const svc = await kubeRequest(cluster, 'POST', '/api/v1/namespaces/default/services', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'dns-target' },
+      spec: { selector: { app: 'probe' }, ports: [{ port: 80, targetPort: 8080 }] },
+    });
+    expect(svc.status, JSON.stringify(svc.body)).toBe(201);
+    const clusterIP = (svc.body as { spec: { clusterIP: string } }).spec.clusterIP;
+    // The pod asks every second and writes the answers where httpd serves them.
+    const script = [
+      'cat /etc/resolv.conf > /srv/resolv.conf',
+      'while true; do',
+      '  /bin/busybox nslookup kubernetes.default.svc.cluster.local > /srv/api.dns 2>&1',
+      '  /bin/busybox nslookup dns-target.default.svc.cluster.local > /srv/svc.dns 2>&1',
+      '  /bin/busybox nslookup dns-target > /srv/short.dns 2>&1',
+      '  sleep 1',
+      'done &',
+      'exec httpd -f -p 8080 -h /srv',
+    ].join('\n');
+    const spec = probePod('dns', '/resolv.conf') as { spec: { containers: { command: string[] }[] } };
+    spec.spec.containers[0]!.command = ['/bin/sh', '-c', script];
+    const res = await kubeRequest(cluster, 'POST', '/api/v1/namespaces/default/pods', spec);
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const { podIP } = await until('pod dns Ready', async () => {
+      const s = await pod('dns');
+      return s?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? s : undefined;
+    }, 90_000);
+    const resolvConf = (await httpGet(`http://${podIP}:8080/resolv.conf`)).body;
+    expect(resolvConf).toMatch(/^nameserver 10\.0\.0\.10$/m);
+    expect(resolvConf).toMatch(/^search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local/m);
+    const answer = (file: string, address: string) =>
+      until(`${file} answers ${address}`, async () => {
+        const r = await httpGet(`http://${podIP}:8080/${file}`).catch(() => undefined);
+        return r?.status === 200 && r.body.includes(`Address: ${address}`) ? r.body : undefined;
+      }, 20_000).catch(async (err: Error) => {
+        throw new Error(`${err.message}: ${(await httpGet(`http://${podIP}:8080/${file}`).catch(() => undefined))?.body}`);
+      });
+    await answer('api.dns', '10.0.0.1');
+    await answer('svc.dns', clusterIP);
+    await answer('short.dns', clusterIP);
+    expect(await resolveInCluster(cluster.dns!.serviceName('dns-target'))).toEqual([clusterIP]);
+    await kubeRequest(cluster, 'DELETE', '/api/v1/namespaces/default/pods/dns?gracePeriodSeconds=1');
   });
 
   it.runIf(imagesMissing.length === 0)('runs the product images: nats-server and redis-server Ready, control plane and agent --version', { timeout: 180_000 }, async () => {
