@@ -2,15 +2,16 @@
 // starts one: etcd and kube-apiserver (kube.ts), kube-controller-manager, kube-scheduler,
 // containerd (CRI) with runc, the CNI bridge, kube-proxy and a kubelet, every one with its state
 // under one temp root. Needs root, cgroups, overlayfs and iptables (docs/cluster.md).
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { binDir } from './binaries.ts';
+import { binDir, goBinary } from './binaries.ts';
 import { clusterDns, CLUSTER_DNS_IP, CLUSTER_DOMAIN, deployClusterDns, resolveInCluster, type ClusterDns } from './cluster-dns.ts';
 import { ensureCoreDnsImage, ensurePauseImage, PAUSE_IMAGE } from './cluster-images.ts';
+import { KUBELET_CLIENT_USER, writeKubeletPki, type KubeletPki } from './cluster-pki.ts';
 import { startKube, type KubeAccess, type KubeServer } from './kube.ts';
 import { kubeRequest } from './kube-http.ts';
 import { freePort } from './ports.ts';
@@ -53,7 +54,7 @@ const CNI_NETWORK = 'edgeplane-test';
 const LOCK = '/run/edgeplane-cluster.lock';
 const buildScript = join(dirname(fileURLToPath(import.meta.url)), '..', 'build-servers.sh');
 
-export type ClusterErrorCode = 'unsupported' | 'busy' | 'start-failed';
+export type ClusterErrorCode = 'unsupported' | 'busy' | 'start-failed' | 'command-failed';
 export class ClusterError extends Error {
   readonly code: ClusterErrorCode;
   constructor(code: ClusterErrorCode, message: string) {
@@ -90,6 +91,15 @@ export interface KubeCluster extends KubeAccess {
   logs: Record<string, string>;
   /** The cluster DNS (null when started with `dns: false`). */
   dns: ClusterDns | null;
+  /**
+   * Runs kubectl against this cluster (admin credentials); resolves with its stdout, rejects
+   * with ClusterError `command-failed` (exit status and stderr in the message) otherwise.
+   */
+  kubectl(args: string[], options?: { stdin?: string; timeoutMs?: number }): Promise<string>;
+  /** `kubectl exec` (API server to kubelet to containerd): the command's stdout; a non-zero exit rejects. */
+  exec(namespace: string, pod: string, command: string[], options?: { container?: string; stdin?: string; timeoutMs?: number }): Promise<string>;
+  /** `kubectl logs`: the container's log as the kubelet serves it. */
+  podLogs(namespace: string, pod: string, options?: { container?: string; previous?: boolean; tailLines?: number }): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -264,6 +274,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<KubeCl
   const id = dir.slice(dir.lastIndexOf('-') + 1);
   const nodeName = `ep-node-${id.toLowerCase()}`;
   const cgroupRoot = `/edgeplane-${id}`;
+  let pki: KubeletPki | undefined;
   try {
     takeLock(dir, cgroupRoot, bins['kube-proxy'], log);
   } catch (err) {
@@ -315,8 +326,24 @@ export async function startCluster(options: ClusterOptions = {}): Promise<KubeCl
 
   try {
     // Pods reach the API server through the kubernetes Service, so it advertises the host address.
-    kube = await startKube({ dir: join(dir, 'kube'), log, advertiseAddress: address });
+    // The kubelet API (logs, exec) between the API server and the kubelet: mutual TLS on one CA.
+    pki = writeKubeletPki(join(dir, 'pki'), address, nodeName);
+    kube = await startKube({
+      dir: join(dir, 'kube'),
+      log,
+      advertiseAddress: address,
+      kubeletClient: { certFile: pki.clientCertFile, keyFile: pki.clientKeyFile, certificateAuthority: pki.caFile },
+    });
     const kubeconfig = kube.kubeconfigPath;
+    // The kubelet asks the API server (SubjectAccessReview) whether its client may use the kubelet API.
+    const binding = await kubeRequest(kube, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'edgeplane-test:kubelet-api-admin' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:kubelet-api-admin' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: KUBELET_CLIENT_USER }],
+    });
+    if (binding.status !== 201) throw new ClusterError('start-failed', `binding ${KUBELET_CLIENT_USER} to system:kubelet-api-admin: HTTP ${binding.status}`);
 
     // Host settings the pod network needs (per machine, not per cluster; docs/cluster.md).
     writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
@@ -381,7 +408,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<KubeCl
       }
     }
     const kubeletConfig = join(dir, 'kubelet.yaml');
-    writeFileSync(kubeletConfig, stringify(kubeletConfiguration(dir, containerdSocket, cgroupRoot, await freePort(), await freePort(), withDns)));
+    writeFileSync(kubeletConfig, stringify(kubeletConfiguration(dir, containerdSocket, cgroupRoot, await freePort(), await freePort(), withDns, address, pki)));
     const kubelet = start(
       'kubelet',
       bins.kubelet,
@@ -420,6 +447,19 @@ export async function startCluster(options: ClusterOptions = {}): Promise<KubeCl
       ctr,
       logs,
       dns: coreDns ? clusterDns(coreDns.reference) : null,
+      kubectl: (args, opts) => kubectl(kube!.kubeconfigPath, args, opts),
+      exec: (namespace, pod, command, opts) =>
+        kubectl(kube!.kubeconfigPath, ['exec', ...(opts?.stdin !== undefined ? ['-i'] : []), '-n', namespace, pod, ...(opts?.container ? ['-c', opts.container] : []), '--', ...command], opts),
+      podLogs: (namespace, pod, opts) =>
+        kubectl(kube!.kubeconfigPath, [
+          'logs',
+          '-n',
+          namespace,
+          pod,
+          ...(opts?.container ? ['-c', opts.container] : []),
+          ...(opts?.previous ? ['--previous'] : []),
+          ...(opts?.tailLines !== undefined ? [`--tail=${opts.tailLines}`] : []),
+        ]),
       stop,
     };
   } catch (err) {
@@ -427,6 +467,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<KubeCl
     if (err instanceof ClusterError) throw err;
     throw new ClusterError('start-failed', (err as Error).message);
   }
+}
+
+function kubectl(kubeconfig: string, args: string[], options: { stdin?: string; timeoutMs?: number } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(goBinary('kubectl'), [`--kubeconfig=${kubeconfig}`, ...args], { timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new ClusterError('command-failed', `kubectl ${args.join(' ')}: ${err.code ?? err.signal ?? err.message}\n${stderr.trim()}`));
+      else resolve(stdout);
+    });
+    child.stdin?.end(options.stdin ?? '');
+  });
 }
 
 async function nodeReady(kube: KubeAccess, nodeName: string): Promise<boolean> {
@@ -554,7 +604,7 @@ function cniConfig(dir: string): unknown {
   };
 }
 
-function kubeletConfiguration(dir: string, socket: string, cgroupRoot: string, port: number, healthzPort: number, dns: boolean): unknown {
+function kubeletConfiguration(dir: string, socket: string, cgroupRoot: string, port: number, healthzPort: number, dns: boolean, address: string, pki: KubeletPki): unknown {
   return {
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
     kind: 'KubeletConfiguration',
@@ -564,13 +614,17 @@ function kubeletConfiguration(dir: string, socket: string, cgroupRoot: string, p
     cgroupDriver: 'cgroupfs',
     cgroupRoot,
     failSwapOn: false,
-    address: '127.0.0.1',
+    // The API server calls the kubelet API (logs, exec) at the node's InternalIP, with a client
+    // certificate of the cluster's CA; what that user may do is RBAC's answer (Webhook).
+    address,
     port,
     readOnlyPort: 0,
+    tlsCertFile: pki.servingCertFile,
+    tlsPrivateKeyFile: pki.servingKeyFile,
     healthzBindAddress: '127.0.0.1',
     healthzPort,
-    authentication: { anonymous: { enabled: false }, webhook: { enabled: false } },
-    authorization: { mode: 'AlwaysAllow' },
+    authentication: { anonymous: { enabled: false }, webhook: { enabled: false }, x509: { clientCAFile: pki.caFile } },
+    authorization: { mode: 'Webhook' },
     podLogsDir: join(dir, 'pod-logs'),
     resolvConf: '/etc/resolv.conf',
     // Pods get the kube-dns Service as nameserver and <ns>.svc.cluster.local in their search path.

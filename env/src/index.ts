@@ -66,6 +66,7 @@ export {
   resolveInCluster,
   type ClusterDns,
 } from './cluster-dns.ts';
+export { KUBELET_CLIENT_USER, writeKubeletPki, type KubeletPki } from './cluster-pki.ts';
 // The chart on the test cluster: product images imported, NATS and Redis as pods, helm install.
 export {
   importProductImages,

@@ -37,6 +37,13 @@ export interface KubeOptions {
    * not be loopback), ServiceAccount admission is on and the Service's endpoints are kept.
    */
   advertiseAddress?: string;
+  /**
+   * For a cluster with a kubelet (cluster.ts): how the API server calls the kubelet API (pod
+   * logs, exec, port-forward). It presents this client certificate, verifies the kubelet's
+   * serving certificate against `certificateAuthority`, and dials the node's InternalIP (a
+   * test node's name is not in any resolver).
+   */
+  kubeletClient?: { certFile: string; keyFile: string; certificateAuthority: string };
 }
 
 export async function startKube(options: KubeOptions = {}): Promise<KubeServer> {
@@ -99,6 +106,14 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeServer> 
       '--allow-privileged=true',
       `--endpoint-reconciler-type=${options.advertiseAddress ? 'lease' : 'none'}`,
       '--profiling=false',
+      ...(options.kubeletClient
+        ? [
+            `--kubelet-client-certificate=${options.kubeletClient.certFile}`,
+            `--kubelet-client-key=${options.kubeletClient.keyFile}`,
+            `--kubelet-certificate-authority=${options.kubeletClient.certificateAuthority}`,
+            '--kubelet-preferred-address-types=InternalIP,Hostname',
+          ]
+        : []),
     ];
     let api = startProcess('kube-apiserver', apiBin, apiArgs, dir);
     procs.push(api);

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterUnsupportedReason, ensureProbeImage, kubeRequest, PROBE_IMAGE, repoRoot, resolveInCluster, startCluster, type KubeCluster } from '@edgeplane/env';
+import { ClusterError, clusterUnsupportedReason, ensureProbeImage, kubeRequest, PROBE_IMAGE, repoRoot, resolveInCluster, startCluster, type KubeCluster } from '@edgeplane/env';
 
 const reason = clusterUnsupportedReason();
 if (reason) console.warn(`[cluster] test/cluster skipped: ${reason}`);
@@ -83,6 +83,7 @@ const SCRIPT = [
   `cat ${TOKEN} > /srv/token`,
   'echo ok > /srv/healthz',
   'nc -w 5 "$KUBERNETES_SERVICE_HOST" "$KUBERNETES_SERVICE_PORT" < /dev/null > /dev/null 2> /srv/api.err; echo "$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT $?" > /srv/api',
+  'echo "probe: serving /srv on 8080"',
   'exec httpd -f -p 8080 -h /srv',
 ].join('\n');
 
@@ -207,6 +208,19 @@ describe.runIf(!reason)('single-node cluster', () => {
       throw new Error(`${err.message}; last: ${last}; endpoint slices: ${JSON.stringify((slices.body as { items?: unknown[] }).items)}`);
     });
     expect(answer.body.trim()).toBe('ok');
+  });
+
+  it('kubectl logs and exec reach the container through the API server and the kubelet', async () => {
+    expect(await cluster.podLogs('default', 'probe')).toContain('probe: serving /srv on 8080');
+    expect(await cluster.kubectl(['logs', '-n', 'default', 'probe', '-c', 'probe', '--tail=1'])).toBe('probe: serving /srv on 8080\n');
+    expect(await cluster.exec('default', 'probe', ['/bin/cat', '/srv/healthz'])).toBe('ok\n');
+    expect((await cluster.exec('default', 'probe', ['/bin/busybox', 'id', '-u'])).trim()).toBe('65534');
+    // stdin reaches the process; a failing command's exit status is reported, not swallowed.
+    expect(await cluster.exec('default', 'probe', ['/bin/cat'], { stdin: 'through stdin\n' })).toBe('through stdin\n');
+    const failed = await cluster.exec('default', 'probe', ['/bin/sh', '-c', 'echo gone >&2; exit 3']).then(() => null, (err: ClusterError) => err);
+    expect(failed?.code).toBe('command-failed');
+    expect(failed?.message).toMatch(/exit code 3/);
+    expect(failed?.message).toContain('gone');
   });
 
   it('resolves the API server and a Service of its own through the cluster DNS', { timeout: 120_000 }, async () => {
