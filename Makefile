@@ -6,7 +6,7 @@ export ONNXRUNTIME_NODE_INSTALL := skip
 export EDGEPLANE_CACHE ?= $(HOME)/.cache/edgeplane
 NPX := npx --no-install
 
-.PHONY: help deps npm-deps apt-deps servers python-env typecheck crds check-crds test test-unit test-integration test-cluster up bench agent-binary control-plane-binary images clean
+.PHONY: help deps npm-deps apt-deps servers python-env dashboard typecheck crds check-crds test test-unit test-integration test-cluster up bench agent-binary control-plane-binary images clean
 
 help:
 	@echo "make up            run the main job: servers, CRDs, control plane, agents, live table"
@@ -27,7 +27,8 @@ node_modules/.installed: package-lock.json package.json */package.json
 APT_TOOLS := redis-server:redis-server shellcheck:shellcheck
 # The test cluster (docs/cluster.md): runc's seccomp (libseccomp-dev), the pod network's
 # masquerade and kube-proxy (iptables), the probe image's static busybox.
-APT_FILES := /usr/include/seccomp.h:libseccomp-dev /usr/sbin/iptables:iptables /usr/share/doc/busybox-static:busybox-static
+# The dashboard's browser tests: Debian's Chromium, driven by playwright-core.
+APT_FILES := /usr/include/seccomp.h:libseccomp-dev /usr/sbin/iptables:iptables /usr/share/doc/busybox-static:busybox-static /usr/bin/chromium:chromium
 apt-deps:
 	@missing=""; for pair in $(APT_TOOLS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
 	for pair in $(APT_FILES); do [ -e $${pair%%:*} ] || missing="$$missing $${pair#*:}"; done; \
@@ -44,8 +45,15 @@ servers:
 python-env:
 	@bash env/python/python-env.sh >/dev/null || echo "[deps] no Python client environment: the conformance suite will be skipped"
 
+# The dashboard's page (dashboard/dist/), which the control plane serves. The build skips
+# itself when the content hash of its inputs matches the last build's.
+dashboard: npm-deps
+	@npm run --silent -w @edgeplane/dashboard build
+
+# The dashboard's browser code has DOM types, not Node's: its own tsconfig.
 typecheck: npm-deps
 	$(NPX) tsc -p tsconfig.json --noEmit
+	$(NPX) tsc -p dashboard/tsconfig.json --noEmit
 
 crds: npm-deps
 	npm run --silent gen:crds
@@ -55,7 +63,7 @@ check-crds: npm-deps
 
 # vitest's own summary is not a line every CI reads, so end with "tests: N passed, N failed; files: ...".
 # The previous report is deleted first so that a run that writes none is never summarised by it.
-test: deps typecheck check-crds
+test: deps typecheck check-crds dashboard
 	@mkdir -p .cache; rm -f .cache/vitest-report.json; status=0; \
 	$(NPX) vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest-report.json || status=$$?; \
 	npx --no-install tsx scripts/test-summary.ts .cache/vitest-report.json --vitest-exit $$status || status=1; \
@@ -72,7 +80,7 @@ test-integration: deps
 test-cluster: deps
 	$(NPX) vitest run --project integration test/cluster
 
-up: deps
+up: deps dashboard
 	npm run --silent up
 
 bench: deps
@@ -81,7 +89,7 @@ bench: deps
 agent-binary: npm-deps
 	npm run --silent -w @edgeplane/agent build:binary
 
-control-plane-binary: npm-deps
+control-plane-binary: npm-deps dashboard
 	npm run --silent -w @edgeplane/control-plane build:binary
 
 # OCI image layouts dist/images/<name>/ and archives dist/images/<name>.oci.tar (k3s air-gap

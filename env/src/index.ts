@@ -40,6 +40,18 @@ export {
 } from './fleet-deployments.ts';
 export { fixtureRoot, controlPlaneResponder, until, tempDir, agentProcessEnv, type AgentProcessOptions, type Responder } from './agent-harness.ts';
 export { pythonEnv, KSERVE_SERVER, type PythonEnv, type PythonEnvResult } from './python-env.ts';
+export {
+  launchBrowser,
+  watchedPage,
+  measureFirstLoad,
+  chromiumPath,
+  browserUnavailableReason,
+  BrowserError,
+  isBrowserError,
+  DEBIAN_CHROMIUM,
+  type WatchedPage,
+  type FirstLoad,
+} from './browser.ts';
 // The fleet stack (control plane + simulated agents) is `@edgeplane/env/fleet-stack`: it loads
 // the control plane and the simulator, which most users of this module never need. Likewise
 // `@edgeplane/env/serving-agent`, an agent process serving given models (it loads agent code).
@@ -81,6 +93,8 @@ export {
   listPods,
   podLogTail,
   applyObject,
+  collectionPath,
+  pluralOf,
   ensureClusterNamespace,
   splitReference,
   ReleaseError,

@@ -1,0 +1,137 @@
+// One uPlot chart over time, with tier changes drawn as labelled vertical lines. The chart is
+// made once and fed new data (setData), remade only when its series change.
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+import { html } from '../html.ts';
+
+export interface TimelineSeries {
+  label: string;
+  values: (number | null)[];
+  color: string;
+  /** Steps for classes (link, tier); lines for measurements. */
+  step?: boolean;
+}
+
+export interface TimelineMarker {
+  /** ms since the epoch */
+  t: number;
+  label: string;
+}
+
+export interface TimelineProps {
+  id: string;
+  title: string;
+  /** ms since the epoch, ascending */
+  t: number[];
+  series: TimelineSeries[];
+  markers: TimelineMarker[];
+  y: { min: number; max: number; ticks?: { value: number; label: string }[]; unit?: string };
+  /** The window's start and end, ms, so an hour with little data still spans an hour. */
+  fromMs: number;
+  toMs: number;
+  /** One sentence for screen readers: what the plot shows now. */
+  summary: string;
+}
+
+const HEIGHT = 150;
+
+function markerPlugin(markers: () => TimelineMarker[]): uPlot.Plugin {
+  return {
+    hooks: {
+      draw: (u: uPlot) => {
+        const ctx = u.ctx;
+        const { top, height } = u.bbox;
+        ctx.save();
+        ctx.strokeStyle = '#c2410c';
+        ctx.fillStyle = '#c2410c';
+        ctx.setLineDash([4, 3]);
+        ctx.lineWidth = Math.max(1, devicePixelRatio);
+        ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+        for (const m of markers()) {
+          const x = Math.round(u.valToPos(m.t / 1000, 'x', true));
+          if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+          ctx.beginPath();
+          ctx.moveTo(x, top);
+          ctx.lineTo(x, top + height);
+          ctx.stroke();
+          ctx.fillText(m.label, x + 3 * devicePixelRatio, top + 12 * devicePixelRatio);
+        }
+        ctx.restore();
+      },
+    },
+  };
+}
+
+function toData(props: TimelineProps): uPlot.AlignedData {
+  return [props.t.map((t) => t / 1000), ...props.series.map((s) => s.values)];
+}
+
+export function Timeline(props: TimelineProps) {
+  const host = useRef<HTMLDivElement>(null);
+  const chart = useRef<uPlot | null>(null);
+  const markers = useRef(props.markers);
+  markers.current = props.markers;
+  // The x range follows the clock: read on every redraw.
+  const xRange = useRef<[number, number]>([props.fromMs / 1000, props.toMs / 1000]);
+  const shape = `${props.series.map((s) => s.label).join('|')}|${props.y.min}|${props.y.max}`;
+
+  useEffect(() => {
+    const el = host.current;
+    if (!el) return;
+    const ticks = props.y.ticks;
+    const opts: uPlot.Options = {
+      width: Math.max(300, el.clientWidth),
+      height: HEIGHT,
+      plugins: [markerPlugin(() => markers.current)],
+      scales: {
+        x: { time: true, range: () => xRange.current },
+        y: { range: [props.y.min, props.y.max] },
+      },
+      legend: { show: props.series.length > 1 },
+      cursor: { drag: { x: false, y: false } },
+      axes: [
+        { stroke: '#555', grid: { stroke: '#eee' } },
+        {
+          stroke: '#555',
+          grid: { stroke: '#eee' },
+          size: 70,
+          ...(ticks
+            ? { splits: () => ticks.map((t) => t.value), values: (_u: uPlot, vals: number[]) => vals.map((v) => ticks.find((t) => t.value === v)?.label ?? '') }
+            : { values: (_u: uPlot, vals: number[]) => vals.map((v) => `${v}${props.y.unit ?? ''}`) }),
+        },
+      ],
+      series: [
+        {},
+        ...props.series.map((s) => ({
+          label: s.label,
+          stroke: s.color,
+          width: 2,
+          spanGaps: false,
+          ...(s.step ? { paths: uPlot.paths.stepped!({ align: 1 }) } : {}),
+        })),
+      ],
+    };
+    xRange.current = [props.fromMs / 1000, props.toMs / 1000];
+    const u = new uPlot(opts, toData(props), el);
+    chart.current = u;
+    const resize = new ResizeObserver(() => u.setSize({ width: Math.max(300, el.clientWidth), height: HEIGHT }));
+    resize.observe(el);
+    return () => {
+      resize.disconnect();
+      u.destroy();
+      chart.current = null;
+    };
+  }, [shape]);
+
+  useEffect(() => {
+    xRange.current = [props.fromMs / 1000, props.toMs / 1000];
+    chart.current?.setData(toData(props), true);
+  });
+
+  const first = props.series[0];
+  const last = first ? [...first.values].reverse().find((v) => v !== null) : undefined;
+  return html`<figure class="timeline" id=${props.id} data-last=${last ?? ''} data-points=${props.t.length} data-markers=${props.markers.length}>
+    <figcaption>${props.title}</figcaption>
+    <div class="plot" ref=${host} role="img" aria-label=${`${props.title}: ${props.summary}`}></div>
+  </figure>`;
+}

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import type { FleetNode } from '../../api/src/dashboard.ts';
+import { fleetRows, matches, NO_SITE, visibleRange } from './fleet-rows.ts';
+
+const node = (name: string, site: string | null, extra: Partial<FleetNode> = {}): FleetNode => ({
+  name,
+  site,
+  labels: {},
+  unschedulable: false,
+  ready: true,
+  reachable: true,
+  lastSeenMs: 0,
+  accelerators: [{ id: 'cpu0', type: 'CPU' }],
+  power: null,
+  link: null,
+  workloads: [],
+  rev: 1,
+  ...extra,
+});
+
+describe('fleetRows', () => {
+  it('groups by site in name order, unlabelled last, nodes in natural order', () => {
+    const rows = fleetRows([node('n10', 'b'), node('n2', 'b'), node('x', null), node('a1', 'a')], '');
+    expect(rows.map((r) => (r.kind === 'site' ? `[${r.site}:${r.count}]` : r.node.name))).toEqual(['[a:1]', 'a1', '[b:2]', 'n2', 'n10', `[${NO_SITE}:1]`, 'x']);
+  });
+
+  it('a filter keeps nodes with every term and drops empty sites', () => {
+    const gpu = node('jetson', 'a', { accelerators: [{ id: 'gpu0', type: 'GPU' }], link: { type: 'cellular-4g', metered: true, bandwidthMbps: 20, rttMs: null } });
+    const rows = fleetRows([gpu, node('x86', 'b')], 'gpu  CELLULAR-4g');
+    expect(rows.map((r) => (r.kind === 'site' ? r.site : r.node.name))).toEqual(['a', 'jetson']);
+  });
+
+  it.each([
+    { name: 'label', filter: 'role=ocr', want: true },
+    { name: 'tier', filter: 'int8', want: true },
+    { name: 'deployment', filter: 'warehouse/ocr', want: true },
+    { name: 'absent term', filter: 'int8 gpu', want: false },
+  ])('matches by $name', ({ filter, want }) => {
+    const n = node('pi', 's', {
+      labels: { role: 'ocr' },
+      workloads: [{ deployment: 'warehouse/ocr-line', variant: 'int8', precision: 'int8', accelerator: 'cpu0', phase: 'Ready', p99Ms: null, rps: null }],
+    });
+    expect(matches(n, filter)).toBe(want);
+  });
+});
+
+describe('visibleRange', () => {
+  it.each([
+    { name: 'top', top: 0, want: { start: 0, end: 19 } },
+    { name: 'middle', top: 4400, want: { start: 92, end: 119 } },
+    { name: 'end', top: 1_000_000, want: { start: 4981, end: 5000 } },
+  ])('$name', ({ top, want }) => {
+    expect(visibleRange(top, 440, 44, 5000, 8)).toEqual(want);
+  });
+});

@@ -1,0 +1,14 @@
+// The browser entry: styles, the API under the page's own path, one live stream, the app.
+import 'uplot/dist/uPlot.min.css';
+import './styles.css';
+import { render } from 'preact';
+import { apiBase, dashboardApi } from './api.ts';
+import { App } from './app.ts';
+import { html } from './html.ts';
+import { LiveFleet } from './live.ts';
+
+const api = dashboardApi(apiBase(location.pathname));
+const fleet = new LiveFleet(api);
+const root = document.getElementById('app');
+if (root) render(html`<${App} api=${api} fleet=${fleet} />`, root);
+addEventListener('pagehide', () => fleet.close());

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import type { NodeHistory } from '../../api/src/dashboard.ts';
+import { mergeSamples, nodeSeries } from './node-series.ts';
+
+const history: NodeHistory = {
+  node: 'pi',
+  intervalMs: 10_000,
+  t: [10_000, 20_000, 30_000],
+  batteryPercent: [60, 45, 18],
+  charging: [false, false, false],
+  reachable: [true, true, true],
+  link: ['wifi', 'wifi', 'cellular-4g'],
+  workloads: [{ deployment: 'w/ocr', p99Ms: [20, 15, 9], precision: ['fp32', 'fp16', 'int8'] }],
+  tierChanges: [],
+};
+
+describe('node series', () => {
+  it('history, later samples and the live row become columns with tier changes found', () => {
+    const rows = mergeSamples(history, [
+      { t: 30_000, batteryPercent: 1, charging: false, reachable: true, link: null, workloads: [] },
+      { t: 40_000, batteryPercent: 17, charging: true, reachable: true, link: 'ethernet', workloads: [{ deployment: 'w/ocr', p99Ms: 8, precision: 'int8' }] },
+    ]);
+    expect(rows.map((r) => r.t)).toEqual([10_000, 20_000, 30_000, 40_000]);
+    const s = nodeSeries(rows, 15_000);
+    expect(s.t).toEqual([20_000, 30_000, 40_000]);
+    expect(s.battery).toEqual([45, 18, 17]);
+    expect(s.link).toEqual([3, 1, 4]);
+    expect(s.workloads).toEqual([{ deployment: 'w/ocr', tier: [1, 0, 0], p99: [15, 9, 8] }]);
+    expect(s.tierChanges).toEqual([{ t: 30_000, deployment: 'w/ocr', from: 'fp16', to: 'int8' }]);
+  });
+
+  it('a workload missing from a sample is a gap, not a tier change', () => {
+    const rows = mergeSamples(history, [
+      { t: 40_000, batteryPercent: 17, charging: false, reachable: true, link: null, workloads: [] },
+      { t: 50_000, batteryPercent: 16, charging: false, reachable: true, link: null, workloads: [{ deployment: 'w/ocr', p99Ms: 8, precision: 'int8' }] },
+    ]);
+    const s = nodeSeries(rows, 25_000);
+    expect(s.workloads[0]?.tier).toEqual([0, null, 0]);
+    expect(s.tierChanges).toEqual([]);
+  });
+});
