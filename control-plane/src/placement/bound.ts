@@ -114,10 +114,27 @@ function measuringPlanVariants(ctx: PlanContext): Uint8Array {
  * accelerators runs one of the plan's variants.
  */
 export function nodeBounds(ctx: PlanContext): Float64Array {
+  boundNodes(ctx, ctx.fleet.buffers.inReserve);
+  return ctx.fleet.buffers.bound;
+}
+
+/**
+ * Fills the bounds (FleetFacts.buffers.bound, see nodeBounds) and lists in `reserve` the nodes
+ * with a finite one, in node order, in the same pass; returns how many it listed.
+ */
+export function boundNodes(ctx: PlanContext, reserve: Int32Array): number {
   const fleet = ctx.fleet;
   const out = fleet.buffers.bound;
-  const bounds = signatureBounds(ctx);
+  const { predicted, measured } = signatureBounds(ctx);
+  // The pair bounds by cap, read once: choosing among them per node is a branch, not a lookup.
+  const predicted0 = predicted[0];
+  const predicted1 = predicted[1];
+  const predicted2 = predicted[2];
+  const measured0 = measured[0];
+  const measured1 = measured[1];
+  const measured2 = measured[2];
   const nodes = ctx.nodes;
+  const n = nodes.length;
   const evaluated = ctx.evaluated;
   const measuresPlan = measuringPlanVariants(ctx);
   const batteryPercent = fleet.table.batteryPercent;
@@ -135,28 +152,35 @@ export function nodeBounds(ctx: PlanContext): Float64Array {
   const selected = nodeSelector.passes;
   const loadScore = load.score;
   const tier = ctx.scratch;
-  for (let i = 0; i < nodes.length; i++) {
+  let listed = 0;
+  for (let i = 0; i < n; i++) {
     out[i] = -Infinity;
     if (evaluated[i] === 1) continue;
     const node = nodes[i]!;
     if (!selected(ctx, node) || !schedulable(ctx, node) || !ready(ctx, node) || !belowCap(ctx, node)) continue;
     // The cap the battery sets without hysteresis: the one in force is as strict or stricter.
     const percent = batteryPercent[i]!;
-    const capRank = Number.isNaN(percent) ? 0 : rankOf(capOf(percent, thresholds));
-    const pairs = (measuresPlan[i] === 1 ? bounds.measured : bounds.predicted)[capRank];
-    const at = slotBase[signature[i]!]!;
-    const nacc = accBase[i + 1]! - accBase[i]!;
+    const capRank = percent !== percent ? 0 : rankOf(capOf(percent, thresholds));
+    const pairs =
+      measuresPlan[i] === 1
+        ? capRank === 0 ? measured0 : capRank === 1 ? measured1 : measured2
+        : capRank === 0 ? predicted0 : capRank === 1 ? predicted1 : predicted2;
+    const at = slotBase[signature[i]!]! - accBase[i]!;
+    const end = accBase[i + 1]!;
     let best = -Infinity;
-    for (let a = 0; a < nacc; a++) {
-      const pair = pairs[at + a]!;
+    for (let slot = accBase[i]!; slot < end; slot++) {
+      const pair = pairs[at + slot]!;
       if (pair === -Infinity) continue;
-      tier.acc = a;
+      tier.acc = slot - accBase[i]!;
       const score = pair + (wLoad === 0 ? 0 : wLoad * loadScore(ctx, node, tier));
       if (score > best) best = score;
     }
-    if (best !== -Infinity) out[i] = best + SLACK;
+    if (best !== -Infinity) {
+      out[i] = best + SLACK;
+      reserve[listed++] = i;
+    }
   }
-  return out;
+  return listed;
 }
 
 const LOAD = nodeScorePlugins.indexOf(load);

@@ -4,7 +4,7 @@
 // and scores and re-ranks only what a placement changed.
 import { peekTier, refreshTier } from './candidates.ts';
 import type { FilterPlugin, NodeInfo, PlanContext } from './framework.ts';
-import { nodeBounds } from './bound.ts';
+import { boundNodes } from './bound.ts';
 import { filterPlugins, nodeLevelFilters, passesAll } from './filters.ts';
 import { SegmentedHeap } from './heap.ts';
 import { nodeScore, spreadTerm } from './score.ts';
@@ -79,17 +79,47 @@ function reserveThreshold(bounds: Float64Array, reserve: Int32Array, count: numb
   const stride = Math.ceil(count / sample.length);
   let m = 0;
   for (let k = 0; k < count; k += stride) sample[m++] = bounds[reserve[k]!]!;
-  const sorted = sample.subarray(0, m).sort();
   const above = Math.min(m - 1, Math.floor((keep / count) * m));
-  return sorted[m - 1 - above]!;
+  return select(sample, m, m - 1 - above);
+}
+
+/**
+ * The k-th smallest of the first m values (Hoare's selection, in place): what sorting them and
+ * reading position k gives, in linear time instead of a sort per admission.
+ */
+function select(values: Float64Array, m: number, k: number): number {
+  let lo = 0;
+  let hi = m - 1;
+  while (lo < hi) {
+    const pivot = values[(lo + hi) >> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (values[i]! < pivot) i++;
+      while (values[j]! > pivot) j--;
+      if (i <= j) {
+        const t = values[i]!;
+        values[i] = values[j]!;
+        values[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return values[k]!;
 }
 
 interface ChooserHeaps {
   /** Feasible nodes per topology domain, by local score (FleetFacts.buffers.heapScore), ties by name. */
   byNode: SegmentedHeap;
-  /** Domains by their top node's total (domainTotal), ties by that node's name. */
+  /** Domains by their top node's total (domainTotal), ties by that node's name (domainTie). */
   byDomain: SegmentedHeap;
   domainTotal: Float64Array;
+  /** The name rank of each domain's top node, written with domainTotal. */
+  domainTie: Int32Array;
 }
 
 /** Heaps per domain column (a fleet's own, or one of its TopologyDomains), emptied for each plan. */
@@ -104,25 +134,14 @@ function chooserHeaps(ctx: PlanContext): ChooserHeaps {
     return heaps;
   }
   // Both orders read arrays the node list's facts own, as the domain column is.
-  const local = ctx.fleet.buffers.heapScore;
-  const rank = ctx.fleet.rank;
   const domains = ctx.domainCount.length;
-  const nodeBefore = (a: number, b: number): boolean => {
-    const la = local[a]!;
-    const lb = local[b]!;
-    return la !== lb ? la > lb : rank[a]! < rank[b]!;
-  };
-  const byNode = new SegmentedHeap(domainOf, domains, nodeBefore);
+  const byNode = new SegmentedHeap(domainOf, domains, ctx.fleet.buffers.heapScore, ctx.fleet.rank);
   // The spread term is the same for every node of a domain, so a domain's best node is its
   // best local score, and the best node overall is the best domain top plus its spread term.
   const domainTotal = new Float64Array(domains);
-  const domainBefore = (a: number, b: number): boolean => {
-    const ta = domainTotal[a]!;
-    const tb = domainTotal[b]!;
-    return ta !== tb ? ta > tb : rank[byNode.top(a)]! < rank[byNode.top(b)]!;
-  };
-  const byDomain = new SegmentedHeap(new Int32Array(domains), 1, domainBefore);
-  heaps = { byNode, byDomain, domainTotal };
+  const domainTie = new Int32Array(domains);
+  const byDomain = new SegmentedHeap(new Int32Array(domains), 1, domainTotal, domainTie);
+  heaps = { byNode, byDomain, domainTotal, domainTie };
   heapsByDomains.set(domainOf, heaps);
   return heaps;
 }
@@ -142,7 +161,8 @@ export function heapChooser(ctx: PlanContext, evaluate: (ctx: PlanContext, i: nu
   const domainOf = ctx.domainOf;
   const domains = ctx.domainCount.length;
 
-  const { byNode, byDomain, domainTotal } = chooserHeaps(ctx);
+  const { byNode, byDomain, domainTotal, domainTie } = chooserHeaps(ctx);
+  const rank = ctx.fleet.rank;
 
   const refresh = (i: number): void => {
     const score = staticOk[i] === 1 ? localScore(ctx, nodes[i]!) : NaN;
@@ -161,6 +181,7 @@ export function heapChooser(ctx: PlanContext, evaluate: (ctx: PlanContext, i: nu
       return;
     }
     domainTotal[d] = local[top]! + spreadTerm(ctx, ctx.domainCount[d]!);
+    domainTie[d] = rank[top]!;
     if (byDomain.has(d)) byDomain.update(d);
     else byDomain.insert(d);
   };
@@ -172,15 +193,14 @@ export function heapChooser(ctx: PlanContext, evaluate: (ctx: PlanContext, i: nu
   // longer beats every bound left there plus the spread term it could have.
   const prepared = ctx.localScore;
   const dirty = ctx.dirty;
-  const bounds = nodeBounds(ctx);
   const reserve = ctx.fleet.buffers.inReserve;
   const sample = ctx.fleet.buffers.sample;
-  let reserved = 0;
-  for (let i = 0; i < n; i++) {
-    if (evaluated[i] === 0) {
-      if (bounds[i]! !== -Infinity) reserve[reserved++] = i;
-      continue;
-    }
+  // Every node not evaluated yet that could take a replica, with its bound: one pass.
+  let reserved = boundNodes(ctx, reserve);
+  const bounds = ctx.fleet.buffers.bound;
+  const evaluatedRows = ctx.evaluatedRows;
+  for (let k = 0; k < ctx.evaluatedCount; k++) {
+    const i = evaluatedRows[k]!;
     if (staticOk[i] === 0) continue;
     const score = dirty[i] === 1 ? localScore(ctx, nodes[i]!) : prepared[i]!;
     if (Number.isNaN(score)) continue;
@@ -221,6 +241,7 @@ export function heapChooser(ctx: PlanContext, evaluate: (ctx: PlanContext, i: nu
     const top = byNode.top(d);
     if (top < 0) continue;
     domainTotal[d] = local[top]! + spreadTerm(ctx, ctx.domainCount[d]!);
+    domainTie[d] = rank[top]!;
     byDomain.push(d);
   }
   byDomain.heapify();

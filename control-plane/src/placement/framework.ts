@@ -188,6 +188,9 @@ export interface PlanContext {
    * the plan was prepared eagerly, else each row when the chooser or the plan first needs it.
    */
   evaluated: Uint8Array;
+  /** The rows evaluated so far, in order (the first evaluatedCount), so the chooser starts from them without a pass over every node. */
+  evaluatedRows: Int32Array;
+  evaluatedCount: number;
   /** The per-plan inputs evaluating a row reads. */
   rows: RowInputs;
   /** 1 for each node the spec's label selector matches; undefined without a selector. */

@@ -1,6 +1,8 @@
 // Indexed binary max-heaps over small integer items, many heaps in one pair of typed arrays:
 // item i lives in segment segOf[i], and each segment is its own heap. Positions are tracked so
-// an item can be re-keyed or removed in O(log n) without searching.
+// an item can be re-keyed or removed in O(log n) without searching. Items are ordered by a key
+// and a tie-break read from arrays the owner writes, not by a comparison function: every heap
+// then runs the same code with no call per comparison.
 
 export class SegmentedHeap {
   private readonly heap: Int32Array;
@@ -8,12 +10,18 @@ export class SegmentedHeap {
   private readonly start: Int32Array;
   private readonly size: Int32Array;
   private readonly segOf: Int32Array;
-  private readonly before: (a: number, b: number) => boolean;
+  private readonly key: Float64Array;
+  private readonly tie: Int32Array;
 
-  /** `before(a, b)` is true when item a must sit above item b. */
-  constructor(segOf: Int32Array, segments: number, before: (a: number, b: number) => boolean) {
+  /**
+   * Item a sits above item b when key[a] > key[b], or the keys are equal and tie[a] < tie[b].
+   * The owner changes an item's key or tie only while the item is out of the heap or right
+   * before update().
+   */
+  constructor(segOf: Int32Array, segments: number, key: Float64Array, tie: Int32Array) {
     this.segOf = segOf;
-    this.before = before;
+    this.key = key;
+    this.tie = tie;
     this.heap = new Int32Array(segOf.length);
     this.pos = new Int32Array(segOf.length).fill(-1);
     this.start = new Int32Array(segments + 1);
@@ -88,6 +96,13 @@ export class SegmentedHeap {
     const s = this.segOf[item]!;
     this.up(s, at);
     this.down(s, this.pos[item]!);
+  }
+
+  /** True when item a must sit above item b. */
+  private before(a: number, b: number): boolean {
+    const ka = this.key[a]!;
+    const kb = this.key[b]!;
+    return ka !== kb ? ka > kb : this.tie[a]! < this.tie[b]!;
   }
 
   private up(s: number, at: number): void {

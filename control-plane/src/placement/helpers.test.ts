@@ -50,7 +50,8 @@ describe('SegmentedHeap', () => {
       fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
         const segOf = Int32Array.from({ length: 30 }, (_, i) => i % 3);
         const key = new Float64Array(30);
-        const heap = new SegmentedHeap(segOf, 3, (a, b) => (key[a] !== key[b] ? key[a]! > key[b]! : a < b));
+        // Ties go to the lower item.
+        const heap = new SegmentedHeap(segOf, 3, key, Int32Array.from({ length: 30 }, (_, i) => i));
         const live = new Set<number>();
         for (const { kind, item, key: k } of ops) {
           if (kind === 'insert' && !live.has(item)) {

@@ -9,7 +9,7 @@ import { PlacementErrorCode, PlacementInputError } from './errors.ts';
 import { topsAt, wattsOf } from './predict.ts';
 import type { SignatureBounds } from './bound.ts';
 import type { NodeInfo } from './framework.ts';
-import { newViewTable, refreshRows } from './view-table.ts';
+import { labelsAt, measuredAt, newViewTable, refreshRows } from './view-table.ts';
 import type { ViewTable } from './view-table.ts';
 import type { NodeView } from './types.ts';
 
@@ -28,6 +28,8 @@ export interface PlanBuffers {
   tierJoules: Float64Array;
   /** 1 once the node's row was evaluated by this plan (see evaluateRow in prepare.ts). */
   evaluated: Uint8Array;
+  /** The rows evaluated by this plan, in order (see PlanContext.evaluatedRows). */
+  evaluatedRows: Int32Array;
   /** See bound.ts. */
   signatureBounds: SignatureBounds;
   /** Each node's bound (see nodeBounds in bound.ts). */
@@ -155,16 +157,18 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
   const signatureSlotBase = new Int32Array(firsts.length + 1);
   firsts.forEach((first, s) => (signatureSlotBase[s + 1] = signatureSlotBase[s]! + accBase[first + 1]! - accBase[first]!));
   const signatureSlots = signatureSlotBase[firsts.length]!;
+  const names = nodes.map((n) => n.name);
+  const accelerators = nodes.map((n) => n.accelerators);
   const facts: FleetFacts = {
-    names: nodes.map((n) => n.name),
-    accelerators: nodes.map((n) => n.accelerators),
+    names,
+    accelerators,
     accBase,
     ids,
     committedKeys,
     memoryMiB,
     tops,
     watts,
-    table: newViewTable(nodes.length, total),
+    table: newViewTable(names, accelerators, total),
     signature,
     signatureCount: Int32Array.from(counts),
     signatureFirst: Int32Array.from(firsts),
@@ -186,6 +190,7 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
       tierP99Ms: new Float64Array(nodes.length),
       tierJoules: new Float64Array(nodes.length),
       evaluated: new Uint8Array(nodes.length),
+      evaluatedRows: new Int32Array(nodes.length),
       bound: new Float64Array(nodes.length),
       measuresPlan: new Uint8Array(nodes.length),
       inReserve: new Int32Array(nodes.length),
@@ -203,13 +208,13 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
 
 /** Each node's topology domain under one spreadBy key, numbered from 0. */
 export interface TopologyDomains {
-  /** The label objects the domains were read from, to notice a replaced one. */
-  labels: ReadonlyArray<Readonly<Record<string, string>>>;
+  /** ViewTable.labelsEpoch when the domains were read: a replaced labels object changes it. */
+  epoch: number;
   ids: Int32Array;
   count: number;
 }
 
-function buildDomains(nodes: readonly NodeView[], spreadBy: string): TopologyDomains {
+function buildDomains(nodes: readonly NodeView[], spreadBy: string, epoch: number): TopologyDomains {
   const byValue = new Map<string, number>();
   const ids = new Int32Array(nodes.length);
   nodes.forEach((view, i) => {
@@ -219,19 +224,21 @@ function buildDomains(nodes: readonly NodeView[], spreadBy: string): TopologyDom
     if (id === undefined) byValue.set(value, (id = byValue.size));
     ids[i] = id;
   });
-  return { labels: nodes.map((n) => n.labels), ids, count: byValue.size };
+  return { epoch, ids, count: byValue.size };
 }
 
-/** Topology domains of the node list under `spreadBy`, remembered until a node's labels are replaced. */
+/**
+ * Topology domains of the node list under `spreadBy`, remembered until a node's labels are
+ * replaced; read after refreshFleetRows.
+ */
 export function topologyDomains(facts: FleetFacts, nodes: readonly NodeView[], spreadBy: string): TopologyDomains {
+  const epoch = facts.table.labelsEpoch;
   let domains = facts.domains.get(spreadBy);
-  let valid = domains !== undefined;
-  for (let i = 0; valid && i < nodes.length; i++) valid = domains!.labels[i] === nodes[i]!.labels;
-  if (!valid) {
-    domains = buildDomains(nodes, spreadBy);
+  if (domains === undefined || domains.epoch !== epoch) {
+    domains = buildDomains(nodes, spreadBy, epoch);
     facts.domains.set(spreadBy, domains);
   }
-  return domains!;
+  return domains;
 }
 
 /**
@@ -243,7 +250,7 @@ export function selectorMatches(facts: FleetFacts, selector: LabelSelector): Uin
   let known = facts.selectors.get(selector);
   if (known === undefined || known.epoch !== table.labelsEpoch) {
     const match = new Uint8Array(facts.names.length);
-    for (let i = 0; i < match.length; i++) match[i] = matchesSelector(selector, table.labels[i]!) ? 1 : 0;
+    for (let i = 0; i < match.length; i++) match[i] = matchesSelector(selector, labelsAt(table, i)) ? 1 : 0;
     known = { epoch: table.labelsEpoch, match };
     facts.selectors.set(selector, known);
   }
@@ -260,7 +267,7 @@ export function measuredNodes(facts: FleetFacts): Map<string, number[]> {
     const byDigest = new Map<string, number[]>();
     for (let i = 0; i < facts.names.length; i++) {
       if (table.hasMeasured[i] === 0) continue;
-      for (const digest of measuredByDigest(table.measuredP99Ms[i]!).keys()) {
+      for (const digest of measuredByDigest(measuredAt(table, i)).keys()) {
         let list = byDigest.get(digest);
         if (list === undefined) byDigest.set(digest, (list = []));
         list.push(i);
@@ -278,7 +285,7 @@ const fleetCache = new WeakMap<readonly NodeView[], FleetFacts>();
  * when a node was renamed or given new accelerators, and the facts must be built anew.
  */
 export function refreshFleetRows(facts: FleetFacts, nodes: readonly NodeView[]): boolean {
-  return refreshRows(facts.table, nodes, facts.names, facts.accelerators, facts.accBase, facts.ids);
+  return refreshRows(facts.table, nodes, facts.accBase, facts.ids);
 }
 
 /**

@@ -11,6 +11,7 @@ import type { NodeInfo, PlanContext, VariantTable } from './framework.ts';
 import { fleetFacts, refreshFleetRows, selectorMatches, topologyDomains } from './memo.ts';
 import { nodeScorePlugins, WEIGHTS } from './score.ts';
 import { fullNodes } from './workload-cap.ts';
+import { viewAt } from './view-table.ts';
 import { defaultPlacementOptions } from './types.ts';
 import type { Placement, PlacementOptions, PlanInput } from './types.ts';
 
@@ -29,15 +30,28 @@ export function resolveOptions(partial: Partial<PlacementOptions> | undefined): 
 }
 
 function variantTable(variants: ModelVariant[]): VariantTable {
-  return {
+  // Plain loops: TypedArray.from with a mapping function goes through the iterator protocol,
+  // and every plan builds three of these tables.
+  const n = variants.length;
+  const table: VariantTable = {
     variants,
-    rank: Int8Array.from(variants, (v) => precisionRank(v.precision)),
-    sizeBits: Float64Array.from(variants, (v) => v.sizeBytes * 8),
-    memoryMiB: Float64Array.from(variants, (v) => v.memoryMiB),
-    accuracy: Float64Array.from(variants, (v) => v.accuracy),
-    gflops: Float64Array.from(variants, (v) => v.gflops),
-    lite: Uint8Array.from(variants, (v) => (v.profile === 'lite' ? 1 : 0)),
+    rank: new Int8Array(n),
+    sizeBits: new Float64Array(n),
+    memoryMiB: new Float64Array(n),
+    accuracy: new Float64Array(n),
+    gflops: new Float64Array(n),
+    lite: new Uint8Array(n),
   };
+  for (let v = 0; v < n; v++) {
+    const variant = variants[v]!;
+    table.rank[v] = precisionRank(variant.precision);
+    table.sizeBits[v] = variant.sizeBytes * 8;
+    table.memoryMiB[v] = variant.memoryMiB;
+    table.accuracy[v] = variant.accuracy;
+    table.gflops[v] = variant.gflops;
+    table.lite[v] = variant.profile === 'lite' ? 1 : 0;
+  }
+  return table;
 }
 
 /** The cap each node had when this deployment was last placed there; the strictest wins. */
@@ -105,9 +119,10 @@ function admitAlone(ctx: PlanContext, node: NodeInfo): Admission {
  */
 export function evaluateRow(ctx: PlanContext, i: number): void {
   ctx.evaluated[i] = 1;
+  ctx.evaluatedRows[ctx.evaluatedCount++] = i;
   const info = ctx.nodes[i]!;
   const table = ctx.fleet.table;
-  const view = table.views[i]!;
+  const view = viewAt(table, i);
   info.view = view;
   info.count = 0;
   info.built = false;
@@ -211,6 +226,8 @@ export function preparePlan(input: PlanInput, pairClasses = true, lazy = false, 
     pairClasses: pairClasses ? new Map() : undefined,
     nodeWeights: Float64Array.from(nodeScorePlugins, (p) => p.weight(WEIGHTS[spec.tiering.objective])),
     evaluated: buffers.evaluated,
+    evaluatedRows: buffers.evaluatedRows,
+    evaluatedCount: 0,
     selectorMatch: spec.placement.selector !== undefined ? selectorMatches(fleet, spec.placement.selector) : undefined,
     rows: {
       domains: domains?.ids,

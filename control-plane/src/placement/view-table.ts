@@ -7,14 +7,15 @@ import { onBattery } from './battery.ts';
 import type { NodeView } from './types.ts';
 
 export interface ViewTable {
-  /** The view each row was read from, and the objects it held then. */
-  views: Array<NodeView | undefined>;
-  power: Array<NodeView['power']>;
-  network: Array<NodeView['network']>;
-  cachedArtifacts: Array<NodeView['cachedArtifacts'] | undefined>;
-  measuredP99Ms: Array<NodeView['measuredP99Ms'] | undefined>;
-  utilization: Array<NodeView['utilization'] | undefined>;
-  labels: Array<NodeView['labels'] | undefined>;
+  /**
+   * Per row, REFS consecutive references: the view the row was read from, the name and the
+   * accelerator array the rows were laid out for, then the objects the view held when read
+   * (see REF). Interleaved so that checking a row reads one or two cache lines of the table
+   * instead of one in each of nine arrays: every plan checks every row.
+   */
+  refs: unknown[];
+  /** ready | unschedulable << 1 | retainReplicas << 2 when read, compared in one read. */
+  flags: Uint8Array;
   /** Counts the rows whose labels object was replaced: facts derived from labels keep the count they were read at. */
   labelsEpoch: number;
   /** The same for the measuredP99Ms maps. */
@@ -34,17 +35,42 @@ export interface ViewTable {
   util: Float64Array;
 }
 
+/** Offsets within a row of ViewTable.refs. */
+const REF = { view: 0, name: 1, accelerators: 2, power: 3, network: 4, cached: 5, measured: 6, utilization: 7, labels: 8 } as const;
+const REFS = 9;
+
+/** The view row i was read from. */
+export function viewAt(t: ViewTable, i: number): NodeView {
+  return t.refs[i * REFS + REF.view] as NodeView;
+}
+
+/** The labels object row i was read from. */
+export function labelsAt(t: ViewTable, i: number): NodeView['labels'] {
+  return t.refs[i * REFS + REF.labels] as NodeView['labels'];
+}
+
+/** The measured latencies row i was read from. */
+export function measuredAt(t: ViewTable, i: number): NodeView['measuredP99Ms'] {
+  return t.refs[i * REFS + REF.measured] as NodeView['measuredP99Ms'];
+}
+
+function flagsOf(view: NodeView): number {
+  return (view.ready ? 1 : 0) | (view.unschedulable ? 2 : 0) | (view.retainReplicas ? 4 : 0);
+}
+
 const LINK_CODE = new Map<string, number>(LINK_TYPES.map((t, i) => [t, i]));
 
-export function newViewTable(nodes: number, slots: number): ViewTable {
+/** An unread table for nodes laid out with these names and accelerator arrays, `slots` accelerators in all. */
+export function newViewTable(names: readonly string[], accelerators: ReadonlyArray<NodeView['accelerators']>, slots: number): ViewTable {
+  const nodes = names.length;
+  const refs = new Array<unknown>(nodes * REFS).fill(undefined);
+  for (let i = 0; i < nodes; i++) {
+    refs[i * REFS + REF.name] = names[i];
+    refs[i * REFS + REF.accelerators] = accelerators[i];
+  }
   return {
-    views: new Array<NodeView | undefined>(nodes).fill(undefined),
-    power: new Array<NodeView['power']>(nodes).fill(undefined),
-    network: new Array<NodeView['network']>(nodes).fill(undefined),
-    cachedArtifacts: new Array<NodeView['cachedArtifacts'] | undefined>(nodes).fill(undefined),
-    measuredP99Ms: new Array<NodeView['measuredP99Ms'] | undefined>(nodes).fill(undefined),
-    utilization: new Array<NodeView['utilization'] | undefined>(nodes).fill(undefined),
-    labels: new Array<NodeView['labels'] | undefined>(nodes).fill(undefined),
+    refs,
+    flags: new Uint8Array(nodes),
     labelsEpoch: 0,
     measuredEpoch: 0,
     ready: new Uint8Array(nodes),
@@ -60,20 +86,23 @@ export function newViewTable(nodes: number, slots: number): ViewTable {
 }
 
 /** Reads row i from `view`; slots [slotStart, slotEnd) are the node's accelerators, `ids` their ids. */
-export function readView(t: ViewTable, i: number, view: NodeView, slotStart: number, slotEnd: number, ids: readonly string[]): void {
-  t.views[i] = view;
-  t.power[i] = view.power;
-  t.network[i] = view.network;
-  t.cachedArtifacts[i] = view.cachedArtifacts;
-  if (t.measuredP99Ms[i] !== view.measuredP99Ms) {
-    t.measuredP99Ms[i] = view.measuredP99Ms;
+function readView(t: ViewTable, i: number, view: NodeView, slotStart: number, slotEnd: number, ids: readonly string[]): void {
+  const refs = t.refs;
+  const at = i * REFS;
+  refs[at + REF.view] = view;
+  refs[at + REF.power] = view.power;
+  refs[at + REF.network] = view.network;
+  refs[at + REF.cached] = view.cachedArtifacts;
+  if (refs[at + REF.measured] !== view.measuredP99Ms) {
+    refs[at + REF.measured] = view.measuredP99Ms;
     t.measuredEpoch++;
   }
-  t.utilization[i] = view.utilization;
-  if (t.labels[i] !== view.labels) {
-    t.labels[i] = view.labels;
+  refs[at + REF.utilization] = view.utilization;
+  if (refs[at + REF.labels] !== view.labels) {
+    refs[at + REF.labels] = view.labels;
     t.labelsEpoch++;
   }
+  t.flags[i] = flagsOf(view);
   t.ready[i] = view.ready ? 1 : 0;
   t.unschedulable[i] = view.unschedulable ? 1 : 0;
   t.retainReplicas[i] = view.retainReplicas ? 1 : 0;
@@ -85,39 +114,31 @@ export function readView(t: ViewTable, i: number, view: NodeView, slotStart: num
   for (let slot = slotStart; slot < slotEnd; slot++) t.util[slot] = view.utilization.get(ids[slot]!) ?? 0;
 }
 
-/** True while row i still describes `view`: the same object holding the same fields. */
-export function sameView(t: ViewTable, i: number, view: NodeView): boolean {
-  return (
-    t.views[i] === view &&
-    t.ready[i] === (view.ready ? 1 : 0) &&
-    t.unschedulable[i] === (view.unschedulable ? 1 : 0) &&
-    t.retainReplicas[i] === (view.retainReplicas ? 1 : 0) &&
-    t.power[i] === view.power &&
-    t.network[i] === view.network &&
-    t.cachedArtifacts[i] === view.cachedArtifacts &&
-    t.measuredP99Ms[i] === view.measuredP99Ms &&
-    t.utilization[i] === view.utilization &&
-    t.labels[i] === view.labels
-  );
-}
-
 /**
  * Reads row i again for every node whose view, or one of the view's fields, was replaced. False,
  * with the rows from the first such node on left unread, when a node no longer has the name or
- * accelerator array the rows were laid out for (`names`, `accelerators`): the caller builds them anew.
+ * accelerator array the rows were laid out for: the caller builds them anew.
  */
-export function refreshRows(
-  t: ViewTable,
-  nodes: readonly NodeView[],
-  names: readonly string[],
-  accelerators: ReadonlyArray<NodeView['accelerators']>,
-  accBase: Int32Array,
-  ids: readonly string[],
-): boolean {
-  for (let i = 0; i < nodes.length; i++) {
+export function refreshRows(t: ViewTable, nodes: readonly NodeView[], accBase: Int32Array, ids: readonly string[]): boolean {
+  const refs = t.refs;
+  const flags = t.flags;
+  for (let i = 0, at = 0; i < nodes.length; i++, at += REFS) {
     const view = nodes[i]!;
-    if (names[i] !== view.name || accelerators[i] !== view.accelerators) return false;
-    if (!sameView(t, i, view)) readView(t, i, view, accBase[i]!, accBase[i + 1]!, ids);
+    if (refs[at + REF.name] !== view.name || refs[at + REF.accelerators] !== view.accelerators) return false;
+    // The same object holding the same fields: the row still describes it.
+    if (
+      refs[at + REF.view] === view &&
+      flags[i] === flagsOf(view) &&
+      refs[at + REF.power] === view.power &&
+      refs[at + REF.network] === view.network &&
+      refs[at + REF.cached] === view.cachedArtifacts &&
+      refs[at + REF.measured] === view.measuredP99Ms &&
+      refs[at + REF.utilization] === view.utilization &&
+      refs[at + REF.labels] === view.labels
+    ) {
+      continue;
+    }
+    readView(t, i, view, accBase[i]!, accBase[i + 1]!, ids);
   }
   return true;
 }
