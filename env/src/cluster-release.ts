@@ -99,10 +99,16 @@ interface KubeObject {
   [field: string]: unknown;
 }
 
-function collectionPath(o: KubeObject): string {
+/** The resource name of a built-in kind (Secret: secrets, NetworkPolicy: networkpolicies). */
+export function pluralOf(kind: string): string {
+  const k = kind.toLowerCase();
+  return k.endsWith('y') ? `${k.slice(0, -1)}ies` : k.endsWith('s') ? `${k}es` : `${k}s`;
+}
+
+/** The collection an object belongs to, e.g. /api/v1/namespaces/ns/secrets. */
+export function collectionPath(o: { apiVersion: string; kind: string; metadata: { namespace?: string } }): string {
   const base = o.apiVersion.includes('/') ? `/apis/${o.apiVersion}` : `/api/${o.apiVersion}`;
-  const plural = `${o.kind.toLowerCase()}${o.kind.endsWith('s') ? 'es' : 's'}`;
-  return o.metadata.namespace ? `${base}/namespaces/${o.metadata.namespace}/${plural}` : `${base}/${plural}`;
+  return o.metadata.namespace ? `${base}/namespaces/${o.metadata.namespace}/${pluralOf(o.kind)}` : `${base}/${pluralOf(o.kind)}`;
 }
 
 /** Creates the object, or replaces it when it exists. */

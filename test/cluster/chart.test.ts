@@ -1,0 +1,250 @@
+// The chart on a real kubelet: the product's images imported, NATS (operator JWTs, TLS,
+// JetStream) and Redis (password) as pods, `helm install` with the secure defaults. Both
+// control-plane replicas run under the restricted security context with a read-only root and
+// become Ready; one holds the Lease; deleting it hands the Lease to the other; `helm upgrade`
+// rolls the pods without a failed request through the Service; `helm uninstall` leaves only
+// the CRDs (and what the release did not make). Skipped, with the reason, without a cluster or
+// without `make images`.
+import { request } from 'node:http';
+import { parseAllDocuments } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  clusterHelm,
+  clusterUnsupportedReason,
+  collectionPath,
+  importProductImages,
+  installRelease,
+  kubeRequest,
+  listPods,
+  missingProductImages,
+  startBackends,
+  startCluster,
+  type ClusterBackends,
+  type ClusterRelease,
+  type KubeCluster,
+  type PodState,
+} from '@edgeplane/env';
+
+const unsupported = clusterUnsupportedReason();
+const missing = unsupported ? [] : missingProductImages();
+const reason = unsupported ?? (missing.length ? `${missing.join(', ')} not in dist/images (make images)` : null);
+if (reason) console.warn(`[cluster] test/cluster/chart.test.ts skipped: ${reason}`);
+
+const NS = 'edgeplane';
+const LEASE = 'edgeplane-control-plane';
+const log = (line: string) => console.log(`[chart] ${line}`);
+
+function httpGet(url: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    // A fresh connection per request, so each one goes through kube-proxy's current rules.
+    const req = request(url, { timeout: timeoutMs, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+describe.runIf(!reason)('the chart on a single-node cluster', () => {
+  let cluster: KubeCluster;
+  let backends: ClusterBackends;
+  let release: ClusterRelease;
+  let serviceIP = '';
+
+  const pods = () => listPods(cluster, NS, release.controlPlaneSelector);
+  const holder = async () => {
+    const res = await kubeRequest(cluster, 'GET', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${LEASE}`);
+    return res.status === 200 ? ((res.body as { spec: { holderIdentity?: string } }).spec.holderIdentity ?? '') : undefined;
+  };
+
+  beforeAll(async () => {
+    const t0 = Date.now();
+    cluster = await startCluster({ log: (line) => console.log(`[cluster] ${line}`) });
+    const t1 = Date.now();
+    const images = importProductImages(cluster);
+    const t2 = Date.now();
+    backends = await startBackends(cluster, images);
+    const t3 = Date.now();
+    release = await installRelease(cluster, backends, images, { namespace: NS });
+    const t4 = Date.now();
+    log(`node Ready ${t1 - t0} ms, images imported ${t2 - t1} ms, NATS and Redis Ready ${t3 - t2} ms, helm install to control plane rolled out ${t4 - t3} ms (NATS at ${backends.natsUrl})`);
+    const svc = await kubeRequest(cluster, 'GET', `/api/v1/namespaces/${NS}/services/${release.controlPlaneName}`);
+    serviceIP = (svc.body as { spec: { clusterIP: string } }).spec.clusterIP;
+  }, 900_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  }, 180_000);
+
+  it('runs both control-plane replicas Running and Ready, restricted, with a read-only root', async () => {
+    const list = await pods();
+    expect(list.map((p) => `${p.phase} ready=${p.ready} restarts=${p.restarts}`)).toEqual(['Running ready=true restarts=0', 'Running ready=true restarts=0']);
+    const res = await kubeRequest(cluster, 'GET', `/api/v1/namespaces/${NS}/pods/${list[0]!.name}`);
+    const spec = (res.body as { spec: { securityContext: Record<string, unknown>; containers: { securityContext: Record<string, unknown> }[] } }).spec;
+    expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(spec.containers[0]!.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+    for (const p of list) {
+      const status = (await kubeRequest(cluster, 'GET', `/api/v1/namespaces/${NS}/pods/${p.name}`)).body as { metadata: { creationTimestamp: string }; status: { conditions: { type: string; lastTransitionTime: string }[] } };
+      const ready = status.status.conditions.find((c) => c.type === 'Ready')!.lastTransitionTime;
+      log(`${p.name}: created to Ready ${(Date.parse(ready) - Date.parse(status.metadata.creationTimestamp)) / 1000} s (API timestamps, 1 s resolution)`);
+    }
+    const ready = await httpGet(`http://${serviceIP}:8080/readyz`);
+    expect(ready.status, ready.body).toBe(200);
+  });
+
+  it('has exactly one leader: the Lease is held by one of the two pods', async () => {
+    const names = (await pods()).map((p) => p.name);
+    const leader = await until('Lease held', async () => ((await holder()) || undefined), 30_000);
+    expect(names).toContain(leader);
+    // Held, not just written once: still the same holder a renew period later.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await holder()).toBe(leader);
+  });
+
+  it('hands the Lease over when the leader pod is deleted, and the replacement becomes Ready', { timeout: 120_000 }, async () => {
+    const before = await pods();
+    const leader = (await holder())!;
+    // The ReplicaSet's replacement, watched from the delete on: first seen, then Ready.
+    let seen = 0;
+    let readyAt = 0;
+    let replacement: PodState | undefined;
+    let watching = true;
+    const watch = (async () => {
+      while (watching && !readyAt) {
+        const fresh = (await pods()).filter((p) => !before.some((b) => b.name === p.name));
+        if (fresh.length && !seen) seen = Date.now();
+        replacement = fresh.find((p) => p.ready);
+        if (replacement) readyAt = Date.now();
+        else await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const deleted = Date.now();
+    const res = await kubeRequest(cluster, 'DELETE', `/api/v1/namespaces/${NS}/pods/${leader}`);
+    expect(res.status).toBe(200);
+    try {
+      // The leader serves through its shutdown delay, then releases the Lease on SIGTERM: the
+      // standby or the replacement, whichever asks first, takes it.
+      const next = await until('Lease handed over', async () => {
+        const h = await holder();
+        return h && h !== leader ? h : undefined;
+      }, 30_000, 100);
+      log(`Lease handed from ${leader} to ${next} ${Date.now() - deleted} ms after the delete`);
+      await until('replacement pod Ready', async () => (readyAt ? true : undefined), 90_000);
+      log(`replacement ${replacement!.name}: first seen to Ready ${readyAt - seen} ms (pod start to Ready, polled every 100 ms)`);
+      expect(replacement!.restarts).toBe(0);
+      const live = (await pods()).filter((p) => !p.deleting).map((p) => p.name);
+      expect(live).toContain(next);
+      expect(next).not.toBe(leader);
+    } finally {
+      watching = false;
+      await watch;
+    }
+  });
+
+  it('rolls a helm upgrade (log level) with no failed request through the Service', { timeout: 240_000 }, async () => {
+    const before = (await pods()).map((p) => p.name);
+    let stop = false;
+    let ok = 0;
+    const failures: string[] = [];
+    const poll = (async () => {
+      while (!stop) {
+        const started = Date.now();
+        try {
+          const r = await httpGet(`http://${serviceIP}:8080/readyz`);
+          if (r.status === 200) ok++;
+          else failures.push(`HTTP ${r.status} ${r.body.slice(0, 200)}`);
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+        await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - started))));
+      }
+    })();
+    const started = Date.now();
+    try {
+      await release.upgrade({ controlPlane: { logLevel: 'debug' } });
+    } finally {
+      stop = true;
+      await poll;
+    }
+    log(`helm upgrade rolled out in ${Date.now() - started} ms: ${ok} requests answered 200, ${failures.length} failed`);
+    expect(failures).toEqual([]);
+    expect(ok).toBeGreaterThan(20);
+    const after = await pods();
+    expect(after.filter((p) => before.includes(p.name))).toEqual([]);
+    const dep = await kubeRequest(cluster, 'GET', `/apis/apps/v1/namespaces/${NS}/deployments/${release.controlPlaneName}`);
+    const env = (dep.body as { spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } } }).spec.template.spec.containers[0]!.env;
+    expect(env.find((e) => e.name === 'EP_LOG_LEVEL')?.value).toBe('debug');
+    expect(after.map((p: PodState) => p.ready)).toEqual([true, true]);
+  });
+
+  it('uninstalls leaving nothing of the release but the CRDs', { timeout: 180_000 }, async () => {
+    // Every object the release made, from its manifest, to check one by one after.
+    const manifest = await clusterHelm(cluster, ['get', 'manifest', release.release, '--namespace', NS]);
+    expect(manifest.code, manifest.stderr).toBe(0);
+    const made = parseAllDocuments(manifest.stdout)
+      .map((d) => d.toJS() as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } } | null)
+      .filter((o): o is { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } } => Boolean(o?.kind));
+    log(`the release made: ${made.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+    expect(made.length).toBeGreaterThan(5);
+    await release.uninstall();
+    await until('control-plane pods gone', async () => ((await pods()).length === 0 ? true : undefined), 90_000);
+    const left = await namespacedObjects(cluster, NS);
+    // What the release did not make: the namespace's own ServiceAccount and CA ConfigMap, the
+    // Secrets made before the install (trust material, Redis password), Events the cluster
+    // wrote, and the leader Lease, which the control plane creates (its term, the fencing token
+    // of KV writes, starts above every term written before) and no chart object owns.
+    const expected = new Set(['ServiceAccount/default', 'ConfigMap/kube-root-ca.crt', 'Secret/edgeplane-trust', 'Secret/redis-auth', `Lease/${LEASE}`]);
+    const unexpected = left.filter((o) => !expected.has(o) && !o.startsWith('Event/'));
+    expect(unexpected).toEqual([]);
+    for (const o of made) {
+      expect((await kubeRequest(cluster, 'GET', `${collectionPath(o)}/${o.metadata.name}`)).status, `${o.kind}/${o.metadata.name}`).toBe(404);
+    }
+    for (const kind of ['clusterroles', 'clusterrolebindings']) {
+      const res = await kubeRequest(cluster, 'GET', `/apis/rbac.authorization.k8s.io/v1/${kind}?labelSelector=app.kubernetes.io%2Finstance%3D${release.release}`);
+      expect((res.body as { items: unknown[] }).items, kind).toEqual([]);
+    }
+    for (const crd of ['edgenodes.edgeplane.io', 'edgemodeldeployments.edgeplane.io']) {
+      expect((await kubeRequest(cluster, 'GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd}`)).status, crd).toBe(200);
+    }
+  });
+});
+
+/** `Kind/name` of every object in a namespace, over every namespaced kind the API server lists. */
+async function namespacedObjects(cluster: KubeCluster, namespace: string): Promise<string[]> {
+  interface Resources {
+    resources: { name: string; kind: string; namespaced: boolean; verbs: string[] }[];
+  }
+  const versions = ['/api/v1'];
+  const groups = (await kubeRequest(cluster, 'GET', '/apis')).body as { groups: { preferredVersion: { groupVersion: string } }[] };
+  for (const g of groups.groups) versions.push(`/apis/${g.preferredVersion.groupVersion}`);
+  const out: string[] = [];
+  for (const base of versions) {
+    const list = (await kubeRequest(cluster, 'GET', base)).body as Resources;
+    for (const r of list.resources) {
+      if (!r.namespaced || r.name.includes('/') || !r.verbs.includes('list')) continue;
+      const res = await kubeRequest(cluster, 'GET', `${base}/namespaces/${namespace}/${r.name}`);
+      if (res.status !== 200) continue;
+      for (const item of (res.body as { items: { metadata: { name: string } }[] }).items) out.push(`${r.kind}/${item.metadata.name}`);
+    }
+  }
+  return [...new Set(out)].sort();
+}
+
+if (reason) {
+  describe('the chart on a single-node cluster', () => {
+    it.skip(`skipped: ${reason}`, () => {});
+  });
+}
