@@ -35,12 +35,46 @@ function processCpuMs(pid: number | null): number {
   }
 }
 
+/** The control plane's counters that say what its CPU went to; null when /metrics does not answer. */
+async function counters(address: string): Promise<Record<string, number> | null> {
+  try {
+    const res = await fetch(`${address}/metrics`);
+    if (!res.ok) return null;
+    const text = await res.text();
+    const sum = (name: string, label = '') => {
+      let total = 0;
+      for (const line of text.split('\n')) {
+        if (!line.startsWith(name) || (line[name.length] !== ' ' && line[name.length] !== '{') || !line.includes(label)) continue;
+        total += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+      }
+      return total;
+    };
+    return {
+      heartbeats: sum('edgeplane_heartbeats_ingested_total'),
+      reconciles: sum('edgeplane_reconcile_total'),
+      nodeStatusWrites: sum('edgeplane_kube_writes_total', 'resource="edgenodes/status"'),
+      deploymentStatusWrites: sum('edgeplane_kube_writes_total', 'resource="edgemodeldeployments/status"'),
+      kubeWrites: sum('edgeplane_kube_writes_total'),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** Per second over `ms` when given, else the plain difference; null when either side is unknown. */
+function countsBetween(a: Record<string, number> | null, b: Record<string, number> | null, ms?: number): Record<string, number> | null {
+  if (!a || !b) return null;
+  return Object.fromEntries(Object.keys(a).map((k) => [k, ms ? Math.round(((b[k]! - a[k]!) * 1000 * 10) / ms) / 10 : b[k]! - a[k]!]));
+}
+
 const retier: Bench = async ({ argv, log }) => {
   const nodes = numberFlag(argv, 'nodes', 1000);
   const crossing = numberFlag(argv, 'crossing', Math.min(100, Math.floor(nodes / 4)));
   const heartbeatMs = numberFlag(argv, 'heartbeat-ms', 5000);
   const timeoutMs = numberFlag(argv, 'timeout-s', 60) * 1000;
   const timeScale = numberFlag(argv, 'time-scale', 1);
+  // How long the idle fleet's CPU rate (and what it went to) is measured before the crossings.
+  const idleWindowMs = numberFlag(argv, 'idle-s', 2) * 1000;
   const loadAtStart = load();
   // `--cpu-prof-dir DIR`: the control plane (child) writes a CPU profile there; the JSON gives
   // the re-tier window on the same monotonic clock, to read the profile over that window only.
@@ -54,7 +88,8 @@ const retier: Bench = async ({ argv, log }) => {
     ...(mix ? { mix } : {}),
     controlPlane: argv.includes('--in-process') ? 'in-process' : 'child',
     heartbeatIntervalMs: heartbeatMs,
-    ...(profDir ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` } } : {}),
+    // /metrics open to the benchmark, which counts reconciles and status writes on it.
+    env: { EP_METRICS_AUTH: 'none', ...(profDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` } : {}) },
     helloTimeoutMs: 300_000,
     simulation: { helloConcurrency: 32, helloTimeoutMs: 20_000, timing: { timeScale } },
     log,
@@ -131,8 +166,11 @@ const retier: Bench = async ({ argv, log }) => {
     // so the window's CPU can be counted net of the fleet's regular heartbeats.
     const idleFrom = Date.now();
     const idleCpuFrom = processCpuMs(stack.controlPlane.pid);
-    await new Promise((r) => setTimeout(r, 2000));
+    const idleCountsFrom = await counters(stack.controlPlane.address);
+    await new Promise((r) => setTimeout(r, idleWindowMs));
+    const idleCountsTo = await counters(stack.controlPlane.address);
     const idleCpuMsPerSec = ((processCpuMs(stack.controlPlane.pid) - idleCpuFrom) * 1000) / (Date.now() - idleFrom);
+    const idleCounts = countsBetween(idleCountsFrom, idleCountsTo, Date.now() - idleFrom);
     const windowStartUs = Number(process.hrtime.bigint() / 1000n);
     const windowFrom = Date.now();
     const cpuFrom = processCpuMs(stack.controlPlane.pid);
@@ -146,6 +184,7 @@ const retier: Bench = async ({ argv, log }) => {
     const windowEndUs = Number(process.hrtime.bigint() / 1000n);
     const windowMs = Date.now() - windowFrom;
     const windowCpuMs = processCpuMs(stack.controlPlane.pid) - cpuFrom;
+    const windowCounts = countsBetween(idleCountsTo, await counters(stack.controlPlane.address));
     off();
     offBeat();
     const got = sortNum([...latencies.values()]);
@@ -169,10 +208,13 @@ const retier: Bench = async ({ argv, log }) => {
       newTiers: tiers,
       baseline: { what: 'KV put of an unchanged assignment to the simulated agent holding it', p50Ms: percentile(base, 0.5), p99Ms: percentile(base, 0.99), samples: base.length },
       controlPlaneCpu: {
-        what: "the control plane process's CPU (all threads, /proc) from the crossings until the last re-tiered assignment arrived, and that net of its CPU rate while the fleet idled just before, per crossing",
+        what: "the control plane process's CPU (all threads, /proc) from the crossings until the last re-tiered assignment arrived, and that net of its CPU rate while the fleet idled just before, per crossing; idleCountsPerSec and windowCounts: heartbeats ingested, reconciles and Kubernetes writes from its /metrics, per second while idle and in all over the window",
         windowMs,
         cpuMs: windowCpuMs,
         idleCpuMsPerSec: Math.round(idleCpuMsPerSec * 10) / 10,
+        idleWindowMs,
+        idleCountsPerSec: idleCounts,
+        windowCounts,
         netPerEventMs: Math.round(((windowCpuMs - (idleCpuMsPerSec * windowMs) / 1000) / Math.max(1, chosen.length)) * 100) / 100,
       },
       heartbeatIntervalMs: heartbeatMs,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Accelerator, EdgeNodeStatus } from '@edgeplane/api';
-import { acceleratorSummary, batteryClass, buildNodeStatus, isMeaningfulChange, powerSummary, setCondition, shouldWriteNodeStatus } from './node-status.ts';
+import { acceleratorSummary, batteryClass, buildNodeStatus, isMeaningfulChange, NODE_STATUS_REFRESH_MS, NODE_STATUS_REFRESHES_PER_SEC, nodeStatusRefreshMs, powerSummary, setCondition, shouldWriteNodeStatus } from './node-status.ts';
 
 const gpu: Accelerator = { id: 'gpu0', type: 'GPU', memoryMiB: 8192, precisions: ['fp32', 'fp16', 'int8'], tops: { fp16: 20 } };
 const cpu: Accelerator = { id: 'cpu0', type: 'CPU', memoryMiB: 4096, precisions: ['fp32'], tops: { fp32: 1 } };
@@ -106,5 +106,23 @@ describe('when to write', () => {
   }
   it('a first status is always meaningful', () => {
     expect(isMeaningfulChange(undefined, base)).toBe(true);
+  });
+  it('drift waits for the refresh period it is given; a crossing does not', () => {
+    const fourMinutes = 240_000;
+    expect(shouldWriteNodeStatus(base, withPower(66), now.getTime() - 60_000, now.getTime(), fourMinutes)).toBe(false);
+    expect(shouldWriteNodeStatus(base, withPower(66), now.getTime() - fourMinutes, now.getTime(), fourMinutes)).toBe(true);
+    expect(shouldWriteNodeStatus(base, withPower(48), now.getTime() - 1000, now.getTime(), fourMinutes)).toBe(true);
+  });
+});
+
+describe('nodeStatusRefreshMs', () => {
+  it('is a minute for a small fleet and keeps a large fleet\'s refreshes within the write budget', () => {
+    expect(nodeStatusRefreshMs(0)).toBe(NODE_STATUS_REFRESH_MS);
+    expect(nodeStatusRefreshMs(100)).toBe(NODE_STATUS_REFRESH_MS);
+    for (const nodes of [1000, 5000, 20_000]) {
+      const refresh = nodeStatusRefreshMs(nodes);
+      expect(refresh).toBeGreaterThan(NODE_STATUS_REFRESH_MS);
+      expect((nodes * 1000) / refresh).toBeLessThanOrEqual(NODE_STATUS_REFRESHES_PER_SEC);
+    }
   });
 });

@@ -8,6 +8,22 @@ export const BATTERY_CLASS_EDGES = [20, 50] as const;
 /** At most this often a status write goes out for changes that are not meaningful. */
 export const NODE_STATUS_REFRESH_MS = 60_000;
 
+/**
+ * Status writes a second the fleet's refreshes may take in all. Each one is a replace of the
+ * whole EdgeNode and comes back through the informer's watch: at 1,000 nodes a refresh a
+ * minute each was most of the control plane's CPU while the fleet idled.
+ */
+export const NODE_STATUS_REFRESHES_PER_SEC = 4;
+
+/**
+ * How often a node's status is refreshed for drift (battery within its class, utilization, the
+ * heartbeat time): once a minute, or less often for a fleet large enough that the refreshes of
+ * all its nodes would go past NODE_STATUS_REFRESHES_PER_SEC. Meaningful changes go out at once.
+ */
+export function nodeStatusRefreshMs(nodes: number): number {
+  return Math.max(NODE_STATUS_REFRESH_MS, Math.ceil((nodes * 1000) / NODE_STATUS_REFRESHES_PER_SEC));
+}
+
 export interface Capability {
   agentVersion: string;
   host: HostInfo;
@@ -153,9 +169,9 @@ export function isAnyChange(prev: EdgeNodeStatus | undefined, next: EdgeNodeStat
   return !same(strip(prev), strip(next));
 }
 
-/** Meaningful changes go out at once; drift and the heartbeat time at most once a minute. */
-export function shouldWriteNodeStatus(prev: EdgeNodeStatus | undefined, next: EdgeNodeStatus, lastWriteMs: number | undefined, nowMs: number): boolean {
+/** Meaningful changes go out at once; drift and the heartbeat time at most once per `refreshMs`. */
+export function shouldWriteNodeStatus(prev: EdgeNodeStatus | undefined, next: EdgeNodeStatus, lastWriteMs: number | undefined, nowMs: number, refreshMs: number = NODE_STATUS_REFRESH_MS): boolean {
   if (isMeaningfulChange(prev, next)) return true;
-  const due = lastWriteMs === undefined || nowMs - lastWriteMs >= NODE_STATUS_REFRESH_MS;
+  const due = lastWriteMs === undefined || nowMs - lastWriteMs >= refreshMs;
   return due && (isAnyChange(prev, next) || prev?.lastHeartbeatTime !== next.lastHeartbeatTime);
 }

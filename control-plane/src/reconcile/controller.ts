@@ -99,7 +99,13 @@ export class Controller {
       workers: o.workers,
       onDepth: (d) => o.metrics.queueDepth.set(d),
       metrics: o.metrics.workQueue,
+      // Status writes yield to re-plans; they go once the queue is empty (or waited long enough).
+      onIdle: () => {
+        o.monitor.resumeStatusWrites();
+        o.reconciler.resumeStatusWrites();
+      },
       onResult: (key, outcome, ms, err) => {
+        o.monitor.resumeStatusWrites();
         o.metrics.reconcileTotal.inc({ outcome });
         o.metrics.reconcileDuration.observe({ outcome }, ms / 1000);
         // Inside the reconcile's scope: both lines carry its reconcileID.
@@ -110,6 +116,8 @@ export class Controller {
     this.#queue = queue;
     o.metrics.setUnfinished(() => queue.unfinished());
     o.reconciler.setRequeue((key) => queue.addRateLimited(key));
+    o.reconciler.setStatusYield((key) => queue.pending(key));
+    o.monitor.setStatusYield(() => queue.busy);
     queue.start(o.reconciler.reconcile);
     // Lifecycle decisions exist before the first reconcile reads them.
     await o.monitor.start();
@@ -157,6 +165,8 @@ export class Controller {
     await o.monitor.stop();
     await queue?.shutdown();
     o.reconciler.setRequeue(undefined);
+    o.reconciler.setStatusYield(undefined);
+    o.monitor.setStatusYield(undefined);
     await o.reconciler.drainStatusWrites();
     o.index.clear();
     o.publisher.reset();

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { EdgeNodeStatus, type EdgeModelDeployment, type EdgeNode } from '@edgeplane/api';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { buildNodeStatus, NODE_STATUS_REFRESH_MS, shouldWriteNodeStatus } from '../fleet/node-status.ts';
+import { buildNodeStatus, nodeStatusRefreshMs, shouldWriteNodeStatus } from '../fleet/node-status.ts';
 import type { TelemetryStore } from '../fleet/telemetry-store.ts';
 import { workloadSignature, type NodeTelemetry } from '../fleet/telemetry.ts';
 import { describeKubeError } from '../kube/errors.ts';
@@ -53,6 +53,13 @@ export interface NodeMonitorOptions {
 /** EdgeNode status writes in flight at once; deployment status and Events share the API server. */
 const STATUS_CONCURRENCY = 4;
 
+/**
+ * How long EdgeNode status writes wait for reconciles at most: they yield to re-plans (a
+ * battery crossing is a status write and a re-tier at once, and the re-tier is what the node
+ * waits for), but a queue that never empties must not keep status from the API server.
+ */
+const STATUS_YIELD_MAX_MS = 2000;
+
 export class NodeMonitor {
   readonly #o: NodeMonitorOptions;
   readonly #seen = new Map<string, Seen>();
@@ -79,7 +86,9 @@ export class NodeMonitor {
    * apart from the change processing, so one node's API server round trip never delays the
    * re-plan another node's change asks for.
    */
-  readonly #statusPending = new Map<string, () => Promise<void>>();
+  readonly #statusPending = new Map<string, { write: () => Promise<void>; sinceMs: number }>();
+  /** Whether reconciles are waiting or running, so status writes wait (see setStatusYield). */
+  #statusYield: (() => boolean) | undefined;
   readonly #statusInFlight = new Set<string>();
   #statusIdle: (() => void)[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -87,6 +96,19 @@ export class NodeMonitor {
 
   constructor(options: NodeMonitorOptions) {
     this.#o = options;
+  }
+
+  /**
+   * While `busy()` says reconciles are waiting or running, EdgeNode status writes do not start
+   * (for at most STATUS_YIELD_MAX_MS); resumeStatusWrites() is called when that may have changed.
+   */
+  setStatusYield(busy: (() => boolean) | undefined): void {
+    this.#statusYield = busy;
+  }
+
+  /** Starts the status writes that waited for the reconciles, as far as they may run now. */
+  resumeStatusWrites(): void {
+    if (this.#statusPending.size > 0) this.#pumpStatus();
   }
 
   /** Starts the sweep; resolves once the first one ran (or failed), so decisions exist. */
@@ -224,6 +246,7 @@ export class NodeMonitor {
     this.#disruption = d;
     this.#logDisruption(before, d, members);
     let unreachable = 0;
+    const refreshMs = nodeStatusRefreshMs(names.length);
     for (const { name, site, ready } of members) {
       if (!ready) unreachable++;
       const disrupted = inDisruption(site, d);
@@ -233,7 +256,7 @@ export class NodeMonitor {
       else this.#evicted.delete(name);
       const seen = this.#seen.get(name);
       const statusReachable = this.#o.nodes.get(name)?.status?.conditions?.find((c) => c.type === 'Reachable')?.status === 'True';
-      const due = now - (this.#lastCheck.get(name) ?? 0) >= NODE_STATUS_REFRESH_MS;
+      const due = now - (this.#lastCheck.get(name) ?? 0) >= refreshMs;
       if (!seen || seen.ready !== ready || seen.evicted !== evicted || statusReachable !== ready || due) this.nodeChanged(name);
     }
     // A record gone for one node only (expired, forgotten): ask that node alone.
@@ -298,9 +321,16 @@ export class NodeMonitor {
       for (const w of t.workloads) if (this.#o.deployments.get(w.key)) this.#o.enqueue(w.key);
     }
     this.#enqueueAffected(name, before, after);
+    const refreshMs = nodeStatusRefreshMs(this.#o.nodes.size);
+    // A status written before this term (by hello, or another leader) counts as written at its
+    // heartbeat time: the fleet's refreshes stay spread as they were, instead of all at once.
+    if (!this.#lastWrite.has(name)) {
+      const writtenAt = Date.parse(node.status?.lastHeartbeatTime ?? '');
+      if (Number.isFinite(writtenAt)) this.#lastWrite.set(name, Math.min(writtenAt, now));
+    }
     // Only what would be written is queued (decided again when it runs), so writes that are
     // needed do not wait behind a thousand that are not.
-    if (!shouldWriteNodeStatus(node.status, buildNodeStatus(node.status, { telemetry: t, reachable, now: new Date(now) }), this.#lastWrite.get(name), now)) return;
+    if (!shouldWriteNodeStatus(node.status, buildNodeStatus(node.status, { telemetry: t, reachable, now: new Date(now) }), this.#lastWrite.get(name), now, refreshMs)) return;
     // Written from the EdgeNode as cached when the write runs; a node deleted meanwhile is skipped.
     this.#queueStatus(name, async () => {
       const current = this.#o.nodes.get(name);
@@ -310,14 +340,19 @@ export class NodeMonitor {
 
   /** Queues a node's status write behind its earlier one; a newer one for the same node replaces a waiting one. */
   #queueStatus(name: string, write: () => Promise<void>): void {
+    const sinceMs = this.#statusPending.get(name)?.sinceMs ?? Date.now();
     this.#statusPending.delete(name);
-    this.#statusPending.set(name, write);
+    this.#statusPending.set(name, { write, sinceMs });
     this.#pumpStatus();
   }
 
   #pumpStatus(): void {
-    for (const [name, write] of this.#statusPending) {
+    const now = Date.now();
+    const yielding = this.#statusYield?.() ?? false;
+    for (const [name, { write, sinceMs }] of this.#statusPending) {
       if (this.#statusInFlight.size >= STATUS_CONCURRENCY || this.#stopped) break;
+      // Arrival order: once one entry may not run yet, the later ones may not either.
+      if (yielding && now - sinceMs < STATUS_YIELD_MAX_MS) break;
       if (this.#statusInFlight.has(name)) continue;
       this.#statusPending.delete(name);
       this.#statusInFlight.add(name);
@@ -353,7 +388,7 @@ export class NodeMonitor {
   async #writeStatus(node: EdgeNode, t: NodeTelemetry | undefined, reachable: boolean, now: number): Promise<void> {
     const name = node.metadata.name ?? '';
     const next = buildNodeStatus(node.status, { telemetry: t, reachable, now: new Date(now) });
-    if (!shouldWriteNodeStatus(node.status, next, this.#lastWrite.get(name), now)) return;
+    if (!shouldWriteNodeStatus(node.status, next, this.#lastWrite.get(name), now, nodeStatusRefreshMs(this.#o.nodes.size))) return;
     try {
       await this.#o.statusWriter.write(
         { kind: nodesKind, name },

@@ -51,6 +51,37 @@ describe('TokenBucket', () => {
 });
 
 describe('WorkQueue', () => {
+  it('is busy while a key waits or runs, says which key has another run coming, and tells when it goes idle', async () => {
+    let idle = 0;
+    const q = new WorkQueue({ workers: 1, onIdle: () => idle++ });
+    expect(q.busy).toBe(false);
+    let release: () => void = () => {};
+    const started: string[] = [];
+    q.add('ns/a');
+    expect(q.busy).toBe(true);
+    expect(q.pending('ns/a')).toBe(true);
+    q.start(async (key) => {
+      started.push(key);
+      await new Promise<void>((r) => (release = r));
+      return {};
+    });
+    await until(() => started.length === 1);
+    // Running, nothing more coming for it.
+    expect(q.busy).toBe(true);
+    expect(q.pending('ns/a')).toBe(false);
+    // Changed while it runs: another reconcile of it is coming.
+    q.add('ns/a');
+    expect(q.pending('ns/a')).toBe(true);
+    release();
+    await until(() => started.length === 2);
+    expect(idle).toBe(0);
+    release();
+    await until(() => idle === 1);
+    expect(q.busy).toBe(false);
+    expect(q.pending('ns/a')).toBe(false);
+    await q.shutdown();
+  });
+
   it('de-duplicates a key added while waiting', async () => {
     const q = new WorkQueue({ workers: 1 });
     const seen: string[] = [];

@@ -21,6 +21,8 @@ export interface QueueOptions {
   onResult?: (key: string, outcome: Outcome, durationMs: number, err?: unknown) => void;
   /** Called whenever the number of waiting keys changes. */
   onDepth?: (depth: number) => void;
+  /** Called when the last reconcile finished and no key waits: lower-priority work may run. */
+  onIdle?: () => void;
   /** Work-queue metrics as client-go's workqueue reports them. */
   metrics?: QueueMetrics;
 }
@@ -55,6 +57,7 @@ export class WorkQueue {
   readonly #workers: number;
   readonly #onResult: NonNullable<QueueOptions['onResult']>;
   readonly #onDepth: NonNullable<QueueOptions['onDepth']>;
+  readonly #onIdle: QueueOptions['onIdle'];
   readonly #metrics: QueueMetrics | undefined;
   /** When each waiting key was first added, for the queue-duration metric. */
   readonly #addedAt = new Map<string, number>();
@@ -69,6 +72,7 @@ export class WorkQueue {
     this.#rateLimiter = options.rateLimiter ?? defaultControllerRateLimiter();
     this.#onResult = options.onResult ?? (() => {});
     this.#onDepth = options.onDepth ?? (() => {});
+    this.#onIdle = options.onIdle;
     this.#metrics = options.metrics;
   }
 
@@ -82,6 +86,16 @@ export class WorkQueue {
       if (s > longestSeconds) longestSeconds = s;
     }
     return { totalSeconds, longestSeconds };
+  }
+
+  /** A reconcile is running or a key waits for a worker (delayed keys aside). */
+  get busy(): boolean {
+    return this.#queue.length > 0 || this.#processing.size > 0;
+  }
+
+  /** The key waits for a worker, or changed while its reconcile runs: another reconcile of it is coming. */
+  pending(key: string): boolean {
+    return this.#dirty.has(key);
   }
 
   /** Waiting keys, not counting the ones in progress or delayed. */
@@ -188,6 +202,7 @@ export class WorkQueue {
       this.#dirty.delete(key);
       this.#add(key);
     }
+    if (!this.busy) this.#onIdle?.();
   }
 
   async #work(reconcile: Reconciler): Promise<void> {

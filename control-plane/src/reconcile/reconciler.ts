@@ -142,6 +142,13 @@ function sameOthers(a: LastPlan['others'], b: LastPlan['others']): boolean {
 /** A re-plan after a node went past its workload limit, ms. */
 const OVERFULL_REQUEUE_MS = 1000;
 
+/**
+ * How long a deployment's status write waits at most while another reconcile of it is coming
+ * (whose status supersedes it): a burst of crossings writes one status, not one per re-plan,
+ * and a deployment that never stops changing still gets its status this often.
+ */
+const STATUS_YIELD_MAX_MS = 1000;
+
 /** Assignment writes in flight at once per reconcile. */
 const PUBLISH_CONCURRENCY = 32;
 
@@ -171,7 +178,9 @@ export class DeploymentReconciler {
   /** Each deployment's last plan, to re-plan only the nodes that changed since (incremental.ts). */
   readonly #lastPlan = new Map<string, LastPlan>();
   /** The newest status write per deployment not started yet; older ones are superseded. */
-  readonly #statusPending = new Map<string, () => Promise<void>>();
+  readonly #statusPending = new Map<string, { write: () => Promise<void>; sinceMs: number }>();
+  /** Whether another reconcile of the deployment is coming; its status write then waits for that one. */
+  #statusYield: ((key: string) => boolean) | undefined;
   /** Deployments whose status writes are running, with the promise of that run. */
   readonly #statusRunning = new Map<string, Promise<void>>();
   /** Where a failed status write sends its deployment back to (the queue, with backoff). */
@@ -187,8 +196,19 @@ export class DeploymentReconciler {
     this.#requeue = requeue;
   }
 
+  /** Tells whether another reconcile of a deployment is coming (the queue's view); undefined: none. */
+  setStatusYield(pending: ((key: string) => boolean) | undefined): void {
+    this.#statusYield = pending;
+  }
+
+  /** Starts the deployment status writes that waited for their deployment's next reconcile, where they may run now. */
+  resumeStatusWrites(): void {
+    for (const key of this.#statusPending.keys()) this.#kickStatus(key);
+  }
+
   /** Resolves once no status write is waiting or running. */
   async drainStatusWrites(): Promise<void> {
+    this.resumeStatusWrites();
     while (this.#statusRunning.size > 0) await Promise.all(this.#statusRunning.values());
   }
 
@@ -237,9 +257,14 @@ export class DeploymentReconciler {
   }
 
   reconcile = async (key: string): Promise<ReconcileResult> => {
-    const result = await this.#reconcile(key);
-    this.#reconciled.add(key);
-    return result;
+    try {
+      const result = await this.#reconcile(key);
+      this.#reconciled.add(key);
+      return result;
+    } finally {
+      // A status write that waited for this reconcile goes now, unless yet another is coming.
+      this.#kickStatus(key);
+    }
   };
 
   #reconcile = async (key: string): Promise<ReconcileResult> => {
@@ -407,15 +432,31 @@ export class DeploymentReconciler {
 
   /** Runs a deployment's newest status write once the one running (if any) is done. */
   #writeStatusSoon(key: string, write: () => Promise<unknown>): void {
-    this.#statusPending.set(key, async () => {
-      await write();
+    const sinceMs = this.#statusPending.get(key)?.sinceMs ?? Date.now();
+    this.#statusPending.set(key, {
+      write: async () => {
+        await write();
+      },
+      sinceMs,
     });
-    if (!this.#statusRunning.has(key)) this.#runStatusWrites(key);
+    this.#kickStatus(key);
+  }
+
+  /** A waiting status write may start: nothing of the deployment's is running, and no newer status is on its way (or it waited long enough). */
+  #mayWriteStatus(key: string): boolean {
+    const pending = this.#statusPending.get(key);
+    if (!pending) return false;
+    return !this.#statusYield?.(key) || Date.now() - pending.sinceMs >= STATUS_YIELD_MAX_MS;
+  }
+
+  #kickStatus(key: string): void {
+    if (!this.#statusRunning.has(key) && this.#mayWriteStatus(key)) this.#runStatusWrites(key);
   }
 
   #runStatusWrites(key: string): void {
     const run = (async () => {
-      for (let next = this.#statusPending.get(key); next; next = this.#statusPending.get(key)) {
+      while (this.#mayWriteStatus(key)) {
+        const next = this.#statusPending.get(key)!.write;
         this.#statusPending.delete(key);
         try {
           await next();
@@ -428,7 +469,7 @@ export class DeploymentReconciler {
     })().finally(() => {
       this.#statusRunning.delete(key);
       // One queued after the loop's last look and before this.
-      if (this.#statusPending.has(key)) this.#runStatusWrites(key);
+      this.#kickStatus(key);
     });
     this.#statusRunning.set(key, run);
   }
