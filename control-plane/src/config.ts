@@ -113,6 +113,8 @@ export interface Config {
    * creates a site's mirror again when it stopped following the hub after an uplink cut.
    */
   siteDomains?: string[];
+  /** The built dashboard page served at /dashboard; absent: dashboard/dist of the source tree. */
+  dashboardDir?: string;
 }
 
 export const DEFAULT_HELLO_MAX_IN_FLIGHT = 512;
@@ -222,6 +224,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'nodeGcAfterMs', env: 'EP_NODE_GC_AFTER_MS', flag: 'node-gc-after-ms', schema: z.coerce.number().int().min(1000).max(365 * 86_400_000), fallback: String(DEFAULT_NODE_GC_AFTER_MS), help: 'a node silent this long is removed: EdgeNode, Redis telemetry, KV assignment, ms' },
   { key: 'kvReplicas', env: 'EP_KV_REPLICAS', flag: 'kv-replicas', schema: z.coerce.number({ error: 'must be a whole number from 1 to 5' }).int('must be a whole number from 1 to 5').min(KV_REPLICAS_BOUNDS.min, 'must be at least 1').max(KV_REPLICAS_BOUNDS.max, 'must be at most 5 (JetStream keeps at most five copies)'), fallback: String(DEFAULT_KV_REPLICAS), help: 'copies of a KV bucket the control plane creates, 1..5 (3 on a three-server NATS cluster); existing buckets are kept' },
   { key: 'siteDomains', env: 'EP_SITE_DOMAINS', flag: 'site-domains', schema: domainList, fallback: '', help: "comma-separated JetStream domains of sites' leaf nodes mirroring the assignments bucket; a mirror that stopped following the hub after an uplink cut is created again" },
+  { key: 'dashboardDir', env: 'EP_DASHBOARD_DIR', flag: 'dashboard-dir', schema: z.string().min(1).max(4096), help: 'directory of the built dashboard served at /dashboard (default: dashboard/dist beside the sources)' },
   { key: 'metricsAuth', env: 'EP_METRICS_AUTH', flag: 'metrics-auth', schema: z.enum(METRICS_AUTH), fallback: 'rbac', help: `who may read /metrics: ${METRICS_AUTH.join('|')} (rbac: get on /metrics)` },
 ];
 

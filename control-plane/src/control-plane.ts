@@ -32,6 +32,7 @@ import { ResourceInformer } from './kube/informers.ts';
 import { LeaderElector } from './kube/leader.ts';
 import { deploymentsKind, nodesKind } from './kube/resources.ts';
 import { StatusWriter } from './kube/status-writer.ts';
+import { createDashboard } from './dashboard/index.ts';
 import { createLogger } from './log.ts';
 import { redisTarget } from './redis-connect.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -266,6 +267,28 @@ export async function startControlPlane(config: Config, options: StartOptions = 
     });
     cleanups.push(() => changedSub.unsubscribe());
 
+    // The dashboard: nodes re-read when an ingest replica announces a change; history by the leader.
+    const dashboard = createDashboard({
+      nodes,
+      deployments,
+      redis,
+      telemetry,
+      placements: placementStore,
+      events: kube.events,
+      registry: metrics.registry,
+      log,
+      gracePeriodMs: config.nodeMonitorGracePeriodMs,
+      isLeader: () => (elector?.isLeader() ?? false) && ctl.leading,
+      distDir: config.dashboardDir,
+    });
+    const dashboardSub = nc.subscribe(internalSubjects.nodeChanged, {
+      callback: (err, msg) => {
+        if (!err) dashboard.model.markChanged(msg.string());
+      },
+    });
+    dashboard.start();
+    cleanups.push(() => dashboardSub.unsubscribe(), () => dashboard.stop());
+
     await Promise.all([deployments.start(), nodes.start()]);
     cleanups.push(() => deployments.stop(), () => nodes.stop());
 
@@ -356,6 +379,7 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       registry: metrics.registry,
       log,
       read: new LiveReadModel({ nodes, deployments, telemetry, placements: placementStore, gracePeriodMs: config.nodeMonitorGracePeriodMs }),
+      dashboard: dashboard.plugin,
     });
     await app.listen({ host: config.apiAddr.host, port: config.apiAddr.port });
     cleanups.push(() => app.close());

@@ -1,13 +1,14 @@
 // The HTTP API, built separately from listen() so tests drive it with inject().
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { EMD_PLURAL, EN_PLURAL, GROUP } from '@edgeplane/api';
+import { DASHBOARD_PATH, EMD_PLURAL, EN_PLURAL, GROUP } from '@edgeplane/api';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { MetricsAuth } from '../config.ts';
 import type { Access } from '../kube/access-review.ts';
 import { authPlugin, requireAccessRules, type AccessCheck, type RouteAccess } from './auth.ts';
 import { API_ERRORS, ApiError, authErrorSchemas, errorBodySchema, isApiError, WWW_AUTHENTICATE } from './errors.ts';
+import { dashboardPlugin, type DashboardPluginOptions } from '../dashboard/plugin.ts';
 import type { ReadModel } from './read-model.ts';
 import { DeploymentDetail, DeploymentSummary, ItemsOf, jsonSchema, NodeSummary } from './schemas.ts';
 
@@ -28,6 +29,8 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
   /** Where failed requests (500s) are logged, each with its request id. */
   log?: Logger;
+  /** The dashboard at /dashboard, behind the same authentication; absent: not served. */
+  dashboard?: Omit<DashboardPluginOptions, 'authenticate'>;
 }
 
 export type ApiAuth = { mode: 'rbac'; check: AccessCheck; metrics: MetricsAuth; log?: Logger } | { mode: 'none' };
@@ -153,6 +156,15 @@ export function build(options: BuildOptions): FastifyInstance {
     },
     { prefix: '/api/v1' },
   );
+
+  if (options.dashboard) {
+    const check = auth.mode === 'rbac' ? auth.check : null;
+    app.register(dashboardPlugin, {
+      ...options.dashboard,
+      ...(check ? { authenticate: async (token: string) => (await check.authenticate(token)) !== null } : {}),
+      prefix: DASHBOARD_PATH,
+    });
+  }
 
   return app;
 }

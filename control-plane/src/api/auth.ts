@@ -14,13 +14,18 @@ import { describeAccess, type Access, type Decision } from '../kube/access-revie
 import type { Caller } from './auth-cache.ts';
 import { ApiError } from './errors.ts';
 
-/** Who may call a route. */
-export type RouteAccess = 'public' | ((request: FastifyRequest) => Access);
+/** Who may call a route: every permission listed, when it lists several. */
+export type RouteAccess = 'public' | ((request: FastifyRequest) => Access | readonly Access[]);
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Who may call this route; see control-plane/src/api/auth.ts. */
     access?: RouteAccess;
+    /**
+     * Where else this route finds the bearer token when no Authorization header carries one
+     * (the dashboard's cookie: a browser's EventSource cannot send headers).
+     */
+    credentials?: (request: FastifyRequest) => string | null;
   }
 }
 
@@ -65,7 +70,9 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app: FastifyIns
 
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.config.access === 'public') return;
-    const token = bearerToken(request.headers.authorization);
+    const fromHeader = bearerToken(request.headers.authorization);
+    const other = fromHeader ? null : request.routeOptions.config.credentials?.(request);
+    const token = fromHeader ?? (other && other.length <= MAX_TOKEN_LENGTH ? other : null);
     if (!token) throw new ApiError('UNAUTHENTICATED', 'this request needs an Authorization: Bearer <token> header');
     const caller = await check.authenticate(token).catch((err: unknown) => unavailable(err, request));
     if (!caller) throw new ApiError('UNAUTHENTICATED', 'the bearer token was not accepted by the Kubernetes API (unknown, expired or for another audience)');
@@ -78,11 +85,13 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app: FastifyIns
     if (rule === 'public' || rule === undefined) return;
     const caller = callers.get(request);
     if (!caller) throw new ApiError('UNAUTHENTICATED');
-    const access = rule(request);
-    const decision = await check.authorize(caller, access).catch((err: unknown) => unavailable(err, request));
-    if (!decision.allowed) {
-      log?.debug({ user: caller.user.username, access: describeAccess(access), reason: decision.reason }, 'API request forbidden');
-      throw new ApiError('FORBIDDEN', `${describeUser(caller)} cannot ${describeAccess(access)}`);
+    const wanted = rule(request);
+    for (const access of Array.isArray(wanted) ? (wanted as readonly Access[]) : [wanted as Access]) {
+      const decision = await check.authorize(caller, access).catch((err: unknown) => unavailable(err, request));
+      if (!decision.allowed) {
+        log?.debug({ user: caller.user.username, access: describeAccess(access), reason: decision.reason }, 'API request forbidden');
+        throw new ApiError('FORBIDDEN', `${describeUser(caller)} cannot ${describeAccess(access)}`);
+      }
     }
   });
 };
