@@ -87,7 +87,7 @@ async function upload(store: ObjectStore, name: string, bytes: Uint8Array, hex: 
 export async function pushDir(dir: string, options: PushOptions): Promise<PushedObject[]> {
   const manifest = readManifest(dir);
   const progress = options.progress ?? (() => {});
-  const security = await natsSecurity({ creds: options.natsCreds, ca: options.natsCa }).catch((err: unknown) => {
+  const security = await natsSecurity({ creds: options.natsCreds, ca: options.natsCa, servers: options.natsUrl }).catch((err: unknown) => {
     throw err instanceof NatsAccessError ? new ModelError('BAD_ARGUMENT', err.message, { cause: err }) : err;
   });
   let nc;
