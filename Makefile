@@ -63,7 +63,8 @@ check-crds: npm-deps
 
 # vitest's own summary is not a line every CI reads, so end with "tests: N passed, N failed; files: ...".
 # The previous report is deleted first so that a run that writes none is never summarised by it.
-test: deps typecheck check-crds dashboard
+# images: the cluster suite installs the chart from dist/images (without them it is skipped).
+test: deps typecheck check-crds dashboard images
 	@mkdir -p .cache; rm -f .cache/vitest-report.json; status=0; \
 	$(NPX) vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest-report.json || status=$$?; \
 	npx --no-install tsx scripts/test-summary.ts .cache/vitest-report.json --vitest-exit $$status || status=1; \
@@ -75,10 +76,11 @@ test-unit: npm-deps
 test-integration: deps
 	$(NPX) vitest run --project integration
 
-# The single-node cluster suite alone (make test runs it too: test/cluster is integration).
+# The single-node cluster suite alone (make test runs it too: the vitest project `cluster`):
+# the node, the product images as pods, and the chart installed from dist/images (chart.test.ts).
 # Without root, cgroups, overlayfs or iptables it is skipped with the reason in its name.
-test-cluster: deps
-	$(NPX) vitest run --project integration test/cluster
+test-cluster: deps images
+	$(NPX) vitest run --project cluster
 
 up: deps dashboard
 	npm run --silent up
