@@ -14,7 +14,7 @@
 // Baseline in the same run: when the simulated agents themselves held their assignments and
 // reported Ready (the floor set by the fleet), beside when the status said so.
 import { readdirSync, readFileSync } from 'node:fs';
-import { copyFile } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kubeConfig, ensureNamespace } from '@edgeplane/env';
@@ -279,6 +279,11 @@ async function realRun(o: { agents: number; heartbeatMs: number; timeoutMs: numb
       () => log(`control-plane log kept in ${kept}`),
       () => undefined,
     );
+    // So are the agents' logs (EP_AGENT_LOG_LEVEL=debug shows each phase change and heartbeat).
+    const agentLogs = join(tmpdir(), `converge-real-agents-${process.pid}`);
+    await mkdir(agentLogs, { recursive: true });
+    const copied = await Promise.all(stack.agents.map((a) => copyFile(a.logFile, join(agentLogs, `${a.spec.node}.log`)).then(() => 1, () => 0)));
+    if (copied.some((c) => c === 1)) log(`agent logs kept in ${agentLogs}`);
     log('stopping the real agents');
     await stack.stop();
   }

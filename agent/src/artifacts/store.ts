@@ -14,11 +14,13 @@ import { planEviction, type CacheEntry } from './lru.ts';
 import type { ArtifactSource } from './source.ts';
 import { fileSource } from './source-file.ts';
 import { httpsSource } from './source-https.ts';
-import { natsObjSource } from './source-nats-obj.ts';
+import { isReadInterruptedError, natsObjSource } from './source-nats-obj.ts';
 import { parseArtifactUri } from './uri.ts';
 import { resolveAllowedFile } from './file-roots.ts';
 
 const SHA256 = /^[0-9a-f]{64}$/;
+/** Reads cut short by a reconnect, resumed at once, per fetch; more count as failed attempts. */
+const MAX_INTERRUPTIONS = 5;
 
 export interface ArtifactStoreOptions {
   dir: string;
@@ -159,6 +161,7 @@ export class ArtifactStore {
       await this.#checkDiskRoom(part, target.sizeBytes);
       const attempts = Math.max(1, this.#opts.attempts ?? 3);
       let first: DownloadResult | null = null;
+      let interruptions = 0;
       for (let attempt = 1; ; attempt++) {
         try {
           const started = performance.now();
@@ -170,8 +173,17 @@ export class ArtifactStore {
           this.#log.info({ artifact: target.sha256, uri: redactUrl(target.uri), attempt, resumedFrom: r.resumedFrom }, 'artifact fetched and verified');
           return { cached: false, attempts: attempt, resumedFrom: r.resumedFrom, fetchedBytes: r.fetchedBytes };
         } catch (err) {
-          if (!isArtifactFetchError(err) || attempt >= attempts) throw err;
+          if (!isArtifactFetchError(err)) throw err;
+          // A reconnect (a credential renewal forces one) lost what was in flight, nothing is
+          // wrong with the source: resume at once, without spending an attempt (a few at most).
+          const reconnected = isReadInterruptedError(err.cause) && interruptions < MAX_INTERRUPTIONS;
+          if (!reconnected && attempt >= attempts) throw err;
           this.#log.warn({ artifact: target.sha256, uri: redactUrl(target.uri), attempt, bytesOnDisk: err.bytesOnDisk, err }, 'artifact fetch interrupted; resuming');
+          if (reconnected) {
+            interruptions += 1;
+            attempt -= 1;
+            continue;
+          }
           await new Promise((r) => setTimeout(r, (this.#opts.retryDelayMs ?? 500) * attempt));
         }
       }

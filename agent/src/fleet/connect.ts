@@ -32,6 +32,16 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection 
   // so such a node costs the server little; any other failure retries at waitMs, so a node is
   // back within seconds of a server restart.
   let authRefusals = 0;
+  // A reconnect the agent asked for (a renewed credential) dials at once: nats.js otherwise
+  // waits out waitMs since the last connect attempt, and the node is offline meanwhile.
+  let forced = false;
+  const delayMs = (): number => {
+    if (forced) {
+      forced = false;
+      return 0;
+    }
+    return authRefusals === 0 ? waitMs : backoffMs(authRefusals, { initialMs: waitMs, maxMs: Math.max(waitMs, 60_000) });
+  };
   for (let attempt = 0; !opts.signal?.aborted; attempt++) {
     try {
       const nc = await connect({
@@ -39,7 +49,7 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection 
         name: `edgeplane-agent/${opts.node}`,
         maxReconnectAttempts: -1,
         reconnectTimeWait: waitMs,
-        reconnectDelayHandler: () => (authRefusals === 0 ? waitMs : backoffMs(authRefusals, { initialMs: waitMs, maxMs: Math.max(waitMs, 60_000) })),
+        reconnectDelayHandler: delayMs,
         // Keepalives are an idle link's only traffic besides heartbeats: keep them rare.
         pingInterval: 120_000,
         ...(authenticator ? { authenticator } : {}),
@@ -52,7 +62,8 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection 
       });
       void (async () => {
         for await (const s of nc.status()) {
-          if (s.type === 'reconnect') authRefusals = 0;
+          if (s.type === 'forceReconnect') forced = true;
+          else if (s.type === 'reconnect') authRefusals = 0;
           else if (s.type === 'error' && /Authorization|Authentication/i.test(s.error.name)) authRefusals++;
         }
       })();

@@ -185,7 +185,9 @@ export class Workload {
     this.#reason = reason;
     this.#message = message;
     this.#failedVariant = failedVariant;
-    if (changed) this.#ctx.onReportChange?.();
+    if (!changed) return;
+    this.#log.debug({ phase, reason }, 'workload phase');
+    this.#ctx.onReportChange?.();
   }
 
   async #load(target: WorkloadAssignment): Promise<void> {
