@@ -62,7 +62,10 @@ export const DashLink = z.object({
 });
 export type DashLink = z.infer<typeof DashLink>;
 
-/** One replica on a node, as its agent reports it. */
+/**
+ * One replica on a node, as its agent reports it. A node's upsert is not sent for p99 or rate
+ * alone unless p99 moved by about 25 %; the snapshot and the node's samples have the latest.
+ */
 export const DashWorkload = z.object({
   deployment: z.string().describe('`<namespace>/<name>`'),
   variant: z.string(),

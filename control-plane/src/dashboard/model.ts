@@ -225,10 +225,12 @@ export class FleetModel {
     }
     const next = fleetNode(node, t, this.precisionOf(), this.#now(), this.#o.gracePeriodMs, this.#rev + 1);
     const sig = nodeSignature(next);
-    if (this.#nodeSigs.get(name) === sig) {
-      const prev = this.#nodes.get(name);
-      if (prev) prev.lastSeenMs = next.lastSeenMs;
-      return prev ?? next;
+    const prev = this.#nodes.get(name);
+    if (prev && this.#nodeSigs.get(name) === sig) {
+      // Nothing to send; the snapshot and the history still get the latest figures.
+      prev.lastSeenMs = next.lastSeenMs;
+      prev.workloads = next.workloads;
+      return prev;
     }
     this.#rev += 1;
     this.#nodes.set(name, next);

@@ -81,3 +81,14 @@ describe('the dashboard cookie', () => {
     expect(sessionCookie('x', true)).toMatch(/; Secure$/);
   });
 });
+
+describe('nodeSignature', () => {
+  const base = (p99Ms: number | null, rps: number | null) =>
+    ({ ...fleetNode(edgeNode, undefined, precisionLookup([]), 0, 1000, 1), workloads: [{ deployment: 'a/b', variant: 'v', precision: null, accelerator: 'gpu0', phase: 'Ready' as const, p99Ms, rps }] });
+
+  it('ignores the rate and p99 wandering within a step, not a larger move', () => {
+    expect(nodeSignature(base(40, 1))).toBe(nodeSignature(base(41, 7)));
+    expect(nodeSignature(base(40, 1))).not.toBe(nodeSignature(base(60, 1)));
+    expect(nodeSignature(base(null, 1))).not.toBe(nodeSignature(base(40, 1)));
+  });
+});

@@ -80,10 +80,16 @@ export function fleetNode(node: EdgeNode, t: NodeTelemetry | undefined, precisio
   };
 }
 
-/** A FleetNode without its rev and lastSeenMs: equal signatures mean nothing worth sending changed. */
+/** p99 in steps of about 25 %: a latency that wanders within a step is not news to the fleet view. */
+export const p99Step = (ms: number | null): number | null => (ms === null || ms <= 0 ? ms : Math.round(Math.log(ms) / Math.log(1.25)));
+
+/**
+ * A FleetNode without what changes on every heartbeat (rev, lastSeenMs, rate, p99 within a
+ * step): equal signatures mean nothing worth sending changed.
+ */
 export function nodeSignature(n: FleetNode): string {
-  const { rev: _rev, lastSeenMs: _seen, ...rest } = n;
-  return JSON.stringify(rest);
+  const { rev: _rev, lastSeenMs: _seen, workloads, ...rest } = n;
+  return JSON.stringify([rest, workloads.map(({ rps: _rps, p99Ms, ...w }) => [w, p99Step(p99Ms)])]);
 }
 
 export function nodeDetail(node: EdgeNode, t: NodeTelemetry | undefined, precisionOf: PrecisionOf, nowMs: number, gracePeriodMs: number, rev: number): Omit<NodeDetail, 'events'> {

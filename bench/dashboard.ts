@@ -1,0 +1,203 @@
+// `npm run bench -- dashboard --nodes 5000 --json`: the dashboard's server at fleet scale. A
+// simulated fleet (the real control plane as a child process, kube-apiserver, nats-server,
+// redis-server) runs a deployment on every node while its timeline changes the fleet: every
+// battery gateway drains (3 points a minute) and 1 % of the nodes switch link every 30 s.
+// Reported:
+//   firstLoadMs      headless Chromium opens the printed address (token included) until the
+//                    fleet view shows its rows (env/src/browser.ts measureFirstLoad); absent when
+//                    no Chromium, and then only fleetSnapshotFetchMs says anything about loading
+//   fleetSnapshotFetchMs, fleetSnapshotBytes  GET /dashboard/api/fleet, as the page's first call
+//   sseBytesPerSec   one client's event stream, steady state over --window-s
+//   historyRedisMiB  the history's Redis memory at a full hour for every node: each node's list
+//                    filled to 360 samples by repeating its latest real sample, MEMORY USAGE summed
+//                    over every history key and the names dictionary
+import { loadavg } from 'node:os';
+import { Redis } from 'ioredis';
+import type { Bench } from './run.ts';
+import { numberFlag } from './run.ts';
+import { browserUnavailableReason, createDeployment, measureFirstLoad, ocrDetection, waitForReadyNodes, watchDeploymentStatus } from '@edgeplane/env';
+import { startFleetStack } from '@edgeplane/env/fleet-stack';
+import type { Timeline } from '../cli/src/simulate/timeline.ts';
+import { buildDashboard } from '../dashboard/scripts/build.ts';
+import { HISTORY_KEY_PREFIX, HISTORY_NAMES_KEY, HISTORY_SAMPLES } from '../control-plane/src/dashboard/history-store.ts';
+
+const load = () => loadavg().map((l) => Math.round(l * 100) / 100);
+const MiB = (b: number) => Math.round((b / 2 ** 20) * 100) / 100;
+
+/** The fleet changing: battery gateways drain from the start; 1 % of nodes switch link every 30 s. */
+function benchTimeline(nodes: number, minutes: number): Timeline {
+  const events: Timeline['events'] = [{ at: 0, nodes: { profile: 'rpi-battery' }, battery: { drainPercentPerMin: 3 } }];
+  const flip = Math.max(1, Math.floor(nodes / 100));
+  for (let at = 30, i = 0; at < minutes * 60 && events.length < 10_000; at += 30, i++) {
+    const link = i % 2 === 0 ? { type: 'cellular-4g' as const, bandwidthMbps: 12, rttMs: 45, metered: true } : { type: 'wifi' as const, bandwidthMbps: 80, rttMs: 8, metered: false };
+    events.push({ at, nodes: { profile: 'jetson', count: flip }, link });
+  }
+  return { events };
+}
+
+/** Bytes of one event stream over `windowMs`, after `warmupMs`; events counted by name. */
+async function streamBytes(url: string, token: string, warmupMs: number, windowMs: number): Promise<{ bytes: number; events: Record<string, number>; dropped: boolean }> {
+  const abort = new AbortController();
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal: abort.signal });
+  if (res.status !== 200 || !res.body) throw new Error(`event stream: HTTP ${res.status}`);
+  const started = Date.now();
+  let bytes = 0;
+  let dropped = false;
+  const events: Record<string, number> = {};
+  const decoder = new TextDecoder();
+  const timer = setTimeout(() => abort.abort(), warmupMs + windowMs);
+  try {
+    for await (const chunk of res.body) {
+      const inWindow = Date.now() - started >= warmupMs;
+      if (!inWindow) continue;
+      bytes += chunk.byteLength;
+      for (const m of decoder.decode(chunk, { stream: true }).matchAll(/^event: ([a-z-]+)$/gm)) events[m[1]!] = (events[m[1]!] ?? 0) + 1;
+    }
+    // The server ended the stream before the window did: it dropped this client.
+    dropped = Date.now() - started < warmupMs + windowMs - 100;
+  } catch (err) {
+    if (!abort.signal.aborted) throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  return { bytes, events, dropped };
+}
+
+/** Fills every node's history to the full window by repeating its latest sample; returns MEMORY USAGE in bytes. */
+async function fullHourHistoryBytes(redisUrl: string): Promise<{ bytes: number; keys: number; samplesBefore: number; usedMemoryDelta: number }> {
+  const redis = new Redis(redisUrl);
+  try {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', `${HISTORY_KEY_PREFIX}*`, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? NaN);
+    const before = await usedMemory();
+    let samplesBefore = 0;
+    for (let i = 0; i < keys.length; i += 500) {
+      const chunk = keys.slice(i, i + 500);
+      const read = redis.pipeline();
+      for (const k of chunk) {
+        read.llen(k);
+        read.lrangeBuffer(k, -1, -1);
+      }
+      const got = (await read.exec()) ?? [];
+      const write = redis.pipeline();
+      chunk.forEach((k, j) => {
+        const len = Number(got[2 * j]?.[1] ?? 0);
+        const last = (got[2 * j + 1]?.[1] as Buffer[] | undefined)?.[0];
+        samplesBefore += len;
+        if (last && len < HISTORY_SAMPLES) write.rpush(k, ...Array.from({ length: HISTORY_SAMPLES - len }, () => last));
+      });
+      await write.exec();
+    }
+    const after = await usedMemory();
+    let bytes = 0;
+    for (let i = 0; i < keys.length; i += 500) {
+      const p = redis.pipeline();
+      for (const k of keys.slice(i, i + 500)) p.call('MEMORY', 'USAGE', k, 'SAMPLES', '0');
+      for (const [, v] of (await p.exec()) ?? []) bytes += Number(v ?? 0);
+    }
+    bytes += Number((await redis.call('MEMORY', 'USAGE', HISTORY_NAMES_KEY, 'SAMPLES', '0')) ?? 0);
+    return { bytes, keys: keys.length, samplesBefore, usedMemoryDelta: after - before };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+const dashboard: Bench = async ({ argv, log }) => {
+  const nodes = numberFlag(argv, 'nodes', 5000);
+  const heartbeatMs = numberFlag(argv, 'heartbeat-ms', 5000);
+  const windowMs = numberFlag(argv, 'window-s', 60) * 1000;
+  const readyTimeoutMs = numberFlag(argv, 'ready-timeout-s', 240) * 1000;
+  const loadAtStart = load();
+
+  const manifest = await buildDashboard();
+  log(`dashboard built (${manifest.hash.slice(0, 12)})`);
+
+  const stack = await startFleetStack({
+    nodes,
+    controlPlane: 'child',
+    heartbeatIntervalMs: heartbeatMs,
+    env: { EP_METRICS_AUTH: 'none' },
+    helloTimeoutMs: 300_000,
+    simulation: { helloConcurrency: 32, helloTimeoutMs: 20_000, timeline: benchTimeline(nodes, 60) },
+    log,
+  });
+  try {
+    const address = stack.controlPlane.address;
+    const token = stack.kube.token;
+    await waitForReadyNodes(stack.kc, stack.fleetSelector, nodes, 180_000, (n) => n < nodes && log(`EdgeNodes Ready: ${n}/${nodes}`));
+    const watch = await watchDeploymentStatus(stack.kc, stack.namespace, 'dash');
+    await createDeployment(stack.kc, ocrDetection(stack.namespace, 'dash', nodes, stack.fleetLabels));
+    let ready = 0;
+    try {
+      await watch.until((s) => {
+        ready = s.readyReplicas ?? 0;
+        return ready >= nodes;
+      }, readyTimeoutMs);
+    } catch {
+      log(`deployment Ready on ${ready}/${nodes} nodes after ${readyTimeoutMs / 1000} s; measuring anyway`);
+    } finally {
+      watch.stop();
+    }
+    log(`deployment Ready on ${ready}/${nodes} nodes`);
+
+    // The page's first call, twice: the first may fill this replica's model.
+    const fetchFleet = async () => {
+      const t0 = performance.now();
+      const res = await fetch(`${address}/dashboard/api/fleet`, { headers: { authorization: `Bearer ${token}`, 'accept-encoding': 'identity' } });
+      const body = await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`fleet snapshot: HTTP ${res.status}`);
+      return { ms: Math.round(performance.now() - t0), bytes: body.byteLength };
+    };
+    const firstFetch = await fetchFleet();
+    const fetches = [await fetchFleet(), await fetchFleet(), await fetchFleet()];
+    const fleetSnapshotFetchMs = [...fetches.map((f) => f.ms)].sort((a, b) => a - b)[1]!;
+    log(`fleet snapshot: ${firstFetch.bytes} bytes, ${firstFetch.ms} ms first, median of 3 after ${fleetSnapshotFetchMs} ms`);
+
+    let firstLoad: { firstLoadMs: number; nodes: number } | null = null;
+    const noBrowser = browserUnavailableReason();
+    if (noBrowser) log(`no first-load figure: ${noBrowser}`);
+    else {
+      firstLoad = await measureFirstLoad(`${address}/dashboard/?token=${encodeURIComponent(token)}`, { expectNodes: nodes, timeoutMs: 60_000 });
+      log(`first load in Chromium: ${firstLoad.firstLoadMs} ms (${firstLoad.nodes} nodes shown)`);
+    }
+
+    const loadBeforeStream = load();
+    const stream = await streamBytes(`${address}/dashboard/api/events`, token, 5000, windowMs);
+    const sseBytesPerSec = Math.round(stream.bytes / (windowMs / 1000));
+    log(`event stream: ${sseBytesPerSec} B/s over ${windowMs / 1000} s, events ${JSON.stringify(stream.events)}`);
+
+    const history = await fullHourHistoryBytes(stack.redis.url);
+    log(`history: ${history.keys} keys (${history.samplesBefore} real samples), ${MiB(history.bytes)} MiB at ${HISTORY_SAMPLES} samples each`);
+
+    return {
+      nodes,
+      heartbeatMs,
+      readyReplicas: ready,
+      ...(firstLoad ? { firstLoadMs: firstLoad.firstLoadMs, firstLoadNodesShown: firstLoad.nodes } : { firstLoadUnavailable: noBrowser }),
+      fleetSnapshotFetchMs,
+      fleetSnapshotFirstFetchMs: firstFetch.ms,
+      fleetSnapshotBytes: firstFetch.bytes,
+      sseBytesPerSec,
+      sseWindowS: windowMs / 1000,
+      sseEvents: stream.events,
+      sseDropped: stream.dropped,
+      historyRedisMiB: MiB(history.bytes),
+      historyBytesPerNode: Math.round(history.bytes / Math.max(1, history.keys)),
+      historyKeys: history.keys,
+      historySamplesPerNode: HISTORY_SAMPLES,
+      historyRealSamples: history.samplesBefore,
+      historyUsedMemoryDeltaMiB: MiB(history.usedMemoryDelta),
+      loadAvg: { start: loadAtStart, beforeStream: loadBeforeStream, end: load() },
+    };
+  } finally {
+    await stack.stop();
+  }
+};
+
+export default dashboard;
