@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{api,trust,control-plane,agent,cli,images,dashboard}/src/**/*.test.ts', 'scripts/**/*.test.ts'],
+          include: ['{api,trust,control-plane,agent,cli,images,dashboard}/src/**/*.test.ts', '{,dashboard/}scripts/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },

@@ -6,6 +6,7 @@ import { rmSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSea } from '../../agent/scripts/sea.ts';
+import { buildDashboard } from '../../dashboard/scripts/build.ts';
 
 const controlPlaneDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(controlPlaneDir, '..', 'dist');
@@ -14,9 +15,17 @@ const step = (what: string) => process.stdout.write(`[control-plane-binary] ${wh
 /**
  * src/main.ts runs main() only when it is the script node was started with, which a CommonJS
  * bundle cannot tell (import.meta is empty there); this entry calls it unconditionally.
+ * It also carries the built dashboard (`make dashboard` first; make control-plane-binary does).
  */
 const ENTRY = `
 import { main } from './src/main.ts';
+import { materialiseDashboard } from '../dashboard/scripts/materialise.ts';
+import embeddedDashboard from '../dashboard/dist/embedded.json';
+// The dashboard travels inside the executable; it is served from a directory of its own
+// unless one is given.
+if (!process.env.EP_DASHBOARD_DIR && !process.argv.some((a) => a.startsWith('--dashboard-dir'))) {
+  process.env.EP_DASHBOARD_DIR = materialiseDashboard(embeddedDashboard);
+}
 main(process.argv.slice(2), process.env).then(
   (code) => process.exit(code),
   (err) => {
@@ -29,6 +38,8 @@ main(process.argv.slice(2), process.env).then(
 async function build(): Promise<void> {
   const exe = join(dist, 'edgeplane-control-plane');
   const workDir = join(dist, '.control-plane-build');
+  // The entry embeds dashboard/dist/embedded.json (a no-op when the build is current).
+  await buildDashboard();
   await buildSea({
     entry: { contents: ENTRY, resolveDir: controlPlaneDir, sourcefile: 'sea-entry.ts', loader: 'ts' },
     output: exe,

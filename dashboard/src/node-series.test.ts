@@ -29,6 +29,12 @@ describe('node series', () => {
     expect(s.tierChanges).toEqual([{ t: 30_000, deployment: 'w/ocr', from: 'fp16', to: 'int8' }]);
   });
 
+  it('later rows given out of order are sorted, one per time', () => {
+    const row = (t: number, batteryPercent: number) => ({ t, batteryPercent, charging: false, reachable: true, link: null, workloads: [] });
+    const rows = mergeSamples(history, [row(50_000, 5), row(40_000, 7), row(50_000, 4), row(20_000, 99)]);
+    expect(rows.map((r) => [r.t, r.batteryPercent])).toEqual([[10_000, 60], [20_000, 45], [30_000, 18], [40_000, 7], [50_000, 4]]);
+  });
+
   it('a workload missing from a sample is a gap, not a tier change', () => {
     const rows = mergeSamples(history, [
       { t: 40_000, batteryPercent: 17, charging: false, reachable: true, link: null, workloads: [] },

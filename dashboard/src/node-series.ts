@@ -27,7 +27,10 @@ export const tierIndex = (precision: string | null): number | null => {
   return i < 0 ? null : i;
 };
 
-/** History plus later samples as rows, oldest first, no two at the same time. */
+/**
+ * History plus later rows (pushed samples, live states the page saw) as rows, oldest first, no
+ * two at the same time (the later given wins).
+ */
 export function mergeSamples(history: NodeHistory, samples: HistorySample[]): HistorySample[] {
   const rows: HistorySample[] = history.t.map((t, i) => ({
     t,
@@ -38,8 +41,9 @@ export function mergeSamples(history: NodeHistory, samples: HistorySample[]): Hi
     workloads: history.workloads.map((w) => ({ deployment: w.deployment, p99Ms: w.p99Ms[i] ?? null, precision: w.precision[i] ?? null })),
   }));
   const lastT = rows.at(-1)?.t ?? -Infinity;
-  for (const s of samples) if (s.t > lastT) rows.push(s);
-  return rows;
+  const later = new Map<number, HistorySample>();
+  for (const s of samples) if (s.t > lastT) later.set(s.t, s);
+  return rows.concat([...later.values()].sort((a, b) => a.t - b.t));
 }
 
 /** The live node as a row at `nowMs`. */

@@ -24,6 +24,7 @@ import {
   textLine,
   waitReady,
 } from './demo.ts';
+import { dashboardAddress } from './dashboard.ts';
 import { startStack, type Stack } from './stack.ts';
 import { tryText } from './try.ts';
 
@@ -81,6 +82,7 @@ async function main(): Promise<void> {
     });
     say(`\n${tryIt}\n`);
     say(`[up] the API takes a bearer token (a read-only ServiceAccount's): curl -H "Authorization: Bearer $(cat ${api.tokenFile})" ${api.url}/api/v1/deployments/warehouse`);
+    say(`[up] dashboard (opens as is; the token becomes a cookie): ${dashboardAddress(api)}`);
 
     say('[up] publishing the PP-OCR direction classifier variants to the ep-models object store');
     const pushed = await publishOcrVariants(stack.nats, (l) => say(`[up]   ${l}`));

@@ -47,6 +47,8 @@ function markerPlugin(markers: () => TimelineMarker[]): uPlot.Plugin {
         ctx.setLineDash([4, 3]);
         ctx.lineWidth = Math.max(1, devicePixelRatio);
         ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+        // Labels that would overlap the previous one are left out; every line is drawn.
+        let labelEnd = -Infinity;
         for (const m of markers()) {
           const x = Math.round(u.valToPos(m.t / 1000, 'x', true));
           if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
@@ -54,7 +56,12 @@ function markerPlugin(markers: () => TimelineMarker[]): uPlot.Plugin {
           ctx.moveTo(x, top);
           ctx.lineTo(x, top + height);
           ctx.stroke();
-          ctx.fillText(m.label, x + 3 * devicePixelRatio, top + 12 * devicePixelRatio);
+          const width = ctx.measureText(m.label).width;
+          // Near the right edge the label goes to the left of its line.
+          const lx = x + 3 * devicePixelRatio + width > u.bbox.left + u.bbox.width ? x - 3 * devicePixelRatio - width : x + 3 * devicePixelRatio;
+          if (lx < labelEnd) continue;
+          ctx.fillText(m.label, lx, top + 12 * devicePixelRatio);
+          labelEnd = lx + width + 6 * devicePixelRatio;
         }
         ctx.restore();
       },

@@ -14,6 +14,7 @@ import { Timeline, type TimelineMarker } from '../components/timeline.ts';
 import { EventsTable } from './deployment.ts';
 
 const HOUR_MS = 3_600_000;
+const MIN_SPAN_MS = 120_000;
 const COLORS = ['#2563eb', '#16a34a', '#9333ea', '#d97706', '#0891b2', '#db2777'];
 const short = (deployment: string) => deployment.slice(deployment.indexOf('/') + 1);
 
@@ -67,19 +68,29 @@ function Timelines({ api, live, fleet, name }: { api: DashboardApi; live: FleetN
   }, []);
   const nowMs = Math.max(now, Date.now());
 
+  // Every state the stream delivered, as a row at the time it came: a tier change between two
+  // of them is marked even before the next history sample.
+  const [seen, setSeen] = useState<HistorySample[]>([]);
+  useEffect(() => setSeen([]), [name]);
+  useEffect(() => {
+    if (live) setSeen((rows) => [...rows.filter((r) => r.t > Date.now() - HOUR_MS).slice(-1000), liveRow(live, Date.now())]);
+  }, [live?.rev]);
+
   const series = useMemo(() => {
     if (!history.data) return null;
-    const rows = mergeSamples(history.data, samples);
+    const rows = mergeSamples(history.data, [...samples, ...seen]);
     if (live) rows.push(liveRow(live, Math.max(nowMs, (rows.at(-1)?.t ?? 0) + 1)));
     return nodeSeries(rows, nowMs - HOUR_MS);
-  }, [history.data, samples, live, nowMs]);
+  }, [history.data, samples, seen, live, nowMs]);
 
   if (history.error) return html`<div class="banner bad" role="alert">History: ${history.error}</div>`;
   if (!series) return html`<p class="muted">Loading history…</p>`;
   const markers: TimelineMarker[] = series.tierChanges.map((c) => ({ t: c.t, label: `${short(c.deployment)} ${c.from ?? '—'}→${c.to ?? '—'}` }));
   const lastBattery = [...series.battery].reverse().find((v) => v !== null);
   const lastLink = [...series.link].reverse().find((v) => v !== null);
-  const common = { t: series.t, markers, fromMs: nowMs - HOUR_MS, toMs: nowMs };
+  // Up to the hour; a node known for less (a fresh start) gets its own span, at least 2 min.
+  const fromMs = Math.max(nowMs - HOUR_MS, Math.min((series.t[0] ?? nowMs) - 10_000, nowMs - MIN_SPAN_MS));
+  const common = { t: series.t, markers, fromMs, toMs: nowMs };
   return html`<div class="timelines">
     <${Timeline} ...${common} id="plot-battery" title="Battery, %" summary=${lastBattery === undefined ? 'no battery' : `now ${Math.round(lastBattery)}%`}
       series=${[{ label: 'battery %', values: series.battery, color: '#16a34a' }]} y=${{ min: 0, max: 100, unit: '%' }} />
