@@ -23,8 +23,9 @@ node_modules/.installed: package-lock.json package.json */package.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-# redis-server for the tests' Redis; shellcheck for the agent install script's check.
-APT_TOOLS := redis-server:redis-server shellcheck:shellcheck
+# redis-server for the tests' Redis; shellcheck for the agent install script's check; openssl
+# for the test cluster's kubelet certificates.
+APT_TOOLS := redis-server:redis-server shellcheck:shellcheck openssl:openssl
 # The test cluster (docs/cluster.md): runc's seccomp (libseccomp-dev), the pod network's
 # masquerade and kube-proxy (iptables), the probe image's static busybox.
 # The dashboard's browser tests: Debian's Chromium, driven by playwright-core.

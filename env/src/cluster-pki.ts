@@ -20,7 +20,13 @@ export interface KubeletPki {
 }
 
 function openssl(args: string[]): void {
-  execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: Buffer };
+    if (e.code === 'ENOENT') throw new Error('the test cluster\'s kubelet certificates need openssl: apt-get install openssl (make deps does)');
+    throw new Error(`openssl ${args[0]}: ${e.stderr?.toString().trim() ?? e.message}`);
+  }
 }
 
 function issue(dir: string, name: string, subject: string, extensions: string, ca: { cert: string; key: string }): { cert: string; key: string } {
