@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FleetNode } from '../../api/src/dashboard.ts';
-import { fleetRows, matches, NO_SITE, visibleRange } from './fleet-rows.ts';
+import { fleetRows, matches, NO_SITE, refreshRows, visibleRange } from './fleet-rows.ts';
 
 const node = (name: string, site: string | null, extra: Partial<FleetNode> = {}): FleetNode => ({
   name,
@@ -51,5 +51,22 @@ describe('visibleRange', () => {
     { name: 'end', top: 1_000_000, want: { start: 4981, end: 5000 } },
   ])('$name', ({ top, want }) => {
     expect(visibleRange(top, 440, 44, 5000, 8)).toEqual(want);
+  });
+});
+
+describe('refreshRows', () => {
+  it('swaps in newer node objects and recounts ready per site without sorting', () => {
+    const rows = fleetRows([node('a', 's'), node('b', 's')], '');
+    const b2 = node('b', 's', { ready: false, rev: 2 });
+    const next = refreshRows(rows, new Map([['a', (rows[1] as { node: FleetNode }).node], ['b', b2]]));
+    expect(next?.map((r) => (r.kind === 'site' ? `${r.site}:${r.ready}/${r.count}` : `${r.node.name}@${r.node.rev}`))).toEqual(['s:1/2', 'a@1', 'b@2']);
+  });
+
+  it.each([
+    { name: 'a node gone', nodes: [node('a', 's')] },
+    { name: 'a node moved site', nodes: [node('a', 's'), node('b', 't')] },
+  ])('gives up when $name', ({ nodes }) => {
+    const rows = fleetRows([node('a', 's'), node('b', 's')], '');
+    expect(refreshRows(rows, new Map(nodes.map((n) => [n.name, n])))).toBeNull();
   });
 });

@@ -1,8 +1,8 @@
 // Fleet: deployments at a glance, then every node grouped by site, filterable, in a
 // virtualised list.
-import { useMemo } from 'preact/hooks';
+import { useMemo, useRef } from 'preact/hooks';
 import type { FleetDeployment, FleetNode } from '../../../api/src/dashboard.ts';
-import { fleetRows, searchText, type FleetRow } from '../fleet-rows.ts';
+import { fleetRows, refreshRows, searchText, type FleetRow } from '../fleet-rows.ts';
 import { html } from '../html.ts';
 import type { LiveSnapshot } from '../live.ts';
 import { href } from '../router.ts';
@@ -62,10 +62,23 @@ const keyOf = (row: FleetRow) => (row.kind === 'site' ? `site:${row.site}` : row
 
 export function FleetView({ live, filter, setFilter }: { live: LiveSnapshot; filter: string; setFilter: (f: string) => void }) {
   const { nodes, deployments } = live.state;
-  const rows = useMemo(() => fleetRows(nodes.values(), filter, cachedText), [live.version, filter]);
+  // A full regroup and sort when the filter or the set of nodes changes; otherwise the stream's
+  // upserts only swap node objects in place (5,000 nodes re-sorted every frame would not keep up).
+  const last = useRef<{ rows: FleetRow[]; filter: string; size: number; version: number } | null>(null);
+  const rows = useMemo(() => {
+    const prev = last.current;
+    const cheap = prev && prev.filter === filter && !filter && prev.size === nodes.size ? refreshRows(prev.rows, nodes) : null;
+    const next = cheap ?? fleetRows(nodes.values(), filter, cachedText);
+    last.current = { rows: next, filter, size: nodes.size, version: live.version };
+    return next;
+  }, [live.version, filter]);
   const shown = rows.reduce((n, r) => n + (r.kind === 'node' ? 1 : 0), 0);
   const deploymentList = useMemo(() => [...deployments.values()].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`)), [live.version]);
-  const ready = useMemo(() => [...nodes.values()].filter((n) => n.ready).length, [live.version]);
+  const ready = useMemo(() => {
+    let n = 0;
+    for (const node of nodes.values()) if (node.ready) n++;
+    return n;
+  }, [live.version]);
   const loaded = live.state.atMs !== null;
 
   return html`<section aria-labelledby="fleet-title" class="fleet" data-loaded=${loaded ? 'true' : 'false'} data-nodes=${nodes.size}>
