@@ -173,5 +173,6 @@ Arguments: root, backend (nats|redis), env (EP_NATS_URL|EP_REDIS_URL).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   # patch: a repeated Event becomes a series (its count), as client-go's recorder does.
-  verbs: ["create", "patch"]
+  # list: the dashboard shows a deployment's Events.
+  verbs: ["create", "patch", "list"]
 {{- end }}

@@ -1,6 +1,6 @@
 // Kubernetes Events about one object, for the deployment and node views: the newest first,
-// a few only. Best effort: without the right to list events (the chart's RBAC must grant
-// `list` on events.k8s.io events) the views show none and the failure is logged once.
+// a few only. Best effort: without the right to list events (`list` on events.k8s.io events,
+// which the chart grants) the views show none and the failure is logged once.
 import type { EventsV1Api, EventsV1Event } from '@kubernetes/client-node';
 import type { DashEvent } from '@edgeplane/api';
 import type { Logger } from 'pino';
@@ -36,19 +36,17 @@ export function dashEvent(e: EventsV1Event): DashEvent {
 }
 
 export class EventReader {
-  readonly #api: EventsV1Api | undefined;
-  readonly #log: Logger;
+  readonly #o: { events?: EventsV1Api | undefined; log: Logger };
   #warned = false;
 
-  constructor(api: EventsV1Api | undefined, log: Logger) {
-    this.#api = api;
-    this.#log = log;
+  constructor(events: EventsV1Api | undefined, log: Logger) {
+    this.#o = { events, log };
   }
 
   async about(ref: ObjectRef): Promise<DashEvent[]> {
-    if (!this.#api) return [];
+    if (!this.#o.events) return [];
     try {
-      const list = await this.#api.listNamespacedEvent({
+      const list = await this.#o.events.listNamespacedEvent({
         namespace: ref.namespace,
         fieldSelector: `regarding.kind=${ref.kind},regarding.name=${ref.name}`,
         limit: 500,
@@ -60,7 +58,7 @@ export class EventReader {
     } catch (err) {
       if (!this.#warned) {
         this.#warned = true;
-        this.#log.warn({ kind: ref.kind, name: ref.name, err: describeKubeError(err) }, 'cannot list events for the dashboard; its views show none');
+        this.#o.log.warn({ kind: ref.kind, name: ref.name, err: describeKubeError(err) }, 'cannot list events for the dashboard; its views show none');
       }
       return [];
     }

@@ -5,7 +5,7 @@
 //   edgeplane.io edgenodes                   get, list, watch, create, update, delete (departed nodes)
 //   edgeplane.io edgenodes/status            get, update
 //   coordination.k8s.io leases               get, create, update   (the one leader Lease)
-//   events.k8s.io events                     create                (on EdgeModelDeployments)
+//   events.k8s.io events                     create, list          (on EdgeModelDeployments; list: the dashboard's views)
 //   authentication.k8s.io tokenreviews       create                (API callers' bearer tokens)
 //   authorization.k8s.io subjectaccessreviews create              (API callers' permissions)
 //   core secrets                             get, update           (bootstrap tokens, in their namespace)
