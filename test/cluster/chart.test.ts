@@ -2,7 +2,8 @@
 // JetStream) and Redis (password) as pods, `helm install` with the secure defaults. Both
 // control-plane replicas run under the restricted security context with a read-only root and
 // become Ready; one holds the Lease; deleting it hands the Lease to the other; `helm upgrade`
-// rolls the pods without a failed request through the Service; `helm uninstall` leaves only
+// rolls the pods without a failed request through the Service; the PodDisruptionBudget lets a
+// drain evict one replica at a time; `helm uninstall` leaves only
 // the CRDs (and what the release did not make). Skipped, with the reason, without a cluster or
 // without `make images`.
 import { request } from 'node:http';
@@ -19,6 +20,7 @@ import {
   missingProductImages,
   startBackends,
   startCluster,
+  waitForRollout,
   type ClusterBackends,
   type ClusterRelease,
   type KubeCluster,
@@ -188,6 +190,24 @@ describe.runIf(!reason)('the chart on a single-node cluster', () => {
     const env = (dep.body as { spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } } }).spec.template.spec.containers[0]!.env;
     expect(env.find((e) => e.name === 'EP_LOG_LEVEL')?.value).toBe('debug');
     expect(after.map((p: PodState) => p.ready)).toEqual([true, true]);
+  });
+
+  it('lets the PodDisruptionBudget evict one replica and refuse the second while the first is replaced', { timeout: 120_000 }, async () => {
+    const pdbPath = `/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets/${release.controlPlaneName}`;
+    await until('PDB allows one disruption', async () => {
+      const res = await kubeRequest(cluster, 'GET', pdbPath);
+      return (res.body as { status?: { disruptionsAllowed?: number } }).status?.disruptionsAllowed === 1 ? true : undefined;
+    }, 30_000);
+    const [first, second] = await pods();
+    const evict = (name: string) =>
+      kubeRequest(cluster, 'POST', `/api/v1/namespaces/${NS}/pods/${name}/eviction`, { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace: NS } });
+    const one = await evict(first!.name);
+    expect(one.status, JSON.stringify(one.body)).toBe(201);
+    // The drain's second eviction: refused while only one replica is healthy.
+    const two = await evict(second!.name);
+    expect(two.status, JSON.stringify(two.body)).toBe(429);
+    await waitForRollout(cluster, NS, release.controlPlaneName);
+    expect((await pods()).map((p) => p.name)).toContain(second!.name);
   });
 
   it('uninstalls leaving nothing of the release but the CRDs', { timeout: 180_000 }, async () => {
