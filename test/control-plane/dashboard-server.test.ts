@@ -157,6 +157,13 @@ describe('the dashboard server', () => {
     expect(degraded?.unplaced.count).toBe(2);
     expect(degraded?.unplaced.explanation).toMatch(/^0\/\d+ nodes are available/);
     expect(degraded?.degraded?.reason).toBe('Unschedulable');
+    // Its Events, from events.k8s.io: placed, and warned about the two that were not.
+    let events = degraded?.events ?? [];
+    for (let i = 0; i < 25 && !events.some((e) => e.reason === 'FailedPlacement'); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      events = DeploymentView.parse(await (await get(`/dashboard/api/deployments/${stack.namespace}/too-many`)).json()).events;
+    }
+    expect(events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'FailedPlacement', message: expect.stringMatching(/nodes are available/) }));
   });
 
   it('streams a battery drain and the tier it causes within 5 s, then records both in the history', async () => {
