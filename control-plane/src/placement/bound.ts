@@ -9,7 +9,7 @@ import { nodeReady, nodeSelector, nodeUnschedulable } from './filters.ts';
 import type { NodeInfo, PlanContext } from './framework.ts';
 import { measuredNodes } from './memo.ts';
 import { joulesPerInference, predictP99Ms } from './predict.ts';
-import { accuracy, energy, load, nodeScorePlugins, sloHeadroom } from './score.ts';
+import { accuracy, energy, idleScore, load, nodeScorePlugins, sloHeadroom } from './score.ts';
 import { nodeWorkloadCap } from './workload-cap.ts';
 
 /**
@@ -92,7 +92,7 @@ function signatureBounds(ctx: PlanContext): SignatureBounds {
   return fleet.buffers.signatureBounds;
 }
 
-/** The pair plugins read the tier alone; the Load plugin reads the node's row (see nodeBound). */
+/** The pair plugins read the tier alone; the Load plugin reads the accelerator slot (see boundNodes). */
 const NO_NODE = undefined as unknown as NodeInfo;
 
 /** 1 for each node that reports a measured latency of one of the plan's variants. */
@@ -133,8 +133,7 @@ export function boundNodes(ctx: PlanContext, reserve: Int32Array): number {
   const measured0 = measured[0];
   const measured1 = measured[1];
   const measured2 = measured[2];
-  const nodes = ctx.nodes;
-  const n = nodes.length;
+  const n = ctx.nodes.length;
   const evaluated = ctx.evaluated;
   const measuresPlan = measuringPlanVariants(ctx);
   const batteryPercent = fleet.table.batteryPercent;
@@ -145,19 +144,18 @@ export function boundNodes(ctx: PlanContext, reserve: Int32Array): number {
   const slotBase = fleet.signatureSlotBase;
   const accBase = fleet.accBase;
   const wLoad = ctx.nodeWeights[LOAD]!;
-  // Read once: each is a module binding, and this loop visits every node of every plan.
-  const schedulable = nodeUnschedulable.passes;
-  const ready = nodeReady.passes;
-  const belowCap = nodeWorkloadCap.passes;
-  const selected = nodeSelector.passes;
-  const loadScore = load.score;
-  const tier = ctx.scratch;
+  // Read once: each is a module binding, and this loop visits every node of every plan. The
+  // node-level filters and the Load score read columns by position, so no NodeInfo is read.
+  const schedulable = nodeUnschedulable.passesAt;
+  const ready = nodeReady.passesAt;
+  const belowCap = nodeWorkloadCap.passesAt;
+  const selected = nodeSelector.passesAt;
+  const loadAt = idleScore;
   let listed = 0;
   for (let i = 0; i < n; i++) {
     out[i] = -Infinity;
     if (evaluated[i] === 1) continue;
-    const node = nodes[i]!;
-    if (!selected(ctx, node) || !schedulable(ctx, node) || !ready(ctx, node) || !belowCap(ctx, node)) continue;
+    if (!selected(ctx, i) || !schedulable(ctx, i) || !ready(ctx, i) || !belowCap(ctx, i)) continue;
     // The cap the battery sets without hysteresis: the one in force is as strict or stricter.
     const percent = batteryPercent[i]!;
     const capRank = percent !== percent ? 0 : rankOf(capOf(percent, thresholds));
@@ -171,8 +169,7 @@ export function boundNodes(ctx: PlanContext, reserve: Int32Array): number {
     for (let slot = accBase[i]!; slot < end; slot++) {
       const pair = pairs[at + slot]!;
       if (pair === -Infinity) continue;
-      tier.acc = slot - accBase[i]!;
-      const score = pair + (wLoad === 0 ? 0 : wLoad * loadScore(ctx, node, tier));
+      const score = pair + (wLoad === 0 ? 0 : wLoad * loadAt(ctx, slot));
       if (score > best) best = score;
     }
     if (best !== -Infinity) {

@@ -55,7 +55,9 @@ export function referenceChooser(ctx: PlanContext): Chooser {
 }
 
 /** The static filters the node-level ones leave: judged with the node's pairs, once per plan. */
-export const staticPairFilters: readonly FilterPlugin[] = filterPlugins.filter((p) => !p.dynamic && !nodeLevelFilters.includes(p));
+export const staticPairFilters: readonly FilterPlugin[] = filterPlugins.filter(
+  (p) => !p.dynamic && !(nodeLevelFilters as readonly FilterPlugin[]).includes(p),
+);
 
 /** Score of a node for one more replica without the spread term; NaN when it can take none. */
 export function localScore(ctx: PlanContext, node: NodeInfo): number {

@@ -4,29 +4,32 @@
 import { PRECISIONS } from '@edgeplane/api';
 import type { Precision } from '@edgeplane/api';
 import { SUCCESS, unschedulable } from './framework.ts';
-import type { FilterPlugin, NodeInfo, PairFilterPlugin, PlanContext, Status } from './framework.ts';
+import type { FilterPlugin, NodeFilterPlugin, NodeInfo, PairFilterPlugin, PlanContext, Status } from './framework.ts';
 import { failureBackoff } from './failure-backoff.ts';
 import { nodeWorkloadCap } from './workload-cap.ts';
 
-export const nodeSelector: FilterPlugin = {
+export const nodeSelector: NodeFilterPlugin = {
   name: 'NodeSelector',
   dynamic: false,
   // The selector's verdict on every node, read from the labels once per selector and labels.
-  passes: (ctx, node) => ctx.selectorMatch === undefined || ctx.selectorMatch[node.index] === 1,
+  passesAt: (ctx, i) => ctx.selectorMatch === undefined || ctx.selectorMatch[i] === 1,
+  passes: (ctx, node) => nodeSelector.passesAt(ctx, node.index),
   reason: () => "didn't match the node selector",
 };
 
-export const nodeUnschedulable: FilterPlugin = {
+export const nodeUnschedulable: NodeFilterPlugin = {
   name: 'NodeUnschedulable',
   dynamic: false,
-  passes: (ctx, node) => ctx.fleet.table.unschedulable[node.index] === 0,
+  passesAt: (ctx, i) => ctx.fleet.table.unschedulable[i] === 0,
+  passes: (ctx, node) => nodeUnschedulable.passesAt(ctx, node.index),
   reason: () => 'unschedulable',
 };
 
-export const nodeReady: FilterPlugin = {
+export const nodeReady: NodeFilterPlugin = {
   name: 'NodeReady',
   dynamic: false,
-  passes: (ctx, node) => ctx.fleet.table.ready[node.index] === 1,
+  passesAt: (ctx, i) => ctx.fleet.table.ready[i] === 1,
+  passes: (ctx, node) => nodeReady.passesAt(ctx, node.index),
   reason: () => 'not Ready',
 };
 
@@ -109,7 +112,7 @@ export const filterPlugins: readonly FilterPlugin[] = [
 ];
 
 /** The filters that look at the node alone, before any pair: a node one refuses is never scanned. */
-export const nodeLevelFilters: readonly FilterPlugin[] = [nodeSelector, nodeUnschedulable, nodeReady, nodeWorkloadCap];
+export const nodeLevelFilters: readonly NodeFilterPlugin[] = [nodeSelector, nodeUnschedulable, nodeReady, nodeWorkloadCap];
 
 /** Runs the plugins in order and returns the first failure, or SUCCESS. */
 export function runFilters(plugins: readonly FilterPlugin[], ctx: PlanContext, node: NodeInfo): Status {

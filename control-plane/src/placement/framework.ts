@@ -238,6 +238,15 @@ export interface FilterPlugin {
 }
 
 /**
+ * A filter that judges a node by its own columns of the node table, before any pair: its
+ * verdict needs only the row's position, so the score bound (bound.ts) asks it for every node
+ * without reading the node's NodeInfo. `passes(ctx, node)` is `passesAt(ctx, node.index)`.
+ */
+export interface NodeFilterPlugin extends FilterPlugin {
+  passesAt(ctx: PlanContext, i: number): boolean;
+}
+
+/**
  * A filter whose rule applies to each (accelerator, variant) pair of a node: the pair scan
  * (candidates.ts) applies the pair rules in order and counts the pairs each lets through, and
  * the node passes while some pair does.

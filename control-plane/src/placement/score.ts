@@ -27,11 +27,17 @@ export const accuracy: ScorePlugin = {
   score: (_ctx, _node, tier) => 100 * tier.variant.accuracy,
 };
 
+/** The Load score of one accelerator slot (FleetFacts.accBase): 100 idle, 0 fully busy. */
+export function idleScore(ctx: PlanContext, slot: number): number {
+  return 100 * (1 - clamp01(ctx.fleet.table.util[slot]!));
+}
+
 /** Idle accelerators first; no report counts as idle. */
 export const load: ScorePlugin = {
   name: 'Load',
   weight: (w) => w.load,
-  score: (ctx, node, tier) => 100 * (1 - clamp01(ctx.fleet.table.util[node.accBase + tier.acc]!)),
+  // The tier's accelerator alone decides it, so the score bound asks idleScore per slot.
+  score: (ctx, node, tier) => idleScore(ctx, node.accBase + tier.acc),
 };
 
 /** 100 at zero joules per inference, 50 at one joule. */

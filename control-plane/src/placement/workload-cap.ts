@@ -2,7 +2,7 @@
 // a deployment not yet counted there is refused once the others fill it, so one more tenant
 // is an unplaced replica with a reason rather than an assignment that cannot be encoded.
 import { MAX_WORKLOADS_PER_NODE } from '@edgeplane/api';
-import type { FilterPlugin } from './framework.ts';
+import type { NodeFilterPlugin } from './framework.ts';
 
 // Read once: the filter runs for every node of every plan.
 const LIMIT: number = MAX_WORKLOADS_PER_NODE;
@@ -21,11 +21,12 @@ export function fullNodes(otherWorkloads: ReadonlyMap<string, number>, positions
   return full;
 }
 
-export const nodeWorkloadCap: FilterPlugin = {
+export const nodeWorkloadCap: NodeFilterPlugin = {
   name: 'NodeWorkloadCap',
   // Other deployments' workloads do not change while this plan runs, and more replicas of this
   // deployment on the node are still one workload there.
   dynamic: false,
-  passes: (ctx, node) => ctx.workloadFull === undefined || ctx.workloadFull[node.index] === 0,
+  passesAt: (ctx, i) => ctx.workloadFull === undefined || ctx.workloadFull[i] === 0,
+  passes: (ctx, node) => nodeWorkloadCap.passesAt(ctx, node.index),
   reason: () => `at the node's workload limit (${LIMIT})`,
 };
