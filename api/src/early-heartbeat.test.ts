@@ -136,16 +136,27 @@ describe('EarlyHeartbeatPolicy', () => {
 });
 
 describe('createEarlyHeartbeatDriver', () => {
+  /** `link`: 'up' publishes at once, 'down' cannot publish, 'slow' leaves the send in flight. */
   function harness(intervalMs = 5000) {
     let t = 0;
     let timers: Array<{ at: number; fn: () => void }> = [];
     const sends: Array<{ at: number; reasons: EarlyReason[] }> = [];
+    const tries: number[] = [];
+    const inFlight: Array<() => void> = [];
     let conditions = mains;
+    let link: 'up' | 'down' | 'slow' = 'up';
     const d = createEarlyHeartbeatDriver({
       intervalMs,
       send: (reasons) => {
-        sends.push({ at: t, reasons });
-        d.sent(conditions, d.policy.workloadChanges, true);
+        tries.push(t);
+        if (link === 'down') return d.notSent();
+        const covered = d.policy.workloadChanges;
+        const publish = () => {
+          sends.push({ at: t, reasons });
+          d.sent(conditions, covered, true);
+        };
+        if (link === 'slow') inFlight.push(publish);
+        else publish();
       },
       timers: {
         now: () => t,
@@ -171,11 +182,67 @@ describe('createEarlyHeartbeatDriver', () => {
     return {
       d,
       sends,
+      tries,
       advance,
       set: (c: Conditions) => (conditions = c),
+      setLink: (l: typeof link) => (link = l),
+      /** Completes the sends in flight (a slow telemetry read that finally returns). */
+      land: () => inFlight.splice(0).forEach((f) => f()),
       pendingTimers: () => timers.length,
     };
   }
+
+  it('keeps a change it could not send and sends it at once when the sender is back', () => {
+    const h = harness();
+    h.d.sent(mains, 0, false);
+    h.setLink('down');
+    h.d.workloadChanged();
+    h.advance(100);
+    expect(h.tries).toEqual([20]);
+    expect(h.sends).toEqual([]);
+    h.d.workloadChanged(); // while down: no try before the retry time
+    h.advance(500);
+    expect(h.tries).toEqual([20]);
+    h.setLink('up');
+    h.d.resume();
+    h.advance(1);
+    expect(h.sends).toEqual([{ at: 600, reasons: ['workload'] }]);
+    expect(h.pendingTimers()).toBe(0);
+  });
+
+  it('retries an unsent change at the refill pace without a resume', () => {
+    const h = harness();
+    h.d.sent(mains, 0, false);
+    h.setLink('down');
+    h.d.workloadChanged();
+    h.advance(1300);
+    expect(h.tries).toEqual([20, 1270]);
+    h.setLink('up');
+    h.advance(1300);
+    expect(h.sends).toEqual([{ at: 2520, reasons: ['workload'] }]);
+  });
+
+  it('keeps one early heartbeat in flight: changes meanwhile go in the next, no token is wasted', () => {
+    const h = harness();
+    h.d.sent(mains, 0, false);
+    h.setLink('slow');
+    h.d.workloadChanged();
+    h.advance(30);
+    expect(h.tries).toEqual([20]);
+    // More changes and polls while the first is still being read and published.
+    h.d.workloadChanged();
+    h.d.observe(mains);
+    h.advance(200);
+    expect(h.tries).toEqual([20]);
+    h.setLink('up');
+    h.land();
+    h.advance(100);
+    // The second change was made after the first heartbeat read its telemetry: one more, after
+    // the coalescing window, and nothing for the poll that changed nothing.
+    expect(h.sends.map((s) => s.at)).toEqual([230, 250]);
+    expect(h.d.policy.pending()).toEqual([]);
+    expect(h.pendingTimers()).toBe(0);
+  });
 
   it('sends one heartbeat for a burst of changes and none when nothing changed', () => {
     const h = harness();

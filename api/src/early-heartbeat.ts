@@ -188,13 +188,22 @@ export interface EarlyHeartbeatDriver {
   observe(c: Conditions): void;
   /** Call for every heartbeat that went out, regular or early. */
   sent(c: Conditions, workloadChanges: number, early: boolean): void;
+  /**
+   * The early heartbeat asked for could not go out (disconnected, telemetry unreadable): what
+   * it carried stays pending and is tried again at the refill pace, or at once on `resume()`.
+   */
+  notSent(): void;
+  /** The sender can publish again (reconnected): anything pending goes out now. */
+  resume(): void;
   setIntervalMs(intervalMs: number): void;
   stop(): void;
 }
 
 /**
  * Runs the policy on a timer: `send(reasons)` is called when an early heartbeat is due; the
- * sender reports it back through `sent(..., true)` once published (or not at all if it could not).
+ * sender reports it back through `sent(..., true)` once published, or `notSent()` if it could
+ * not. One early heartbeat is in flight at a time, so a slow telemetry read never turns one
+ * change into several heartbeats (each spending a token).
  */
 export function createEarlyHeartbeatDriver(o: {
   intervalMs: number;
@@ -208,11 +217,15 @@ export function createEarlyHeartbeatDriver(o: {
   let timer: unknown;
   let timerAt = Number.POSITIVE_INFINITY;
   let stopped = false;
+  let inFlight = false;
+  /** After a send that could not go out, the next try waits until then (ms), or a resume. */
+  let retryAtMs = Number.NEGATIVE_INFINITY;
 
   const arm = () => {
-    if (stopped) return;
+    if (stopped || inFlight) return;
     const now = timers.now();
-    const due = policy.dueAtMs(now);
+    const policyDue = policy.dueAtMs(now);
+    const due = policyDue === null ? null : Math.max(policyDue, retryAtMs);
     if (due === null) {
       if (timer !== undefined) timers.clearTimer(timer);
       timer = undefined;
@@ -233,6 +246,7 @@ export function createEarlyHeartbeatDriver(o: {
     const due = policy.dueAtMs(timers.now());
     // A timer may fire a hair early; wait out the rest rather than overspend.
     if (due !== null && due > timers.now() + 1) return arm();
+    inFlight = true;
     o.send(reasons);
   };
 
@@ -247,7 +261,18 @@ export function createEarlyHeartbeatDriver(o: {
       arm();
     },
     sent(c, workloadChanges, early) {
+      if (early) inFlight = false;
+      retryAtMs = Number.NEGATIVE_INFINITY;
       policy.sent(c, workloadChanges, early, timers.now());
+      arm();
+    },
+    notSent() {
+      inFlight = false;
+      retryAtMs = timers.now() + policy.settings.refillMs;
+      arm();
+    },
+    resume() {
+      retryAtMs = Number.NEGATIVE_INFINITY;
       arm();
     },
     setIntervalMs(intervalMs) {

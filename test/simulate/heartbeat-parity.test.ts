@@ -1,7 +1,8 @@
 // The agent's heartbeat publisher (its fleet session) and a simulated node, each against a
 // real nats-server and driven by the same timeline (an assignment whose workload downloads,
-// loads and goes Ready; a battery crossing a tiering threshold, a change within a class, a
-// link changing class, a dip that comes back between two reads), send the same heartbeats:
+// then loads and goes Ready while the node's connection is down, as when a renewed credential
+// makes the agent reconnect; a battery crossing a tiering threshold, a change within a class,
+// a link changing class, a dip that comes back between two reads), send the same heartbeats:
 // same kind (full or delta, early or regular, and why), same sections, same content.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -28,14 +29,20 @@ const battery = (batteryPercent: number): Power => ({ source: 'battery', battery
  * Times are ms after the node's first heartbeat. Polls read power and link at multiples of
  * 400 ms, regular heartbeats go at multiples of 2000 ms; every change sits well between them.
  */
-type Step = { atMs: number; assign: true } | { atMs: number; power: Power } | { atMs: number; network: Network };
+type Step = { atMs: number; assign: true } | { atMs: number; power: Power } | { atMs: number; network: Network } | { atMs: number; connected: boolean };
+/** The connection is down from 1400 ms until it is back at this time. */
+const RECONNECT_AT_MS = 1900;
 const TIMELINE: Step[] = [
-  // Downloading at once, Loading after 4 MB over 40 Mbit/s (820 ms), Ready 170 ms later.
+  // Downloading at once, Loading after 4 MB over 40 Mbit/s (820 ms), Ready 170 ms later:
+  // both while the connection is down. Back, the node sends them at once, then says hello
+  // again (a full heartbeat), which restarts its heartbeat and power/link reading periods.
   { atMs: 700, assign: true },
-  { atMs: 2550, power: battery(45) }, // below fp16BelowPercent 50: read at 2800, sent early
-  { atMs: 3400, power: battery(43) }, // same class: waits for the regular heartbeat at 4000
-  { atMs: 4600, network: lte }, // link class changes: read at 4800, sent early
-  { atMs: 5300, power: battery(15) }, // below int8BelowPercent, and back before the read at 5600
+  { atMs: 1400, connected: false },
+  { atMs: RECONNECT_AT_MS, connected: true },
+  { atMs: 2550, power: battery(45) }, // below fp16BelowPercent 50: read at 2700, sent early
+  { atMs: 3400, power: battery(43) }, // same class: waits for the regular heartbeat at 3900
+  { atMs: 4600, network: lte }, // link class changes: read at 4700, sent early
+  { atMs: 5300, power: battery(15) }, // below int8BelowPercent, and back before the read at 5500
   { atMs: 5450, power: battery(43) },
 ];
 const END_MS = 7000;
@@ -126,7 +133,11 @@ describe('heartbeat parity: agent session and simulated node', () => {
 
   /** The agent's fleet session with a scripted power, link and the simulated executors' workloads. */
   async function runAgent(node: string): Promise<Sent[]> {
-    const nc = await connect({ ...(await nats.connectOptions({ node })), name: node });
+    // A forced reconnect (what a credential renewal does) that dials again at a set time: nats.js
+    // dials once the delay since the last connect attempt (about now) has passed.
+    const connectedAt = Date.now();
+    let reconnectAt = 0;
+    const nc = await connect({ ...(await nats.connectOptions({ node })), name: node, maxReconnectAttempts: -1, reconnectDelayHandler: () => Math.max(0, reconnectAt - connectedAt) });
     const sent: Sent[] = [];
     let power = battery(80);
     let network = wifi;
@@ -151,10 +162,13 @@ describe('heartbeat parity: agent session and simulated node', () => {
     });
     try {
       const t0 = await started;
+      reconnectAt = Date.now() - (performance.now() - t0) + RECONNECT_AT_MS;
       await play(t0, async (step) => {
         if ('assign' in step) await kv.put(node, JSON.stringify(assignment(node)));
         else if ('power' in step) power = step.power;
-        else network = step.network;
+        else if ('network' in step) network = step.network;
+        else if (!step.connected) await nc.reconnect();
+        // Back by itself at RECONNECT_AT_MS.
       });
       return sent.map((s) => ({ ...s, atMs: s.atMs - t0 }));
     } finally {
@@ -193,7 +207,8 @@ describe('heartbeat parity: agent session and simulated node', () => {
       await play(t0, async (step) => {
         if ('assign' in step) await kv.put(node, JSON.stringify(assignment(node)));
         else if ('power' in step) sim.setPower(node, step.power);
-        else sim.setLink(node, step.network);
+        else if ('network' in step) sim.setLink(node, step.network);
+        else sim.setConnected(node, step.connected);
       });
       return sent.map((s) => ({ ...s, atMs: s.atMs - t0 }));
     } finally {
@@ -212,22 +227,24 @@ describe('heartbeat parity: agent session and simulated node', () => {
     expect(a.map((x) => (x.early ? x.early.join('+') : x.full ? 'full' : 'regular'))).toEqual([
       'full',
       'workload', // Downloading
-      'workload', // Loading
-      'workload', // Ready
-      'regular',
+      'workload', // Ready (Loading too came and went while the connection was down), once back
+      'full', // hello again after the reconnect
       'battery',
       'regular',
       'link',
       'regular',
     ]);
-    expect(a.filter((x) => x.workloads?.length).map((x) => x.workloads![0]!.phase)).toEqual(['Downloading', 'Loading', 'Ready']);
-    expect(a[5]!.power).toEqual(battery(45));
-    expect(a[6]!.power).toEqual(battery(43));
-    expect(a[7]!.network).toEqual({ type: 'cellular-4g', metered: true });
-    // Early ones go out within a poll period plus the coalescing window of the change.
+    expect(a.filter((x) => x.workloads?.length).map((x) => x.workloads![0]!.phase)).toEqual(['Downloading', 'Ready', 'Ready']);
+    expect(a[4]!.power).toEqual(battery(45));
+    expect(a[5]!.power).toEqual(battery(43));
+    expect(a[6]!.network).toEqual({ type: 'cellular-4g', metered: true });
+    // Early ones go out within a poll period plus the coalescing window of the change, and a
+    // change made while disconnected as soon as the connection is back, before the hello.
     const earlyAt = agent.filter((x) => x.early).map((x) => Math.round(x.atMs));
-    expect(earlyAt[3]).toBeGreaterThanOrEqual(2550);
-    expect(earlyAt[3]).toBeLessThan(2550 + POLL_MS + 150);
+    expect(earlyAt[1]).toBeGreaterThanOrEqual(RECONNECT_AT_MS);
+    expect(earlyAt[1]).toBeLessThan(RECONNECT_AT_MS + 150);
+    expect(earlyAt[2]).toBeGreaterThanOrEqual(2550);
+    expect(earlyAt[2]).toBeLessThan(2550 + POLL_MS + 150);
 
     // What the control plane received is what each side says it sent.
     expect(onWire.get('parity-agent')?.map((h) => h.seq)).toEqual(agent.map((x) => x.hb.seq));

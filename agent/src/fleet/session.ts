@@ -154,12 +154,16 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
 
   /** A regular heartbeat, or an early one reporting `reasons`. */
   const sendHeartbeat = async (reasons: EarlyReason[] | null = null) => {
-    if (!reply || !connected || nc.isClosed()) return;
+    // An early heartbeat that cannot go out now stays pending: it goes on reconnect.
+    const unsent = () => {
+      if (reasons) early.notSent();
+    };
+    if (!reply || !connected || nc.isClosed()) return unsent();
     try {
       // Changes after this point are not in this heartbeat's telemetry: they stay pending.
       const covered = early.policy.workloadChanges;
       const telemetry = await opts.telemetry();
-      if (!reply || !connected || nc.isClosed()) return;
+      if (!reply || !connected || nc.isClosed()) return unsent();
       const hb = builder.next(telemetry);
       const data = encodeHeartbeat(hb);
       nc.publish(subjects.status(node), data);
@@ -174,6 +178,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
       opts.onHeartbeat?.(hb, reasons);
     } catch (err) {
       log.warn({ err }, 'heartbeat not sent');
+      unsent();
     }
   };
 
@@ -310,6 +315,9 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
       } else if (s.type === 'reconnect') {
         connected = true;
         log.info({ server: s.server }, 'reconnected to NATS');
+        // A change made while disconnected (a renewal's reconnect lands amid downloads and
+        // loads) goes out now, not after the hello's round trip or at the next tick.
+        early.resume();
         watch?.resync();
         void establish();
       }

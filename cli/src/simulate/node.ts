@@ -67,6 +67,8 @@ export class SimulatedNode {
   #power: Power;
   #network: Network;
   #silent = false;
+  /** False while the node's own connection is down (a blip: it keeps its hello reply). */
+  #connected = true;
   #stopped = false;
   #reply: HelloReply | null = null;
   #builder = createHeartbeatBuilder(12);
@@ -95,7 +97,13 @@ export class SimulatedNode {
         if (this.#o.reportChanges) this.#early.workloadChanged();
       },
     });
-    this.#early = createEarlyHeartbeatDriver({ intervalMs: 5000, send: (reasons) => this.#publish(reasons) });
+    // An early heartbeat that cannot go out stays pending, as the agent's does.
+    this.#early = createEarlyHeartbeatDriver({
+      intervalMs: 5000,
+      send: (reasons) => {
+        if (this.#publish(reasons) === null) this.#early.notSent();
+      },
+    });
   }
 
   get accepted(): boolean {
@@ -189,7 +197,7 @@ export class SimulatedNode {
   }
 
   #publish(early: EarlyReason[] | null): number | null {
-    if (!this.#reply || this.#silent || this.#stopped || this.#o.nc.isClosed()) return null;
+    if (!this.#reply || this.#silent || !this.#connected || this.#stopped || this.#o.nc.isClosed()) return null;
     const { counters } = this.#o;
     try {
       const hb = this.#builder.next({
@@ -264,6 +272,19 @@ export class SimulatedNode {
     } else {
       void this.#hello(0);
     }
+  }
+
+  /**
+   * The node's connection drops and comes back, as an agent's does when a renewed credential
+   * makes it reconnect: nothing goes out meanwhile; back, it sends what is pending at once and
+   * says hello again (then a full heartbeat), as the agent's session does on a reconnect.
+   */
+  setConnected(connected: boolean): void {
+    if (connected === this.#connected || this.#stopped) return;
+    this.#connected = connected;
+    if (!connected) return;
+    this.#early.resume();
+    void this.#hello(0);
   }
 
   stop(): void {

@@ -93,6 +93,8 @@ export interface Simulation {
   setPower(name: string, power: Power): void;
   setLink(name: string, network: Network): void;
   setSilent(name: string, silent: boolean): void;
+  /** The node's connection drops (false) and comes back (true), keeping its hello reply. */
+  setConnected(name: string, connected: boolean): void;
   stopNode(name: string): void;
   /** Publishes the node's heartbeat now; returns the time it went out, or null. */
   reportNow(name: string): number | null;
@@ -320,6 +322,7 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
       get(name).setSilent(silent);
       checkAccepted();
     },
+    setConnected: (name, connected) => get(name).setConnected(connected),
     stopNode(name) {
       get(name).stop();
       checkAccepted();
