@@ -10,7 +10,7 @@ import { SETTINGS as CONTROL_PLANE_SETTINGS } from '../../control-plane/src/conf
 import { CONTROL_PLANE_NODE_FLAGS } from '../../control-plane/src/node-flags.ts';
 import { SETTINGS as AGENT_SETTINGS, usage as agentUsage } from '../../agent/src/config.ts';
 import { crdDir } from '@edgeplane/env';
-import { chartDir, ciValuesDir, findObject, helm, render, type K8sObject } from './helm.ts';
+import { chartDir, ciValuesDir, findObject, helm, parseObjects, render, type K8sObject } from './helm.ts';
 
 const ciFile = (name: string) => join(ciValuesDir, name);
 const as = <T>(o: K8sObject) => o as unknown as T;
@@ -67,6 +67,24 @@ describe('default values', () => {
     expect(container!.resources?.limits).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
     expect(container!.image).toBe(`edgeplane/control-plane:${chartAppVersion()}`);
     expect(pod.serviceAccountName).toBe(findObject(await render(), 'ServiceAccount').metadata.name);
+  });
+
+  it('serve through a shutdown delay (preStop sleep) where Kubernetes has the action, 1.30 on', async () => {
+    const preStop = async (args: string[]) => {
+      const res = await helm(args);
+      expect(res.code, res.stderr).toBe(0);
+      const objects = parseObjects(res.stdout);
+      return as<V1Deployment>(findObject(objects, 'Deployment')).spec!.template.spec!.containers[0]!.lifecycle?.preStop;
+    };
+    const base = ['template', 'ep', chartDir, '--namespace', 'edgeplane'];
+    expect(await preStop([...base, '--kube-version', '1.30.0'])).toEqual({ sleep: { seconds: 5 } });
+    expect(await preStop([...base, '--kube-version', '1.30.0', '--set', 'controlPlane.shutdownDelaySeconds=12'])).toEqual({ sleep: { seconds: 12 } });
+    expect(await preStop([...base, '--kube-version', '1.30.0', '--set', 'controlPlane.shutdownDelaySeconds=0'])).toBeUndefined();
+    // On 1.29 the API server would drop the unknown action and refuse an empty handler.
+    expect(await preStop([...base, '--kube-version', '1.29.0'])).toBeUndefined();
+    const tooLong = await helm([...base, '--kube-version', '1.30.0', '--set', 'controlPlane.shutdownDelaySeconds=60']);
+    expect(tooLong.code).not.toBe(0);
+    expect(tooLong.stderr).toContain('shutdownDelaySeconds');
   });
 
   it('keep a standby through node drains: PDB minAvailable 1 over the same pods', async () => {
