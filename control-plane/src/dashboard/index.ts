@@ -9,7 +9,7 @@ import type { PlacementStore } from '../reconcile/placement-store.ts';
 import { EventReader } from './events.ts';
 import { HistoryStore } from './history-store.ts';
 import { FleetModel, type Cache } from './model.ts';
-import { DEFAULT_DASHBOARD_DIR, type DashboardPluginOptions } from './plugin.ts';
+import { defaultDashboardDir, type DashboardPluginOptions } from './plugin.ts';
 import { SseHub } from './sse.ts';
 
 export interface DashboardOptions {
@@ -55,7 +55,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
       nodes: o.nodes,
       deployments: o.deployments,
       events: new EventReader(o.events, log),
-      distDir: o.distDir ?? DEFAULT_DASHBOARD_DIR,
+      distDir: o.distDir ?? defaultDashboardDir(),
       gracePeriodMs: o.gracePeriodMs,
     },
     start() {
@@ -69,4 +69,3 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   };
 }
 
-export { DEFAULT_DASHBOARD_DIR };

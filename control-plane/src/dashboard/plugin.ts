@@ -33,8 +33,14 @@ import type { Cache, FleetModel } from './model.ts';
 import type { SseHub } from './sse.ts';
 import { dashPlacement, nodeDetail, unplacedExplanation, fleetDeployment } from './views.ts';
 
-/** dashboard/dist/ of this source tree; the single executable names its own with EP_DASHBOARD_DIR. */
-export const DEFAULT_DASHBOARD_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../dashboard/dist');
+/**
+ * dashboard/dist/ of this source tree. The single executable (a CommonJS bundle, where
+ * import.meta.url is empty) names its own with EP_DASHBOARD_DIR, so this is only a fallback.
+ */
+export function defaultDashboardDir(): string {
+  const here = typeof import.meta.url === 'string' && import.meta.url.startsWith('file:') ? dirname(fileURLToPath(import.meta.url)) : process.cwd();
+  return resolve(here, '../../../dashboard/dist');
+}
 export const DASHBOARD_BUILD_COMMAND = 'npm run build -w @edgeplane/dashboard';
 /** Longest token put in the cookie: browsers keep at most 4 KiB per cookie. */
 const MAX_COOKIE_TOKEN = 4000;
