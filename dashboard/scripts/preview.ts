@@ -85,7 +85,7 @@ export async function startPreview(options: { nodes: number; port?: number }): P
     if (parts[2] === 'deployments' && parts[3] && parts[4]) {
       const d = deployments([...nodes.values()]).find((x) => x.namespace === parts[3] && x.name === parts[4]);
       if (!d) return json(res, { code: 'NOT_FOUND', message: 'no deployment' }, 404);
-      const placed = [...nodes.values()].filter((n) => n.workloads.some((w) => w.deployment === `${d.namespace}/${d.name}`)).slice(0, 50);
+      const placed = [...nodes.values()].filter((n) => n.workloads.some((w) => w.deployment === `${d.namespace}/${d.name}`));
       const view: DeploymentView = {
         ...d, sloP99Ms: 25,
         placements: placed.map((n) => ({ node: n.name, accelerator: n.workloads[0]!.accelerator, variant: n.workloads[0]!.variant, precision: n.workloads[0]!.precision ?? 'fp32', phase: 'Ready', p99Ms: n.workloads[0]!.p99Ms, predictedP99Ms: 12, sloP99Ms: 25, tierReason: n.power?.batteryPercent !== null && (n.power?.batteryPercent ?? 100) < 20 ? 'battery < 20%: capped at int8' : 'best tier within the SLO', reason: null, message: null })),

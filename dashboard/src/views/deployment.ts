@@ -1,7 +1,7 @@
 // Deployment: replicas by phase and precision, each placement with its tier and why, the
 // replicas no node could take and why, and the resource's Events.
-import { useMemo, useRef } from 'preact/hooks';
-import type { DashEvent, DeploymentView } from '../../../api/src/dashboard.ts';
+import { useMemo, useRef, useState } from 'preact/hooks';
+import type { DashEvent, DashPlacement, DeploymentView } from '../../../api/src/dashboard.ts';
 import type { DashboardApi } from '../api.ts';
 import { deploymentKey } from '../fleet-state.ts';
 import { ago, ms } from '../format.ts';
@@ -40,7 +40,20 @@ export function EventsTable({ events }: { events: DashEvent[] }) {
   </table>`;
 }
 
+/** Placements shown at first, and per "Show more": a table of thousands of rows is slow to lay out. */
+const PLACEMENTS_SHOWN = 200;
+const PLACEMENTS_MORE = 1000;
+
+/** Replicas that need a look first: not Ready, then furthest over their SLO; then by node. */
+function ordered(placements: DashPlacement[]): DashPlacement[] {
+  const badness = (p: DashPlacement) => (p.phase === 'Ready' ? 0 : 1e6) + (p.p99Ms === null ? 0 : p.p99Ms / p.sloP99Ms);
+  return [...placements].sort((a, b) => badness(b) - badness(a) || a.node.localeCompare(b.node));
+}
+
 function Body({ view }: { view: DeploymentView }) {
+  const [limit, setLimit] = useState(PLACEMENTS_SHOWN);
+  const sorted = useMemo(() => ordered(view.placements), [view.placements]);
+  const shown = sorted.slice(0, limit);
   return html`
     ${view.degraded
       ? html`<div class="banner warn" role="status" data-testid="degraded"><strong>Degraded: ${view.degraded.reason}</strong> — ${view.degraded.message}</div>`
@@ -55,7 +68,7 @@ function Body({ view }: { view: DeploymentView }) {
       ? html`<p class="muted">No replica is placed.</p>`
       : html`<table class="table placements">
           <thead><tr><th scope="col">Node</th><th scope="col">Accelerator</th><th scope="col">Variant</th><th scope="col">Tier</th><th scope="col">Phase</th><th scope="col">p99 vs SLO</th><th scope="col">Why this tier</th></tr></thead>
-          <tbody>${view.placements.map(
+          <tbody>${shown.map(
             (p) => html`<tr data-node=${p.node}>
               <th scope="row"><a href=${href.node(p.node)}>${p.node}</a></th>
               <td>${p.accelerator}</td>
@@ -66,7 +79,10 @@ function Body({ view }: { view: DeploymentView }) {
               <td class="reason">${p.tierReason}</td>
             </tr>`,
           )}</tbody>
-        </table>`}
+        </table>
+        ${shown.length < sorted.length
+          ? html`<p><button type="button" class="more" onClick=${() => setLimit(limit + PLACEMENTS_MORE)}>Show ${Math.min(PLACEMENTS_MORE, sorted.length - shown.length)} more</button> <span class="muted">${shown.length} of ${sorted.length} shown, those needing a look first</span></p>`
+          : null}`}
     <h2>Unplaced replicas</h2>
     ${view.unplaced.count === 0
       ? html`<p class="muted">Every replica is placed.</p>`
@@ -87,12 +103,18 @@ export function DeploymentPage({ api, live, namespace, name }: { api: DashboardA
     [...live.changedNodes].some((n) => live.state.nodes.get(n)?.workloads.some((w) => w.deployment === key) ?? false));
   seenVersion.current = live.version;
   if (touched) refresh.current++;
-  const res = useResource((signal) => api.deployment(namespace, name, signal), key, refresh.current);
+  // A deployment over hundreds of nodes changes every moment: read it at most every 5 s.
+  const large = useRef(false);
+  const res = useResource((signal) => api.deployment(namespace, name, signal), key, refresh.current, large.current ? 5000 : 1000);
+  large.current = (res.data?.placements.length ?? 0) > 500;
   const title = useMemo(() => `${namespace}/${name}`, [namespace, name]);
+  // The same element while the data is the same: Preact then skips the table when the stream
+  // changes only something else.
+  const body = useMemo(() => (res.data ? html`<${Body} view=${res.data} />` : null), [res.data]);
   return html`<section aria-labelledby="deployment-title" class="deployment">
     <nav class="crumbs" aria-label="Breadcrumb"><a href=${href.fleet()}>Fleet</a> › <span>Deployment</span></nav>
     <h1 id="deployment-title" tabindex="-1">${title}</h1>
     ${res.error ? html`<div class="banner bad" role="alert">${res.error}</div>` : null}
-    ${res.data ? html`<${Body} view=${res.data} />` : res.loading ? html`<p class="muted">Loading…</p>` : null}
+    ${body ?? (res.loading ? html`<p class="muted">Loading…</p>` : null)}
   </section>`;
 }

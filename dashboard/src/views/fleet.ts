@@ -17,10 +17,12 @@ const cachedText = (node: FleetNode): string => {
   return text;
 };
 
-function Counts({ counts }: { counts: Partial<Record<string, number>> }) {
+function Counts({ counts, chip }: { counts: Partial<Record<string, number>>; chip: 'phase' | 'tier' }) {
   const entries = Object.entries(counts).filter(([, n]) => (n ?? 0) > 0);
   if (entries.length === 0) return html`<span class="muted">—</span>`;
-  return html`<span class="counts">${entries.map(([k, n]) => html`<span class="count">${n}×<${k.startsWith('fp') || k === 'int8' ? TierChip : PhaseChip} precision=${k} phase=${k} /></span>`)}</span>`;
+  return html`<span class="counts">${entries.map(
+    ([k, n]) => html`<span class="count">${n}×${chip === 'phase' ? html`<${PhaseChip} phase=${k} />` : html`<${TierChip} precision=${k} />`}</span>`,
+  )}</span>`;
 }
 
 function Deployments({ deployments }: { deployments: FleetDeployment[] }) {
@@ -33,8 +35,8 @@ function Deployments({ deployments }: { deployments: FleetDeployment[] }) {
         (d) => html`<tr key=${`${d.namespace}/${d.name}`} data-deployment=${`${d.namespace}/${d.name}`}>
           <th scope="row"><a href=${href.deployment(d.namespace, d.name)}>${d.namespace}/${d.name}</a></th>
           <td>${d.readyReplicas}/${d.replicas}${d.unplacedReplicas > 0 ? html` <span class="tag warn">${d.unplacedReplicas} unplaced</span>` : null}</td>
-          <td><${Counts} counts=${d.phases} /></td>
-          <td><${Counts} counts=${d.precisions} /></td>
+          <td><${Counts} counts=${d.phases} chip="phase" /></td>
+          <td><${Counts} counts=${d.precisions} chip="tier" /></td>
           <td>${d.degraded ? html`<span class="status warn" title=${d.degraded.message}>Degraded: ${d.degraded.reason}</span> <span class="degraded-message">${d.degraded.message}</span>` : html`<span class="status ok">Healthy</span>`}</td>
         </tr>`,
       )}
