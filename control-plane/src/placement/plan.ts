@@ -42,12 +42,14 @@ function release(ctx: PlanContext, slot: Slot): void {
 
 function toPlacement(ctx: PlanContext, slot: Slot, nowMs: number | undefined, current: ReadonlyMap<string, Placement>): Placement {
   const { node, tier } = slot;
-  const before = current.get(node.view.name);
+  // The name as the rows were laid out (equal to the view's, see refreshRows): no read of the view.
+  const name = ctx.fleet.names[node.index]!;
+  const before = current.size === 0 ? undefined : current.get(name);
   const unchanged = before !== undefined && before.variant === tier.variant.name && before.accelerator === tier.accId;
   const sinceMs = unchanged && before.sinceMs !== undefined ? before.sinceMs : nowMs;
-  return {
+  const placement: Placement = {
     deployment: ctx.key,
-    node: node.view.name,
+    node: name,
     accelerator: tier.accId,
     variant: tier.variant.name,
     precision: tier.variant.precision,
@@ -55,8 +57,10 @@ function toPlacement(ctx: PlanContext, slot: Slot, nowMs: number | undefined, cu
     cap: node.cap,
     predictedP99Ms: tier.p99Ms,
     tierReason: tierReason(ctx, node, tier),
-    ...(sinceMs !== undefined ? { sinceMs } : {}),
   };
+  // Set, not spread from a literal: a spread copies through a slow path for every placement.
+  if (sinceMs !== undefined) placement.sinceMs = sinceMs;
+  return placement;
 }
 
 /** This deployment's current placements ordered by node, accelerator and variant. */

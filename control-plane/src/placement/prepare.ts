@@ -7,7 +7,7 @@ import { PlacementErrorCode, PlacementInputError } from './errors.ts';
 import { buildPairs } from './candidates.ts';
 import { localScore, staticPairFilters } from './choose.ts';
 import { nodeLevelFilters, nodeReady, passesAll } from './filters.ts';
-import type { NodeInfo, PlanContext, VariantTable } from './framework.ts';
+import type { NodeInfo, PlanContext, VariantTable, Weights } from './framework.ts';
 import { fleetFacts, refreshFleetRows, selectorMatches, topologyDomains } from './memo.ts';
 import { nodeScorePlugins, WEIGHTS } from './score.ts';
 import { fullNodes } from './workload-cap.ts';
@@ -52,6 +52,13 @@ function variantTable(variants: ModelVariant[]): VariantTable {
     table.lite[v] = variant.profile === 'lite' ? 1 : 0;
   }
   return table;
+}
+
+/** The weight of each node score plugin, in nodeScorePlugins order. */
+function pluginWeights(weights: Weights): Float64Array {
+  const out = new Float64Array(nodeScorePlugins.length);
+  for (let k = 0; k < nodeScorePlugins.length; k++) out[k] = nodeScorePlugins[k]!.weight(weights);
+  return out;
 }
 
 /** The cap each node had when this deployment was last placed there; the strictest wins. */
@@ -224,7 +231,7 @@ export function preparePlan(input: PlanInput, pairClasses = true, lazy = false, 
     tierP99Ms: buffers.tierP99Ms,
     tierJoules: buffers.tierJoules,
     pairClasses: pairClasses ? new Map() : undefined,
-    nodeWeights: Float64Array.from(nodeScorePlugins, (p) => p.weight(WEIGHTS[spec.tiering.objective])),
+    nodeWeights: pluginWeights(WEIGHTS[spec.tiering.objective]),
     evaluated: buffers.evaluated,
     evaluatedRows: buffers.evaluatedRows,
     evaluatedCount: 0,
