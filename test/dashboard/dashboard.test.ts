@@ -12,6 +12,7 @@ import { demoAgents } from '../../scripts/up/agents.ts';
 import { ocrDeployment, publishOcrVariants, waitPlacement, waitReady } from '../../scripts/up/demo.ts';
 import { dashboardAddress } from '../../scripts/up/dashboard.ts';
 import { startStack, type Stack } from '../../scripts/up/stack.ts';
+import { buildDashboard } from '../../dashboard/scripts/build.ts';
 import { focused, tabTo } from './keyboard.ts';
 
 const unavailable = browserUnavailableReason();
@@ -25,6 +26,8 @@ let tab: WatchedPage;
 
 describe.skipIf(unavailable !== null)(`dashboard in headless Chromium${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
   beforeAll(async () => {
+    // What the control plane serves (make test builds it first; this is then a no-op).
+    await buildDashboard();
     stack = await startStack({ agents: demoAgents, log: () => {}, heartbeatIntervalMs: 500 });
     const kc = kubeConfig(stack.kube);
     const pushed = await publishOcrVariants(stack.nats, () => {});
@@ -127,6 +130,22 @@ describe.skipIf(unavailable !== null)(`dashboard in headless Chromium${unavailab
     await page.locator('table.placements tr[data-node="pi-handheld-1"]', { hasText: 'int8' }).waitFor({ timeout: 10_000 });
     await page.screenshot({ path: join(shots, 'dashboard-deployment.png'), fullPage: true });
   }, 150_000);
+
+  it('without the token the page says it is not signed in and shows no data', async () => {
+    const stranger = await watchedPage(browser);
+    try {
+      await stranger.page.goto(dashboardAddress(stack.api).replace(/\?token=.*$/, ''));
+      await expect.poll(() => stranger.page.textContent('[data-testid=connection]'), { timeout: 15_000 }).toBe('not signed in');
+      expect(await stranger.page.locator('[role=alert]').textContent()).toMatch(/not signed in/);
+      expect(await stranger.page.locator('.vscroll .cell.name a').count()).toBe(0);
+      // A wrong token is refused too, and not put in a cookie.
+      const res = await stranger.page.goto(dashboardAddress({ url: stack.api.url, token: 'not-a-token' }));
+      expect(res?.status()).toBe(401);
+      expect(await stranger.context.cookies()).toEqual([]);
+    } finally {
+      await stranger.context.close();
+    }
+  });
 
   it('logged no console error on any view', () => {
     expect(tab.errors).toEqual([]);
