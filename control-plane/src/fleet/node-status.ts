@@ -148,7 +148,9 @@ const conditionStates = (s: EdgeNodeStatus | undefined) =>
 
 /**
  * A change worth a status write now: a condition, a capability, the battery class, the
- * power source or the link type. Battery percent drifting within a class is not.
+ * power source or the link type. Battery percent drifting within a class is not, and neither
+ * are the cached artifacts: placement reads them from telemetry, and a deployment rolling out
+ * changes them on every node at once, which made a status write per node in a burst.
  */
 export function isMeaningfulChange(prev: EdgeNodeStatus | undefined, next: EdgeNodeStatus): boolean {
   if (!prev) return true;
@@ -158,8 +160,7 @@ export function isMeaningfulChange(prev: EdgeNodeStatus | undefined, next: EdgeN
     !same(prev.host, next.host) ||
     prev.agentVersion !== next.agentVersion ||
     batteryClass(prev.power) !== batteryClass(next.power) ||
-    prev.network?.type !== next.network?.type ||
-    !same([...(prev.cachedArtifacts ?? [])].sort(), [...(next.cachedArtifacts ?? [])].sort())
+    prev.network?.type !== next.network?.type
   );
 }
 

@@ -102,7 +102,7 @@ export class Controller {
       // Status writes yield to re-plans; they go once the queue is empty (or waited long enough).
       onIdle: () => {
         o.monitor.resumeStatusWrites();
-        o.reconciler.resumeStatusWrites();
+        o.reconciler.idle();
       },
       onResult: (key, outcome, ms, err) => {
         o.monitor.resumeStatusWrites();

@@ -27,12 +27,17 @@ describe('FleetViews', () => {
     expect(second[2]).toBe(c);
     expect(second[1]).not.toBe(b);
     expect(second[1]?.power).toEqual({ source: 'battery', batteryPercent: 15 });
-    // A new EdgeNode object with equal accelerators and labels keeps the ones the planner knows.
-    const replaced = structuredClone(nodes[2]!);
-    const third = views.views([nodes[0]!, nodes[1]!, replaced], t, 2, ready, () => undefined);
-    expect(third[2]).not.toBe(c);
-    expect(third[2]?.accelerators).toBe(c?.accelerators);
-    expect(third[2]?.labels).toBe(c?.labels);
+    // A status write (a new EdgeNode object, the heartbeat time changed) keeps the view: nothing
+    // the plan reads of it changed.
+    const written = { ...structuredClone(nodes[2]!), status: { ...nodes[2]!.status, lastHeartbeatTime: '2026-01-01T00:00:00Z' } };
+    const third = views.views([nodes[0]!, nodes[1]!, written], t, 2, ready, () => undefined);
+    expect(third[2]).toBe(c);
+    // A new label is a new view, which keeps the accelerators object the planner knows.
+    const labelled = { ...structuredClone(nodes[2]!), metadata: { ...nodes[2]!.metadata, labels: { zone: 'z1' } } };
+    const fourth = views.views([nodes[0]!, nodes[1]!, labelled], t, 3, ready, () => undefined);
+    expect(fourth[2]).not.toBe(c);
+    expect(fourth[2]?.labels).toEqual({ zone: 'z1' });
+    expect(fourth[2]?.accelerators).toBe(c?.accelerators);
   });
 
   it('builds a new view when the lifecycle decision or a variant digest changes, a new list when members change', () => {

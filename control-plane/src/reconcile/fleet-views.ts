@@ -30,6 +30,27 @@ function digestsOf(t: NodeTelemetry | undefined, digestOf: VariantDigest): strin
 
 const sameJson = (a: unknown, b: unknown) => a === b || JSON.stringify(a) === JSON.stringify(b);
 
+/**
+ * Whether two EdgeNode objects give the same view (nodeView reads these of them). A status
+ * write replaces the object while the view stays the same: the heartbeat time, utilization and
+ * workloads in status are read from telemetry, and power, link and cached artifacts from status
+ * only when there is no telemetry, readiness only when the monitor has not decided.
+ */
+function sameForView(a: EdgeNode, b: EdgeNode, hasTelemetry: boolean, decided: boolean): boolean {
+  if (a === b) return true;
+  const sa = a.status;
+  const sb = b.status;
+  const reachable = (s: typeof sa) => s?.conditions?.find((c) => c.type === 'Reachable')?.status;
+  return (
+    a.metadata.name === b.metadata.name &&
+    a.spec.unschedulable === b.spec.unschedulable &&
+    sameJson(a.metadata.labels ?? {}, b.metadata.labels ?? {}) &&
+    sameJson(sa?.accelerators ?? [], sb?.accelerators ?? []) &&
+    (hasTelemetry || (sameJson(sa?.power, sb?.power) && sameJson(sa?.network, sb?.network) && sameJson(sa?.cachedArtifacts ?? [], sb?.cachedArtifacts ?? []))) &&
+    (decided || reachable(sa) === reachable(sb))
+  );
+}
+
 export class FleetViews {
   readonly #entries = new Map<string, Entry>();
   #list: NodeView[] = [];
@@ -60,7 +81,8 @@ export class FleetViews {
       const life = lifecycle?.(name);
       const e = this.#entries.get(name);
       const digests = digestVersion !== undefined && e !== undefined && e.t === t && e.digestVersion === digestVersion ? e.digests : digestsOf(t, digestOf);
-      if (e && e.node === node && e.t === t && e.ready === life?.ready && e.evicted === life?.evicted && e.digests === digests) {
+      if (e && e.t === t && e.ready === life?.ready && e.evicted === life?.evicted && e.digests === digests && sameForView(e.node, node, t !== undefined, life !== undefined)) {
+        e.node = node;
         e.digestVersion = digestVersion;
         list[i] = e.view;
         return;

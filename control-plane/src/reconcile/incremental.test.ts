@@ -55,7 +55,8 @@ const scenario = fc
     // Changes some nodes go through and back before the plan the shortcut starts from, so some
     // replicas hold a faster variant (upgradeHoldMs) when it runs.
     earlier: fc.array(fc.tuple(fc.nat(), state), { maxLength: 4 }),
-    changes: fc.array(fc.tuple(fc.nat(), state), { minLength: 1, maxLength: 4 }),
+    // None: a reconcile with no view changed since the last plan (a retry, a notice that came late).
+    changes: fc.array(fc.tuple(fc.nat(), state), { minLength: 0, maxLength: 4 }),
     elapsedMs: fc.constantFrom(10, 1_000, 29_000, 31_000, 120_000),
     holdMs: fc.constantFrom(0, 30_000),
   })
@@ -126,12 +127,24 @@ describe('planChangedNodes', () => {
     expect(planChangedNodes(input, { views, nowMs: T0, placements: settled.placements })).toBeNull();
   });
 
-  it('declines when the input is not the plan it was computed from, or nothing changed', () => {
+  it('declines when the input is not the plan it was computed from', () => {
     const spec = makeSpec({ replicas: 2 });
     const views = [node('a'), node('b')];
     const settled = planDeployment({ key: KEY, spec, nodes: views, current: [], committedMiB: new Map(), nowMs: T0 });
     const input: PlanInput = { key: KEY, spec, nodes: views, current: settled.placements, committedMiB: new Map(), nowMs: T0 + 1 };
-    expect(planChangedNodes(input, { views, nowMs: T0, placements: settled.placements })).toBeNull();
     expect(planChangedNodes({ ...input, nodes: [views[0]!, node('b')] }, { views, nowMs: T0, placements: settled.placements.slice() })).toBeNull();
+  });
+
+  it('with no view changed since the last plan, returns that plan itself and re-plans nothing', () => {
+    const spec = makeSpec({ replicas: 20 });
+    const views = Array.from({ length: 20 }, (_, i) => node(`n${String(i).padStart(2, '0')}`, { accelerators: [gpu()] }));
+    const first = planDeployment({ key: KEY, spec, nodes: views, current: [], committedMiB: new Map(), nowMs: T0 });
+    const settled = planDeployment({ key: KEY, spec, nodes: views, current: first.placements, committedMiB: new Map(), nowMs: T0 });
+    const input: PlanInput = { key: KEY, spec, nodes: views.slice(), current: settled.placements, committedMiB: new Map(), nowMs: T0 + 1 };
+    const fast = planChangedNodes(input, { views, nowMs: T0, placements: settled.placements });
+    expect(fast).not.toBeNull();
+    expect(fast!.placements).toBe(settled.placements);
+    expect(fast!.positions).toEqual([]);
+    expect(fast!.placements).toEqual(planDeployment(input).placements);
   });
 });

@@ -19,7 +19,8 @@ export interface PlanBasis {
 }
 
 export interface IncrementalPlan {
-  placements: Placement[];
+  /** `current` itself when nothing was re-planned. */
+  placements: readonly Placement[];
   /** Nodes the sub-plan covered: the only ones whose placements may differ from `current`. */
   nodes: Set<string>;
   /** Positions in `placements` (and in `current`) that were re-planned. */
@@ -59,7 +60,7 @@ export function planChangedNodes(input: PlanInput, basis: PlanBasis): Incrementa
     if (view.name !== basis.views[i]!.name) return null;
     changed.push(i);
   }
-  if (changed.length === 0 || changed.length > Math.max(1, Math.floor(nodes.length * MAX_CHANGED_FRACTION))) return null;
+  if (changed.length > Math.max(1, Math.floor(nodes.length * MAX_CHANGED_FRACTION))) return null;
 
   // Saturation: every node of the list holds maxPerNode replicas and no replica is elsewhere.
   const maxPerNode = spec.placement.maxPerNode;
@@ -83,6 +84,10 @@ export function planChangedNodes(input: PlanInput, basis: PlanBasis): Incrementa
       if (basis.nowMs - p.sinceMs < holdMs !== input.nowMs - p.sinceMs < holdMs) return null;
     }
   }
+
+  // Nothing changed since the plan that made `current` (a reconcile that saw a change before its
+  // notice came, a retry): the full plan would return `current` again, the same list.
+  if (changed.length === 0) return { placements: current, nodes: changedNames, positions: [] };
 
   const positions: number[] = [];
   const mine: Placement[] = [];

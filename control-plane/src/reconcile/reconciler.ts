@@ -65,8 +65,11 @@ export function samePlacements(a: readonly Placement[], b: readonly Placement[])
   return x.every((v, i) => v === y[i]);
 }
 
-/** "moved 1, re-tiered 2, added 0, removed 0", comparing placements node by node. */
-export function describeChange(before: readonly Placement[], after: readonly Placement[]): string {
+/**
+ * "placed 3 replicas (0 new, 0 removed, 2 re-tiered): ...", comparing placements node by node.
+ * `replicas`: the whole list's length, when `before` and `after` are only the part that was re-planned.
+ */
+export function describeChange(before: readonly Placement[], after: readonly Placement[], replicas: number = after.length): string {
   const prev = new Map(before.map((p) => [p.node, p]));
   const next = new Map(after.map((p) => [p.node, p]));
   let retiered = 0;
@@ -82,7 +85,7 @@ export function describeChange(before: readonly Placement[], after: readonly Pla
     .slice(0, 5)
     .map((p) => `${p.node}/${p.accelerator} ${p.variant} (${p.tierReason})`)
     .join('; ');
-  return `placed ${after.length} replicas (${added} new, ${removed} removed, ${retiered} re-tiered)${sample ? `: ${sample}` : ''}${after.length > 5 ? '; ...' : ''}`;
+  return `placed ${replicas} replicas (${added} new, ${removed} removed, ${retiered} re-tiered)${sample ? `: ${sample}` : ''}${after.length > 5 ? '; ...' : ''}`;
 }
 
 /** Nodes where a deployment's placements differ between two lists (added, removed or changed there). */
@@ -149,6 +152,9 @@ const OVERFULL_REQUEUE_MS = 1000;
  */
 const STATUS_YIELD_MAX_MS = 1000;
 
+/** The placements-by-precision gauge is counted at most this often while re-plans keep coming. */
+const PLACEMENT_GAUGE_EVERY_MS = 1000;
+
 /** Assignment writes in flight at once per reconcile. */
 const PUBLISH_CONCURRENCY = 32;
 
@@ -185,6 +191,9 @@ export class DeploymentReconciler {
   readonly #statusRunning = new Map<string, Promise<void>>();
   /** Where a failed status write sends its deployment back to (the queue, with backoff). */
   #requeue: ((key: string) => void) | undefined;
+  /** Placements changed since the gauge was last counted, and when that was. */
+  #placementGaugeDirty = false;
+  #placementGaugeAtMs = 0;
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
@@ -204,6 +213,12 @@ export class DeploymentReconciler {
   /** Starts the deployment status writes that waited for their deployment's next reconcile, where they may run now. */
   resumeStatusWrites(): void {
     for (const key of this.#statusPending.keys()) this.#kickStatus(key);
+  }
+
+  /** The queue is empty: what waited for a quiet moment runs (status writes, the placements gauge). */
+  idle(): void {
+    this.resumeStatusWrites();
+    if (this.#placementGaugeDirty) this.#updatePlacementGauge();
   }
 
   /** Resolves once no status write is waiting or running. */
@@ -305,7 +320,7 @@ export class DeploymentReconciler {
     // Both depend on the other deployments alone: computed again only when one of them changed.
     const committedMiB = othersSame ? last.committedMiB : o.index.committedMiB(key, this.#memoryOf, this.#variantsOf);
     const otherWorkloads = othersSame ? last.otherWorkloads : o.index.otherWorkloads(key);
-    let plan: PlanResult;
+    let plan: Omit<PlanResult, 'placements'> & { placements: readonly Placement[] };
     let fast: IncrementalPlan | null = null;
     try {
       const input: PlanInput = {
@@ -320,8 +335,8 @@ export class DeploymentReconciler {
         ...(o.placementOptions ? { options: o.placementOptions } : {}),
       };
       // A node's battery or link change re-plans only the replicas on the nodes that changed,
-      // when that is provably the full plan's result; otherwise (and on every resync, where no
-      // view changed) the whole deployment is planned.
+      // when that is provably the full plan's result (and nothing when no view changed since the
+      // last plan); otherwise the whole deployment is planned.
       if (othersSame && last.specText === specText && last.excluded === excluded) fast = planChangedNodes(input, last.basis);
       plan = fast ? { placements: fast.placements, unplaced: 0 } : planDeployment(input);
     } catch (err) {
@@ -334,12 +349,9 @@ export class DeploymentReconciler {
 
     // Placement ids include the node: equal on every node is equal as a whole (samePlacements).
     // A re-plan of the changed nodes compares only their positions; the rest are the same objects.
-    const moved = fast
-      ? changedNodes(
-          fast.positions.map((i) => current[i]!),
-          fast.positions.map((i) => plan.placements[i]!),
-        )
-      : changedNodes(current, plan.placements);
+    const before = fast ? fast.positions.map((i) => current[i]!) : current;
+    const after = fast ? fast.positions.map((i) => plan.placements[i]!) : plan.placements;
+    const moved = changedNodes(before, after);
     const changed = moved.size > 0;
     if (changed) {
       if (!o.mayWrite()) throw new NotLeaderError(`store placements of ${key}`);
@@ -361,18 +373,24 @@ export class DeploymentReconciler {
         this.#saved.set(key, plan.placements);
       }
     }
-    const touched = o.index.set(key, plan.placements);
-    this.#lastPlan.set(key, { basis: { views: views.slice(), nowMs: now, placements: plan.placements }, specText, excluded, others, committedMiB, otherWorkloads });
+    // Nothing re-planned: the index holds this very list already.
+    const touched = plan.placements === current && o.index.get(key) === current ? null : o.index.set(key, plan.placements);
+    if (fast) this.#patchByNode(current, plan.placements, fast.positions);
+    // With nothing re-planned every view is the one of the last plan: its copy of them stands.
+    const basisViews = fast && fast.positions.length === 0 && last ? last.basis.views : views.slice();
+    this.#lastPlan.set(key, { basis: { views: basisViews, nowMs: now, placements: plan.placements }, specText, excluded, others, committedMiB, otherWorkloads });
     this.#reconciled.add(key);
     // Every node when the spec (variant uri, SLO) differs from the one last published; otherwise
     // only the nodes whose placements of this deployment changed.
     const allNodes = this.#publishedSpec.get(key) !== specText;
     this.#publishedSpec.delete(key);
-    await this.#publish(key, allNodes ? touched : moved);
+    await this.#publish(key, allNodes ? (touched ?? new Set(plan.placements.map((p) => p.node))) : moved);
     this.#publishedSpec.set(key, specText);
-    this.#updatePlacementGauge();
+    if (changed) this.#placementGaugeDirty = true;
+    this.#updatePlacementGaugeSoon();
     // Two plans raced past a node's workload limit: plan again, and the node's filter refuses one.
-    const overfull = [...touched].some((n) => o.index.workloadsOn(n) > MAX_WORKLOADS_PER_NODE);
+    // A re-plan of the changed nodes added no workload anywhere else.
+    const overfull = [...(fast ? fast.nodes : (touched ?? []))].some((n) => o.index.workloadsOn(n) > MAX_WORKLOADS_PER_NODE);
 
     // A node whose workload reports Redis lost (no record yet) keeps its last reported phase:
     // unknown is not Pending.
@@ -413,7 +431,7 @@ export class DeploymentReconciler {
     }
     if (changed) {
       o.log.info({ deployment: key, replicas: plan.placements.length, unplaced: plan.unplaced, tiers: status.tiers }, 'placements changed');
-      void o.events.record(emd, 'Normal', 'Placed', 'Place', describeChange(current, plan.placements));
+      void o.events.record(emd, 'Normal', 'Placed', 'Place', describeChange(before, after, plan.placements.length));
     }
     if (plan.unplaced > 0) {
       const message = `${plan.unplaced} of ${spec.replicas} replicas unplaced: ${plan.message ?? 'no node fits'}`;
@@ -568,7 +586,36 @@ export class DeploymentReconciler {
     return out;
   }
 
+  /**
+   * The placements-by-precision gauge counts the whole index: during a burst of re-plans it is
+   * counted at most once a second, and when the queue empties (idle()).
+   */
+  #updatePlacementGaugeSoon(): void {
+    if (this.#placementGaugeDirty && Date.now() - this.#placementGaugeAtMs >= PLACEMENT_GAUGE_EVERY_MS) this.#updatePlacementGauge();
+  }
+
+  /**
+   * The per-node split of a list made from `current` by replacing the entries at `positions`
+   * (a re-plan of the changed nodes, which covers all of each such node's entries): the other
+   * nodes' entries are the same objects, so only the re-planned nodes are split again.
+   */
+  #patchByNode(current: readonly Placement[], next: readonly Placement[], positions: readonly number[]): void {
+    const prev = this.#byNode.get(current);
+    if (!prev || this.#byNode.has(next)) return;
+    const byNode = new Map(prev);
+    for (const i of positions) byNode.delete(current[i]!.node);
+    for (const i of positions) {
+      const p = next[i]!;
+      const l = byNode.get(p.node);
+      if (l) l.push(p);
+      else byNode.set(p.node, [p]);
+    }
+    this.#byNode.set(next, byNode);
+  }
+
   #updatePlacementGauge(): void {
+    this.#placementGaugeDirty = false;
+    this.#placementGaugeAtMs = Date.now();
     const counts = this.#o.index.countByPrecision();
     for (const precision of ['fp32', 'fp16', 'int8']) this.#o.metrics.placements.set({ precision }, counts.get(precision) ?? 0);
   }
