@@ -29,6 +29,9 @@ export interface SignatureBounds {
   measured: [Float64Array, Float64Array, Float64Array];
 }
 
+/** Per plan, per variant: the weighted Accuracy score, then a measurement's best pair score (see signatureBounds). */
+let perVariant = new Float64Array(32);
+
 /** Fills the signature bounds for this plan: one pass over each signature's accelerators. */
 function signatureBounds(ctx: PlanContext): SignatureBounds {
   const fleet = ctx.fleet;
@@ -48,6 +51,17 @@ function signatureBounds(ctx: PlanContext): SignatureBounds {
   const energyScore = energy.score;
   const predict = predictP99Ms;
   const joulesOf = joulesPerInference;
+  // The Accuracy term, and a measurement's best pair score (p99 and joules at 0), depend on the
+  // variant alone: once per variant, not per accelerator of every signature.
+  if (perVariant.length < 2 * nv) perVariant = new Float64Array(2 * nv);
+  const byAccuracy = perVariant;
+  for (let v = 0; v < nv; v++) {
+    tier.variant = table.variants[v]!;
+    byAccuracy[v] = wAccuracy * accuracyScore(ctx, NO_NODE, tier);
+    tier.p99Ms = 0;
+    tier.joules = 0;
+    byAccuracy[nv + v] = wHeadroom * headroomScore(ctx, NO_NODE, tier) + byAccuracy[v]! + wEnergy * energyScore(ctx, NO_NODE, tier);
+  }
   for (let s = 0; s < signatures; s++) {
     const first = fleet.signatureFirst[s]!;
     const base = fleet.accBase[first]!;
@@ -65,13 +79,10 @@ function signatureBounds(ctx: PlanContext): SignatureBounds {
         const t = fleet.tops[slot * 3 + table.rank[v]!]!;
         if (t === 0) continue;
         tier.variant = table.variants[v]!;
-        const byAccuracy = wAccuracy * accuracyScore(ctx, NO_NODE, tier);
-        tier.p99Ms = 0;
-        tier.joules = 0;
-        const any = wHeadroom * headroomScore(ctx, NO_NODE, tier) + byAccuracy + wEnergy * energyScore(ctx, NO_NODE, tier);
+        const any = byAccuracy[nv + v]!;
         tier.p99Ms = predict(table.gflops[v]!, t, efficiency);
         tier.joules = joulesOf(fleet.watts[slot]!, tier.p99Ms);
-        const score = wHeadroom * headroomScore(ctx, NO_NODE, tier) + byAccuracy + wEnergy * energyScore(ctx, NO_NODE, tier);
+        const score = wHeadroom * headroomScore(ctx, NO_NODE, tier) + byAccuracy[v]! + wEnergy * energyScore(ctx, NO_NODE, tier);
         // A cap allows the variants of its precision rank or above (allowedUnder).
         const rank = table.rank[v]!;
         if (score > best0) best0 = score;
