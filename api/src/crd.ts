@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { GROUP, VERSION } from './meta.ts';
 import { EMD_KIND, EMD_PLURAL, EdgeModelDeploymentSpec, EdgeModelDeploymentStatus } from './edgemodeldeployment.ts';
+import { SELF_ESCALATION_MESSAGE } from './escalation.ts';
 import { EN_KIND, EN_PLURAL, EdgeNodeSpec, EdgeNodeStatus } from './edgenode.ts';
 
 type JSONSchema = { [key: string]: unknown };
@@ -76,6 +77,8 @@ interface CrdInput {
   spec: z.ZodType;
   status: z.ZodType;
   columns: PrinterColumn[];
+  /** CEL rules on the whole object: only there can a rule see metadata.name. */
+  rootValidations?: Array<{ rule: string; message: string; fieldPath?: string }>;
 }
 
 /** The API conventions' own words for the fields every object has. */
@@ -113,6 +116,7 @@ function crd(input: CrdInput): JSONSchema {
               type: 'object',
               description: input.description,
               required: ['spec'],
+              ...(input.rootValidations ? { 'x-kubernetes-validations': input.rootValidations } : {}),
               properties: {
                 apiVersion: { type: 'string', description: META_DESCRIPTIONS.apiVersion },
                 kind: { type: 'string', description: META_DESCRIPTIONS.kind },
@@ -140,6 +144,13 @@ export function edgeModelDeploymentCrd(): JSONSchema {
       'The control plane places each replica on a node and keeps it at the best tier its accelerator, battery and link afford.',
     spec: EdgeModelDeploymentSpec,
     status: EdgeModelDeploymentStatus,
+    rootValidations: [
+      {
+        rule: '!has(self.spec.escalation) || self.spec.escalation.deployment != self.metadata.name',
+        message: SELF_ESCALATION_MESSAGE,
+        fieldPath: '.spec.escalation.deployment',
+      },
+    ],
     columns: [
       { name: 'Model', type: 'string', jsonPath: '.spec.model.name' },
       { name: 'Ready', type: 'string', jsonPath: '.status.ready', description: 'Ready replicas over desired replicas' },

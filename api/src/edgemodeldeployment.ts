@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { API_VERSION, Condition, LabelSelector, ObjectMeta } from './meta.ts';
 import { LinkType, Precision, Profile } from './hardware.ts';
+import { Escalation, SELF_ESCALATION_MESSAGE } from './escalation.ts';
 
 export const EMD_KIND = 'EdgeModelDeployment';
 export const EMD_PLURAL = 'edgemodeldeployments';
@@ -198,6 +199,9 @@ export const EdgeModelDeploymentSpec = z
       })
       .prefault({})
       .describe('Dynamic batching on the agent: largest batch and the longest a request waits for one.'),
+    escalation: Escalation.optional().describe(
+      'Joint inference: inputs this deployment is unsure of go to a bigger deployment, within a per-node budget; absent, every answer comes from this deployment.',
+    ),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -291,12 +295,18 @@ export const EdgeModelDeploymentStatus = z
   .describe('What the control plane decided and observed: placements, counts and conditions.');
 export type EdgeModelDeploymentStatus = z.infer<typeof EdgeModelDeploymentStatus>;
 
-export const EdgeModelDeployment = z.object({
-  apiVersion: z.literal(API_VERSION),
-  kind: z.literal(EMD_KIND),
-  metadata: ObjectMeta,
-  spec: EdgeModelDeploymentSpec,
-  status: EdgeModelDeploymentStatus.optional(),
-});
+export const EdgeModelDeployment = z
+  .object({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal(EMD_KIND),
+    metadata: ObjectMeta,
+    spec: EdgeModelDeploymentSpec,
+    status: EdgeModelDeploymentStatus.optional(),
+  })
+  // The spec cannot see the name: the CRD checks this at the root too (crd.ts).
+  .refine((d) => !d.spec.escalation || d.spec.escalation.deployment !== d.metadata.name, {
+    message: SELF_ESCALATION_MESSAGE,
+    path: ['spec', 'escalation', 'deployment'],
+  });
 export type EdgeModelDeployment = z.infer<typeof EdgeModelDeployment>;
 export type EdgeModelDeploymentInput = z.input<typeof EdgeModelDeployment>;

@@ -16,3 +16,4 @@ export * from './codec.ts';
 export * from './crd.ts';
 export * from './redact.ts';
 export * from './dashboard.ts';
+export * from './escalation.ts';
