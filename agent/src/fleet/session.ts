@@ -174,7 +174,7 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
         stats.nudges += 1;
         for (const r of reasons) stats.earlyReasons[r] += 1;
       }
-      log.debug({ seq: hb.seq, early: reasons, bytes: data.length, workloads: hb.workloads?.map((w) => `${w.key}:${w.phase}${w.reason ? `:${w.reason}` : ''}`) }, 'heartbeat sent');
+      if (log.isLevelEnabled('debug')) log.debug({ seq: hb.seq, early: reasons, bytes: data.length, workloads: hb.workloads?.map((w) => `${w.key}:${w.phase}${w.reason ? `:${w.reason}` : ''}`) }, 'heartbeat sent');
       opts.onHeartbeat?.(hb, reasons);
     } catch (err) {
       log.warn({ err }, 'heartbeat not sent');
