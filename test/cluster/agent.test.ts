@@ -278,6 +278,31 @@ describe.runIf(!reason)('agent DaemonSet on the cluster', () => {
       expect(answer.node).toBe(cluster.nodeName);
     }
   });
+
+  it('a replaced agent pod keeps its identity from the host state dir, without the join token, and serves again', { timeout: 180_000 }, async () => {
+    onTestFailed(async () => console.log(await explain()));
+    // Every node has enrolled: the operator may delete the join token's Secret (it is mounted optionally).
+    expect((await kubeRequest(cluster, 'DELETE', `/api/v1/namespaces/${RELEASE_NS}/secrets/edgeplane-agent-bootstrap`)).status).toBe(200);
+    const [old] = await listPods(cluster, RELEASE_NS, AGENT_SELECTOR);
+    const deleted = Date.now();
+    expect((await kubeRequest(cluster, 'DELETE', `/api/v1/namespaces/${RELEASE_NS}/pods/${old!.name}`)).status).toBe(200);
+    const pod = await until('a new agent pod Running', async () => {
+      const pods = await listPods(cluster, RELEASE_NS, AGENT_SELECTOR);
+      return pods.find((p) => p.uid !== old!.uid && p.phase === 'Running' && !p.deleting);
+    }, 120_000, explain);
+    mark('agent pod replaced', deleted);
+    const log = await until('new agent says hello', async () => {
+      const text = podLogTail(cluster, RELEASE_NS, pod, 400);
+      return text.includes('hello accepted') ? text : undefined;
+    }, 60_000, explain);
+    expect(log).toContain('credential found; enrolment skipped');
+    expect(log).not.toContain('enrolling with the bootstrap token');
+    // It serves the deployment again: its last assignment and the cached variant are on the host.
+    const answer = await until('classified after the restart', async () => classifyNats(nc!, 'warehouse', 'ocr-line', await inputName(agentHttp, 'ocr-line'), textLine('after a restart', true, 5)), 60_000, explain);
+    mark('deleted agent pod to serving again', deleted);
+    expect(answer.rotated).toBe(true);
+    expect(answer.node).toBe(cluster.nodeName);
+  });
 });
 
 if (reason) {
