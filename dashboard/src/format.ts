@@ -42,6 +42,9 @@ export function ago(atMs: number | null, nowMs = Date.now()): string {
   return `${Math.round(s / 3600)} h ago`;
 }
 
+/** 24-hour local time, as the plots' axes show it. */
 export function clock(tMs: number): string {
-  return new Date(tMs).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const d = new Date(tMs);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
 }

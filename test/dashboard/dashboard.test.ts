@@ -109,6 +109,8 @@ describe.skipIf(unavailable !== null)(`dashboard in headless Chromium${unavailab
     agent.setPower({ source: 'battery', batteryPercent: 76, charging: false });
     await waitPlacement(stack.api, 'warehouse', 'ocr-line', pi, (r) => r.precision === 'fp32' && r.phase === 'Ready', 90_000);
     await page.goto(dashboardAddress(stack.api).replace(/\?token=.*$/, '') + `#/nodes/${pi}`);
+    // A fresh load: the view starts from the snapshot, not from the previous view's state.
+    await page.reload();
     const tier = page.locator('table.workloads tr[data-deployment="warehouse/ocr-line"]');
     await expect.poll(() => tier.getAttribute('data-tier'), { timeout: 30_000 }).toBe('fp32');
     await expect.poll(() => page.getAttribute('#plot-battery', 'data-last'), { timeout: 10_000 }).toBe('76');

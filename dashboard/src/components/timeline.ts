@@ -35,6 +35,13 @@ export interface TimelineProps {
 
 const HEIGHT = 150;
 
+/** 24-hour local time, seconds only on spans of 15 min or less: short labels that never collide. */
+function clockTick(seconds: number, [from, to]: [number, number]): string {
+  const d = new Date(seconds * 1000);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(d.getHours())}:${two(d.getMinutes())}${to - from <= 15 * 60 ? `:${two(d.getSeconds())}` : ''}`;
+}
+
 function markerPlugin(markers: () => TimelineMarker[]): uPlot.Plugin {
   return {
     hooks: {
@@ -47,8 +54,10 @@ function markerPlugin(markers: () => TimelineMarker[]): uPlot.Plugin {
         ctx.setLineDash([4, 3]);
         ctx.lineWidth = Math.max(1, devicePixelRatio);
         ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
-        // Labels that would overlap the previous one are left out; every line is drawn.
-        let labelEnd = -Infinity;
+        // Labels go on the first of three rows where they overlap no other; past that they are
+        // left out (every line is still drawn, and the list under the plots names them all).
+        const rowEnds = [-Infinity, -Infinity, -Infinity];
+        const rowStarts = [Infinity, Infinity, Infinity];
         for (const m of markers()) {
           const x = Math.round(u.valToPos(m.t / 1000, 'x', true));
           if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
@@ -59,9 +68,12 @@ function markerPlugin(markers: () => TimelineMarker[]): uPlot.Plugin {
           const width = ctx.measureText(m.label).width;
           // Near the right edge the label goes to the left of its line.
           const lx = x + 3 * devicePixelRatio + width > u.bbox.left + u.bbox.width ? x - 3 * devicePixelRatio - width : x + 3 * devicePixelRatio;
-          if (lx < labelEnd) continue;
-          ctx.fillText(m.label, lx, top + 12 * devicePixelRatio);
-          labelEnd = lx + width + 6 * devicePixelRatio;
+          const gap = 6 * devicePixelRatio;
+          const row = rowEnds.findIndex((end, i) => lx >= end || lx + width + gap <= rowStarts[i]!);
+          if (row < 0) continue;
+          ctx.fillText(m.label, lx, top + (12 + row * 13) * devicePixelRatio);
+          rowStarts[row] = Math.min(rowStarts[row]!, lx);
+          rowEnds[row] = Math.max(rowEnds[row]!, lx + width + gap);
         }
         ctx.restore();
       },
@@ -97,7 +109,9 @@ export function Timeline(props: TimelineProps) {
       legend: { show: props.series.length > 1 },
       cursor: { drag: { x: false, y: false } },
       axes: [
-        { stroke: '#555', grid: { stroke: '#eee' } },
+        // Clock times only: uPlot's default adds the date under the first tick, which collides
+        // with the next label on a span of minutes.
+        { stroke: '#555', grid: { stroke: '#eee' }, space: 70, values: (_u: uPlot, vals: number[]) => vals.map((v) => clockTick(v, xRange.current)) },
         {
           stroke: '#555',
           grid: { stroke: '#eee' },

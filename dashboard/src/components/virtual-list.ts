@@ -54,7 +54,7 @@ export function VirtualList<T>({ rows, rowPx, renderRow, keyOf, label, header }:
   }
   return html`<div class="vlist" role="table" aria-label=${label} aria-rowcount=${rows.length + 1}>
     ${header ?? null}
-    <div class="vscroll" ref=${scroller} data-rows=${rows.length}>
+    <div class="vscroll" ref=${scroller} data-rows=${rows.length} style=${`height:min(${rows.length * rowPx}px, var(--vlist-height))`}>
       <div class="vspacer" style=${`height:${rows.length * rowPx}px`}>${items}</div>
     </div>
   </div>`;

@@ -95,6 +95,7 @@ export function FleetView({ live, filter, setFilter }: { live: LiveSnapshot; fil
         onInput=${(e: Event) => setFilter((e.target as HTMLInputElement).value)} aria-describedby="filter-count" />
       <span id="filter-count" class="muted" aria-live="polite">${filter ? `${shown} of ${nodes.size} nodes match` : `${nodes.size} nodes`}</span>
     </div>
+    ${loaded && rows.length === 0 ? html`<p class="muted" data-testid="no-nodes">${filter ? 'No node matches the filter.' : 'No nodes have joined yet.'}</p>` : null}
     <${VirtualList}
       rows=${rows}
       rowPx=${ROW_PX}

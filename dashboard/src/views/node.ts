@@ -14,7 +14,7 @@ import { Timeline, type TimelineMarker } from '../components/timeline.ts';
 import { EventsTable } from './deployment.ts';
 
 const HOUR_MS = 3_600_000;
-const MIN_SPAN_MS = 120_000;
+const MIN_SPAN_MS = 30_000;
 const COLORS = ['#2563eb', '#16a34a', '#9333ea', '#d97706', '#0891b2', '#db2777'];
 const short = (deployment: string) => deployment.slice(deployment.indexOf('/') + 1);
 
@@ -88,8 +88,8 @@ function Timelines({ api, live, fleet, name }: { api: DashboardApi; live: FleetN
   const markers: TimelineMarker[] = series.tierChanges.map((c) => ({ t: c.t, label: `${short(c.deployment)} ${c.from ?? '—'}→${c.to ?? '—'}` }));
   const lastBattery = [...series.battery].reverse().find((v) => v !== null);
   const lastLink = [...series.link].reverse().find((v) => v !== null);
-  // Up to the hour; a node known for less (a fresh start) gets its own span, at least 2 min.
-  const fromMs = Math.max(nowMs - HOUR_MS, Math.min((series.t[0] ?? nowMs) - 10_000, nowMs - MIN_SPAN_MS));
+  // Up to the hour; a node known for less (a fresh start) gets its own span, at least 30 s.
+  const fromMs = Math.max(nowMs - HOUR_MS, Math.min((series.t[0] ?? nowMs) - 5_000, nowMs - MIN_SPAN_MS));
   const common = { t: series.t, markers, fromMs, toMs: nowMs };
   return html`<div class="timelines">
     <${Timeline} ...${common} id="plot-battery" title="Battery, %" summary=${lastBattery === undefined ? 'no battery' : `now ${Math.round(lastBattery)}%`}
