@@ -21,7 +21,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { credsAuthenticator, type ConnectionOptions } from '@nats-io/transport-node';
+import { credsAuthenticator, type ConnectionOptions, type TlsOptions } from '@nats-io/transport-node';
 import { caHash, createTrustMaterial, serverTrustConfig, type TrustMaterial } from '@edgeplane/trust';
 import { createCa, issueServerCert } from '@edgeplane/trust/certs';
 import { stringify } from 'yaml';
@@ -382,9 +382,13 @@ export async function startBackends(cluster: KubeCluster, images: ProductImages,
     redisUrl: `redis://${redisHost}:6379`,
     redisPassword,
     async natsOptions(who: NatsIdentity = 'admin') {
+      // The address is the ClusterIP (the host has no cluster DNS); the certificate is checked
+      // against the Service's DNS name, as a pod checks it (nats.js gives Node no name for an
+      // IP address, and Node then checks "localhost").
+      const tls: TlsOptions & { servername: string } = { ca: trust.ca.certPem, servername: natsDns[3]! };
       return {
         servers: `tls://${natsClusterIP}:4222`,
-        tls: { ca: trust.ca.certPem },
+        tls,
         authenticator: credsAuthenticator(new TextEncoder().encode(await credsFor(trust, who))),
       };
     },

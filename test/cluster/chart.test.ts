@@ -7,6 +7,7 @@
 // the CRDs (and what the release did not make). Skipped, with the reason, without a cluster or
 // without `make images`.
 import { request } from 'node:http';
+import { connect } from '@nats-io/transport-node';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -156,34 +157,53 @@ describe.runIf(!reason)('the chart on a single-node cluster', () => {
     }
   });
 
-  it('rolls a helm upgrade (log level) with no failed request through the Service', { timeout: 240_000 }, async () => {
+  it('rolls a helm upgrade (log level) with no failed request, over HTTP through the Service and over NATS', { timeout: 240_000 }, async () => {
     const before = (await pods()).map((p) => p.name);
+    // From outside the cluster: the bandwidth probe any replica answers (queue group), as an
+    // agent sends it (with the agent's 10 s timeout), the reply naming the bytes received.
+    const nc = await connect(await backends.natsOptions('admin'));
     let stop = false;
-    let ok = 0;
+    const ok = { http: 0, nats: 0 };
+    const slowest = { http: 0, nats: 0 };
     const failures: string[] = [];
-    const poll = (async () => {
+    const t0 = Date.now();
+    const every100ms = async (what: keyof typeof ok, call: () => Promise<string | null>) => {
       while (!stop) {
         const started = Date.now();
         try {
-          const r = await httpGet(`http://${serviceIP}:8080/readyz`);
-          if (r.status === 200) ok++;
-          else failures.push(`HTTP ${r.status} ${r.body.slice(0, 200)}`);
+          const failure = await call();
+          if (failure === null) ok[what]++;
+          else failures.push(`${what} at +${started - t0} ms: ${failure}`);
         } catch (err) {
-          failures.push((err as Error).message);
+          failures.push(`${what} at +${started - t0} ms: ${(err as Error).message}`);
         }
+        slowest[what] = Math.max(slowest[what], Date.now() - started);
         await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - started))));
       }
-    })();
+    };
+    const payload = new Uint8Array(512);
+    const polls = [
+      every100ms('http', async () => {
+        const r = await httpGet(`http://${serviceIP}:8080/readyz`);
+        return r.status === 200 ? null : `HTTP ${r.status} ${r.body.slice(0, 200)}`;
+      }),
+      every100ms('nats', async () => {
+        const reply = (await nc.request('ep.v1.node.rollout-check.probe', payload, { timeout: 10_000 })).string();
+        return reply === '512' ? null : `reply ${reply}`;
+      }),
+    ];
     const started = Date.now();
     try {
       await release.upgrade({ controlPlane: { logLevel: 'debug' } });
     } finally {
       stop = true;
-      await poll;
+      await Promise.all(polls);
+      await nc.close();
     }
-    log(`helm upgrade rolled out in ${Date.now() - started} ms: ${ok} requests answered 200, ${failures.length} failed`);
+    log(`helm upgrade rolled out in ${Date.now() - started} ms: ${ok.http} HTTP and ${ok.nats} NATS requests answered (slowest ${slowest.http} and ${slowest.nats} ms), ${failures.length} failed`);
     expect(failures).toEqual([]);
-    expect(ok).toBeGreaterThan(20);
+    expect(ok.http).toBeGreaterThan(20);
+    expect(ok.nats).toBeGreaterThan(20);
     const after = await pods();
     expect(after.filter((p) => before.includes(p.name))).toEqual([]);
     const dep = await kubeRequest(cluster, 'GET', `/apis/apps/v1/namespaces/${NS}/deployments/${release.controlPlaneName}`);
@@ -193,12 +213,14 @@ describe.runIf(!reason)('the chart on a single-node cluster', () => {
   });
 
   it('lets the PodDisruptionBudget evict one replica and refuse the second while the first is replaced', { timeout: 120_000 }, async () => {
+    // Two Ready replicas and no pod of an earlier step still terminating.
+    await waitForRollout(cluster, NS, release.controlPlaneName);
     const pdbPath = `/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets/${release.controlPlaneName}`;
     await until('PDB allows one disruption', async () => {
       const res = await kubeRequest(cluster, 'GET', pdbPath);
       return (res.body as { status?: { disruptionsAllowed?: number } }).status?.disruptionsAllowed === 1 ? true : undefined;
     }, 30_000);
-    const [first, second] = await pods();
+    const [first, second] = (await pods()).filter((p) => !p.deleting);
     const evict = (name: string) =>
       kubeRequest(cluster, 'POST', `/api/v1/namespaces/${NS}/pods/${name}/eviction`, { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace: NS } });
     const one = await evict(first!.name);
