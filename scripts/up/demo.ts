@@ -32,7 +32,7 @@ export type SignedObject = PushedObject & { signature?: string };
  * Quantizes the PP-OCR direction classifier (once; the variants are cached beside the
  * servers), pushes every variant into the `ep-models` object store and signs each one.
  */
-export async function publishOcrVariants(nats: NatsServer, log: (line: string) => void): Promise<SignedObject[]> {
+export async function publishOcrVariants(nats: Pick<NatsServer, 'url' | 'credsFile' | 'caFile'>, log: (line: string) => void): Promise<SignedObject[]> {
   const cache = join(process.env.EDGEPLANE_CACHE ?? join(homedir(), '.cache', 'edgeplane'), 'models', 'ppocr-v4-cls');
   if (!isCurrentQuantization(cache)) {
     log(`quantizing the PP-OCR direction classifier into ${cache} (first time only)`);

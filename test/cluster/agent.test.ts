@@ -15,7 +15,6 @@ import { EMD_PLURAL, EN_PLURAL, GROUP, VERSION, type EdgeModelDeployment, type E
 import {
   applyDeployment,
   applyObject,
-  cacheDir,
   clusterUnsupportedReason,
   credsFor,
   ensureClusterNamespace,
@@ -33,12 +32,12 @@ import {
   type ClusterBackends,
   type ClusterRelease,
   type KubeCluster,
+  type NatsIdentity,
 } from '@edgeplane/env';
 import { createToken } from '../../cli/src/identity/tokens.ts';
 import { addressIdentityCheck } from '../../cli/src/nats-access.ts';
-import { pushDir } from '../../cli/src/model/push/push.ts';
-import { classifyNats, connect, inputName, ocrDeployment, textLine, type SignedObject } from '../../scripts/up/demo.ts';
-import { signingKey, signVariants } from '../../scripts/up/signing.ts';
+import { classifyNats, connect, inputName, ocrDeployment, publishOcrVariants, textLine } from '../../scripts/up/demo.ts';
+import { signingKey } from '../../scripts/up/signing.ts';
 
 const missing = missingProductImages();
 const reason = clusterUnsupportedReason() ?? (missing.length ? `${missing.join(', ')} not in dist/images (make images)` : null);
@@ -47,7 +46,6 @@ if (reason) console.warn(`[cluster] agent DaemonSet checks skipped: ${reason}`);
 const RELEASE_NS = 'edgeplane';
 const EDGE_LABEL = 'node-role.edgeplane.io/edge';
 const AGENT_SELECTOR = 'app.kubernetes.io/instance=ep,app.kubernetes.io/component=agent';
-const OCR_VARIANTS = join(cacheDir, 'models', 'ppocr-v4-cls');
 // The chart's default init image: hostPath directories are chowned by busybox. The cluster pulls
 // nothing, so Debian's static busybox is imported under that name (what an air-gapped site
 // mirrors).
@@ -248,13 +246,19 @@ describe.runIf(!reason)('agent DaemonSet on the cluster', () => {
     onTestFailed(async () => console.log(await explain()));
     let t = Date.now();
     // Writing the store is an administrator's right: the admin credential, through the Service's ClusterIP.
-    const creds = join(hostDir, 'admin.creds');
-    writeFileSync(creds, await credsFor(backends.trust, 'admin'), { mode: 0o600 });
-    const ca = join(hostDir, 'ca.pem');
-    writeFileSync(ca, backends.caPem);
-    const pushed = await pushDir(OCR_VARIANTS, { natsUrl: `tls://${backends.natsClusterIP}:4222`, natsCreds: creds, natsCa: ca, progress: () => {} });
-    const signatures = await signVariants(OCR_VARIANTS);
-    const signed: SignedObject[] = pushed.map((p) => ({ ...p, signature: signatures.get(p.variant) }));
+    // As make up publishes them (quantized once into the cache, pushed, signed with the demo key).
+    const caFile = join(hostDir, 'ca.pem');
+    writeFileSync(caFile, backends.caPem);
+    const store = {
+      url: `tls://${backends.natsClusterIP}:4222`,
+      caFile,
+      async credsFile(who: NatsIdentity) {
+        const file = join(hostDir, `${typeof who === 'string' ? who : 'other'}.creds`);
+        writeFileSync(file, await credsFor(backends.trust, who), { mode: 0o600 });
+        return file;
+      },
+    };
+    const signed = await publishOcrVariants(store, (line) => console.log(`[cluster] ${line}`));
     mark(`${signed.length} variants pushed and signed`, t);
 
     // One node here: one replica of the example's three.
