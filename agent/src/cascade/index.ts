@@ -1,0 +1,16 @@
+export { classificationScores, ctcScores, outputView, type CtcScore, type OutputView, type Score } from './score.ts';
+export {
+  BURST_SECONDS,
+  decide,
+  fullBucket,
+  isHard,
+  ratesOn,
+  refill,
+  type BucketState,
+  type BudgetLimits,
+  type DecideInput,
+  type Decision,
+  type DecisionReason,
+  type LinkCost,
+} from './decide.ts';
+export { BudgetError, ScoreInputError } from './errors.ts';
