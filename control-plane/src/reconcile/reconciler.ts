@@ -152,6 +152,19 @@ const OVERFULL_REQUEUE_MS = 1000;
  */
 const STATUS_YIELD_MAX_MS = 1000;
 
+/**
+ * A placement list split by node: `own` holds the nodes re-planned into this list (every entry
+ * of each), the rest are as in `base`, the list it was made from (see #patchByNode).
+ */
+interface NodeSplit {
+  own: Map<string, Placement[]>;
+  base?: NodeSplit;
+  depth: number;
+}
+
+/** Re-plans chained onto one full split before it is made again from the list. */
+const MAX_SPLIT_DEPTH = 32;
+
 /** The placements-by-precision gauge is counted at most this often while re-plans keep coming. */
 const PLACEMENT_GAUGE_EVERY_MS = 1000;
 
@@ -172,7 +185,7 @@ export class DeploymentReconciler {
    */
   readonly #reconciled = new Set<string>();
   /** Each placement list split by node, computed once per list (the index replaces, never mutates, them). */
-  readonly #byNode = new WeakMap<readonly Placement[], Map<string, Placement[]>>();
+  readonly #byNode = new WeakMap<readonly Placement[], NodeSplit>();
   readonly #telemetry: TelemetryView;
   readonly #views = new FleetViews();
   /** The spec each deployment's last complete publish wrote, as text; a different one rewrites every node. */
@@ -392,37 +405,42 @@ export class DeploymentReconciler {
     // A re-plan of the changed nodes added no workload anywhere else.
     const overfull = [...(fast ? fast.nodes : (touched ?? []))].some((n) => o.index.workloadsOn(n) > MAX_WORKLOADS_PER_NODE);
 
-    // A node whose workload reports Redis lost (no record yet) keeps its last reported phase:
-    // unknown is not Pending.
-    const statuses = plan.placements.map((p) => {
-      const reports = telemetry.get(p.node)?.workloads;
-      if (reports === undefined) return emd.status?.placements?.find((s) => s.node === p.node && s.variant === p.variant && s.accelerator === p.accelerator) ?? placementStatus(p, reports);
-      // The same placement and the same reports give the same status: reused, not rebuilt.
-      const known = this.#statusOf.get(p);
-      if (known?.reports === reports) return known.status;
-      const built = placementStatus(p, reports);
-      this.#statusOf.set(p, { reports, status: built });
-      return built;
-    });
-    const status = deploymentStatus({
-      generation: emd.metadata.generation,
-      replicas: spec.replicas,
-      placements: statuses,
-      unplaced: plan.unplaced,
-      planMessage: plan.message,
-      failures: failures.failures,
-      prev: emd.status,
-      now: new Date(now),
-    });
+    // The status of this plan, built when its write runs: a re-plan of the same deployment that
+    // comes first supersedes it unbuilt (a burst of crossings builds one 1,000-replica status,
+    // not one per re-plan).
+    const buildStatus = () => {
+      // A node whose workload reports Redis lost (no record yet) keeps its last reported phase:
+      // unknown is not Pending.
+      const statuses = plan.placements.map((p) => {
+        const reports = telemetry.get(p.node)?.workloads;
+        if (reports === undefined) return emd.status?.placements?.find((s) => s.node === p.node && s.variant === p.variant && s.accelerator === p.accelerator) ?? placementStatus(p, reports);
+        // The same placement and the same reports give the same status: reused, not rebuilt.
+        const known = this.#statusOf.get(p);
+        if (known?.reports === reports) return known.status;
+        const built = placementStatus(p, reports);
+        this.#statusOf.set(p, { reports, status: built });
+        return built;
+      });
+      return deploymentStatus({
+        generation: emd.metadata.generation,
+        replicas: spec.replicas,
+        placements: statuses,
+        unplaced: plan.unplaced,
+        planMessage: plan.message,
+        failures: failures.failures,
+        prev: emd.status,
+        now: new Date(now),
+      });
+    };
     // Status and Events go to the API server beside the queue: a 1,000-replica status takes a
     // few hundred ms there under load, and the next re-plan of this deployment (another node's
     // crossing) must not wait for it. A failed status write sends the deployment back to the queue.
-    if (!sameStatus(emd.status, status)) {
-      const { namespace, name } = splitKey(key);
-      this.#writeStatusSoon(key, () =>
-        o.statusWriter.write({ kind: deploymentsKind, namespace, name }, (cur) => (sameStatus((cur as { status?: typeof status }).status, status) ? null : status), emd as unknown as KubernetesObject),
-      );
-    }
+    const { namespace, name } = splitKey(key);
+    this.#writeStatusSoon(key, async () => {
+      const status = buildStatus();
+      if (sameStatus(emd.status, status)) return;
+      await o.statusWriter.write({ kind: deploymentsKind, namespace, name }, (cur) => (sameStatus((cur as { status?: typeof status }).status, status) ? null : status), emd as unknown as KubernetesObject);
+    });
 
     // EventRecorder logs its own failures and never rejects.
     for (const f of failures.fresh) {
@@ -430,7 +448,7 @@ export class DeploymentReconciler {
       void o.events.record(emd, 'Warning', 'VariantFailed', 'Load', describeFailure(f, now));
     }
     if (changed) {
-      o.log.info({ deployment: key, replicas: plan.placements.length, unplaced: plan.unplaced, tiers: status.tiers }, 'placements changed');
+      o.log.info({ deployment: key, replicas: plan.placements.length, unplaced: plan.unplaced, nodesChanged: moved.size }, 'placements changed');
       void o.events.record(emd, 'Normal', 'Placed', 'Place', describeChange(before, after, plan.placements.length));
     }
     if (plan.unplaced > 0) {
@@ -537,18 +555,24 @@ export class DeploymentReconciler {
    */
   #placementsOn(key: string, node: string): Placement[] {
     const list = this.#o.index.get(key);
-    let byNode = this.#byNode.get(list);
-    if (!byNode) {
-      byNode = new Map();
+    let split = this.#byNode.get(list);
+    if (!split) {
+      const own = new Map<string, Placement[]>();
       for (const p of list) {
-        const l = byNode.get(p.node);
+        const l = own.get(p.node);
         if (l) l.push(p);
-        else byNode.set(p.node, [p]);
+        else own.set(p.node, [p]);
       }
-      this.#byNode.set(list, byNode);
+      split = { own, depth: 0 };
+      this.#byNode.set(list, split);
     }
-    return byNode.get(node) ?? [];
+    for (let s: NodeSplit | undefined = split; s; s = s.base) {
+      const l = s.own.get(node);
+      if (l) return l;
+    }
+    return [];
   }
+
 
   async #remove(key: string): Promise<void> {
     const o = this.#o;
@@ -600,17 +624,17 @@ export class DeploymentReconciler {
    * nodes' entries are the same objects, so only the re-planned nodes are split again.
    */
   #patchByNode(current: readonly Placement[], next: readonly Placement[], positions: readonly number[]): void {
-    const prev = this.#byNode.get(current);
-    if (!prev || this.#byNode.has(next)) return;
-    const byNode = new Map(prev);
-    for (const i of positions) byNode.delete(current[i]!.node);
+    const base = this.#byNode.get(current);
+    // A long chain is split again from the list itself when next asked for.
+    if (!base || this.#byNode.has(next) || base.depth >= MAX_SPLIT_DEPTH) return;
+    const own = new Map<string, Placement[]>();
     for (const i of positions) {
       const p = next[i]!;
-      const l = byNode.get(p.node);
+      const l = own.get(p.node);
       if (l) l.push(p);
-      else byNode.set(p.node, [p]);
+      else own.set(p.node, [p]);
     }
-    this.#byNode.set(next, byNode);
+    this.#byNode.set(next, { own, base, depth: base.depth + 1 });
   }
 
   #updatePlacementGauge(): void {
