@@ -3,7 +3,8 @@
 // with a bootstrap token from a Secret and the CA pin, keeps its credential 0600 in its host
 // state directory, says hello with this machine's CPU, and its EdgeNode becomes Ready. Then the
 // OCR-line example, its variants pushed into the in-cluster NATS object store, becomes Ready
-// and classifies an upright and a rotated text line through NATS from the host.
+// and classifies an upright and a rotated text line through NATS from the host; a replaced
+// agent pod keeps its identity from the host state directory and serves again.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,9 +65,9 @@ function busyboxImage(dir: string): string {
   }
 }
 
-/** Index of the filesystem type in a mountinfo line (after the optional fields' `-`). */
-function mountType(fields: readonly string[]): number {
-  return fields.indexOf('-') + 1;
+/** The filesystem type of a mountinfo line: the field after the optional fields' `-`. */
+function mountType(fields: readonly string[]): string | undefined {
+  return fields[fields.indexOf('-') + 1];
 }
 
 /** This machine's CPU as /proc/cpuinfo gives it: the first model name and the logical processors. */
@@ -209,8 +210,8 @@ describe.runIf(!reason)('agent DaemonSet on the cluster', () => {
       expect(m, `${point} mounted`).toBeDefined();
       expect(m![5]!.split(','), `${point} options ${m![5]}`).toContain('ro');
     }
-    expect(mount('/host/proc')![mountType(mount('/host/proc')!)]).toBe('proc');
-    expect(mount('/host/sys')![mountType(mount('/host/sys')!)]).toBe('sysfs');
+    expect(mountType(mount('/host/proc')!)).toBe('proc');
+    expect(mountType(mount('/host/sys')!)).toBe('sysfs');
     expect(mount('/var/lib/edgeplane-agent')![5]!.split(',')).toContain('rw');
     // Enrolled: the credential and the pinned CA in the host state directory, the agent's alone.
     const creds = join(hostDir, 'state', 'nats.creds');
