@@ -194,6 +194,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
           const state = await live.read();
           return { power: state.power, network: state.network };
         },
+        workloads: () => manager.reports(),
         onAssignment: (assignment, revision) => apply(assignment, revision, true),
         ...(initialRevision !== undefined ? { initialRevision } : {}),
         ...(initialIssuedAtMs !== undefined ? { initialIssuedAtMs } : {}),

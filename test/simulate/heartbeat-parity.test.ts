@@ -30,22 +30,22 @@ const battery = (batteryPercent: number): Power => ({ source: 'battery', battery
  * 400 ms, regular heartbeats go at multiples of 2000 ms; every change sits well between them.
  */
 type Step = { atMs: number; assign: true } | { atMs: number; power: Power } | { atMs: number; network: Network } | { atMs: number; connected: boolean };
-/** The connection is down from 1400 ms until it is back at this time. */
-const RECONNECT_AT_MS = 1900;
+/** The connection is down from 6500 ms until it is back at this time. */
+const RECONNECT_AT_MS = 7300;
 const TIMELINE: Step[] = [
-  // Downloading at once, Loading after 4 MB over 40 Mbit/s (820 ms), Ready 170 ms later:
-  // both while the connection is down. Back, the node sends them at once, then says hello
-  // again (a full heartbeat), which restarts its heartbeat and power/link reading periods.
+  // Downloading at once; Loading after 30 MB over 40 Mbit/s (6020 ms) and Ready 300 ms later,
+  // both while the connection is down (as when a renewed credential makes the agent
+  // reconnect). Back, the node sends them at once, then says hello again (a full heartbeat).
   { atMs: 700, assign: true },
-  { atMs: 1400, connected: false },
-  { atMs: RECONNECT_AT_MS, connected: true },
-  { atMs: 2550, power: battery(45) }, // below fp16BelowPercent 50: read at 2700, sent early
-  { atMs: 3400, power: battery(43) }, // same class: waits for the regular heartbeat at 3900
-  { atMs: 4600, network: lte }, // link class changes: read at 4700, sent early
-  { atMs: 5300, power: battery(15) }, // below int8BelowPercent, and back before the read at 5500
+  { atMs: 2550, power: battery(45) }, // below fp16BelowPercent 50: read at 2800, sent early
+  { atMs: 3400, power: battery(43) }, // same class: waits for the regular heartbeat at 4000
+  { atMs: 4600, network: lte }, // link class changes: read at 4800, sent early
+  { atMs: 5300, power: battery(15) }, // below int8BelowPercent, and back before the read at 5600
   { atMs: 5450, power: battery(43) },
+  { atMs: 6500, connected: false },
+  { atMs: RECONNECT_AT_MS, connected: true },
 ];
-const END_MS = 7000;
+const END_MS = 7800;
 
 function assignment(node: string): Assignment {
   return {
@@ -59,7 +59,7 @@ function assignment(node: string): Assignment {
         deployment: 'det',
         model: 'ppocr-det',
         task: 'text-detection',
-        variant: { name: 'det-int8', precision: 'int8', profile: 'full', uri: 'nats-obj://ep-models/det-int8', sha256: 'd'.repeat(64), sizeBytes: 4_000_000, memoryMiB: 64 },
+        variant: { name: 'det-int8', precision: 'int8', profile: 'full', uri: 'nats-obj://ep-models/det-int8', sha256: 'd'.repeat(64), sizeBytes: 30_000_000, memoryMiB: 64 },
         accelerator,
         maxBatch: 1,
         maxQueueDelayMs: 0,
@@ -133,11 +133,15 @@ describe('heartbeat parity: agent session and simulated node', () => {
 
   /** The agent's fleet session with a scripted power, link and the simulated executors' workloads. */
   async function runAgent(node: string): Promise<Sent[]> {
-    // A forced reconnect (what a credential renewal does) that dials again at a set time: nats.js
-    // dials once the delay since the last connect attempt (about now) has passed.
-    const connectedAt = Date.now();
+    // A forced reconnect (what a credential renewal does) that dials again at a set time.
     let reconnectAt = 0;
-    const nc = await connect({ ...(await nats.connectOptions({ node })), name: node, maxReconnectAttempts: -1, reconnectDelayHandler: () => Math.max(0, reconnectAt - connectedAt) });
+    const nc = await connect({
+      ...(await nats.connectOptions({ node })),
+      name: node,
+      maxReconnectAttempts: -1,
+      reconnectDelayHandler: () => 0,
+      reconnectToServer: (pool) => ({ server: pool[0]!, delay: Math.max(0, reconnectAt - Date.now()) }),
+    });
     const sent: Sent[] = [];
     let power = battery(80);
     let network = wifi;
@@ -152,6 +156,7 @@ describe('heartbeat parity: agent session and simulated node', () => {
       hello: async () => ({ v: 1, node, agentVersion: 'parity', bootId: 'b', host: profile.host, accelerators: [...profile.accelerators], power, network, cachedArtifacts: [], labels: {} }),
       telemetry: async () => ({ power, network, load: executors.load(), workloads: executors.reports(), cachedArtifacts: executors.cachedArtifacts() }),
       conditions: async () => ({ power, network }),
+      workloads: () => executors.reports(),
       conditionsPollMs: POLL_MS,
       onAssignment: async (a) => executors.apply(a),
       onHeartbeat: (hb, early) => {
@@ -227,24 +232,25 @@ describe('heartbeat parity: agent session and simulated node', () => {
     expect(a.map((x) => (x.early ? x.early.join('+') : x.full ? 'full' : 'regular'))).toEqual([
       'full',
       'workload', // Downloading
-      'workload', // Ready (Loading too came and went while the connection was down), once back
-      'full', // hello again after the reconnect
+      'regular',
       'battery',
       'regular',
       'link',
       'regular',
+      'workload', // Ready (Loading too came and went while the connection was down), once back
+      'full', // hello again after the reconnect
     ]);
     expect(a.filter((x) => x.workloads?.length).map((x) => x.workloads![0]!.phase)).toEqual(['Downloading', 'Ready', 'Ready']);
-    expect(a[4]!.power).toEqual(battery(45));
-    expect(a[5]!.power).toEqual(battery(43));
-    expect(a[6]!.network).toEqual({ type: 'cellular-4g', metered: true });
+    expect(a[3]!.power).toEqual(battery(45));
+    expect(a[4]!.power).toEqual(battery(43));
+    expect(a[5]!.network).toEqual({ type: 'cellular-4g', metered: true });
     // Early ones go out within a poll period plus the coalescing window of the change, and a
     // change made while disconnected as soon as the connection is back, before the hello.
     const earlyAt = agent.filter((x) => x.early).map((x) => Math.round(x.atMs));
-    expect(earlyAt[1]).toBeGreaterThanOrEqual(RECONNECT_AT_MS);
-    expect(earlyAt[1]).toBeLessThan(RECONNECT_AT_MS + 150);
-    expect(earlyAt[2]).toBeGreaterThanOrEqual(2550);
-    expect(earlyAt[2]).toBeLessThan(2550 + POLL_MS + 150);
+    expect(earlyAt[1]).toBeGreaterThanOrEqual(2550);
+    expect(earlyAt[1]).toBeLessThan(2550 + POLL_MS + 150);
+    // (How soon after it is back depends on the reconnect's own handshake; the order is above.)
+    expect(earlyAt[3]).toBeGreaterThanOrEqual(RECONNECT_AT_MS);
 
     // What the control plane received is what each side says it sent.
     expect(onWire.get('parity-agent')?.map((h) => h.seq)).toEqual(agent.map((x) => x.hb.seq));

@@ -23,6 +23,11 @@ export interface FleetSessionOptions {
   /** Live telemetry for the next heartbeat. */
   telemetry(): Promise<Telemetry>;
   /**
+   * The workload reports as of now, read synchronously when the heartbeat is built (they then
+   * replace telemetry's): the heartbeat covers exactly the changes made before it.
+   */
+  workloads?(): Telemetry['workloads'];
+  /**
    * Power and link as of now, read between heartbeats to notice a tier-relevant crossing
    * (battery threshold, link class); default: those of `hello()`. Must not consume telemetry.
    */
@@ -161,9 +166,15 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
     if (!reply || !connected || nc.isClosed()) return unsent();
     try {
       // Changes after this point are not in this heartbeat's telemetry: they stay pending.
-      const covered = early.policy.workloadChanges;
-      const telemetry = await opts.telemetry();
+      let covered = early.policy.workloadChanges;
+      let telemetry = await opts.telemetry();
       if (!reply || !connected || nc.isClosed()) return unsent();
+      if (opts.workloads) {
+        // Read in the same tick as the change count, so the heartbeat settles exactly what it
+        // carries: a change made while telemetry was read does not cost another early one.
+        covered = early.policy.workloadChanges;
+        telemetry = { ...telemetry, workloads: opts.workloads() };
+      }
       const hb = builder.next(telemetry);
       const data = encodeHeartbeat(hb);
       nc.publish(subjects.status(node), data);
