@@ -36,7 +36,6 @@ import {
   type NatsIdentity,
 } from '@edgeplane/env';
 import { createToken } from '../../cli/src/identity/tokens.ts';
-import { addressIdentityCheck } from '../../cli/src/nats-access.ts';
 import { classifyNats, connect, inputName, ocrDeployment, publishOcrVariants, textLine } from '../../scripts/up/demo.ts';
 import { signingKey } from '../../scripts/up/signing.ts';
 
@@ -273,9 +272,7 @@ describe.runIf(!reason)('agent DaemonSet on the cluster', () => {
     mark('ocr-line Ready', t);
 
     // A client on the host, with the inference client's credential, through the NATS Service.
-    const options = await backends.natsOptions('client');
-    Object.assign(options.tls ?? {}, { checkServerIdentity: addressIdentityCheck([backends.natsClusterIP]) });
-    nc = await connect(options);
+    nc = await connect(await backends.natsOptions('client'));
     const input = await inputName(agentHttp, name); // the agent's local endpoint, on the host's loopback
     for (const rotated of [false, true]) {
       const answer = await classifyNats(nc, namespace, name, input, textLine('edgeplane keeps models at the edge', rotated));
