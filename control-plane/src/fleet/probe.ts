@@ -30,8 +30,14 @@ export class ProbeResponder {
     });
   }
 
-  stop(): void {
-    this.#sub?.unsubscribe();
+  /**
+   * Drained rather than unsubscribed: a probe the server routed here before it saw the
+   * unsubscribe is still answered, so a replica stopping in a rollout loses none.
+   */
+  async stop(): Promise<void> {
+    const sub = this.#sub;
     this.#sub = undefined;
+    // A connection already closed has nothing left to deliver.
+    if (sub && !sub.isClosed()) await sub.drain().catch(() => undefined);
   }
 }

@@ -44,8 +44,12 @@ export class RequestLoop {
   }
 
   async stop(): Promise<void> {
-    this.#sub?.unsubscribe();
+    // Drained, not unsubscribed: a request the server routed here before it saw the
+    // unsubscribe is still handled, so a replica stopping in a rollout drops none.
+    const sub = this.#sub;
     this.#sub = undefined;
+    // A connection already closed has nothing left to deliver.
+    if (sub && !sub.isClosed()) await sub.drain().catch(() => undefined);
     await Promise.allSettled([...this.#inFlight]);
   }
 }
