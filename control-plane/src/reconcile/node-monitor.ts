@@ -89,6 +89,8 @@ export class NodeMonitor {
   readonly #statusPending = new Map<string, { write: () => Promise<void>; sinceMs: number }>();
   /** Whether reconciles are waiting or running, so status writes wait (see setStatusYield). */
   #statusYield: (() => boolean) | undefined;
+  /** Runs the status writes whose wait for the reconciles ran out, should nothing else start them first. */
+  #statusRetry: NodeJS.Timeout | undefined;
   readonly #statusInFlight = new Set<string>();
   #statusIdle: (() => void)[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -133,6 +135,8 @@ export class NodeMonitor {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#statusRetry);
+    this.#statusRetry = undefined;
     await this.#processing;
     this.#statusPending.clear();
     if (this.#statusInFlight.size > 0) await new Promise<void>((resolve) => this.#statusIdle.push(resolve));
@@ -351,8 +355,18 @@ export class NodeMonitor {
     const yielding = this.#statusYield?.() ?? false;
     for (const [name, { write, sinceMs }] of this.#statusPending) {
       if (this.#statusInFlight.size >= STATUS_CONCURRENCY || this.#stopped) break;
-      // Arrival order: once one entry may not run yet, the later ones may not either.
-      if (yielding && now - sinceMs < STATUS_YIELD_MAX_MS) break;
+      // Arrival order: once one entry may not run yet, the later ones may not either. Looked at
+      // again when the queue empties, after each reconcile, and at the latest when this one's wait ends.
+      if (yielding && now - sinceMs < STATUS_YIELD_MAX_MS) {
+        if (!this.#statusRetry) {
+          this.#statusRetry = setTimeout(() => {
+            this.#statusRetry = undefined;
+            this.#pumpStatus();
+          }, STATUS_YIELD_MAX_MS - (now - sinceMs));
+          this.#statusRetry.unref();
+        }
+        break;
+      }
       if (this.#statusInFlight.has(name)) continue;
       this.#statusPending.delete(name);
       this.#statusInFlight.add(name);
