@@ -50,6 +50,21 @@ export interface FleetModelOptions {
 
 export type ModelListener = (event: DashboardEvent) => void;
 
+/** A node's hash as read: its sections' text, parsed only when it changed. */
+interface RawTelemetry {
+  lastSeenMs: number;
+  /** power, network and workloads as stored, joined. */
+  text: string;
+  hash: Record<string, string | undefined>;
+}
+
+/** What a node's view was last built from. */
+interface BuiltFrom {
+  text: string | null;
+  node: EdgeNode;
+  precisionGen: number;
+}
+
 /** Fields the fleet view needs; cachedArtifacts (up to 1,024 digests) and load are left in Redis. */
 const FIELDS = [TelemetryField.seq, TelemetryField.lastSeenMs, TelemetryField.power, TelemetryField.network, TelemetryField.workloads] as const;
 /** Nodes per pipeline when every node is re-read. */
@@ -69,6 +84,8 @@ export class FleetModel {
   readonly #dirty = new Set<string>();
   readonly #listeners = new Set<ModelListener>();
   #precisionOf: PrecisionOf | null = null;
+  #precisionGen = 0;
+  readonly #builtFrom = new Map<string, BuiltFrom>();
   #rev = 0;
   #fresh = false;
   #lastUseMs = -Infinity;
@@ -202,8 +219,8 @@ export class FleetModel {
     return run;
   }
 
-  async #read(names: readonly string[]): Promise<Map<string, NodeTelemetry>> {
-    const out = new Map<string, NodeTelemetry>();
+  async #read(names: readonly string[]): Promise<Map<string, RawTelemetry>> {
+    const out = new Map<string, RawTelemetry>();
     if (names.length === 0) return out;
     const p = this.#o.redis.pipeline();
     for (const n of names) p.hmget(redisKeys.node(n), ...FIELDS);
@@ -211,21 +228,35 @@ export class FleetModel {
     names.forEach((n, i) => {
       const [err, values] = results[i] ?? [null, null];
       if (err || !Array.isArray(values)) return;
-      const t = parseTelemetry(Object.fromEntries(FIELDS.map((f, j) => [f, (values[j] as string | null) ?? undefined])));
-      if (t) out.set(n, t);
+      const hash = Object.fromEntries(FIELDS.map((f, j) => [f, (values[j] as string | null) ?? undefined]));
+      const lastSeenMs = Number(hash[TelemetryField.lastSeenMs]);
+      if (hash[TelemetryField.lastSeenMs] == null || !Number.isFinite(lastSeenMs)) return;
+      out.set(n, { lastSeenMs, text: `${hash.power ?? ''}\u0001${hash.network ?? ''}\u0001${hash.workloads ?? ''}`, hash });
     });
     return out;
   }
 
-  #update(name: string, t: NodeTelemetry | undefined): FleetNode | undefined {
+  #update(name: string, raw: RawTelemetry | undefined): FleetNode | undefined {
     const node = this.#o.nodes.get(name);
     if (!node) {
       this.#removeNode(name);
       return undefined;
     }
-    const next = fleetNode(node, t, this.precisionOf(), this.#now(), this.#o.gracePeriodMs, this.#rev + 1);
-    const sig = nodeSignature(next);
+    const now = this.#now();
     const prev = this.#nodes.get(name);
+    const built = this.#builtFrom.get(name);
+    // Most nodes, most of the time: the same sections and the same EdgeNode. Only the heartbeat
+    // time moves, so nothing is parsed or built again unless reachability flips.
+    if (prev && built && built.node === node && built.text === (raw?.text ?? null) && built.precisionGen === this.#precisionGen && raw) {
+      if (now - raw.lastSeenMs <= this.#o.gracePeriodMs === prev.reachable) {
+        prev.lastSeenMs = raw.lastSeenMs;
+        return prev;
+      }
+    }
+    this.#builtFrom.set(name, { text: raw?.text ?? null, node, precisionGen: this.#precisionGen });
+    const t: NodeTelemetry | undefined = raw ? (parseTelemetry(raw.hash) ?? undefined) : undefined;
+    const next = fleetNode(node, t, this.precisionOf(), now, this.#o.gracePeriodMs, this.#rev + 1);
+    const sig = nodeSignature(next);
     if (prev && this.#nodeSigs.get(name) === sig) {
       // Nothing to send; the snapshot and the history still get the latest figures.
       prev.lastSeenMs = next.lastSeenMs;
@@ -241,6 +272,7 @@ export class FleetModel {
 
   #removeNode(name: string): void {
     this.#dirty.delete(name);
+    this.#builtFrom.delete(name);
     if (!this.#nodes.delete(name)) return;
     this.#nodeSigs.delete(name);
     this.#emit({ type: 'node-removed', name });
@@ -251,6 +283,7 @@ export class FleetModel {
     if (type === 'delete') {
       this.#variantSigs.delete(k);
       this.#precisionOf = null;
+      this.#precisionGen += 1;
       if (this.#deps.delete(k)) {
         this.#depSigs.delete(k);
         this.#emit({ type: 'deployment-removed', namespace: d.metadata.namespace ?? '', name: d.metadata.name ?? '' });
@@ -261,6 +294,7 @@ export class FleetModel {
     if (this.#variantSigs.get(k) !== variants) {
       this.#variantSigs.set(k, variants);
       this.#precisionOf = null;
+      this.#precisionGen += 1;
       // Nodes running it show their tier from the variants: read again on the next flush.
       for (const n of this.#nodes.values()) if (n.workloads.some((w) => w.deployment === k)) this.#dirty.add(n.name);
     }
