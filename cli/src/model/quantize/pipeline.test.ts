@@ -51,6 +51,17 @@ describe('quantize the generated model', () => {
   });
 });
 
+describe('calibration on given input tensors', () => {
+  it('calibrates on the tensors the caller passes and names their source in the manifest', async () => {
+    const tensors = [0, 1, 2].map((k) => Float32Array.from({ length: 3 * 16 * 16 }, (_, i) => Math.cos(i + k)));
+    const manifest = await quantizeModel(
+      modelFile('given'),
+      options(join(work, 'given'), { calibration: { method: 'minmax', percentile: 99.99, samples: 64, inputs: { tensors, source: 'three cosine inputs' } } }),
+    );
+    expect(manifest.calibration).toMatchObject({ samples: 3, source: 'three cosine inputs' });
+  });
+});
+
 describe('bad input leaves no output behind', () => {
   const cases: { name: string; source: () => string; extra?: () => Partial<QuantizeOptions>; want: ModelErrorCode }[] = [
     {
@@ -80,6 +91,12 @@ describe('bad input leaves no output behind', () => {
         return { calibration: { method: 'minmax', percentile: 99.99, samples: 8, dir } };
       },
       want: 'EMPTY_CALIBRATION',
+    },
+    {
+      name: 'a given calibration tensor of the wrong size',
+      source: () => modelFile('badcal'),
+      extra: () => ({ calibration: { method: 'minmax', percentile: 99.99, samples: 8, inputs: { tensors: [new Float32Array(7)], source: 'wrong size' } } }),
+      want: 'BAD_SHAPE',
     },
   ];
   for (const c of cases) {

@@ -32,6 +32,11 @@ export interface QuantizeOptions {
     samples: number;
     /** A folder of raw little-endian float32 input tensors (`*.f32`), one file per sample. */
     dir?: string;
+    /**
+     * Input tensors given by the caller (taking precedence over `dir` and `samples`): lets the
+     * activations be calibrated on the deployment's own kind of input, e.g. degraded renders.
+     */
+    inputs?: { tensors: readonly Float32Array[]; source: string };
   };
   force?: boolean;
   log?: (line: string) => void;
@@ -50,8 +55,15 @@ function prepareForInt8(bytes: Uint8Array, shape: Map<string, number[]> | undefi
 }
 
 function calibrationInputs(options: QuantizeOptions['calibration'], task: Task, dims: number[]): { inputs: Float32Array[]; source: string } {
+  const size = dims.reduce((a, b) => a * b, 1);
+  if (options.inputs) {
+    const { tensors, source } = options.inputs;
+    tensors.forEach((t, i) => {
+      if (t.length !== size) throw new ModelError('BAD_SHAPE', `calibration.inputs[${i}] holds ${t.length} floats, the input [${dims.join(',')}] needs ${size}`);
+    });
+    return { inputs: [...tensors], source };
+  }
   if (options.dir) {
-    const size = dims.reduce((a, b) => a * b, 1);
     let files: string[];
     try {
       files = readdirSync(options.dir).filter((f) => f.endsWith('.f32')).sort();
