@@ -22,9 +22,16 @@ import { main } from './src/main.ts';
 import { materialiseDashboard } from '../dashboard/scripts/materialise.ts';
 import embeddedDashboard from '../dashboard/dist/embedded.json';
 // The dashboard travels inside the executable; it is served from a directory of its own
-// unless one is given.
-if (!process.env.EP_DASHBOARD_DIR && !process.argv.some((a) => a.startsWith('--dashboard-dir'))) {
-  process.env.EP_DASHBOARD_DIR = materialiseDashboard(embeddedDashboard);
+// unless one is given. Only a serving start writes it (--version and --help must work on a
+// read-only filesystem), and a failed write costs the page, never the control plane.
+const args = process.argv.slice(2);
+const serving = !args.some((a) => a === '--version' || a === '--help' || a === '-h');
+if (serving && !process.env.EP_DASHBOARD_DIR && !args.some((a) => a.startsWith('--dashboard-dir'))) {
+  try {
+    process.env.EP_DASHBOARD_DIR = materialiseDashboard(embeddedDashboard);
+  } catch (err) {
+    process.stderr.write('dashboard not served: cannot write its files (' + (err instanceof Error ? err.message : String(err)) + '); give a writable TMPDIR or EP_DASHBOARD_DIR\\n');
+  }
 }
 main(process.argv.slice(2), process.env).then(
   (code) => process.exit(code),
