@@ -39,6 +39,9 @@ function nodeSignature(n: EdgeNode): string {
   return JSON.stringify([n.metadata.labels ?? {}, n.spec.unschedulable, n.status?.accelerators ?? []]);
 }
 
+/** How long after the last reconcile EdgeNode status writes still wait for the next one, ms. */
+const STATUS_QUIET_MS = 250;
+
 export class Controller {
   readonly #o: ControllerOptions;
   #queue: WorkQueue | undefined;
@@ -105,6 +108,7 @@ export class Controller {
         o.reconciler.idle();
       },
       onResult: (key, outcome, ms, err) => {
+        lastReconciledMs = performance.now();
         o.monitor.resumeStatusWrites();
         o.metrics.reconcileTotal.inc({ outcome });
         o.metrics.reconcileDuration.observe({ outcome }, ms / 1000);
@@ -116,8 +120,11 @@ export class Controller {
     this.#queue = queue;
     o.metrics.setUnfinished(() => queue.unfinished());
     o.reconciler.setRequeue((key) => queue.addRateLimited(key));
+    // A burst of crossings leaves the queue empty for a moment between its re-plans: EdgeNode
+    // status writes wait for a quiet spell, not just an empty queue.
+    let lastReconciledMs = -Infinity;
     o.reconciler.setStatusYield((key) => queue.pending(key));
-    o.monitor.setStatusYield(() => queue.busy);
+    o.monitor.setStatusYield(() => queue.busy || performance.now() - lastReconciledMs < STATUS_QUIET_MS);
     queue.start(o.reconciler.reconcile);
     // Lifecycle decisions exist before the first reconcile reads them.
     await o.monitor.start();

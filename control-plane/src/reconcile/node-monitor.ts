@@ -59,6 +59,8 @@ const STATUS_CONCURRENCY = 4;
  * waits for), but a queue that never empties must not keep status from the API server.
  */
 const STATUS_YIELD_MAX_MS = 2000;
+/** How often yielding status writes look again whether they may start (the busy test may be time-based). */
+const STATUS_YIELD_RECHECK_MS = 100;
 
 export class NodeMonitor {
   readonly #o: NodeMonitorOptions;
@@ -101,8 +103,9 @@ export class NodeMonitor {
   }
 
   /**
-   * While `busy()` says reconciles are waiting or running, EdgeNode status writes do not start
-   * (for at most STATUS_YIELD_MAX_MS); resumeStatusWrites() is called when that may have changed.
+   * While `busy()` says reconciles are waiting, running or likely to come, EdgeNode status writes
+   * do not start (for at most STATUS_YIELD_MAX_MS); it is asked again after each reconcile, when
+   * the queue empties (resumeStatusWrites()) and every STATUS_YIELD_RECHECK_MS meanwhile.
    */
   setStatusYield(busy: (() => boolean) | undefined): void {
     this.#statusYield = busy;
@@ -356,13 +359,16 @@ export class NodeMonitor {
     for (const [name, { write, sinceMs }] of this.#statusPending) {
       if (this.#statusInFlight.size >= STATUS_CONCURRENCY || this.#stopped) break;
       // Arrival order: once one entry may not run yet, the later ones may not either. Looked at
-      // again when the queue empties, after each reconcile, and at the latest when this one's wait ends.
+      // again when the queue empties, after each reconcile, and on a short timer.
       if (yielding && now - sinceMs < STATUS_YIELD_MAX_MS) {
         if (!this.#statusRetry) {
-          this.#statusRetry = setTimeout(() => {
-            this.#statusRetry = undefined;
-            this.#pumpStatus();
-          }, STATUS_YIELD_MAX_MS - (now - sinceMs));
+          this.#statusRetry = setTimeout(
+            () => {
+              this.#statusRetry = undefined;
+              this.#pumpStatus();
+            },
+            Math.min(STATUS_YIELD_RECHECK_MS, STATUS_YIELD_MAX_MS - (now - sinceMs)),
+          );
           this.#statusRetry.unref();
         }
         break;
