@@ -164,6 +164,10 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
   app.register(
     async (api) => {
       api.addHook('onRequest', async () => o.model.touch());
+      // The bodies are built field by field from the contract's types (views.ts), so nothing
+      // unlisted can leak; the schema's serialiser would pick each nullable field's branch by
+      // validating it, which costs about a second on a 5,000-node snapshot.
+      api.setSerializerCompiler(() => (data) => JSON.stringify(data));
       api.get('/fleet', {
         config: { credentials: fromCookie, access: () => [resource('list', EN_PLURAL), resource('list', EMD_PLURAL, { allNamespaces: true })] },
         schema: { response: { 200: jsonSchema(FleetSnapshot), ...errors } },
