@@ -41,6 +41,8 @@ function nodeSignature(n: EdgeNode): string {
 
 /** How long after the last reconcile EdgeNode status writes still wait for the next one, ms. */
 const STATUS_QUIET_MS = 250;
+/** The same for a deployment's status (one write of the whole deployment): shorter, as converging waits for it. */
+const DEPLOYMENT_STATUS_QUIET_MS = 100;
 
 export class Controller {
   readonly #o: ControllerOptions;
@@ -123,7 +125,7 @@ export class Controller {
     // A burst of crossings leaves the queue empty for a moment between its re-plans: EdgeNode
     // status writes wait for a quiet spell, not just an empty queue.
     let lastReconciledMs = -Infinity;
-    o.reconciler.setStatusYield((key) => queue.pending(key));
+    o.reconciler.setStatusYield((key) => queue.pending(key) || performance.now() - lastReconciledMs < DEPLOYMENT_STATUS_QUIET_MS);
     o.monitor.setStatusYield(() => queue.busy || performance.now() - lastReconciledMs < STATUS_QUIET_MS);
     queue.start(o.reconciler.reconcile);
     // Lifecycle decisions exist before the first reconcile reads them.

@@ -151,6 +151,8 @@ const OVERFULL_REQUEUE_MS = 1000;
  * and a deployment that never stops changing still gets its status this often.
  */
 const STATUS_YIELD_MAX_MS = 1000;
+/** How often status writes that yielded look again whether they may start (the test may be time-based). */
+const STATUS_RECHECK_MS = 50;
 
 /**
  * A placement list split by node: `own` holds the nodes re-planned into this list (every entry
@@ -200,6 +202,8 @@ export class DeploymentReconciler {
   readonly #statusPending = new Map<string, { write: () => Promise<void>; sinceMs: number }>();
   /** Whether another reconcile of the deployment is coming; its status write then waits for that one. */
   #statusYield: ((key: string) => boolean) | undefined;
+  /** Looks again at status writes that yielded, should no reconcile or empty queue do it first. */
+  #statusRetry: NodeJS.Timeout | undefined;
   /** Deployments whose status writes are running, with the promise of that run. */
   readonly #statusRunning = new Map<string, Promise<void>>();
   /** Where a failed status write sends its deployment back to (the queue, with backoff). */
@@ -218,7 +222,7 @@ export class DeploymentReconciler {
     this.#requeue = requeue;
   }
 
-  /** Tells whether another reconcile of a deployment is coming (the queue's view); undefined: none. */
+  /** Tells whether another reconcile of a deployment is (likely) coming (the queue's view); undefined: none. */
   setStatusYield(pending: ((key: string) => boolean) | undefined): void {
     this.#statusYield = pending;
   }
@@ -486,7 +490,12 @@ export class DeploymentReconciler {
   }
 
   #kickStatus(key: string): void {
-    if (!this.#statusRunning.has(key) && this.#mayWriteStatus(key)) this.#runStatusWrites(key);
+    if (this.#statusRunning.has(key) || !this.#statusPending.has(key)) return;
+    if (this.#mayWriteStatus(key)) this.#runStatusWrites(key);
+    else this.#statusRetry ??= setTimeout(() => {
+      this.#statusRetry = undefined;
+      this.resumeStatusWrites();
+    }, STATUS_RECHECK_MS).unref();
   }
 
   #runStatusWrites(key: string): void {
