@@ -1,3 +1,4 @@
+export { COMBINED_FEATURES, combinedFeatures, escalationGain, fitCombined, type CombinedSignal, type FitOptions } from './combine.ts';
 export { classificationScores, ctcScores, outputView, type CtcScore, type OutputView, type Score } from './score.ts';
 export {
   BURST_SECONDS,
