@@ -286,6 +286,12 @@ export class HelloResponder {
     }
   }
 
+  /** Whether the cache's EdgeNode of the node carries no hello's status (agent version). */
+  #lacksHelloStatus(node: string): boolean {
+    if (!this.#o.cached) return false;
+    return !this.#o.cached(node)?.status?.agentVersion;
+  }
+
   /** The EdgeNode as this replica last wrote it, while the cache may not have it yet. */
   #justRecorded(node: string): (KubernetesObject & { status?: unknown }) | null {
     const r = this.#recorded.get(node);
@@ -323,7 +329,10 @@ export class HelloResponder {
         // retried like any failure. Only stop() (the Lease lost) leaves them to the next leader.
         const leading = !this.#stopped;
         const retryMs = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]!;
-        if (!leading || refused || (!isNewNode && attempt >= RETRY_MS.length)) {
+        // A known node whose EdgeNode never got a hello's status (created, then its status write
+        // lost) is never Ready and never says hello again: it is retried like a new node.
+        const mustWrite = isNewNode || this.#lacksHelloStatus(node);
+        if (!leading || refused || (!mustWrite && attempt >= RETRY_MS.length)) {
           this.#refreshing.delete(node);
           this.#pendingNew.delete(node);
           if (refused && isNewNode) void this.#o.pending?.remove(r).catch(() => undefined);
