@@ -315,6 +315,9 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       hello.forgetNode(name);
       monitor.forgetNode(name);
       publisher.forget(name);
+      // Its dashboard history too: it would expire within the hour, but a flood of names must
+      // not hold a key each until then.
+      void dashboard.history.forget(name).catch((err: unknown) => log.warn({ err, node: name }, 'could not delete the dashboard history of a removed node'));
     });
     const collector = new NodeCollector({
       nodes,
