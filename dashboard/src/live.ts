@@ -113,6 +113,9 @@ export class LiveFleet {
       case 'none':
         return;
     }
+    // Before the first snapshot the upserts only wait in the state: rendering a partial fleet
+    // each frame while 5,000 rows load slows the first screen; the snapshot marks all changed.
+    if (this.state.atMs === null) return;
     this.version++;
     this.schedule();
   }
