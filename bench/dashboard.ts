@@ -12,7 +12,6 @@
 //                    filled to 360 samples by repeating its latest real sample, MEMORY USAGE summed
 //                    over every history key and the names dictionary
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Bench } from './run.ts';
@@ -22,18 +21,8 @@ import { startFleetStack } from '@edgeplane/env/fleet-stack';
 import type { Timeline } from '../cli/src/simulate/timeline.ts';
 import { buildDashboard } from '../dashboard/scripts/build.ts';
 import { HISTORY_KEY_PREFIX, HISTORY_NAMES_KEY, HISTORY_SAMPLES } from '../control-plane/src/dashboard/history-store.ts';
+import { processCpuMs } from './servers-cpu.ts';
 
-/** User + system CPU ms of a process, from /proc; NaN when unknown. */
-function processCpuMs(pid: number | null): number {
-  if (pid === null) return NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return NaN;
-  }
-}
 
 const load = () => loadavg().map((l) => Math.round(l * 100) / 100);
 const MiB = (b: number) => Math.round((b / 2 ** 20) * 100) / 100;

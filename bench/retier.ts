@@ -9,7 +9,6 @@
 //
 // Baseline in the same run: the KV path alone, from a put of an unchanged assignment by a
 // plain client to the agent holding it, on 100 other nodes.
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
@@ -18,22 +17,12 @@ import type { Bench } from './run.ts';
 import { numberFlag } from './run.ts';
 import { createDeployment, ocrDetection, waitForReadyNodes, watchDeploymentStatus } from '@edgeplane/env';
 import { startFleetStack } from '@edgeplane/env/fleet-stack';
+import { processCpuMs } from './servers-cpu.ts';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
 const sortNum = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const load = () => loadavg().map((l) => Math.round(l * 100) / 100);
 
-/** User + system CPU ms of a process (all its threads), from /proc; NaN when unknown. */
-function processCpuMs(pid: number | null): number {
-  if (pid === null) return NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return NaN;
-  }
-}
 
 /** The control plane's counters that say what its CPU went to; null when /metrics does not answer. */
 async function counters(address: string): Promise<Record<string, number> | null> {

@@ -1,4 +1,4 @@
-// CPU seconds the servers this process started have used, by server name, from /proc.
+// CPU time from /proc: the servers this process started, by name, and any one process.
 import { readdirSync, readFileSync } from 'node:fs';
 
 const SERVERS = ['etcd', 'kube-apiserver', 'nats-server', 'redis-server'] as const;
@@ -21,4 +21,16 @@ export function serversCpuSeconds(): Record<string, number> {
     out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
   }
   return out;
+}
+
+/** User + system CPU ms of a process (all its threads), from /proc; NaN when unknown. */
+export function processCpuMs(pid: number | null): number {
+  if (pid === null) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
 }

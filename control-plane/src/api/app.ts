@@ -1,11 +1,11 @@
 // The HTTP API, built separately from listen() so tests drive it with inject().
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { DASHBOARD_PATH, EMD_PLURAL, EN_PLURAL, GROUP } from '@edgeplane/api';
+import { DASHBOARD_PATH, EMD_PLURAL, EN_PLURAL } from '@edgeplane/api';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { MetricsAuth } from '../config.ts';
-import type { Access } from '../kube/access-review.ts';
+import { edgeplaneAccess } from '../kube/access-review.ts';
 import { authPlugin, requireAccessRules, type AccessCheck, type RouteAccess } from './auth.ts';
 import { API_ERRORS, ApiError, authErrorSchemas, errorBodySchema, isApiError, WWW_AUTHENTICATE } from './errors.ts';
 import { dashboardPlugin, type DashboardPluginOptions } from '../dashboard/plugin.ts';
@@ -35,13 +35,7 @@ export interface BuildOptions {
 
 export type ApiAuth = { mode: 'rbac'; check: AccessCheck; metrics: MetricsAuth; log?: Logger } | { mode: 'none' };
 
-const resource = (verb: string, plural: string, scope: { namespace?: string; name?: string; allNamespaces?: boolean } = {}): Access => ({
-  kind: 'resource',
-  verb,
-  group: GROUP,
-  resource: plural,
-  ...scope,
-});
+const resource = edgeplaneAccess;
 const param = (req: { params: unknown }, key: string): string => (req.params as Record<string, string>)[key] ?? '';
 
 const readinessSchema = {

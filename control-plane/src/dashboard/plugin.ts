@@ -15,7 +15,6 @@ import {
   EN_KIND,
   EN_PLURAL,
   FleetSnapshot,
-  GROUP,
   NodeDetail,
   NodeHistory,
   type EdgeModelDeployment,
@@ -23,7 +22,7 @@ import {
 } from '@edgeplane/api';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { TelemetryStore } from '../fleet/telemetry-store.ts';
-import type { Access } from '../kube/access-review.ts';
+import { edgeplaneAccess } from '../kube/access-review.ts';
 import type { PlacementStore } from '../reconcile/placement-store.ts';
 import { ApiError, authErrorSchemas, errorBodySchema, isApiError } from '../api/errors.ts';
 import { jsonSchema } from '../api/schemas.ts';
@@ -61,13 +60,7 @@ export interface DashboardPluginOptions {
   authenticate?: (token: string) => Promise<boolean>;
 }
 
-const resource = (verb: string, plural: string, scope: { namespace?: string; name?: string; allNamespaces?: boolean } = {}): Access => ({
-  kind: 'resource',
-  verb,
-  group: GROUP,
-  resource: plural,
-  ...scope,
-});
+const resource = edgeplaneAccess;
 
 /** The cookie's token; null when absent. */
 export function cookieToken(header: string | undefined): string | null {

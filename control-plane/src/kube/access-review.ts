@@ -11,6 +11,7 @@ import {
   type RequestContext,
   type V1SubjectAccessReviewSpec,
 } from '@kubernetes/client-node';
+import { GROUP } from '@edgeplane/api';
 import { ReviewUnavailableError } from '../errors.ts';
 import { describeKubeError } from './errors.ts';
 
@@ -29,6 +30,15 @@ export interface UserInfo {
 export type Access =
   | { kind: 'resource'; verb: string; group: string; resource: string; namespace?: string; name?: string; allNamespaces?: boolean }
   | { kind: 'path'; verb: string; path: string };
+
+/** An access to one of this project's resources (group edgeplane.io), as the API's routes declare them. */
+export const edgeplaneAccess = (verb: string, plural: string, scope: { namespace?: string; name?: string; allNamespaces?: boolean } = {}): Access => ({
+  kind: 'resource',
+  verb,
+  group: GROUP,
+  resource: plural,
+  ...scope,
+});
 
 export interface Decision {
   allowed: boolean;
