@@ -4,7 +4,7 @@
 // the history in Redis with its tier change, and a degraded deployment's explanation.
 import { DASHBOARD_COOKIE, DeploymentView, FleetSnapshot, NodeDetail, NodeHistory, type DashboardEvent } from '@edgeplane/api';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDeployment, ocrDetection, waitForReadyNodes, watchDeploymentStatus } from '@edgeplane/env';
+import { createDeployment, ocrDetection, until, waitForReadyNodes, watchDeploymentStatus } from '@edgeplane/env';
 import { startFleetStack, type FleetStack } from '@edgeplane/env/fleet-stack';
 import { historyKey } from '../../control-plane/src/dashboard/history-store.ts';
 
@@ -172,8 +172,15 @@ describe('the dashboard server', () => {
     const stream = await EventStream.open(`${base}/dashboard/api/events?node=${node}`, cookie);
     try {
       await stream.until('hello', (e) => (e.type === 'hello' ? e : undefined), 5000);
-      // A first sample at fp32 in the history before the drain, so the change has a before.
+      // A first sample at fp32 in the history before the drain, so the change has a before. The
+      // stream carries every tick's samples, but only a leading replica writes them: wait for one
+      // in Redis, not only on the stream.
       await stream.until('a sample', (e) => (e.type === 'sample' && e.node === node ? e : undefined), 15_000);
+      await until(async () => {
+        const before = NodeHistory.parse(await (await get(`/dashboard/api/nodes/${node}/history`)).json());
+        if (before.t.length === 0) await new Promise((r) => setTimeout(r, 250));
+        return before.t.length > 0;
+      }, 'a first sample in the history', 25_000);
       const from = stream.events.length;
       const drained = Date.now();
       stack.sim.setBattery(node!, 15, false);
