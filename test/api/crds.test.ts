@@ -7,6 +7,7 @@ import { API_VERSION, EMD_PLURAL, EN_PLURAL, GROUP, VERSION } from '@edgeplane/a
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { kubeConfig, readCrds, repoRoot } from '@edgeplane/env';
+import { refusal } from './refusal.ts';
 import { kubeRequest } from '@edgeplane/env';
 import { TABLE } from '@edgeplane/env';
 
@@ -33,18 +34,6 @@ async function createEmd(body: Obj): Promise<Obj> {
   return (await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: EMD_PLURAL, body })) as Obj;
 }
 
-async function refusal(fn: () => Promise<unknown>): Promise<string> {
-  try {
-    await fn();
-  } catch (err) {
-    if (err instanceof ApiException) {
-      expect(err.code).toBe(422);
-      return (JSON.parse(err.body as string) as { message: string }).message;
-    }
-    throw err;
-  }
-  throw new Error('the API server accepted it');
-}
 
 beforeAll(async () => {
   for (const name of [ns, 'factory-a', 'warehouse', 'plant-ops']) {

@@ -8,6 +8,7 @@ import { EMD_PLURAL, GROUP, VERSION } from '@edgeplane/api';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { kubeConfig, repoRoot } from '@edgeplane/env';
+import { refusal } from './refusal.ts';
 
 const kube = inject('kube');
 const kc = kubeConfig(kube);
@@ -28,18 +29,7 @@ async function createEmd(body: Obj): Promise<Obj> {
   return (await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: EMD_PLURAL, body })) as Obj;
 }
 
-async function refusal(body: Obj): Promise<string> {
-  try {
-    await createEmd(body);
-  } catch (err) {
-    if (err instanceof ApiException) {
-      expect(err.code).toBe(422);
-      return (JSON.parse(err.body as string) as { message: string }).message;
-    }
-    throw err;
-  }
-  throw new Error('the API server accepted it');
-}
+const refused = (body: Obj): Promise<string> => refusal(() => createEmd(body));
 
 beforeAll(async () => {
   await core.createNamespace({ body: { metadata: { name: ns } } }).catch((err: unknown) => {
@@ -74,7 +64,7 @@ describe('spec.escalation', () => {
     it(`refuses ${row.name}`, async () => {
       const obj = base(`bad-escalation-${i}`);
       row.mutate(obj);
-      const message = await refusal(obj);
+      const message = await refused(obj);
       expect(message).toContain(row.field);
       expect(message).toMatch(row.says);
     });
