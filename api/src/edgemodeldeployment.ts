@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { API_VERSION, Condition, LabelSelector, ObjectMeta } from './meta.ts';
 import { LinkType, Precision, Profile } from './hardware.ts';
-import { Escalation, SELF_ESCALATION_MESSAGE } from './escalation.ts';
+import { Escalation, EscalationStatus, SELF_ESCALATION_MESSAGE } from './escalation.ts';
 
 export const EMD_KIND = 'EdgeModelDeployment';
 export const EMD_PLURAL = 'edgemodeldeployments';
@@ -285,12 +285,15 @@ export const EdgeModelDeploymentStatus = z
       .max(MAX_STATUS_FAILURES)
       .optional()
       .describe('Recent failures per (node, variant), newest first; placement backs off each pair, doubling the wait.'),
+    escalation: EscalationStatus.optional().describe(
+      'Joint inference, when spec.escalation is set: whether the escalation tier can answer, the share escalated and the bytes sent upward.',
+    ),
     conditions: z
       .array(Condition)
       .max(16)
       .optional()
       .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] })
-      .describe('Ready: every desired replica is Ready. Progressing: replicas are being rolled out. Degraded: replicas are unplaced or failed; its reason (Unschedulable, VariantFailed, PlacementFailed) says why.'),
+      .describe('Ready: every desired replica is Ready. Progressing: replicas are being rolled out. Degraded: replicas are unplaced or failed; its reason (Unschedulable, VariantFailed, PlacementFailed) says why. EscalationAvailable (with spec.escalation): False when the escalation tier has no Ready replica, so hard inputs get the edge answer.'),
   })
   .describe('What the control plane decided and observed: placements, counts and conditions.');
 export type EdgeModelDeploymentStatus = z.infer<typeof EdgeModelDeploymentStatus>;

@@ -95,3 +95,64 @@ export const Escalation = z.object({
 export type Escalation = z.infer<typeof Escalation>;
 
 export const SELF_ESCALATION_MESSAGE = 'escalation.deployment must name another deployment, not this one';
+
+/**
+ * What happened to one request's escalation, in the `ep-escalation` reply header:
+ * - `none`: the edge answer was confident; nothing went upward.
+ * - `answered`: the escalation tier answered (`ep-tier: escalated`).
+ * - `sent`: sent upward without waiting (waitForAnswer false); the edge answer returned.
+ * - `budget`: hard, but the node's budget (or an offline or metered-at-0 link) kept it home.
+ * - `unavailable`: the escalation tier did not take it (no responder, refused, error reply).
+ * - `timeout`: the escalation tier did not answer within the request's remaining deadline.
+ * - `unsupported`: the task's output has no score the rule can read.
+ * The last four return the edge answer, marked by this header.
+ */
+export const ESCALATION_OUTCOMES = ['none', 'answered', 'sent', 'budget', 'unavailable', 'timeout', 'unsupported'] as const;
+export const EscalationOutcome = z.enum(ESCALATION_OUTCOMES);
+export type EscalationOutcome = z.infer<typeof EscalationOutcome>;
+
+/** Which tier's answer a reply carries, in the `ep-tier` reply header. */
+export const ANSWER_TIERS = ['edge', 'escalated'] as const;
+export const AnswerTier = z.enum(ANSWER_TIERS);
+export type AnswerTier = z.infer<typeof AnswerTier>;
+
+/**
+ * A node's escalation counters for one workload, cumulative since the workload started on it
+ * (so a lost heartbeat loses nothing): the control plane sums them per deployment.
+ */
+export const EscalationCounters = z.object({
+  /** Requests the edge model answered (the denominator of the escalation ratio). */
+  requests: z.int().min(0),
+  /** Requests judged hard by the rule, escalated or not. */
+  hard: z.int().min(0),
+  /** Requests sent upward. */
+  escalated: z.int().min(0),
+  /** Escalations the escalation tier answered. */
+  answered: z.int().min(0),
+  /** Answered escalations whose answer differed from the edge answer. */
+  changed: z.int().min(0),
+  /** Escalations that fell back to the edge answer: unavailable or timeout. */
+  failed: z.int().min(0),
+  /** Hard requests kept home by the budget or the link. */
+  budgetDenied: z.int().min(0),
+  /** Input bytes sent upward (tensor payloads). */
+  bytesUp: z.int().min(0),
+});
+export type EscalationCounters = z.infer<typeof EscalationCounters>;
+
+/** Per deployment, in status: what its nodes escalated, summed from their latest counters. */
+export const EscalationStatus = z.object({
+  deployment: z.string().describe('The escalation tier: an EdgeModelDeployment in this namespace.'),
+  available: z.boolean().describe('True when the escalation tier has at least one Ready replica.'),
+  requests: z.int().min(0).describe("Requests this deployment's replicas answered, summed over the nodes' counters."),
+  escalated: z.int().min(0).describe('Requests sent to the escalation tier.'),
+  ratio: z.number().min(0).max(1).optional().describe('escalated / requests, absent before the first request.'),
+  answersChanged: z.int().min(0).describe("Escalated requests whose answer differed from the edge model's."),
+  failed: z.int().min(0).describe('Escalations that returned the edge answer because the escalation tier was unavailable or too slow.'),
+  budgetDenied: z.int().min(0).describe("Hard requests kept on the node by its budget or its link."),
+  uplinkBytes: z.int().min(0).describe('Input bytes sent to the escalation tier.'),
+});
+export type EscalationStatus = z.infer<typeof EscalationStatus>;
+
+/** Condition type raised on a deployment whose escalation tier has no Ready replica. */
+export const ESCALATION_CONDITION = 'EscalationAvailable';

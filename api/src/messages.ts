@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Accelerator, HostInfo, Network, Power, Precision, Profile } from './hardware.ts';
 import { ArtifactSignature, PlacementPhase } from './edgemodeldeployment.ts';
+import { Escalation, EscalationCounters } from './escalation.ts';
 import { enrollSubject } from '@edgeplane/trust';
 
 /** Version of the fleet protocol; every message carries it as `v`. */
@@ -128,6 +129,8 @@ export const WorkloadReport = z.object({
   p50Ms: z.number().min(0).optional(),
   p99Ms: z.number().min(0).optional(),
   rps: z.number().min(0).optional(),
+  /** Present for a workload whose assignment names an escalation tier. */
+  escalation: EscalationCounters.optional(),
 });
 export type WorkloadReport = z.infer<typeof WorkloadReport>;
 
@@ -192,6 +195,11 @@ export const WorkloadAssignment = z.object({
   maxBatch: z.int().min(1).default(1),
   maxQueueDelayMs: z.number().min(0).default(0),
   latencySloMs: z.number().gt(0),
+  /**
+   * Joint inference: hard inputs go to this deployment (same namespace) on its inference
+   * subject; the node's credential carries an `escalate:` grant for it. Absent: no escalation.
+   */
+  escalation: Escalation.optional(),
 });
 export type WorkloadAssignment = z.infer<typeof WorkloadAssignment>;
 
@@ -240,5 +248,9 @@ export const inferHeaders = {
   errorCode: 'ep-error-code',
   node: 'ep-node',
   variant: 'ep-variant',
+  /** Which tier answered: `edge` or `escalated` (AnswerTier). Set when the workload escalates. */
+  tier: 'ep-tier',
+  /** What became of the escalation (EscalationOutcome); anything but none/answered/sent marks a fallback. */
+  escalation: 'ep-escalation',
 } as const;
 export const TensorList = z.array(TensorMeta).min(1).max(16);

@@ -13,7 +13,7 @@ import { ocrDeployment, publishOcrVariants, waitPlacement, waitReady } from '../
 import { dashboardAddress } from '../../scripts/up/dashboard.ts';
 import { startStack, type Stack } from '../../scripts/up/stack.ts';
 import { buildDashboard } from '../../dashboard/scripts/build.ts';
-import { focused, tabTo } from './keyboard.ts';
+import { focused, headingFocused, tabTo } from './keyboard.ts';
 
 const unavailable = browserUnavailableReason();
 if (unavailable) console.warn(`[dashboard] test/dashboard skipped: ${unavailable}`);
@@ -87,18 +87,24 @@ describe.skipIf(unavailable !== null)(`dashboard in headless Chromium${unavailab
     expect(parseFloat(toNode.outlineWidth)).toBeGreaterThan(0);
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('#node-title').textContent()).toBe(pi);
+    // A new view moves focus to its heading once rendered; Tab from there, not from the link
+    // the heading is about to take focus from.
+    await headingFocused(page, 'node-title');
 
     await tabTo(page, 'the link to warehouse/ocr-line', (f) => f.tag === 'a' && f.text === 'warehouse/ocr-line');
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('#deployment-title').textContent()).toBe('warehouse/ocr-line');
+    await headingFocused(page, 'deployment-title');
     await page.locator('table.placements').waitFor();
 
     await tabTo(page, 'the Fleet link', (f) => f.tag === 'a' && f.text === 'Fleet');
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('#fleet-title').textContent()).toBe('Fleet');
+    await headingFocused(page, 'fleet-title');
     await tabTo(page, 'the filter', (f) => f.tag === 'input');
     await page.keyboard.type('yard');
-    await expect.poll(() => page.locator('.vscroll .cell.name a').allTextContents()).toEqual([pi]);
+    expect(await page.inputValue('#node-filter')).toBe('yard');
+    await expect.poll(() => page.locator('.vscroll .cell.name a').allTextContents(), { timeout: 5_000 }).toEqual([pi]);
   });
 
   it('draining the battery gateway below 20% shows on its battery plot and moves its tier within 5 s', async () => {

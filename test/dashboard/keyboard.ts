@@ -29,3 +29,8 @@ export async function tabTo(page: Page, what: string, wanted: (f: Focused) => bo
   }
   throw new Error(`${what} not reached with ${max} Tab presses; focus went through: ${seen.slice(-20).join(' > ')}`);
 }
+
+/** Waits until the heading with this id has focus, as every view gives it once rendered. */
+export async function headingFocused(page: Page, id: string, timeoutMs = 5_000): Promise<void> {
+  await page.waitForFunction(`document.activeElement?.id === ${JSON.stringify(id)}`, undefined, { timeout: timeoutMs });
+}

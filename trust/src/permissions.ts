@@ -19,6 +19,13 @@ export const enrollSubject = 'ep.v1.enroll';
 /** JWT tag a node credential carries per deployment it may serve: `serve:<namespace>.<deployment>`. */
 export const serveTag = (namespace: string, deployment: string) => `serve:${namespace}.${deployment}`;
 
+/**
+ * JWT tag a node credential carries per deployment its workloads may escalate to (joint
+ * inference): `escalate:<namespace>.<deployment>` lets it publish requests on that inference
+ * subject, and nothing else of that deployment.
+ */
+export const escalateTag = (namespace: string, deployment: string) => `escalate:${namespace}.${deployment}`;
+
 /** A response to a request the user received may be sent once, within this long (ns). */
 const RESPONSE_TTL_NS = 5 * 60 * 1_000_000_000;
 
@@ -52,6 +59,8 @@ export function nodeTemplate(): Partial<UserPermissionsLimits> {
         `$JS.API.CONSUMER.INFO.${objStream}.>`,
         `$JS.API.CONSUMER.MSG.NEXT.${objStream}.>`,
         `$JS.API.CONSUMER.DELETE.${objStream}.>`,
+        // Hard examples to the escalation tiers its workloads name, as requests.
+        'ep.v1.infer.{{tag(escalate)}}',
       ],
       deny: [],
     },
