@@ -1,9 +1,10 @@
 // Signs node credentials: a user JWT for the node's own public key, by the node role's scoped
-// signing key, with a `serve:` tag per deployment its KV assignment names and a fixed lifetime.
+// signing key, with a `serve:` tag per deployment its KV assignment names, an `escalate:` tag per
+// escalation tier those deployments name, and a fixed lifetime.
 import { issueNodeJwt, type TrustMaterial } from '@edgeplane/trust';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
-import { readAssignment, serveTagsOf } from './serve-tags.ts';
+import { credentialTagsOf, readAssignment } from './serve-tags.ts';
 
 export interface NodeCredentialIssuerOptions {
   trust: TrustMaterial;
@@ -23,8 +24,8 @@ export class NodeCredentialIssuer {
   async issue(node: string, publicKey: string): Promise<{ jwt: string; tags: string[] }> {
     const read = await readAssignment(this.#o.kv, node);
     // The control plane wrote that value; a broken one grants nothing rather than blocking the node.
-    if (!read.ok) this.#o.log.error({ node, problem: read.problem }, 'assignment in KV does not parse; credential issued without serve tags');
-    const tags = serveTagsOf(read.ok ? read.assignment : null);
+    if (!read.ok) this.#o.log.error({ node, problem: read.problem }, 'assignment in KV does not parse; credential issued without serve or escalate tags');
+    const tags = credentialTagsOf(read.ok ? read.assignment : null);
     const jwt = await issueNodeJwt(this.#o.trust, { node, userPublicKey: publicKey, tags, ttlS: Math.floor(this.#o.ttlMs / 1000) });
     return { jwt, tags };
   }

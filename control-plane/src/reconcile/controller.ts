@@ -14,6 +14,7 @@ import type { NodeMonitor } from './node-monitor.ts';
 import type { PlacementIndex } from './placement-index.ts';
 import type { PlacementStore } from './placement-store.ts';
 import { WorkQueue } from './queue.ts';
+import { EscalationIndex } from './escalation-index.ts';
 
 export interface ControllerOptions {
   deployments: ResourceInformer<EdgeModelDeployment>;
@@ -52,10 +53,14 @@ export class Controller {
   #syncing: Promise<void> | null = null;
   readonly #generations = new Map<string, number | undefined>();
   readonly #nodeSignatures = new Map<string, string>();
+  /** Tier -> deployments escalating to it; a tier becoming (un)available requeues them. */
+  readonly #escalations = new EscalationIndex();
 
   constructor(options: ControllerOptions) {
     this.#o = options;
     options.deployments.on((type, key, obj) => {
+      // Before the generation check: a tier's availability lives in its status.
+      for (const dependent of this.#escalations.observe(type, key, obj)) this.enqueue(dependent);
       // Our own status writes come back as updates; only a new generation needs a re-plan.
       const gen = obj.metadata.generation;
       if (type === 'update' && this.#generations.get(key) === gen && !obj.metadata.deletionTimestamp) return;

@@ -10,6 +10,7 @@ import type { AssignmentPublisher, SyncResult } from '../fleet/assignment-publis
 import { nodeWorkloads, type PlacedDeployment } from '../fleet/assignment.ts';
 import { hasFinalizer, type DeploymentFinalizer } from '../kube/finalizer.ts';
 import type { TelemetryStore } from '../fleet/telemetry-store.ts';
+import type { NodeTelemetry } from '../fleet/telemetry.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { ResourceInformer } from '../kube/informers.ts';
 import { deploymentsKind, splitKey } from '../kube/resources.ts';
@@ -23,11 +24,12 @@ import { TelemetryView } from './telemetry-view.ts';
 import type { PlacementIndex } from './placement-index.ts';
 import type { PlacementStore } from './placement-store.ts';
 import type { ReconcileResult } from './queue.ts';
-import { deploymentStatus, placementStatus, sameStatus } from './status.ts';
+import { deploymentStatus, placementStatus, sameStatus, type StatusInput } from './status.ts';
 import { setCondition } from '../fleet/node-status.ts';
 import { forEachLimit } from './limit.ts';
 import type { NodeLifecycle } from './node-lifecycle.ts';
 import { DEFAULT_FAILURE_BACKOFF, describeFailure, trackFailures, type FailureBackoff } from './failures.ts';
+import { escalationCondition, escalationStatus, escalationTargetKey, sumEscalationCounters, tierStateOf, withEscalation } from './escalation.ts';
 
 export interface ReconcilerOptions {
   deployments: ResourceInformer<EdgeModelDeployment>;
@@ -170,6 +172,12 @@ const MAX_SPLIT_DEPTH = 32;
 /** The placements-by-precision gauge is counted at most this often while re-plans keep coming. */
 const PLACEMENT_GAUGE_EVERY_MS = 1000;
 
+/**
+ * How often an escalating deployment is reconciled again to refresh the counters in its status,
+ * ms: at most one status write per deployment this often, whatever the heartbeat rate.
+ */
+const ESCALATION_REFRESH_MS = 30_000;
+
 /** Assignment writes in flight at once per reconcile. */
 const PUBLISH_CONCURRENCY = 32;
 
@@ -263,7 +271,7 @@ export class DeploymentReconciler {
       const d = o.deployments.get(key);
       if (d) placed.push({ key, spec: d.spec, placements: this.#placementsOn(key, node) });
     }
-    return nodeWorkloads(node, placed);
+    return withEscalation(nodeWorkloads(node, placed), (key) => placed.find((d) => d.key === key)?.spec.escalation);
   };
 
   /**
@@ -434,6 +442,7 @@ export class DeploymentReconciler {
         failures: failures.failures,
         prev: emd.status,
         now: new Date(now),
+        escalation: this.#escalationOf(key, emd, telemetry),
       });
     };
     // Status and Events go to the API server beside the queue: a 1,000-replica status takes a
@@ -466,9 +475,25 @@ export class DeploymentReconciler {
       this.#lastFailure.delete(key);
     }
     // Back when the first backoff ends, so the pair is tried again without waiting for a resync.
-    const requeue = [overfull ? OVERFULL_REQUEUE_MS : undefined, failures.nextRetryMs].filter((v): v is number => v !== undefined);
+    // An escalating deployment comes back now and then to refresh its counters in status
+    // (heartbeats carrying them trigger nothing, as measured latency does not).
+    const requeue = [overfull ? OVERFULL_REQUEUE_MS : undefined, failures.nextRetryMs, spec.escalation ? ESCALATION_REFRESH_MS : undefined].filter((v): v is number => v !== undefined);
     return requeue.length > 0 ? { requeueAfterMs: Math.min(...requeue) } : {};
   };
+
+  /**
+   * status.escalation and its condition: the tier's availability from the informer's cache (a
+   * change of it requeues this deployment, see escalation-index.ts) and the counters summed over
+   * every node that reports this deployment.
+   */
+  #escalationOf(key: string, emd: EdgeModelDeployment, telemetry: ReadonlyMap<string, NodeTelemetry>): StatusInput['escalation'] {
+    const target = emd.spec.escalation?.deployment;
+    const targetKey = escalationTargetKey(emd);
+    if (!target || !targetKey) return undefined;
+    const state = tierStateOf(this.#o.deployments.get(targetKey));
+    const counters = sumEscalationCounters(key, [...telemetry.values()].map((t) => t.workloads));
+    return { status: escalationStatus(target, state === 'ready', counters), condition: escalationCondition(target, state) };
+  }
 
   /** Runs a deployment's newest status write once the one running (if any) is done. */
   #writeStatusSoon(key: string, write: () => Promise<unknown>): void {

@@ -1,16 +1,18 @@
 // EdgeModelDeployment status from a plan and what agents report. Pure.
 import {
+  ESCALATION_CONDITION,
   MAX_STATUS_PLACEMENTS,
   PLACEMENT_PHASES,
   PRECISIONS,
   type EdgeModelDeploymentStatus,
+  type EscalationStatus,
   type PlacementPhase,
   type PlacementStatus,
   type VariantFailure,
   type WorkloadReport,
 } from '@edgeplane/api';
 import type { Placement } from '../placement/types.ts';
-import { setCondition } from '../fleet/node-status.ts';
+import { setCondition, type ConditionInput } from '../fleet/node-status.ts';
 
 /**
  * A placement's phase as its node reports it. A different variant running counts as Pending
@@ -59,6 +61,8 @@ export interface StatusInput {
   failures?: readonly VariantFailure[];
   prev: EdgeModelDeploymentStatus | undefined;
   now: Date;
+  /** With spec.escalation: status.escalation and the EscalationAvailable condition (see escalation.ts). */
+  escalation?: { status: EscalationStatus; condition: ConditionInput } | undefined;
 }
 
 export function deploymentStatus(input: StatusInput): EdgeModelDeploymentStatus {
@@ -109,6 +113,9 @@ export function deploymentStatus(input: StatusInput): EdgeModelDeploymentStatus 
     now,
     generation,
   );
+  // A deployment that stopped escalating drops the condition with the rest of status.escalation.
+  if (input.escalation) conditions = setCondition(conditions, input.escalation.condition, now, generation);
+  else conditions = conditions.filter((c) => c.type !== ESCALATION_CONDITION);
 
   const status: EdgeModelDeploymentStatus = {
     replicas,
@@ -123,6 +130,7 @@ export function deploymentStatus(input: StatusInput): EdgeModelDeploymentStatus 
     conditions,
   };
   if (input.failures && input.failures.length > 0) status.failures = [...input.failures];
+  if (input.escalation) status.escalation = input.escalation.status;
   if (generation !== undefined) status.observedGeneration = generation;
   return status;
 }
