@@ -10,7 +10,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
 import { jetstream } from '@nats-io/jetstream';
 import { subjects } from '@edgeplane/api';
-import { serveTag } from '@edgeplane/trust';
+import { escalateTag, serveTag } from '@edgeplane/trust';
 import { startNats, type NatsServer } from '@edgeplane/env';
 import { recordViolations, type Violation } from '@edgeplane/env';
 
@@ -206,5 +206,78 @@ describe('inference clients (their own account, importing only the inference ser
     await client.flush();
     await until(() => errors.length > 0);
     expect(errors.join()).toMatch(/Permissions Violation for Publish to "ep.v1.node.gw-a.status"/);
+  });
+});
+
+describe('the escalate grant (joint inference): requests to one tier, nothing more', () => {
+  let nats: NatsServer;
+  let big: NatsConnection;
+  let edge: NatsConnection;
+  let plain: NatsConnection;
+  let edgeViolations: Violation[];
+  let plainViolations: Violation[];
+  /** Requests the escalation tier (and a neighbour deployment) received. */
+  const received: string[] = [];
+
+  beforeAll(async () => {
+    nats = await startNats();
+    // The escalation tier, served by a node entitled to it; another deployment beside it.
+    big = await connect({ ...(await nats.connectOptions({ node: 'dc-1', tags: [serveTag('ns', 'big'), serveTag('ns', 'other')] })), name: 'dc-1' });
+    for (const dep of ['big', 'other']) {
+      big.subscribe(subjects.infer('ns', dep), {
+        queue: subjects.inferQueue('ns', dep),
+        callback: (_e: Error | null, m: Msg) => {
+          received.push(`${dep}:${m.string()}`);
+          m.respond(`${dep} answered ${m.string()}`);
+        },
+      });
+    }
+    await big.flush();
+    edge = await connect({ ...(await nats.connectOptions({ node: 'gw-e', tags: [escalateTag('ns', 'big'), serveTag('ns', 'ocr')] })), name: 'gw-e' });
+    edgeViolations = recordViolations(edge);
+    plain = await connect({ ...(await nats.connectOptions({ node: 'gw-p', tags: [serveTag('ns', 'ocr')] })), name: 'gw-p' });
+    plainViolations = recordViolations(plain);
+  });
+
+  afterAll(async () => {
+    await edge?.close();
+    await plain?.close();
+    await big?.close();
+    await nats?.stop();
+  });
+
+  async function refused(nc: NatsConnection, seen: Violation[], operation: 'publish' | 'subscription', subject: string): Promise<void> {
+    const before = seen.length;
+    const sub = operation === 'publish' ? undefined : nc.subscribe(subject);
+    if (operation === 'publish') nc.publish(subject, 'hard input');
+    await nc.flush();
+    await until(() => seen.length > before);
+    expect(seen.slice(before).map((v) => [v.operation, v.subject])).toContainEqual([operation, subject]);
+    sub?.unsubscribe();
+  }
+
+  it('lets a node holding escalate:ns.big send a request to ns/big and get its answer', async () => {
+    const reply = await edge.request(subjects.infer('ns', 'big'), 'hard input', { timeout: 3000 });
+    expect(reply.string()).toBe('big answered hard input');
+    expect(edgeViolations).toEqual([]);
+  });
+
+  it('refuses it any other inference subject, and serving ns/big', async () => {
+    await refused(edge, edgeViolations, 'publish', subjects.infer('ns', 'other'));
+    await refused(edge, edgeViolations, 'publish', 'ep.v1.infer.ns.>');
+    await refused(edge, edgeViolations, 'subscription', subjects.infer('ns', 'big'));
+    // What it serves is its to take, not to send to.
+    await refused(edge, edgeViolations, 'publish', subjects.infer('ns', 'ocr'));
+    await big.flush();
+    expect(received.filter((r) => r.startsWith('other:'))).toEqual([]);
+  });
+
+  it('gives a node without an escalate tag no inference publish at all', async () => {
+    for (const subject of [subjects.infer('ns', 'big'), subjects.infer('ns', 'ocr'), subjects.infer('ns', 'other')]) {
+      await refused(plain, plainViolations, 'publish', subject);
+    }
+    await big.flush();
+    expect(received).toEqual(['big:hard input']);
+    expect(edge.isClosed() || plain.isClosed()).toBe(false);
   });
 });
