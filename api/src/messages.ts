@@ -142,11 +142,13 @@ export type WorkloadReport = z.infer<typeof WorkloadReport>;
 /**
  * A command to one agent. `full-heartbeat`: the control plane lost telemetry (Redis flushed
  * or restarted, its own NATS link down), so make the next heartbeat a full one instead of
- * waiting for the `fullEvery`-th.
+ * waiting for the `fullEvery`-th. `hello`: the control plane hears heartbeats from a node it has
+ * not admitted (its hello or the reply was lost, or its EdgeNode was removed), so say hello
+ * again; an agent that predates it drops the command as malformed.
  */
 export const NodeCommand = z.object({
   v: z.literal(PROTOCOL_VERSION),
-  op: z.enum(['full-heartbeat']),
+  op: z.enum(['full-heartbeat', 'hello']),
 });
 export type NodeCommand = z.infer<typeof NodeCommand>;
 

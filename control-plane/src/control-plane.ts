@@ -15,6 +15,7 @@ import { AssignmentPublisher } from './fleet/assignment-publisher.ts';
 import { DeliveryCheck } from './fleet/delivery-check.ts';
 import { DeploymentFinalizer } from './kube/finalizer.ts';
 import { HeartbeatIngestor } from './fleet/heartbeats.ts';
+import { HelloAgain } from './fleet/hello-again.ts';
 import { highestStoredTerm } from './fleet/stored-term.ts';
 import { HelloResponder } from './fleet/hello.ts';
 import { PendingHellos } from './fleet/hello-pending.ts';
@@ -301,6 +302,9 @@ export async function startControlPlane(config: Config, options: StartOptions = 
       onChange: (node) => nodeChanged(node),
       // Only nodes with an EdgeNode cost a write or memory; a few times their pace is allowed.
       isKnown: (n) => nodes.get(n) !== undefined || hello.isAdmitted(n),
+      // A node heartbeating unadmitted (its hello or reply lost) is asked to say hello again, no
+      // more often than the hello pace lets it say hello at all.
+      helloAgain: new HelloAgain({ send: (n, data) => nc.publish(subjects.command(n), data), perNodeMs: config.helloPerNodeIntervalMs ?? DEFAULT_HELLO_PER_NODE_INTERVAL_MS }),
       perNode: { burst: HEARTBEAT_BURST, refillMs: config.heartbeatIntervalMs / HEARTBEAT_PACE_FACTOR },
       // A node asked for a full heartbeat sends it within an interval; not again before two.
       gapRepair: { perNodeMs: 2 * config.heartbeatIntervalMs },

@@ -64,6 +64,8 @@ export interface FleetSessionStats {
   hellosAccepted: number;
   /** Replies refused as malformed or out of bounds (HelloReplyError); hello is retried. */
   helloRepliesRefused: number;
+  /** Hellos the control plane asked for (it heard heartbeats from a node it had not admitted). */
+  helloRequests: number;
   heartbeatsSent: number;
   /** Of those, sent early because a workload, the battery class or the link class changed. */
   nudges: number;
@@ -105,7 +107,7 @@ const LINK_CHECK_MS = 60_000;
 export function startFleetSession(opts: FleetSessionOptions): FleetSession {
   const { nc, node, log } = opts;
   const abort = new AbortController();
-  const stats: FleetSessionStats = { helloAttempts: 0, hellosAccepted: 0, helloRepliesRefused: 0, heartbeatsSent: 0, nudges: 0, earlyReasons: { workload: 0, battery: 0, link: 0 }, heartbeatBytes: 0, heartbeatIntervalMs: null, linkProbes: 0, linkRttChecks: 0, linkProbeFrameBytes: 0, assignments: null };
+  const stats: FleetSessionStats = { helloAttempts: 0, hellosAccepted: 0, helloRepliesRefused: 0, helloRequests: 0, heartbeatsSent: 0, nudges: 0, earlyReasons: { workload: 0, battery: 0, link: 0 }, heartbeatBytes: 0, heartbeatIntervalMs: null, linkProbes: 0, linkRttChecks: 0, linkProbeFrameBytes: 0, assignments: null };
   const builder = createHeartbeatBuilder(12);
   let reply: HelloReply | null = null;
   let connected = true;
@@ -302,6 +304,8 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
   // The control plane lost our telemetry (its Redis, its link): the next heartbeat carries
   // everything. Core NATS: a command missed while disconnected is covered by the full
   // heartbeat that follows every reconnect's hello.
+  // It never admitted us (our hello or its reply was lost, our EdgeNode was removed) and drops
+  // our heartbeats: say hello again. One hello at a time (establish), paced by the control plane.
   const commands = nc.subscribe(subjects.command(node), {
     callback: (err, msg) => {
       if (err) {
@@ -312,6 +316,11 @@ export function startFleetSession(opts: FleetSessionOptions): FleetSession {
       const cmd = decode(NodeCommand, 'node command', msg.data);
       if (!cmd.ok) return void log.debug({ err: cmd.error }, 'malformed control-plane command dropped');
       if (cmd.value.op === 'full-heartbeat') builder.reset();
+      else if (cmd.value.op === 'hello' && reply && !abort.signal.aborted) {
+        stats.helloRequests += 1;
+        log.info('the control plane asked for a hello; saying hello again');
+        void establish();
+      }
     },
   });
 

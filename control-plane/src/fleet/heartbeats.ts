@@ -9,6 +9,7 @@ import { decode, encode, Heartbeat, NodeCommand, NodeName, nodeFromSubject, PROT
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
+import type { HelloAgain } from './hello-again.ts';
 import type { MalformedReporter } from './malformed.ts';
 import { KeyedRateLimit } from './rate-limit.ts';
 import type { TelemetryStore, TelemetryWrite } from './telemetry-store.ts';
@@ -33,6 +34,11 @@ export interface HeartbeatIngestorOptions {
    * any write or per-node state. Absent: every node counts as known.
    */
   isKnown?: (node: string) => boolean;
+  /**
+   * Asks a node whose heartbeat was dropped as unknown to say hello again (paced there), so a
+   * node whose admission was lost is admitted instead of ignored for ever. Absent: never asked.
+   */
+  helloAgain?: HelloAgain;
   /**
    * Per-node pace: heartbeats past `burst`, earning one back every `refillMs`, are counted and
    * dropped. Absent: no limit.
@@ -117,7 +123,10 @@ export class HeartbeatIngestor {
     }
     const hb = decoded.value;
     const now = Date.now();
-    if (this.#o.isKnown && !this.#o.isKnown(node)) return this.#refuse('unknown-node', node, now);
+    if (this.#o.isKnown && !this.#o.isKnown(node)) {
+      this.#o.helloAgain?.unknownHeartbeat(node, now);
+      return this.#refuse('unknown-node', node, now);
+    }
     if (this.#perNode && !this.#perNode.take(node, now)) return this.#refuse('rate-limited', node, now);
     const delta = !hb.full;
     this.#batch.push({ node, fields: heartbeatFields(hb, now), lastSeenMs: now, ...(delta ? { readPrevSeq: true } : {}) });
@@ -183,7 +192,11 @@ export class HeartbeatIngestor {
     if (now - this.#refusedLoggedAt < REFUSED_LOG_WINDOW_MS) return;
     this.#refusedLoggedAt = now;
     for (const [why, { count, example }] of this.#refused) {
-      this.#o.log.warn({ reason: why, heartbeats: count, node: example }, why === 'unknown-node' ? 'dropped heartbeats from nodes with no EdgeNode' : 'dropped heartbeats past their node\'s rate');
+      if (why === 'unknown-node') {
+        // Cumulative: how many of those nodes were asked for a hello, and how many asks were paced.
+        const hellos = this.#o.helloAgain?.counts();
+        this.#o.log.warn({ reason: why, heartbeats: count, node: example, ...(hellos ? { hellosAsked: hellos.asked, hellosPaced: hellos.limited } : {}) }, 'dropped heartbeats from nodes with no EdgeNode');
+      } else this.#o.log.warn({ reason: why, heartbeats: count, node: example }, 'dropped heartbeats past their node\'s rate');
     }
     this.#refused.clear();
   }

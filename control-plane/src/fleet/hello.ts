@@ -138,9 +138,11 @@ export class HelloResponder {
     });
   }
 
-  /** Forget a node's hello pace (it was garbage-collected). */
+  /** Forget a node's hello pace and the EdgeNode last written for it (it was deleted). */
   forgetNode(node: string): void {
     this.#perNode?.forget(node);
+    // A hello right after the delete must create the EdgeNode again, not trust the copy written.
+    this.#recorded.delete(node);
   }
 
   start(): void {
