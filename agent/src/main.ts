@@ -75,7 +75,15 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
   }
   // Serving waits for the deployment's grant in the credential; the identity may come later (enrolment).
   const serveGrant: ServeGrant | undefined =
-    plan.kind === 'insecure' ? undefined : { ensure: (d) => identity?.ensure(d) ?? Promise.resolve(false), onRenewed: (cb) => identity?.onRenewed(cb) ?? (() => undefined) };
+    plan.kind === 'insecure'
+      ? undefined
+      : {
+          ensure: (d) => identity?.ensure(d) ?? Promise.resolve(false),
+          onRenewed: (cb) => identity?.onRenewed(cb) ?? (() => undefined),
+          // Joint inference: hard inputs go to an escalation tier only under an `escalate:` grant.
+          mayEscalate: (d) => identity?.hasEscalateGrant(d) ?? false,
+          ensureEscalate: (d) => identity?.ensureEscalate(d) ?? Promise.resolve(false),
+        };
   // Key files are read once, here: a bad one stops the agent before it serves anything.
   const trust = await TrustPolicy.load(config.trust);
   log.info({ requireSignature: trust.requireSignature, publicKeys: trust.keys.map((k) => k.source) }, 'model signature policy');
@@ -94,6 +102,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps): Promise<
     log,
     ...(serveGrant ? { serveGrant } : {}),
     onReportChange: () => nudgeHeartbeat(),
+    metered: () => live.metered(),
     onTransfer: (bytes, elapsedMs) => observeTransfer(bytes, elapsedMs),
   });
   const stopServing = deps.startServing ? await deps.startServing(manager, log) : null;

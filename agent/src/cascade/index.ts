@@ -15,3 +15,19 @@ export {
   type LinkCost,
 } from './decide.ts';
 export { BudgetError, ScoreInputError } from './errors.ts';
+export { answerKey, answerScore, answersDiffer, scorerFor, type ScorerKind } from './task.ts';
+export { BACKGROUND_ESCALATION_WAIT_MS, DEFAULT_ESCALATION_WAIT_MS, MIN_UPWARD_DEADLINE_MS, replyMarginMs, upwardTiming, type UpwardTiming } from './deadline.ts';
+export {
+  Escalator,
+  UpwardError,
+  type Answer,
+  type AnswerOptions,
+  type DeploymentRef,
+  type EdgeModel,
+  type EscalationGrant,
+  type EscalationMark,
+  type EscalatorOptions,
+  type Upward,
+  type UpwardFailure,
+  type UpwardReply,
+} from './escalator.ts';

@@ -82,6 +82,24 @@ describe('agent metrics', () => {
     for (const [, name] of body.matchAll(/^# TYPE (\S+)/gm)) expect(name).toMatch(/^edgeplane_agent_/);
   });
 
+  it('reads escalation requests, outcomes, bytes sent upward and changed answers per workload at scrape time', async () => {
+    const m = createAgentMetrics();
+    const outcomes = { none: 90, answered: 6, sent: 0, budget: 2, unavailable: 1, timeout: 1, unsupported: 0 };
+    m.watch({
+      reports: () => [],
+      load: () => [],
+      cacheStats: () => ({ usedBytes: 0, artifacts: 0, hits: 0, misses: 0 }),
+      escalation: () => [{ workload: 'ns/ocr', counters: { requests: 100, hard: 10, escalated: 8, answered: 6, changed: 4, failed: 2, budgetDenied: 2, bytesUp: 8 * 184_320 }, outcomes }],
+    });
+    const body = (await m.scrape()).body;
+    expect(value(body, 'edgeplane_agent_escalation_requests_total{workload="ns/ocr"}')).toBe(100);
+    expect(value(body, 'edgeplane_agent_escalation_escalated_total{workload="ns/ocr"}')).toBe(8);
+    expect(value(body, 'edgeplane_agent_escalation_outcomes_total{workload="ns/ocr",outcome="answered"}')).toBe(6);
+    expect(value(body, 'edgeplane_agent_escalation_outcomes_total{workload="ns/ocr",outcome="timeout"}')).toBe(1);
+    expect(value(body, 'edgeplane_agent_escalation_sent_bytes_total{workload="ns/ocr"}')).toBe(8 * 184_320);
+    expect(value(body, 'edgeplane_agent_escalation_answers_changed_total{workload="ns/ocr"}')).toBe(4);
+  });
+
   it('is served at GET /metrics on the REST port, behind the bearer token when one is set', async () => {
     const m = createAgentMetrics();
     const model = m.instrument(new FakeModel());

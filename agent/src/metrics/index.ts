@@ -3,7 +3,7 @@
 // workload manager when Prometheus scrapes, so nothing on the inference path keeps gauges up to
 // date. Plain numbers until a scrape (exposition.ts): an agent nobody scrapes never loads
 // prom-client.
-import type { AcceleratorLoad, WorkloadReport } from '@edgeplane/api';
+import { ESCALATION_OUTCOMES, type AcceleratorLoad, type EscalationCounters, type EscalationOutcome, type WorkloadReport } from '@edgeplane/api';
 import type { ServedModel } from '../serve/registry.ts';
 import { CounterFamily, HistogramFamily, writeSampled } from './exposition.ts';
 
@@ -12,6 +12,14 @@ export interface AgentMetricsSource {
   reports(): WorkloadReport[];
   load(): AcceleratorLoad[];
   cacheStats(): CacheStats;
+  /** Per workload with an escalation tier, cumulative (joint inference). */
+  escalation?(): WorkloadEscalation[];
+}
+
+export interface WorkloadEscalation {
+  workload: string;
+  counters: EscalationCounters;
+  outcomes: Record<EscalationOutcome, number>;
 }
 
 export interface CacheStats {
@@ -142,6 +150,7 @@ export function createAgentMetrics(options: { defaultMetrics?: boolean } = {}): 
     writeSampled(out, 'gauge', 'edgeplane_agent_cache_artifacts', 'Artifacts in the artifact cache.', [], [{ labels: {}, value: cache?.artifacts ?? 0 }]);
     writeSampled(out, 'counter', 'edgeplane_agent_cache_hits_total', 'Artifact fetches answered from the cache.', [], [{ labels: {}, value: cache?.hits ?? 0 }]);
     writeSampled(out, 'counter', 'edgeplane_agent_cache_misses_total', 'Artifact fetches that downloaded (or read a file:// source) into the cache.', [], [{ labels: {}, value: cache?.misses ?? 0 }]);
+    writeEscalation(out, source?.escalation?.() ?? []);
     let body = `${out.join('\n')}\n`;
     if (options.defaultMetrics) body = `${(await (await runtimeMetrics()).metrics()).trimEnd()}\n${body}`;
     return { contentType: CONTENT_TYPE, body };
@@ -154,4 +163,21 @@ export function createAgentMetrics(options: { defaultMetrics?: boolean } = {}): 
     },
     scrape,
   };
+}
+
+/** Joint inference, read from the workloads' cumulative counters at scrape time. */
+function writeEscalation(out: string[], stats: readonly WorkloadEscalation[]): void {
+  const per = (value: (e: WorkloadEscalation) => number) => stats.map((e) => ({ labels: { workload: e.workload }, value: value(e) }));
+  writeSampled(out, 'counter', 'edgeplane_agent_escalation_requests_total', 'Requests the edge model answered for a workload with an escalation tier (the escalation ratio\'s denominator).', ['workload'], per((e) => e.counters.requests));
+  writeSampled(
+    out,
+    'counter',
+    'edgeplane_agent_escalation_outcomes_total',
+    'Replies of an escalating workload by outcome (the ep-escalation header): none, answered, sent, budget, unavailable, timeout, unsupported.',
+    ['workload', 'outcome'],
+    stats.flatMap((e) => ESCALATION_OUTCOMES.map((outcome) => ({ labels: { workload: e.workload, outcome }, value: e.outcomes[outcome] }))),
+  );
+  writeSampled(out, 'counter', 'edgeplane_agent_escalation_escalated_total', 'Requests sent to the escalation tier.', ['workload'], per((e) => e.counters.escalated));
+  writeSampled(out, 'counter', 'edgeplane_agent_escalation_sent_bytes_total', 'Input bytes sent to the escalation tier (tensor payloads).', ['workload'], per((e) => e.counters.bytesUp));
+  writeSampled(out, 'counter', 'edgeplane_agent_escalation_answers_changed_total', "Escalations the escalation tier answered differently from the edge model.", ['workload'], per((e) => e.counters.changed));
 }

@@ -203,6 +203,8 @@ function buildGrpc(options: GrpcServiceOptions): grpc.Server {
         model_name: result.model_name,
         model_version: result.model_version,
         id: result.id ?? '',
+        // An escalating workload's marks (ep-tier, ep-escalation, ep-node), as string parameters.
+        ...(result.parameters ? { parameters: Object.fromEntries(Object.entries(result.parameters).map(([k, v]) => [k, { string_param: v }])) } : {}),
         outputs: result.outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape })),
         raw_output_contents: result.outputs.map((o) => Buffer.from(o.data.buffer, o.data.byteOffset, o.data.byteLength)),
       };

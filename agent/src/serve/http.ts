@@ -138,6 +138,8 @@ export function build(options: HttpOptions): FastifyInstance {
         const deadline = req.headers['ep-deadline-ms'];
         const timeoutMs = typeof deadline === 'string' && Number(deadline) > 0 ? Number(deadline) : undefined;
         const result = await infer(registry, req.params.name, req.params.version, { ...parsed, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+        // An escalating workload's marks go in the body's parameters and, as over NATS, in headers.
+        for (const [k, v] of Object.entries(result.parameters ?? {})) void reply.header(k, v);
         const out = encodeRestInfer(result, parsed);
         if (out.headerLength !== undefined) return reply.header(HEADER_LENGTH, out.headerLength).type('application/octet-stream').send(out.body);
         return reply.type('application/json').send(out.body);

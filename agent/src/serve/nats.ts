@@ -1,7 +1,8 @@
 // Serves one model on `ep.v1.infer.<namespace>.<deployment>` in a queue group, so NATS
 // spreads requests over every node serving it. Errors go back as `ep-status` (an HTTP
 // status), `ep-error-code` and `ep-error`; a message without a reply subject is counted
-// and dropped. With a node credential, the subscription waits for the deployment's grant
+// and dropped. A workload with an escalation tier adds `ep-tier` and `ep-escalation` to every
+// reply (an answer from that tier carries its `ep-node`). With a node credential, the subscription waits for the deployment's grant
 // (a `serve:` tag in the JWT); a subscription the server refuses anyway is counted, logged
 // and tried again after the next renewal.
 import { inferHeaders, subjects } from '@edgeplane/api';
@@ -9,8 +10,23 @@ import { errors as natsErrors, headers as natsHeaders, type Msg, type NatsConnec
 import type { Logger } from 'pino';
 import { backoffMs, sleep, type BackoffOptions } from '../fleet/backoff.ts';
 import { replyError } from '../workloads/errors.ts';
-import type { ServedModel } from './registry.ts';
+import { answerOf, type EscalationMark, type ServedModel } from './registry.ts';
+import { ESCALATED_FROM_HEADER } from './upward.ts';
 import { decodeRequest, encodeOutputs, timeoutOf } from './wire.ts';
+
+/**
+ * The reply headers of an escalating workload: which tier answered and what became of the
+ * escalation; an answer from the escalation tier names its node and variant instead of ours.
+ */
+export function escalationHeaders(mark: EscalationMark | undefined): Record<string, string> {
+  if (!mark) return {};
+  return {
+    [inferHeaders.tier]: mark.tier,
+    [inferHeaders.escalation]: mark.outcome,
+    ...(mark.node ? { [inferHeaders.node]: mark.node } : {}),
+    ...(mark.variant ? { [inferHeaders.variant]: mark.variant } : {}),
+  };
+}
 
 /**
  * Whether the node's credential may serve a deployment. Without a grant the serving side
@@ -21,6 +37,13 @@ export interface ServeGrant {
   ensure(d: { namespace: string; deployment: string }): Promise<boolean>;
   /** Called after each renewal, once reconnected with the new credential; returns the unsubscriber. */
   onRenewed(cb: () => void): () => void;
+  /**
+   * Whether the current credential lets the node send requests to an escalation tier (an
+   * `escalate:` grant); absent, with `ensureEscalate`: escalation is not gated.
+   */
+  mayEscalate?(d: { namespace: string; deployment: string }): boolean;
+  /** Asks for a credential with the escalate grant (a renewal); true once it has it. */
+  ensureEscalate?(d: { namespace: string; deployment: string }): Promise<boolean>;
 }
 
 export interface NatsServingOptions {
@@ -81,9 +104,10 @@ export function serveNats(nc: NatsConnection, model: ServedModel, options: NatsS
       // Sizes are checked against the payload and the limits before anything is allocated.
       const tensors = decodeRequest(msg.headers, msg.data, options.maxPayloadBytes, options.maxTensorElements);
       const timeoutMs = timeoutOf(msg.headers);
-      const outputs = await model.infer(tensors, timeoutMs !== undefined ? { timeoutMs } : {});
-      const { tensors: meta, payload } = encodeOutputs(outputs);
-      reply(msg, 200, { [inferHeaders.tensors]: meta }, payload);
+      const escalated = (msg.headers?.get(ESCALATED_FROM_HEADER) ?? '') !== '';
+      const answer = await answerOf(model, tensors, { ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(escalated ? { escalated } : {}) });
+      const { tensors: meta, payload } = encodeOutputs(answer.outputs);
+      reply(msg, 200, { [inferHeaders.tensors]: meta, ...escalationHeaders(answer.escalation) }, payload);
       stats.served++;
     } catch (err) {
       stats.failed++;

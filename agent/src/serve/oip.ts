@@ -1,10 +1,16 @@
 // The Open Inference Protocol's operations, independent of transport: REST and gRPC both
 // answer from these, so both say the same thing about health, metadata and results.
+import { inferHeaders } from '@edgeplane/api';
 import type { WireTensor } from '../runtime/index.ts';
 import { AGENT_VERSION } from '../version.ts';
 import { InvalidRequestError, ModelNotFoundError, ModelNotReadyError } from '../workloads/errors.ts';
 import { metadataOf } from './kserve.ts';
-import type { ModelRegistry, ServedModel } from './registry.ts';
+import { answerOf, type EscalationMark, type ModelRegistry, type ServedModel } from './registry.ts';
+
+/** An escalating workload's answer marks, as v2 response parameters named like the NATS headers. */
+export function escalationParameters(mark: EscalationMark): Record<string, string> {
+  return { [inferHeaders.tier]: mark.tier, [inferHeaders.escalation]: mark.outcome, ...(mark.node ? { [inferHeaders.node]: mark.node } : {}) };
+}
 
 export const SERVER_NAME = 'edgeplane-agent';
 /** Protocol extensions this server implements (Triton's names, which its clients know). */
@@ -39,6 +45,11 @@ export interface InferResult {
   model_name: string;
   model_version: string;
   id?: string;
+  /**
+   * For a workload with an escalation tier: `ep-tier`, `ep-escalation` and, when that tier
+   * answered, its `ep-node` (the NATS reply headers, as v2 response parameters).
+   */
+  parameters?: Record<string, string>;
   outputs: WireTensor[];
 }
 
@@ -129,16 +140,20 @@ export async function infer(registry: ModelRegistry, name: string, version: stri
     const unknown = req.outputs.find((o) => !known.has(o));
     if (unknown !== undefined) throw new InvalidRequestError(`output ${unknown.slice(0, 256)} is not an output of model ${name}; it has ${[...known].join(', ')}`);
   }
-  const outputs = await m.infer(req.inputs, req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {});
+  const answer = await answerOf(m, req.inputs, req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {});
+  const outputs = answer.outputs;
   let chosen = outputs;
   if (req.outputs) {
     const byName = new Map(outputs.map((o) => [o.name, o]));
     chosen = req.outputs.map((n) => byName.get(n)).filter((o): o is WireTensor => o !== undefined);
   }
+  const mark = answer.escalation;
   return {
     model_name: m.assignment.deployment,
-    model_version: m.assignment.variant.name,
+    // The escalation tier's answer is its variant's.
+    model_version: mark?.variant ?? m.assignment.variant.name,
     ...(req.id !== undefined && req.id !== '' ? { id: req.id } : {}),
+    ...(mark ? { parameters: escalationParameters(mark) } : {}),
     outputs: chosen,
   };
 }

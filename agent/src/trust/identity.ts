@@ -1,12 +1,13 @@
 // The node's identity while it runs: the current credential (read by the connection's
 // authenticator on every connect and reconnect), renewal before expiry and on demand, and the
-// per-deployment inference grants the serving side asks for before it subscribes.
+// per-deployment inference grants the serving side asks for before it subscribes (and before it
+// sends a hard input to an escalation tier).
 import type { Authenticator, NatsConnection, Status } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { signNonce } from '@edgeplane/trust';
 import type { ServeGrant } from '../serve/nats.ts';
 import { saveCredentials, type NodeCredentials } from './creds-store.ts';
-import { hasServeGrant, isNodeCredential, type DeploymentRef } from './grants.ts';
+import { hasEscalateGrant, hasServeGrant, isNodeCredential, type DeploymentRef } from './grants.ts';
 import { isRenewRefusedError } from './errors.ts';
 import { renewOnce } from './renew.ts';
 import { isExpired, renewDelayMs, renewRetryDelayMs } from './renewal-timing.ts';
@@ -128,6 +129,25 @@ export class NodeIdentity implements ServeGrant {
     }
     await this.renew(`serve ${d.namespace}/${d.deployment}`);
     return this.hasServeGrant(d);
+  }
+
+  /** Whether the current credential lets this node send requests to the deployment (an escalation tier). */
+  hasEscalateGrant(d: DeploymentRef): boolean {
+    return !this.gated || hasEscalateGrant(this.#current.claims.tags, d);
+  }
+
+  /**
+   * True once the current credential may escalate to the deployment: as `ensure`, the same
+   * renewal (the control plane signs the `escalate:` tags of the node's assignment).
+   */
+  async ensureEscalate(d: DeploymentRef): Promise<boolean> {
+    if (this.hasEscalateGrant(d)) return true;
+    if (this.#renewing) {
+      await this.#renewing;
+      if (this.hasEscalateGrant(d)) return true;
+    }
+    await this.renew(`escalate to ${d.namespace}/${d.deployment}`);
+    return this.hasEscalateGrant(d);
   }
 
   onRenewed(cb: () => void): () => void {

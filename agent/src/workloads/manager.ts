@@ -1,14 +1,17 @@
 // The workload manager: makes the running workloads match the node's assignment, and is
 // the registry the serving side (NATS and HTTP) looks models up in.
 import { join } from 'node:path';
-import type { AcceleratorLoad, Assignment, WorkloadAssignment, WorkloadReport } from '@edgeplane/api';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { AcceleratorLoad, Assignment, EscalationCounters, EscalationOutcome, WorkloadAssignment, WorkloadReport } from '@edgeplane/api';
+import type { NatsConnection, Status } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
 import { ArtifactStore } from '../artifacts/index.ts';
 import { TrustPolicy } from '../artifacts/trust.ts';
 import type { Isolation } from '../runtime/index.ts';
+import { Escalator, type EscalationGrant, type Upward } from '../cascade/escalator.ts';
+import type { LinkCost } from '../cascade/decide.ts';
 import { serveNats, type NatsServing } from '../serve/nats.ts';
 import type { ModelRegistry, ServedModel } from '../serve/registry.ts';
+import { natsUpward } from '../serve/upward.ts';
 import type { WorkloadManager, WorkloadManagerOptions } from './types.ts';
 import { LoadJournal } from './load-journal.ts';
 import { Workload, type WorkloadEvent } from './workload.ts';
@@ -48,6 +51,14 @@ export interface WorkloadManagerImpl extends WorkloadManager, ModelRegistry {
   settled(): Promise<void>;
   /** The artifact cache's size and fetch counts, for metrics. */
   cacheStats(): { usedBytes: number; artifacts: number; hits: number; misses: number };
+  /** Per workload with an escalation tier: its counters and replies by outcome, for metrics. */
+  escalation(): EscalationStats[];
+}
+
+export interface EscalationStats {
+  workload: string;
+  counters: EscalationCounters;
+  outcomes: Record<EscalationOutcome, number>;
 }
 
 export async function createWorkloadManager(options: ManagerOptions): Promise<WorkloadManagerImpl> {
@@ -70,6 +81,56 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
   // Counts and times every inference, whichever front end it came through (metrics).
   const instrument = options.instrument ?? (<M extends ServedModel>(m: M): M => m);
   const pending = new Set<Promise<void>>();
+  // Joint inference: one escalator per workload (its budget and counters live as long as the
+  // workload does here), reached through the served model's answer().
+  const escalators = new Map<string, Escalator>();
+  let online = nc !== null;
+  let upward: Upward | null = null;
+  const maxPayloadBytes = options.maxPayloadBytes ?? 8 * 1024 * 1024;
+  const watchLink = (conn: NatsConnection | null): void => {
+    online = conn !== null && !conn.isClosed();
+    upward = conn ? natsUpward(conn, { node: options.node ?? '', maxReplyBytes: maxPayloadBytes }) : null;
+    if (!conn) return;
+    void (async () => {
+      for await (const s of conn.status() as AsyncIterable<Status>) {
+        if (nc !== conn) return;
+        if (s.type === 'disconnect') online = false;
+        else if (s.type === 'reconnect') online = true;
+      }
+    })().catch(() => undefined);
+  };
+  watchLink(nc);
+  const link = (): LinkCost => (!nc || !online || nc.isClosed() ? 'offline' : options.metered?.() ? 'metered' : 'unmetered');
+  const sg = options.serveGrant;
+  const escalationGrant: EscalationGrant | undefined =
+    sg?.mayEscalate && sg.ensureEscalate ? { may: (d) => sg.mayEscalate!(d), ask: (d) => sg.ensureEscalate!(d) } : undefined;
+  const escalatorOf = (key: string): Escalator => {
+    let e = escalators.get(key);
+    if (!e) {
+      e = new Escalator({ key, upward: () => (online ? upward : null), link, ...(escalationGrant ? { grant: escalationGrant } : {}), log });
+      escalators.set(key, e);
+    }
+    return e;
+  };
+  /** The model the front ends see: counted (metrics) and answering with escalation. The same object per workload. */
+  const servedModels = new WeakMap<Workload, ServedModel>();
+  const served = (w: Workload): ServedModel => {
+    const known = servedModels.get(w);
+    if (known) return known;
+    const counted = instrument(w);
+    const answer: NonNullable<ServedModel['answer']> = (tensors, opts) => escalatorOf(w.key).answer(counted, tensors, opts);
+    // Everything but answer reads through to the model as it is now; methods keep it as `this` (private fields).
+    const model = new Proxy(counted, {
+      get: (target, prop) => {
+        if (prop === 'answer') return answer;
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    servedModels.set(w, model);
+    return model;
+  };
+
   const ctx = {
     store,
     journal,
@@ -96,9 +157,9 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
     if (!nc || !w.ready || serving.has(w.key) || !workloads.has(w.key)) return;
     serving.set(
       w.key,
-      serveNats(nc, instrument(w), {
+      serveNats(nc, served(w), {
         node: options.node ?? '',
-        maxPayloadBytes: options.maxPayloadBytes ?? 8 * 1024 * 1024,
+        maxPayloadBytes,
         ...(options.maxTensorElements ? { maxTensorElements: options.maxTensorElements } : {}),
         logger: log,
         ...(options.serveGrant ? { grant: options.serveGrant } : {}),
@@ -129,9 +190,15 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
         if (wanted.has(key)) continue;
         workloads.delete(key);
         log.info({ workload: key }, 'workload removed; draining');
-        track(stopServing(key).then(() => w.remove()), w);
+        const escalator = escalators.get(key);
+        escalators.delete(key);
+        track(stopServing(key).then(() => Promise.all([w.remove(), escalator?.settled()])).then(() => undefined), w);
       }
       for (const [key, a] of wanted) {
+        // The escalate grant is asked for with the assignment, not at the first hard input.
+        if (nc && a.escalation && escalationGrant && !escalationGrant.may({ namespace: a.namespace, deployment: a.escalation.deployment })) {
+          void escalationGrant.ask({ namespace: a.namespace, deployment: a.escalation.deployment }).catch(() => undefined);
+        }
         const existing = workloads.get(key);
         if (existing) {
           track(existing.update(a), existing);
@@ -146,7 +213,23 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
     },
 
     reports(): WorkloadReport[] {
-      return [...workloads.values()].map((w) => servingReport(w.report(), serving.get(w.key))).sort((a, b) => a.key.localeCompare(b.key));
+      return [...workloads.values()]
+        .map((w) => {
+          const r = servingReport(w.report(), serving.get(w.key));
+          // Cumulative, so a heartbeat lost in between loses nothing.
+          return w.assignment.escalation ? { ...r, escalation: escalatorOf(w.key).counters() } : r;
+        })
+        .sort((a, b) => a.key.localeCompare(b.key));
+    },
+
+    escalation(): EscalationStats[] {
+      return [...workloads.values()]
+        .filter((w) => w.assignment.escalation)
+        .map((w) => {
+          const e = escalatorOf(w.key);
+          return { workload: w.key, counters: e.counters(), outcomes: e.outcomes() };
+        })
+        .sort((a, b) => a.workload.localeCompare(b.workload));
     },
 
     load(): AcceleratorLoad[] {
@@ -180,12 +263,13 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
       const all = [...workloads.values()];
       workloads.clear();
       await Promise.all([...serving.keys()].map(stopServing));
-      await Promise.all(all.map((w) => w.remove()));
+      await Promise.all([...all.map((w) => w.remove()), ...[...escalators.values()].map((e) => e.settled())]);
     },
 
     attachNats(next) {
       const keys = [...serving.keys()];
       nc = next;
+      watchLink(next);
       void Promise.all(keys.map(stopServing)).then(() => {
         for (const w of workloads.values()) syncServing(w);
       });
@@ -197,13 +281,13 @@ export async function createWorkloadManager(options: ManagerOptions): Promise<Wo
 
     model(name) {
       const direct = workloads.get(name) ?? workloads.get(name.replace('.', '/'));
-      if (direct) return instrument(direct);
+      if (direct) return served(direct);
       const matches = [...workloads.values()].filter((w) => w.assignment.deployment === name);
-      return matches.length === 1 ? instrument(matches[0]!) : null;
+      return matches.length === 1 ? served(matches[0]!) : null;
     },
 
     models() {
-      return [...workloads.values()].map(instrument);
+      return [...workloads.values()].map(served);
     },
   };
   return manager;

@@ -39,6 +39,8 @@ export interface WorkloadManagerOptions {
   serveGrant?: ServeGrant;
   /** A workload's phase or failure changed (the fleet session sends a heartbeat early). */
   onReportChange?: () => void;
+  /** Whether the uplink is billed by volume now: escalation budgets shrink by their metered factor. */
+  metered?: () => boolean;
   /** An artifact download over the network completed: a free bandwidth sample for the link probe. */
   onTransfer?: (bytes: number, elapsedMs: number) => void;
 }
