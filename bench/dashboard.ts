@@ -16,7 +16,9 @@ import { loadavg } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Bench } from './run.ts';
 import { numberFlag } from './run.ts';
-import { browserUnavailableReason, createDeployment, measureFirstLoad, ocrDetection, waitForReadyNodes, watchDeploymentStatus } from '@edgeplane/env';
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import { EN_PLURAL, GROUP, VERSION, type EdgeNode } from '@edgeplane/api';
+import { browserUnavailableReason, createDeployment, measureFirstLoad, ocrDetection, watchDeploymentStatus, type FirstLoad } from '@edgeplane/env';
 import { startFleetStack } from '@edgeplane/env/fleet-stack';
 import type { Timeline } from '../cli/src/simulate/timeline.ts';
 import { buildDashboard } from '../dashboard/scripts/build.ts';
@@ -36,6 +38,91 @@ function benchTimeline(nodes: number, minutes: number): Timeline {
     events.push({ at, nodes: { profile: 'jetson', count: flip }, link });
   }
   return { events };
+}
+
+/**
+ * Waits until `want` EdgeNodes of the selector are Ready, from one watch. Listing the whole fleet
+ * every 250 ms (5,000 EdgeNodes, each a quorum read of megabytes from etcd, decoded and encoded
+ * again by the API server and parsed here) took the API server's CPU from the control plane's
+ * status writes, which are what turns the nodes Ready: the fleet settled in minutes, not seconds.
+ */
+async function waitForFleetReady(kc: KubeConfig, selector: string, want: number, timeoutMs: number, log: (line: string) => void): Promise<{ listed: number; ready: number; ms: number }> {
+  const started = Date.now();
+  const ready = new Map<string, boolean>();
+  const count = () => [...ready.values()].filter(Boolean).length;
+  let stopped = false;
+  let controller: AbortController | undefined;
+  let done: () => void = () => undefined;
+  const settled = new Promise<void>((resolve) => (done = resolve));
+  const start = async (): Promise<void> => {
+    controller = await new Watch(kc).watch(
+      `/apis/${GROUP}/${VERSION}/${EN_PLURAL}`,
+      { labelSelector: selector },
+      (type: string, obj: EdgeNode) => {
+        const name = obj.metadata?.name;
+        if (!name) return;
+        if (type === 'DELETED') ready.delete(name);
+        else ready.set(name, obj.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
+        if (ready.size >= want && count() >= want) done();
+      },
+      () => {
+        // Watches end after a server timeout: start again until done.
+        if (!stopped) setTimeout(() => void start().catch(() => undefined), 100);
+      },
+    );
+  };
+  await start();
+  const progress = setInterval(() => log(`EdgeNodes listed ${ready.size}, Ready ${count()} of ${want}`), 10_000);
+  const timer = setTimeout(done, timeoutMs);
+  try {
+    await settled;
+  } finally {
+    stopped = true;
+    clearInterval(progress);
+    clearTimeout(timer);
+    controller?.abort();
+  }
+  return { listed: ready.size, ready: count(), ms: Date.now() - started };
+}
+
+/**
+ * Waits until the control plane leads (its /metrics `edgeplane_leader 1`): only the leader
+ * answers hellos, and a fleet started before that meets "no responders" and backs off, each node
+ * up to 30 s a retry, for minutes on a loaded machine.
+ */
+async function waitLeading(address: string, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const text = await fetch(`${address}/metrics`).then((r) => (r.ok ? r.text() : ''), () => '');
+    if (/^edgeplane_leader 1$/m.test(text)) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) throw new Error(`the control plane at ${address} did not lead within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Where the first load's time went, from the same load's Resource Timing and the page's marks (ms on the page's clock). */
+function firstLoadSplit(load: FirstLoad): Record<string, number | null> {
+  const t = load.timings;
+  const fleet = t.resources.find((r) => r.name.endsWith('/api/fleet'));
+  const script = t.resources.find((r) => /\/app-[^/]+\.js$/.test(r.name));
+  const mark = (name: string) => (t.marks[name] === undefined ? null : Math.round(t.marks[name]!));
+  const r = (v: number | undefined) => (v === undefined ? null : Math.round(v));
+  return {
+    documentEnd: r(t.document.responseEnd),
+    scriptEnd: r(script?.responseEnd),
+    domContentLoaded: r(t.document.domContentLoaded),
+    hello: mark('ep:hello'),
+    fleetRequest: r(fleet?.requestStart),
+    fleetFirstByte: r(fleet?.responseStart),
+    fleetEnd: r(fleet?.responseEnd),
+    fleetParsed: mark('ep:fleet-parsed'),
+    fleetState: mark('ep:fleet-state'),
+    fleetRendered: mark('ep:fleet-rendered'),
+    shown: load.firstLoadMs,
+    fleetTransferBytes: fleet?.transferSize ?? null,
+    fleetEncodedBytes: fleet?.encodedBodySize ?? null,
+    fleetDecodedBytes: fleet?.decodedBodySize ?? null,
+  };
 }
 
 /** Bytes of one event stream over `windowMs`, after `warmupMs`; events counted by name. */
@@ -121,6 +208,7 @@ const dashboard: Bench = async ({ argv, log }) => {
   const manifest = await buildDashboard();
   log(`dashboard built (${manifest.hash.slice(0, 12)})`);
 
+  const stackStarted = Date.now();
   const stack = await startFleetStack({
     nodes,
     controlPlane: 'child',
@@ -130,22 +218,20 @@ const dashboard: Bench = async ({ argv, log }) => {
     helloTimeoutMs: numberFlag(argv, 'hello-timeout-s', 900) * 1000,
     simulation: { helloConcurrency: 32, helloTimeoutMs: 20_000, timeline: benchTimeline(nodes, 60) },
     log,
+    beforeSimulation: async (cp) => log(`control plane leading after ${await waitLeading(cp.address, 120_000)} ms`),
   });
+  const helloS = Math.round((Date.now() - stackStarted) / 100) / 10;
   try {
     const address = stack.controlPlane.address;
     const token = stack.kube.token;
     // Nodes turn Ready at the pace of their status writes; the dashboard needs them listed, not Ready.
-    let readyNodes = 0;
-    await waitForReadyNodes(stack.kc, stack.fleetSelector, nodes, readyTimeoutMs, (n) => {
-      readyNodes = n;
-      if (n < nodes) log(`EdgeNodes Ready: ${n}/${nodes}`);
-    }).then(
-      () => (readyNodes = nodes),
-      () => log(`${readyNodes}/${nodes} EdgeNodes Ready after ${readyTimeoutMs / 1000} s; going on`),
-    );
+    const fleetReady = await waitForFleetReady(stack.kc, stack.fleetSelector, nodes, readyTimeoutMs, log);
+    const readyNodes = fleetReady.ready;
+    log(`${fleetReady.ready}/${nodes} EdgeNodes Ready (${fleetReady.listed} listed) after ${Math.round(fleetReady.ms / 1000)} s`);
     const watch = await watchDeploymentStatus(stack.kc, stack.namespace, 'dash');
     await createDeployment(stack.kc, ocrDetection(stack.namespace, 'dash', nodes, stack.fleetLabels));
     let ready = 0;
+    const deployStarted = Date.now();
     // On the nodes that are Ready; the rest of the fleet shows unplaced replicas, as it would.
     const deployWaitMs = readyNodes >= nodes ? readyTimeoutMs : 90_000;
     try {
@@ -158,7 +244,8 @@ const dashboard: Bench = async ({ argv, log }) => {
     } finally {
       watch.stop();
     }
-    log(`deployment Ready on ${ready}/${nodes} nodes`);
+    const deployReadyMs = Date.now() - deployStarted;
+    log(`deployment Ready on ${ready}/${nodes} nodes after ${Math.round(deployReadyMs / 1000)} s`);
 
     // The page's first call, twice: the first may fill this replica's model.
     // From curl when there is one: this process also runs the simulated fleet, whose work would
@@ -182,12 +269,12 @@ const dashboard: Bench = async ({ argv, log }) => {
     const fleetSnapshotFetchMs = [...fetches.map((f) => f.ms)].sort((a, b) => a - b)[1]!;
     log(`fleet snapshot: ${firstFetch.bytes} bytes, ${firstFetch.ms} ms first, median of 3 after ${fleetSnapshotFetchMs} ms`);
 
-    let firstLoad: { firstLoadMs: number; nodes: number } | null = null;
+    let firstLoad: FirstLoad | null = null;
     const noBrowser = browserUnavailableReason();
     if (noBrowser) log(`no first-load figure: ${noBrowser}`);
     else {
       firstLoad = await measureFirstLoad(`${address}/dashboard/?token=${encodeURIComponent(token)}`, { expectNodes: nodes, timeoutMs: 60_000 });
-      log(`first load in Chromium: ${firstLoad.firstLoadMs} ms (${firstLoad.nodes} nodes shown)`);
+      log(`first load in Chromium: ${firstLoad.firstLoadMs} ms (${firstLoad.nodes} nodes shown): ${JSON.stringify(firstLoadSplit(firstLoad))}`);
     }
 
     const loadBeforeStream = load();
@@ -205,8 +292,11 @@ const dashboard: Bench = async ({ argv, log }) => {
       nodes,
       heartbeatMs,
       readyNodes,
+      stackAndHellosS: helloS,
+      fleetReadyS: Math.round(fleetReady.ms / 100) / 10,
       readyReplicas: ready,
-      ...(firstLoad ? { firstLoadMs: firstLoad.firstLoadMs, firstLoadNodesShown: firstLoad.nodes } : { firstLoadUnavailable: noBrowser }),
+      deploymentReadyS: Math.round(deployReadyMs / 100) / 10,
+      ...(firstLoad ? { firstLoadMs: firstLoad.firstLoadMs, firstLoadNodesShown: firstLoad.nodes, firstLoadSplit: firstLoadSplit(firstLoad) } : { firstLoadUnavailable: noBrowser }),
       fleetSnapshotFetchMs,
       fleetSnapshotFirstFetchMs: firstFetch.ms,
       fleetSnapshotBytes: firstFetch.bytes,

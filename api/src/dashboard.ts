@@ -11,7 +11,9 @@
 //                                    No build: 503 page naming `npm run build -w @edgeplane/dashboard`.
 //   Every route below accepts the cookie or an `Authorization: Bearer` header; 401 without.
 //   GET /dashboard/api/fleet                     FleetSnapshot (needs list edgenodes and list
-//                                                edgemodeldeployments in all namespaces)
+//                                                edgemodeldeployments in all namespaces).
+//                                                Compressed (br or gzip) when Accept-Encoding
+//                                                allows; built once per change of the fleet.
 //   GET /dashboard/api/nodes/:name               NodeDetail (get edgenodes)
 //   GET /dashboard/api/nodes/:name/history       NodeHistory, the last hour (get edgenodes)
 //   GET /dashboard/api/deployments/:ns/:name     DeploymentView (get edgemodeldeployments)
@@ -62,10 +64,7 @@ export const DashLink = z.object({
 });
 export type DashLink = z.infer<typeof DashLink>;
 
-/**
- * One replica on a node, as its agent reports it. A node's upsert is not sent for p99 or rate
- * alone unless p99 moved by about 25 %; the snapshot and the node's samples have the latest.
- */
+/** One replica on a node, as its agent reports it (NodeDetail; the fleet view has FleetWorkload). */
 export const DashWorkload = z.object({
   deployment: z.string().describe('`<namespace>/<name>`'),
   variant: z.string(),
@@ -78,23 +77,35 @@ export const DashWorkload = z.object({
 });
 export type DashWorkload = z.infer<typeof DashWorkload>;
 
+/**
+ * A replica as the fleet view shows it: no latency or rate, which move with every heartbeat
+ * (NodeDetail and the node's samples have them), so a FleetNode changes only with its `rev`.
+ */
+export const FleetWorkload = DashWorkload.omit({ p99Ms: true, rps: true });
+export type FleetWorkload = z.infer<typeof FleetWorkload>;
+
 /** What the fleet view shows of an accelerator; NodeDetail has all of it. */
 export const FleetAccelerator = Accelerator.pick({ id: true, type: true, model: true });
 export type FleetAccelerator = z.infer<typeof FleetAccelerator>;
 
+/**
+ * A node as the fleet view shows it (the snapshot and the stream's upserts): only what its row
+ * renders and filters by, so nothing in it changes without its `rev` (the heartbeat time,
+ * latencies and rates are in NodeDetail), and the server serialises each node once per change.
+ */
 export const FleetNode = z.object({
   name: z.string(),
   /** Value of DASHBOARD_SITE_LABEL; null when unlabelled. */
   site: z.string().nullable(),
+  /** For the filter's `label=value` terms. */
   labels: z.record(z.string(), z.string()),
   unschedulable: z.boolean(),
   ready: z.boolean(),
   reachable: z.boolean(),
-  lastSeenMs: z.number().nullable(),
   accelerators: z.array(FleetAccelerator),
   power: DashPower.nullable(),
   link: DashLink.nullable(),
-  workloads: z.array(DashWorkload),
+  workloads: z.array(FleetWorkload),
   /** Increases with every change the server sends for this node. */
   rev: z.number(),
 });
@@ -118,7 +129,7 @@ export const FleetDeployment = z.object({
 export type FleetDeployment = z.infer<typeof FleetDeployment>;
 
 export const FleetSnapshot = z.object({
-  /** Server time of the snapshot, ms since the epoch. */
+  /** Server time the snapshot was taken, ms since the epoch: a fleet unchanged since gets the same snapshot. */
   atMs: z.number(),
   nodes: z.array(FleetNode),
   deployments: z.array(FleetDeployment),
@@ -166,8 +177,12 @@ export const DashAccelerator = Accelerator.extend({
   queue: z.number().nullable(),
 });
 
-export const NodeDetail = FleetNode.omit({ accelerators: true }).extend({
+export const NodeDetail = FleetNode.omit({ accelerators: true, workloads: true }).extend({
+  /** The last heartbeat, ms since the epoch; null before one. */
+  lastSeenMs: z.number().nullable(),
   accelerators: z.array(DashAccelerator),
+  /** With the latest p99 and rate. */
+  workloads: z.array(DashWorkload),
   conditions: z.array(Condition),
   events: z.array(DashEvent),
 });

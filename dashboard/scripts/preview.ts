@@ -24,11 +24,10 @@ function generate(count: number): FleetNode[] {
       unschedulable: i % 97 === 5,
       ready: i % 41 !== 7,
       reachable: i % 83 !== 3,
-      lastSeenMs: Date.now(),
       accelerators: kind === 0 ? [{ id: 'gpu0', type: 'GPU', model: 'Orin' }, { id: 'cpu0', type: 'CPU', model: 'Cortex-A78AE' }] : kind === 1 ? [{ id: 'cpu0', type: 'CPU', model: 'Xeon (AVX-512 VNNI)' }] : [{ id: 'cpu0', type: 'CPU', model: 'Cortex-A76' }],
       power: battery ? { source: 'battery', batteryPercent: (i * 37) % 100, charging: i % 5 === 0 } : { source: 'mains', batteryPercent: null, charging: false },
       link: { type: battery ? LINKS[(i % 2) + 2]! : LINKS[i % 2]!, metered: battery, bandwidthMbps: battery ? 20 : 940, rttMs: battery ? 60 : 2 },
-      workloads: [{ deployment: 'warehouse/ocr-line', variant: battery ? 'int8' : 'fp32', precision: battery ? ((i * 37) % 100 < 20 ? 'int8' : 'fp16') : kind === 0 ? 'fp32' : 'int8', accelerator: kind === 0 ? 'gpu0' : 'cpu0', phase: 'Ready', p99Ms: 8 + (i % 20), rps: 3 }],
+      workloads: [{ deployment: 'warehouse/ocr-line', variant: battery ? 'int8' : 'fp32', precision: battery ? ((i * 37) % 100 < 20 ? 'int8' : 'fp16') : kind === 0 ? 'fp32' : 'int8', accelerator: kind === 0 ? 'gpu0' : 'cpu0', phase: 'Ready' }],
       rev: 1,
     } satisfies FleetNode;
   });
@@ -76,6 +75,8 @@ export async function startPreview(options: { nodes: number; port?: number }): P
       if (parts[4] === 'history') return json(res, history(node));
       const detail: NodeDetail = {
         ...node,
+        lastSeenMs: Date.now(),
+        workloads: node.workloads.map((w) => ({ ...w, p99Ms: 8 + (node.name.length % 20), rps: 3 })),
         accelerators: node.accelerators.map((a) => ({ ...a, memoryMiB: 4096, precisions: ['fp32', 'fp16', 'int8'], tops: {}, utilization: 0.42, queue: 1 })),
         conditions: [],
         events: [{ type: 'Normal', reason: 'TierChanged', message: 'warehouse/ocr-line: fp16 → int8 (battery 18% < 20%)', count: 1, lastMs: Date.now() - 60_000 }],
@@ -88,7 +89,7 @@ export async function startPreview(options: { nodes: number; port?: number }): P
       const placed = [...nodes.values()].filter((n) => n.workloads.some((w) => w.deployment === `${d.namespace}/${d.name}`));
       const view: DeploymentView = {
         ...d, sloP99Ms: 25,
-        placements: placed.map((n) => ({ node: n.name, accelerator: n.workloads[0]!.accelerator, variant: n.workloads[0]!.variant, precision: n.workloads[0]!.precision ?? 'fp32', phase: 'Ready', p99Ms: n.workloads[0]!.p99Ms, predictedP99Ms: 12, sloP99Ms: 25, tierReason: n.power?.batteryPercent !== null && (n.power?.batteryPercent ?? 100) < 20 ? 'battery < 20%: capped at int8' : 'best tier within the SLO', reason: null, message: null })),
+        placements: placed.map((n) => ({ node: n.name, accelerator: n.workloads[0]!.accelerator, variant: n.workloads[0]!.variant, precision: n.workloads[0]!.precision ?? 'fp32', phase: 'Ready', p99Ms: 8 + (n.name.length % 20), predictedP99Ms: 12, sloP99Ms: 25, tierReason: n.power?.batteryPercent !== null && (n.power?.batteryPercent ?? 100) < 20 ? 'battery < 20%: capped at int8' : 'best tier within the SLO', reason: null, message: null })),
         unplaced: { count: d.unplacedReplicas, explanation: d.degraded?.message ?? null },
         events: d.degraded ? [{ type: 'Warning', reason: 'FailedPlacement', message: d.degraded.message, count: 12, lastMs: Date.now() - 5000 }] : [],
       };

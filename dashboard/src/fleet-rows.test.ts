@@ -9,7 +9,6 @@ const node = (name: string, site: string | null, extra: Partial<FleetNode> = {})
   unschedulable: false,
   ready: true,
   reachable: true,
-  lastSeenMs: 0,
   accelerators: [{ id: 'cpu0', type: 'CPU' }],
   power: null,
   link: null,
@@ -38,7 +37,7 @@ describe('fleetRows', () => {
   ])('matches by $name', ({ filter, want }) => {
     const n = node('pi', 's', {
       labels: { role: 'ocr' },
-      workloads: [{ deployment: 'warehouse/ocr-line', variant: 'int8', precision: 'int8', accelerator: 'cpu0', phase: 'Ready', p99Ms: null, rps: null }],
+      workloads: [{ deployment: 'warehouse/ocr-line', variant: 'int8', precision: 'int8', accelerator: 'cpu0', phase: 'Ready' }],
     });
     expect(matches(n, filter)).toBe(want);
   });

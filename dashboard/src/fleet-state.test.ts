@@ -9,7 +9,6 @@ const node = (name: string, rev: number, batteryPercent = 50): FleetNode => ({
   unschedulable: false,
   ready: true,
   reachable: true,
-  lastSeenMs: 0,
   accelerators: [],
   power: { source: 'battery', batteryPercent, charging: false },
   link: null,

@@ -99,6 +99,7 @@ export class LiveFleet {
     const change = applyEvent(this.state, event);
     switch (change.kind) {
       case 'hello':
+        performance.mark('ep:hello');
         void this.load();
         return;
       case 'node':
@@ -125,8 +126,12 @@ export class LiveFleet {
     const controller = new AbortController();
     this.loading = controller;
     try {
+      // Marks for the first load's split (bench dashboard reads them); cheap, and only the first counts.
+      performance.mark('ep:fleet-request');
       const snapshot = await this.api.fleet(controller.signal);
+      performance.mark('ep:fleet-parsed');
       this.state = applySnapshot(this.state, snapshot);
+      performance.mark('ep:fleet-state');
       this.connection = 'live';
       this.error = null;
       this.version++;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeHistory } from '../../api/src/dashboard.ts';
-import { mergeSamples, nodeSeries } from './node-series.ts';
+import { liveRow, mergeSamples, nodeSeries } from './node-series.ts';
 
 const history: NodeHistory = {
   node: 'pi',
@@ -33,6 +33,17 @@ describe('node series', () => {
     const row = (t: number, batteryPercent: number) => ({ t, batteryPercent, charging: false, reachable: true, link: null, workloads: [] });
     const rows = mergeSamples(history, [row(50_000, 5), row(40_000, 7), row(50_000, 4), row(20_000, 99)]);
     expect(rows.map((r) => [r.t, r.batteryPercent])).toEqual([[10_000, 60], [20_000, 45], [30_000, 18], [40_000, 7], [50_000, 4]]);
+  });
+
+  it('the live node is the newest row, its tier from the stream and its p99 the latest measured', () => {
+    const live = {
+      name: 'gw', site: null, labels: {}, unschedulable: false, ready: true, reachable: true, accelerators: [], rev: 3,
+      power: { source: 'battery' as const, batteryPercent: 16, charging: false }, link: null,
+      workloads: [{ deployment: 'w/ocr', variant: 'v-int8', precision: 'int8' as const, accelerator: 'cpu0', phase: 'Ready' as const }],
+    };
+    const before = mergeSamples(history, []).at(-1);
+    expect(liveRow(live, 60_000, before)).toEqual({ t: 60_000, batteryPercent: 16, charging: false, reachable: true, link: null, workloads: [{ deployment: 'w/ocr', p99Ms: 9, precision: 'int8' }] });
+    expect(liveRow(live, 60_000).workloads[0]?.p99Ms).toBeNull();
   });
 
   it('a workload missing from a sample is a gap, not a tier change', () => {

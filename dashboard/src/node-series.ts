@@ -46,15 +46,18 @@ export function mergeSamples(history: NodeHistory, samples: HistorySample[]): Hi
   return rows.concat([...later.values()].sort((a, b) => a.t - b.t));
 }
 
-/** The live node as a row at `nowMs`. */
-export function liveRow(node: FleetNode, nowMs: number): HistorySample {
+/**
+ * The live node as a row at `nowMs`. The fleet's node carries no latency (it moves with every
+ * heartbeat): each workload's p99 is the latest one `before` had.
+ */
+export function liveRow(node: FleetNode, nowMs: number, before?: HistorySample): HistorySample {
   return {
     t: nowMs,
     batteryPercent: node.power?.batteryPercent ?? null,
     charging: node.power?.charging ?? false,
     reachable: node.reachable,
     link: node.link?.type ?? null,
-    workloads: node.workloads.map((w) => ({ deployment: w.deployment, p99Ms: w.p99Ms, precision: w.precision })),
+    workloads: node.workloads.map((w) => ({ deployment: w.deployment, p99Ms: before?.workloads.find((b) => b.deployment === w.deployment)?.p99Ms ?? null, precision: w.precision })),
   };
 }
 

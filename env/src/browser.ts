@@ -72,7 +72,39 @@ export interface FirstLoad {
   firstLoadMs: number;
   /** Nodes the page said it holds when its rows showed. */
   nodes: number;
+  /** The same load's Resource Timing entries and the page's own `ep:` marks, on the page's clock. */
+  timings: PageTimings;
 }
+
+export interface ResourceTiming {
+  name: string;
+  startTime: number;
+  requestStart: number;
+  responseStart: number;
+  responseEnd: number;
+  transferSize: number;
+  encodedBodySize: number;
+  decodedBodySize: number;
+}
+
+export interface PageTimings {
+  /** The document's request (after the token's redirect): its response start and end. */
+  document: { responseStart: number; responseEnd: number; domContentLoaded: number };
+  resources: ResourceTiming[];
+  /** performance.mark() names starting with `ep:` and their times. */
+  marks: Record<string, number>;
+}
+
+/** In the page: what PageTimings holds, as JSON. */
+const collectTimings = `(() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const pick = (e) => ({ name: e.name, startTime: e.startTime, requestStart: e.requestStart, responseStart: e.responseStart, responseEnd: e.responseEnd,
+    transferSize: e.transferSize, encodedBodySize: e.encodedBodySize, decodedBodySize: e.decodedBodySize });
+  const marks = {};
+  for (const m of performance.getEntriesByType('mark')) if (m.name.startsWith('ep:') && !(m.name in marks)) marks[m.name] = m.startTime;
+  return { document: { responseStart: nav ? nav.responseStart : 0, responseEnd: nav ? nav.responseEnd : 0, domContentLoaded: nav ? nav.domContentLoadedEventEnd : 0 },
+    resources: performance.getEntriesByType('resource').map(pick), marks };
+})()`;
 
 /**
  * Opens `url` (the dashboard's address, with its token) in a fresh headless Chromium and
@@ -92,7 +124,8 @@ export async function measureFirstLoad(url: string, options: { expectNodes?: num
         throw new BrowserError('NOT_SHOWN', `the fleet view at ${new URL(url).pathname} showed no rows${errors.length ? `; the page said: ${errors.join(' | ')}` : ''}`, { cause: err });
       }
       const nodes = Number(await page.getAttribute('section.fleet', 'data-nodes'));
-      return { firstLoadMs: Math.round(shownAt), nodes };
+      const timings = (await page.evaluate(collectTimings)) as PageTimings;
+      return { firstLoadMs: Math.round(shownAt), nodes, timings };
     } finally {
       await context.close();
     }

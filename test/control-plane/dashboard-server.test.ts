@@ -2,7 +2,9 @@
 // Redis, NATS and kube-apiserver, fed by simulated nodes: the token-for-cookie exchange, the JSON
 // routes with the cookie, the event stream reporting a battery drain and the tier it causes,
 // the history in Redis with its tier change, and a degraded deployment's explanation.
-import { DASHBOARD_COOKIE, DeploymentView, FleetSnapshot, NodeDetail, NodeHistory, type DashboardEvent } from '@edgeplane/api';
+import { request } from 'node:http';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { DASHBOARD_COOKIE, DeploymentView, FleetNode, FleetSnapshot, NodeDetail, NodeHistory, type DashboardEvent } from '@edgeplane/api';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDeployment, ocrDetection, until, waitForReadyNodes, watchDeploymentStatus } from '@edgeplane/env';
 import { startFleetStack, type FleetStack } from '@edgeplane/env/fleet-stack';
@@ -129,6 +131,8 @@ describe('the dashboard server', () => {
     expect(res.status).toBe(200);
     const fleet = FleetSnapshot.parse(await res.json());
     expect(fleet.nodes).toHaveLength(NODES);
+    // The fleet view's nodes carry nothing that moves without their rev (the snapshot is kept per change).
+    for (const n of fleet.nodes) expect(FleetNode.strict().safeParse(n).error).toBeUndefined();
     for (const n of fleet.nodes) {
       expect(n.reachable).toBe(true);
       expect(n.accelerators.length).toBeGreaterThan(0);
@@ -140,7 +144,30 @@ describe('the dashboard server', () => {
 
     const node = NodeDetail.parse(await (await get(`/dashboard/api/nodes/${fleet.nodes[0]!.name}`)).json());
     expect(node.accelerators[0]).toHaveProperty('utilization');
+    expect(node.lastSeenMs).toBeGreaterThan(0);
     expect((await get('/dashboard/api/nodes/no-such-node')).status).toBe(404);
+  });
+
+  it('sends the snapshot compressed as Accept-Encoding allows, and plain when it allows nothing', async () => {
+    // Node's fetch decompresses br and gzip itself; the raw bytes are read with node:http.
+    const raw = (encoding: string) =>
+      new Promise<{ encoding: string | undefined; vary: string | undefined; body: Buffer }>((resolve, reject) => {
+        request(`${base}/dashboard/api/fleet`, { headers: { cookie, 'accept-encoding': encoding } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => (res.statusCode === 200 ? resolve({ encoding: res.headers['content-encoding'], vary: res.headers.vary, body: Buffer.concat(chunks) }) : reject(new Error(`HTTP ${res.statusCode}`))));
+        }).on('error', reject).end();
+      });
+    const br = await raw('gzip, deflate, br, zstd');
+    expect(br.encoding).toBe('br');
+    expect(br.vary).toMatch(/accept-encoding/i);
+    const gz = await raw('gzip');
+    expect(gz.encoding).toBe('gzip');
+    const plain = await raw('identity');
+    expect(plain.encoding).toBeUndefined();
+    const decoded = [brotliDecompressSync(br.body), gunzipSync(gz.body), plain.body].map((b) => FleetSnapshot.parse(JSON.parse(b.toString())));
+    for (const f of decoded) expect(f.nodes.map((n) => n.name).sort()).toEqual(stack.sim.nodes.map((n) => n.name).sort());
+    expect(br.body.length).toBeLessThan(plain.body.length / 2);
   });
 
   it('shows a placement with its p99 against the SLO and tier reason, and why replicas are unplaced', async () => {

@@ -9,8 +9,6 @@ import {
   type EdgeModelDeployment,
   type EdgeNode,
   type FleetDeployment,
-  type FleetNode,
-  type FleetSnapshot,
   type HistorySample,
 } from '@edgeplane/api';
 import type { Redis } from 'ioredis';
@@ -19,7 +17,7 @@ import { redisKeys } from '../fleet/keys.ts';
 import { parseTelemetry, TelemetryField, type NodeTelemetry } from '../fleet/telemetry.ts';
 import { sampleOf } from './history-pack.ts';
 import type { HistoryStore } from './history-store.ts';
-import { deploymentSignature, fleetDeployment, fleetNode, nodeSignature, precisionLookup, type PrecisionOf } from './views.ts';
+import { deploymentSignature, fleetDeployment, fleetNode, nodeSignature, precisionLookup, toFleetNode, type LiveNode, type PrecisionOf } from './views.ts';
 
 /** What the model needs of an informer. */
 export interface Cache<T> {
@@ -50,6 +48,13 @@ export interface FleetModelOptions {
 
 export type ModelListener = (event: DashboardEvent) => void;
 
+/** The fleet snapshot as sent: JSON text, and the fleet version it was taken at. */
+export interface SnapshotBody {
+  version: number;
+  atMs: number;
+  json: string;
+}
+
 /** A node's hash as read: its sections' text, parsed only when it changed. */
 interface RawTelemetry {
   lastSeenMs: number;
@@ -76,7 +81,14 @@ const variantsSignature = (d: EdgeModelDeployment) => d.spec.model.variants.map(
 export class FleetModel {
   readonly #o: FleetModelOptions;
   readonly #now: () => number;
-  readonly #nodes = new Map<string, FleetNode>();
+  readonly #nodes = new Map<string, LiveNode>();
+  /** Each node's FleetNode as JSON, made once per change: nothing in a FleetNode changes without a new LiveNode. */
+  readonly #nodeJson = new WeakMap<LiveNode, string>();
+  /** Node names in snapshot order; null after a node came or went. */
+  #sortedNames: string[] | null = null;
+  /** Bumped by every change a snapshot shows (a node or deployment set or removed). */
+  #version = 0;
+  #body: SnapshotBody | null = null;
   readonly #nodeSigs = new Map<string, string>();
   readonly #deps = new Map<string, FleetDeployment>();
   readonly #depSigs = new Map<string, string>();
@@ -135,7 +147,7 @@ export class FleetModel {
     return this.#o.isLeader() || this.#now() - this.#lastUseMs < (this.#o.idleAfterMs ?? 60_000);
   }
 
-  node(name: string): FleetNode | undefined {
+  node(name: string): LiveNode | undefined {
     return this.#nodes.get(name);
   }
 
@@ -144,14 +156,27 @@ export class FleetModel {
     return this.#precisionOf;
   }
 
-  async snapshot(): Promise<FleetSnapshot> {
+  /**
+   * The fleet snapshot (FleetSnapshot) as JSON text, taken again only when the fleet changed
+   * since the last one: each node's part is kept from its last change, so a 5,000-node fleet
+   * with a few changes costs a join, not a serialisation of every node.
+   */
+  async snapshotBody(): Promise<SnapshotBody> {
     this.touch();
     if (!this.#fresh) await this.#serial(() => this.refreshAll());
-    return {
-      atMs: this.#now(),
-      nodes: [...this.#nodes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
-      deployments: this.#allDeployments(),
-    };
+    const deployments = this.#allDeployments();
+    if (this.#body?.version === this.#version) return this.#body;
+    this.#sortedNames ??= [...this.#nodes.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const parts: string[] = new Array(this.#sortedNames.length);
+    this.#sortedNames.forEach((name, i) => {
+      const n = this.#nodes.get(name)!;
+      let json = this.#nodeJson.get(n);
+      if (json === undefined) this.#nodeJson.set(n, (json = JSON.stringify(toFleetNode(n))));
+      parts[i] = json;
+    });
+    const atMs = this.#now();
+    this.#body = { version: this.#version, atMs, json: `{"atMs":${atMs},"nodes":[${parts.join(',')}],"deployments":${JSON.stringify(deployments)}}` };
+    return this.#body;
   }
 
   /** Re-reads the nodes marked changed; called every flushMs. */
@@ -236,7 +261,7 @@ export class FleetModel {
     return out;
   }
 
-  #update(name: string, raw: RawTelemetry | undefined): FleetNode | undefined {
+  #update(name: string, raw: RawTelemetry | undefined): LiveNode | undefined {
     const node = this.#o.nodes.get(name);
     if (!node) {
       this.#removeNode(name);
@@ -264,9 +289,11 @@ export class FleetModel {
       return prev;
     }
     this.#rev += 1;
+    this.#version += 1;
+    if (!prev) this.#sortedNames = null;
     this.#nodes.set(name, next);
     this.#nodeSigs.set(name, sig);
-    this.#emit({ type: 'node', node: next });
+    if (this.#listeners.size > 0) this.#emit({ type: 'node', node: toFleetNode(next) });
     return next;
   }
 
@@ -274,6 +301,8 @@ export class FleetModel {
     this.#dirty.delete(name);
     this.#builtFrom.delete(name);
     if (!this.#nodes.delete(name)) return;
+    this.#version += 1;
+    this.#sortedNames = null;
     this.#nodeSigs.delete(name);
     this.#emit({ type: 'node-removed', name });
   }
@@ -285,6 +314,7 @@ export class FleetModel {
       this.#precisionOf = null;
       this.#precisionGen += 1;
       if (this.#deps.delete(k)) {
+        this.#version += 1;
         this.#depSigs.delete(k);
         this.#emit({ type: 'deployment-removed', namespace: d.metadata.namespace ?? '', name: d.metadata.name ?? '' });
       }
@@ -302,6 +332,7 @@ export class FleetModel {
     const sig = deploymentSignature(next);
     if (this.#depSigs.get(k) === sig) return;
     this.#rev += 1;
+    this.#version += 1;
     this.#deps.set(k, next);
     this.#depSigs.set(k, sig);
     this.#emit({ type: 'deployment', deployment: next });

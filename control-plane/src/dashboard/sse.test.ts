@@ -14,7 +14,6 @@ const node = (name: string, battery: number, pad = 0): FleetNode => ({
   unschedulable: false,
   ready: true,
   reachable: true,
-  lastSeenMs: 1,
   accelerators: [],
   power: { source: 'battery', batteryPercent: battery, charging: false },
   link: null,

@@ -1,8 +1,8 @@
-import { API_VERSION, EMD_KIND, EN_KIND, type EdgeModelDeployment, type EdgeNode } from '@edgeplane/api';
+import { API_VERSION, EMD_KIND, EN_KIND, FleetNode, type EdgeModelDeployment, type EdgeNode } from '@edgeplane/api';
 import { describe, expect, it } from 'vitest';
 import type { NodeTelemetry } from '../fleet/telemetry.ts';
 import { cookieToken, sessionCookie } from './plugin.ts';
-import { fleetNode, nodeSignature, precisionLookup, unplacedExplanation } from './views.ts';
+import { fleetNode, nodeSignature, precisionLookup, toFleetNode, unplacedExplanation } from './views.ts';
 
 const deployment = (status: EdgeModelDeployment['status']): EdgeModelDeployment =>
   ({
@@ -66,6 +66,31 @@ describe('fleetNode', () => {
     const b = fleetNode(edgeNode, { ...t, lastSeenMs: 10_200 }, lookup, 10_300, 1000, 2);
     expect(nodeSignature(a)).toBe(nodeSignature(b));
     expect(a.workloads[0]?.precision).toBeNull();
+  });
+});
+
+describe('toFleetNode', () => {
+  const t: NodeTelemetry = {
+    seq: 3,
+    lastSeenMs: 10_000,
+    power: { source: 'battery', batteryPercent: 18, charging: false },
+    network: { type: 'wifi', bandwidthMbps: 80 },
+    workloads: [{ key: 'ocr/det', variant: 'det-int8', accelerator: 'gpu0', phase: 'Ready', p99Ms: 41, rps: 3 }],
+  };
+  const lookup = precisionLookup([deployment(undefined)]);
+
+  it('is the contract\'s FleetNode: no heartbeat time, p99 or rate', () => {
+    const n = toFleetNode(fleetNode(edgeNode, t, lookup, 10_500, 1000, 7));
+    expect(FleetNode.strict().parse(n)).toEqual(n);
+    expect(n).not.toHaveProperty('lastSeenMs');
+    expect(n.workloads).toEqual([{ deployment: 'ocr/det', variant: 'det-int8', precision: 'int8', accelerator: 'gpu0', phase: 'Ready' }]);
+  });
+
+  it('is the same for equal signatures, so a node serialised once per change stays true', () => {
+    const a = fleetNode(edgeNode, t, lookup, 10_100, 1000, 1);
+    const b = fleetNode(edgeNode, { ...t, lastSeenMs: 10_400, workloads: [{ ...t.workloads![0]!, p99Ms: 42, rps: 9 }] }, lookup, 10_500, 1000, 1);
+    expect(nodeSignature(a)).toBe(nodeSignature(b));
+    expect(JSON.stringify(toFleetNode(a))).toBe(JSON.stringify(toFleetNode(b)));
   });
 });
 

@@ -60,7 +60,30 @@ export function dashWorkloads(t: NodeTelemetry | undefined, node: EdgeNode, prec
   return list.map((w) => ({ ...w, precision: precisionOf(w.deployment, w.variant) })).sort((a, b) => (a.deployment < b.deployment ? -1 : a.deployment > b.deployment ? 1 : 0));
 }
 
-export function fleetNode(node: EdgeNode, t: NodeTelemetry | undefined, precisionOf: PrecisionOf, nowMs: number, gracePeriodMs: number, rev: number): FleetNode {
+/**
+ * A node as the model keeps it: the fleet view's FleetNode plus what moves with every heartbeat
+ * (the heartbeat time, each workload's p99 and rate), for the node's samples and its detail.
+ */
+export type LiveNode = Omit<FleetNode, 'workloads'> & { lastSeenMs: number | null; workloads: DashWorkload[] };
+
+/** What the fleet view gets of a live node. */
+export function toFleetNode(n: LiveNode): FleetNode {
+  return {
+    name: n.name,
+    site: n.site,
+    labels: n.labels,
+    unschedulable: n.unschedulable,
+    ready: n.ready,
+    reachable: n.reachable,
+    accelerators: n.accelerators,
+    power: n.power,
+    link: n.link,
+    workloads: n.workloads.map((w) => ({ deployment: w.deployment, variant: w.variant, precision: w.precision, accelerator: w.accelerator, phase: w.phase })),
+    rev: n.rev,
+  };
+}
+
+export function fleetNode(node: EdgeNode, t: NodeTelemetry | undefined, precisionOf: PrecisionOf, nowMs: number, gracePeriodMs: number, rev: number): LiveNode {
   const labels = node.metadata.labels ?? {};
   const reachable = isReachable(t, node, nowMs, gracePeriodMs);
   const accelerators = node.status?.accelerators ?? [];
@@ -84,10 +107,10 @@ export function fleetNode(node: EdgeNode, t: NodeTelemetry | undefined, precisio
 export const p99Step = (ms: number | null): number | null => (ms === null || ms <= 0 ? ms : Math.round(Math.log(ms) / Math.log(1.25)));
 
 /**
- * A FleetNode without what changes on every heartbeat (rev, lastSeenMs, rate, p99 within a
- * step): equal signatures mean nothing worth sending changed.
+ * A node without what changes on every heartbeat (rev, lastSeenMs, rate, p99 within a step):
+ * equal signatures mean nothing worth sending changed. Everything FleetNode carries is in it.
  */
-export function nodeSignature(n: FleetNode): string {
+export function nodeSignature(n: LiveNode): string {
   const { rev: _rev, lastSeenMs: _seen, workloads, ...rest } = n;
   return JSON.stringify([rest, workloads.map(({ rps: _rps, p99Ms, ...w }) => [w, p99Step(p99Ms)])]);
 }

@@ -1,7 +1,7 @@
 // Node: its accelerators with utilisation, its workloads, and the last hour of battery, link
 // class, tier per workload and p99, with tier changes marked.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import type { FleetNode, HistorySample, NodeDetail } from '../../../api/src/dashboard.ts';
+import type { DashWorkload, FleetNode, HistorySample, NodeDetail } from '../../../api/src/dashboard.ts';
 import type { DashboardApi } from '../api.ts';
 import { LINK_LABEL, LINK_ORDER, PRECISION_ORDER, ago, clock, ms } from '../format.ts';
 import { html } from '../html.ts';
@@ -37,11 +37,13 @@ function Accelerators({ detail }: { detail: NodeDetail }) {
   </table>`;
 }
 
-function Workloads({ node }: { node: FleetNode }) {
+/** The live node's workloads (tiers as the stream has them), with p99 and rate from its detail. */
+function Workloads({ node, detail }: { node: FleetNode; detail: NodeDetail | null }) {
   if (node.workloads.length === 0) return html`<p class="muted">No workloads.</p>`;
+  const measured = new Map<string, DashWorkload>((detail?.workloads ?? []).map((w) => [`${w.deployment}|${w.variant}|${w.accelerator}`, w]));
   return html`<table class="table workloads">
     <thead><tr><th scope="col">Deployment</th><th scope="col">Variant</th><th scope="col">Tier</th><th scope="col">Accelerator</th><th scope="col">Phase</th><th scope="col">p99</th><th scope="col">Requests/s</th></tr></thead>
-    <tbody>${node.workloads.map(
+    <tbody>${node.workloads.map((w) => ({ ...w, p99Ms: null, rps: null, ...measured.get(`${w.deployment}|${w.variant}|${w.accelerator}`), precision: w.precision, phase: w.phase })).map(
       (w) => html`<tr data-deployment=${w.deployment} data-tier=${w.precision ?? ''}>
         <th scope="row"><a href=${href.deploymentKey(w.deployment)}>${w.deployment}</a></th>
         <td>${w.variant}</td><td><${TierChip} precision=${w.precision} /></td><td>${w.accelerator}</td>
@@ -71,15 +73,19 @@ function Timelines({ api, live, fleet, name }: { api: DashboardApi; live: FleetN
   // Every state the stream delivered, as a row at the time it came: a tier change between two
   // of them is marked even before the next history sample.
   const [seen, setSeen] = useState<HistorySample[]>([]);
+  // The newest sample with measured latencies, for the p99 of the rows the stream's states make.
+  const latest = useRef<HistorySample | undefined>(undefined);
+  const lastHistoryRow = useMemo(() => (history.data ? mergeSamples(history.data, []).at(-1) : undefined), [history.data]);
+  latest.current = samples.at(-1) ?? lastHistoryRow;
   useEffect(() => setSeen([]), [name]);
   useEffect(() => {
-    if (live) setSeen((rows) => [...rows.filter((r) => r.t > Date.now() - HOUR_MS).slice(-1000), liveRow(live, Date.now())]);
+    if (live) setSeen((rows) => [...rows.filter((r) => r.t > Date.now() - HOUR_MS).slice(-1000), liveRow(live, Date.now(), latest.current)]);
   }, [live?.rev]);
 
   const series = useMemo(() => {
     if (!history.data) return null;
     const rows = mergeSamples(history.data, [...samples, ...seen]);
-    if (live) rows.push(liveRow(live, Math.max(nowMs, (rows.at(-1)?.t ?? 0) + 1)));
+    if (live) rows.push(liveRow(live, Math.max(nowMs, (rows.at(-1)?.t ?? 0) + 1), rows.at(-1)));
     return nodeSeries(rows, nowMs - HOUR_MS);
   }, [history.data, samples, seen, live, nowMs]);
 
@@ -115,7 +121,7 @@ export function NodePage({ api, live, fleet, name }: { api: DashboardApi; live: 
   if (seenVersion.current !== live.version && live.changedNodes.has(name)) refresh.current++;
   seenVersion.current = live.version;
   const detail = useResource((signal) => api.node(name, signal), name, refresh.current);
-  const node: FleetNode | undefined = live.state.nodes.get(name) ?? detail.data ?? undefined;
+  const node: FleetNode | NodeDetail | undefined = live.state.nodes.get(name) ?? detail.data ?? undefined;
   const fleetNode = live.state.nodes.get(name);
   return html`<section aria-labelledby="node-title" class="node">
     <nav class="crumbs" aria-label="Breadcrumb"><a href=${href.fleet()}>Fleet</a> › ${node?.site ? html`<a href=${href.fleet(node.site)}>${node.site}</a> › ` : null}<span>Node</span></nav>
@@ -126,13 +132,13 @@ export function NodePage({ api, live, fleet, name }: { api: DashboardApi; live: 
           <div><dt>Readiness</dt><dd><${ReadyBadge} node=${node} /></dd></div>
           <div><dt>Power</dt><dd data-testid="node-power"><${BatteryGauge} power=${node.power} /></dd></div>
           <div><dt>Link</dt><dd><${LinkBadge} node=${node} /></dd></div>
-          <div><dt>Last heartbeat</dt><dd>${ago(node.lastSeenMs)}</dd></div>
+          <div><dt>Last heartbeat</dt><dd>${detail.data ? ago(detail.data.lastSeenMs) : '…'}</dd></div>
         </dl>`
       : html`<p class="muted">Loading…</p>`}
     <h2>Accelerators</h2>
     ${detail.data ? html`<${Accelerators} detail=${detail.data} />` : html`<p class="muted">Loading…</p>`}
     <h2>Workloads</h2>
-    ${node ? html`<${Workloads} node=${node} />` : null}
+    ${node ? html`<${Workloads} node=${node} detail=${detail.data} />` : null}
     <h2>The last hour</h2>
     <${Timelines} api=${api} live=${fleetNode} fleet=${fleet} name=${name} />
     <h2>Events</h2>
