@@ -4,31 +4,29 @@
 // state directory, says hello with this machine's CPU, and its EdgeNode becomes Ready. Then the
 // OCR-line example, its variants pushed into the in-cluster NATS object store, becomes Ready
 // and classifies an upright and a rotated text line through NATS from the host; a replaced
-// agent pod keeps its identity from the host state directory and serves again.
+// agent pod keeps its identity from the host state directory and serves again. Registered by
+// cluster.test.ts on the cluster it shares, after the chart suite (skipped there, with the
+// reason, without `make images`).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
 import { EMD_PLURAL, EN_PLURAL, GROUP, VERSION, type EdgeModelDeployment, type EdgeNode } from '@edgeplane/api';
 import {
   applyDeployment,
   applyObject,
-  clusterUnsupportedReason,
   credsFor,
   ensureClusterNamespace,
   freePort,
-  importProductImages,
   installRelease,
   kubeConfig,
   kubeRequest,
   listPods,
-  missingProductImages,
   podLogTail,
   startBackends,
-  startCluster,
   writeOciArchive,
   type ClusterBackends,
   type ClusterRelease,
@@ -38,12 +36,12 @@ import {
 import { createToken } from '../../cli/src/identity/tokens.ts';
 import { classifyNats, connect, inputName, ocrDeployment, publishOcrVariants, textLine } from '../../scripts/up/demo.ts';
 import { signingKey } from '../../scripts/up/signing.ts';
+import type { SharedCluster } from './shared.ts';
 
-const missing = missingProductImages();
-const reason = clusterUnsupportedReason() ?? (missing.length ? `${missing.join(', ')} not in dist/images (make images)` : null);
-if (reason) console.warn(`[cluster] agent DaemonSet checks skipped: ${reason}`);
-
-const RELEASE_NS = 'edgeplane';
+// Namespaces of their own: the chart suite before this one leaves its Lease and Secrets in
+// `edgeplane` (it checks that it does), and its backends' namespace may still be terminating.
+const RELEASE_NS = 'edgeplane-agent';
+const BACKENDS_NS = 'edgeplane-agent-backends';
 const EDGE_LABEL = 'node-role.edgeplane.io/edge';
 const AGENT_SELECTOR = 'app.kubernetes.io/instance=ep,app.kubernetes.io/component=agent';
 // The chart's default init image: hostPath directories are chowned by busybox. The cluster pulls
@@ -85,7 +83,8 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
-describe.runIf(!reason)('agent DaemonSet on the cluster', () => {
+/** The agent DaemonSet checks, inside a describe block of cluster.test.ts; the product images are imported there. */
+export function agentChecks(shared: SharedCluster): void {
   let cluster: KubeCluster;
   let backends: ClusterBackends;
   let release: ClusterRelease;
@@ -108,17 +107,15 @@ describe.runIf(!reason)('agent DaemonSet on the cluster', () => {
   };
 
   beforeAll(async () => {
-    const started = Date.now();
-    cluster = await startCluster({ log: (line) => console.log(`[cluster] ${line}`) });
-    mark('node Ready', started);
+    cluster = shared.cluster;
     hostDir = join(cluster.dir, 'agent-host');
     mkdirSync(hostDir, { recursive: true });
     let t = Date.now();
-    const images = importProductImages(cluster);
+    const images = shared.images!;
     cluster.importImage(busyboxImage(hostDir));
-    mark('images imported', t);
+    mark('busybox imported', t);
     t = Date.now();
-    backends = await startBackends(cluster, images);
+    backends = await startBackends(cluster, images, { namespace: BACKENDS_NS });
     mark('NATS and Redis Ready', t);
 
     // The node is an edge node: the DaemonSet's nodeSelector picks it.
@@ -145,6 +142,7 @@ describe.runIf(!reason)('agent DaemonSet on the cluster', () => {
     agentHttp = `http://127.0.0.1:${httpPort}`;
     t = Date.now();
     release = await installRelease(cluster, backends, images, {
+      namespace: RELEASE_NS,
       values: {
         controlPlane: { replicas: 1, heartbeatIntervalMs: 1000, podDisruptionBudget: { enabled: false } },
         agent: {
@@ -165,7 +163,6 @@ describe.runIf(!reason)('agent DaemonSet on the cluster', () => {
   afterAll(async () => {
     await nc?.close().catch(() => {});
     await release?.uninstall().catch((err: Error) => console.warn(`[cluster] helm uninstall: ${err.message}`));
-    await cluster?.stop();
     if (timings.length) console.log(`[cluster] agent suite timings: ${timings.join(', ')}`);
   }, 240_000);
 
@@ -304,11 +301,5 @@ describe.runIf(!reason)('agent DaemonSet on the cluster', () => {
     mark('deleted agent pod to serving again', deleted);
     expect(answer.rotated).toBe(true);
     expect(answer.node).toBe(cluster.nodeName);
-  });
-});
-
-if (reason) {
-  describe('agent DaemonSet on the cluster', () => {
-    it.skip(`skipped: ${reason}`, () => {});
   });
 }

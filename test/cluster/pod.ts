@@ -2,18 +2,16 @@
 // runs a pod from an image imported as an OCI archive: it reaches Running and Ready through
 // its probes, reads its mounted ServiceAccount token and uses it against the API server through
 // the kubernetes Service, is reachable through a Service of its own, and is deleted cleanly.
-// On a machine that cannot run a cluster the suite is skipped with the reason in its name.
+// Registered by cluster.test.ts on the cluster it shares with the chart and agent suites (the
+// probe image and the product images are imported there).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterError, clusterUnsupportedReason, ensureProbeImage, kubeRequest, PROBE_IMAGE, repoRoot, resolveInCluster, startCluster, type KubeCluster } from '@edgeplane/env';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ClusterError, kubeRequest, PROBE_IMAGE, repoRoot, resolveInCluster, type KubeCluster } from '@edgeplane/env';
+import type { SharedCluster } from './shared.ts';
 
-const reason = clusterUnsupportedReason();
-if (reason) console.warn(`[cluster] test/cluster skipped: ${reason}`);
-
-// The product's images, when `make images` has written them (one cluster per machine, so they
-// run on this suite's cluster rather than one of their own).
+// The product's images, when `make images` has written them.
 const imagesDir = join(repoRoot, 'dist', 'images');
 interface BuiltImage {
   name: string;
@@ -23,7 +21,6 @@ interface BuiltImage {
 const builtImages: BuiltImage[] = existsSync(join(imagesDir, 'images.json')) ? (JSON.parse(readFileSync(join(imagesDir, 'images.json'), 'utf8')) as BuiltImage[]) : [];
 const image = (name: string) => builtImages.find((i) => i.name === name && existsSync(join(imagesDir, i.archive)));
 const imagesMissing = ['control-plane', 'agent', 'nats-server', 'redis-server'].filter((n) => !image(n));
-if (!reason && imagesMissing.length) console.warn(`[cluster] image checks skipped: ${imagesMissing.join(', ')} not in dist/images (make images)`);
 
 interface PodStatus {
   phase?: string;
@@ -114,19 +111,18 @@ function probePod(name: string, readinessPath: string): unknown {
   };
 }
 
-describe.runIf(!reason)('single-node cluster', () => {
+/** The pod checks, inside a describe block of cluster.test.ts. */
+export function podChecks(shared: SharedCluster): void {
   let cluster: KubeCluster;
-  const started = Date.now();
 
-  beforeAll(async () => {
-    cluster = await startCluster({ log: (line) => console.log(`[cluster] ${line}`) });
-    console.log(`[cluster] node Ready ${Date.now() - started} ms after start`);
-    cluster.importImage(ensureProbeImage());
-  }, 900_000);
+  beforeAll(() => {
+    cluster = shared.cluster;
+  });
 
+  // What the checks below leave in the default namespace, so the suites after them share a quiet node.
   afterAll(async () => {
-    await cluster?.stop();
-  }, 180_000);
+    for (const path of ['pods/unready', 'services/probe', 'services/dns-target']) await kubeRequest(cluster, 'DELETE', `/api/v1/namespaces/default/${path}?gracePeriodSeconds=1`).catch(() => undefined);
+  }, 60_000);
 
   const pod = async (name: string) => {
     const res = await kubeRequest(cluster, 'GET', `/api/v1/namespaces/default/pods/${name}`);
@@ -270,9 +266,7 @@ describe.runIf(!reason)('single-node cluster', () => {
   });
 
   it.runIf(imagesMissing.length === 0)('runs the product images: nats-server and redis-server Ready, control plane and agent --version', { timeout: 180_000 }, async () => {
-    const started = Date.now();
-    for (const name of ['control-plane', 'agent', 'nats-server', 'redis-server']) cluster.importImage(join(imagesDir, image(name)!.archive));
-    console.log(`[cluster] dist/images imported in ${Date.now() - started} ms`);
+    // The four archives were imported by cluster.test.ts's setup.
     const pods = [
       imagePod('img-nats', image('nats-server')!.reference, { args: ['-js', '-sd', '/data', '-m', '8222'], readinessProbe: { httpGet: { path: '/healthz', port: 8222 }, periodSeconds: 1 } }),
       imagePod('img-redis', image('redis-server')!.reference, { args: ['--port', '6379', '--save', '', '--dir', '/data'], readinessProbe: { tcpSocket: { port: 6379 }, periodSeconds: 1 } }),
@@ -319,11 +313,5 @@ describe.runIf(!reason)('single-node cluster', () => {
     });
     // The sandbox's network teardown (CNI DEL) gave the address back.
     await until('IP released', async () => (readdirSync(ipamDir).includes(podIP!) ? undefined : true));
-  });
-});
-
-if (reason) {
-  describe('single-node cluster', () => {
-    it.skip(`skipped: ${reason}`, () => {});
   });
 }
