@@ -8,6 +8,9 @@ export default defineConfig({
           name: 'unit',
           include: ['{api,trust,control-plane,agent,cli,images,dashboard}/src/**/*.test.ts', '{,dashboard/}scripts/**/*.test.ts'],
           testTimeout: 20_000,
+          // The integration project's count: the default on two cores is one, and a project of
+          // one worker runs in a group of its own, one file at a time after every other file.
+          maxWorkers: 2,
         },
       },
       {
