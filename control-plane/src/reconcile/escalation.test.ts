@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Escalation, type EdgeModelDeployment, type EscalationCounters, type WorkloadAssignment, type WorkloadReport } from '@edgeplane/api';
-import { escalationCondition, escalationStatus, escalationTargetKey, sumEscalationCounters, tierStateOf, withEscalation } from './escalation.ts';
+import { escalationCondition, escalationStatus, escalationTargetKey, reportsEscalation, sumEscalationCounters, tierStateOf, withEscalation } from './escalation.ts';
 import { deploymentStatus } from './status.ts';
 
 const counters = (over: Partial<EscalationCounters> = {}): EscalationCounters => ({ requests: 0, hard: 0, escalated: 0, answered: 0, changed: 0, failed: 0, budgetDenied: 0, bytesUp: 0, ...over });
@@ -79,6 +79,10 @@ describe('summing counters', () => {
   });
   it('is zero with no reports', () => {
     expect(sumEscalationCounters('ns/ocr', [])).toEqual(counters());
+  });
+  it('tells whether any node reports counters for the deployment', () => {
+    expect(reportsEscalation('ns/ocr', [{ workloads: [report('ns/ocr')] }, {}, { workloads: [report('ns/det', counters())] }])).toBe(false);
+    expect(reportsEscalation('ns/ocr', [{}, { workloads: [report('ns/ocr', counters())] }])).toBe(true);
   });
 });
 

@@ -87,6 +87,12 @@ export function sumEscalationCounters(key: string, reportsByNode: Iterable<reado
   return sum;
 }
 
+/** Whether any node reports escalation counters for this deployment. */
+export function reportsEscalation(key: string, telemetry: Iterable<{ workloads?: readonly WorkloadReport[] | undefined }>): boolean {
+  for (const t of telemetry) if (t.workloads?.some((r) => r.key === key && r.escalation)) return true;
+  return false;
+}
+
 /** status.escalation: the tier, whether it can answer, and the counters summed over nodes. */
 export function escalationStatus(tier: string, available: boolean, c: EscalationCounters): EscalationStatus {
   const status: EscalationStatus = {

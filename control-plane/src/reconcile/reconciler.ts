@@ -29,7 +29,7 @@ import { setCondition } from '../fleet/node-status.ts';
 import { forEachLimit } from './limit.ts';
 import type { NodeLifecycle } from './node-lifecycle.ts';
 import { DEFAULT_FAILURE_BACKOFF, describeFailure, trackFailures, type FailureBackoff } from './failures.ts';
-import { escalationCondition, escalationStatus, escalationTargetKey, sumEscalationCounters, tierStateOf, withEscalation } from './escalation.ts';
+import { escalationCondition, escalationStatus, escalationTargetKey, reportsEscalation, sumEscalationCounters, tierStateOf, withEscalation } from './escalation.ts';
 
 export interface ReconcilerOptions {
   deployments: ResourceInformer<EdgeModelDeployment>;
@@ -173,10 +173,12 @@ const MAX_SPLIT_DEPTH = 32;
 const PLACEMENT_GAUGE_EVERY_MS = 1000;
 
 /**
- * How often an escalating deployment is reconciled again to refresh the counters in its status,
- * ms: at most one status write per deployment this often, whatever the heartbeat rate.
+ * An escalating deployment whose nodes report counters (agents do for every workload that names
+ * a tier) is reconciled again this many heartbeat intervals after the last time (30 s at the
+ * default 5 s), to refresh them in status: at most one status write per deployment that often,
+ * whatever the traffic.
  */
-const ESCALATION_REFRESH_MS = 30_000;
+const ESCALATION_REFRESH_HEARTBEATS = 6;
 
 /** Assignment writes in flight at once per reconcile. */
 const PUBLISH_CONCURRENCY = 32;
@@ -475,9 +477,10 @@ export class DeploymentReconciler {
       this.#lastFailure.delete(key);
     }
     // Back when the first backoff ends, so the pair is tried again without waiting for a resync.
-    // An escalating deployment comes back now and then to refresh its counters in status
-    // (heartbeats carrying them trigger nothing, as measured latency does not).
-    const requeue = [overfull ? OVERFULL_REQUEUE_MS : undefined, failures.nextRetryMs, spec.escalation ? ESCALATION_REFRESH_MS : undefined].filter((v): v is number => v !== undefined);
+    // An escalating deployment whose nodes report counters comes back now and then to refresh
+    // them in status (heartbeats carrying them trigger nothing, as measured latency does not).
+    const refresh = spec.escalation && reportsEscalation(key, telemetry.values()) ? ESCALATION_REFRESH_HEARTBEATS * o.heartbeatIntervalMs : undefined;
+    const requeue = [overfull ? OVERFULL_REQUEUE_MS : undefined, failures.nextRetryMs, refresh].filter((v): v is number => v !== undefined);
     return requeue.length > 0 ? { requeueAfterMs: Math.min(...requeue) } : {};
   };
 
