@@ -78,7 +78,7 @@ test-integration: deps
 	$(NPX) vitest run --project integration
 
 # The single-node cluster suite alone (make test runs it too: the vitest project `cluster`):
-# the node, the product images as pods, and the chart installed from dist/images (chart.test.ts).
+# the node, the product images as pods, and the chart installed from dist/images (test/cluster/).
 # Without root, cgroups, overlayfs or iptables it is skipped with the reason in its name.
 test-cluster: deps images
 	$(NPX) vitest run --project cluster
