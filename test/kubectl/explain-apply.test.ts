@@ -69,6 +69,8 @@ describe('kubectl apply -f deploy/examples/ on a fresh cluster', () => {
     expect(names).toEqual([
       'edgemodeldeployment.edgeplane.io/camera-defect',
       'edgemodeldeployment.edgeplane.io/ocr-line',
+      'edgemodeldeployment.edgeplane.io/ocr-line-full',
+      'edgemodeldeployment.edgeplane.io/ocr-line-rec',
       'edgemodeldeployment.edgeplane.io/vibration-anomaly',
     ]);
     // A second apply changes nothing: the examples are idempotent as written.
