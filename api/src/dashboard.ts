@@ -30,6 +30,7 @@ import { z } from 'zod';
 import { Accelerator, LinkType, PowerSource, Precision } from './hardware.ts';
 import { PlacementPhase } from './edgemodeldeployment.ts';
 import { Condition } from './meta.ts';
+import { EscalationStatus } from './escalation.ts';
 
 export const DASHBOARD_PATH = '/dashboard';
 export const DASHBOARD_API_PATH = '/dashboard/api';
@@ -162,8 +163,19 @@ export const DashPlacement = z.object({
 });
 export type DashPlacement = z.infer<typeof DashPlacement>;
 
+/**
+ * Joint inference as the deployment view shows it: status.escalation, and the
+ * EscalationAvailable condition's reason and message while it is False.
+ */
+export const DashEscalation = EscalationStatus.extend({
+  unavailable: z.object({ reason: z.string(), message: z.string() }).nullable(),
+});
+export type DashEscalation = z.infer<typeof DashEscalation>;
+
 export const DeploymentView = FleetDeployment.extend({
   sloP99Ms: z.number(),
+  /** Null unless the deployment reports status.escalation (it has spec.escalation). */
+  escalation: DashEscalation.nullable(),
   placements: z.array(DashPlacement),
   /** Desired replicas no node could take, and why (kube-scheduler style). */
   unplaced: z.object({ count: z.number(), explanation: z.string().nullable() }),

@@ -89,6 +89,9 @@ export async function startPreview(options: { nodes: number; port?: number }): P
       const placed = [...nodes.values()].filter((n) => n.workloads.some((w) => w.deployment === `${d.namespace}/${d.name}`));
       const view: DeploymentView = {
         ...d, sloP99Ms: 25,
+        escalation: d.name === 'ocr-line'
+          ? { deployment: 'ocr-line-server', available: true, requests: 48_210, escalated: 3_905, ratio: 0.081, answersChanged: 612, failed: 14, budgetDenied: 230, uplinkBytes: 187_400_000, unavailable: null }
+          : null,
         placements: placed.map((n) => ({ node: n.name, accelerator: n.workloads[0]!.accelerator, variant: n.workloads[0]!.variant, precision: n.workloads[0]!.precision ?? 'fp32', phase: 'Ready', p99Ms: 8 + (n.name.length % 20), predictedP99Ms: 12, sloP99Ms: 25, tierReason: n.power?.batteryPercent !== null && (n.power?.batteryPercent ?? 100) < 20 ? 'battery < 20%: capped at int8' : 'best tier within the SLO', reason: null, message: null })),
         unplaced: { count: d.unplacedReplicas, explanation: d.degraded?.message ?? null },
         events: d.degraded ? [{ type: 'Warning', reason: 'FailedPlacement', message: d.degraded.message, count: 12, lastMs: Date.now() - 5000 }] : [],

@@ -174,6 +174,7 @@ describe('the dashboard server', () => {
     const view = DeploymentView.parse(await (await get(`/dashboard/api/deployments/${stack.namespace}/dash`)).json());
     expect(view.placements).toHaveLength(NODES);
     expect(view.sloP99Ms).toBe(200);
+    expect(view.escalation).toBeNull();
     for (const p of view.placements) expect(p.tierReason.length).toBeGreaterThan(0);
 
     let degraded: DeploymentView | undefined;

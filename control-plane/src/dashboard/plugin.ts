@@ -31,7 +31,7 @@ import type { EventReader } from './events.ts';
 import type { HistoryStore } from './history-store.ts';
 import type { Cache, FleetModel } from './model.ts';
 import type { SseHub } from './sse.ts';
-import { dashPlacement, nodeDetail, unplacedExplanation, fleetDeployment } from './views.ts';
+import { dashEscalation, dashPlacement, nodeDetail, unplacedExplanation, fleetDeployment } from './views.ts';
 
 /**
  * dashboard/dist/ of this source tree. The single executable (a CommonJS bundle, where
@@ -219,6 +219,7 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
         return {
           ...fleetDeployment(d, 0),
           sloP99Ms: slo,
+          escalation: dashEscalation(d),
           placements: placements
             .map((p) => dashPlacement(p, telemetry.get(p.node), slo))
             .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : a.accelerator < b.accelerator ? -1 : 1)),

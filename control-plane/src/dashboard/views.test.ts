@@ -2,7 +2,7 @@ import { API_VERSION, EMD_KIND, EN_KIND, FleetNode, type EdgeModelDeployment, ty
 import { describe, expect, it } from 'vitest';
 import type { NodeTelemetry } from '../fleet/telemetry.ts';
 import { cookieToken, sessionCookie } from './plugin.ts';
-import { fleetNode, nodeSignature, precisionLookup, toFleetNode, unplacedExplanation } from './views.ts';
+import { dashEscalation, fleetNode, nodeSignature, precisionLookup, toFleetNode, unplacedExplanation } from './views.ts';
 
 const deployment = (status: EdgeModelDeployment['status']): EdgeModelDeployment =>
   ({
@@ -66,6 +66,24 @@ describe('fleetNode', () => {
     const b = fleetNode(edgeNode, { ...t, lastSeenMs: 10_200 }, lookup, 10_300, 1000, 2);
     expect(nodeSignature(a)).toBe(nodeSignature(b));
     expect(a.workloads[0]?.precision).toBeNull();
+  });
+});
+
+describe('dashEscalation', () => {
+  const counters = { deployment: 'det-server', available: false, requests: 100, escalated: 10, ratio: 0.1, answersChanged: 2, failed: 3, budgetDenied: 1, uplinkBytes: 5000 };
+
+  it('is null without status.escalation, and carries the False EscalationAvailable condition\'s reason', () => {
+    expect(dashEscalation(deployment({}))).toBeNull();
+    const down = deployment({
+      escalation: counters,
+      conditions: [{ type: 'EscalationAvailable', status: 'False', reason: 'NoReadyReplica', message: 'det-server has no Ready replica', lastTransitionTime: '2026-01-01T00:00:00Z' }],
+    } as EdgeModelDeployment['status']);
+    expect(dashEscalation(down)).toEqual({ ...counters, unavailable: { reason: 'NoReadyReplica', message: 'det-server has no Ready replica' } });
+    const up = deployment({
+      escalation: { ...counters, available: true },
+      conditions: [{ type: 'EscalationAvailable', status: 'True', reason: 'Ready', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }],
+    } as EdgeModelDeployment['status']);
+    expect(dashEscalation(up)?.unavailable).toBeNull();
   });
 });
 

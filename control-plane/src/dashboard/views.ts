@@ -1,6 +1,8 @@
 // What the dashboard shows, built from the informers' resources and live telemetry. Pure.
 import {
   DASHBOARD_SITE_LABEL,
+  ESCALATION_CONDITION,
+  type DashEscalation,
   type DashLink,
   type DashPlacement,
   type DashPower,
@@ -154,6 +156,14 @@ export function fleetDeployment(d: EdgeModelDeployment, rev: number): FleetDeplo
 export function deploymentSignature(d: FleetDeployment): string {
   const { rev: _rev, ...rest } = d;
   return JSON.stringify(rest);
+}
+
+/** Joint inference, when the deployment reports it; the condition only while it is False. */
+export function dashEscalation(d: EdgeModelDeployment): DashEscalation | null {
+  const e = d.status?.escalation;
+  if (!e) return null;
+  const c = d.status?.conditions?.find((x) => x.type === ESCALATION_CONDITION && x.status === 'False');
+  return { ...e, unavailable: c ? { reason: c.reason, message: c.message } : null };
 }
 
 const UNPLACED_PREFIX = / replicas unplaced: (.*)$/s;

@@ -1,7 +1,8 @@
 // Deployment: replicas by phase and precision, each placement with its tier and why, the
 // replicas no node could take and why, and the resource's Events.
 import { useMemo, useRef, useState } from 'preact/hooks';
-import type { DashEvent, DashPlacement, DeploymentView } from '../../../api/src/dashboard.ts';
+import type { DashEscalation, DashEvent, DashPlacement, DeploymentView } from '../../../api/src/dashboard.ts';
+import { escalationFacts } from '../escalation.ts';
 import type { DashboardApi } from '../api.ts';
 import { deploymentKey } from '../fleet-state.ts';
 import { ago, ms } from '../format.ts';
@@ -40,6 +41,20 @@ export function EventsTable({ events }: { events: DashEvent[] }) {
   </table>`;
 }
 
+/** Joint inference: the escalation tier (a deployment in the same namespace) and how it is used. */
+function Escalation({ namespace, escalation }: { namespace: string; escalation: DashEscalation }) {
+  return html`<section class="escalation" aria-labelledby="escalation-title" data-testid="escalation">
+    <h2 id="escalation-title">Joint inference</h2>
+    ${escalation.unavailable
+      ? html`<div class="banner warn" role="status" data-testid="escalation-unavailable"><strong>EscalationAvailable False: ${escalation.unavailable.reason}</strong> — ${escalation.unavailable.message}</div>`
+      : null}
+    <dl class="facts">
+      <div><dt>Escalation tier</dt><dd><a href=${href.deployment(namespace, escalation.deployment)}>${namespace}/${escalation.deployment}</a></dd></div>
+      ${escalationFacts(escalation).map((f) => html`<div data-testid=${`escalation-${f.key}`}><dt>${f.label}</dt><dd>${f.key === 'available' ? html`<span class=${`status ${escalation.available ? 'ok' : 'warn'}`}>${f.value}</span>` : f.value}</dd></div>`)}
+    </dl>
+  </section>`;
+}
+
 /** Placements shown at first, and per "Show more": a table of thousands of rows is slow to lay out. */
 const PLACEMENTS_SHOWN = 200;
 const PLACEMENTS_MORE = 1000;
@@ -63,6 +78,7 @@ function Body({ view }: { view: DeploymentView }) {
       <${Breakdown} title="Replicas by phase" counts=${view.phases} chip="phase" />
       <${Breakdown} title="Replicas by precision" counts=${view.precisions} chip="tier" />
     </div>
+    ${view.escalation ? html`<${Escalation} namespace=${view.namespace} escalation=${view.escalation} />` : null}
     <h2>Placements</h2>
     ${view.placements.length === 0
       ? html`<p class="muted">No replica is placed.</p>`
