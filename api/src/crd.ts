@@ -163,6 +163,13 @@ export function edgeModelDeploymentCrd(): JSONSchema {
         description: 'Reason of the Degraded condition: AsExpected, Unschedulable, VariantFailed or PlacementFailed',
       },
       { name: 'Objective', type: 'string', jsonPath: '.spec.tiering.objective', priority: 1 },
+      {
+        name: 'Escalated',
+        type: 'number',
+        jsonPath: '.status.escalation.ratio',
+        description: 'Share of requests sent to the escalation tier (joint inference); empty without spec.escalation or before the first request',
+        priority: 1,
+      },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     ],
   });

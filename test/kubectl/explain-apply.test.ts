@@ -81,6 +81,6 @@ describe('kubectl apply -f deploy/examples/ on a fresh cluster', () => {
     const head = (await kubectl.ok(['get', 'emd', '-A'])).split('\n')[0]!;
     expect(head.split(/\s{2,}/)).toEqual(['NAMESPACE', 'NAME', 'MODEL', 'READY', 'TIERS', 'DEGRADED', 'AGE']);
     const wide = (await kubectl.ok(['get', 'emd', '-A', '-o', 'wide'])).split('\n')[0]!;
-    expect(wide.split(/\s{2,}/)).toEqual(['NAMESPACE', 'NAME', 'MODEL', 'READY', 'TIERS', 'UNPLACED', 'DEGRADED', 'OBJECTIVE', 'AGE']);
+    expect(wide.split(/\s{2,}/)).toEqual(['NAMESPACE', 'NAME', 'MODEL', 'READY', 'TIERS', 'UNPLACED', 'DEGRADED', 'OBJECTIVE', 'ESCALATED', 'AGE']);
   });
 });
