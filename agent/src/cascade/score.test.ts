@@ -124,6 +124,13 @@ describe('outputView', () => {
     expect([...outputView({ name: 'y', datatype: 'FP16', shape: [2], data: bytes }).data]).toEqual([0.25, 0.75]);
   });
 
+  it('reads a Node Buffer view at an odd offset (as a NATS reply arrives), not the pool around it', () => {
+    const pool = Buffer.alloc(64, 0xff);
+    Buffer.from(Float32Array.from([0.25, 0.75]).buffer).copy(pool, 3);
+    const view = outputView({ name: 'y', datatype: 'FP32', shape: [1, 2], data: pool.subarray(3, 11) });
+    expect(Array.from(view.data)).toEqual([0.25, 0.75]);
+  });
+
   it('refuses an integer output or a short buffer, naming it', () => {
     expect(() => outputView({ name: 'labels', datatype: 'INT64', shape: [1], data: new Uint8Array(8) })).toThrow(/output labels is INT64/);
     expect(() => outputView({ name: 'y', datatype: 'FP32', shape: [4], data: new Uint8Array(8) })).toThrow(/has 8 bytes/);

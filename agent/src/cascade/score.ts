@@ -46,8 +46,9 @@ export function outputView(t: WireTensor): OutputView {
   const count = t.shape.reduce((n, d) => n * d, 1);
   if (t.datatype === 'FP32') {
     if (t.data.byteLength !== count * 4) throw new ScoreInputError(t.name, `has ${t.data.byteLength} bytes, shape [${t.shape.join(',')}] needs ${count * 4}`);
-    // Float32Array needs 4-byte alignment: copy when the bytes sit at an odd offset.
-    const data = t.data.byteOffset % 4 === 0 ? new Float32Array(t.data.buffer, t.data.byteOffset, count) : new Float32Array(t.data.slice().buffer);
+    // Float32Array needs 4-byte alignment: copy when the bytes sit at an odd offset (a copy made
+    // with new Uint8Array: a Node Buffer's slice() is a view of its pool, not a copy).
+    const data = t.data.byteOffset % 4 === 0 ? new Float32Array(t.data.buffer, t.data.byteOffset, count) : new Float32Array(new Uint8Array(t.data).buffer);
     return { shape: t.shape, data };
   }
   if (t.datatype === 'FP16') {
