@@ -273,7 +273,9 @@ const dashboard: Bench = async ({ argv, log }) => {
     const noBrowser = browserUnavailableReason();
     if (noBrowser) log(`no first-load figure: ${noBrowser}`);
     else {
-      firstLoad = await measureFirstLoad(`${address}/dashboard/?token=${encodeURIComponent(token)}`, { expectNodes: nodes, timeoutMs: 60_000 });
+      // Every EdgeNode stored so far: on a loaded machine the last ones can still be being
+      // written, and waiting for them would time their writes, not the page.
+      firstLoad = await measureFirstLoad(`${address}/dashboard/?token=${encodeURIComponent(token)}`, { expectNodes: fleetReady.listed, timeoutMs: 60_000 });
       log(`first load in Chromium: ${firstLoad.firstLoadMs} ms (${firstLoad.nodes} nodes shown): ${JSON.stringify(firstLoadSplit(firstLoad))}`);
     }
 
