@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Escalation, type EdgeModelDeployment, type EscalationCounters, type WorkloadAssignment, type WorkloadReport } from '@edgeplane/api';
 import { escalationCondition, escalationStatus, escalationTargetKey, reportsEscalation, sumEscalationCounters, tierStateOf, withEscalation } from './escalation.ts';
 import { deploymentStatus } from './status.ts';
+import { heartbeatFields, parseTelemetry } from '../fleet/telemetry.ts';
 
 const counters = (over: Partial<EscalationCounters> = {}): EscalationCounters => ({ requests: 0, hard: 0, escalated: 0, answered: 0, changed: 0, failed: 0, budgetDenied: 0, bytesUp: 0, ...over });
 const report = (key: string, escalation?: EscalationCounters): WorkloadReport => ({ key, variant: 'v', accelerator: 'cpu0', phase: 'Ready', ...(escalation ? { escalation } : {}) });
@@ -83,6 +84,16 @@ describe('summing counters', () => {
   it('tells whether any node reports counters for the deployment', () => {
     expect(reportsEscalation('ns/ocr', [{ workloads: [report('ns/ocr')] }, {}, { workloads: [report('ns/det', counters())] }])).toBe(false);
     expect(reportsEscalation('ns/ocr', [{}, { workloads: [report('ns/ocr', counters())] }])).toBe(true);
+  });
+});
+
+describe('counters in stored telemetry', () => {
+  it('survive a heartbeat written to the node hash and read back, so status can sum them', () => {
+    const c = counters({ requests: 7, hard: 2, escalated: 1, answered: 1, changed: 1, bytesUp: 1000 });
+    const fields = heartbeatFields({ v: 1, seq: 3, workloads: [report('ns/ocr', c), report('ns/det')] }, 1_000);
+    const t = parseTelemetry({ ...fields });
+    expect(t?.workloads?.find((w) => w.key === 'ns/ocr')?.escalation).toEqual(c);
+    expect(sumEscalationCounters('ns/ocr', [t?.workloads])).toEqual(c);
   });
 });
 
