@@ -126,6 +126,37 @@ describe('Open Inference Protocol over gRPC', () => {
     await expect(listenGrpc({ registry: manager, host: '127.0.0.1', port: server.port })).rejects.toThrow();
   });
 
+  it("marks an escalating workload's answer in string parameters, with the answering tier's node and variant", async () => {
+    const answer = { outputs: [{ name: 'Y', datatype: 'FP32' as const, shape: [1, 2], data: new Uint8Array(8) }], escalation: { tier: 'escalated' as const, outcome: 'answered' as const, node: 'big-1', variant: 'fp32' } };
+    const model = {
+      key: 'ns/small',
+      assignment: { ...workload(writeVariant(dir, 'int8', 'int8').variant), key: 'ns/small', namespace: 'ns', deployment: 'small' },
+      phase: 'Ready' as const,
+      ready: true,
+      inputs: [],
+      outputs: [],
+      infer: async () => answer.outputs,
+      answer: async () => answer,
+    };
+    const marked = await listenGrpc({ registry: { model: () => model, models: () => [model] }, host: '127.0.0.1', port: 0 });
+    const pkg = grpc.loadPackageDefinition(loadSync(PROTO, OPTIONS)) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } };
+    const c = new pkg.inference.GRPCInferenceService(`127.0.0.1:${marked.port}`, grpc.credentials.createInsecure()) as unknown as typeof client;
+    try {
+      const res = await new Promise<Record<string, unknown>>((resolve, reject) =>
+        c.ModelInfer!.call(c, { model_name: 'small', inputs: [{ name: 'X', datatype: 'FP32', shape: [1, 4] }], raw_input_contents: [f32([1, 2, 3, 4])] }, new grpc.Metadata(), (err, r) => (err ? reject(err) : resolve(r))),
+      );
+      expect(res.model_version).toBe('fp32');
+      expect(res.parameters).toEqual({
+        'ep-tier': { string_param: 'escalated', parameter_choice: 'string_param' },
+        'ep-escalation': { string_param: 'answered', parameter_choice: 'string_param' },
+        'ep-node': { string_param: 'big-1', parameter_choice: 'string_param' },
+      });
+    } finally {
+      c.close();
+      await marked.close();
+    }
+  });
+
   it('takes FP16 as raw contents (the model wants FP32: refused with INVALID_ARGUMENT naming the datatype)', async () => {
     const half = Buffer.from(Uint16Array.from([1, 2, 0.5, -1], float32ToFloat16).buffer);
     expect(float16ToFloat32(half.readUInt16LE(0))).toBe(1);
