@@ -251,9 +251,10 @@ const dashboard: Bench = async ({ argv, log }) => {
     // From curl when there is one: this process also runs the simulated fleet, whose work would
     // count in a fetch made here. The header goes on stdin, not in the process list.
     const useCurl = spawnSync('curl', ['--version'], { stdio: 'ignore' }).status === 0;
-    const fetchFleet = async () => {
+    const fetchFleet = async (compressed = false) => {
       if (useCurl) {
-        const out = spawnSync('curl', ['-sS', '-o', '/dev/null', '-H', '@-', '-w', '%{http_code} %{time_total} %{size_download}', `${address}/dashboard/api/fleet`], { input: `Authorization: Bearer ${token}\n`, encoding: 'utf8' });
+        // --compressed: Accept-Encoding as browsers send it; size_download is then the compressed bytes.
+        const out = spawnSync('curl', ['-sS', ...(compressed ? ['--compressed'] : []), '-o', '/dev/null', '-H', '@-', '-w', '%{http_code} %{time_total} %{size_download}', `${address}/dashboard/api/fleet`], { input: `Authorization: Bearer ${token}\n`, encoding: 'utf8' });
         const [code, seconds, size] = out.stdout.trim().split(' ');
         if (code !== '200') throw new Error(`fleet snapshot: HTTP ${code} ${out.stderr}`);
         return { ms: Math.round(Number(seconds) * 1000), bytes: Number(size) };
@@ -268,6 +269,9 @@ const dashboard: Bench = async ({ argv, log }) => {
     const fetches = [await fetchFleet(), await fetchFleet(), await fetchFleet()];
     const fleetSnapshotFetchMs = [...fetches.map((f) => f.ms)].sort((a, b) => a - b)[1]!;
     log(`fleet snapshot: ${firstFetch.bytes} bytes, ${firstFetch.ms} ms first, median of 3 after ${fleetSnapshotFetchMs} ms`);
+    const compressedFetches = useCurl ? [await fetchFleet(true), await fetchFleet(true), await fetchFleet(true)].sort((a, b) => a.ms - b.ms) : [];
+    const compressed = compressedFetches[1];
+    if (compressed) log(`fleet snapshot compressed: ${compressed.bytes} bytes, median of 3 ${compressed.ms} ms`);
 
     let firstLoad: FirstLoad | null = null;
     const noBrowser = browserUnavailableReason();
@@ -302,6 +306,7 @@ const dashboard: Bench = async ({ argv, log }) => {
       fleetSnapshotFetchMs,
       fleetSnapshotFirstFetchMs: firstFetch.ms,
       fleetSnapshotBytes: firstFetch.bytes,
+      ...(compressed ? { fleetSnapshotCompressedBytes: compressed.bytes, fleetSnapshotCompressedFetchMs: compressed.ms } : {}),
       fleetSnapshotFetchedBy: useCurl ? 'curl' : 'this process (which also runs the simulated fleet)',
       sseBytesPerSec,
       sseWindowS: windowMs / 1000,
