@@ -8,8 +8,9 @@
 // Asserted: a hard input (the edge model's own confidence below the rule's threshold, computed
 // here with the agent's scorer) comes back from the big tier's node marked escalated/answered;
 // an easy one from the edge marked edge/none; the same over the edge's KServe v2 REST endpoint;
-// the counters reach the heartbeat; and after the big tier's agent is killed, hard inputs get
-// the edge answer back, marked, within their deadline.
+// the counters reach the heartbeat; a node without the `escalate:` grant answers hard inputs
+// itself, marked unavailable, and the server sees no refused publish; and after the big tier's
+// agent is killed, hard inputs get the edge answer back, marked, within their deadline.
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import * as ort from 'onnxruntime-node';
 import { connect, headers as natsHeaders, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
-import { Objm } from '@nats-io/obj';
+import { Objm, type ObjectStore } from '@nats-io/obj';
 import { Heartbeat, decode, inferHeaders, subjects, type Assignment, type EscalationCounters, type WorkloadAssignment } from '@edgeplane/api';
 import { controlPlaneResponder, startNats, tempDir, type NatsServer, type Responder } from '@edgeplane/env';
 import { escalateTag, serveTag } from '@edgeplane/trust';
@@ -58,6 +59,9 @@ let responder: Responder;
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let edgeAgent: AgentChild;
 let bigAgent: AgentChild;
+let noGrantAgent: AgentChild | undefined;
+let os: ObjectStore;
+let modelCache: string;
 let edgeModel: ort.InferenceSession;
 const edgeReports: EscalationCounters[] = [];
 
@@ -134,13 +138,13 @@ async function edgeScore(x: Float32Array): Promise<{ probs: number[]; confidence
 
 function showLogsOnFailure(): void {
   onTestFailed(() => {
-    for (const a of [edgeAgent, bigAgent]) if (a) console.log(`--- ${a.node}\n${a.proc.tail(40)}`);
+    for (const a of [edgeAgent, bigAgent, noGrantAgent]) if (a) console.log(`--- ${a.node}\n${a.proc.tail(40)}`);
   });
 }
 
 beforeAll(async () => {
   // The classifier's variants, quantized once per machine (as `make up` does) and cached.
-  const cache = join(process.env.EDGEPLANE_CACHE ?? join(homedir(), '.cache', 'edgeplane'), 'models', 'ppocr-v4-cls');
+  const cache = (modelCache = join(process.env.EDGEPLANE_CACHE ?? join(homedir(), '.cache', 'edgeplane'), 'models', 'ppocr-v4-cls'));
   if (!isCurrentQuantization(cache)) {
     await quantizeModel(ppocrFile('cls'), { out: cache, name: 'ppocr-v4-cls', task: 'cls', shape: new Map([['x', SHAPE]]), calibration: { method: 'percentile', percentile: 99.99, samples: 64 }, force: true });
   }
@@ -153,7 +157,7 @@ beforeAll(async () => {
   admin = await connect({ ...(await nats.connectOptions('admin')), name: 'escalation-admin' });
   client = await connect({ ...(await nats.connectOptions('client')), name: 'escalation-client' });
   kv = await new Kvm(admin).create('ep-assignments', { history: 1, allow_direct: true });
-  const os = await new Objm(admin).create('ep-models', { storage: 'file' });
+  os = await new Objm(admin).create('ep-models', { storage: 'file' });
   await os.putBlob({ name: 'ocr-full.onnx', options: { max_chunk_size: 64 * 1024 } }, full);
   await os.putBlob({ name: 'ocr-lite.onnx', options: { max_chunk_size: 64 * 1024 } }, lite);
   responder = controlPlaneResponder(admin);
@@ -198,7 +202,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.all([edgeAgent?.proc.stop(), bigAgent?.proc.stop()]);
+  await Promise.all([edgeAgent?.proc.stop(), bigAgent?.proc.stop(), noGrantAgent?.proc.stop()]);
   responder?.stop();
   await client?.close();
   await admin?.close();
@@ -252,6 +256,31 @@ describe('joint inference across two real agents', () => {
     expect(last.escalated).toBe(last.answered);
     expect(last.bytesUp).toBe(last.escalated * HARD.byteLength);
     expect(last.failed).toBe(0);
+  });
+
+  it('a node whose credential lacks the escalate grant answers hard inputs itself, marked unavailable, and sends nothing the server would refuse', async () => {
+    showLogsOnFailure();
+    const node = `${run}-nogrant`;
+    // Serves its own deployment, escalating to ocr-full, without `escalate:esc.ocr-full`; the
+    // renewal it asks for finds no control plane here, so the grant never comes.
+    noGrantAgent = await startAgentChild({ nats, node, run, dir: dir.path, cacheDir: join(dir.path, 'nogrant-cache'), tags: [serveTag(NS, 'ocr-lite2')] });
+    const lite = new Uint8Array(readFileSync(join(modelCache, 'ppocr-v4-cls-int8-static.onnx')));
+    await os.putBlob({ name: 'ocr-lite2.onnx', options: { max_chunk_size: 64 * 1024 } }, lite);
+    await assign(node, [workload('ocr-lite2', variant('ocr-lite2', 'int8', lite), { escalation: { deployment: 'ocr-full', rule: { confidenceBelow: THRESHOLD }, budget: { requestsPerSecond: 50, bytesPerSecond: 16 * 2 ** 20, meteredFactor: 0.1 }, waitForAnswer: true } })]);
+    await waitFor('ocr-lite2 answering', async () => (await infer('ocr-lite2', EASY)).status === '200', 60_000, 200);
+    const hard = await infer('ocr-lite2', HARD);
+    expect(hard).toMatchObject({ status: '200', tier: 'edge', escalation: 'unavailable', node });
+    expect(noGrantAgent.logLines().some((l) => typeof l.msg === 'string' && l.msg.includes('does not grant escalating'))).toBe(true);
+
+    const serverLog = join(nats.dir, 'nats-server.log');
+    const violations = () => readFileSync(serverLog, 'utf8').split('\n').filter((l) => /violation/i.test(l) && l.includes(subjects.infer(NS, 'ocr-full'))).length;
+    expect(violations()).toBe(0);
+    // The check can fail: the same publish from a node connection without the grant is refused and logged.
+    const stray = await connect({ ...(await nats.connectOptions({ node: `${run}-stray`, tags: [] })), name: 'stray' });
+    stray.publish(subjects.infer(NS, 'ocr-full'), new Uint8Array(4));
+    await stray.flush().catch(() => undefined);
+    await waitFor('the stray publish refused in the server log', () => violations() > 0, 5_000, 100);
+    await stray.close();
   });
 
   it('the big tier killed mid-run: hard inputs get the edge answer back, marked unavailable or timeout, within their deadline', async () => {
