@@ -52,6 +52,32 @@ describe('createWorkloadManager', () => {
     expect(m.load()).toEqual([{ id: 'cpu0', util: expect.any(Number), queue: 0 }]);
   });
 
+  it('marks the answers of a workload with an escalation tier and reports its counters; with no connection hard inputs stay home', async () => {
+    const { variant } = writeVariant(dir, 'fp32');
+    const m = await start();
+    const escalation = { deployment: 'big', rule: { confidenceBelow: 0.999 }, budget: { requestsPerSecond: 5, bytesPerSecond: 2 ** 20, meteredFactor: 0.1 }, waitForAnswer: true };
+    await m.apply(
+      assignment([
+        workload(variant, { task: 'classification', escalation }),
+        workload(variant, { key: 'vision/reg', deployment: 'reg', escalation }),
+        workload(variant, { key: 'vision/plain', deployment: 'plain' }),
+      ]),
+    );
+    await m.settled();
+    // No NATS connection: the node is offline, so a hard input is answered here (budget).
+    expect((await m.model('tiny')!.answer!([row([1, 2, 0.5, -1])])).escalation).toEqual({ tier: 'edge', outcome: 'budget' });
+    // A regression output has no score the rule can read.
+    expect((await m.model('reg')!.answer!([row([1, 2, 0.5, -1])])).escalation).toEqual({ tier: 'edge', outcome: 'unsupported' });
+    expect((await m.model('plain')!.answer!([row([1, 2, 0.5, -1])])).escalation).toBeUndefined();
+    const reports = new Map(m.reports().map((r) => [r.key, r]));
+    expect(reports.get('vision/tiny')?.escalation).toEqual({ requests: 1, hard: 1, escalated: 0, answered: 0, changed: 0, failed: 0, budgetDenied: 1, bytesUp: 0 });
+    expect(reports.get('vision/plain')?.escalation).toBeUndefined();
+    expect(m.escalation().map((e) => [e.workload, e.outcomes.budget, e.outcomes.unsupported])).toEqual([
+      ['vision/reg', 0, 1],
+      ['vision/tiny', 1, 0],
+    ]);
+  });
+
   it('fails with DigestMismatch and never loads an artifact whose digest is wrong', async () => {
     const { variant } = writeVariant(dir, 'fp32');
     const events: WorkloadEvent[] = [];
