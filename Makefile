@@ -65,7 +65,12 @@ check-crds: npm-deps
 # vitest's own summary is not a line every CI reads, so end with "tests: N passed, N failed; files: ...".
 # The previous report is deleted first so that a run that writes none is never summarised by it.
 # images: the cluster suite installs the chart from dist/images (without them it is skipped).
-test: deps typecheck check-crds dashboard images
+# The type-check (one core's work) runs beside the CRD check and the builds, which are one at a
+# time on the other core; its output is printed after theirs, and either failing stops here.
+test: deps
+	@mkdir -p .cache; $(MAKE) --no-print-directory typecheck > .cache/typecheck.log 2>&1 & typecheck=$$!; \
+	status=0; $(MAKE) --no-print-directory check-crds dashboard images || status=$$?; \
+	wait $$typecheck || status=$$?; cat .cache/typecheck.log; exit $$status
 	@mkdir -p .cache; rm -f .cache/vitest-report.json; status=0; \
 	$(NPX) vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest-report.json || status=$$?; \
 	npx --no-install tsx scripts/test-summary.ts .cache/vitest-report.json --vitest-exit $$status || status=1; \
