@@ -5,9 +5,15 @@
 //
 // The file has an etcd + kube-apiserver of its own: the shared one of the test run must stay up
 // for the other files. kube-apiserver is SIGKILLed and started again on the same port after
-// OUTAGE_MS. The outage is 30 s as in the production scenario: fifteen lease durations and fifty
-// grace periods at these test timings, so the leader has long stepped down and every node's
-// silence would have counted, were silence counted while the control plane cannot act.
+// OUTAGE_MS. The outage is 30 s as in the production scenario: fifteen lease durations and
+// fifteen grace periods at these test timings, so the leader has long stepped down and every
+// node's silence would have counted, were silence counted while the control plane cannot act.
+//
+// The grace period and the eviction delay are ten heartbeat intervals each, not the suite's
+// three and zero: with 600 ms a busy 2-core machine (several test files, each with its servers)
+// once starved the agent or the control plane that long before the outage, both nodes went
+// NotReady, m was evicted from the real agent and it answered 404 / "no responders". That is a
+// node silent past a grace period scaled down 60x, not the outage this file is about.
 //
 // On the fault suite's layout (lib/topology.ts): the model store has three copies on a
 // three-server NATS cluster, agents and the inference client dial the hub, the control plane
@@ -29,6 +35,17 @@ import { deployment, pushVariant, startAgentChild, tinyVariant, type AgentChild 
 import { startTopology, type Topology } from './lib/topology.ts';
 
 const OUTAGE_MS = 30_000;
+/** Heartbeat intervals a node may be silent before it is NotReady, and again before it is evicted. */
+const SILENCE_HEARTBEATS = 10;
+/** The quiet and catch-up windows of Kubernetes writes. */
+const WINDOW_MS = 5000;
+/**
+ * How long one inference may take before it counts as a failure. Slow is not down: on a 2-core
+ * machine at a load of 20 a first REST request once took over 2 s; the outage is what is tested.
+ */
+const REQUEST_TIMEOUT_MS = 5000;
+/** The outage is checked in slices this long: each must have a 200 each way. */
+const SLICE_MS = 2 * REQUEST_TIMEOUT_MS;
 const run = runId('fault-apiserver');
 const dir = mkdtempSync(join(tmpdir(), 'ep-fault-apiserver-'));
 const served = tinyVariant('m-fp32', 'fp32', 0.9);
@@ -47,6 +64,18 @@ async function kubeWrites(): Promise<Record<string, number>> {
   const m = await cp.metrics.kubeWrites.get();
   return Object.fromEntries(m.values.map((v) => [String(v.labels.resource), v.value]));
 }
+/**
+ * Slices of the outage, SLICE_MS each, in which no request was answered 200 (empty: served
+ * throughout). A request takes at most REQUEST_TIMEOUT_MS and the loop pauses 200 ms, so a slice
+ * with no 200 means failures, never a merely slow machine.
+ */
+function servedThroughout(at: readonly number[], from: number, to: number): string[] {
+  const gaps: string[] = [];
+  for (let t = from; t + SLICE_MS <= to; t += SLICE_MS) {
+    if (!at.some((a) => a >= t && a < t + SLICE_MS)) gaps.push(`${t - from}..${t - from + SLICE_MS} ms`);
+  }
+  return gaps;
+}
 const total = (w: Record<string, number>) => Object.values(w).reduce((a, b) => a + b, 0);
 const diff = (a: Record<string, number>, b: Record<string, number>) => Object.fromEntries(Object.keys(b).map((k) => [k, b[k]! - (a[k] ?? 0)]).filter(([, v]) => v !== 0));
 
@@ -56,7 +85,8 @@ beforeAll(async () => {
   kc = kubeConfig(kube);
   await ensureNamespace(kc, run);
   await pushVariant(await topology.models(), served);
-  cpConfig = testConfig({ ...(await topology.controlPlane()), kubeconfigPath: kube.kubeconfigPath, run });
+  const base = testConfig({ ...(await topology.controlPlane()), kubeconfigPath: kube.kubeconfigPath, run });
+  cpConfig = { ...base, nodeMonitorGracePeriodMs: SILENCE_HEARTBEATS * base.heartbeatIntervalMs, evictionDelayMs: SILENCE_HEARTBEATS * base.heartbeatIntervalMs };
   cp = await startControlPlane(cpConfig);
   await waitReady(cp.address);
   await waitFor('leadership', () => cp.isLeader(), 20_000);
@@ -96,7 +126,7 @@ it('keeps agents serving through a kube-apiserver outage and catches up after wi
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ inputs: [{ name: 'X', shape: [1, 4], datatype: 'FP32', data: row }] }),
-        signal: AbortSignal.timeout(2000),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
       await r.arrayBuffer();
       return String(r.status);
@@ -108,7 +138,7 @@ it('keeps agents serving through a kube-apiserver outage and catches up after wi
     const h = headers();
     h.set(inferHeaders.tensors, JSON.stringify([{ name: 'X', datatype: 'FP32', shape: [1, 4] }]));
     try {
-      const r = await client.request(subjects.infer(run, 'm'), new Uint8Array(new Float32Array(row).buffer), { headers: h, timeout: 2000 });
+      const r = await client.request(subjects.infer(run, 'm'), new Uint8Array(new Float32Array(row).buffer), { headers: h, timeout: REQUEST_TIMEOUT_MS });
       return r.headers?.get(inferHeaders.status) ?? 'no status';
     } catch (err) {
       return (err as Error).message;
@@ -118,18 +148,20 @@ it('keeps agents serving through a kube-apiserver outage and catches up after wi
 
   // Inference keeps coming, 5 requests a second each way, from before the outage until after.
   const answers = { rest: new Map<string, number>(), nats: new Map<string, number>() };
+  // When each 200 came, to show serving went on through the whole outage, not merely before it.
+  const served = { rest: [] as number[], nats: [] as number[] };
   let inferring = true;
-  const loop = async (call: () => Promise<string>, into: Map<string, number>) => {
+  const loop = async (call: () => Promise<string>, into: Map<string, number>, at: number[]) => {
     while (inferring) {
       const s = await call();
       into.set(s, (into.get(s) ?? 0) + 1);
+      if (s === '200') at.push(Date.now());
       await new Promise((r) => setTimeout(r, 200));
     }
   };
-  const loops = [loop(rest, answers.rest), loop(overNats, answers.nats)];
+  const loops = [loop(rest, answers.rest, served.rest), loop(overNats, answers.nats, served.nats)];
 
   // The steady rate of writes with nothing happening, over a window as long as the catch-up's.
-  const WINDOW_MS = 5000;
   const quiet0 = await kubeWrites();
   await new Promise((r) => setTimeout(r, WINDOW_MS));
   const steady = diff(quiet0, await kubeWrites());
@@ -171,12 +203,12 @@ it('keeps agents serving through a kube-apiserver outage and catches up after wi
   expect({
     restFailures: [...answers.rest].filter(([s]) => s !== '200'),
     natsFailures: [...answers.nats].filter(([s]) => s !== '200'),
-    restServed: (answers.rest.get('200') ?? 0) >= OUTAGE_MS / 400,
-    natsServed: (answers.nats.get('200') ?? 0) >= OUTAGE_MS / 400,
+    restServedThroughout: servedThroughout(served.rest, killedAt, backAt),
+    natsServedThroughout: servedThroughout(served.nats, killedAt, backAt),
     sentDuringOutage,
     leaderDuringOutage,
     writesWithinBound: total(catchUp) <= bound,
     mReady: status,
     applied: battery.variantOf(`${run}/det`),
-  }).toEqual({ restFailures: [], natsFailures: [], restServed: true, natsServed: true, sentDuringOutage: 0, leaderDuringOutage: false, writesWithinBound: true, mReady: 1, applied: 'det-fp16' });
+  }).toEqual({ restFailures: [], natsFailures: [], restServedThroughout: [], natsServedThroughout: [], sentDuringOutage: 0, leaderDuringOutage: false, writesWithinBound: true, mReady: 1, applied: 'det-fp16' });
 });

@@ -136,6 +136,9 @@ describe('Redis loses its data while every replica is Ready', () => {
     // Planned from nothing, it would go back to fp32 (a KV write); rebuilt, it holds.
     const a = agents[0]!;
     a.setPower({ source: 'battery', batteryPercent: 45, charging: false });
+    // One heartbeat, a reconcile and the agent's read of its KV entry: about 0.2 s. This wait once
+    // ran out under load because the test agent read a lagging replica of the R3 bucket and never
+    // read again; it now re-reads as the agent does (test/helpers/agent.ts), 1.5 s at most.
     await waitFor('fp16 under the battery cap', () => a.variantOf(`${run}/det`) === 'det-fp16', 5000, 20);
     a.setPower({ source: 'battery', batteryPercent: 52, charging: false });
     await new Promise((r) => setTimeout(r, 1000));

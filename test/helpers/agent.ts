@@ -41,6 +41,8 @@ export interface TestAgentOptions {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Re-reads of the assignment after a notification that read nothing new (a lagging replica), ms. */
+const LAG_RETRY_MS = [100, 200, 400, 800] as const;
 
 export class TestAgent {
   readonly node: string;
@@ -200,9 +202,15 @@ export class TestAgent {
   async #watch(): Promise<void> {
     let revision = 0;
     let dirty = true;
+    // Reads left after a change notification that found nothing new. With a replicated bucket
+    // every replica answers direct gets, one that has not stored the write yet included: the
+    // read is tried again after 100, 200, 400 and 800 ms, as the agent does
+    // (agent/src/fleet/assignment-watch.ts), or the change would wait for the next one.
+    let lagReads = 0;
     const changes = this.#nc.subscribe(`$KV.${stores.assignments}.${this.node}`, {
       callback: () => {
         dirty = true;
+        lagReads = LAG_RETRY_MS.length;
       },
     });
     this.#changes = changes;
@@ -215,7 +223,14 @@ export class TestAgent {
       try {
         this.#kv ??= await new Kvm(this.#nc).open(stores.assignments, { allow_direct: true });
         const entry = await this.#kv.get(this.node);
-        if (!entry || entry.revision === revision) continue;
+        if (!entry || entry.revision === revision) {
+          if (lagReads > 0 && !dirty) {
+            await sleep(LAG_RETRY_MS[LAG_RETRY_MS.length - lagReads--]!);
+            dirty = true;
+          }
+          continue;
+        }
+        lagReads = 0;
         revision = entry.revision;
         if (entry.operation !== 'PUT') continue;
         this.#apply(entry.value);
