@@ -2,18 +2,23 @@
 // marker set, a key replaced by re-enrolment) revoke at once; on taking the lead and on every
 // resync, each EdgeNode carrying the marker is revoked again if the account lacks it
 // (level-based, idempotent). Pushes are serialised, verified by reading the account back, and
-// retried with backoff until the server holds what was asked.
+// retried with backoff until the server holds what was asked. The same pass compares the rest of
+// the account JWT with what this control plane signs (the node role's permissions above all):
+// a server preloaded from an older `nats-trust.conf` is pushed the current JWT, revocations kept.
 import { nodeIdentityOf, type EdgeNode, type NodeIdentity } from '@edgeplane/api';
 import type { Revocations } from '@edgeplane/trust';
 import type { Logger } from 'pino';
 import { AccountUpdateError } from '../errors.ts';
 import type { CacheEventType, ResourceInformer } from '../kube/informers.ts';
 import type { Metrics } from '../metrics.ts';
+import type { FleetAccountState } from './account-claims.ts';
 import type { KeyRevoker } from './enroll.ts';
 import { applyRevocations, markedKeys, sameRevocations, unmetWants, type RevocationWant } from './revocations.ts';
 
 export interface AccountRevocations {
-  revocations(): Promise<Revocations>;
+  /** The server's revocations, and how the rest of its account JWT differs from ours. */
+  current(): Promise<FleetAccountState>;
+  /** Replaces the account JWT with this control plane's, carrying exactly these revocations. */
   push(revocations: Revocations): Promise<void>;
 }
 
@@ -41,6 +46,8 @@ export class Revoker implements KeyRevoker {
   #retry: NodeJS.Timeout | undefined;
   #retryMs = RETRY_MIN_MS;
   #resync: NodeJS.Timeout | undefined;
+  /** The drift last logged, so a server that keeps an old JWT is not logged on every retry. */
+  #driftLogged = '';
 
   constructor(options: RevokerOptions) {
     this.#o = options;
@@ -51,6 +58,7 @@ export class Revoker implements KeyRevoker {
     if (this.#leading) return;
     this.#leading = true;
     this.#retryMs = RETRY_MIN_MS;
+    this.#driftLogged = '';
     this.#levelPass();
     this.#resync = setInterval(() => this.#levelPass(), this.#o.resyncMs);
     this.#resync.unref();
@@ -126,17 +134,22 @@ export class Revoker implements KeyRevoker {
       this.#again = false;
       const wants = new Map(this.#wants);
       try {
-        const current = await this.#o.claims.revocations();
+        const { revocations: current, drift } = await this.#o.claims.current();
         const next = applyRevocations(current, wants, nowS(), this.#o.retentionS);
-        if (!sameRevocations(current, next)) {
+        if (drift.length && drift.join() !== this.#driftLogged) {
+          this.#driftLogged = drift.join();
+          this.#o.log.info({ differs: drift, reason: `the server's fleet account JWT differs from this control plane's in: ${drift.join(', ')}` }, 'pushing the fleet account JWT, revocations kept');
+        }
+        if (drift.length || !sameRevocations(current, next)) {
           await this.#o.claims.push(next);
           // A server whose copy is newer than ours keeps it and still says "updated": read back.
-          const after = await this.#o.claims.revocations();
-          const unmet = unmetWants(after, wants);
+          const after = await this.#o.claims.current();
+          const unmet = unmetWants(after.revocations, wants);
           if (unmet.length) throw new AccountUpdateError(`the server kept an account without ${unmet.length} of the revocations pushed`);
+          if (after.drift.length) throw new AccountUpdateError(`the server kept a fleet account JWT that differs in: ${after.drift.join(', ')}`);
           this.#o.metrics.revocationPushes.inc({ outcome: 'pushed' });
-          this.#o.metrics.revokedKeys.set(Object.keys(after).length);
-          this.#o.log.info({ revoked: Object.keys(after).length, added: Object.keys(next).filter((k) => current[k] !== next[k]).length }, 'fleet account revocations pushed');
+          this.#o.metrics.revokedKeys.set(Object.keys(after.revocations).length);
+          this.#o.log.info({ revoked: Object.keys(after.revocations).length, added: Object.keys(next).filter((k) => current[k] !== next[k]).length }, 'fleet account revocations pushed');
         } else {
           this.#o.metrics.revokedKeys.set(Object.keys(current).length);
         }
