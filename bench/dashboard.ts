@@ -213,7 +213,10 @@ const dashboard: Bench = async ({ argv, log }) => {
     nodes,
     controlPlane: 'child',
     heartbeatIntervalMs: heartbeatMs,
-    env: { EP_METRICS_AUTH: 'none' },
+    // One replica, measured for its dashboard, not its failover: on a loaded machine the API
+    // server can answer a Lease renewal after the default 4 s, the replica steps down, and every
+    // hello meanwhile meets "no responders" and backs off up to 30 s (hellos took minutes).
+    env: { EP_METRICS_AUTH: 'none', EP_LEASE_DURATION_MS: '60000', EP_RENEW_DEADLINE_MS: '40000' },
     // On a busy 2-core machine the last hellos can wait on their retries' back-off for minutes.
     helloTimeoutMs: numberFlag(argv, 'hello-timeout-s', 900) * 1000,
     simulation: { helloConcurrency: 32, helloTimeoutMs: 20_000, timeline: benchTimeline(nodes, 60) },
