@@ -122,13 +122,29 @@ export class NodeMonitor {
     this.#listeningSinceMs = Date.now();
     let first: () => void = () => {};
     const firstDone = new Promise<void>((resolve) => (first = resolve));
+    const interval = this.#o.heartbeatIntervalMs;
+    let dueAtMs = Date.now();
+    let deferred = false;
     const tick = () => {
       if (this.#stopped) return first();
+      const now = Date.now();
+      // Late by more than an interval: this process stalled, and the heartbeats that came
+      // meanwhile are still unread. Judge one interval later, after they are read; only once
+      // in a row, so a process that is always slow still judges.
+      if (!deferred && sweepStalled(dueAtMs, now, interval)) {
+        deferred = true;
+        this.#o.log.warn({ lateMs: now - dueAtMs }, 'liveness sweep ran late (control plane stalled): judging after the queued heartbeats are read');
+        dueAtMs = now + interval;
+        this.#timer = setTimeout(tick, interval);
+        return;
+      }
+      deferred = false;
       void this.sweep()
         .catch((err: unknown) => this.#o.log.warn({ err }, 'liveness sweep failed'))
         .finally(() => {
           first();
-          if (!this.#stopped) this.#timer = setTimeout(tick, this.#o.heartbeatIntervalMs);
+          dueAtMs = Date.now() + interval;
+          if (!this.#stopped) this.#timer = setTimeout(tick, interval);
         });
     };
     this.#timer = setTimeout(tick, 0);
@@ -225,10 +241,13 @@ export class NodeMonitor {
     let lastSeen: (number | null)[];
     try {
       // A new candidate each time: after a flush the stored id is a new one, never ours again.
-      const epoch = await this.#o.telemetry.epoch(randomBytes(8).toString('hex'));
-      const lost = this.#epoch !== undefined ? epoch.id !== this.#epoch : epoch.created;
-      this.#epoch = epoch.id;
+      const before = await this.#o.telemetry.epoch(randomBytes(8).toString('hex'));
       lastSeen = await this.#o.telemetry.lastSeen(names);
+      // Read again after the last-seen times: a flush between the two reads empties every
+      // record while the first read still saw the old epoch.
+      const after = await this.#o.telemetry.epoch(randomBytes(8).toString('hex'));
+      const { lost, id } = epochLoss(this.#epoch, before, after);
+      this.#epoch = id;
       if (lost) await this.telemetryLost('redis-data-lost');
       else if (this.#redisOutage) await this.telemetryLost('redis-unavailable');
       this.#redisOutage = false;
@@ -429,6 +448,25 @@ export class NodeMonitor {
       this.#o.log.warn({ node: name, err: describeKubeError(err) }, 'could not write node status');
     }
   }
+}
+
+/**
+ * Whether Redis lost its data since the last sweep, from the epoch read before and after the
+ * last-seen times: lost if the first read differs from what was known (or created it), or if
+ * the two reads differ (the flush landed between them, so the last-seen times read are empty).
+ */
+export function epochLoss(known: string | undefined, before: { id: string; created: boolean }, after: { id: string; created: boolean }): { lost: boolean; id: string } {
+  const lostBefore = known !== undefined ? before.id !== known : before.created;
+  return { lost: lostBefore || after.id !== before.id, id: after.id };
+}
+
+/**
+ * Whether a sweep fired so late that the control plane itself stalled (event loop blocked,
+ * CPU starved): heartbeats that arrived meanwhile are still queued unread, so silence it
+ * would judge now is ours, not the nodes'.
+ */
+export function sweepStalled(dueAtMs: number, nowMs: number, intervalMs: number): boolean {
+  return nowMs - dueAtMs > intervalMs;
 }
 
 /** A decision made before this term, as the EdgeNode records it; the eviction delay restarts. */
