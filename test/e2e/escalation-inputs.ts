@@ -1,0 +1,49 @@
+// The inputs of the joint-inference tests and the edge model's own view of them: one text line
+// the int8 PP-OCR direction classifier is sure of, one it hesitates on, and the agent's scorer
+// to prove which is which. Shared by the end-to-end tests so both escalate the same examples.
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { classificationScores } from '../../agent/src/cascade/score.ts';
+import { seededRandom } from '../../cli/src/random.ts';
+import { textLine } from '../../scripts/up/demo.ts';
+
+/** The classifier's input shape: one line, 3 channels, 48 x 192. */
+export const SHAPE = [1, 3, 48, 192];
+/** The rule: an answer whose top class probability is below this is hard. */
+export const THRESHOLD = 0.9;
+
+/** Where `make up` and the tests keep the classifier's quantized variants. */
+export const CLS_CACHE = join(process.env.EDGEPLANE_CACHE ?? join(homedir(), '.cache', 'edgeplane'), 'models', 'ppocr-v4-cls');
+
+/** A text line as the classifier's input, its contrast scaled and noise added (seeded). */
+export function line(text: string, rotated: boolean, contrast = 1, noise = 0): Float32Array {
+  const x = textLine(text, rotated, 3);
+  const rand = seededRandom(7);
+  return x.map((v) => v * contrast + (rand() - 0.5) * noise);
+}
+
+// A clean upright line: the int8 edge is sure. The same kind of line turned over, at 15 %
+// contrast in heavy noise: the edge hesitates between the two directions.
+export const EASY = line('invoice 4471 paid', false);
+export const HARD = line('edgeplane keeps models at the edge', true, 0.15, 0.8);
+
+export interface EdgeScorer {
+  /** The edge model's answer and its confidence, as the agent's scorer computes it. */
+  score(x: Float32Array): Promise<{ probs: number[]; confidence: number }>;
+  release(): Promise<void>;
+}
+
+/** The int8 (static) edge variant from the cache, scored here with the agent's own scorer. */
+export async function edgeScorer(file = join(CLS_CACHE, 'ppocr-v4-cls-int8-static.onnx')): Promise<EdgeScorer> {
+  const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(file)), { intraOpNumThreads: 1 });
+  return {
+    async score(x) {
+      const out = await session.run({ x: new ort.Tensor('float32', x, SHAPE) });
+      const probs = Float32Array.from(Object.values(out)[0]!.data as Float32Array);
+      return { probs: Array.from(probs), confidence: classificationScores({ shape: [1, 2], data: probs })[0]!.confidence };
+    },
+    release: () => session.release(),
+  };
+}
