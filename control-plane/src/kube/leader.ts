@@ -9,7 +9,13 @@
 //   any follower may take over;
 // - a replica whose start of leadership fails releases the Lease and holds off for a lease
 //   duration rather than holding it without acting;
-// - the term (leaseTransitions of the held Lease) fences writes made under it.
+// - the term (leaseTransitions of the held Lease) fences writes made under it;
+// - a leader renews with one call, an update of the Lease as its own last write left it (the
+//   resourceVersion makes the server refuse it if anyone wrote since; then it reads as a
+//   follower would), and each renew starts a retry period after the previous one was *sent*:
+//   on a slow API server a read plus an update, each a retry period after the last one ended,
+//   left too little of the renew deadline and a busy leader stepped down with every renew
+//   answered.
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { describeKubeError, isConflict, isNotFound } from './errors.ts';
@@ -73,6 +79,14 @@ export class LeaderElector {
   #tick: Promise<void> = Promise.resolve();
   #transitions: Promise<void> = Promise.resolve();
   #holder = '';
+  /** The Lease as this replica's last successful write left it; a leader renews from it. */
+  #written: V1Lease | undefined;
+  /** Monotonic time the next attempt was due, and how late the last one started (timer lag). */
+  #dueMs = 0;
+  #lateMs = 0;
+  /** Monotonic time the last attempt was sent, and how long it took. */
+  #attemptSentMs = 0;
+  #attemptMs = 0;
 
   constructor(options: LeaderElectorOptions) {
     this.#o = options;
@@ -129,10 +143,15 @@ export class LeaderElector {
 
   #schedule(delayMs: number): void {
     if (this.#stopped) return;
+    this.#dueMs = this.#now() + delayMs;
     this.#timer = setTimeout(() => {
+      this.#lateMs = Math.max(0, this.#now() - this.#dueMs);
       this.#tick = this.#attempt().finally(() => {
-        // Followers jitter a little so two of them do not retry in lockstep.
-        this.#schedule(this.#leading ? this.#o.retryPeriodMs : this.#o.retryPeriodMs * (1 + Math.random() * 0.2));
+        // A leader's renews are a retry period apart from send to send, back to back when one
+        // took longer; followers jitter a little so two of them do not retry in lockstep.
+        this.#schedule(
+          this.#leading ? Math.max(0, this.#attemptSentMs + this.#o.retryPeriodMs - this.#now()) : this.#o.retryPeriodMs * (1 + Math.random() * 0.2),
+        );
       });
     }, delayMs);
   }
@@ -141,11 +160,14 @@ export class LeaderElector {
     if (this.#now() < this.#holdOffUntilMs) return;
     if (this.#leading && !this.#withinDeadline()) this.#stepDown('could not renew the lease within the deadline; stepping down');
     const sentMs = this.#now();
+    this.#attemptSentMs = sentMs;
     let ok = false;
     try {
       ok = await this.#tryAcquireOrRenew();
     } catch (err) {
-      this.#o.log.warn({ lease: this.#leaseRef(), err: describeKubeError(err) }, 'lease request failed');
+      this.#o.log.warn({ lease: this.#leaseRef(), err: describeKubeError(err), ...this.#timing(), attemptMs: Math.round(this.#now() - sentMs) }, 'lease request failed');
+    } finally {
+      this.#attemptMs = this.#now() - sentMs;
     }
     if (this.#stopped) return;
     // A reply that arrives after the deadline of its own request grants nothing, and a failed
@@ -165,23 +187,58 @@ export class LeaderElector {
   #armDeadline(): void {
     clearTimeout(this.#deadlineTimer);
     const left = this.#renewSentMs + this.#o.renewDeadlineMs - this.#now();
+    const dueMs = this.#now() + Math.max(0, left) + 1;
     this.#deadlineTimer = setTimeout(() => {
-      if (this.#leading && !this.#withinDeadline()) this.#stepDown('could not renew the lease within the deadline; stepping down');
+      if (this.#leading && !this.#withinDeadline()) this.#stepDown('could not renew the lease within the deadline; stepping down', { deadlineTimerLateMs: Math.round(this.#now() - dueMs) });
     }, Math.max(0, left) + 1);
   }
 
-  #stepDown(message: string): void {
+  #stepDown(message: string, detail: Record<string, number> = {}): void {
     if (!this.#leading) return;
-    this.#o.log.warn({ lease: this.#leaseRef(), term: this.#term, holdOffMs: this.#o.leaseDurationMs }, message);
+    this.#o.log.warn({ lease: this.#leaseRef(), term: this.#term, holdOffMs: this.#o.leaseDurationMs, ...this.#timing(), ...detail }, message);
     // Its calls are not getting through in time: the others get the first chance to take over.
     this.#holdOffUntilMs = this.#now() + this.#o.leaseDurationMs;
+    this.#written = undefined;
     this.#setLeading(false);
+  }
+
+  /**
+   * Where the renew deadline went, for the log: since the last successful renew was sent, how
+   * long the last finished attempt took (mostly the API server), and how late the timer of the
+   * latest one fired (this process's event loop).
+   */
+  #timing(): { sinceRenewSentMs: number; lastAttemptMs: number; timerLateMs: number } {
+    const now = this.#now();
+    return { sinceRenewSentMs: Math.round(now - this.#renewSentMs), lastAttemptMs: Math.round(this.#attemptMs || now - this.#attemptSentMs), timerLateMs: Math.round(this.#lateMs) };
+  }
+
+  /**
+   * One update of the Lease as this replica last wrote it: true when renewed, false when someone
+   * wrote it since (the server refused the stale resourceVersion), so the caller reads it.
+   */
+  async #renew(written: V1Lease, wall: number, durationSec: number): Promise<boolean> {
+    try {
+      const stored = await this.#lease.replace(
+        { ...written, spec: { ...written.spec, holderIdentity: this.#o.identity, leaseDurationSeconds: durationSec, renewTime: new V1MicroTime(wall) } },
+        this.#callTimeoutMs(),
+      );
+      this.#o.onLeaseWrite?.();
+      this.#written = stored;
+      return true;
+    } catch (err) {
+      // A renew that timed out may still have landed: its resourceVersion is then stale too.
+      this.#written = undefined;
+      if (isConflict(err)) return false;
+      throw err;
+    }
   }
 
   async #tryAcquireOrRenew(): Promise<boolean> {
     const { identity } = this.#o;
     const wall = this.#clock.wallMs();
     const durationSec = Math.ceil(this.#o.leaseDurationMs / 1000);
+    const written = this.#leading ? this.#written : undefined;
+    if (written && (await this.#renew(written, wall, durationSec))) return true;
     let lease: V1Lease;
     try {
       lease = await this.#lease.read(this.#callTimeoutMs());
@@ -189,7 +246,7 @@ export class LeaderElector {
       if (!isNotFound(err)) throw err;
       const term = (await this.#o.initialTerm?.()) ?? 0;
       try {
-        await this.#lease.create(
+        this.#written = await this.#lease.create(
           {
             metadata: { name: this.#o.name, namespace: this.#o.namespace },
             spec: { holderIdentity: identity, leaseDurationSeconds: durationSec, acquireTime: new V1MicroTime(wall), renewTime: new V1MicroTime(wall), leaseTransitions: term },
@@ -224,7 +281,7 @@ export class LeaderElector {
 
     const term = mine ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1;
     try {
-      await this.#lease.replace(
+      this.#written = await this.#lease.replace(
         {
           ...lease,
           spec: {
@@ -240,6 +297,7 @@ export class LeaderElector {
       );
       this.#o.onLeaseWrite?.();
     } catch (err) {
+      this.#written = undefined;
       if (isConflict(err)) return false;
       throw err;
     }
