@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { inferHeaders, subjects } from '@edgeplane/api';
 import { classificationScores } from '../../agent/src/cascade/score.ts';
 import { seededRandom } from '../../cli/src/random.ts';
 import { textLine } from '../../scripts/up/demo.ts';
@@ -46,4 +48,31 @@ export async function edgeScorer(file = join(CLS_CACHE, 'ppocr-v4-cls-int8-stati
     },
     release: () => session.release(),
   };
+}
+
+/** One inference reply as the tests read it: status, the marks, the node and the output. */
+export interface Reply {
+  status: string;
+  tier: string;
+  escalation: string;
+  node: string;
+  probs: number[];
+  ms: number;
+}
+
+/** One input to a deployment's inference subject with a deadline, timed from the client. */
+export async function inferOver(client: NatsConnection, namespace: string, deployment: string, x: Float32Array, deadlineMs: number): Promise<Reply> {
+  const h = natsHeaders();
+  h.set(inferHeaders.tensors, JSON.stringify([{ name: 'x', datatype: 'FP32', shape: SHAPE }]));
+  h.set(inferHeaders.deadlineMs, String(deadlineMs));
+  const started = performance.now();
+  // The client waits longer than the deadline, so a late reply shows as late, not as lost.
+  const msg = await client.request(subjects.infer(namespace, deployment), new Uint8Array(x.buffer, x.byteOffset, x.byteLength), { headers: h, timeout: deadlineMs + 2000 });
+  const ms = performance.now() - started;
+  const get = (k: string) => msg.headers?.get(k) ?? '';
+  const status = get(inferHeaders.status);
+  if (status === '200' && msg.data.byteLength % 4 !== 0) throw new Error(`reply of ${msg.data.byteLength} bytes for tensors ${get(inferHeaders.tensors)}`);
+  // A copy: the reply's bytes may be a view into a larger buffer, at any offset.
+  const probs = status === '200' ? Array.from(new Float32Array(new Uint8Array(msg.data).buffer)) : [];
+  return { status, tier: get(inferHeaders.tier), escalation: get(inferHeaders.escalation), node: get(inferHeaders.node), probs, ms };
 }

@@ -9,14 +9,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { CustomObjectsApi } from '@kubernetes/client-node';
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { EMD_PLURAL, ESCALATION_CONDITION, GROUP, VERSION, inferHeaders, subjects, type EdgeModelDeployment } from '@edgeplane/api';
+import { type NatsConnection } from '@nats-io/transport-node';
+import { EMD_PLURAL, ESCALATION_CONDITION, GROUP, VERSION, type EdgeModelDeployment } from '@edgeplane/api';
 import { applyDeployment, kubeConfig } from '@edgeplane/env';
 import { demoAgents } from '../../scripts/up/agents.ts';
 import { connect, ocrDeployment, publishOcrVariants, waitReady } from '../../scripts/up/demo.ts';
 import { startStack, type Stack } from '../../scripts/up/stack.ts';
 import { waitFor } from '../helpers/agent.ts';
-import { EASY, HARD, SHAPE, THRESHOLD, edgeScorer, type EdgeScorer } from './escalation-inputs.ts';
+import { EASY, HARD, SHAPE, THRESHOLD, edgeScorer, inferOver, type EdgeScorer, type Reply } from './escalation-inputs.ts';
 
 const NS = 'joint';
 const EDGE = 'ocr-lite';
@@ -34,29 +34,10 @@ let scorer: EdgeScorer;
 /** Requests to the edge deployment that its model answered (200), over NATS and REST. */
 let sentToEdge = 0;
 
-interface Reply {
-  status: string;
-  tier: string;
-  escalation: string;
-  node: string;
-  probs: number[];
-  ms: number;
-}
-
 async function infer(deployment: string, x: Float32Array, deadlineMs = DEADLINE_MS): Promise<Reply> {
-  const h = natsHeaders();
-  h.set(inferHeaders.tensors, JSON.stringify([{ name: 'x', datatype: 'FP32', shape: SHAPE }]));
-  h.set(inferHeaders.deadlineMs, String(deadlineMs));
-  const started = performance.now();
-  // The client waits longer than the deadline, so a late reply shows as late, not as lost.
-  const msg = await client.request(subjects.infer(NS, deployment), new Uint8Array(x.buffer, x.byteOffset, x.byteLength), { headers: h, timeout: deadlineMs + 2000 });
-  const ms = performance.now() - started;
-  const get = (k: string) => msg.headers?.get(k) ?? '';
-  const status = get(inferHeaders.status);
-  if (deployment === EDGE && status === '200') sentToEdge++;
-  // A copy: the reply's bytes may be a view into a larger buffer, at any offset.
-  const probs = status === '200' ? Array.from(new Float32Array(new Uint8Array(msg.data).buffer)) : [];
-  return { status, tier: get(inferHeaders.tier), escalation: get(inferHeaders.escalation), node: get(inferHeaders.node), probs, ms };
+  const r = await inferOver(client, NS, deployment, x, deadlineMs);
+  if (deployment === EDGE && r.status === '200') sentToEdge++;
+  return r;
 }
 
 /** The edge deployment through one gateway's own KServe v2 endpoint: that node answers. */

@@ -15,10 +15,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { connect, headers as natsHeaders, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { Heartbeat, decode, inferHeaders, subjects, type Assignment, type EscalationCounters, type WorkloadAssignment } from '@edgeplane/api';
+import { Heartbeat, decode, subjects, type Assignment, type EscalationCounters, type WorkloadAssignment } from '@edgeplane/api';
 import { controlPlaneResponder, startNats, tempDir, type NatsServer, type Responder } from '@edgeplane/env';
 import { escalateTag, serveTag } from '@edgeplane/trust';
 import { classificationScores } from '../../agent/src/cascade/score.ts';
@@ -27,7 +27,7 @@ import { isCurrentQuantization } from '../../cli/src/model/manifest.ts';
 import { quantizeModel } from '../../cli/src/model/quantize/pipeline.ts';
 import { waitFor } from '../helpers/agent.ts';
 import { sha256, startAgentChild, type AgentChild } from '../faults/lib/failure-kit.ts';
-import { CLS_CACHE, EASY, HARD, SHAPE, THRESHOLD } from './escalation-inputs.ts';
+import { CLS_CACHE, EASY, HARD, SHAPE, THRESHOLD, inferOver, type Reply } from './escalation-inputs.ts';
 
 const NS = 'esc';
 const run = `esc-${Date.now().toString(36)}`;
@@ -78,40 +78,7 @@ async function assign(node: string, workloads: WorkloadAssignment[]): Promise<vo
   await kv.put(node, JSON.stringify(doc));
 }
 
-interface Reply {
-  status: string;
-  tier: string;
-  escalation: string;
-  node: string;
-  probs: number[];
-  ms: number;
-}
-
-async function infer(deployment: string, x: Float32Array, deadlineMs = DEADLINE_MS): Promise<Reply> {
-  const h = natsHeaders();
-  h.set(inferHeaders.tensors, JSON.stringify([{ name: 'x', datatype: 'FP32', shape: SHAPE }]));
-  h.set(inferHeaders.deadlineMs, String(deadlineMs));
-  const started = performance.now();
-  // The client waits longer than the deadline, so a late reply shows as late, not as lost.
-  const msg: Msg = await client.request(subjects.infer(NS, deployment), new Uint8Array(x.buffer, x.byteOffset, x.byteLength), { headers: h, timeout: deadlineMs + 2000 });
-  const ms = performance.now() - started;
-  const get = (k: string) => msg.headers?.get(k) ?? '';
-  const data = msg.data;
-  return {
-    status: get(inferHeaders.status),
-    tier: get(inferHeaders.tier),
-    escalation: get(inferHeaders.escalation),
-    node: get(inferHeaders.node),
-    probs: get(inferHeaders.status) === '200' ? floats(data, get(inferHeaders.tensors)) : [],
-    ms,
-  };
-}
-
-function floats(data: Uint8Array, tensors: string): number[] {
-  if (data.byteLength % 4 !== 0) throw new Error(`reply of ${data.byteLength} bytes for tensors ${tensors}`);
-  // A copy: the reply's bytes may be a view into a larger buffer, at any offset.
-  return Array.from(new Float32Array(new Uint8Array(data).buffer));
-}
+const infer = (deployment: string, x: Float32Array, deadlineMs = DEADLINE_MS): Promise<Reply> => inferOver(client, NS, deployment, x, deadlineMs);
 
 /** The edge model's own answer and confidence, computed here with the agent's scorer. */
 async function edgeScore(x: Float32Array): Promise<{ probs: number[]; confidence: number }> {
