@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { NodeHistory } from '../../api/src/dashboard.ts';
+import type { HistorySample, NodeHistory } from '../../api/src/dashboard.ts';
 import { liveRow, mergeSamples, nodeSeries } from './node-series.ts';
 
 const history: NodeHistory = {
@@ -33,6 +33,15 @@ describe('node series', () => {
     const row = (t: number, batteryPercent: number) => ({ t, batteryPercent, charging: false, reachable: true, link: null, workloads: [] });
     const rows = mergeSamples(history, [row(50_000, 5), row(40_000, 7), row(50_000, 4), row(20_000, 99)]);
     expect(rows.map((r) => [r.t, r.batteryPercent])).toEqual([[10_000, 60], [20_000, 45], [30_000, 18], [40_000, 7], [50_000, 4]]);
+  });
+
+  it('a state the page saw between two history samples stays, and its tier change is marked', () => {
+    // History sampled int8 at 20 s and 30 s; the page saw fp32 for a moment at 25 s.
+    const h: NodeHistory = { ...history, t: [20_000, 30_000], batteryPercent: [70, 17], charging: [false, false], reachable: [true, true], link: ['wifi', 'wifi'], workloads: [{ deployment: 'w/ocr', p99Ms: [9, 9], precision: ['int8', 'int8'] }] };
+    const seen: HistorySample = { t: 25_000, batteryPercent: 76, charging: false, reachable: true, link: 'wifi', workloads: [{ deployment: 'w/ocr', p99Ms: null, precision: 'fp32' }] };
+    const rows = mergeSamples(h, [seen]);
+    expect(rows.map((r) => r.t)).toEqual([20_000, 25_000, 30_000]);
+    expect(nodeSeries(rows, 0).tierChanges.map((c) => `${c.from}->${c.to}`)).toEqual(['int8->fp32', 'fp32->int8']);
   });
 
   it('the live node is the newest row, its tier from the stream and its p99 the latest measured', () => {

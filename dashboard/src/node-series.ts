@@ -28,8 +28,8 @@ export const tierIndex = (precision: string | null): number | null => {
 };
 
 /**
- * History plus later rows (pushed samples, live states the page saw) as rows, oldest first, no
- * two at the same time (the later given wins).
+ * History plus the rows the page has (pushed samples, live states it saw) as rows, oldest first,
+ * no two at the same time (history wins at its own times, else the later given).
  */
 export function mergeSamples(history: NodeHistory, samples: HistorySample[]): HistorySample[] {
   const rows: HistorySample[] = history.t.map((t, i) => ({
@@ -40,10 +40,12 @@ export function mergeSamples(history: NodeHistory, samples: HistorySample[]): Hi
     link: history.link[i] ?? null,
     workloads: history.workloads.map((w) => ({ deployment: w.deployment, p99Ms: w.p99Ms[i] ?? null, precision: w.precision[i] ?? null })),
   }));
-  const lastT = rows.at(-1)?.t ?? -Infinity;
-  const later = new Map<number, HistorySample>();
-  for (const s of samples) if (s.t > lastT) later.set(s.t, s);
-  return rows.concat([...later.values()].sort((a, b) => a.t - b.t));
+  // Rows the page saw are kept even when older than history's newest: a tier that lasted less
+  // than a history interval shows only there, and its change must still be marked.
+  const taken = new Set(history.t);
+  const given = new Map<number, HistorySample>();
+  for (const s of samples) if (!taken.has(s.t)) given.set(s.t, s);
+  return rows.concat([...given.values()]).sort((a, b) => a.t - b.t);
 }
 
 /**
