@@ -253,11 +253,18 @@ describe('leader election under faults', () => {
     // Nothing listens on this port: Redis is down.
     const down = new Redis(`redis://127.0.0.1:${await freePort()}`, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     down.on('error', () => undefined);
-    const broken = replica({ who: 'broken', lease: name, kv, coordination: kc.makeApiClient(CoordinationV1Api), writes, onStart: async () => void (await down.connect()) });
+    // Started leading is called only once the Lease is held; the hold itself may last a few
+    // milliseconds (the start fails at once), too short to catch by reading the Lease.
+    let brokenStarted = false;
+    const onStart = async () => {
+      brokenStarted = true;
+      await down.connect();
+    };
+    const broken = replica({ who: 'broken', lease: name, kv, coordination: kc.makeApiClient(CoordinationV1Api), writes, onStart });
     const healthy = replica({ who: 'healthy', lease: name, kv, coordination: kc.makeApiClient(CoordinationV1Api), writes });
     try {
       broken.elector.start();
-      await waitFor('broken took the Lease', async () => (await readLease(name)).spec?.holderIdentity === 'broken', 5000, 20);
+      await waitFor('broken took the Lease', () => brokenStarted, 5000, 20);
       healthy.elector.start();
       // Released at once: the healthy replica need not wait out a lease duration, let alone for ever.
       await waitFor('healthy leads', () => healthy.elector.isLeader(), timing.leaseDurationMs, 20);
