@@ -9,7 +9,7 @@ import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { HelloResponder } from '../../control-plane/src/fleet/hello.ts';
+import { HELLO_RETRY_MS, HelloResponder } from '../../control-plane/src/fleet/hello.ts';
 import { MalformedReporter } from '../../control-plane/src/fleet/malformed.ts';
 import { TelemetryStore } from '../../control-plane/src/fleet/telemetry-store.ts';
 import { StatusWriter } from '../../control-plane/src/kube/status-writer.ts';
@@ -100,7 +100,8 @@ describe('hello of a node whose EdgeNode has no status', () => {
     await refresh();
     poll = setInterval(() => void refresh(), 200);
 
-    // Four lost writes outlast the three retries of a refresh (1 s, 5 s, 15 s).
+    // Four lost writes outlast the three retries of a refresh. The schedule is HELLO_RETRY_MS
+    // (1 s, 5 s, 15 s) shortened ten times: the count of retries is what this checks.
     const { api, failed } = losingStatusWrites(4);
     const metrics = createMetrics();
     responder = new HelloResponder({
@@ -114,6 +115,7 @@ describe('hello of a node whose EdgeNode has no status', () => {
       heartbeatIntervalMs: 5000,
       mayWrite: () => true,
       cached: (n) => cache.get(n) ?? null,
+      retryMs: HELLO_RETRY_MS.map((ms) => ms / 10),
     });
     responder.start();
     await nc.flush();

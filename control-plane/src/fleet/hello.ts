@@ -64,6 +64,8 @@ export interface HelloResponderOptions {
   cached?: (node: string) => EdgeNode | null;
   /** EdgeNode writes in flight at once. Absent: HELLO_WRITE_CONCURRENCY. */
   writeConcurrency?: number;
+  /** Delays before a failed EdgeNode write is tried again, ms. Absent: HELLO_RETRY_MS. */
+  retryMs?: readonly number[];
   /**
    * Where a new node's hello waits for its EdgeNode. Absent: a new node is answered only once its
    * EdgeNode is written and in the cache.
@@ -74,7 +76,7 @@ export interface HelloResponderOptions {
 /** Default bound on EdgeNode requests in flight for hellos. */
 export const HELLO_WRITE_CONCURRENCY = 32;
 /** Delays before a failed write is tried again while this replica leads, ms; a new node's goes on at the last. */
-const RETRY_MS = [1000, 5000, 15_000] as const;
+export const HELLO_RETRY_MS: readonly number[] = [1000, 5000, 15_000];
 /** How long a new node whose EdgeNode is written waits for the cache to have it, at most, ms. */
 const FULL_HEARTBEAT_WAIT_MS = 5000;
 
@@ -330,11 +332,12 @@ export class HelloResponder {
         // A renewal running late refuses writes (NotLeaderError) while this replica still leads:
         // retried like any failure. Only stop() (the Lease lost) leaves them to the next leader.
         const leading = !this.#stopped;
-        const retryMs = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]!;
+        const schedule = this.#o.retryMs ?? HELLO_RETRY_MS;
+        const retryMs = schedule[Math.min(attempt, schedule.length - 1)]!;
         // A known node whose EdgeNode never got a hello's status (created, then its status write
         // lost) is never Ready and never says hello again: it is retried like a new node.
         const mustWrite = isNewNode || this.#lacksHelloStatus(node);
-        if (!leading || refused || (!mustWrite && attempt >= RETRY_MS.length)) {
+        if (!leading || refused || (!mustWrite && attempt >= schedule.length)) {
           this.#refreshing.delete(node);
           this.#pendingNew.delete(node);
           if (refused && isNewNode) void this.#o.pending?.remove(r).catch(() => undefined);
