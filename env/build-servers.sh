@@ -5,7 +5,8 @@
 #   EDGEPLANE_CACHE  cache root (default ~/.cache/edgeplane)
 #   only=<name,...>  build only these (kube-apiserver,kubectl,etcd,nats-server,helm,toxiproxy-server,promtool,
 #                    and the test cluster's kubelet,kube-controller-manager,kube-scheduler,kube-proxy,
-#                    containerd,containerd-shim-runc-v2,ctr,runc,cni-bridge,cni-host-local,cni-loopback,cni-portmap,coredns)
+#                    containerd,containerd-shim-runc-v2,ctr,runc,cni-bridge,cni-host-local,cni-loopback,cni-portmap,coredns,
+#                    and cosign for the signed-model interoperability test)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${EDGEPLANE_CACHE:-$HOME/.cache/edgeplane}
@@ -86,7 +87,12 @@ done
 coredns=$(modver coredns github.com/coredns/coredns)
 build coredns coredns github.com/coredns/coredns "$coredns" "-X github.com/coredns/coredns/coremain.GitCommit=$coredns"
 
+# cosign, for the signed-model interoperability test (`edgeplane model sign` / `verify` against
+# `cosign sign-blob` / `verify-blob --key`, both ways).
+cosign=$(modver cosign github.com/sigstore/cosign/v2)
+build cosign cosign github.com/sigstore/cosign/v2/cmd/cosign "$cosign" "-X sigs.k8s.io/release-utils/version.gitVersion=$cosign"
+
 # One file the TypeScript side reads to find the binaries and report their versions.
 cat > "$bin/versions.json" <<JSON
-{"kube-apiserver":"$k8s","kubectl":"$k8s","etcd":"$etcd","nats-server":"$nats","helm":"$helm","toxiproxy-server":"$toxiproxy","promtool":"$promtool","kubelet":"$k8s","containerd":"$containerd","runc":"$runc","cni-plugins":"$cni","coredns":"$coredns"}
+{"kube-apiserver":"$k8s","kubectl":"$k8s","etcd":"$etcd","nats-server":"$nats","helm":"$helm","toxiproxy-server":"$toxiproxy","promtool":"$promtool","kubelet":"$k8s","containerd":"$containerd","runc":"$runc","cni-plugins":"$cni","coredns":"$coredns","cosign":"$cosign"}
 JSON

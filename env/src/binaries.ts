@@ -10,7 +10,7 @@ export const cacheDir = process.env.EDGEPLANE_CACHE ?? join(homedir(), '.cache',
 export const binDir = join(cacheDir, 'bin');
 const buildScript = join(dirname(fileURLToPath(import.meta.url)), '..', 'build-servers.sh');
 
-export type GoServer = 'kube-apiserver' | 'kubectl' | 'etcd' | 'nats-server' | 'helm' | 'toxiproxy-server' | 'promtool';
+export type GoServer = 'kube-apiserver' | 'kubectl' | 'etcd' | 'nats-server' | 'helm' | 'toxiproxy-server' | 'promtool' | 'cosign';
 
 /** Path of a Go-built server, building it first when the cache does not have it. */
 export function goBinary(name: GoServer): string {
