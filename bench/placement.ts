@@ -135,7 +135,8 @@ function makeFleet(r: Rand, count: number, shas: readonly string[], measurable: 
       const [sha, acc] = pick(r, measurable);
       if (accs.some((a) => a.id === acc)) measured.set(`${sha}@${acc}`, between(r, 1, 150));
     }
-    return {
+    // Frozen, as the reconciler lists its views (control-plane/src/reconcile/fleet-views.ts).
+    return Object.freeze({
       name: `edge-${String(i).padStart(5, '0')}`,
       labels: {
         'topology.edgeplane.io/site': pick(r, SITES),
@@ -150,7 +151,7 @@ function makeFleet(r: Rand, count: number, shas: readonly string[], measurable: 
       cachedArtifacts: cached,
       measuredP99Ms: measured,
       utilization: new Map(accs.map((a) => [a.id, r()])),
-    };
+    });
   });
 }
 

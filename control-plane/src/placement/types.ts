@@ -6,7 +6,9 @@ import type { Accelerator, EdgeModelDeploymentSpec, Network, Power, Precision, P
  * A node as placement sees it: resource status plus live telemetry from Redis. A snapshot:
  * planDeployment remembers facts derived from a node list, from each `accelerators` array, each
  * `labels` object, each `measuredP99Ms` map and each `utilization` map by object identity, so replace those when they change instead of
- * editing them in place.
+ * editing them in place. A plan reads every view of the list to notice a replaced field, except
+ * a frozen plain object (`Object.freeze` of an object literal with the fields as data): its fields
+ * cannot change, so the same object at the same position is taken as unchanged without reading it.
  */
 export interface NodeView {
   name: string;

@@ -7,11 +7,18 @@ import { onBattery } from './battery.ts';
 import type { NodeView } from './types.ts';
 
 export interface ViewTable {
+  /** The view each row was read from. */
+  views: Array<NodeView | undefined>;
   /**
-   * Per row, REFS consecutive references: the view the row was read from, the name and the
-   * accelerator array the rows were laid out for, then the objects the view held when read
-   * (see REF). Interleaved so that checking a row reads one or two cache lines of the table
-   * instead of one in each of nine arrays: every plan checks every row.
+   * 1 where that view was frozen when read: its fields cannot have been replaced since, so the
+   * row holds while the list has the same object at its position, and checking it reads no view.
+   */
+  frozen: Uint8Array;
+  /**
+   * Per row, REFS consecutive references: the name and the accelerator array the rows were laid
+   * out for, then the objects the view held when read (see REF). Interleaved so that checking a
+   * row of an unfrozen view reads one cache line of the table instead of one in each of eight
+   * arrays.
    */
   refs: unknown[];
   /** ready | unschedulable << 1 | retainReplicas << 2 when read, compared in one read. */
@@ -36,12 +43,12 @@ export interface ViewTable {
 }
 
 /** Offsets within a row of ViewTable.refs. */
-const REF = { view: 0, name: 1, accelerators: 2, power: 3, network: 4, cached: 5, measured: 6, utilization: 7, labels: 8 } as const;
-const REFS = 9;
+const REF = { name: 0, accelerators: 1, power: 2, network: 3, cached: 4, measured: 5, utilization: 6, labels: 7 } as const;
+const REFS = 8;
 
 /** The view row i was read from. */
 export function viewAt(t: ViewTable, i: number): NodeView {
-  return t.refs[i * REFS + REF.view] as NodeView;
+  return t.views[i]!;
 }
 
 /** The labels object row i was read from. */
@@ -69,6 +76,8 @@ export function newViewTable(names: readonly string[], accelerators: ReadonlyArr
     refs[i * REFS + REF.accelerators] = accelerators[i];
   }
   return {
+    views: new Array<NodeView | undefined>(nodes).fill(undefined),
+    frozen: new Uint8Array(nodes),
     refs,
     flags: new Uint8Array(nodes),
     labelsEpoch: 0,
@@ -89,7 +98,10 @@ export function newViewTable(names: readonly string[], accelerators: ReadonlyArr
 function readView(t: ViewTable, i: number, view: NodeView, slotStart: number, slotEnd: number, ids: readonly string[]): void {
   const refs = t.refs;
   const at = i * REFS;
-  refs[at + REF.view] = view;
+  t.views[i] = view;
+  // Frozen stays frozen: the flag holds for as long as this object is the row's view. A plain
+  // object only, whose fields are its own: nothing inherited can change under it.
+  t.frozen[i] = Object.isFrozen(view) && Object.getPrototypeOf(view) === Object.prototype ? 1 : 0;
   refs[at + REF.power] = view.power;
   refs[at + REF.network] = view.network;
   refs[at + REF.cached] = view.cachedArtifacts;
@@ -122,12 +134,17 @@ function readView(t: ViewTable, i: number, view: NodeView, slotStart: number, sl
 export function refreshRows(t: ViewTable, nodes: readonly NodeView[], accBase: Int32Array, ids: readonly string[]): boolean {
   const refs = t.refs;
   const flags = t.flags;
+  const views = t.views;
+  const frozen = t.frozen;
   for (let i = 0, at = 0; i < nodes.length; i++, at += REFS) {
     const view = nodes[i]!;
+    // The same frozen object: nothing in it can have changed (its name and accelerators were
+    // checked when the row was read). Two compact arrays, and no read of the view itself.
+    if (views[i] === view && frozen[i] === 1) continue;
     if (refs[at + REF.name] !== view.name || refs[at + REF.accelerators] !== view.accelerators) return false;
     // The same object holding the same fields: the row still describes it.
     if (
-      refs[at + REF.view] === view &&
+      views[i] === view &&
       flags[i] === flagsOf(view) &&
       refs[at + REF.power] === view.power &&
       refs[at + REF.network] === view.network &&

@@ -27,6 +27,8 @@ describe('FleetViews', () => {
     expect(second[2]).toBe(c);
     expect(second[1]).not.toBe(b);
     expect(second[1]?.power).toEqual({ source: 'battery', batteryPercent: 15 });
+    // Frozen: a plan then checks each view by identity alone (placement/view-table.ts).
+    expect(second.every((v) => Object.isFrozen(v))).toBe(true);
     // A status write (a new EdgeNode object, the heartbeat time changed) keeps the view: nothing
     // the plan reads of it changed.
     const written = { ...structuredClone(nodes[2]!), status: { ...nodes[2]!.status, lastHeartbeatTime: '2026-01-01T00:00:00Z' } };

@@ -96,6 +96,9 @@ export class FleetViews {
         const labels = sameJson(e.view.labels, view.labels) ? e.view.labels : view.labels;
         if (accelerators !== view.accelerators || labels !== view.labels) view = { ...view, accelerators, labels };
       }
+      // Never changed once listed (a change makes a new view): frozen, a plan then checks it by
+      // identity alone instead of reading its fields (placement/view-table.ts).
+      Object.freeze(view);
       this.#entries.set(name, { node, t, ready: life?.ready, evicted: life?.evicted, digests, digestVersion, view });
       list[i] = view;
     });
