@@ -8,7 +8,7 @@ import { matchesSelector } from './labels.ts';
 import { PlacementErrorCode, PlacementInputError } from './errors.ts';
 import { topsAt, wattsOf } from './predict.ts';
 import type { SignatureBounds } from './bound.ts';
-import type { NodeInfo } from './framework.ts';
+import type { NodeInfo, PairClass } from './framework.ts';
 import { labelsAt, measuredAt, newViewTable, refreshRows } from './view-table.ts';
 import type { ViewTable } from './view-table.ts';
 import type { NodeView } from './types.ts';
@@ -83,6 +83,11 @@ export interface FleetFacts {
   buffers: PlanBuffers;
   /** One NodeInfo per node, reset by each plan (see preparePlan). */
   infos: NodeInfo[];
+  /**
+   * Pair classes by the variant tables they were ranked from (keyed by an object preparePlan
+   * keeps per variants list), with the pricing they were ranked under: signatures are this list's.
+   */
+  pairClasses: WeakMap<object, { efficiency: number; sloMs: number; objective: string; classes: Map<number, PairClass> }>;
 }
 
 function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
@@ -202,6 +207,7 @@ function buildFleetFacts(nodes: readonly NodeView[]): FleetFacts {
       },
     },
     infos,
+    pairClasses: new WeakMap(),
   };
   return facts;
 }

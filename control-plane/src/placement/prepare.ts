@@ -1,14 +1,15 @@
 // Per-plan facts derived once from the input: options, the variants each cap allows, and a
 // NodeInfo per node with its battery cap and topology domain.
 import { LINK_TYPES, PRECISIONS } from '@edgeplane/api';
-import type { ModelVariant, Precision } from '@edgeplane/api';
+import type { ModelVariant, Objective, Precision } from '@edgeplane/api';
 import { allowedUnder, batteryCap, precisionRank } from './battery.ts';
 import { PlacementErrorCode, PlacementInputError } from './errors.ts';
 import { buildPairs } from './candidates.ts';
 import { localScore, staticPairFilters } from './choose.ts';
 import { nodeLevelFilters, nodeReady, passesAll } from './filters.ts';
-import type { NodeInfo, PlanContext, VariantTable, Weights } from './framework.ts';
+import type { NodeInfo, PairClass, PlanContext, VariantTable, Weights } from './framework.ts';
 import { fleetFacts, refreshFleetRows, selectorMatches, topologyDomains } from './memo.ts';
+import type { FleetFacts } from './memo.ts';
 import { nodeScorePlugins, WEIGHTS } from './score.ts';
 import { fullNodes } from './workload-cap.ts';
 import { viewAt } from './view-table.ts';
@@ -52,6 +53,58 @@ function variantTable(variants: ModelVariant[]): VariantTable {
     table.lite[v] = variant.profile === 'lite' ? 1 : 0;
   }
   return table;
+}
+
+/**
+ * A deployment's variants under each battery cap, limited to minAccuracy, with the pair classes
+ * ranked from them (per node list and pricing, see pairClassesFor). Kept per variants list: a
+ * reconcile pass plans the same spec again and again, and building the tables and ranking the
+ * classes' pairs is then done once.
+ */
+interface EligibleVariants {
+  /** The list's elements and the minAccuracy the tables were built from: they hold while both are the same. */
+  variants: readonly ModelVariant[];
+  minAccuracy: number;
+  tables: readonly [VariantTable, VariantTable, VariantTable];
+  /** Forcing lite needs a lite variant that is accurate enough; without one the rule cannot apply. */
+  hasLite: boolean;
+}
+
+const eligibleByList = new WeakMap<readonly ModelVariant[], EligibleVariants>();
+
+function sameElements<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+  return true;
+}
+
+function eligibleVariants(variants: readonly ModelVariant[], minAccuracy: number): EligibleVariants {
+  const known = eligibleByList.get(variants);
+  if (known !== undefined && known.minAccuracy === minAccuracy && sameElements(known.variants, variants)) return known;
+  const accurate = variants.filter((v) => v.accuracy >= minAccuracy);
+  const under = (cap: Precision): VariantTable => variantTable(accurate.filter((v) => allowedUnder(v.precision, cap)));
+  const made: EligibleVariants = {
+    variants: variants.slice(),
+    minAccuracy,
+    tables: [under(PRECISIONS[0]), under(PRECISIONS[1]), under(PRECISIONS[2])],
+    hasLite: accurate.some((v) => v.profile === 'lite'),
+  };
+  eligibleByList.set(variants, made);
+  return made;
+}
+
+/**
+ * The pair classes of plans over this node list with these variant tables, kept while the rest of
+ * what ranks a class's pairs is the same: the efficiency that prices them, the SLO that judges
+ * them and the objective that orders them (the classes' keys hold the rest: hardware signature,
+ * cap, link class, link and fetch verdicts).
+ */
+function pairClassesFor(fleet: FleetFacts, eligible: EligibleVariants, efficiency: number, sloMs: number, objective: Objective): Map<number, PairClass> {
+  const known = fleet.pairClasses.get(eligible);
+  if (known !== undefined && known.efficiency === efficiency && known.sloMs === sloMs && known.objective === objective) return known.classes;
+  const classes = new Map<number, PairClass>();
+  fleet.pairClasses.set(eligible, { efficiency, sloMs, objective, classes });
+  return classes;
 }
 
 /** The weight of each node score plugin, in nodeScorePlugins order. */
@@ -178,12 +231,10 @@ export function preparePlan(input: PlanInput, pairClasses = true, lazy = false, 
   const options = resolveOptions(input.options);
   const spec = input.spec;
   const minAccuracy = spec.slo.minAccuracy;
-  const accurate = spec.model.variants.filter((v) => v.accuracy >= minAccuracy);
-  const under = (cap: Precision): VariantTable => variantTable(accurate.filter((v) => allowedUnder(v.precision, cap)));
-  const eligible = [under(PRECISIONS[0]), under(PRECISIONS[1]), under(PRECISIONS[2])] as const;
+  const variants = eligibleVariants(spec.model.variants, minAccuracy);
+  const eligible = variants.tables;
   const liteOn = spec.tiering.network.liteOn;
-  // Forcing lite needs a lite variant that is accurate enough; without one the rule cannot apply.
-  const hasLite = accurate.some((v) => v.profile === 'lite');
+  const hasLite = variants.hasLite;
   const prevCaps = previousCaps(input);
   const held = heldPlacements(input, options.upgradeHoldMs);
   const spreadBy = spec.placement.spreadBy;
@@ -230,7 +281,7 @@ export function preparePlan(input: PlanInput, pairClasses = true, lazy = false, 
     committedLoaded: buffers.committedLoaded,
     tierP99Ms: buffers.tierP99Ms,
     tierJoules: buffers.tierJoules,
-    pairClasses: pairClasses ? new Map() : undefined,
+    pairClasses: pairClasses ? pairClassesFor(fleet, variants, options.efficiency, spec.slo.latencyMs, spec.tiering.objective) : undefined,
     nodeWeights: pluginWeights(WEIGHTS[spec.tiering.objective]),
     evaluated: buffers.evaluated,
     evaluatedRows: buffers.evaluatedRows,
