@@ -108,7 +108,9 @@ export class AssignmentPublisher {
   /** The node is back: writes what was held for it, if anything was. */
   release(node: string): Promise<PublishOutcome> {
     const desired = this.#held.get(node);
-    return desired === undefined ? Promise.resolve('unchanged') : this.publish(node, desired);
+    if (desired === undefined) return Promise.resolve('unchanged');
+    this.#o.log.debug({ node }, 'node returned: writing its held entry');
+    return this.publish(node, desired);
   }
 
   /** Nodes whose entry this replica knows. */
@@ -157,6 +159,7 @@ export class AssignmentPublisher {
     if (this.#o.holds?.(node)) {
       this.#held.set(node, desired);
       metrics.kvWrites.inc({ outcome: 'held' });
+      this.#o.log.debug({ node }, 'node away: its entry is held until it returns');
       return 'held';
     }
     this.#held.delete(node);

@@ -46,7 +46,10 @@ export interface NodeMonitorOptions {
   requestFullHeartbeats: (nodes: readonly string[]) => void;
   /** The control plane lost telemetry (and, for Redis, maybe placements): rebuild what it can. */
   onTelemetryLost?: (reason: TelemetryLoss) => Promise<void> | void;
-  /** A NotReady node is Ready again: its entry, held while it was away, is brought up to date. */
+  /**
+   * A node `lifecycle` called NotReady is Ready again: its entry, held while it was away, is
+   * brought up to date. Called on every such change of `lifecycle`, whichever check made it.
+   */
   onNodeReturned?: (node: string) => void;
 }
 
@@ -262,8 +265,9 @@ export class NodeMonitor {
     names.forEach((name, i) => {
       const node = this.#o.nodes.get(name);
       const seen = lastSeen[i] ?? null;
-      const readiness = nodeReadiness({ nowMs: now, lastSeenMs: seen, listeningSinceMs: this.#listeningSinceMs, prev: this.#readiness.get(name) ?? readinessFromStatus(node, now) }, lifecycle);
-      this.#readiness.set(name, readiness);
+      const prev = this.#readiness.get(name) ?? readinessFromStatus(node, now);
+      const readiness = nodeReadiness({ nowMs: now, lastSeenMs: seen, listeningSinceMs: this.#listeningSinceMs, prev }, lifecycle);
+      this.#setReadiness(name, prev, readiness);
       members.push({ name, site: node?.metadata.labels?.[SITE_LABEL], ready: readiness.ready });
       if (seen === null && readiness.ready && now - (this.#askedAt.get(name) ?? 0) >= lifecycle.gracePeriodMs / 2) unknown.push(name);
     });
@@ -328,8 +332,9 @@ export class NodeMonitor {
     const node = this.#o.nodes.get(name);
     if (!node) return;
     // A heartbeat may have arrived since the sweep: decide again with it, eviction as swept.
-    const readiness = nodeReadiness({ nowMs: now, lastSeenMs: t?.lastSeenMs ?? null, listeningSinceMs: this.#listeningSinceMs, prev: this.#readiness.get(name) ?? readinessFromStatus(node, now) }, this.#o.lifecycle);
-    this.#readiness.set(name, readiness);
+    const prev = this.#readiness.get(name) ?? readinessFromStatus(node, now);
+    const readiness = nodeReadiness({ nowMs: now, lastSeenMs: t?.lastSeenMs ?? null, listeningSinceMs: this.#listeningSinceMs, prev }, this.#o.lifecycle);
+    this.#setReadiness(name, prev, readiness);
     if (readiness.ready) this.#evicted.delete(name);
     const reachable = readiness.ready;
     const before = this.#seen.get(name);
@@ -405,6 +410,18 @@ export class NodeMonitor {
     }
   }
 
+  /**
+   * Records the readiness `lifecycle` reports. Its return to Ready is announced here, from the
+   * very record an entry's hold was decided by: a sweep that read a heartbeat late can call a
+   * node NotReady for the moment before the change check reads it Ready, and a write held in
+   * that moment must still go (a return judged by the change check's own view never saw the
+   * node away, and the entry stayed stale until the next resync).
+   */
+  #setReadiness(name: string, prev: Readiness | undefined, next: Readiness): void {
+    this.#readiness.set(name, next);
+    if (prev?.ready === false && next.ready) this.#o.onNodeReturned?.(name);
+  }
+
   #enqueueAffected(name: string, before: Seen | undefined, after: Seen): void {
     const { index, deployments, enqueue } = this.#o;
     const placedHere = new Set(index.keysOnNode(name));
@@ -414,7 +431,6 @@ export class NodeMonitor {
       const cap = index.get(key).find((p) => p.node === name)?.cap;
       if (!before || before.workloads !== after.workloads || before.evicted !== after.evicted || crossesTierBoundary(d.spec, before, after, cap)) enqueue(key);
     }
-    if (before && !before.ready && after.ready) this.#o.onNodeReturned?.(name);
     // A node that became usable, or changed tier, may take replicas that found no node.
     for (const d of deployments.list()) {
       const key = `${d.metadata.namespace}/${d.metadata.name}`;
