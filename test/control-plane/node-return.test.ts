@@ -1,8 +1,9 @@
 // Invariant: whenever the node monitor has called a node NotReady (what holds its assignment
-// entry back, see AssignmentPublisher's `holds`), its return to Ready is announced, so the held
-// entry is written. Also when the liveness sweep read the node's last heartbeat a moment before
-// it landed in Redis and the change check right after read it Ready: that flicker used to hold
-// a write that nothing released until the next resync (a minute).
+// entry back, see AssignmentPublisher's `holds`, and what planning reads), its return to Ready
+// is announced, so the held entry is written, and the deployments short of replicas are queued
+// to place them. Also when the liveness sweep read the node's last heartbeat a moment before it
+// landed in Redis and the change check right after read it Ready: that flicker used to leave a
+// held write, and a plan made meanwhile with no node to place on, until the next resync (a minute).
 //
 // Real Redis and kube-apiserver (the EdgeNode informer and status writes); the interleaving is
 // made, not waited for: the heartbeat is written right after the sweep read the last-seen times.
@@ -21,11 +22,13 @@ import { StatusWriter } from '../../control-plane/src/kube/status-writer.ts';
 import { createMetrics } from '../../control-plane/src/metrics.ts';
 import { NodeMonitor } from '../../control-plane/src/reconcile/node-monitor.ts';
 import { PlacementIndex } from '../../control-plane/src/reconcile/placement-index.ts';
-import { ensureNamespace, runId } from '../helpers/control-plane.ts';
+import { applyDeployment, detector, ensureNamespace, runId } from '../helpers/control-plane.ts';
 
 const GRACE_MS = 300;
 const run = runId('node-return');
 const node = `${run}-n1`;
+/** A deployment with no replica placed (the index is empty here). */
+const short = `${run}/short`;
 const kc = kubeConfig(inject('kube'));
 const { custom } = kubeClients(kc);
 const log = pino({ level: process.env.EP_TEST_LOG_LEVEL ?? 'silent' });
@@ -60,7 +63,8 @@ beforeAll(async () => {
   nodes = new ResourceInformer<EdgeNode>({ kc, custom, kind: nodesKind, labelSelector: `edgeplane.io/test-run=${run}`, log });
   deployments = new ResourceInformer<EdgeModelDeployment>({ kc, custom, kind: deploymentsKind, namespaces: [run], log });
   await Promise.all([nodes.start(), deployments.start()]);
-  await until(() => nodes.get(node)?.status?.accelerators?.length === 1, 'the EdgeNode in the informer cache', 10_000);
+  await applyDeployment(kc, detector(run, 'short', 1));
+  await until(() => nodes.get(node)?.status?.accelerators?.length === 1 && deployments.get(short) !== undefined, 'the EdgeNode and the deployment in the informer caches', 10_000);
 }, 60_000);
 
 afterAll(async () => {
@@ -72,13 +76,14 @@ afterAll(async () => {
 });
 
 describe('node monitor: a node called NotReady is announced when it is Ready again', () => {
-  it('announces the return when the sweep read the heartbeat late and the change check read it in time', async () => {
+  it('announces the return and queues the short deployment when the sweep read the heartbeat late and the change check read it in time', async () => {
     const telemetry = new InterleavedTelemetry(redis);
     const heartbeat = async () => {
       const now = Date.now();
       await telemetry.write([{ node, fields: { [TelemetryField.seq]: String(now), [TelemetryField.lastSeenMs]: String(now) }, lastSeenMs: now }]);
     };
     const returned: string[] = [];
+    const enqueued: string[] = [];
     let evaluations = 0;
     const m = new NodeMonitor({
       nodes,
@@ -91,7 +96,7 @@ describe('node monitor: a node called NotReady is announced when it is Ready aga
       // Only the sweeps this test runs: the timer's next one is a minute away.
       heartbeatIntervalMs: 60_000,
       lifecycle: { gracePeriodMs: GRACE_MS, evictionDelayMs: 60_000, fullDisruptionFraction: 0.55, fullDisruptionMinNodes: 3 },
-      enqueue: () => {},
+      enqueue: (key) => enqueued.push(key),
       requestFullHeartbeats: () => {},
       onNodeReturned: (n) => returned.push(n),
     });
@@ -113,11 +118,13 @@ describe('node monitor: a node called NotReady is announced when it is Ready aga
     // sweep read the last-seen times, so the sweep calls the node NotReady ...
     await new Promise((r) => setTimeout(r, GRACE_MS + 200));
     const before = evaluations;
+    enqueued.length = 0;
     telemetry.afterLastSeen = heartbeat;
     await m.sweep();
     expect(m.lifecycle(node)).toEqual({ ready: false, evicted: false });
     // ... and the change check the sweep asked for reads it Ready again.
     await until(() => evaluations > before && m.lifecycle(node)?.ready === true, 'the node Ready again after the change check', 5_000);
     expect(returned).toEqual([node]);
+    expect(enqueued).toContain(short);
   });
 });

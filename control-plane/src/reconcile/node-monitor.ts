@@ -75,6 +75,11 @@ export class NodeMonitor {
   readonly #lastCheck = new Map<string, number>();
   readonly #dirty = new Set<string>();
   readonly #readiness = new Map<string, Readiness>();
+  /**
+   * Nodes the sweep called NotReady while the change check last saw them Ready: planning read
+   * that (lifecycle()) even if the check, reading a heartbeat the sweep had not, finds them Ready.
+   */
+  readonly #sweptDown = new Set<string>();
   readonly #evicted = new Set<string>();
   /** When each node's site (or the fleet) was last in full disruption. */
   readonly #lastDisrupted = new Map<string, number>();
@@ -167,6 +172,7 @@ export class NodeMonitor {
     this.#dirty.clear();
     this.#lastCheck.clear();
     this.#readiness.clear();
+    this.#sweptDown.clear();
     this.#evicted.clear();
     this.#lastDisrupted.clear();
     this.#askedAt.clear();
@@ -288,6 +294,7 @@ export class NodeMonitor {
       const statusReachable = this.#o.nodes.get(name)?.status?.conditions?.find((c) => c.type === 'Reachable')?.status === 'True';
       const due = now - (this.#lastCheck.get(name) ?? 0) >= refreshMs;
       if (!seen || seen.ready !== ready || seen.evicted !== evicted || statusReachable !== ready || due) this.nodeChanged(name);
+      if (seen?.ready && !ready) this.#sweptDown.add(name);
     }
     // A record gone for one node only (expired, forgotten): ask that node alone.
     if (unknown.length > 0) {
@@ -337,15 +344,19 @@ export class NodeMonitor {
     this.#setReadiness(name, prev, readiness);
     if (readiness.ready) this.#evicted.delete(name);
     const reachable = readiness.ready;
-    const before = this.#seen.get(name);
+    const seen = this.#seen.get(name);
+    const sweptDown = this.#sweptDown.delete(name);
     const after: Seen = {
       power: t?.power ?? node.status?.power,
       network: t?.network ?? node.status?.network,
       ready: reachable && !!node.status?.accelerators?.length,
       // No record, or a record without workloads yet (Redis lost it): unknown, not "none".
-      workloads: t?.workloads ? workloadSignature(t.workloads) : (before?.workloads ?? ''),
+      workloads: t?.workloads ? workloadSignature(t.workloads) : (seen?.workloads ?? ''),
       evicted: this.#evicted.has(name),
     };
+    // Ready again after a sweep called it NotReady: a return, though this check never saw it
+    // away (a plan in between placed nothing there, and the replicas that found no node retry).
+    const before = seen && sweptDown && after.ready ? { ...seen, ready: false } : seen;
     this.#seen.set(name, after);
     this.#lastCheck.set(name, now);
     if (t?.workloads && this.#reportsLost.delete(name)) {
