@@ -40,8 +40,11 @@ export function startProcess(name: string, command: string, args: string[], dir:
   // A process group of its own: a terminal's Ctrl-C reaches only the parent, which then stops
   // the servers in order (etcd last) instead of all at once.
   const child = spawn(command, args, { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  // Two sources into one file: neither may end it (the first to end would make the other's
+  // next chunk a write after end); it ends once the child and both pipes have closed.
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  child.once('close', () => log.end());
   if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
   running.add(child);
   let exited = false;
