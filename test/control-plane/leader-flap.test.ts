@@ -24,6 +24,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.ts';
 import { LeaderElector } from '../../control-plane/src/kube/leader.ts';
+import { isConflict } from '../../control-plane/src/kube/errors.ts';
 import { TestAgent, waitFor } from '../helpers/agent.ts';
 import { apiGet, ensureNamespace, gpu, runId, testConfig, waitReady } from '../helpers/control-plane.ts';
 
@@ -88,15 +89,26 @@ function coordinationVia(url: string): CoordinationV1Api {
 
 const coordination = kc.makeApiClient(CoordinationV1Api);
 
-/** Takes the Lease as another replica would, for a second: the holder steps down at its next renew. */
+/**
+ * Takes the Lease as another replica would, for a second: the holder steps down at its next renew.
+ * A renew landing between the read and the write makes it a conflict (409): read again, as a
+ * competing client does.
+ */
 async function stealLease(name: string): Promise<void> {
-  const lease = await coordination.readNamespacedLease({ name, namespace: run });
-  const spec = lease.spec ?? {};
-  await coordination.replaceNamespacedLease({
-    name,
-    namespace: run,
-    body: { ...lease, spec: { ...spec, holderIdentity: 'intruder', leaseDurationSeconds: 1, renewTime: new V1MicroTime(Date.now()), leaseTransitions: (spec.leaseTransitions ?? 0) + 1 } },
-  });
+  for (let attempt = 1; ; attempt++) {
+    const lease = await coordination.readNamespacedLease({ name, namespace: run });
+    const spec = lease.spec ?? {};
+    try {
+      await coordination.replaceNamespacedLease({
+        name,
+        namespace: run,
+        body: { ...lease, spec: { ...spec, holderIdentity: 'intruder', leaseDurationSeconds: 1, renewTime: new V1MicroTime(Date.now()), leaseTransitions: (spec.leaseTransitions ?? 0) + 1 } },
+      });
+      return;
+    } catch (err) {
+      if (!isConflict(err) || attempt >= 10) throw err;
+    }
+  }
 }
 
 let proxy: LeaseProxy;
