@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { expect } from 'vitest';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { inferHeaders, subjects } from '@edgeplane/api';
 import { classificationScores } from '../../agent/src/cascade/score.ts';
@@ -75,4 +76,24 @@ export async function inferOver(client: NatsConnection, namespace: string, deplo
   // A copy: the reply's bytes may be a view into a larger buffer, at any offset.
   const probs = status === '200' ? Array.from(new Float32Array(new Uint8Array(msg.data).buffer)) : [];
   return { status, tier: get(inferHeaders.tier), escalation: get(inferHeaders.escalation), node: get(inferHeaders.node), probs, ms };
+}
+
+/**
+ * What every reply must be while the big tier cannot answer (or only just could): a 200 within
+ * its deadline that says which tier answered; an escalated one from the big tier's node, an edge
+ * one marked unavailable or timeout, from an edge node, and the edge model's own answer.
+ */
+export function expectMarkedFallbacks(replies: readonly Reply[], o: { deadlineMs: number; bigNode: string; edgeNodes: readonly string[]; edgeProbs: readonly number[] }): void {
+  for (const r of replies) {
+    expect(r.status).toBe('200');
+    expect(r.ms).toBeLessThan(o.deadlineMs);
+    if (r.tier === 'escalated') {
+      expect(r).toMatchObject({ escalation: 'answered', node: o.bigNode });
+    } else {
+      expect(r.tier).toBe('edge');
+      expect(['unavailable', 'timeout']).toContain(r.escalation);
+      expect(o.edgeNodes).toContain(r.node);
+      r.probs.forEach((p, i) => expect(p).toBeCloseTo(o.edgeProbs[i]!, 4));
+    }
+  }
 }

@@ -27,7 +27,7 @@ import { isCurrentQuantization } from '../../cli/src/model/manifest.ts';
 import { quantizeModel } from '../../cli/src/model/quantize/pipeline.ts';
 import { waitFor } from '../helpers/agent.ts';
 import { sha256, startAgentChild, type AgentChild } from '../faults/lib/failure-kit.ts';
-import { CLS_CACHE, EASY, HARD, SHAPE, THRESHOLD, inferOver, type Reply } from './escalation-inputs.ts';
+import { CLS_CACHE, EASY, HARD, SHAPE, THRESHOLD, expectMarkedFallbacks, inferOver, type Reply } from './escalation-inputs.ts';
 
 const NS = 'esc';
 const run = `esc-${Date.now().toString(36)}`;
@@ -257,18 +257,7 @@ describe('joint inference across two real agents', () => {
     }
     expect(killed).toBe(true);
     expect(fallbacks).toBe(3);
-    for (const r of replies) {
-      expect(r.status).toBe('200');
-      expect(r.ms).toBeLessThan(deadlineMs);
-      if (r.tier === 'escalated') {
-        expect(r).toMatchObject({ escalation: 'answered', node: BIG_NODE });
-      } else {
-        expect(r.tier).toBe('edge');
-        expect(['unavailable', 'timeout']).toContain(r.escalation);
-        expect(r.node).toBe(EDGE_NODE);
-        r.probs.forEach((p, i) => expect(p).toBeCloseTo(edge.probs[i]!, 4));
-      }
-    }
+    expectMarkedFallbacks(replies, { deadlineMs, bigNode: BIG_NODE, edgeNodes: [EDGE_NODE], edgeProbs: edge.probs });
     // Before the kill the big tier answered; after it, only the edge does.
     expect(replies.slice(0, 2).every((r) => r.tier === 'escalated')).toBe(true);
     expect(replies.at(-1)!.tier).toBe('edge');
