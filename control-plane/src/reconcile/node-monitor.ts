@@ -226,6 +226,7 @@ export class NodeMonitor {
     this.#lastCheck.delete(node);
     this.#dirty.delete(node);
     this.#readiness.delete(node);
+    this.#sweptDown.delete(node);
     this.#evicted.delete(node);
     this.#lastDisrupted.delete(node);
     this.#askedAt.delete(node);
