@@ -118,12 +118,11 @@ export function agentChecks(shared: SharedCluster): void {
     backends = await startBackends(cluster, images, { namespace: BACKENDS_NS });
     mark('NATS and Redis Ready', t);
 
-    // The node is an edge node: the DaemonSet's nodeSelector picks it.
-    const nodePath = `/api/v1/nodes/${cluster.nodeName}`;
-    const node = (await kubeRequest(cluster, 'GET', nodePath)).body as { metadata: { labels?: Record<string, string> } };
-    node.metadata.labels = { ...node.metadata.labels, [EDGE_LABEL]: 'true' };
-    const labelled = await kubeRequest(cluster, 'PUT', nodePath, node);
-    expect(labelled.status, JSON.stringify(labelled.body)).toBe(200);
+    // The node is an edge node: the DaemonSet's nodeSelector picks it. Labelled as an operator
+    // does, with a patch: a read and a whole-object write would race the kubelet's own updates.
+    await cluster.kubectl(['label', '--overwrite', 'node', cluster.nodeName, `${EDGE_LABEL}=true`]);
+    const node = (await kubeRequest(cluster, 'GET', `/api/v1/nodes/${cluster.nodeName}`)).body as { metadata: { labels?: Record<string, string> } };
+    expect(node.metadata.labels?.[EDGE_LABEL]).toBe('true');
 
     // What an operator does before enabling the agent (deploy/k3s.md): a join token in a Secret,
     // the model-signing public key in a Secret, and the override file declaring the node's role.
